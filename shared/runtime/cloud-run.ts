@@ -1,0 +1,248 @@
+/**
+ * Cloud Run driver (R-RUNTIME-CLOUDRUN): one Cloud Run service per tenant
+ * environment through the Admin API v2 (`@google-cloud/run` ServicesClient),
+ * secrets in Secret Manager referenced from the container env, URL from the
+ * service's `uri`. Clients are created on first use, so importing this file
+ * costs nothing and a missing option is reported when the driver is created.
+ */
+import { deleteSecrets, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
+import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type RuntimeDriver } from './types.ts';
+
+/** Options of {@link createCloudRunDriver}. */
+export interface CloudRunDriverOptions {
+  /** Google Cloud project id that owns the services and secrets, e.g. `acme-prod`. Required. */
+  projectId: string;
+  /** Cloud Run region, e.g. `europe-west1`. Required. */
+  region: string;
+  /** Service account the revisions run as (`name@project.iam.gserviceaccount.com`); the default compute account when omitted. */
+  serviceAccount?: string;
+  /** Ingress of a running environment (default `INGRESS_TRAFFIC_ALL`); suspend switches to `INGRESS_TRAFFIC_INTERNAL_ONLY`. */
+  ingressWhenRunning?: 'INGRESS_TRAFFIC_ALL' | 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER';
+  /** Let anyone invoke the URL without IAM (`invokerIamDisabled`), as a public tenant app needs. Default true. */
+  publicAccess?: boolean;
+  /** Image the service shell runs before the first deploy (default Google's placeholder image). */
+  placeholderImage?: string;
+  /**
+   * Options for the Cloud Run ServicesClient: credentials and transport. Tests
+   * pass `{ apiEndpoint: '127.0.0.1', port, protocol: 'http', fallback: true, authClient }`
+   * to reach a local fake over REST; production leaves it empty (gRPC, ADC).
+   */
+  clientOptions?: Record<string, unknown>;
+  /** Same for the Secret Manager client; defaults to `clientOptions`. */
+  secretManagerClientOptions?: Record<string, unknown>;
+  /** Delay between status polls in `waitReady` (default 2000 ms). */
+  pollIntervalMs?: number;
+}
+
+/**
+ * Google's public "hello" placeholder. Cloud Run cannot create a service without
+ * an image, and the URL only exists once the service does; deploying this
+ * placeholder in phase 1 gives the tenant its final URL before its image is ready.
+ */
+export const CLOUD_RUN_PLACEHOLDER_IMAGE = 'us-docker.pkg.dev/cloudrun/container/placeholder';
+
+const RESTARTED_AT = 'tenantplane-restarted-at';
+const SECRET_VERSIONS = 'tenantplane-secret-versions';
+
+type Service = Record<string, any>;
+
+/** Creates the Cloud Run driver. Throws a `not_configured` DriverError naming a missing option. */
+export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDriver {
+  for (const key of ['projectId', 'region'] as const) {
+    if (!options?.[key]) {
+      throw new DriverError('cloud-run', 'not_configured', `cloud-run driver: option "${key}" is missing (e.g. ${key === 'projectId' ? '"acme-prod"' : '"europe-west1"'}).`);
+    }
+  }
+  const { projectId, region } = options;
+  const parent = `projects/${projectId}/locations/${region}`;
+  const placeholder = options.placeholderImage ?? CLOUD_RUN_PLACEHOLDER_IMAGE;
+  const ingressWhenRunning = options.ingressWhenRunning ?? 'INGRESS_TRAFFIC_ALL';
+  const pollIntervalMs = options.pollIntervalMs ?? 2000;
+  let services: Promise<any> | undefined;
+  let secrets: Promise<SecretManagerLike> | undefined;
+
+  function runClient(): Promise<any> {
+    services ??= import('@google-cloud/run').then((mod: any) => new (mod.ServicesClient ?? mod.default.ServicesClient)(options.clientOptions ?? {}));
+    return services;
+  }
+  function secretClient(): Promise<SecretManagerLike> {
+    secrets ??= import('@google-cloud/secret-manager').then(
+      (mod: any) => new (mod.SecretManagerServiceClient ?? mod.default.SecretManagerServiceClient)(options.secretManagerClientOptions ?? options.clientOptions ?? {}),
+    );
+    return secrets;
+  }
+  const nameOf = (ref: EnvironmentRef) => `${parent}/services/${serviceIdOf(ref)}`;
+
+  async function getService(ref: EnvironmentRef): Promise<Service | undefined> {
+    try {
+      const [service] = await (await runClient()).getService({ name: nameOf(ref) });
+      return service;
+    } catch (error) {
+      if (hasCode(error, GrpcCode.NOT_FOUND)) return undefined;
+      throw wrap(error, `reading service ${nameOf(ref)}`);
+    }
+  }
+
+  /** Waits for a long-running operation, turning a failed revision into a DriverError with Cloud Run's message. */
+  async function settle(operationCall: Promise<any[]>, what: string): Promise<Service> {
+    try {
+      const [operation] = await operationCall;
+      const [result] = await operation.promise();
+      return result;
+    } catch (error) {
+      throw wrap(error, what);
+    }
+  }
+
+  function template(spec: EnvironmentSpec, env: object[], annotations: Record<string, string>) {
+    return {
+      labels: labelsOf(spec, spec.labels),
+      annotations,
+      serviceAccount: options.serviceAccount,
+      scaling: { minInstanceCount: 0 },
+      containers: [{ image: spec.image, env, resources: { limits: { memory: `${spec.memoryMb}Mi` } } }],
+    };
+  }
+
+  function running(): Pick<Service, 'ingress' | 'scaling'> {
+    return { ingress: ingressWhenRunning, scaling: { scalingMode: 'AUTOMATIC', minInstanceCount: 0 } };
+  }
+
+  async function create(spec: EnvironmentSpec, body: Service): Promise<Service> {
+    try {
+      return await settle((await runClient()).createService({ parent, serviceId: serviceIdOf(spec), service: body }), `creating service ${nameOf(spec)}`);
+    } catch (error) {
+      // A concurrent or redelivered step created it first: converge on the existing one.
+      if (hasCode(error, GrpcCode.ALREADY_EXISTS)) return (await getService(spec))!;
+      throw error;
+    }
+  }
+
+  /** Read-modify-write with the etag; one retry when another writer got in between. */
+  async function update(ref: EnvironmentRef, change: (service: Service) => Service, what: string): Promise<Service> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await getService(ref);
+      if (!current) throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`);
+      try {
+        return await settle((await runClient()).updateService({ service: { ...change(current), name: current.name, etag: current.etag } }), what);
+      } catch (error) {
+        if (attempt === 0 && hasCode(error, GrpcCode.ABORTED)) continue;
+        throw error;
+      }
+    }
+  }
+
+  function describe(service: Service | undefined): EnvironmentStatus {
+    if (!service) return { state: 'absent', ready: false };
+    const url: string | undefined = service.uri || undefined;
+    const image: string | undefined = service.template?.containers?.[0]?.image || undefined;
+    const terminal = service.terminalCondition ?? {};
+    if (service.deleteTime) return { state: 'stopped', ready: false, url, image, message: 'deletion in progress' };
+    if (terminal.state === 'CONDITION_FAILED') return { state: 'failed', ready: false, url, image, message: terminal.message || 'the latest revision failed' };
+    if (image === placeholder) return { state: 'provisioning', ready: false, url, message: 'service shell ready; no image deployed yet' };
+    if (service.scaling?.scalingMode === 'MANUAL' && !service.scaling.manualInstanceCount) return { state: 'stopped', ready: false, url, image };
+    if (service.reconciling || terminal.state !== 'CONDITION_SUCCEEDED') return { state: 'provisioning', ready: false, url, image, message: terminal.message || undefined };
+    const ready = Boolean(service.latestReadyRevision) && service.latestReadyRevision === service.latestCreatedRevision;
+    return { state: 'running', ready, url, image };
+  }
+
+  const flags: DriverFlags = { logs: false, metrics: false, restart: true, volumes: false };
+
+  return {
+    name: 'cloud-run',
+    flags,
+
+    async ensureInfrastructure(spec) {
+      await syncSecrets(await secretClient(), projectId, spec).catch((error) => {
+        throw wrap(error, 'storing secrets in Secret Manager');
+      });
+      const existing = await getService(spec);
+      if (existing) return { url: existing.uri || undefined };
+      const shell = {
+        labels: labelsOf(spec, spec.labels),
+        invokerIamDisabled: options.publicAccess ?? true,
+        ...running(),
+        template: template({ ...spec, image: placeholder, vars: {}, secrets: {} }, [], {}),
+      };
+      const created = await create(spec, shell);
+      return { url: created?.uri || undefined };
+    },
+
+    async deploy(spec) {
+      const { env: secretEnv, versionSummary } = await syncSecrets(await secretClient(), projectId, spec).catch((error) => {
+        throw wrap(error, 'storing secrets in Secret Manager');
+      });
+      const env = [...Object.entries(spec.vars).map(([name, value]) => ({ name, value })), ...secretEnv];
+      const build = (restartedAt?: string) => template(spec, env, { [SECRET_VERSIONS]: versionSummary, ...(restartedAt ? { [RESTARTED_AT]: restartedAt } : {}) });
+      if (!(await getService(spec))) {
+        await create(spec, { labels: labelsOf(spec, spec.labels), invokerIamDisabled: options.publicAccess ?? true, ...running(), template: build() });
+        return;
+      }
+      await update(
+        spec,
+        (current) => ({ labels: labelsOf(spec, spec.labels), invokerIamDisabled: options.publicAccess ?? true, ...running(), template: build(current.template?.annotations?.[RESTARTED_AT]) }),
+        `deploying ${spec.image} to ${nameOf(spec)}`,
+      );
+    },
+
+    async waitReady(ref, { timeoutMs = 120_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = await this.status(ref);
+        if (status.ready) return status;
+        if (status.state === 'failed') throw new DriverError('cloud-run', 'failed', `cloud-run: ${nameOf(ref)} failed: ${status.message}`);
+        if (Date.now() >= deadline) {
+          throw new DriverError('cloud-run', 'timeout', `cloud-run: ${nameOf(ref)} not ready after ${timeoutMs} ms (state ${status.state}${status.message ? `: ${status.message}` : ''}).`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pollIntervalMs, Math.max(0, deadline - Date.now()))));
+      }
+    },
+
+    async status(ref) {
+      return describe(await getService(ref));
+    },
+
+    async suspend(ref) {
+      // Manual scaling with 0 instances is how the v2 API stops a service while
+      // keeping its revisions and URL (revision-level max 0 is rejected); closing
+      // ingress to internal traffic makes the URL refuse public requests too.
+      await update(ref, (current) => ({ ...current, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY', scaling: { scalingMode: 'MANUAL', manualInstanceCount: 0 } }), `suspending ${nameOf(ref)}`);
+    },
+
+    async resume(ref) {
+      await update(ref, (current) => ({ ...current, ...running() }), `resuming ${nameOf(ref)}`);
+    },
+
+    async restart(ref) {
+      // A changed template annotation makes Cloud Run roll a new revision: fresh instances, same URL.
+      await update(
+        ref,
+        (current) => ({ ...current, template: { ...current.template, annotations: { ...current.template?.annotations, [RESTARTED_AT]: new Date().toISOString() } } }),
+        `restarting ${nameOf(ref)}`,
+      );
+    },
+
+    async destroy(ref) {
+      try {
+        await settle((await runClient()).deleteService({ name: nameOf(ref) }), `deleting ${nameOf(ref)}`);
+      } catch (error) {
+        if (!hasCode(error, GrpcCode.NOT_FOUND)) throw error;
+      }
+      await deleteSecrets(await secretClient(), projectId, ref).catch((error) => {
+        throw wrap(error, `deleting secrets of ${ref.tenantId}/${ref.env}`);
+      });
+    },
+
+    async close() {
+      const pending = [services, secrets].filter(Boolean) as Promise<{ close(): Promise<void> }>[];
+      services = secrets = undefined;
+      await Promise.all(pending.map(async (client) => (await client).close()));
+    },
+  };
+}
+
+function wrap(error: unknown, what: string): DriverError {
+  if (error instanceof DriverError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new DriverError('cloud-run', 'failed', `cloud-run: ${what} failed: ${message}`, { cause: error });
+}

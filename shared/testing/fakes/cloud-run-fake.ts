@@ -1,0 +1,267 @@
+/**
+ * A fake of the Cloud Run Admin API v2 (services) plus Secret Manager v1, as a
+ * real HTTP server that the official Node clients reach in REST mode
+ * (`fallback: true`, `protocol: 'http'`). Follows:
+ * - google/cloud/run/v2/service.proto: CreateService `POST /v2/{parent}/services?serviceId=`
+ *   (409 ALREADY_EXISTS), GetService, UpdateService `PATCH /v2/{service.name}` (etag
+ *   checked, ABORTED on mismatch; `allowMissing`), DeleteService (`etag`); all three
+ *   mutations return a google.longrunning.Operation that completes asynchronously,
+ *   polled with `GET /v2/{name=projects/*\/locations/*\/operations/*}`.
+ * - service.proto / condition.proto / vendor_settings.proto for the Service resource:
+ *   `uri`, `urls`, `generation`, `observedGeneration`, `reconciling`, `terminalCondition`,
+ *   `conditions`, `latestReadyRevision`, `latestCreatedRevision`, `etag`, `ingress`,
+ *   service-level `scaling` {scalingMode, manualInstanceCount, minInstanceCount}.
+ * - https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services
+ *   (service id: ≤ 49 chars, lowercase letters, digits, hyphens, starts with a letter,
+ *   does not end with a hyphen) and the deterministic URL `https://SERVICE-PROJECT_NUMBER.REGION.run.app`.
+ * - https://cloud.google.com/run/docs/configuring/services/manual-scaling (manual count 0 = no instances).
+ * - https://cloud.google.com/apis/design/errors for error bodies.
+ * A new revision is created only when `template` changes; it becomes ready after
+ * `readyDelayMs`, or fails when its image is in `missingImages` or a referenced
+ * secret has no enabled version (as Cloud Run refuses to start such a revision).
+ */
+import { checkBearer, clone, enumName, enumOut, googleError, invalidLabel, wantsNumericEnums, type EnumTable } from './google-rest.ts';
+import { createTimerSet, randomHex, startFakeServer, type RecordedRequest, type FakeResponse } from './http-server.ts';
+import { createSecretManagerState } from './secret-manager-fake.ts';
+
+const INGRESS: EnumTable = ['INGRESS_TRAFFIC_UNSPECIFIED', 'INGRESS_TRAFFIC_ALL', 'INGRESS_TRAFFIC_INTERNAL_ONLY', 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER', 'INGRESS_TRAFFIC_NONE'];
+const SCALING_MODE: EnumTable = ['SCALING_MODE_UNSPECIFIED', 'AUTOMATIC', 'MANUAL'];
+const CONDITION_STATE: EnumTable = ['STATE_UNSPECIFIED', 'CONDITION_PENDING', 'CONDITION_RECONCILING', 'CONDITION_FAILED', 'CONDITION_SUCCEEDED'];
+const PROJECT_NUMBER = '123456789012';
+
+type Json = Record<string, any>;
+
+/** Options of the fake. */
+export interface CloudRunFakeOptions {
+  /** How long a revision takes to become ready and an operation to finish (default 150 ms). */
+  readyDelayMs?: number;
+  /** Images the fake treats as absent from the registry: their revisions fail. */
+  missingImages?: string[];
+}
+
+/** Starts the fake. Point `apiEndpoint: '127.0.0.1', port, protocol: 'http', fallback: true` at it. */
+export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
+  const delay = options.readyDelayMs ?? 150;
+  const timers = createTimerSet();
+  const secretManager = createSecretManagerState();
+  const services = new Map<string, Json>();
+  const operations = new Map<string, Json>();
+  const revisionCounts = new Map<string, number>();
+
+  function condition(type: string, state: string, message = '') {
+    return { type, state, message, lastTransitionTime: new Date().toISOString() };
+  }
+
+  function normalize(input: Json): Json {
+    const service = clone(input);
+    service.ingress = enumName(INGRESS, service.ingress) ?? 'INGRESS_TRAFFIC_ALL';
+    if (service.scaling) service.scaling.scalingMode = enumName(SCALING_MODE, service.scaling.scalingMode);
+    return service;
+  }
+
+  function encode(service: Json, numeric: boolean): Json {
+    const out = clone(service);
+    out.ingress = enumOut(INGRESS, out.ingress, numeric);
+    if (out.scaling?.scalingMode) out.scaling.scalingMode = enumOut(SCALING_MODE, out.scaling.scalingMode, numeric);
+    for (const c of [out.terminalCondition, ...(out.conditions ?? [])]) if (c) c.state = enumOut(CONDITION_STATE, c.state, numeric);
+    return out;
+  }
+
+  function validate(service: Json): string | undefined {
+    const containers = service.template?.containers;
+    if (!Array.isArray(containers) || containers.length === 0 || !containers[0].image) return 'template.containers[0].image is required';
+    const bad = invalidLabel(service.labels);
+    if (bad) return `Invalid ${bad}`;
+    const memory = containers[0].resources?.limits?.memory;
+    if (memory !== undefined && !/^\d+(Mi|Gi)$/.test(memory)) return `Invalid memory limit "${memory}"`;
+    if (service.scaling?.manualInstanceCount !== undefined && service.scaling?.scalingMode !== 'MANUAL') {
+      return 'scaling.manualInstanceCount can only be set when scaling.scalingMode is MANUAL';
+    }
+    return undefined;
+  }
+
+  /** Why a revision of this template cannot start, if it cannot. */
+  function revisionFailure(service: Json, project: string): string | undefined {
+    for (const container of service.template.containers as Json[]) {
+      if (options.missingImages?.includes(container.image)) return `Image '${container.image}' not found.`;
+      for (const env of (container.env ?? []) as Json[]) {
+        const secret = env.valueSource?.secretKeyRef?.secret as string | undefined;
+        if (!secret) continue;
+        const full = secret.startsWith('projects/') ? secret : `projects/${project}/secrets/${secret}`;
+        if (!secretManager.hasEnabledVersion(full)) return `Secret ${full}/versions/latest was not found or has no enabled version.`;
+      }
+    }
+    return undefined;
+  }
+
+  function startOperation(parent: string, service: Json): Json {
+    const name = `${parent}/operations/${crypto.randomUUID()}`;
+    const op = { name, metadata: { '@type': 'type.googleapis.com/google.cloud.run.v2.Service', ...service }, done: false };
+    operations.set(name, op);
+    return op;
+  }
+
+  /** Moves a service to its new generation: a new revision when the template changed, readiness after a delay. */
+  function reconcile(name: string, op: Json, templateChanged: boolean) {
+    const service = services.get(name)!;
+    const project = name.split('/')[1];
+    service.reconciling = true;
+    service.terminalCondition = condition('Ready', 'CONDITION_RECONCILING', 'Deploying revision.');
+    service.conditions = [service.terminalCondition];
+    if (templateChanged) {
+      const count = (revisionCounts.get(name) ?? 0) + 1;
+      revisionCounts.set(name, count);
+      service.latestCreatedRevision = `${name}/revisions/${service.name.split('/').pop()}-${String(count).padStart(5, '0')}-${randomHex(3)}`;
+    }
+    const generation = service.generation;
+    timers.after(delay, () => {
+      const current = services.get(name);
+      if (!current || current.generation !== generation) return finish(op, current, undefined);
+      const failure = templateChanged ? revisionFailure(current, project) : current.revisionFailure;
+      current.reconciling = false;
+      current.observedGeneration = generation;
+      current.revisionFailure = failure;
+      if (failure) {
+        current.terminalCondition = condition('Ready', 'CONDITION_FAILED', `Revision '${current.latestCreatedRevision.split('/').pop()}' is not ready and cannot serve traffic. ${failure}`);
+        current.conditions = [current.terminalCondition, condition('ConfigurationsReady', 'CONDITION_FAILED', failure)];
+        return finish(op, current, { code: 9, message: current.terminalCondition.message });
+      }
+      current.latestReadyRevision = current.latestCreatedRevision;
+      current.terminalCondition = condition('Ready', 'CONDITION_SUCCEEDED');
+      current.conditions = [current.terminalCondition, condition('ConfigurationsReady', 'CONDITION_SUCCEEDED'), condition('RoutesReady', 'CONDITION_SUCCEEDED')];
+      finish(op, current, undefined);
+    });
+  }
+
+  function finish(op: Json, service: Json | undefined, error: Json | undefined) {
+    op.done = true;
+    if (error) op.error = error;
+    else op.response = { '@type': 'type.googleapis.com/google.cloud.run.v2.Service', ...(service ? publicView(service) : op.metadata) };
+  }
+
+  function publicView(service: Json): Json {
+    const { revisionFailure: _ignored, ...rest } = service;
+    return rest;
+  }
+
+  function handleRun(request: RecordedRequest): FakeResponse | undefined {
+    const { method, path } = request;
+    const numeric = wantsNumericEnums(request);
+    let m: RegExpExecArray | null;
+    if ((m = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+)\/services$/.exec(path))) {
+      const parent = m[1];
+      if (method === 'GET') {
+        const list = [...services.values()].filter((s) => s.name.startsWith(`${parent}/`)).map((s) => encode(publicView(s), numeric));
+        return { status: 200, body: list.length ? { services: list } : {} };
+      }
+      if (method !== 'POST') return undefined;
+      const id = request.query.get('serviceId') ?? '';
+      if (!/^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$/.test(id)) {
+        return googleError('INVALID_ARGUMENT', `service_id "${id}" must be at most 49 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen.`);
+      }
+      const name = `${parent}/services/${id}`;
+      if (services.has(name)) return googleError('ALREADY_EXISTS', `Resource '${id}' already exists.`);
+      const service = normalize((request.body ?? {}) as Json);
+      const invalid = validate(service);
+      if (invalid) return googleError('INVALID_ARGUMENT', invalid);
+      const region = parent.split('/')[3];
+      const now = new Date().toISOString();
+      Object.assign(service, {
+        name, uid: crypto.randomUUID(), generation: 1, createTime: now, updateTime: now, etag: `"${randomHex(16)}"`,
+        uri: `https://${id}-${PROJECT_NUMBER}.${region}.run.app`, urls: [`https://${id}-${PROJECT_NUMBER}.${region}.run.app`],
+      });
+      services.set(name, service);
+      const op = startOperation(parent, publicView(service));
+      reconcile(name, op, true);
+      return { status: 200, body: encode(op, numeric) };
+    }
+    if ((m = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+)\/services\/([^/:]+)$/.exec(path))) {
+      const [parent, id] = [m[1], m[2]];
+      const name = `${parent}/services/${id}`;
+      const existing = services.get(name);
+      if (method === 'GET') {
+        if (!existing) return googleError('NOT_FOUND', `Resource '${id}' of kind 'SERVICE' in region '${parent.split('/')[3]}' in project '${parent.split('/')[1]}' does not exist.`);
+        return { status: 200, body: encode(publicView(existing), numeric) };
+      }
+      if (method === 'PATCH') {
+        const body = normalize((request.body ?? {}) as Json);
+        if (!existing) {
+          if (request.query.get('allowMissing') !== 'true') return googleError('NOT_FOUND', `Resource '${id}' does not exist.`);
+          return handleRun({ ...request, method: 'POST', path: `/v2/${parent}/services`, query: new URLSearchParams({ serviceId: id }) });
+        }
+        if (body.etag && body.etag !== existing.etag) return googleError('ABORTED', `Etag mismatch: the service was modified concurrently (have ${existing.etag}, got ${body.etag}).`);
+        const invalid = validate(body);
+        if (invalid) return googleError('INVALID_ARGUMENT', invalid);
+        const templateChanged = canonical(body.template) !== canonical(existing.template);
+        const keep = ['name', 'uid', 'createTime', 'uri', 'urls', 'latestReadyRevision', 'latestCreatedRevision', 'observedGeneration', 'revisionFailure'];
+        const next: Json = { ...Object.fromEntries(keep.filter((k) => k in existing).map((k) => [k, existing[k]])), ...pick(body, ['labels', 'annotations', 'template', 'ingress', 'scaling', 'traffic', 'invokerIamDisabled', 'description', 'launchStage']) };
+        Object.assign(next, { generation: existing.generation + 1, updateTime: new Date().toISOString(), etag: `"${randomHex(16)}"` });
+        services.set(name, next);
+        const op = startOperation(parent, publicView(next));
+        reconcile(name, op, templateChanged);
+        return { status: 200, body: encode(op, numeric) };
+      }
+      if (method === 'DELETE') {
+        if (!existing) return googleError('NOT_FOUND', `Resource '${id}' does not exist.`);
+        const etag = request.query.get('etag');
+        if (etag && etag !== existing.etag) return googleError('ABORTED', 'Etag mismatch.');
+        existing.deleteTime = new Date().toISOString();
+        existing.reconciling = true;
+        const op = startOperation(parent, publicView(existing));
+        timers.after(delay, () => {
+          services.delete(name);
+          finish(op, existing, undefined);
+        });
+        return { status: 200, body: encode(op, numeric) };
+      }
+    }
+    if ((m = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+\/operations\/[^/:]+)$/.exec(path)) && method === 'GET') {
+      const op = operations.get(m[1]);
+      if (!op) return googleError('NOT_FOUND', `Operation ${m[1]} not found.`);
+      const out = clone(op);
+      if (out.response) out.response = encode(out.response, numeric);
+      out.metadata = encode(out.metadata, numeric);
+      return { status: 200, body: out };
+    }
+    return undefined;
+  }
+
+  const server = await startFakeServer((request) => {
+    const denied = checkBearer(request);
+    if (denied) return denied;
+    return handleRun(request) ?? secretManager.handle(request) ?? googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`);
+  });
+
+  return {
+    ...server,
+    services,
+    secrets: secretManager.secrets,
+    /** True when a request to `url` would be served: ready revision, public ingress, not scaled to zero by manual scaling. */
+    isServing(url: string): boolean {
+      const service = [...services.values()].find((s) => s.uri === url.replace(/\/$/, ''));
+      if (!service || service.deleteTime || !service.latestReadyRevision || service.revisionFailure) return false;
+      if (service.ingress !== 'INGRESS_TRAFFIC_ALL') return false;
+      return !(service.scaling?.scalingMode === 'MANUAL' && (service.scaling.manualInstanceCount ?? 0) === 0);
+    },
+    async close() {
+      timers.clear();
+      await server.close();
+    },
+  };
+}
+
+/** The running Cloud Run fake. */
+export type CloudRunFake = Awaited<ReturnType<typeof startCloudRunFake>>;
+
+function pick(source: Json, keys: string[]): Json {
+  return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+}
+
+/** JSON with sorted keys, so field order in a request does not look like a change. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Json)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
