@@ -1,0 +1,53 @@
+/**
+ * `npm test`: typecheck, then every test against real emulators started here
+ * on free loopback ports and stopped afterwards. Arguments are passed to ava
+ * (e.g. `npm test -- shared/http/wrap.test.ts`); `--no-bats` skips the shell tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
+import { killAllNow, stopAll } from './dev/processes.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const runBats = !args.includes('--no-bats') && args.length === 0;
+const avaArgs = args.filter((a) => a !== '--no-bats');
+
+function run(title: string, command: string, commandArgs: string[], env: NodeJS.ProcessEnv = process.env): number {
+  console.log(`\n▶ ${title}`);
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
+  return result.status ?? 1;
+}
+
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().then(() => process.exit(130)));
+
+let failed = false;
+if (existsSync(join(root, 'scripts/ensure-tools.sh'))) failed ||= run('Checking test tools', 'bash', ['scripts/ensure-tools.sh']) !== 0;
+failed ||= run('Typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit']) !== 0;
+if (failed) process.exit(1);
+
+checkPrerequisites();
+const logDir = mkdtempSync(join(tmpdir(), 'tenantplane-test-'));
+console.log('\n▶ Starting the Firestore and Auth emulators');
+const [firestore, auth] = await Promise.all([
+  startFirestoreEmulator({ logDir }),
+  startAuthEmulator({ projectId: 'demo-tenantplane', logDir }),
+]);
+console.log(`  Firestore ${firestore.host} · Auth ${auth.host} · logs ${logDir}`);
+const env = {
+  ...process.env,
+  TP_ENV: 'test',
+  FIRESTORE_EMULATOR_HOST: firestore.host,
+  FIREBASE_AUTH_EMULATOR_HOST: auth.host,
+  METADATA_SERVER_DETECTION: 'none',
+  GOOGLE_CLOUD_PROJECT: 'demo-tenantplane',
+};
+
+let code = 0;
+if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', 'npx', ['bats', 'scripts/test'], env);
+code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
+await stopAll();
+process.exit(code);

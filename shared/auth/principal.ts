@@ -1,0 +1,30 @@
+import { AppError, unauthenticated } from '../errors.ts';
+import type { Auth } from 'firebase-admin/auth';
+
+export type Role = 'admin' | 'tenant';
+export const ROLES: readonly Role[] = ['admin', 'tenant'];
+
+/** Who is calling, passed to the service layer. */
+export interface Principal {
+  uid: string;
+  email?: string;
+  role: Role;
+}
+
+/** Verifies `Authorization: Bearer <Firebase ID token>` and returns the caller; 401 otherwise. */
+export async function verifyBearer(header: string | undefined, getAuth: () => Promise<Auth>): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!match) throw unauthenticated();
+  let decoded;
+  try {
+    decoded = await (await getAuth()).verifyIdToken(match[1], true);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'auth/id-token-expired') throw new AppError('unauthenticated', 'Your sign-in has expired; sign in again.');
+    if (code === 'auth/user-disabled') throw new AppError('forbidden', 'This account is disabled.');
+    if (code.startsWith('auth/') || err instanceof SyntaxError) throw unauthenticated('The sign-in token is not valid; sign in again.');
+    throw err;
+  }
+  const role: Role = decoded.role === 'admin' ? 'admin' : 'tenant';
+  return { uid: decoded.uid, email: decoded.email, role };
+}

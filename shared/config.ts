@@ -1,0 +1,189 @@
+/**
+ * Configuration is a pure function of the environment: parseConfig(env) either
+ * returns a typed Config or throws ConfigError naming the variable, what is
+ * wrong, and an example value. Nothing else in the code reads process.env.
+ */
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+export type Mode = 'development' | 'test' | 'production';
+
+export interface Config {
+  mode: Mode;
+  projectId: string;
+  region: string;
+  /** Where users reach the platform (hosting / local gateway). */
+  publicUrl: string;
+  /** URL of a function for Cloud Tasks targets; `{name}` is replaced by the function name. */
+  functionsUrl: string;
+  emulators: { firestore?: string; auth?: string; tasks?: string };
+  http: { corsOrigins: string[]; bodyLimitBytes: number };
+  tasks: {
+    location: string;
+    /** Shared secret sent as a task header and checked by task endpoints (always set). */
+    secret: string;
+    /** Production: tasks carry an OIDC token for this service account and endpoints verify it. */
+    serviceAccount?: string;
+  };
+  signup: { tokenTtlHours: number; rateLimitPerHour: number; mailPerMinute: number; mailPerDay: number };
+  mail: {
+    driver: 'smtp' | 'sendgrid';
+    from: string;
+    smtpUrl: string;
+    sendgridApiKey?: string;
+    /** Web inbox of the local mail catcher, shown by `npm start`. */
+    catcherUrl?: string;
+  };
+  runtime: { driver: string; dataDir: string; portRange: { from: number; to: number }; publicHost: string };
+  secrets: { key: Buffer };
+  registry: { host: string; repository: string; defaultImage: string };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+// Readers ---------------------------------------------------------------
+
+function str(env: Env, name: string, fallback?: string): string {
+  const value = env[name]?.trim();
+  if (value) return value;
+  if (fallback !== undefined) return fallback;
+  throw new ConfigError(name, 'is required but not set.');
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}" (example: ${fallback}).`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = optional(env, name) ?? fallback;
+  if (!(values as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}".`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const raw = str(env, name, fallback);
+  try {
+    const parsed = new URL(raw.replace('{name}', 'x'));
+    if (!['http:', 'https:', 'smtp:', 'smtps:'].includes(parsed.protocol)) throw new Error('protocol');
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${raw}" (example: ${fallback}).`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function hostPort(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw && !/^[\w.-]+:\d{1,5}$/.test(raw)) throw new ConfigError(name, `must be host:port, got "${raw}" (example: 127.0.0.1:8081).`);
+  return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  return (optional(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function portRange(env: Env, name: string, fallback: string): { from: number; to: number } {
+  const raw = str(env, name, fallback);
+  const match = /^(\d+)-(\d+)$/.exec(raw);
+  const from = Number(match?.[1]);
+  const to = Number(match?.[2]);
+  if (!match || from < 1024 || to > 65535 || from > to) {
+    throw new ConfigError(name, `must be a range like ${fallback} within 1024-65535, got "${raw}".`);
+  }
+  return { from, to };
+}
+
+/** Development keeps working without secrets set; production must set them. */
+function devDefault(env: Env, mode: Mode, name: string, devValue: string, example: string): string {
+  const value = optional(env, name);
+  if (value) return value;
+  if (mode === 'production') throw new ConfigError(name, `is required in production (example: ${example}).`);
+  return devValue;
+}
+
+function secretsKey(env: Env, mode: Mode): Buffer {
+  const raw = devDefault(env, mode, 'SECRETS_KEY', Buffer.alloc(32, 7).toString('base64'), '$(openssl rand -base64 32)');
+  const key = Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new ConfigError('SECRETS_KEY', 'must be 32 bytes, base64-encoded (example: $(openssl rand -base64 32)).');
+  return key;
+}
+
+// The config ------------------------------------------------------------
+
+export function parseConfig(env: Env = process.env): Config {
+  const mode = oneOf(env, 'TP_ENV', ['development', 'test', 'production'] as const, 'development');
+  const projectId = str(env, 'GCP_PROJECT_ID', mode === 'production' ? undefined : 'demo-tenantplane');
+  const region = str(env, 'GCP_REGION', mode === 'production' ? undefined : 'us-central1');
+  const publicUrl = url(env, 'PUBLIC_URL', 'http://localhost:8080');
+  const functionsUrl = url(env, 'FUNCTIONS_URL', `${publicUrl}/__fn/{name}`);
+  if (!functionsUrl.includes('{name}')) {
+    throw new ConfigError('FUNCTIONS_URL', `must contain {name} (example: https://{name}-abc123-uc.a.run.app).`);
+  }
+  return {
+    mode,
+    projectId,
+    region,
+    publicUrl,
+    functionsUrl,
+    emulators: {
+      firestore: hostPort(env, 'FIRESTORE_EMULATOR_HOST'),
+      auth: hostPort(env, 'FIREBASE_AUTH_EMULATOR_HOST'),
+      tasks: hostPort(env, 'TASKS_EMULATOR_HOST'),
+    },
+    http: {
+      corsOrigins: list(env, 'CORS_ORIGINS'),
+      bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 33_554_432),
+    },
+    tasks: {
+      location: str(env, 'TASKS_LOCATION', region),
+      secret: devDefault(env, mode, 'TASKS_SECRET', 'dev-tasks-secret', '$(openssl rand -hex 32)'),
+      serviceAccount: optional(env, 'TASKS_SERVICE_ACCOUNT'),
+    },
+    signup: {
+      tokenTtlHours: int(env, 'SIGNUP_TOKEN_TTL_HOURS', 24, 1, 720),
+      rateLimitPerHour: int(env, 'RATE_LIMIT_PER_HOUR', 20, 1, 100_000),
+      mailPerMinute: int(env, 'MAIL_PER_MINUTE', 1, 1, 1000),
+      mailPerDay: int(env, 'MAIL_PER_DAY', 5, 1, 10_000),
+    },
+    mail: {
+      driver: oneOf(env, 'MAIL_DRIVER', ['smtp', 'sendgrid'] as const, 'smtp'),
+      from: str(env, 'MAIL_FROM', 'tenantplane <no-reply@tenantplane.local>'),
+      smtpUrl: url(env, 'SMTP_URL', 'smtp://127.0.0.1:1025'),
+      sendgridApiKey: optional(env, 'SENDGRID_API_KEY'),
+      catcherUrl: optional(env, 'MAIL_CATCHER_URL'),
+    },
+    runtime: {
+      driver: oneOf(env, 'RUNTIME_DRIVER', ['local', 'cloud-run', 'kubernetes', 'fly'] as const, 'local'),
+      dataDir: str(env, 'DATA_DIR', '.data'),
+      portRange: portRange(env, 'LOCAL_PORT_RANGE', '20000-20999'),
+      publicHost: str(env, 'LOCAL_PUBLIC_HOST', '127.0.0.1'),
+    },
+    secrets: { key: secretsKey(env, mode) },
+    registry: {
+      host: str(env, 'REGISTRY', `${region}-docker.pkg.dev/${projectId}`),
+      repository: str(env, 'REPOSITORY', 'tenants'),
+      defaultImage: str(env, 'DEFAULT_IMAGE', 'tenantplane/sample-tenant:latest'),
+    },
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, mode === 'test' ? 'warn' : 'info'),
+  };
+}

@@ -1,0 +1,21 @@
+import { DriverError } from '../runtime/types.ts';
+import type { Mailer } from './types.ts';
+
+/** SendGrid's v3 mail send API through @sendgrid/mail. */
+export function createSendgridMailer(options: { apiKey?: string; from: string }): Mailer {
+  const requireKey = () => {
+    if (!options.apiKey) throw new DriverError('sendgrid', 'not_configured', 'Set SENDGRID_API_KEY to send mail with SendGrid.');
+    return options.apiKey;
+  };
+  return {
+    name: 'sendgrid',
+    async send(message) {
+      const { default: sg } = await import('@sendgrid/mail');
+      sg.setApiKey(requireKey());
+      await sg.send({ from: options.from, ...message });
+    },
+    async verify() {
+      requireKey();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import { Firestore } from '@google-cloud/firestore';
+import type { Config } from '../config.ts';
+
+/**
+ * The Firestore client: the emulator when FIRESTORE_EMULATOR_HOST is set
+ * (plain-text gRPC, the emulator's "owner" token so no credentials are looked up),
+ * else Application Default Credentials.
+ */
+export function createFirestore(config: Pick<Config, 'projectId' | 'emulators'>): Firestore {
+  const emulator = config.emulators.firestore;
+  if (!emulator) return new Firestore({ projectId: config.projectId, ignoreUndefinedProperties: true });
+  const [host, port] = emulator.split(':');
+  return new Firestore({
+    projectId: config.projectId,
+    host,
+    port: Number(port),
+    ssl: false,
+    customHeaders: { Authorization: 'Bearer owner' },
+    ignoreUndefinedProperties: true,
+  });
+}

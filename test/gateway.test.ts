@@ -1,0 +1,35 @@
+import test from 'ava';
+import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+
+let stack: TestStack;
+test.before(async () => {
+  stack = await startTestStack();
+});
+test.after.always(async () => {
+  await stack?.close();
+});
+
+test('health reports every dependency up', async (t) => {
+  const res = await stack.fetch('/api/health');
+  const body = await res.json();
+  t.is(res.status, 200, JSON.stringify(body));
+  t.is(body.status, 'ok');
+  for (const name of ['store', 'queue', 'auth', 'mail']) t.is(body.dependencies[name].status, 'up', name);
+});
+
+test('an unknown API path is a SPEC §9 JSON error, not HTML', async (t) => {
+  const res = await stack.fetch('/api/nope', { method: 'POST' });
+  t.is(res.status, 404);
+  t.regex(res.headers.get('content-type') ?? '', /application\/json/);
+  t.is((await res.json()).error.code, 'not_found');
+});
+
+test('the gateway serves static pages and a 404 page for unknown files', async (t) => {
+  t.is((await stack.fetch('/no-such-page.html')).status, 404);
+  t.is((await stack.fetch('/../package.json')).status, 404);
+});
+
+test('a function is reachable directly under /__fn/<name>, as Cloud Tasks reaches it', async (t) => {
+  const res = await stack.fetch('/__fn/api/api/health');
+  t.is(res.status, 200);
+});
