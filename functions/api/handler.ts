@@ -1,18 +1,23 @@
 import type { Deps } from '../../shared/deps.ts';
-import { createRouter } from '../../shared/http/router.ts';
 import type { Handler } from '../../shared/http/wrap.ts';
 import { checkHealth } from './health.ts';
+import { createApiRouter, type ApiRoute } from './route.ts';
 
-/** The REST API: health now; tenants, users and projects join the route table as they land. */
-export function createApiHandler(deps: Deps): Handler {
-  return createRouter([
+/** The route table of the REST API; each area adds its routes from `routes/<area>.ts`. */
+export function apiRoutes(deps: Deps): ApiRoute[] {
+  return [
     {
       method: 'GET',
       path: '/api/health',
+      action: 'health.read',
       handler: async () => {
         const health = await checkHealth(deps);
         return { status: health.status === 'ok' ? 200 : 503, body: health };
       },
     },
-  ]);
+  ];
+}
+
+export function createApiHandler(deps: Deps): Handler {
+  return createApiRouter(deps, apiRoutes(deps));
 }

@@ -1,0 +1,61 @@
+/**
+ * The one place that decides who may do what. Routes name an action; the
+ * edge checks it before the handler runs, and the service layer checks it
+ * again against the loaded resource (ownership), with this same function.
+ */
+import { forbidden, unauthenticated } from '../errors.ts';
+import type { Principal } from './principal.ts';
+
+/** public: anyone · user: any signed-in user · owner: the resource's owner or an admin · admin: admins only. */
+export type Rule = 'public' | 'user' | 'owner' | 'admin';
+
+export const POLICY = {
+  'health.read': 'public',
+  'plans.read': 'public',
+  'webhooks.receive': 'public',
+  'tenants.create': 'user',
+  'tenants.list': 'user',
+  'tenants.read': 'owner',
+  'tenants.update': 'owner',
+  'tenants.delete': 'owner',
+  'tenants.operate': 'owner',
+  'tenants.deploy': 'owner',
+  'tenants.secrets': 'owner',
+  'tenants.billing': 'owner',
+  /** Choosing another owner or a runtime driver for a tenant. */
+  'tenants.admin': 'admin',
+  'checkout.create': 'user',
+  'billing.aggregate': 'admin',
+  'users.list': 'admin',
+  'users.read': 'owner',
+  'users.update': 'admin',
+  'projects.read': 'owner',
+  'projects.write': 'owner',
+  'projects.operate': 'owner',
+  'chat.use': 'user',
+} as const satisfies Record<string, Rule>;
+
+export type Action = keyof typeof POLICY;
+
+/**
+ * Throws 401 when a signed-in caller is needed and missing, 403 when the
+ * caller may not act. `resource.ownerId` is checked for `owner` rules when given.
+ */
+export function authorize(principal: Principal | null | undefined, action: Action, resource?: { ownerId?: string }): void {
+  const rule: Rule = POLICY[action];
+  if (rule === 'public') return;
+  if (!principal) throw unauthenticated();
+  if (principal.role === 'admin') return;
+  if (rule === 'admin') throw forbidden('Only admins may do this.');
+  if (rule === 'owner' && resource && resource.ownerId !== principal.uid) throw forbidden('You do not own this resource.');
+}
+
+/** True when `authorize` would pass. */
+export function isAllowed(principal: Principal | null | undefined, action: Action, resource?: { ownerId?: string }): boolean {
+  try {
+    authorize(principal, action, resource);
+    return true;
+  } catch {
+    return false;
+  }
+}
