@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Prepares a Google Cloud project for tenantplane. Every step looks before it
+# creates, so running it again creates nothing and says "already exists".
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/setup.sh [--help]
+
+Creates, when missing: enabled APIs, the Firestore database with TTL policies
+and indexes, Artifact Registry repository, Cloud Tasks queues, service
+accounts with least-privilege roles, secret placeholders and the nightly
+billing scheduler job. Reads GCP_PROJECT_ID and GCP_REGION (required) from the
+environment, .env or .env.production.
+EOF
+}
+
+APIS=(cloudfunctions run cloudbuild artifactregistry cloudtasks cloudscheduler firestore
+  secretmanager iam identitytoolkit logging monitoring bigquery aiplatform firebasehosting)
+
+enable_apis() {
+  step "Enable APIs"
+  local enabled api missing=()
+  capture enabled "list enabled APIs" gc services list --enabled --format='value(config.name)'
+  for api in "${APIS[@]}"; do
+    grep -qxF "$api.googleapis.com" <<<"$enabled" || missing+=("$api.googleapis.com")
+  done
+  if ((${#missing[@]} == 0)); then
+    skip "all ${#APIS[@]} APIs: already enabled"
+    return
+  fi
+  run "enable APIs" gc services enable "${missing[@]}"
+  ok "enabled ${missing[*]}"
+}
+
+create_firestore() {
+  step "Firestore database (default), TTL policies and indexes"
+  local location=${FIRESTORE_LOCATION:-$GCP_REGION}
+  if exists "Firestore database (default)" gc firestore databases describe --database='(default)'; then
+    skip "database (default): already exists"
+  else
+    run "create the Firestore database" gc firestore databases create --database='(default)' \
+      --location="$location" --type=firestore-native
+    ok "database (default) created in $location"
+  fi
+
+  local ttls group
+  capture ttls "list Firestore TTL policies" gc firestore fields ttls list --format='value(name)'
+  # Expired rate-limit windows and webhook dedupe records delete themselves.
+  for group in rateLimits webhookEvents; do
+    if grep -q "/collectionGroups/$group/fields/expiresAt\$" <<<"$ttls"; then
+      skip "TTL $group.expiresAt: already exists"
+    else
+      run "enable TTL on $group.expiresAt" gc firestore fields ttls update expiresAt \
+        --collection-group="$group" --enable-ttl --async
+      ok "TTL $group.expiresAt enabled"
+    fi
+  done
+
+  local indexes
+  capture indexes "list Firestore composite indexes" \
+    gc firestore indexes composite list --format='value(name,fields[].fieldPath,fields[].order)'
+  # Firestore appends __name__ to an index's fields, hence the prefix match.
+  if awk -F'\t' '$1 ~ /\/collectionGroups\/tenants\/indexes\// && $2 ~ /^ownerId;createdAt(;|$)/ \
+      && $3 ~ /^ASCENDING;DESCENDING(;|$)/ { found = 1 } END { exit !found }' <<<"$indexes"; then
+    skip "index tenants(ownerId ASC, createdAt DESC): already exists"
+  else
+    run "create the tenants index" gc firestore indexes composite create --collection-group=tenants \
+      --query-scope=collection --field-config=field-path=ownerId,order=ascending \
+      --field-config=field-path=createdAt,order=descending --async
+    ok "index tenants(ownerId ASC, createdAt DESC) requested (builds in the background)"
+  fi
+}
+
+create_repository() {
+  step "Artifact Registry repository $TP_REPOSITORY"
+  if exists "repository $TP_REPOSITORY" gc artifacts repositories describe "$TP_REPOSITORY" --location="$GCP_REGION"; then
+    skip "repository $TP_REPOSITORY: already exists"
+    return
+  fi
+  run "create the repository" gc artifacts repositories create "$TP_REPOSITORY" --location="$GCP_REGION" \
+    --repository-format=docker --labels="$TP_LABEL" --description="tenantplane tenant images"
+  ok "repository $TP_REPOSITORY created"
+}
+
+# name max-attempts min-backoff max-backoff
+QUEUE_SETTINGS=("provision 20 1s 300s" "mail 100 10s 3600s")
+
+create_queues() {
+  step "Cloud Tasks queues"
+  local spec name attempts min max
+  for spec in "${QUEUE_SETTINGS[@]}"; do
+    read -r name attempts min max <<<"$spec"
+    if exists "queue $name" gc tasks queues describe "$name" --location="$GCP_REGION"; then
+      skip "queue $name: already exists"
+      continue
+    fi
+    run "create queue $name" gc tasks queues create "$name" --location="$GCP_REGION" \
+      --max-attempts="$attempts" --min-backoff="$min" --max-backoff="$max"
+    ok "queue $name created (max attempts $attempts, backoff $min..$max)"
+  done
+}
+
+SERVICE_ACCOUNTS=("tp-functions:tenantplane public functions"
+  "tp-provisioner:tenantplane provisioning worker"
+  "tp-tasks:tenantplane Cloud Tasks and Scheduler caller")
+
+create_service_accounts() {
+  step "Service accounts"
+  local spec name
+  for spec in "${SERVICE_ACCOUNTS[@]}"; do
+    name=${spec%%:*}
+    if exists "service account $name" gc iam service-accounts describe "$(sa_email "$name")"; then
+      skip "service account $name: already exists"
+      continue
+    fi
+    run "create service account $name" gc iam service-accounts create "$name" --display-name="${spec#*:}"
+    ok "service account $name created"
+  done
+}
+
+# Platform secrets plus any secret an env file names as ${SECRET_*}.
+all_secrets() {
+  local ref
+  printf '%s\n' "${TP_PLATFORM_SECRETS[@]}"
+  for ref in "${TP_SECRET_REFS[@]}"; do printf '%s\n' "${ref#*=}"; done
+}
+
+add_secret_version() { printf '%s' "$2" | gc secrets versions add "$1" --data-file=-; }
+
+create_secrets() {
+  step "Secret placeholders"
+  local name value secrets
+  mapfile -t secrets < <(all_secrets | sort -u)
+  for name in "${secrets[@]}"; do
+    if exists "secret $name" gc secrets describe "$name"; then
+      skip "secret $name: already exists"
+      continue
+    fi
+    run "create secret $name" gc secrets create "$name" --replication-policy=automatic --labels="$TP_LABEL"
+    case $name in
+      # Internal keys nobody types in: a random value is the right one.
+      tp-tasks-secret | tp-secrets-key) value=$(head -c 32 /dev/urandom | base64) ;;
+      *) value=REPLACE_ME ;;
+    esac
+    run "add the first version of $name" add_secret_version "$name" "$value"
+    if [[ $value == REPLACE_ME ]]; then
+      ok "secret $name created with a placeholder; set it: printf %s VALUE | gcloud secrets versions add $name --data-file=-"
+    else
+      ok "secret $name created with a random value"
+    fi
+  done
+}
+
+# grant TARGET ROLE MEMBER [CONDITION_TITLE CONDITION_EXPRESSION]
+grant() {
+  local target=$1 role=$2 member=$3 title=${4:-} expr=${5:-} cond=()
+  if has_binding "$target" "$role" "$member" "$title"; then
+    skip "$role for ${member#serviceAccount:} on $target: already granted"
+    return
+  fi
+  iam_target "$target"
+  if [[ -n $title ]]; then
+    cond=("--condition=expression=$expr,title=$title")
+  elif [[ $target == project ]]; then
+    # Without this, gcloud refuses in --quiet mode when the policy has conditions.
+    cond=(--condition=None)
+  fi
+  # New service accounts take a few seconds to become visible to IAM.
+  run "grant $role to ${member#serviceAccount:} on $target" retry 4 \
+    gc "${IAM_GROUP[@]}" add-iam-policy-binding "${IAM_RES[@]}" --member="$member" --role="$role" "${cond[@]}"
+  ok "$role granted to ${member#serviceAccount:} on $target"
+}
+
+grant_roles() {
+  step "IAM roles (least privilege)"
+  local fns prov tasks queue secret number tenant_sa secrets
+  fns="serviceAccount:$(sa_email tp-functions)"
+  prov="serviceAccount:$(sa_email tp-provisioner)"
+  tasks=$(sa_email tp-tasks)
+  capture number "read the project number" gc projects describe "$GCP_PROJECT_ID" --format='value(projectNumber)'
+
+  # Firestore has no per-collection IAM: project level is the only option.
+  grant project roles/datastore.user "$fns"
+  grant project roles/datastore.user "$prov"
+  # Both enqueue onto both queues (launch -> provision, signup/provision -> mail);
+  # granted on each queue, not the project.
+  for queue in "${TP_QUEUES[@]}"; do
+    grant "queue:$queue" roles/cloudtasks.enqueuer "$fns"
+    grant "queue:$queue" roles/cloudtasks.enqueuer "$prov"
+  done
+  # Functions read platform secrets: granted per secret.
+  mapfile -t secrets < <(all_secrets | sort -u)
+  for secret in "${secrets[@]}"; do
+    grant "secret:$secret" roles/secretmanager.secretAccessor "$fns"
+  done
+  # Tenant secrets are created later under unknown names; a condition on the
+  # name prefix keeps the project-level grant to tenant secrets only.
+  grant project roles/secretmanager.secretAccessor "$fns" tp-tenant-secrets \
+    "resource.name.startsWith(\"projects/$number/secrets/tp-tenant-\")"
+  # Tasks carry an OIDC token for tp-tasks; enqueuing them requires actAs on it.
+  grant "sa:$tasks" roles/iam.serviceAccountUser "$fns"
+  grant "sa:$tasks" roles/iam.serviceAccountUser "$prov"
+  # Firebase Auth users/claims (activation, roles) have no resource-level IAM.
+  grant project roles/firebaseauth.admin "$fns"
+  # Beyond the brief's list, each needed by a feature with no resource-level IAM:
+  # chat calls Gemini on Vertex AI; billing-aggregate runs BigQuery jobs on the
+  # billing export; the logs and metrics endpoints read Logging and Monitoring.
+  grant project roles/aiplatform.user "$fns"
+  grant project roles/bigquery.jobUser "$fns"
+  grant project roles/logging.viewer "$fns"
+  grant project roles/monitoring.viewer "$fns"
+
+  # The provisioner creates tenant secrets under names unknown in advance.
+  grant project roles/secretmanager.admin "$prov"
+  # It creates and deletes tenant Cloud Run services, also unknown in advance.
+  grant project roles/run.admin "$prov"
+  # Deploying a Cloud Run service requires actAs on the service's runtime identity.
+  tenant_sa=${TENANT_SERVICE_ACCOUNT:-$number-compute@developer.gserviceaccount.com}
+  if exists "tenant runtime service account $tenant_sa" gc iam service-accounts describe "$tenant_sa"; then
+    grant "sa:$tenant_sa" roles/iam.serviceAccountUser "$prov"
+  else
+    warn "tenant runtime service account $tenant_sa does not exist; set TENANT_SERVICE_ACCOUNT and run setup again"
+  fi
+  # Tenant images are pulled from the one repository.
+  grant "repo:$TP_REPOSITORY" roles/artifactregistry.reader "$prov"
+  info "tp-tasks gets roles/run.invoker on provision, mail and billing-aggregate when deploy.sh creates them"
+}
+
+create_scheduler_job() {
+  step "Scheduler job $TP_SCHEDULER_JOB"
+  local url
+  url=$(function_url billing-aggregate)
+  if exists "scheduler job $TP_SCHEDULER_JOB" gc scheduler jobs describe "$TP_SCHEDULER_JOB" --location="$GCP_REGION"; then
+    skip "scheduler job $TP_SCHEDULER_JOB: already exists"
+    return
+  fi
+  run "create scheduler job $TP_SCHEDULER_JOB" gc scheduler jobs create http "$TP_SCHEDULER_JOB" \
+    --location="$GCP_REGION" --schedule='0 2 * * *' --time-zone=Etc/UTC --uri="$url" \
+    --http-method=POST --message-body='{}' --headers=Content-Type=application/json \
+    --oidc-service-account-email="$(sa_email tp-tasks)" --oidc-token-audience="$url" \
+    --description="tenantplane nightly cost aggregation"
+  ok "scheduler job $TP_SCHEDULER_JOB created (02:00 UTC -> $url)"
+}
+
+main() {
+  case ${1:-} in
+    -h | --help | help) usage; return ;;
+    "") ;;
+    *) usage >&2; fail "unknown argument '$1'" 2 ;;
+  esac
+  require_tool gcloud "install the Google Cloud SDK (https://cloud.google.com/sdk/docs/install)"
+  load_env
+  require_vars GCP_PROJECT_ID GCP_REGION
+  printf 'tenantplane setup: project %s, region %s\n' "$GCP_PROJECT_ID" "$GCP_REGION"
+  enable_apis
+  create_firestore
+  create_repository
+  create_queues
+  create_service_accounts
+  create_secrets
+  grant_roles
+  create_scheduler_job
+  TP_STEP=""
+  printf '\n%sSetup complete.%s Next: set the placeholder secrets, then run scripts/deploy.sh\n' "$C_GREEN$C_BOLD" "$C_RESET"
+}
+
+main "$@"
