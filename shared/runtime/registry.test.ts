@@ -1,0 +1,75 @@
+import test from 'ava';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDriver, DRIVER_NAMES } from './index.ts';
+import { DriverError } from './types.ts';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const HELPERS = new Set(['types.ts', 'index.ts', 'ports.ts']);
+
+/** Driver files: one per driver, exporting `createXDriver`; helpers (local-*.ts, types, index, ports) and tests excluded. */
+function listDriverFiles(): string[] {
+  return readdirSync(HERE)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('local-') && !HELPERS.has(f))
+    .filter((f) => /export (async )?function create\w+Driver\b|export const create\w+Driver\b/.test(readFileSync(join(HERE, f), 'utf8')));
+}
+
+let dataDir = '';
+test.before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'runtime-registry-'));
+});
+test.after.always(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Reaching a driver means createDriver gets past the switch: it returns one, or the driver itself names a missing option. */
+function isReachable(name: string): { reachable: boolean; why?: string } {
+  try {
+    const driver = createDriver({ driver: name, local: { dataDir } });
+    return { reachable: driver.name === name, why: `createDriver returned driver ${JSON.stringify(driver.name)}` };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const blocked = /not available in this build|unknown runtime driver/.test(message);
+    return { reachable: !blocked, why: message };
+  }
+}
+
+// Registration
+
+test('every driver file in shared/runtime is reachable through createDriver', (t) => {
+  const files = listDriverFiles();
+  t.true(files.includes('local.ts'), `driver files found: ${files.join(', ')}`);
+  for (const file of files) {
+    const name = file.replace(/\.ts$/, '');
+    t.true((DRIVER_NAMES as readonly string[]).includes(name), `${file} is a driver file but "${name}" is not in DRIVER_NAMES`);
+    const { reachable, why } = isReachable(name);
+    t.true(reachable, `${file} exists but createDriver({ driver: "${name}" }) does not reach it: ${why}`);
+  }
+});
+
+test('a documented driver whose file is not in this build says so by name', (t) => {
+  const missing = DRIVER_NAMES.filter((name) => !existsSync(join(HERE, `${name}.ts`)));
+  for (const name of missing) {
+    const error = t.throws(() => createDriver({ driver: name }), { instanceOf: DriverError });
+    t.is(error?.code, 'not_configured');
+    t.is(error?.message, `the ${name} driver is not available in this build`);
+  }
+  if (missing.length === 0) t.pass('every documented driver has its file');
+});
+
+// Configuration errors
+
+test('an unknown driver name is rejected naming the bad value and the valid ones', (t) => {
+  const error = t.throws(() => createDriver({ driver: 'docker' }), { instanceOf: DriverError });
+  t.is(error?.code, 'not_configured');
+  t.regex(error!.message, /"docker"/);
+  for (const name of DRIVER_NAMES) t.true(error!.message.includes(`"${name}"`), `message should list "${name}"`);
+});
+
+test('the local driver without its options names the missing dataDir', (t) => {
+  const error = t.throws(() => createDriver({ driver: 'local' }), { instanceOf: DriverError });
+  t.regex(error!.message, /dataDir/);
+});
