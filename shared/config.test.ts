@@ -34,3 +34,20 @@ test('CORS origins come from a comma-separated list', (t) => {
     'https://b.example.com',
   ]);
 });
+
+// Chat
+
+test('chat uses the offline model until Gemini credentials are configured', (t) => {
+  const offline = parseConfig({}).chat;
+  t.is(offline.model, 'offline');
+  t.is(offline.gemini.model, 'gemini-2.5-flash');
+  t.is(offline.confirmationTtlSeconds, 300);
+  t.is(parseConfig({ GEMINI_API_KEY: 'k' }).chat.model, 'gemini');
+  const vertex = parseConfig({ VERTEX_PROJECT: 'ai-project', VERTEX_LOCATION: 'europe-west4' }).chat;
+  t.is(vertex.model, 'gemini');
+  t.is(vertex.gemini.project, 'ai-project');
+  t.is(vertex.gemini.location, 'europe-west4');
+  t.is(parseConfig({ GEMINI_API_KEY: 'k', CHAT_MODEL: 'offline' }).chat.model, 'offline');
+  t.throws(() => parseConfig({ CHAT_MODEL: 'gpt' }), { message: /CHAT_MODEL: must be one of offline, gemini/ });
+  t.throws(() => parseConfig({ GEMINI_BASE_URL: 'nope' }), { message: /GEMINI_BASE_URL: must be a URL/ });
+});

@@ -3,6 +3,7 @@
  * returns a typed Config or throws ConfigError naming the variable, what is
  * wrong, and an example value. Nothing else in the code reads process.env.
  */
+import { parseBillingConfig, type BillingConfig } from './billing/config.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -46,7 +47,31 @@ export interface Config {
   runtime: { driver: string; dataDir: string; portRange: { from: number; to: number }; publicHost: string };
   secrets: { key: Buffer };
   registry: { host: string; repository: string; defaultImage: string };
+  /** Costs, plans and payments (shared/billing/config.ts). */
+  billing: BillingConfig;
+  chat: ChatConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** The chat function (SPEC §5): which model answers, and the limits around it. */
+export interface ChatConfig {
+  /** `gemini` when credentials are configured (or CHAT_MODEL=gemini), else the offline intent model. */
+  model: 'offline' | 'gemini';
+  gemini: {
+    model: string;
+    /** Vertex AI project and location; unused when `apiKey` selects the Gemini Developer API. */
+    project: string;
+    location: string;
+    apiKey?: string;
+    /** Points the SDK at another endpoint (tests: the local Gemini fake). */
+    baseUrl?: string;
+  };
+  /** How long a destructive action's confirmation stays valid. */
+  confirmationTtlSeconds: number;
+  /** Characters of stored conversation sent back to the model (about 4 characters per token). */
+  historyBudgetChars: number;
+  /** Chat requests per user per minute. */
+  rateLimitPerMinute: number;
 }
 
 // Readers ---------------------------------------------------------------
@@ -128,6 +153,26 @@ function secretsKey(env: Env, mode: Mode): Buffer {
   return key;
 }
 
+function chatConfig(env: Env, projectId: string): ChatConfig {
+  const apiKey = optional(env, 'GEMINI_API_KEY');
+  const vertexProject = optional(env, 'VERTEX_PROJECT');
+  const model = oneOf(env, 'CHAT_MODEL', ['offline', 'gemini'] as const, apiKey || vertexProject ? 'gemini' : 'offline');
+  const baseUrl = optional(env, 'GEMINI_BASE_URL') && url(env, 'GEMINI_BASE_URL', 'http://127.0.0.1:8089');
+  return {
+    model,
+    gemini: {
+      model: str(env, 'GEMINI_MODEL', 'gemini-2.5-flash'),
+      project: vertexProject ?? projectId,
+      location: str(env, 'VERTEX_LOCATION', 'us-central1'),
+      apiKey,
+      baseUrl: baseUrl || undefined,
+    },
+    confirmationTtlSeconds: int(env, 'CHAT_CONFIRMATION_TTL_SECONDS', 300, 10, 3600),
+    historyBudgetChars: int(env, 'CHAT_HISTORY_CHARS', 12_000, 500, 500_000),
+    rateLimitPerMinute: int(env, 'CHAT_RATE_LIMIT_PER_MINUTE', 20, 1, 10_000),
+  };
+}
+
 // The config ------------------------------------------------------------
 
 export function parseConfig(env: Env = process.env): Config {
@@ -184,6 +229,8 @@ export function parseConfig(env: Env = process.env): Config {
       repository: str(env, 'REPOSITORY', 'tenants'),
       defaultImage: str(env, 'DEFAULT_IMAGE', 'tenantplane/sample-tenant:latest'),
     },
+    chat: chatConfig(env, projectId),
+    billing: parseBillingConfig(env, { mode, publicUrl }),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, mode === 'test' ? 'warn' : 'info'),
   };
 }
