@@ -5,6 +5,7 @@
  * documented for google.cloud.tasks.v2.RateLimits. Results update the task
  * (counts, attempts, next schedule_time per RetryConfig) or delete it.
  */
+import { setMaxListeners } from 'node:events';
 import { codeForHttpStatus, Code } from './api-error.ts';
 import { buildDispatchHeaders, sendAttempt, type AttemptOutcome } from './http-attempt.ts';
 import { shortId, type AttemptRecord, type QueueRecord, type TaskRecord } from './model.ts';
@@ -44,7 +45,10 @@ export class Dispatcher {
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    // Every in-flight attempt listens for shutdown; up to 5000 per queue is normal.
+    setMaxListeners(0, this.shutdown.signal);
+  }
 
   /** Asks for a scheduling pass soon (coalesced). */
   kick(): void {
