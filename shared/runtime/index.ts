@@ -4,11 +4,13 @@
  * branches on the driver's name.
  */
 import { createCloudRunDriver, type CloudRunDriverOptions } from './cloud-run.ts';
+import { createKubernetesDriver, type KubernetesDriverOptions } from './kubernetes.ts';
 import { createLocalDriver } from './local.ts';
 import type { LocalDriverOptions } from './local-options.ts';
 import { DriverError, type RuntimeDriver } from './types.ts';
 
 export type { CloudRunDriverOptions } from './cloud-run.ts';
+export type { KubernetesDriverOptions } from './kubernetes.ts';
 export type { LocalDriverOptions } from './local-options.ts';
 export type { LocalDriver, LocalUsage } from './local.ts';
 export { createLocalDriver } from './local.ts';
@@ -51,7 +53,7 @@ export function createDriver(config: DriverConfig): RuntimeDriver {
     case 'cloud-run':
       return createCloudRunDriver(config.cloudRun as CloudRunDriverOptions);
     case 'kubernetes':
-      return notInThisBuild('kubernetes');
+      return createKubernetesDriver(config.kubernetes as KubernetesDriverOptions);
     case 'fly':
       return notInThisBuild('fly');
     // ---- End of cloud drivers. ----
