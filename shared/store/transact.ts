@@ -1,0 +1,47 @@
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+
+/**
+ * Transactions on one hot document, queued per document within this client.
+ *
+ * Firestore serializes transactions across instances with locks, but the
+ * emulator deadlocks when dozens of transactions read then write the same
+ * document at once (measured: 50 parallel → 49 aborted with "Transaction lock
+ * timeout" after 30 s; 20 parallel → 13 s). Queuing same-key work inside one
+ * client costs nothing in production (those transactions would wait for each
+ * other's locks anyway) and leaves Firestore's own locking to order different
+ * instances. The queue lives per Firestore client, so two function instances
+ * in one test process are still independent.
+ */
+const queues = new WeakMap<Firestore, Map<string, Promise<unknown>>>();
+
+const ALREADY_EXISTS = 6;
+
+/** Runs `fn` in a Firestore transaction after every earlier call with the same key on this client has settled. */
+export async function runKeyedTransaction<T>(db: Firestore, key: string, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  let perKey = queues.get(db);
+  if (!perKey) queues.set(db, (perKey = new Map()));
+  const previous = perKey.get(key) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => transactWithCreateRetry(db, fn));
+  perKey.set(key, run);
+  try {
+    return await run;
+  } finally {
+    if (perKey.get(key) === run) perKey.delete(key);
+  }
+}
+
+/**
+ * `tx.create` is how a transaction claims a document that did not exist when it
+ * read (the emulator does not lock missing documents). When another instance
+ * created it first, the commit fails with ALREADY_EXISTS, which the client does
+ * not retry; a fresh attempt then reads the document that now exists.
+ */
+async function transactWithCreateRetry<T>(db: Firestore, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.runTransaction(fn, { maxAttempts: 10 });
+    } catch (err) {
+      if ((err as { code?: number }).code !== ALREADY_EXISTS || attempt >= 5) throw err;
+    }
+  }
+}
