@@ -1,0 +1,195 @@
+/**
+ * A fake of the BigQuery v2 REST API, just the calls @google-cloud/bigquery makes
+ * to run a query and page through its results, answering from fixture rows of the
+ * Cloud Billing export. Follows the documented shapes of:
+ * - jobs.query `POST /bigquery/v2/projects/{projectId}/queries` (QueryRequest:
+ *   `query`, `useLegacySql`, `parameterMode`, `queryParameters[{name, parameterType:{type},
+ *   parameterValue:{value}}]`, `maxResults`) → QueryResponse `{kind: "bigquery#queryResponse",
+ *   jobReference{projectId, jobId, location}, jobComplete, schema{fields[{name,type,mode}]},
+ *   rows[{f:[{v}]}], totalRows (string), pageToken, totalBytesProcessed, cacheHit}`.
+ *   With `pendingPolls` the job first answers `jobComplete: false` without rows.
+ * - jobs.getQueryResults `GET /bigquery/v2/projects/{projectId}/queries/{jobId}?pageToken=&maxResults=`
+ *   → GetQueryResultsResponse (same fields, kind `bigquery#getQueryResultsResponse`).
+ * - jobs.insert `POST /bigquery/v2/projects/{projectId}/jobs` (configuration.query with the same
+ *   fields) and jobs.get, for clients that create a job first.
+ * - Values in rows are strings (FLOAT too) or null, as the REST API sends them; errors are
+ *   `{error: {code, message, status, errors: [{reason: "invalidQuery", ...}]}}`.
+ * It CHECKS what it receives: a Standard SQL query over the configured export table that
+ * unnests labels and credits and groups, whose every `@param` is supplied as a named
+ * parameter of the right type, with no date written into the SQL text. It then evaluates
+ * that one query shape over the fixture rows itself.
+ */
+import { checkBearer } from './google-rest.ts';
+import { randomHex, startFakeServer, type FakeResponse, type RecordedRequest, type RunningFake } from './http-server.ts';
+
+/** One row of the billing export table, the fields the cost query reads. */
+export interface ExportRow {
+  usage_start_time: string;
+  service: { description: string };
+  labels: { key: string; value: string }[];
+  cost: number;
+  currency: string;
+  credits: { name: string; amount: number }[];
+}
+
+export interface BigQueryFakeOptions {
+  /** The only table the fake knows: `project.dataset.table`. */
+  table: string;
+  rows: ExportRow[];
+  /** getQueryResults calls answered `jobComplete: false` before the job completes (default 0). */
+  pendingPolls?: number;
+  /** Page size when the request sets no maxResults (default 1000). */
+  defaultPageSize?: number;
+}
+
+export interface BigQueryFake extends RunningFake {
+  /** Every query text and its parameters as received, in order. */
+  queries: { sql: string; params: Record<string, { type: string; value: string }> }[];
+  /** Replaces the fixture rows (e.g. a later run of the export). */
+  setRows(rows: ExportRow[]): void;
+}
+
+const SCHEMA = {
+  fields: [
+    { name: 'day', type: 'STRING', mode: 'NULLABLE' },
+    { name: 'tenant_id', type: 'STRING', mode: 'NULLABLE' },
+    { name: 'service', type: 'STRING', mode: 'NULLABLE' },
+    { name: 'currency', type: 'STRING', mode: 'NULLABLE' },
+    { name: 'amount', type: 'FLOAT', mode: 'NULLABLE' },
+  ],
+};
+
+interface Job {
+  projectId: string;
+  jobId: string;
+  rows: (string | null)[][];
+  pollsLeft: number;
+  firstPageSize: number;
+}
+
+function invalid(message: string, status = 400): FakeResponse {
+  return { status, body: { error: { code: status, message, status: status === 404 ? 'NOT_FOUND' : 'INVALID_ARGUMENT', errors: [{ message, domain: 'global', reason: status === 404 ? 'notFound' : 'invalidQuery' }] } } };
+}
+
+/** Starts the fake; point the client at it with `apiEndpoint: fake.url`. */
+export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<BigQueryFake> {
+  let fixture = options.rows;
+  const jobs = new Map<string, Job>();
+  const queries: BigQueryFake['queries'] = [];
+  const pageSizeDefault = options.defaultPageSize ?? 1000;
+
+  /** Validates the query and its parameters the way BigQuery would reject them; returns an error or the params. */
+  function check(request: Record<string, any>): FakeResponse | Record<string, { type: string; value: string }> {
+    const sql = String(request.query ?? '');
+    if (request.useLegacySql !== false) return invalid('The fake only runs Standard SQL: set useLegacySql to false.');
+    if (/'\d{4}-\d{2}-\d{2}|"\d{4}-\d{2}-\d{2}|\bDATE\s*'/i.test(sql)) return invalid('Dates must be query parameters (@from, @to), not literals in the SQL text.');
+    const table = /FROM\s+`([^`]+)`/i.exec(sql)?.[1];
+    if (table !== options.table) return invalid(`Not found: Table ${table ?? '(none)'}`, 404);
+    for (const part of [/UNNEST\(labels\)/i, /UNNEST\(credits\)/i, /\bcost\b/, /service\.description/, /usage_start_time/, /GROUP BY/i]) {
+      if (!part.test(sql)) return invalid(`The fake expects the billing cost query; it has no ${part.source}.`);
+    }
+    const params: Record<string, { type: string; value: string }> = {};
+    if ((request.queryParameters ?? []).length > 0 && String(request.parameterMode).toUpperCase() !== 'NAMED') return invalid('parameterMode must be NAMED (any case, as the client sends "named") for @name parameters.');
+    for (const p of request.queryParameters ?? []) params[p.name] = { type: p.parameterType?.type, value: p.parameterValue?.value };
+    for (const name of new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]))) {
+      if (!params[name]) return invalid(`Query parameter '${name}' not found at [1:1]`);
+    }
+    for (const name of ['from', 'to']) {
+      if (!params[name]) return invalid(`The cost query must filter days with the @${name} parameter.`);
+      if (params[name].type !== 'DATE' || !/^\d{4}-\d{2}-\d{2}$/.test(params[name].value ?? '')) return invalid(`Parameter @${name} must be a DATE written YYYY-MM-DD.`);
+    }
+    if (params.label?.type !== 'STRING') return invalid('Parameter @label must be a STRING.');
+    queries.push({ sql, params });
+    return params;
+  }
+
+  /** The one query shape, evaluated over the fixture: sum of cost + credits per day, label value, service, currency. */
+  function evaluate(params: Record<string, { type: string; value: string }>): (string | null)[][] {
+    const sums = new Map<string, { key: (string | null)[]; amount: number }>();
+    for (const row of fixture) {
+      const day = row.usage_start_time.slice(0, 10);
+      if (day < params.from.value || day > params.to.value) continue;
+      const tenant = row.labels.find((l) => l.key === params.label.value)?.value ?? null;
+      const amount = row.cost + row.credits.reduce((s, c) => s + c.amount, 0);
+      const key = [day, tenant, row.service.description, row.currency];
+      const id = JSON.stringify(key);
+      const entry = sums.get(id) ?? { key, amount: 0 };
+      entry.amount += amount;
+      sums.set(id, entry);
+    }
+    const order = (v: string | null) => v ?? '';
+    return [...sums.values()]
+      .sort((a, b) => a.key.map(order).join('\u0000').localeCompare(b.key.map(order).join('\u0000')))
+      .map((e) => [...e.key, String(e.amount)]);
+  }
+
+  function startJob(projectId: string, request: Record<string, any>): Job | FakeResponse {
+    const params = check(request);
+    if ('status' in params && typeof params.status === 'number') return params as FakeResponse;
+    const job: Job = {
+      projectId,
+      jobId: `job_${randomHex(16)}`,
+      rows: evaluate(params as Record<string, { type: string; value: string }>),
+      pollsLeft: options.pendingPolls ?? 0,
+      firstPageSize: Number(request.maxResults) || pageSizeDefault,
+    };
+    jobs.set(job.jobId, job);
+    return job;
+  }
+
+  function page(job: Job, kind: string, pageToken: string | null, maxResults: number): FakeResponse {
+    const jobReference = { projectId: job.projectId, jobId: job.jobId, location: 'US' };
+    if (job.pollsLeft > 0) {
+      job.pollsLeft -= 1;
+      return { status: 200, body: { kind, jobReference, jobComplete: false } };
+    }
+    const offset = pageToken ? Number(Buffer.from(pageToken, 'base64url').toString('utf8').replace(/^offset:/, '')) : 0;
+    if (!Number.isInteger(offset) || offset < 0 || offset > job.rows.length) return invalid(`Invalid page token "${pageToken}".`);
+    const slice = job.rows.slice(offset, offset + maxResults);
+    const next = offset + slice.length;
+    return {
+      status: 200,
+      body: {
+        kind,
+        etag: randomHex(12),
+        schema: SCHEMA,
+        jobReference,
+        totalRows: String(job.rows.length),
+        ...(next < job.rows.length ? { pageToken: Buffer.from(`offset:${next}`).toString('base64url') } : {}),
+        rows: slice.map((values) => ({ f: values.map((v) => ({ v })) })),
+        totalBytesProcessed: String(fixture.length * 200),
+        jobComplete: true,
+        cacheHit: false,
+      },
+    };
+  }
+
+  const fake = await startFakeServer((req: RecordedRequest) => {
+    const denied = checkBearer(req);
+    if (denied) return denied;
+    const body = (req.body ?? {}) as Record<string, any>;
+    let m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries$/.exec(req.path);
+    if (m && req.method === 'POST') {
+      const job = startJob(m[1], body);
+      if (!('jobId' in job)) return job;
+      return page(job, 'bigquery#queryResponse', null, job.firstPageSize);
+    }
+    m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(req.path);
+    if (m && req.method === 'GET') {
+      const job = jobs.get(m[2]);
+      if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
+      return page(job, 'bigquery#getQueryResultsResponse', req.query.get('pageToken'), Number(req.query.get('maxResults')) || pageSizeDefault);
+    }
+    m = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
+    if (m) {
+      const existing = m[2] ? jobs.get(m[2]) : undefined;
+      const job = req.method === 'POST' && !m[2] ? startJob(m[1], body.configuration?.query ?? {}) : existing;
+      if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
+      if (!('jobId' in job)) return job;
+      const jobReference = { projectId: job.projectId, jobId: job.jobId, location: 'US' };
+      return { status: 200, body: { kind: 'bigquery#job', id: `${job.projectId}:US.${job.jobId}`, jobReference, status: { state: 'DONE' }, statistics: {} } };
+    }
+    return invalid(`The BigQuery fake does not implement ${req.method} ${req.path}.`, 404);
+  });
+  return { ...fake, queries, setRows: (rows) => void (fixture = rows) };
+}
