@@ -114,10 +114,12 @@ prepare_config() {
   SECRETS_ARG=$(IFS=,; printf '%s' "${mounts[*]}")
 
   # --set-secrets on a missing secret fails late and vaguely; check first.
+  local existing
+  capture existing "list secrets" gc secrets list --format='value(name.basename())'
   for ref in "${mounts[@]}"; do
     value=${ref#*=}
     value=${value%:latest}
-    exists "secret $value" gc secrets describe "$value" ||
+    grep -qxF "$value" <<<"$existing" ||
       fail "secret $value (for ${ref%%=*}) does not exist: run scripts/setup.sh, or create it with gcloud secrets create $value"
   done
   ok "$(wc -l <"$ENV_FILE") environment variables, ${#mounts[@]} secrets mounted"
@@ -144,7 +146,7 @@ deploy_function() {
       skip "roles/run.invoker for tp-tasks on $name: already granted"
     else
       run "grant tp-tasks roles/run.invoker on $name" \
-        gc functions add-invoker-policy-binding "$name" --region="$GCP_REGION" --member="$member"
+        gc functions add-invoker-policy-binding "$name" --region="$GCP_REGION" --member="$member" --format=none
       ok "tp-tasks may invoke $name"
     fi
   fi

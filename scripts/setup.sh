@@ -109,10 +109,11 @@ SERVICE_ACCOUNTS=("tp-functions:tenantplane public functions"
 
 create_service_accounts() {
   step "Service accounts"
-  local spec name
+  local spec name existing
+  capture existing "list service accounts" gc iam service-accounts list --format='value(email)'
   for spec in "${SERVICE_ACCOUNTS[@]}"; do
     name=${spec%%:*}
-    if exists "service account $name" gc iam service-accounts describe "$(sa_email "$name")"; then
+    if grep -qxF "$(sa_email "$name")" <<<"$existing"; then
       skip "service account $name: already exists"
       continue
     fi
@@ -132,10 +133,11 @@ add_secret_version() { printf '%s' "$2" | gc secrets versions add "$1" --data-fi
 
 create_secrets() {
   step "Secret placeholders"
-  local name value secrets
+  local name value secrets existing
   mapfile -t secrets < <(all_secrets | sort -u)
+  capture existing "list secrets" gc secrets list --format='value(name.basename())'
   for name in "${secrets[@]}"; do
-    if exists "secret $name" gc secrets describe "$name"; then
+    if grep -qxF "$name" <<<"$existing"; then
       skip "secret $name: already exists"
       continue
     fi
@@ -170,7 +172,9 @@ grant() {
   fi
   # New service accounts take a few seconds to become visible to IAM.
   run "grant $role to ${member#serviceAccount:} on $target" retry 4 \
-    gc "${IAM_GROUP[@]}" add-iam-policy-binding "${IAM_RES[@]}" --member="$member" --role="$role" "${cond[@]}"
+    gc "${IAM_GROUP[@]}" add-iam-policy-binding "${IAM_RES[@]}" --member="$member" --role="$role" "${cond[@]}" \
+    --format=none
+  remember_binding "$target" "$role" "$member" "$title"
   ok "$role granted to ${member#serviceAccount:} on $target"
 }
 

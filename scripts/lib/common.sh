@@ -141,12 +141,21 @@ policy_lines() {
     --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
 }
 
+# Policies read in this run, by target: one read per resource, not per role.
+declare -A POLICY_CACHE=()
+
 # has_binding TARGET ROLE MEMBER [CONDITION_TITLE]
 has_binding() {
-  local lines
-  capture lines "read the IAM policy of $1" policy_lines "$1"
-  awk -F, -v r="$2" -v m="$3" -v t="${4:-}" '$1 == r && $2 == m && $3 == t { found = 1 } END { exit !found }' <<<"$lines"
+  if [[ -z ${POLICY_CACHE[$1]+x} ]]; then
+    local lines
+    capture lines "read the IAM policy of $1" policy_lines "$1"
+    POLICY_CACHE[$1]=$lines
+  fi
+  grep -qxF "$2,$3,${4:-}" <<<"${POLICY_CACHE[$1]}"
 }
+
+# remember_binding TARGET ROLE MEMBER [CONDITION_TITLE]: after a grant.
+remember_binding() { POLICY_CACHE[$1]+=$'\n'"$2,$3,${4:-}"; }
 
 require_tool() {
   command -v "$1" >/dev/null 2>&1 || fail "$1 not found on PATH: $2" 2

@@ -1,0 +1,135 @@
+#!/usr/bin/env bats
+# scripts/setup.sh against the fake gcloud.
+
+load test-helper
+
+# One real first run, shared: later tests start from its end state.
+setup_file() {
+  export BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR/first
+  mkdir -p "$BATS_TEST_TMPDIR"
+  use_fake_cloud
+  # shellcheck disable=SC2016 # the placeholder is literal text in the env file
+  printf 'WEBHOOK_TOKEN=${SECRET_PARTNER_TOKEN}\n' >"$TP_ROOT/.env"
+  tp setup.sh >"$BATS_FILE_TMPDIR/first-output" 2>&1
+  cp "$FAKE_LOG" "$BATS_FILE_TMPDIR/first-calls.log"
+}
+
+setup() {
+  use_fake_cloud
+  FIRST_STATE=$BATS_FILE_TMPDIR/first/state
+  FIRST_LOG=$BATS_FILE_TMPDIR/first-calls.log
+}
+
+first_calls() { grep -E -- "$1" "$FIRST_LOG" || true; }
+policy() { cat "$FIRST_STATE/policy/$1"; }
+
+# Completeness
+
+@test "a first setup enables every API in one call and creates the Firestore database" {
+  [ "$(first_calls '^gcloud services enable' | wc -l)" -eq 1 ]
+  for api in cloudfunctions run cloudbuild artifactregistry cloudtasks cloudscheduler firestore \
+    secretmanager iam identitytoolkit logging monitoring bigquery aiplatform firebasehosting; do
+    [ -f "$FIRST_STATE/api/$api.googleapis.com" ]
+  done
+  [[ $(first_calls 'firestore databases create') == *"--database=\(default\) --location=europe-west1 --type=firestore-native"* ]]
+}
+
+@test "a first setup creates both queues with their retry settings" {
+  [[ $(first_calls 'tasks queues create provision') == *"--max-attempts=20 --min-backoff=1s --max-backoff=300s"* ]]
+  [[ $(first_calls 'tasks queues create mail') == *"--max-attempts=100 --min-backoff=10s --max-backoff=3600s"* ]]
+}
+
+@test "a first setup creates the TTL policies, the tenants index, the repository and the scheduler job" {
+  [ -f "$FIRST_STATE/ttl/rateLimits.expiresAt" ]
+  [ -f "$FIRST_STATE/ttl/webhookEvents.expiresAt" ]
+  grep -q $'collectionGroups/tenants/indexes/.*\townerId;createdAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
+  [[ $(first_calls 'artifacts repositories create tenants') == *"--repository-format=docker --labels=tenantplane=platform"* ]]
+  job=$(first_calls 'scheduler jobs create http tp-billing-aggregate')
+  [[ $job == *"--schedule=0\\ 2\\ \\*\\ \\*\\ \\*"* ]]
+  [[ $job == *"--time-zone=Etc/UTC --uri=https://europe-west1-test-project.cloudfunctions.net/billing-aggregate --http-method=POST --message-body=\\{\\}"* ]]
+  [[ $job == *"--oidc-service-account-email=tp-tasks@test-project.iam.gserviceaccount.com"* ]]
+}
+
+@test "a first setup creates the three service accounts and every secret with a first version and the platform label" {
+  for sa in tp-functions tp-provisioner tp-tasks; do [ -f "$FIRST_STATE/sa/$sa@test-project.iam.gserviceaccount.com" ]; done
+  for secret in tp-tasks-secret tp-secrets-key tp-sendgrid-api-key tp-stripe-secret-key \
+    tp-stripe-webhook-secret tp-paddle-api-key tp-paddle-webhook-secret; do
+    grep -q 'tenantplane=platform' "$FIRST_STATE/secret/$secret"
+    [ -s "$FIRST_STATE/secret-value-$secret" ]
+  done
+  [ "$(cat "$FIRST_STATE/secret-value-tp-stripe-secret-key")" = REPLACE_ME ]
+  # internal keys are random: 32 bytes, base64
+  [ "$(base64 -d <"$FIRST_STATE/secret-value-tp-secrets-key" | wc -c)" -eq 32 ]
+}
+
+@test "a first setup grants every role binding, on the resource wherever IAM allows it" {
+  fns=serviceAccount:tp-functions@test-project.iam.gserviceaccount.com
+  prov=serviceAccount:tp-provisioner@test-project.iam.gserviceaccount.com
+  for line in "roles/datastore.user,$fns," "roles/datastore.user,$prov," "roles/firebaseauth.admin,$fns," \
+    "roles/secretmanager.admin,$prov," "roles/run.admin,$prov," "roles/secretmanager.secretAccessor,$fns,tp-tenant-secrets"; do
+    policy project-test-project | grep -qxF "$line"
+  done
+  for q in provision mail; do
+    policy "queue-$q" | grep -qxF "roles/cloudtasks.enqueuer,$fns,"
+    policy "queue-$q" | grep -qxF "roles/cloudtasks.enqueuer,$prov,"
+  done
+  for secret in tp-tasks-secret tp-secrets-key tp-sendgrid-api-key tp-stripe-secret-key \
+    tp-stripe-webhook-secret tp-paddle-api-key tp-paddle-webhook-secret; do
+    policy "secret-$secret" | grep -qxF "roles/secretmanager.secretAccessor,$fns,"
+  done
+  policy sa-tp-tasks@test-project.iam.gserviceaccount.com | grep -qxF "roles/iam.serviceAccountUser,$fns,"
+  policy sa-tp-tasks@test-project.iam.gserviceaccount.com | grep -qxF "roles/iam.serviceAccountUser,$prov,"
+  policy repo-tenants | grep -qxF "roles/artifactregistry.reader,$prov,"
+  # no project-wide enqueuer, accessor or actAs
+  [ -z "$(policy project-test-project | grep -E 'cloudtasks.enqueuer|serviceAccountUser|artifactregistry|secretAccessor,[^,]*,$')" ]
+  [[ $(first_calls 'add-iam-policy-binding test-project .*secretAccessor') == *'resource.name.startsWith'*'projects/123456789012/secrets/tp-tenant-'* ]]
+}
+
+# Idempotency
+
+@test "a second setup creates, enables and grants nothing and says already exists, in plain text off a terminal" {
+  cp -r "$FIRST_STATE/." "$FAKE_STATE/"
+  cp "$BATS_FILE_TMPDIR/first/root/.env" "$TP_ROOT/.env"
+  run tp setup.sh
+  [ "$status" -eq 0 ]
+  [ -z "$(calls ' (create|enable|add-iam-policy-binding|update|add) ')" ]
+  [[ $output == *"[skip] queue provision: already exists"* ]]
+  [[ $output == *"scheduler job tp-billing-aggregate: already exists"* ]]
+  [[ $output == *"secret tp-stripe-secret-key: already exists"* ]]
+  [[ $output != *$'\033'* ]]
+}
+
+# Environment and output
+
+@test "setup names a missing GCP_PROJECT_ID in one line, exits 2 and calls no gcloud" {
+  unset GCP_PROJECT_ID
+  run tp setup.sh
+  [ "$status" -eq 2 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ $output == *GCP_PROJECT_ID* ]]
+  [ ! -s "$FAKE_LOG" ]
+}
+
+@test "a secret an env file names as \${SECRET_*} gets a placeholder and an accessor grant" {
+  [ -f "$FIRST_STATE/secret/tp-partner-token" ]
+  grep -q 'roles/secretmanager.secretAccessor,serviceAccount:tp-functions' "$FIRST_STATE/policy/secret-tp-partner-token"
+}
+
+# Failures
+
+@test "a failing create stops setup with a non-zero exit naming the step and the command" {
+  export FAKE_GCLOUD_FAIL="tasks queues create mail"
+  run tp setup.sh
+  [ "$status" -ne 0 ]
+  [[ $output == *"create queue mail failed"* ]]
+  [[ $output == *"(step: Cloud Tasks queues)"* ]]
+  [ -z "$(calls 'iam service-accounts create')" ]
+}
+
+@test "a describe that fails for another reason than not found stops setup instead of creating" {
+  export FAKE_GCLOUD_FAIL="artifacts repositories describe"
+  run tp setup.sh
+  [ "$status" -ne 0 ]
+  [[ $output == *"could not check whether repository tenants exists"*PERMISSION_DENIED* ]]
+  [ -z "$(calls 'artifacts repositories create')" ]
+}
