@@ -4,12 +4,14 @@
  * branches on the driver's name.
  */
 import { createCloudRunDriver, type CloudRunDriverOptions } from './cloud-run.ts';
+import { createFlyDriver, type FlyDriverOptions } from './fly.ts';
 import { createKubernetesDriver, type KubernetesDriverOptions } from './kubernetes.ts';
 import { createLocalDriver } from './local.ts';
 import type { LocalDriverOptions } from './local-options.ts';
 import { DriverError, type RuntimeDriver } from './types.ts';
 
 export type { CloudRunDriverOptions } from './cloud-run.ts';
+export type { FlyDriverOptions } from './fly.ts';
 export type { KubernetesDriverOptions } from './kubernetes.ts';
 export type { LocalDriverOptions } from './local-options.ts';
 export type { LocalDriver, LocalUsage } from './local.ts';
@@ -55,7 +57,7 @@ export function createDriver(config: DriverConfig): RuntimeDriver {
     case 'kubernetes':
       return createKubernetesDriver(config.kubernetes as KubernetesDriverOptions);
     case 'fly':
-      return notInThisBuild('fly');
+      return createFlyDriver(config.fly as FlyDriverOptions);
     // ---- End of cloud drivers. ----
     default:
       throw new DriverError(
