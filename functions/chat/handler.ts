@@ -1,0 +1,88 @@
+/**
+ * The chat function: `POST /api/chat` (SPEC §5). Authenticates, authorizes
+ * (`chat.use`), rate limits per user and validates before anything streams
+ * (those failures are SPEC §9 JSON errors); then streams the turn as SSE.
+ */
+import { z } from 'zod';
+import { authorize } from '../../shared/auth/authorize.ts';
+import { verifyBearer } from '../../shared/auth/principal.ts';
+import { createActionExecutor } from '../../shared/chat/execute.ts';
+import { openConversation } from '../../shared/chat/conversations.ts';
+import { createChatModel, type ChatModel } from '../../shared/chat/model.ts';
+import type { BillingPort, RateLimiter } from '../../shared/chat/ports.ts';
+import { streamConfirmed, streamMessage, type SessionDeps } from '../../shared/chat/session.ts';
+import type { Deps } from '../../shared/deps.ts';
+import { validationFailed } from '../../shared/errors.ts';
+import { createMatcher } from '../../shared/http/router.ts';
+import { enforceRateLimit } from '../../shared/http/rate-limit.ts';
+import { openSse } from '../../shared/http/sse.ts';
+import type { Handler } from '../../shared/http/wrap.ts';
+import type { TenantService } from '../../shared/tenants/types.ts';
+
+export interface ChatHandlerOptions {
+  /** The tenants service layer (the same one the REST API uses). */
+  tenants: TenantService;
+  /** Billing totals for GET_BILLING. */
+  billing: BillingPort;
+  /** Default: chosen from config (CHAT_MODEL). */
+  model?: ChatModel;
+  /** Default: CHAT_RATE_LIMIT_PER_MINUTE per user. */
+  rateLimit?: RateLimiter;
+}
+
+const MAX_MESSAGE = 4000;
+const conversationId = z.string().trim().min(1).max(64);
+const messageBody = z.object({ message: z.string().trim().min(1, 'must not be empty').max(MAX_MESSAGE), conversationId: conversationId.optional() }).strict();
+const confirmBody = z.object({ confirm: z.string().trim().min(1).max(64), conversationId }).strict();
+
+function parseBody(body: Record<string, unknown>): z.output<typeof messageBody> | z.output<typeof confirmBody> {
+  const isConfirm = 'confirm' in body;
+  const result = (isConfirm ? confirmBody : messageBody).safeParse(body);
+  if (result.success) return result.data;
+  const fields: Record<string, string> = {};
+  for (const issue of result.error.issues) {
+    const key = issue.path.join('.') || '(body)';
+    fields[key] ??= issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message;
+  }
+  const usage = isConfirm ? 'send {"confirm": "<id>", "conversationId": "<id>"}' : `send {"message": "<text, at most ${MAX_MESSAGE} characters>", "conversationId"?: "<id>"}`;
+  throw validationFailed(`The request is not valid (${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')}); ${usage}.`, { fields });
+}
+
+export function createChatHandler(deps: Deps, options: ChatHandlerOptions): Handler {
+  const match = createMatcher([{ method: 'POST' as const, path: '/api/chat' }]);
+  const rateLimit: RateLimiter =
+    options.rateLimit ??
+    (async (p) => {
+      await enforceRateLimit(deps.db, { key: `chat:${p.uid}`, limit: deps.config.chat.rateLimitPerMinute, windowMs: 60_000, now: deps.now() });
+    });
+  let model: Promise<ChatModel> | undefined;
+  const getModel = () => (model ??= options.model ? Promise.resolve(options.model) : createChatModel(deps.config));
+  const executor = createActionExecutor({ db: deps.db, tenants: options.tenants, billing: options.billing, config: deps.config, log: deps.log, now: deps.now });
+
+  return async (ctx) => {
+    match(ctx.method, ctx.url.pathname);
+    const principal = await verifyBearer(ctx.header('authorization'), deps.auth);
+    authorize(principal, 'chat.use');
+    await rateLimit(principal);
+    const body = parseBody(await ctx.json());
+    const conversation = await openConversation(deps.db, principal, body.conversationId, deps.now());
+    // Claimed before the stream opens, so a used, expired or foreign confirmation is a plain 409/410/404.
+    const confirmation = 'confirm' in body ? await executor.claim(principal, conversation.id, body.confirm) : undefined;
+    const session: SessionDeps = {
+      db: deps.db,
+      tenants: options.tenants,
+      executor,
+      model: await getModel(),
+      config: deps.config,
+      log: ctx.log,
+      now: deps.now,
+    };
+    const sse = openSse(ctx.res);
+    try {
+      if (confirmation) await streamConfirmed(sse, session, principal, conversation.id, confirmation);
+      else if ('message' in body) await streamMessage(sse, session, principal, conversation.id, body.message);
+    } finally {
+      sse.close();
+    }
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The model proposes, the server decides (SPEC R-CHAT-2): arguments are
+ * validated with the action's schema, the site is resolved through the tenants
+ * service (which checks ownership), destructive actions wait for a
+ * confirmation bound to that exact call, and everything runs through the same
+ * service layer as the REST API. Nothing here trusts the prompt.
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import type { Principal } from '../auth/principal.ts';
+import type { Config } from '../config.ts';
+import { AppError, toAppError, type ErrorBody } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Tenant, TenantService } from '../tenants/types.ts';
+import { ACTION_SCHEMAS, allowedActions, isActionName, isDestructive, type ActionName } from './actions.ts';
+import { claimConfirmation, createConfirmation, type Confirmation } from './confirmations.ts';
+import * as fmt from './format.ts';
+import type { BillingPort } from './ports.ts';
+
+export type ActionOutcome =
+  | { kind: 'result'; action: ActionName; args: Record<string, unknown>; summary: string; display: string; data: unknown }
+  | { kind: 'confirmation_required'; action: ActionName; confirmation: Confirmation; summary: string }
+  /** Not allowed, or a site the caller cannot see: one message for both so existence never leaks. */
+  | { kind: 'refused'; action: string; code: 'not_found' | 'forbidden'; summary: string }
+  | { kind: 'invalid'; action: string; summary: string; details?: Record<string, unknown> }
+  | { kind: 'failed'; action: string; summary: string; error: ErrorBody['error'] };
+
+export interface ExecutorDeps {
+  db: Firestore;
+  tenants: TenantService;
+  billing: BillingPort;
+  config: Pick<Config, 'registry' | 'chat'>;
+  log: Logger;
+  now: () => Date;
+}
+
+export interface ActionExecutor {
+  /** Validates and either runs the action or, for destructive ones, returns a confirmation. */
+  propose(p: Principal, conversationId: string, name: string, rawArgs: unknown): Promise<ActionOutcome>;
+  /** Claims a confirmation (JSON errors before any streaming: 404/409/410) and returns the bound action. */
+  claim(p: Principal, conversationId: string, confirmationId: string): Promise<Confirmation>;
+  /** Runs a claimed confirmation's action. */
+  runConfirmed(p: Principal, confirmation: Confirmation): Promise<ActionOutcome>;
+}
+
+const VERBS: Partial<Record<ActionName, string>> = { DELETE_SITE: 'Delete', SUSPEND_SITE: 'Suspend', DEPLOY: 'Deploy to' };
+
+function firstOfMonth(now: Date): string {
+  return `${now.toISOString().slice(0, 7)}-01`;
+}
+
+export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
+  const { tenants } = deps;
+  const notYours = (action: string, site: string): ActionOutcome => ({
+    kind: 'refused',
+    action,
+    code: 'not_found',
+    summary: `I can't find a site called "${site}" among the sites you can manage.`,
+  });
+
+  /** Every error becomes an outcome the user can read; bugs are logged and stay generic. */
+  function failure(action: string, err: unknown, site?: string): ActionOutcome {
+    const error = toAppError(err);
+    if (site && (error.code === 'not_found' || error.code === 'forbidden')) return notYours(action, site);
+    if (error.status >= 500) deps.log.error('chat action failed', { action, err: error.cause ?? error });
+    return { kind: 'failed', action, summary: error.message, error: error.toBody().error };
+  }
+
+  async function run(p: Principal, action: ActionName, args: Record<string, unknown>, tenant?: Tenant): Promise<ActionOutcome> {
+    const result = (f: fmt.Formatted, data: unknown): ActionOutcome => ({ kind: 'result', action, args, ...f, data });
+    const t = tenant as Tenant;
+    switch (action) {
+      case 'CREATE_SITE': {
+        const created = await tenants.create(p, args as { name: string });
+        return result(fmt.formatCreated(created), created);
+      }
+      case 'LIST_SITES': {
+        const page = await tenants.list(p, { pageSize: 50 });
+        return result(fmt.formatList(page.items, Boolean(page.nextPageToken)), page.items);
+      }
+      case 'GET_STATUS': {
+        const status = await tenants.status(p, t.id);
+        return result(fmt.formatStatus(status.tenant, status.environments), status);
+      }
+      case 'GET_LOGS': {
+        const env = (args.env as string | undefined) ?? 'live';
+        const lines = await tenants.logs(p, t.id, { env, limit: (args.limit as number | undefined) ?? 50 });
+        return result(fmt.formatLogs(t, env, lines), lines);
+      }
+      case 'GET_METRICS': {
+        const metrics = await tenants.metrics(p, t.id);
+        return result(fmt.formatMetrics(t, metrics), metrics);
+      }
+      case 'GET_BILLING': {
+        const now = deps.now();
+        const range = { from: (args.from as string) ?? firstOfMonth(now), to: (args.to as string) ?? now.toISOString().slice(0, 10) };
+        if (range.from > range.to) throw new AppError('validation_failed', `The range starts (${range.from}) after it ends (${range.to}).`);
+        const totals = await deps.billing.totals(p, t.id, range);
+        return result(fmt.formatBilling(t, totals), totals);
+      }
+      case 'SUSPEND_SITE':
+        return result(fmt.formatOperation('Suspending', await tenants.suspend(p, t.id)), null);
+      case 'RESUME_SITE':
+        return result(fmt.formatOperation('Resuming', await tenants.resume(p, t.id)), null);
+      case 'DEPLOY':
+        return result(fmt.formatOperation(`Deploying ${args.image} to`, await tenants.deploy(p, t.id, args.image as string)), null);
+      case 'DELETE_SITE':
+        return result(fmt.formatOperation('Deleting', await tenants.remove(p, t.id)), null);
+    }
+  }
+
+  /** R-DEPLOY-1's rule, checked before asking for a confirmation so the user is not asked to confirm a deploy that must fail. */
+  function checkImage(image: string, tenant: Tenant): string | undefined {
+    const own = `${deps.config.registry.host}/${deps.config.registry.repository}:tenant-${tenant.id}`;
+    if (image === own || image === deps.config.registry.defaultImage) return undefined;
+    return `The image must be exactly ${own} (or the platform default ${deps.config.registry.defaultImage}); "${image}" is not allowed.`;
+  }
+
+  return {
+    async propose(p, conversationId, name, rawArgs) {
+      if (!isActionName(name) || !allowedActions(p.role).includes(name)) {
+        return { kind: 'refused', action: name, code: 'forbidden', summary: `"${name}" is not an action you can use here.` };
+      }
+      const parsed = ACTION_SCHEMAS[name].safeParse(rawArgs ?? {});
+      if (!parsed.success) {
+        const fields = Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || '(arguments)', i.message]));
+        const text = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+        return { kind: 'invalid', action: name, summary: `I can't run ${name}: ${text}.`, details: { fields } };
+      }
+      const args = { ...parsed.data } as Record<string, unknown>;
+      let tenant: Tenant | undefined;
+      if (typeof args.site === 'string') {
+        try {
+          tenant = await tenants.resolve(p, args.site);
+        } catch (err) {
+          return failure(name, err, args.site);
+        }
+      }
+      if (name === 'DEPLOY' && tenant) {
+        const problem = checkImage(args.image as string, tenant);
+        if (problem) return { kind: 'invalid', action: name, summary: problem, details: { fields: { image: problem } } };
+      }
+      if (isDestructive(name) && tenant) {
+        // Bind to the tenant id, not the name: a site re-created under the same name is a different site.
+        const bound = { ...args, site: tenant.id, siteName: tenant.name };
+        const summary = `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`;
+        const confirmation = await createConfirmation(deps.db, {
+          uid: p.uid,
+          conversationId,
+          action: name,
+          args: bound,
+          summary,
+          now: deps.now(),
+          ttlSeconds: deps.config.chat.confirmationTtlSeconds,
+        });
+        return { kind: 'confirmation_required', action: name, confirmation, summary: `Please confirm: ${summary}` };
+      }
+      try {
+        return await run(p, name, args, tenant);
+      } catch (err) {
+        return failure(name, err);
+      }
+    },
+
+    claim(p, conversationId, confirmationId) {
+      return claimConfirmation(deps.db, { uid: p.uid, conversationId, id: confirmationId, now: deps.now() });
+    },
+
+    async runConfirmed(p, confirmation) {
+      const { action, args } = confirmation;
+      const site = String(args.siteName ?? args.site);
+      try {
+        // Resolved again by id so ownership is checked at execution time, not only when proposed.
+        const tenant = await tenants.resolve(p, String(args.site));
+        return await run(p, action, args, tenant);
+      } catch (err) {
+        return failure(action, err, site);
+      }
+    },
+  };
+}
