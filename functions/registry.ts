@@ -1,8 +1,14 @@
 import type { Deps } from '../shared/deps.ts';
 import type { Handler } from '../shared/http/wrap.ts';
+import { createActivateHandler } from './activate/handler.ts';
 import { createApiHandler } from './api/handler.ts';
+import { createMailHandler } from './mail/handler.ts';
+import { createSignupHandler } from './signup/handler.ts';
 
 /** Every deployable function by name; the local gateway and the build read this list. */
 export const functionHandlers: Record<string, (deps: Deps) => Handler> = {
   api: createApiHandler,
+  signup: createSignupHandler,
+  activate: createActivateHandler,
+  mail: createMailHandler,
 };

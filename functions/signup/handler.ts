@@ -1,0 +1,122 @@
+import { FieldValue } from '@google-cloud/firestore';
+import type { Deps } from '../../shared/deps.ts';
+import { enforceRateLimit } from '../../shared/http/rate-limit.ts';
+import { createRouter } from '../../shared/http/router.ts';
+import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
+import { buildActivationLink, renderAccountExistsMail, renderActivationMail } from '../../shared/mail/templates.ts';
+import { addOutboxMessage, createOutboxId, outboxTask } from '../../shared/store/outbox.ts';
+import { createToken, hashEmail, hashToken, readSignup, signupRef, writeSignup, type Signup } from '../../shared/store/signups.ts';
+import { runKeyedTransaction } from '../../shared/store/transact.ts';
+import { parseSignupInput, type SignupInput } from './input.ts';
+import { decideMail } from './mail-budget.ts';
+
+/** Where suppressed signups (R-SIGNUP-7) are counted: fields `mailSuppressed`, `mailSuppressedPerMinute`, `mailSuppressedPerDay`. */
+export const SIGNUP_METRICS_DOC = 'metrics/signup';
+
+const HOUR = 3_600_000;
+
+/** The one answer every accepted signup gets, whatever the address's state (R-SIGNUP-3). */
+const ACCEPTED: Reply = { status: 202, body: { status: 'pending_activation' } };
+
+/**
+ * POST /api/signup. Validates (bad input stores nothing, not even a rate-limit
+ * count), rate-limits per client address, then in one transaction rotates the
+ * address's token and writes the mail to the outbox, and enqueues its
+ * delivery. New, pending and activated addresses take the same path (an Auth
+ * lookup, the same reads and writes, one enqueue) and get the same bytes back;
+ * only the mail differs.
+ */
+export function createSignupHandler(deps: Deps): Handler {
+  return createRouter([{ method: 'POST', path: '/api/signup', handler: (ctx) => handleSignup(deps, ctx) }]);
+}
+
+async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
+  const input = parseSignupInput(await ctx.json(), ctx.url.searchParams);
+  const { signup: settings, publicUrl } = deps.config;
+  await enforceRateLimit(deps.db, { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() });
+
+  const emailHash = hashEmail(input.email);
+  const accountExists = await findAccount(deps, ctx, input.email, emailHash);
+  const token = createToken();
+  const outboxId = createOutboxId();
+  const ref = signupRef(deps.db, emailHash);
+  const outcome = await runKeyedTransaction(deps.db, ref.path, async (tx) => {
+    const now = deps.now();
+    const existing = await readSignup(tx, ref);
+    const decision = decideMail(existing?.mailTimes ?? [], now, { perMinute: settings.mailPerMinute, perDay: settings.mailPerDay });
+    if (!decision.send) return { queued: false as const, reason: decision.reason };
+    const activated = accountExists || existing?.status === 'activated';
+    const signup = nextSignup(existing, input, activated, hashToken(token), now, settings.tokenTtlHours, decision.mailTimes);
+    writeSignup(tx, ref, signup, existing !== undefined);
+    const mail = { to: input.email, name: signup.name, company: signup.company, link: buildActivationLink(publicUrl, token), ttlHours: settings.tokenTtlHours };
+    addOutboxMessage(tx, deps.db, outboxId, activated ? 'signin' : 'activation', activated ? renderAccountExistsMail(mail) : renderActivationMail(mail), now);
+    return { queued: true as const, kind: activated ? 'signin' : 'activation' };
+  });
+
+  if (outcome.queued) {
+    ctx.log.info('signup accepted', { emailHash, kind: outcome.kind, outboxId });
+    const task = outboxTask(outboxId);
+    try {
+      await deps.queue.enqueue(task.queue, task.options);
+    } catch (err) {
+      // The message is safe in the outbox; the sweeper creates the task later.
+      ctx.log.error('mail task not created; the outbox sweeper will retry', { err, outboxId });
+    }
+  } else {
+    ctx.log.warn('signup mail suppressed: too many mails to this address', { emailHash, reason: outcome.reason });
+    await countSuppressed(deps, ctx, outcome.reason);
+  }
+  return ACCEPTED;
+}
+
+/** Whether Firebase Auth already has this address; an Auth outage falls back to what the signup record says. */
+async function findAccount(deps: Deps, ctx: Context, email: string, emailHash: string): Promise<boolean> {
+  try {
+    await (await deps.auth()).getUserByEmail(email);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'auth/user-not-found') return false;
+    ctx.log.warn('account lookup failed; deciding from the signup record', { err, emailHash });
+    return false;
+  }
+}
+
+/** The record after this signup: a fresh token replaces the previous one; profile fields follow the latest signup until activation. */
+function nextSignup(
+  existing: Signup | undefined,
+  input: SignupInput,
+  activated: boolean,
+  tokenHash: string,
+  now: Date,
+  ttlHours: number,
+  mailTimes: Date[],
+): Signup {
+  const profile = existing?.status === 'activated'
+    ? { name: existing.name, company: existing.company, plan: existing.plan, migration: existing.migration }
+    : { name: input.name, company: input.company, plan: input.plan, migration: input.migration };
+  return {
+    ...existing,
+    ...profile,
+    email: input.email,
+    status: activated ? 'activated' : 'pending',
+    tokenHash,
+    tokenExpiresAt: new Date(now.getTime() + ttlHours * HOUR),
+    usedAt: null,
+    activationId: null,
+    mailTimes,
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+  };
+}
+
+async function countSuppressed(deps: Deps, ctx: Context, reason: 'per_minute' | 'per_day'): Promise<void> {
+  const field = reason === 'per_minute' ? 'mailSuppressedPerMinute' : 'mailSuppressedPerDay';
+  try {
+    await deps.db.doc(SIGNUP_METRICS_DOC).set(
+      { mailSuppressed: FieldValue.increment(1), [field]: FieldValue.increment(1), updatedAt: deps.now() },
+      { merge: true },
+    );
+  } catch (err) {
+    ctx.log.warn('could not count a suppressed signup mail', { err });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * `outbox/{id}`: messages waiting to be sent. A message is written in the same
+ * transaction as the change that caused it, then delivered by the `mail`
+ * worker; it stays `pending` (with `pendingSince`, which the sweeper queries)
+ * until the provider accepted it. Once sent, its subject and bodies are
+ * removed, since they carry a one-time link.
+ */
+import { randomBytes } from 'node:crypto';
+import { FieldValue, Timestamp, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { MailMessage } from '../mail/types.ts';
+import { runKeyedTransaction } from './transact.ts';
+
+export const OUTBOX = 'outbox';
+
+/** How long an outbox document is kept (the `expiresAt` TTL field); signup links are dead long before. */
+const KEEP_MS = 7 * 24 * 3_600_000;
+
+export interface OutboxMessage extends MailMessage {
+  id: string;
+  /** What the message is, for logs and metrics (e.g. `activation`, `signin`). */
+  kind: string;
+  status: 'pending' | 'sent';
+  attempts: number;
+}
+
+export type ClaimResult =
+  | { outcome: 'claimed'; message: OutboxMessage }
+  | { outcome: 'sent' }
+  | { outcome: 'missing' }
+  | { outcome: 'busy'; leaseUntil: Date };
+
+/** A random id: it also names the message's task, and Cloud Tasks wants names without a sequential prefix. */
+export function createOutboxId(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/** Adds a pending message inside the caller's transaction. */
+export function addOutboxMessage(tx: Transaction, db: Firestore, id: string, kind: string, message: MailMessage, now: Date): void {
+  const at = Timestamp.fromDate(now);
+  tx.create(db.collection(OUTBOX).doc(id), {
+    kind,
+    ...message,
+    status: 'pending',
+    pendingSince: at,
+    attempts: 0,
+    createdAt: at,
+    updatedAt: at,
+    expiresAt: Timestamp.fromMillis(now.getTime() + KEEP_MS),
+  });
+}
+
+/**
+ * Takes a lease on a pending message so that two deliveries of the same task
+ * (a redelivery racing a sweep) do not both send it. A message leased by a
+ * worker that died becomes claimable again when the lease runs out.
+ */
+export async function claimOutboxMessage(db: Firestore, id: string, now: Date, leaseMs: number): Promise<ClaimResult> {
+  const ref = db.collection(OUTBOX).doc(id);
+  return runKeyedTransaction(db, ref.path, async (tx): Promise<ClaimResult> => {
+    const snap = await tx.get(ref);
+    if (!snap.exists) return { outcome: 'missing' };
+    const data = snap.data() as Record<string, unknown>;
+    if (data.status === 'sent') return { outcome: 'sent' };
+    const leaseUntil = (data.leaseUntil as Timestamp | null | undefined)?.toDate();
+    if (leaseUntil && leaseUntil > now) return { outcome: 'busy', leaseUntil };
+    const attempts = Number(data.attempts ?? 0) + 1;
+    tx.update(ref, { leaseUntil: Timestamp.fromMillis(now.getTime() + leaseMs), attempts, updatedAt: Timestamp.fromDate(now) });
+    const message: OutboxMessage = {
+      id,
+      kind: String(data.kind),
+      to: String(data.to),
+      subject: String(data.subject),
+      text: String(data.text),
+      html: String(data.html),
+      status: 'pending',
+      attempts,
+    };
+    return { outcome: 'claimed', message };
+  });
+}
+
+/** Records delivery and drops the content (it holds a one-time link). */
+export async function markOutboxSent(db: Firestore, id: string, now: Date): Promise<void> {
+  const at = Timestamp.fromDate(now);
+  await db.collection(OUTBOX).doc(id).update({
+    status: 'sent',
+    sentAt: at,
+    updatedAt: at,
+    pendingSince: FieldValue.delete(),
+    leaseUntil: FieldValue.delete(),
+    lastError: FieldValue.delete(),
+    subject: FieldValue.delete(),
+    text: FieldValue.delete(),
+    html: FieldValue.delete(),
+  });
+}
+
+/** Gives the lease back after a failed send, keeping the provider's error for operators. */
+export async function releaseOutboxMessage(db: Firestore, id: string, error: string, now: Date): Promise<void> {
+  await db.collection(OUTBOX).doc(id).update({ leaseUntil: null, lastError: error.slice(0, 500), updatedAt: Timestamp.fromDate(now) });
+}
+
+/**
+ * Ids of messages pending since before `olderThan`, oldest first. Queries the
+ * single field `pendingSince` (present only while pending) so production needs
+ * no composite index.
+ */
+export async function listPendingOutboxIds(db: Firestore, olderThan: Date, limit: number): Promise<string[]> {
+  const snap = await db
+    .collection(OUTBOX)
+    .where('pendingSince', '<', Timestamp.fromDate(olderThan))
+    .orderBy('pendingSince')
+    .limit(limit)
+    .select()
+    .get();
+  return snap.docs.map((d) => d.id);
+}
+
+/** The queue and task that deliver a message; the task is named after the message, so it is created at most once. */
+export function outboxTask(id: string) {
+  return {
+    queue: 'mail',
+    options: { fn: 'mail', path: '/tasks/mail', payload: { id }, name: `mail-${id}` },
+  };
+}
