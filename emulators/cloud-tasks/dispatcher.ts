@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { codeForHttpStatus, Code } from './api-error.ts';
-import { buildDispatchHeaders, sendAttempt, type AttemptOutcome } from './http-attempt.ts';
+import { buildDispatchHeaders, createDispatchAgents, sendAttempt, type AttemptOutcome } from './http-attempt.ts';
 import { shortId, type AttemptRecord, type QueueRecord, type TaskRecord } from './model.ts';
 import { computeBackoffMs, shouldRetry } from './retry-math.ts';
 import type { TaskStore } from './store.ts';
@@ -42,6 +42,7 @@ export class Dispatcher {
   private readonly runningTasks = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
   private readonly shutdown = new AbortController();
+  private readonly agents = createDispatchAgents();
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
 
@@ -77,6 +78,7 @@ export class Dispatcher {
     this.shutdown.abort();
     clearTimeout(this.timer);
     await Promise.allSettled([...this.pending]);
+    this.agents.destroy();
   }
 
   private takeToken(queue: QueueRecord, now: number): number {
@@ -131,7 +133,7 @@ export class Dispatcher {
     this.count(this.inFlightByQueue, queue.name, 1);
     this.count(this.runningTasks, task.name, 1);
     this.options.store.changed();
-    const work = sendAttempt(task, headers, this.shutdown.signal)
+    const work = sendAttempt(task, headers, this.agents, this.shutdown.signal)
       .then((outcome) => this.settle(queue.name, task, attempt, attemptNumber, outcome, forced ? now : Date.now(), now))
       .finally(() => {
         this.count(this.inFlightByQueue, queue.name, -1);

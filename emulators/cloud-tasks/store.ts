@@ -30,6 +30,7 @@ export class TaskStore {
   readonly tasksByQueue = new Map<string, Map<string, TaskRecord>>();
   readonly tombstones = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private urgent = false;
   private writing: Promise<void> = Promise.resolve();
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
@@ -109,7 +110,13 @@ export class TaskStore {
     if (!this.options.dataFile) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
-      this.changed();
+      // Someone is waiting: write on the next turn (still batching the
+      // commits of concurrent RPCs) instead of after the debounce delay.
+      if (!this.urgent) {
+        this.urgent = true;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.writeNow().catch(() => undefined), 0);
+      }
     });
   }
 
@@ -121,6 +128,7 @@ export class TaskStore {
   private writeNow(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.urgent = false;
     const waiters = this.waiters;
     this.waiters = [];
     // Chain writes so an older snapshot can never rename over a newer one.
