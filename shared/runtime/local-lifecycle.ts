@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { isNodeCommand, type ResolvedLocalOptions } from './local-options.ts';
 import { writeSystemLog } from './local-logs.ts';
 import { getJson, isOurProcess, startDetached, stopGroup } from './local-process.ts';
-import { isPidAlive, type EnvRecord, type StoredSpec } from './local-state.ts';
+import type { EnvRecords } from './local-records.ts';
+import { isPidAlive, readState, type EnvRecord, type StoredSpec } from './local-state.ts';
 import { DriverError, type EnvironmentSpec } from './types.ts';
 
 /** Path of the workload's request counter; the sample tenant answers it, other workloads may not (requests then stay unknown). */
@@ -80,7 +81,7 @@ export function isSameSpec(a: StoredSpec | undefined, b: StoredSpec): boolean {
  */
 export async function isOurs(opts: ResolvedLocalOptions, rec: EnvRecord): Promise<boolean> {
   if (!rec.pid) return false;
-  const byProc = isOurProcess(rec.pid, rec.pidStartTicks, opts.command);
+  const byProc = isOurProcess(rec.pid, rec.pidStartTicks, rec.argv ?? opts.command);
   if (byProc !== undefined) return byProc;
   const health = isPidAlive(rec.pid) ? await probeHealth(opts, rec) : undefined;
   return health?.tenantId === rec.ref.tenantId && health?.env === rec.ref.env;
@@ -132,7 +133,10 @@ export async function startWorkload(ctx: LifecycleContext, key: string, rec: Env
   ctx.exits.delete(key);
   started.child.once('exit', (code, signal) => ctx.exits.set(key, { pid: started.pid, code, signal, at: Date.now() }));
   await writeSystemLog(logDir, `started pid ${started.pid} on port ${rec.port} with image ${spec.image}`);
-  return { ...rec, desired: 'running', pid: started.pid, pidStartTicks: started.startTicks, startedAt: new Date().toISOString(), lastError: undefined };
+  return {
+    ...rec, desired: 'running', pid: started.pid, argv: opts.command, pidStartTicks: started.startTicks,
+    startedAt: new Date().toISOString(), lastError: undefined,
+  };
 }
 
 /**
@@ -162,6 +166,7 @@ export function finishRun(rec: EnvRecord, endedAt: number, requests = 0): EnvRec
   return {
     ...rec,
     pid: undefined,
+    argv: undefined,
     pidStartTicks: undefined,
     startedAt: undefined,
     runningSeconds: rec.runningSeconds + Math.max(0, endedAt - started) / 1000,
@@ -186,4 +191,31 @@ export function describeExit(ctx: LifecycleContext, key: string, rec: EnvRecord)
   const seen = ctx.exits.get(key);
   const how = seen && seen.pid === rec.pid ? (seen.signal ? ` (signal ${seen.signal})` : ` (exit code ${seen.code})`) : '';
   return `process ${rec.pid} of ${key} exited${how}; see its logs, then deploy or resume it again`;
+}
+
+/**
+ * Re-adoption when a driver starts on an existing dataDir: every environment
+ * that should run keeps its process if that is still ours, else is started
+ * again (secrets from the provider). A failure is recorded on the environment
+ * and reported by `status`, not thrown, so one broken environment does not
+ * block the others.
+ */
+export async function adoptAll(ctx: LifecycleContext, records: EnvRecords): Promise<void> {
+  const state = await readState(ctx.opts.dataDir);
+  for (const key of Object.keys(state.environments)) {
+    await records.withEnv(key, async () => {
+      const rec = await records.load(key);
+      if (!rec || rec.desired !== 'running' || (await isOurs(ctx.opts, rec))) return;
+      const logDir = logDirOf(ctx.opts, key);
+      const ended = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
+      if (rec.pid) await writeSystemLog(logDir, `pid ${rec.pid} is gone or is no longer ours; starting ${key} again`);
+      try {
+        await records.save(key, await startWorkload(ctx, key, ended, await findSecrets(ctx, key, ended)));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await records.save(key, { ...ended, lastError: message });
+        await writeSystemLog(logDir, `could not start again: ${message}`);
+      }
+    });
+  }
 }

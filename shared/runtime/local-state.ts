@@ -32,6 +32,8 @@ export interface EnvRecord {
   /** `none`: infrastructure only, never deployed. */
   desired: 'none' | 'running' | 'stopped';
   pid?: number;
+  /** The command `pid` was started with (without the heap flag), so a changed `command` option does not disown it. */
+  argv?: string[];
   /** Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22): tells our process from a reused pid. */
   pidStartTicks?: number;
   startedAt?: string;

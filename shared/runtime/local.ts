@@ -6,18 +6,24 @@
  * the same dataDir re-adopts them (or starts again those that died). Every
  * operation on an environment holds its lock, in this process and across
  * processes sharing the dataDir, so one environment never gets two processes.
+ *
+ * The workload's environment: `spec.vars`, then `spec.secrets`, then the
+ * driver's own variables, which win: `PORT`, `HOST`, `TENANT_ID`, `ENV_NAME`,
+ * `IMAGE`, `DATA_DIR` (= `HOME`, the persistent folder), `MEMORY_MB`,
+ * `TENANTPLANE_SECRET_KEYS` (names only). Of the control plane's own
+ * environment only `PATH`, `LANG`, `LC_ALL` and `TZ` pass through. A Node
+ * workload also gets `--max-old-space-size` of three quarters of `memoryMb`.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readLogs, writeSystemLog } from './local-logs.ts';
+import { rm } from 'node:fs/promises';
 import {
-  describeExit, envDir, findEndTime, findSecrets, finishRun, isOurs, isSameSpec, logDirOf, probeHealth, probeMetrics,
+  adoptAll, describeExit, envDir, findEndTime, findSecrets, finishRun, isOurs, isSameSpec, logDirOf, probeHealth, probeMetrics,
   startWorkload, stopWorkload, toStoredSpec, urlOf, type LifecycleContext,
 } from './local-lifecycle.ts';
+import { readLogs } from './local-logs.ts';
 import { CpuSampler, readRssBytes } from './local-metrics.ts';
 import { resolveLocalOptions, type LocalDriverOptions } from './local-options.ts';
-import { readState, toEnvKey, updateRecord, withLock, type EnvRecord } from './local-state.ts';
-import { findFreePort } from './ports.ts';
+import { createEnvRecords } from './local-records.ts';
+import { readState, toEnvKey, type EnvRecord } from './local-state.ts';
 import { DriverError, type EnvironmentMetrics, type EnvironmentRef, type EnvironmentStatus, type RuntimeDriver } from './types.ts';
 
 export type { LocalDriverOptions } from './local-options.ts';
@@ -49,57 +55,12 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const opts = resolveLocalOptions(options);
   const ctx: LifecycleContext = { opts, secrets: new Map(), exits: new Map() };
   const cpu = new CpuSampler();
-  // Long enough for a stop (SIGTERM grace, then SIGKILL) followed by a start.
-  const lockTimeoutMs = opts.stopTimeoutMs * 2 + opts.startTimeoutMs + 30_000;
+  const records = createEnvRecords(opts);
+  const { withEnv, load, save } = records;
+  const requireRecord = records.require;
+  const reserve = records.reserve;
 
-  const withEnv = <T>(key: string, fn: () => Promise<T>) => withLock(join(opts.dataDir, 'locks', `${key}.lock`), lockTimeoutMs, fn);
-  const save = (key: string, rec: EnvRecord | undefined) => updateRecord(opts.dataDir, key, () => rec);
-  const load = async (key: string) => (await readState(opts.dataDir)).environments[key];
-  const requireRecord = async (key: string) => {
-    const rec = await load(key);
-    if (!rec) throw new DriverError('local', 'not_found', `environment ${key} does not exist; call ensureInfrastructure and deploy first`);
-    return rec;
-  };
-
-  /** Finds a free port and records the environment; must run under the environment's lock. */
-  async function reserve(spec: EnvironmentRef, key: string): Promise<EnvRecord> {
-    const rec = await updateRecord(opts.dataDir, key, async (current, state) => {
-      if (current) return current;
-      const reserved = new Set(Object.values(state.environments).map((r) => r.port));
-      const { port, busy } = await findFreePort(opts.portRange, reserved, opts.host);
-      if (port === undefined) {
-        const { from, to } = opts.portRange;
-        throw new DriverError('local', 'failed', `no free port left in ${from}–${to} for ${key}: ${reserved.size} reserved by environments, ${busy.length} used by other programs; widen the local driver's portRange or destroy unused environments`);
-      }
-      const ref = { ownerId: spec.ownerId, tenantId: spec.tenantId, env: spec.env };
-      return { ref, port, desired: 'none', runningSeconds: 0, requests: 0, createdAt: new Date().toISOString() };
-    });
-    await mkdir(join(envDir(opts, key), 'data'), { recursive: true });
-    await mkdir(logDirOf(opts, key), { recursive: true });
-    return rec!;
-  }
-
-  /** Re-adoption at startup: keep live processes that are ours, start again those that died. */
-  async function adoptAll(): Promise<void> {
-    const state = await readState(opts.dataDir);
-    for (const key of Object.keys(state.environments)) {
-      await withEnv(key, async () => {
-        const rec = await load(key);
-        if (!rec || rec.desired !== 'running' || (await isOurs(opts, rec))) return;
-        const logDir = logDirOf(opts, key);
-        const ended = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
-        if (rec.pid) await writeSystemLog(logDir, `pid ${rec.pid} is gone or is no longer ours; starting ${key} again`);
-        try {
-          await save(key, await startWorkload(ctx, key, ended, await findSecrets(ctx, key, ended)));
-        } catch (error) {
-          await save(key, { ...ended, lastError: error instanceof Error ? error.message : String(error) });
-          await writeSystemLog(logDir, `could not start again: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      });
-    }
-  }
-
-  const adopted = adoptAll();
+  const adopted = adoptAll(ctx, records);
   // Surface adoption failures through the methods that await it, not as an unhandled rejection.
   adopted.catch(() => {});
 
@@ -116,7 +77,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const message = describeExit(ctx, key, rec);
       await withEnv(key, async () => {
         const now = await load(key);
-        if (now?.pid === rec.pid) await save(key, { ...finishRun(now, await findEndTime(ctx, key, now)), lastError: message });
+        if (now && now.pid === rec.pid) await save(key, { ...finishRun(now, await findEndTime(ctx, key, now)), lastError: message });
       });
       return { ...base, state: 'failed', ready: false, message };
     }

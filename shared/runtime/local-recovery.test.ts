@@ -1,0 +1,105 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, readPid, waitGone } from './local-test-kit.ts';
+
+const kit = await createLocalTestKit(test);
+
+// Re-adoption after a control-plane restart
+
+test.serial('a new driver on the same dataDir re-adopts the live process: same pid, no second process', async (t) => {
+  const { driver: first, dataDir } = await kit.makeDriver();
+  const ref = kit.newRef();
+  const { url } = await launch(first, ref);
+  const pid = await readPid(dataDir, ref);
+  // The first driver is dropped without stopping anything, as when the control plane dies.
+  const second = kit.reopenDriver(dataDir);
+  await second.adopted;
+  const status = await second.waitReady(ref, { timeoutMs: 30_000 });
+  t.is(status.url, url);
+  t.is(await readPid(dataDir, ref), pid);
+  t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [pid]);
+});
+
+test.serial('a child killed while the control plane was away is started again, with secrets from the provider', async (t) => {
+  const { driver: first, dataDir } = await kit.makeDriver();
+  const ref = kit.newRef();
+  const { url } = await launch(first, ref, { secrets: { JWT_SECRET: 'from-deploy' } });
+  const pid = (await readPid(dataDir, ref))!;
+  process.kill(pid, 'SIGKILL');
+  await waitGone(pid);
+  const second = kit.reopenDriver(dataDir, { secretsProvider: async () => ({ JWT_SECRET: 'from-provider' }) });
+  const status = await second.waitReady(ref, { timeoutMs: 30_000 });
+  t.is(status.url, url);
+  const newPid = (await readPid(dataDir, ref))!;
+  t.not(newPid, pid);
+  t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [newPid]);
+  t.true(readFileSync(`/proc/${newPid}/environ`, 'utf8').split('\0').includes('JWT_SECRET=from-provider'));
+});
+
+test.serial('without a secrets provider a dead child that needs secrets is reported failed, naming the keys', async (t) => {
+  const { driver: first, dataDir } = await kit.makeDriver();
+  const ref = kit.newRef();
+  await launch(first, ref, { secrets: { DATABASE_URL: 'postgres://x' } });
+  const pid = (await readPid(dataDir, ref))!;
+  process.kill(pid, 'SIGKILL');
+  await waitGone(pid);
+  const second = kit.reopenDriver(dataDir);
+  const status = await second.status(ref);
+  t.is(status.state, 'failed');
+  t.regex(status.message ?? '', /DATABASE_URL.*secretsProvider/);
+  t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), []);
+});
+
+test.serial('a recorded pid that now belongs to another program is never killed', async (t) => {
+  const { driver, dataDir } = await kit.makeDriver();
+  const ref = kit.newRef();
+  await launch(driver, ref);
+  await driver.stopAll();
+  const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const file = join(dataDir, 'runtime-state.json');
+  const state = JSON.parse(await readFile(file, 'utf8'));
+  Object.assign(state.environments[`${ref.tenantId}-${ref.env}`], { pid: stranger.pid, pidStartTicks: undefined, startedAt: new Date().toISOString() });
+  await writeFile(file, JSON.stringify(state));
+  const second = kit.reopenDriver(dataDir);
+  t.true((await second.waitReady(ref, { timeoutMs: 30_000 })).ready);
+  await second.destroy(ref);
+  t.is(stranger.exitCode, null);
+  t.is(stranger.signalCode, null);
+  stranger.kill('SIGKILL');
+});
+
+// Concurrency
+
+test.serial('concurrent deploys of one environment, from this process and another, yield one process', async (t) => {
+  const { driver, dataDir } = await kit.makeDriver();
+  const ref = kit.newRef();
+  const spec = makeSpec(ref);
+  const script = join(kit.root, 'deploy-twice.mts');
+  const localTs = fileURLToPath(new URL('./local.ts', import.meta.url));
+  // The other process loads the driver, says so, and deploys the moment it reads "go", racing this one.
+  await writeFile(script, `import { createLocalDriver } from ${JSON.stringify(localTs)};
+const driver = createLocalDriver({ dataDir: ${JSON.stringify(dataDir)} });
+const spec = ${JSON.stringify(spec)};
+await driver.adopted;
+process.stdout.write('loaded\\n');
+await new Promise((r) => process.stdin.once('data', r));
+await Promise.all([driver.deploy(spec), driver.deploy(spec)]);
+process.exit(0);\n`);
+  await driver.ensureInfrastructure(spec);
+  const other = spawn(process.execPath, ['--import=tsx/esm', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  other.stderr.on('data', (c) => { stderr += c; });
+  const otherDone = new Promise<number | null>((r) => other.once('exit', r));
+  await Promise.race([new Promise((r) => other.stdout.once('data', r)), otherDone]);
+  other.stdin.write('go\n');
+  await Promise.all([driver.deploy(spec), driver.deploy(spec), driver.deploy(spec)]);
+  t.is(await otherDone, 0, stderr);
+  t.true((await driver.waitReady(ref, { timeoutMs: 30_000 })).ready);
+  // Exactly one process, and it is the one the state records (a lost race would leave a dead pid recorded).
+  t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [await readPid(dataDir, ref)]);
+});
+
