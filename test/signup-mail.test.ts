@@ -1,0 +1,112 @@
+import test from 'ava';
+import { claimOutboxMessage } from '../shared/store/outbox.ts';
+import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
+import { startHarness, uniqueEmail, type Harness } from './signup-harness.ts';
+
+let h: Harness;
+test.before(async () => {
+  h = await startHarness({ env: { RATE_LIMIT_PER_HOUR: '1000' } });
+});
+test.after.always(async () => {
+  h.mail.setFailing(false);
+  await h?.close();
+});
+
+const mailsTo = (email: string) => h.mail.messages().filter((m) => m.to.includes(email));
+const outboxFor = async (email: string) => (await h.deps.db.collection('outbox').where('to', '==', email).get()).docs;
+
+function task(path: string, payload: unknown, secret = h.config.tasks.secret) {
+  return fetch(h.url + path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', [TASK_SECRET_HEADER]: secret },
+    body: JSON.stringify(payload),
+  });
+}
+
+// Only the queue
+
+test.serial('the mail endpoints refuse requests that do not come from the task queue', async (t) => {
+  for (const path of ['/tasks/mail', '/tasks/mail-sweep']) {
+    const res = await task(path, { id: 'x' }, 'wrong-secret');
+    t.is(res.status, 403, path);
+    t.is((await res.json()).error.code, 'forbidden');
+  }
+});
+
+// Delivery
+
+test.serial('a provider outage delays mail and loses none; delivery resumes when it is back', async (t) => {
+  const emails = [uniqueEmail('outage-a'), uniqueEmail('outage-b'), uniqueEmail('outage-c')];
+  for (const email of emails) t.is((await h.post('/api/signup', { email })).status, 202);
+  h.mail.setFailing(true);
+  t.deepEqual(await h.deliverMail(), [503, 503, 503]);
+  t.deepEqual(await h.deliverMail(), [503, 503, 503], 'retries keep failing while the provider is down');
+  for (const email of emails) {
+    t.is(mailsTo(email).length, 0);
+    const [doc] = await outboxFor(email);
+    t.is(doc.get('status'), 'pending');
+    t.regex(doc.get('lastError'), /451|unavailable/i);
+    t.is(doc.get('attempts'), 2);
+  }
+  h.mail.setFailing(false);
+  t.deepEqual(await h.deliverMail(), [200, 200, 200]);
+  for (const email of emails) {
+    t.is(mailsTo(email).length, 1);
+    t.is((await outboxFor(email))[0].get('status'), 'sent');
+  }
+});
+
+test.serial('a redelivered task for a sent message sends nothing', async (t) => {
+  const email = uniqueEmail('redelivered');
+  await h.post('/api/signup', { email });
+  const payload = h.queue.pending[0].options.payload;
+  t.deepEqual(await h.deliverMail(), [200]);
+  const again = await task('/tasks/mail', payload);
+  t.is(again.status, 200);
+  t.is((await again.json()).status, 'sent');
+  t.is(mailsTo(email).length, 1);
+});
+
+test.serial('a message another worker is sending is not sent twice; it is retried once that lease lapses', async (t) => {
+  const email = uniqueEmail('leased');
+  await h.post('/api/signup', { email });
+  const [doc] = await outboxFor(email);
+  t.is((await claimOutboxMessage(h.deps.db, doc.id, h.deps.now(), 60_000)).outcome, 'claimed');
+  t.deepEqual(await h.deliverMail(), [503]);
+  t.is(mailsTo(email).length, 0);
+  h.advance(61_000);
+  t.deepEqual(await h.deliverMail(), [200]);
+  t.is(mailsTo(email).length, 1);
+});
+
+test.serial('a task for an unknown message is dropped (200), and a malformed one is a 400', async (t) => {
+  const missing = await task('/tasks/mail', { id: 'no-such-message' });
+  t.is(missing.status, 200);
+  t.is((await missing.json()).status, 'missing');
+  t.is((await task('/tasks/mail', { id: '../etc' })).status, 400);
+  t.is((await task('/tasks/mail', {})).status, 400);
+});
+
+// Sweeping
+
+test.serial('the sweeper re-enqueues a message whose task was never created, once', async (t) => {
+  const email = uniqueEmail('swept');
+  h.queue.failing = true;
+  try {
+    t.is((await h.post('/api/signup', { email })).status, 202, 'the visitor is answered as usual');
+  } finally {
+    h.queue.failing = false;
+  }
+  t.is(h.queue.pending.length, 0);
+  t.truthy(h.logs.find((l) => l.includes('mail task not created')));
+
+  const early = await (await task('/tasks/mail-sweep', {})).json();
+  t.is(early.enqueued, 0, 'a message younger than a minute is left to its own task');
+  h.advance(61_000);
+  const swept = await (await task('/tasks/mail-sweep', {})).json();
+  t.is(swept.enqueued, 1);
+  t.deepEqual(await h.deliverMail(), [200]);
+  t.is(mailsTo(email).length, 1);
+  const after = await (await task('/tasks/mail-sweep', {})).json();
+  t.deepEqual(after, { pending: 0, enqueued: 0 });
+});
