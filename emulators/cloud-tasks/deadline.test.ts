@@ -18,7 +18,9 @@ test('a target slower than dispatchDeadline is retried', async (t) => {
   await client.createTask({ parent: queue, task: { httpRequest: { url: target.url }, dispatchDeadline: { seconds: 15 } } });
   await waitFor(() => target.received.length === 2, 'the retry after the deadline', 40_000);
   const [first, second] = target.received;
-  t.true(second.at - first.at >= 15_000, `retried after ${second.at - first.at} ms`);
+  // The deadline clock starts when the request is sent, a little before the
+  // target logs it, so allow for delivery delay on a busy machine.
+  t.true(second.at - first.at >= 14_000, `retried after ${second.at - first.at} ms`);
   t.is(second.headers['x-cloudtasks-taskretrycount'], '1');
   t.is(second.headers['x-cloudtasks-taskretryreason'], 'Deadline exceeded');
   t.is(second.headers['x-cloudtasks-taskpreviousresponse'], undefined);

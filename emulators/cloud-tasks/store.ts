@@ -31,6 +31,7 @@ export class TaskStore {
   readonly tombstones = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private urgent = false;
+  private queued: Promise<void> | undefined;
   private writing: Promise<void> = Promise.resolve();
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
@@ -131,10 +132,19 @@ export class TaskStore {
     this.urgent = false;
     const waiters = this.waiters;
     this.waiters = [];
-    // Chain writes so an older snapshot can never rename over a newer one.
-    this.writing = this.writing.catch(() => undefined).then(() => this.writeSnapshot());
-    this.writing.then(() => waiters.forEach((w) => w.resolve()), (e) => waiters.forEach((w) => w.reject(e)));
-    return this.writing;
+    // Writes run one at a time so an older snapshot never renames over a
+    // newer one; at most one more waits behind the running one, and it takes
+    // its snapshot when it starts, so a slow disk cannot build a backlog.
+    if (!this.queued) {
+      this.queued = this.writing.catch(() => undefined).then(() => {
+        this.queued = undefined;
+        return this.writeSnapshot();
+      });
+      this.writing = this.queued;
+    }
+    const write = this.queued;
+    write.then(() => waiters.forEach((w) => w.resolve()), (e) => waiters.forEach((w) => w.reject(e)));
+    return write;
   }
 
   private async writeSnapshot(): Promise<void> {
@@ -151,9 +161,10 @@ export class TaskStore {
       tasks: [...this.tasksByQueue.values()].flatMap((tasks) => [...tasks.values()]),
       tombstones,
     };
+    const text = JSON.stringify(snapshot);
     await mkdir(dirname(file), { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(snapshot));
+    await writeFile(temp, text);
     await rename(temp, file);
   }
 }
