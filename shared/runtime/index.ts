@@ -34,10 +34,6 @@ export interface DriverConfig {
   fly?: unknown;
 }
 
-function notInThisBuild(name: DriverName): never {
-  throw new DriverError(name, 'not_configured', `the ${name} driver is not available in this build`);
-}
-
 /**
  * Creates the runtime driver named by `config.driver` with that driver's options.
  * @throws DriverError `not_configured` naming the bad value and the valid ones, or a driver's own missing option.
@@ -49,16 +45,13 @@ export function createDriver(config: DriverConfig): RuntimeDriver {
         throw new DriverError('local', 'not_configured', 'driver "local" needs config.local options, at least { dataDir: ".data/runtime" }');
       }
       return createLocalDriver(config.local);
-    // ---- Cloud drivers: shared/runtime/cloud-run.ts, kubernetes.ts, fly.ts plug in here. ----
-    // Replace each throw with `return createXDriver(config.x as XDriverOptions)` once its file exists;
-    // registry.test.ts fails until every driver file present in this folder is reachable from this switch.
+    // A new driver file gets its case here and its name in DRIVER_NAMES; registry.test.ts fails until it does.
     case 'cloud-run':
       return createCloudRunDriver(config.cloudRun as CloudRunDriverOptions);
     case 'kubernetes':
       return createKubernetesDriver(config.kubernetes as KubernetesDriverOptions);
     case 'fly':
       return createFlyDriver(config.fly as FlyDriverOptions);
-    // ---- End of cloud drivers. ----
     default:
       throw new DriverError(
         String(config.driver),

@@ -67,7 +67,7 @@ test.serial('secrets a workload prints are redacted from the logs it returns', a
 console.log(new Date().toISOString() + ' my secret is ' + process.env.API_KEY);
 http.createServer((q, s) => s.end('{}')).listen(Number(process.env.PORT), process.env.HOST);
 process.on('SIGTERM', () => process.exit(0));\n`);
-  const { driver, dataDir } = await kit.makeDriver({ command: [process.execPath, script] });
+  const { driver } = await kit.makeDriver({ command: [process.execPath, script] });
   const ref = kit.newRef();
   await launch(driver, ref, { secrets: { API_KEY: 'abcdef-123456' } });
   const texts = (await driver.logs!(ref)).map((l) => l.text);
@@ -81,7 +81,7 @@ test.serial('ports already used by other programs are skipped and an exhausted r
   const squatter = createServer();
   await new Promise<void>((r) => squatter.listen(range.from, '127.0.0.1', r));
   try {
-    const { driver, dataDir } = await kit.makeDriver({ portRange: range });
+    const { driver } = await kit.makeDriver({ portRange: range });
     const a = await driver.ensureInfrastructure(makeSpec(kit.newRef()));
     const b = await driver.ensureInfrastructure(makeSpec(kit.newRef()));
     t.is(a.url, `http://127.0.0.1:${range.from + 1}`);
@@ -94,7 +94,7 @@ test.serial('ports already used by other programs are skipped and an exhausted r
 });
 
 test.serial('destroying an environment frees its port for the next one', async (t) => {
-  const { driver, dataDir } = await kit.makeDriver({ portRange: await pickRange(1) });
+  const { driver } = await kit.makeDriver({ portRange: await pickRange(1) });
   const first = kit.newRef();
   const { url } = await driver.ensureInfrastructure(makeSpec(first));
   await driver.destroy(first);
