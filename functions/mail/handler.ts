@@ -50,7 +50,7 @@ async function deliver(deps: Deps, ctx: Context): Promise<Reply> {
   if (claim.outcome === 'sent') return { status: 200, body: { id, status: 'sent' } };
   if (claim.outcome === 'busy') {
     const seconds = Math.max(1, Math.ceil((claim.leaseUntil.getTime() - deps.now().getTime()) / 1000));
-    throw new AppError('unavailable', 'Another worker is sending this message; the queue will check again.').withHeader('Retry-After', String(seconds));
+    return retryLater('Another worker is sending this message; the queue will check again.', seconds);
   }
   const { message } = claim;
   const fields = { outboxId: id, kind: message.kind, toHash: hashEmail(message.to), attempt: message.attempts, retryCount: task.retryCount };
@@ -60,11 +60,20 @@ async function deliver(deps: Deps, ctx: Context): Promise<Reply> {
     const reason = (err as Error).message?.split('\n')[0] ?? String(err);
     await releaseOutboxMessage(deps.db, id, reason, deps.now());
     ctx.log.warn('mail provider refused; the queue will retry', { ...fields, provider: deps.mailer.name, reason });
-    throw new AppError('unavailable', `The mail provider (${deps.mailer.name}) failed; the message stays queued.`, undefined, { cause: err });
+    return retryLater(`The mail provider (${deps.mailer.name}) failed; the message stays queued.`);
   }
   await markOutboxSent(deps.db, id, deps.now());
   ctx.log.info('mail sent', { ...fields, provider: deps.mailer.name });
   return { status: 200, body: { id, status: 'sent' } };
+}
+
+/**
+ * A 503 answered rather than thrown: an outage is expected and already logged
+ * as a warning above, not a bug for the edge to log with a stack on every retry.
+ */
+function retryLater(message: string, seconds?: number): Reply {
+  const error = new AppError('unavailable', message);
+  return { status: error.status, body: error.toBody(), headers: seconds ? { 'Retry-After': String(seconds) } : {} };
 }
 
 async function sweep(deps: Deps, ctx: Context): Promise<Reply> {
