@@ -124,7 +124,7 @@ remove_project_bindings() {
     local cond=(--condition=None)
     [[ -n $title ]] && cond=(--all)
     attempt "remove $role from $email" gc projects remove-iam-policy-binding "$GCP_PROJECT_ID" \
-      --member="serviceAccount:$email" --role="$role" "${cond[@]}" >/dev/null
+      --member="serviceAccount:$email" --role="$role" "${cond[@]}" --format=none
   done < <(awk -F, -v m="serviceAccount:$email" '$2 == m' <<<"$lines")
 }
 

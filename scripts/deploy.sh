@@ -119,7 +119,7 @@ prepare_config() {
   for ref in "${mounts[@]}"; do
     value=${ref#*=}
     value=${value%:latest}
-    grep -qxF "$value" <<<"$existing" ||
+    has_line "$existing" "$value" ||
       fail "secret $value (for ${ref%%=*}) does not exist: run scripts/setup.sh, or create it with gcloud secrets create $value"
   done
   ok "$(wc -l <"$ENV_FILE") environment variables, ${#mounts[@]} secrets mounted"

@@ -25,7 +25,7 @@ enable_apis() {
   local enabled api missing=()
   capture enabled "list enabled APIs" gc services list --enabled --format='value(config.name)'
   for api in "${APIS[@]}"; do
-    grep -qxF "$api.googleapis.com" <<<"$enabled" || missing+=("$api.googleapis.com")
+    has_line "$enabled" "$api.googleapis.com" || missing+=("$api.googleapis.com")
   done
   if ((${#missing[@]} == 0)); then
     skip "all ${#APIS[@]} APIs: already enabled"
@@ -113,7 +113,7 @@ create_service_accounts() {
   capture existing "list service accounts" gc iam service-accounts list --format='value(email)'
   for spec in "${SERVICE_ACCOUNTS[@]}"; do
     name=${spec%%:*}
-    if grep -qxF "$(sa_email "$name")" <<<"$existing"; then
+    if has_line "$existing" "$(sa_email "$name")"; then
       skip "service account $name: already exists"
       continue
     fi
@@ -137,7 +137,7 @@ create_secrets() {
   mapfile -t secrets < <(all_secrets | sort -u)
   capture existing "list secrets" gc secrets list --format='value(name.basename())'
   for name in "${secrets[@]}"; do
-    if grep -qxF "$name" <<<"$existing"; then
+    if has_line "$existing" "$name"; then
       skip "secret $name: already exists"
       continue
     fi

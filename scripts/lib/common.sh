@@ -110,9 +110,13 @@ exists() {
   shift
   err=$("$@" 2>&1 >/dev/null) || rc=$?
   ((rc == 0)) && return 0
-  if grep -qiE 'not[ _]?found|does not exist|404' <<<"$err"; then return 1; fi
+  if [[ ${err,,} =~ not[\ _]?found|does\ not\ exist|404 ]]; then return 1; fi
   fail "could not check whether $what exists: ${err:-exit $rc}"
 }
+
+# has_line TEXT LINE: TEXT holds LINE as a whole line (no grep process: the
+# scripts check hundreds of names).
+has_line() { [[ $'\n'$1$'\n' == *$'\n'"$2"$'\n'* ]]; }
 
 # gc ARGS...: gcloud pinned to the project and never prompting.
 gc() { gcloud "$@" --project="$GCP_PROJECT_ID" --quiet; }
@@ -151,7 +155,7 @@ has_binding() {
     capture lines "read the IAM policy of $1" policy_lines "$1"
     POLICY_CACHE[$1]=$lines
   fi
-  grep -qxF "$2,$3,${4:-}" <<<"${POLICY_CACHE[$1]}"
+  has_line "${POLICY_CACHE[$1]}" "$2,$3,${4:-}"
 }
 
 # remember_binding TARGET ROLE MEMBER [CONDITION_TITLE]: after a grant.
