@@ -2,8 +2,10 @@ import type { Deps } from '../shared/deps.ts';
 import type { Handler } from '../shared/http/wrap.ts';
 import { createActivateHandler } from './activate/handler.ts';
 import { createApiHandler } from './api/handler.ts';
+import { createBillingAggregateHandler } from './billing-aggregate/handler.ts';
 import { createMailHandler } from './mail/handler.ts';
 import { createSignupHandler } from './signup/handler.ts';
+import { createProvisionHandler } from './provision/handler.ts';
 
 /** Every deployable function by name; the local gateway and the build read this list. */
 export const functionHandlers: Record<string, (deps: Deps) => Handler> = {
@@ -11,4 +13,6 @@ export const functionHandlers: Record<string, (deps: Deps) => Handler> = {
   signup: createSignupHandler,
   activate: createActivateHandler,
   mail: createMailHandler,
+  provision: createProvisionHandler,
+  'billing-aggregate': (deps) => createBillingAggregateHandler(deps),
 };

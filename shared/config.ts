@@ -21,6 +21,8 @@ export type Mode = 'development' | 'test' | 'production';
 export interface Config {
   mode: Mode;
   projectId: string;
+  /** Firebase project of the users (Auth); the same as projectId unless FIREBASE_PROJECT_ID says otherwise. */
+  authProjectId: string;
   region: string;
   /** Where users reach the platform (hosting / local gateway). */
   publicUrl: string;
@@ -47,6 +49,7 @@ export interface Config {
   runtime: { driver: string; dataDir: string; portRange: { from: number; to: number }; publicHost: string };
   secrets: { key: Buffer };
   registry: { host: string; repository: string; defaultImage: string };
+  provision: { maxAttempts: number; readyTimeoutMs: number };
   /** Costs, plans and payments (shared/billing/config.ts). */
   billing: BillingConfig;
   chat: ChatConfig;
@@ -187,6 +190,7 @@ export function parseConfig(env: Env = process.env): Config {
   return {
     mode,
     projectId,
+    authProjectId: str(env, 'FIREBASE_PROJECT_ID', projectId),
     region,
     publicUrl,
     functionsUrl,
@@ -231,6 +235,10 @@ export function parseConfig(env: Env = process.env): Config {
     },
     chat: chatConfig(env, projectId),
     billing: parseBillingConfig(env, { mode, publicUrl }),
+    provision: {
+      maxAttempts: int(env, 'PROVISION_MAX_ATTEMPTS', 5, 1, 100),
+      readyTimeoutMs: int(env, 'PROVISION_READY_TIMEOUT_MS', 60_000, 1000, 1_800_000),
+    },
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, mode === 'test' ? 'warn' : 'info'),
   };
 }

@@ -6,6 +6,9 @@ import { createLogger, type Logger } from './log.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { createQueue, type Queue } from './queue/client.ts';
 import { createFirestore } from './store/db.ts';
+import { createDriver, type RuntimeDriver } from './runtime/index.ts';
+import { createSecretStore } from './secrets/store.ts';
+import { join } from 'node:path';
 
 /** Everything a handler needs from the outside world; tests pass their own pieces. */
 export interface Deps {
@@ -16,6 +19,8 @@ export interface Deps {
   auth: () => Promise<Auth>;
   mailer: Mailer;
   now: () => Date;
+  /** The runtime driver by name (default: the configured one); created once per name. */
+  runtime(name?: string): RuntimeDriver;
   /** Release clients and timers. */
   close(): Promise<void>;
 }
@@ -25,6 +30,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
   let db: Firestore | undefined;
   let queue: Queue | undefined;
   let mailer: Mailer | undefined;
+  const drivers = new Map<string, RuntimeDriver>();
   const deps: Deps = {
     config,
     log: overrides.log ?? createLogger({ level: config.logLevel }),
@@ -39,8 +45,26 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
       return (mailer ??= overrides.mailer ?? createMailer(config));
     },
     now: overrides.now ?? (() => new Date()),
+    runtime(name = config.runtime.driver) {
+      if (overrides.runtime) return overrides.runtime(name);
+      let driver = drivers.get(name);
+      if (!driver) {
+        driver = createDriver({
+          driver: name,
+          local: {
+            dataDir: join(config.runtime.dataDir, 'runtime'),
+            portRange: config.runtime.portRange,
+            publicHost: config.runtime.publicHost,
+            // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
+            secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId),
+          },
+        });
+        drivers.set(name, driver);
+      }
+      return driver;
+    },
     async close() {
-      await Promise.allSettled([db?.terminate(), queue?.close(), mailer?.close?.()]);
+      await Promise.allSettled([db?.terminate(), queue?.close(), mailer?.close?.(), ...[...drivers.values()].map((d) => d.close?.())]);
     },
   };
   return deps;

@@ -33,3 +33,12 @@ test('a function is reachable directly under /__fn/<name>, as Cloud Tasks reache
   const res = await stack.fetch('/__fn/api/api/health');
   t.is(res.status, 200);
 });
+
+test('hosting globs route deep API paths to their function, which answers in JSON', async (t) => {
+  const unknown = await stack.fetch('/api/v1/some/deep/path');
+  t.is(unknown.status, 404);
+  t.is((await unknown.json()).error.code, 'not_found');
+  const known = await stack.fetch('/api/v1/tenants/t-aaaaaaaaaa/status');
+  t.is(known.status, 401);
+  t.is((await known.json()).error.code, 'unauthenticated');
+});

@@ -2,9 +2,15 @@ import type { Deps } from '../../shared/deps.ts';
 import type { Handler } from '../../shared/http/wrap.ts';
 import { checkHealth } from './health.ts';
 import { createApiRouter, type ApiRoute } from './route.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+import { billingRoutes } from './routes/billing.ts';
+import { createTenantService } from '../../shared/tenants/service.ts';
+import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
 
 /** The route table of the REST API; each area adds its routes from `routes/<area>.ts`. */
 export function apiRoutes(deps: Deps): ApiRoute[] {
+  const tenants = createTenantService(deps);
+  const secrets = createSecretsService(deps);
   return [
     {
       method: 'GET',
@@ -15,6 +21,8 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
         return { status: health.status === 'ok' ? 200 : 503, body: health };
       },
     },
+    ...tenantRoutes(deps, tenants, secrets),
+    ...billingRoutes(deps, { tenants }),
   ];
 }
 

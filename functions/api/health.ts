@@ -19,7 +19,7 @@ async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<
 }
 
 /** Checks each dependency in parallel: store (a read), queue (the provision queue), auth (a user lookup), mail (provider handshake). */
-export async function checkHealth(deps: Deps, timeoutMs = 3000) {
+export async function checkHealth(deps: Deps, timeoutMs = 10_000) {
   const [store, queue, auth, mail] = await Promise.all([
     probe(() => deps.db.doc('health/ping').get(), timeoutMs),
     probe(async () => (await deps.queue.client()).getQueue({ name: deps.queue.queuePath('provision') }), timeoutMs),

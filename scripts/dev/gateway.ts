@@ -18,10 +18,14 @@ interface Rewrite {
 /** Hosting's glob: `**` any path, `*` one segment. */
 function globToRegex(glob: string): RegExp {
   const pattern = glob
-    .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
-    .replace(/\/\*\*$/, '(?:/.*)?')
-    .replace(/\*\*/g, '.*')
-    .replace(/\*/g, '[^/]*');
+    .split(/(\/\*\*$|\*\*|\*)/)
+    .map((part) => {
+      if (part === '/**') return '(?:/.*)?';
+      if (part === '**') return '.*';
+      if (part === '*') return '[^/]*';
+      return part.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('');
   return new RegExp(`^${pattern}$`);
 }
 

@@ -50,12 +50,14 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
       dedupWindowMs: 2000,
       log: () => {},
       queues: QUEUES.map((q) => ({ name: `projects/${projectId}/locations/us-central1/queues/${q}`, retryConfig: { minBackoff: { nanos: 100_000_000 }, maxBackoff: { seconds: 2 } } })),
-    } as never);
+    });
   }
   const config = parseConfig({
     TP_ENV: 'test',
     GCP_PROJECT_ID: projectId,
     GCP_REGION: 'us-central1',
+    // The Auth emulator signs tokens for one project; test files share it and use unique uids.
+    FIREBASE_PROJECT_ID: 'demo-tenantplane',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     FIRESTORE_EMULATOR_HOST: hosts.firestore,
     FIREBASE_AUTH_EMULATOR_HOST: hosts.auth,

@@ -1,0 +1,28 @@
+import type { Deps } from '../../shared/deps.ts';
+import { AppError } from '../../shared/errors.ts';
+import { createRouter } from '../../shared/http/router.ts';
+import type { Handler } from '../../shared/http/wrap.ts';
+import { verifyTaskRequest } from '../../shared/queue/verify.ts';
+import { runOperation } from '../../shared/tenants/worker.ts';
+
+/**
+ * The Cloud Tasks target that runs tenant operations. 2xx acknowledges the
+ * task (done, stale or permanently failed); 503 asks Cloud Tasks to retry.
+ */
+export function createProvisionHandler(deps: Deps): Handler {
+  return createRouter([
+    {
+      method: 'POST',
+      path: '/tasks/provision',
+      handler: async (ctx) => {
+        const task = verifyTaskRequest(ctx, deps.config.tasks.secret);
+        const body = await ctx.json();
+        if (typeof body.tenantId !== 'string' || !Number.isInteger(body.generation)) {
+          throw new AppError('validation_failed', 'A provision task carries {tenantId, generation}.');
+        }
+        const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number }, task);
+        return { body: { outcome } };
+      },
+    },
+  ]);
+}

@@ -1,0 +1,51 @@
+/**
+ * Per-tenant secrets, encrypted at rest: `tenants/{id}/secrets/{key}` holds
+ * AES-256-GCM ciphertext bound to its path. Values never appear in logs or events.
+ */
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { decrypt, encrypt } from './crypto.ts';
+
+export interface SecretMeta {
+  key: string;
+  /** `generated` by provisioning, `user` for third-party keys. */
+  origin: 'generated' | 'user';
+  version: number;
+  updatedAt: string;
+}
+
+export const SECRET_KEY_PATTERN = /^[A-Z][A-Z0-9_]{1,63}$/;
+
+const path = (tenantId: string, key: string) => `tenants/${tenantId}/secrets/${key}`;
+
+export function createSecretStore(db: Firestore, key: Buffer) {
+  return {
+    async list(tenantId: string): Promise<SecretMeta[]> {
+      const snap = await db.collection(`tenants/${tenantId}/secrets`).get();
+      return snap.docs.map((d) => {
+        const { value: _value, ...meta } = d.data();
+        return meta as SecretMeta;
+      });
+    },
+    async get(tenantId: string, name: string): Promise<{ meta: SecretMeta; value: string } | undefined> {
+      const doc = await db.doc(path(tenantId, name)).get();
+      if (!doc.exists) return undefined;
+      const { value, ...meta } = doc.data()!;
+      return { meta: meta as SecretMeta, value: decrypt(key, value, path(tenantId, name)) };
+    },
+    /** All values, for injecting into an environment. */
+    async values(tenantId: string): Promise<Record<string, string>> {
+      const snap = await db.collection(`tenants/${tenantId}/secrets`).get();
+      return Object.fromEntries(snap.docs.map((d) => [d.id, decrypt(key, d.data().value, path(tenantId, d.id))]));
+    },
+    put(tenantId: string, name: string, value: string, origin: SecretMeta['origin'], now: Date, tx?: Transaction, previousVersion = 0) {
+      const data = { key: name, origin, version: previousVersion + 1, updatedAt: now.toISOString(), value: encrypt(key, value, path(tenantId, name)) };
+      const ref = db.doc(path(tenantId, name));
+      return tx ? tx.set(ref, data) : ref.set(data);
+    },
+    async remove(tenantId: string, name: string) {
+      await db.doc(path(tenantId, name)).delete();
+    },
+  };
+}
+
+export type SecretStore = ReturnType<typeof createSecretStore>;

@@ -1,0 +1,114 @@
+/**
+ * Starting an operation: one Firestore transaction checks the state machine,
+ * bumps the tenant's generation, records the operation and an event; then a
+ * Cloud Task named from (tenant, operation, generation) is enqueued, so a
+ * retried request can never enqueue twice.
+ */
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { authorize, type Action } from '../auth/authorize.ts';
+import type { Principal } from '../auth/principal.ts';
+import { AppError, illegalTransition, notFound } from '../errors.ts';
+import type { Queue } from '../queue/client.ts';
+import { appendEvent, getTenantDoc, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
+import type { EnvName, Tenant, TenantState } from './types.ts';
+
+export type OperationName = 'provision' | 'suspend' | 'resume' | 'restart' | 'deploy' | 'reset' | 'rotate' | 'delete';
+
+/** Which states each operation may start from (R-TENANT-6). */
+const ALLOWED_FROM: Record<OperationName, TenantState[]> = {
+  provision: ['failed'],
+  suspend: ['ready'],
+  resume: ['suspended'],
+  restart: ['ready'],
+  deploy: ['ready'],
+  reset: ['ready'],
+  rotate: ['ready'],
+  delete: ['provisioning', 'ready', 'failed', 'suspended', 'deleting'],
+};
+
+/** The state a tenant shows while the operation runs. */
+const STATE_WHILE: Partial<Record<OperationName, TenantState>> = { provision: 'provisioning', delete: 'deleting' };
+
+export const PROVISION_QUEUE = 'provision';
+
+export function taskName(tenantId: string, op: string, generation: number): string {
+  return `${tenantId}-${op}-${generation}`;
+}
+
+export interface OperationContext {
+  db: Firestore;
+  queue: Queue;
+  now: () => Date;
+}
+
+export async function enqueueOperation(ctx: OperationContext, tenantId: string, op: string, generation: number): Promise<void> {
+  await ctx.queue.enqueue(PROVISION_QUEUE, {
+    fn: 'provision',
+    path: '/tasks/provision',
+    payload: { tenantId, generation },
+    name: taskName(tenantId, op, generation),
+  });
+}
+
+/**
+ * Starts `op` on a tenant after authorizing `action` against it. Repeating the
+ * same request while that operation is in flight re-enqueues the same task
+ * (a no-op if it exists) and answers the same tenant: retries are idempotent.
+ */
+export async function startOperation(
+  ctx: OperationContext,
+  p: Principal,
+  tenantId: string,
+  action: Action,
+  op: OperationName,
+  options: {
+    env?: EnvName;
+    image?: string;
+    message: string;
+    check?: (t: TenantDoc) => void;
+    /** Extra writes in the same transaction when a new operation starts (e.g. rotated secrets). */
+    extra?: (tx: Transaction, t: TenantDoc, now: Date) => void;
+  },
+): Promise<Tenant> {
+  const result = await ctx.db.runTransaction(async (tx) => {
+    const tenant = await getTenantDoc(ctx.db, tenantId, tx);
+    if (!tenant || tenant.state === 'deleted') {
+      if (tenant && op === 'delete') {
+        authorize(p, action, tenant);
+        return { tenant, enqueue: false };
+      }
+      throw notFound(`Tenant ${tenantId}`);
+    }
+    authorize(p, action, tenant);
+    const inFlight = tenant.operation;
+    if (inFlight && inFlight.name === op && inFlight.env === options.env && inFlight.image === options.image) {
+      return { tenant, enqueue: true };
+    }
+    if (inFlight && op !== 'delete' && inFlight.name !== 'provision') {
+      throw new AppError('conflict', `Wait for the running ${inFlight.name} to finish first.`, { operation: inFlight.name });
+    }
+    if (!ALLOWED_FROM[op].includes(tenant.state)) throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
+    options.check?.(tenant);
+    const now = ctx.now();
+    options.extra?.(tx, tenant, now);
+    const generation = tenant.generation + 1;
+    const operation = { name: op, generation, env: options.env, image: options.image, startedAt: now.toISOString() };
+    const eventSeq = appendEvent(ctx.db, tx, tenant, { type: `${op}_requested`, env: options.env, message: options.message }, now);
+    const updated: TenantDoc = {
+      ...tenant,
+      generation,
+      eventSeq,
+      operation: JSON.parse(JSON.stringify(operation)),
+      state: STATE_WHILE[op] ?? tenant.state,
+      tasks: [...(tenant.tasks ?? []), taskName(tenantId, op, generation)].slice(-10),
+      error: op === 'provision' ? undefined : tenant.error,
+      updatedAt: now.toISOString(),
+    };
+    tx.set(ctx.db.doc(tenantPath(tenantId)), JSON.parse(JSON.stringify(updated)));
+    return { tenant: updated, enqueue: true };
+  });
+  if (result.enqueue && result.tenant.operation) {
+    await enqueueOperation(ctx, tenantId, result.tenant.operation.name, result.tenant.operation.generation);
+  }
+  return toTenant(result.tenant);
+}

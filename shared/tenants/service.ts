@@ -1,0 +1,231 @@
+/**
+ * The tenants service layer: every lifecycle operation, used by the REST API,
+ * chat, webhooks and the worker. Requests change documents and enqueue work;
+ * the provision worker (worker.ts) does the slow part through the runtime driver.
+ */
+import { randomBytes } from 'node:crypto';
+import { authorize } from '../auth/authorize.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { Deps } from '../deps.ts';
+import { AppError, conflict, notFound, notSupported } from '../errors.ts';
+import { appendEvent, getTenantDoc, listEnvironments, listEvents, namePath, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
+import { issueRetrievalToken } from './credentials.ts';
+import { enqueueOperation, startOperation, taskName, type OperationContext } from './operations.ts';
+import { DEFAULT_PLAN, PLAN_DEFAULTS } from './plans.ts';
+import { registryToken as makeRegistryToken, requireDeployableImage } from './registry.ts';
+import type { EnvName, EnvironmentRecord, Page, Tenant, TenantService } from './types.ts';
+import { createTenantSchema, logsQuerySchema, parseInput, updateTenantSchema } from './validate.ts';
+
+export type TenantServiceImpl = TenantService & {
+  /** Creates a tenant and returns it with its one-time credentials token. */
+  createWithToken(p: Principal, input: unknown): Promise<{ tenant: Tenant; credentialsToken: string }>;
+};
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[b & 31]).join('');
+
+export function createTenantService(deps: Deps): TenantServiceImpl {
+  const { config } = deps;
+  const ctx: OperationContext = { db: deps.db, queue: deps.queue, now: deps.now };
+
+  async function load(p: Principal, id: string, action: Parameters<typeof authorize>[1] = 'tenants.read'): Promise<TenantDoc> {
+    if (!/^t-[a-z2-7]{10}$/.test(id)) throw notFound(`Tenant ${id}`);
+    const tenant = await getTenantDoc(deps.db, id);
+    if (!tenant) throw notFound(`Tenant ${id}`);
+    authorize(p, action, tenant);
+    return tenant;
+  }
+  const live = async (p: Principal, id: string, action?: Parameters<typeof authorize>[1]) => {
+    const tenant = await load(p, id, action);
+    if (tenant.state === 'deleted') throw new AppError('gone', `Tenant ${id} was deleted.`);
+    return tenant;
+  };
+  const driverFor = (tenant: TenantDoc) => deps.runtime(tenant.driver);
+
+  async function createWithToken(p: Principal, raw: unknown) {
+    authorize(p, 'tenants.create');
+    const input = parseInput(createTenantSchema, raw);
+    if ((input.ownerId && input.ownerId !== p.uid) || input.driver) authorize(p, 'tenants.admin');
+    const plan = input.plan ?? DEFAULT_PLAN;
+    const defaults = PLAN_DEFAULTS[plan];
+    const now = deps.now();
+    const id = newTenantId();
+    const ownerId = input.ownerId ?? p.uid;
+    const tenant: TenantDoc = {
+      id,
+      name: input.name,
+      ownerId,
+      ownerEmail: ownerId === p.uid ? p.email : undefined,
+      plan,
+      region: input.region ?? config.region,
+      memoryMb: input.memoryMb ?? defaults.memoryMb,
+      state: 'provisioning',
+      environments: (input.environments as EnvName[] | undefined) ?? defaults.environments,
+      driver: input.driver ?? config.runtime.driver,
+      image: config.registry.defaultImage,
+      generation: 1,
+      urls: {},
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      eventSeq: 0,
+      operation: { name: 'provision', generation: 1, startedAt: now.toISOString() },
+      lease: null,
+      tasks: [taskName(id, 'provision', 1)],
+    };
+    const credentialsToken = await deps.db.runTransaction(async (tx) => {
+      const nameRef = deps.db.doc(namePath(ownerId, input.name));
+      if ((await tx.get(nameRef)).exists) throw conflict(`You already have a tenant named "${input.name}".`, { field: 'name' });
+      tx.create(nameRef, { tenantId: id });
+      for (const env of tenant.environments) {
+        const record: EnvironmentRecord = { tenantId: id, env, status: 'pending', image: tenant.image, steps: [], updatedAt: now.toISOString() };
+        tx.create(deps.db.doc(`tenants/${id}/environments/${env}`), record);
+      }
+      tenant.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'provisioning_requested', message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` }, now);
+      const token = issueRetrievalToken(deps.db, tx, id, now);
+      tx.create(deps.db.doc(tenantPath(id)), JSON.parse(JSON.stringify(tenant)));
+      return token;
+    });
+    await enqueueOperation(ctx, id, 'provision', 1);
+    deps.log.info('tenant created', { tenantId: id, ownerId, environments: tenant.environments });
+    return { tenant: toTenant(tenant), credentialsToken };
+  }
+
+  const service: TenantServiceImpl = {
+    createWithToken,
+    async create(p, input) {
+      return (await createWithToken(p, input)).tenant;
+    },
+    async list(p, options = {}): Promise<Page<Tenant>> {
+      authorize(p, 'tenants.list');
+      const pageSize = Math.min(Math.max(Number(options.pageSize) || 50, 1), 200);
+      let query = deps.db.collection('tenants').orderBy('createdAt', 'desc').orderBy('id');
+      const ownerId = p.role === 'admin' ? options.ownerId : p.uid;
+      if (ownerId) query = query.where('ownerId', '==', ownerId);
+      if (options.pageToken) {
+        const [createdAt, id] = decodeToken(options.pageToken);
+        query = query.startAfter(createdAt, id);
+      }
+      const snap = await query.limit(pageSize + 1).get();
+      const docs = snap.docs.map((d) => d.data() as TenantDoc);
+      const page = docs.slice(0, pageSize);
+      const last = page.at(-1);
+      return {
+        // Deleted tenants stay as tombstones (a repeated DELETE is a no-op) but are not listed.
+        items: page.filter((t) => t.state !== 'deleted').map(toTenant),
+        nextPageToken: docs.length > pageSize && last ? encodeToken(last.createdAt, last.id) : undefined,
+      };
+    },
+    async get(p, id) {
+      return toTenant(await load(p, id));
+    },
+    async resolve(p, idOrName) {
+      if (/^t-[a-z2-7]{10}$/.test(idOrName)) return toTenant(await live(p, idOrName));
+      const name = idOrName.trim().toLowerCase();
+      let query = deps.db.collection('tenants').where('name', '==', name);
+      if (p.role !== 'admin') query = query.where('ownerId', '==', p.uid);
+      const found = (await query.get()).docs.map((d) => d.data() as TenantDoc).filter((t) => t.state !== 'deleted');
+      if (found.length === 0) throw notFound(`A site named "${name}"`);
+      if (found.length > 1) throw conflict(`Several tenants are named "${name}"; use the tenant id.`, { ids: found.map((t) => t.id) });
+      return toTenant(found[0]);
+    },
+    async update(p, id, raw) {
+      const patch = parseInput(updateTenantSchema, raw);
+      const result = await deps.db.runTransaction(async (tx) => {
+        const tenant = await getTenantDoc(deps.db, id, tx);
+        if (!tenant || tenant.state === 'deleted') throw notFound(`Tenant ${id}`);
+        authorize(p, 'tenants.update', tenant);
+        const now = deps.now();
+        const changes: Partial<TenantDoc> = { updatedAt: now.toISOString() };
+        if (patch.name && patch.name !== tenant.name) {
+          const nameRef = deps.db.doc(namePath(tenant.ownerId, patch.name));
+          if ((await tx.get(nameRef)).exists) throw conflict(`You already have a tenant named "${patch.name}".`, { field: 'name' });
+          tx.delete(deps.db.doc(namePath(tenant.ownerId, tenant.name)));
+          tx.create(nameRef, { tenantId: id });
+          changes.name = patch.name;
+        }
+        if (patch.memoryMb && patch.memoryMb !== tenant.memoryMb) changes.memoryMb = patch.memoryMb;
+        if (Object.keys(changes).length > 1) {
+          changes.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'tenant_updated', message: 'Settings changed.', data: { ...patch } }, now);
+          tx.update(deps.db.doc(tenantPath(id)), changes);
+        }
+        return { ...tenant, ...changes, memoryChanged: changes.memoryMb !== undefined };
+      });
+      // New memory takes effect through a restart of running environments.
+      if (result.memoryChanged && result.state === 'ready' && !result.operation) {
+        return startOperation(ctx, p, id, 'tenants.operate', 'restart', { message: `Restarting with ${result.memoryMb} MiB.` });
+      }
+      const { memoryChanged: _m, ...tenant } = result;
+      return toTenant(tenant);
+    },
+    remove: (p, id) => startOperation(ctx, p, id, 'tenants.delete', 'delete', { message: 'Deleting the tenant and everything it owns.' }),
+    suspend: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'suspend', { message: 'Suspending: scaling every environment to zero.' }),
+    resume: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'resume', { message: 'Resuming every environment.' }),
+    restart: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'restart', { message: 'Restarting every environment.' }),
+    retryProvision: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'provision', { message: 'Retrying provisioning.' }),
+    async status(p, id) {
+      const tenant = await load(p, id);
+      return { tenant: toTenant(tenant), environments: await listEnvironments(deps.db, id) };
+    },
+    async environments(p, id) {
+      await load(p, id);
+      return listEnvironments(deps.db, id);
+    },
+    async resetEnvironment(p, id, env) {
+      if (env === 'live') throw new AppError('forbidden', 'The live environment is protected and cannot be reset.', { env });
+      if (env !== 'test' && env !== 'demo') throw new AppError('invalid_request', `Unknown environment "${env}"; use test or demo.`);
+      return startOperation(ctx, p, id, 'tenants.operate', 'reset', {
+        env,
+        message: `Resetting ${env}: its data is wiped and it is provisioned again.`,
+        check: (t) => {
+          if (!t.environments.includes(env)) throw notFound(`Environment ${env} of tenant ${id}`);
+        },
+      });
+    },
+    async deploy(p, id, image) {
+      requireDeployableImage(config, id, image);
+      return startOperation(ctx, p, id, 'tenants.deploy', 'deploy', { image, message: `Deploying ${image}.` });
+    },
+    async registryToken(p, id) {
+      const tenant = await live(p, id, 'tenants.deploy');
+      return makeRegistryToken(config, tenant.id, deps.now());
+    },
+    async logs(p, id, raw) {
+      const query = parseInput(logsQuerySchema, raw);
+      const tenant = await live(p, id);
+      const env = (query.env as EnvName | undefined) ?? (tenant.environments.includes('live') ? 'live' : tenant.environments[0]);
+      if (!tenant.environments.includes(env)) throw notFound(`Environment ${env} of tenant ${id}`);
+      const driver = driverFor(tenant);
+      if (!driver.logs) throw notSupported(driver.name, 'logs');
+      return driver.logs({ ownerId: tenant.ownerId, tenantId: id, env }, { since: query.since, limit: query.limit ?? 100 });
+    },
+    async metrics(p, id) {
+      const tenant = await live(p, id);
+      const driver = driverFor(tenant);
+      if (!driver.metrics) throw notSupported(driver.name, 'metrics');
+      const out: Partial<Record<EnvName, Awaited<ReturnType<NonNullable<typeof driver.metrics>>> | null>> = {};
+      for (const env of tenant.environments) {
+        out[env] = await driver.metrics({ ownerId: tenant.ownerId, tenantId: id, env }).catch(() => null);
+      }
+      return out;
+    },
+    async events(p, id, afterId) {
+      await load(p, id);
+      return listEvents(deps.db, id, afterId);
+    },
+  };
+  return service;
+}
+
+function encodeToken(createdAt: string, id: string) {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+function decodeToken(token: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
+  } catch {
+    // fall through
+  }
+  throw new AppError('invalid_request', 'The pageToken is not valid; use the nextPageToken of a previous page.');
+}

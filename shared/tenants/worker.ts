@@ -1,0 +1,183 @@
+/**
+ * The provision worker: executes the operation recorded on a tenant, step by
+ * step, when its Cloud Task arrives. Safe under at-least-once delivery: a
+ * stale task (older generation) is acknowledged and ignored, a lease keeps two
+ * deliveries from working at once, and completed steps are skipped.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import { DriverError } from '../runtime/types.ts';
+import { createSecretStore } from '../secrets/store.ts';
+import { appendEvent, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
+import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
+import { PROVISION_QUEUE } from './operations.ts';
+import type { EnvName } from './types.ts';
+import { envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
+
+export class Superseded extends Error {}
+
+const LEASE_MS = 120_000;
+
+export type Outcome = 'done' | 'stale' | 'failed';
+
+export async function runOperation(deps: Deps, task: { tenantId: string; generation: number }, attempt: { retryCount: number }): Promise<Outcome> {
+  const { db } = deps;
+  const holder = randomUUID();
+  const tenant = await db.runTransaction(async (tx) => {
+    const t = await getTenantDoc(db, task.tenantId, tx);
+    if (!t || t.generation !== task.generation || !t.operation) return undefined;
+    const now = deps.now();
+    if (t.lease && t.lease.holder !== holder && t.lease.until > now.toISOString()) {
+      throw new AppError('unavailable', 'Another delivery of this task is working on the tenant; retry later.');
+    }
+    tx.update(db.doc(tenantPath(t.id)), { lease: { holder, until: new Date(now.getTime() + LEASE_MS).toISOString() } });
+    return t;
+  });
+  if (!tenant) return 'stale';
+  const operation = tenant.operation!;
+  const ctx: StepContext = {
+    deps,
+    tenant,
+    generation: task.generation,
+    async checkCurrent() {
+      const current = await getTenantDoc(db, tenant.id);
+      if (!current || current.generation !== task.generation) throw new Superseded();
+    },
+  };
+  const log = deps.log.child({ tenantId: tenant.id, operation: operation.name, generation: task.generation });
+  try {
+    await execute(ctx, operation.name, operation.env as EnvName | undefined, operation.image);
+    log.info('operation done');
+    return 'done';
+  } catch (err) {
+    if (err instanceof Superseded) return 'stale';
+    const permanent = isPermanent(err) || attempt.retryCount + 1 >= deps.config.provision.maxAttempts;
+    log.warn('operation step failed', { err, retryCount: attempt.retryCount, permanent });
+    if (!permanent) throw new AppError('unavailable', `Step failed, will retry: ${(err as Error).message}`, undefined, { cause: err });
+    await fail(ctx, operation.name, operation.env as EnvName | undefined, err as Error);
+    return 'failed';
+  } finally {
+    await db
+      .runTransaction(async (tx) => {
+        const t = await getTenantDoc(db, tenant.id, tx);
+        if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
+      })
+      .catch(() => undefined);
+  }
+}
+
+function isPermanent(err: unknown): boolean {
+  if (err instanceof DriverError) return err.code === 'not_configured' || err.code === 'not_supported';
+  return err instanceof AppError && err.status < 500;
+}
+
+async function execute(ctx: StepContext, op: string, env: EnvName | undefined, image: string | undefined): Promise<void> {
+  const { tenant } = ctx;
+  const driver = ctx.deps.runtime(tenant.driver);
+  const envs = tenant.environments;
+  switch (op) {
+    case 'provision': {
+      await event(ctx, 'provisioning_started', `Provisioning ${envs.join(', ')} on ${driver.name}.`);
+      await ensureSecrets(ctx);
+      const urls = await Promise.all(envs.map((e) => provisionEnv(ctx, e)));
+      return finish(ctx, 'ready', 'tenant_ready', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
+    }
+    case 'suspend':
+      await Promise.all(envs.map((e) => step(ctx, e, 'suspend', async () => {
+        await driver.suspend(envRef(tenant, e));
+        await event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
+        return { status: 'suspended' };
+      })));
+      return finish(ctx, 'suspended', 'tenant_suspended', 'Suspended: every environment is scaled to zero.');
+    case 'resume':
+      await Promise.all(envs.map((e) => step(ctx, e, 'resume', async () => {
+        await driver.resume(envRef(tenant, e));
+        const status = await driver.waitReady(envRef(tenant, e), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
+        await event(ctx, 'environment_ready', `${e} is back at ${status.url}.`, e, { url: status.url });
+        return { status: 'ready', url: status.url };
+      })));
+      return finish(ctx, 'ready', 'tenant_resumed', 'Resumed: every environment answers again.');
+    case 'restart':
+    case 'rotate':
+    case 'deploy': {
+      const newImage = op === 'deploy' ? image! : tenant.image;
+      await Promise.all(envs.map((e) => step(ctx, e, op, async () => {
+        await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
+        // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
+        await driver.deploy(await envSpec(ctx, e, newImage));
+        const status = await driver.waitReady(envRef(tenant, e), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
+        await event(ctx, 'environment_ready', `${e} is ready at ${status.url}.`, e, { url: status.url });
+        return { status: 'ready', url: status.url, image: newImage };
+      })));
+      const type = op === 'deploy' ? 'deployed' : op === 'rotate' ? 'credentials_rotated' : 'tenant_restarted';
+      return finish(ctx, 'ready', type, op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.', op === 'deploy' ? { image: newImage } : {});
+    }
+    case 'reset': {
+      await step(ctx, env!, 'destroy', async () => {
+        await driver.destroy(envRef(tenant, env!));
+        await event(ctx, 'environment_destroyed', `${env}: removed with its data.`, env);
+        return { status: 'provisioning' };
+      });
+      const url = await provisionEnv(ctx, env!);
+      return finish(ctx, 'ready', 'environment_reset', `${env} was reset.`, { urls: { ...tenant.urls, [env!]: url } });
+    }
+    case 'delete':
+      return remove(ctx);
+    default:
+      throw new AppError('invalid_request', `Unknown operation ${op}.`);
+  }
+}
+
+/** Generated credentials are created once per tenant (rotation replaces them at request time). */
+async function ensureSecrets(ctx: StepContext): Promise<void> {
+  const { db, config, now } = ctx.deps;
+  const secrets = createSecretStore(db, config.secrets.key);
+  const created = await db.runTransaction(async (tx) => {
+    const existing = await tx.get(db.collection(`tenants/${ctx.tenant.id}/secrets`).where('origin', '==', 'generated'));
+    if (existing.size >= GENERATED_KEYS.length) return false;
+    storeGenerated(secrets, ctx.tenant.id, generateCredentials(ctx.tenant.id), now(), tx);
+    return true;
+  });
+  if (created) await event(ctx, 'secrets_stored', `Generated ${GENERATED_KEYS.join(', ')} (values are never shown in events).`);
+}
+
+/** Ends the operation: the new state, an event, and the operation cleared, only if it is still ours. */
+async function finish(ctx: StepContext, state: TenantDoc['state'], type: string, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
+  const { db, now } = ctx.deps;
+  await db.runTransaction(async (tx) => {
+    const t = await getTenantDoc(db, ctx.tenant.id, tx);
+    if (!t || t.generation !== ctx.generation) throw new Superseded();
+    const eventSeq = appendEvent(db, tx, t, { type, message }, now());
+    const urls = { ...t.urls, ...(changes.urls ?? {}) };
+    tx.update(db.doc(tenantPath(t.id)), JSON.parse(JSON.stringify({ ...changes, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() })));
+  });
+}
+
+async function fail(ctx: StepContext, op: string, env: EnvName | undefined, err: Error): Promise<void> {
+  const { db, now } = ctx.deps;
+  const error = { code: err instanceof DriverError ? `driver_${err.code}` : 'operation_failed', message: err.message.slice(0, 500) };
+  for (const e of env ? [env] : ctx.tenant.environments) await setEnv(ctx, e, { status: 'failed', error });
+  await db.runTransaction(async (tx) => {
+    const t = await getTenantDoc(db, ctx.tenant.id, tx);
+    if (!t || t.generation !== ctx.generation) return;
+    const type = op === 'provision' ? 'provisioning_failed' : `${op}_failed`;
+    const eventSeq = appendEvent(db, tx, t, { type, message: `${op} failed: ${error.message}`, env, data: { code: error.code } }, now());
+    const state = op === 'provision' ? 'failed' : op === 'delete' ? 'deleting' : t.state;
+    tx.update(db.doc(tenantPath(t.id)), { state, eventSeq, operation: null, error, updatedAt: now().toISOString() });
+  });
+}
+
+/** Removes every resource the tenant owns; the tenant document stays as a `deleted` tombstone with its event log. */
+async function remove(ctx: StepContext): Promise<void> {
+  const { db, queue } = ctx.deps;
+  const { tenant } = ctx;
+  const driver = ctx.deps.runtime(tenant.driver);
+  const envs = new Set<string>([...tenant.environments, ...(await listEnvironments(db, tenant.id)).map((e) => e.env)]);
+  await Promise.all([...envs].map((e) => driver.destroy(envRef(tenant, e))));
+  await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
+  for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
+  for (const sub of ['environments', 'secrets', 'credentials', 'costs']) await db.recursiveDelete(db.collection(`tenants/${tenant.id}/${sub}`));
+  await db.doc(namePath(tenant.ownerId, tenant.name)).delete();
+  await finish(ctx, 'deleted', 'tenant_deleted', 'The tenant and everything it owned are deleted.', { urls: {} as TenantDoc['urls'] });
+}
