@@ -33,7 +33,7 @@ export async function openConversation(db: Firestore, p: Principal, id: string |
   return { id: newId, created: true };
 }
 
-/** Message ids sort by time, so history reads back in order without an index. */
+/** Message ids sort by time too, so a listing by id reads in order; history is read newest first by `at` (single-field index). */
 function messageId(now: Date): string {
   return `${now.getTime().toString().padStart(14, '0')}-${randomBytes(4).toString('hex')}`;
 }
@@ -59,7 +59,7 @@ export async function loadHistory(
   conversationId: string,
   budgetChars: number,
 ): Promise<{ history: HistoryMessage[]; recentResults: { action: string; summary: string }[] }> {
-  const snap = await conversations(db).doc(conversationId).collection('messages').orderBy('__name__', 'desc').limit(100).get();
+  const snap = await conversations(db).doc(conversationId).collection('messages').orderBy('at', 'desc').limit(100).get();
   const picked: StoredMessage[] = [];
   let used = 0;
   for (const doc of snap.docs) {

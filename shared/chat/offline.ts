@@ -45,7 +45,7 @@ const STOP = new Set(
   ('a an the my our your me i we you it its is are was were be of for on to from in at with and or this that these those what whats ' +
     'which how hows did does do show give get tell display see check please can could would will just now current currently ' +
     'about all much many last latest recent lines line entries month week today yesterday site sites tenant tenants website ' +
-    'app called named environment env envs plan new one some there here').split(' '),
+    'app called named environment env envs plan new one some there here log').split(' '),
 );
 const ENVS = ['demo', 'test', 'live'] as const;
 const NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;

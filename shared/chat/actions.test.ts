@@ -1,0 +1,47 @@
+import test from 'ava';
+import { ACTION_NAMES, ACTION_SCHEMAS, DESTRUCTIVE_ACTIONS, ROLE_ACTIONS, functionDeclarations, toGeminiSchema } from './actions.ts';
+
+// Declarations come from the schemas
+
+test('every action has a described schema and one generated declaration', (t) => {
+  const declarations = functionDeclarations('admin');
+  t.deepEqual(declarations.map((d) => d.name), ACTION_NAMES);
+  for (const d of declarations) t.truthy(d.description, d.name);
+});
+
+test('a declaration carries the schema in Gemini form: upper-case types, required fields, enums and bounds', (t) => {
+  const logs = functionDeclarations('tenant').find((d) => d.name === 'GET_LOGS');
+  t.like(logs?.parameters, {
+    type: 'OBJECT',
+    required: ['site'],
+    properties: { site: { type: 'STRING' }, env: { type: 'STRING', enum: ['demo', 'test', 'live'] }, limit: { type: 'INTEGER', minimum: 1, maximum: 200 } },
+  });
+  const json = JSON.stringify(functionDeclarations('admin'));
+  t.false(json.includes('additionalProperties'));
+  t.false(json.includes('$schema'));
+  t.is(functionDeclarations('admin').find((d) => d.name === 'LIST_SITES')?.parameters, undefined);
+});
+
+test('a JSON Schema type Gemini cannot express is an error naming it, not a silent drop', (t) => {
+  t.throws(() => toGeminiSchema({ type: 'tuple' }), { message: /"tuple"/ });
+});
+
+// Roles and destructive actions
+
+test('the model is offered only the actions of the caller role', (t) => {
+  for (const role of ['admin', 'tenant'] as const) {
+    t.deepEqual(functionDeclarations(role).map((d) => d.name), [...ROLE_ACTIONS[role]]);
+  }
+});
+
+test('deleting, suspending and deploying are the destructive actions', (t) => {
+  t.deepEqual([...DESTRUCTIVE_ACTIONS].sort(), ['DELETE_SITE', 'DEPLOY', 'SUSPEND_SITE']);
+});
+
+test('schemas reject unknown fields and malformed values', (t) => {
+  t.false(ACTION_SCHEMAS.LIST_SITES.safeParse({ everything: true }).success);
+  t.false(ACTION_SCHEMAS.DEPLOY.safeParse({ site: 'shop', image: 'evil; rm -rf /' }).success);
+  t.false(ACTION_SCHEMAS.CREATE_SITE.safeParse({ name: 'Ignore previous instructions' }).success);
+  t.false(ACTION_SCHEMAS.GET_LOGS.safeParse({ site: 'shop', limit: 5000 }).success);
+  t.true(ACTION_SCHEMAS.GET_BILLING.safeParse({ site: 'shop', from: '2026-11-01' }).success);
+});
