@@ -136,7 +136,7 @@ delete_type() {
     [[ -z $name ]] && continue
     case $type in
       jobs) attempt "delete scheduler job $name" gc scheduler jobs delete "$name" --location="$GCP_REGION" ;;
-      functions) attempt "delete function $name" gc functions delete "$name" --gen2 --region="$GCP_REGION" ;;
+      functions) attempt "delete function $name" gc functions delete "$name" --region="$GCP_REGION" ;;
       services) attempt "delete service $name" gc run services delete "$name" --region="$GCP_REGION" ;;
       queues) attempt "delete queue $name (its name stays reserved for about 7 days)" \
         gc tasks queues delete "$name" --location="$GCP_REGION" ;;

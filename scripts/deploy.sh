@@ -109,6 +109,9 @@ prepare_config() {
     handled+="$key "
     value=${forced[$key]:-${!key:-}}
     [[ -z $value ]] && continue
+    if [[ $value == *localhost* || $value == *127.0.0.1* ]]; then
+      warn "$key=$value points at this machine; override it in .env.production"
+    fi
     printf '%s: %s\n' "$key" "$(yaml_quote "$value")" >>"$ENV_FILE"
   done
   SECRETS_ARG=$(IFS=,; printf '%s' "${mounts[*]}")
@@ -168,7 +171,7 @@ deploy_hosting() {
 }
 
 function_uri() {
-  gc functions describe "$1" --gen2 --region="$GCP_REGION" --format='value(serviceConfig.uri)'
+  gc functions describe "$1" --region="$GCP_REGION" --format='value(serviceConfig.uri)'
 }
 
 check_health() {

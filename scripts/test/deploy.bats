@@ -89,9 +89,17 @@ ENV
   [[ $c == *"TASKS_SECRET=tp-tasks-secret:latest"* ]]
   [[ $output == *"TASKS_SECRET has a plain value"* ]]
   [[ $output == *"FIRESTORE_EMULATOR_HOST not deployed"* ]]
+  [[ $output != *"PUBLIC_URL=http://localhost"* ]]
 }
 
 # Failures
+
+@test "a development URL that would reach production is warned about" {
+  printf 'SMTP_URL=smtp://127.0.0.1:1025\n' >"$TP_ROOT/.env"
+  run tp deploy.sh --skip-build --only api --skip-hosting
+  [ "$status" -eq 0 ]
+  [[ $output == *"SMTP_URL=smtp://127.0.0.1:1025 points at this machine; override it in .env.production"* ]]
+}
 
 @test "a health check that does not answer 200 fails clearly" {
   export FAKE_CURL_STATUS=503
