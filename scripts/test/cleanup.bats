@@ -29,7 +29,7 @@ deletes() { calls '(delete|remove-iam-policy-binding) '; }
     [[ $output == *"$text"* ]]
   done
   [[ $output != *other-app-key* && $output != *other-queue* && $output != *builder@* ]]
-  run tp cleanup.sh <<<"delete all"
+  run tp cleanup.sh <<<"DELETE all"
   [ -z "$(deletes)" ]
   run tp cleanup.sh </dev/null
   [ "$status" -eq 0 ]
