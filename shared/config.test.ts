@@ -1,4 +1,5 @@
 import test from 'ava';
+import { parseBillingConfig, requireExportTable } from './billing/config.ts';
 import { ConfigError, parseConfig } from './config.ts';
 
 test('development runs with no variables set at all', (t) => {
@@ -50,4 +51,59 @@ test('chat uses the offline model until Gemini credentials are configured', (t) 
   t.is(parseConfig({ GEMINI_API_KEY: 'k', CHAT_MODEL: 'offline' }).chat.model, 'offline');
   t.throws(() => parseConfig({ CHAT_MODEL: 'gpt' }), { message: /CHAT_MODEL: must be one of offline, gemini/ });
   t.throws(() => parseConfig({ GEMINI_BASE_URL: 'nope' }), { message: /GEMINI_BASE_URL: must be a URL/ });
+});
+
+// Web pages
+
+test('the web pages get a placeholder API key outside production and the auth domain of the Firebase project', (t) => {
+  const dev = parseConfig({ FIREBASE_PROJECT_ID: 'users-project' }).web;
+  t.is(dev.firebaseApiKey, 'demo-api-key');
+  t.is(dev.firebaseAuthDomain, 'users-project.firebaseapp.com');
+  const prod = parseConfig({ TP_ENV: 'production', GCP_PROJECT_ID: 'p', GCP_REGION: 'europe-west1', TASKS_SECRET: 's', SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'), BILLING_SOURCE: 'metered' }).web;
+  t.is(prod.firebaseApiKey, undefined, 'production never invents a key');
+  t.is(prod.firebaseAuthDomain, 'p.firebaseapp.com');
+  const set = parseConfig({ FIREBASE_API_KEY: 'AIza-key', FIREBASE_AUTH_DOMAIN: 'login.example.com' }).web;
+  t.deepEqual(set, { firebaseApiKey: 'AIza-key', firebaseAuthDomain: 'login.example.com' });
+});
+
+// Billing, plans and payments (shared/billing/config.ts)
+
+test('billing runs on metered usage in development, with the default price sheet and plans', (t) => {
+  const { billing } = parseConfig({});
+  t.is(billing.source, 'metered');
+  t.is(billing.priceSheet.currency, 'USD');
+  t.deepEqual(billing.plans.map((p) => p.id), ['free', 'starter', 'pro']);
+  t.is(billing.payments.provider, 'stripe');
+  t.is(billing.payments.stripe.toleranceSeconds, 300);
+  t.is(billing.payments.paddle.toleranceSeconds, 5);
+  t.deepEqual(billing.payments.stripe.webhookSecrets, []);
+});
+
+test('production reads costs from the billing export, and a cost-reading function refuses to start without its table', (t) => {
+  const production = { mode: 'production' as const, publicUrl: 'https://x.example.com' };
+  t.is(parseBillingConfig({ BILLING_EXPORT_TABLE: 'p-123456.billing.gcp_billing_export_v1_X' }, production).source, 'bigquery');
+  const missing = parseBillingConfig({}, production);
+  t.throws(() => requireExportTable(missing), { message: /BILLING_EXPORT_TABLE: is required when BILLING_SOURCE is bigquery/ });
+  t.notThrows(() => requireExportTable(parseConfig({}).billing));
+});
+
+test('billing variables are checked and named', (t) => {
+  t.throws(() => parseConfig({ BILLING_SOURCE: 'bigquery', BILLING_EXPORT_TABLE: 'p.d.t`; DROP' }), { message: /BILLING_EXPORT_TABLE: must be project\.dataset\.table/ });
+  t.throws(() => parseConfig({ BILLING_SOURCE: 'csv' }), { message: /BILLING_SOURCE: must be one of bigquery, metered/ });
+  t.throws(() => parseConfig({ PRICE_SHEET: '{nope' }), { message: /PRICE_SHEET: must be JSON/ });
+  t.throws(() => parseConfig({ PRICE_SHEET: '{"gibSecond":-1}' }), { message: /PRICE_SHEET: .*bad: gibSecond/ });
+  t.throws(() => parseConfig({ PLANS: '[{"id":"gold"}]' }), { message: /PLANS: names plan "gold"/ });
+  t.throws(() => parseConfig({ PAYMENT_PROVIDER: 'paypal' }), { message: /PAYMENT_PROVIDER: must be one of stripe, paddle/ });
+  t.throws(() => parseConfig({ PADDLE_TOLERANCE_SECONDS: '0' }), { message: /PADDLE_TOLERANCE_SECONDS/ });
+});
+
+test('webhook secrets rotate through a comma list, and plan prices come from PLANS or per-plan variables', (t) => {
+  const { billing } = parseConfig({
+    STRIPE_WEBHOOK_SECRETS: 'whsec_new, whsec_old',
+    STRIPE_PRICE_STARTER: 'price_s',
+    PLANS: '[{"id":"pro","priceMonthly":9900,"providerPrices":{"paddle":"pri_p"}},{"id":"starter"}]',
+  });
+  t.deepEqual(billing.payments.stripe.webhookSecrets, ['whsec_new', 'whsec_old']);
+  t.like(billing.plans[0], { id: 'pro', priceMonthly: 9900, memoryMb: 1024, providerPrices: { paddle: 'pri_p' } });
+  t.like(billing.plans[1], { id: 'starter', priceMonthly: 1900, providerPrices: { stripe: 'price_s' } });
 });

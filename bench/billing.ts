@@ -1,0 +1,110 @@
+/**
+ * Benchmark of daily billing aggregation (R-BILL-2 at scale): one day of
+ * 1,000,000 metered usage records for 10,000 tenants, generated in memory and
+ * streamed through the real metered source and aggregator (sum per tenant,
+ * price, sum per tenant and service). Target: < 20 s and < 1 GiB peak RSS.
+ *
+ * The Firestore part (replacing the day's cost documents with BulkWriter) runs
+ * only when FIRESTORE_EMULATOR_HOST is set, against a throwaway project; by default
+ * it writes a sample of `writeTenants` tenants (2,000) and reports documents per second.
+ *
+ * Run directly: `npx tsx bench/billing.ts [records] [tenants]`
+ * (with `FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT` to include the writes).
+ */
+import { randomBytes } from 'node:crypto';
+import { writeDay, sumCosts } from '../shared/billing/aggregate.ts';
+import { DEFAULT_PRICE_SHEET } from '../shared/billing/config.ts';
+import { createMeteredSource, type UsageReader } from '../shared/billing/metered.ts';
+import { createFirestore } from '../shared/store/db.ts';
+
+/** One benchmark's figures. */
+export interface BenchResult {
+  name: string;
+  figures: Record<string, number>;
+  unit: Record<string, string>;
+}
+
+export interface BillingBenchOptions {
+  records?: number;
+  tenants?: number;
+  /** Tenants whose documents are written to the emulator (0: skip; needs FIRESTORE_EMULATOR_HOST). */
+  writeTenants?: number;
+  firestoreHost?: string;
+}
+
+/** Deterministic records: tenant i gets records i, i + tenants, …; numbers from a small LCG. */
+function generateRecords(records: number, tenants: number): UsageReader {
+  const ids = Array.from({ length: tenants }, (_, i) => `t-${i.toString(32).padStart(10, '0')}`);
+  return async function* () {
+    let seed = 42;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    for (let i = 0; i < records; i++) {
+      const seconds = 30 + Math.floor(next() * 60);
+      yield { tenantId: ids[i % tenants], instanceSeconds: seconds, memoryMibSeconds: seconds * 512, requests: Math.floor(next() * 200) };
+    }
+  };
+}
+
+/** Tracks the highest resident set size seen while `fn` runs (sampled every 20 ms, plus getrusage's maxRSS). */
+async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  try {
+    const value = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+    return { value, peakRssMb: Math.round(peak / 1_048_576) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function benchBilling(opts: BillingBenchOptions = {}): Promise<BenchResult> {
+  const records = opts.records ?? 1_000_000;
+  const tenants = opts.tenants ?? 10_000;
+  const day = '2024-01-15';
+  const source = createMeteredSource({ priceSheet: DEFAULT_PRICE_SHEET, read: generateRecords(records, tenants) });
+
+  const started = performance.now();
+  const { value: sums, peakRssMb } = await withPeakRss(() => sumCosts(source, { from: day, to: day }));
+  const aggregateMs = performance.now() - started;
+  const daySums = sums.get(day)!;
+  if (daySums.tenants.size !== tenants) throw new Error(`benchBilling: expected ${tenants} tenants, summed ${daySums.tenants.size}`);
+
+  const figures: Record<string, number> = {
+    records,
+    tenants,
+    aggregateMs: Math.round(aggregateMs),
+    recordsPerSecond: Math.round(records / (aggregateMs / 1000)),
+    peakRssMb,
+  };
+  const unit: Record<string, string> = { records: 'records', tenants: 'tenants', aggregateMs: 'ms', recordsPerSecond: 'records/s', peakRssMb: 'MiB' };
+
+  const host = opts.firestoreHost ?? process.env.FIRESTORE_EMULATOR_HOST;
+  const writeTenants = Math.min(opts.writeTenants ?? 2000, tenants);
+  if (host && writeTenants > 0) {
+    const db = createFirestore({ projectId: `demo-bench-${randomBytes(4).toString('hex')}`, emulators: { firestore: host } });
+    const sample = { ...daySums, tenants: new Map([...daySums.tenants].slice(0, writeTenants)) };
+    try {
+      const writeStarted = performance.now();
+      await writeDay({ db, now: () => new Date() }, day, sample, 'metered');
+      const writeMs = performance.now() - writeStarted;
+      figures.writtenTenants = writeTenants;
+      figures.writeMs = Math.round(writeMs);
+      figures.docsPerSecond = Math.round(writeTenants / (writeMs / 1000));
+      figures.projectedWriteAllMs = Math.round((writeMs / writeTenants) * tenants);
+      Object.assign(unit, { writtenTenants: 'tenants', writeMs: 'ms', docsPerSecond: 'docs/s', projectedWriteAllMs: 'ms' });
+    } finally {
+      await db.terminate();
+    }
+  }
+  return { name: 'billing aggregation (metered, one day)', figures, unit };
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const records = process.argv[2] ? Number(process.argv[2]) : undefined;
+  const tenants = process.argv[3] ? Number(process.argv[3]) : undefined;
+  const result = await benchBilling({ records, tenants });
+  console.log(result.name);
+  for (const [key, value] of Object.entries(result.figures)) console.log(`  ${key.padEnd(22)} ${String(value).padStart(10)} ${result.unit[key]}`);
+  if (!process.env.FIRESTORE_EMULATOR_HOST) console.log('  (set FIRESTORE_EMULATOR_HOST to also measure the Firestore writes)');
+}
