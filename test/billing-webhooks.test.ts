@@ -169,6 +169,12 @@ test.serial('a signature made with the previous secret still passes during rotat
   t.regex((await old.json()).error.message, /old/);
 });
 
+test('a webhook for an unknown provider is a 404 naming the valid ones', async (t) => {
+  const res = await stack.fetch('/api/v1/webhooks/paypal', { method: 'POST', json: { id: 'x' } });
+  t.is(res.status, 404);
+  t.regex((await res.json()).error.message, /valid providers are "stripe", "paddle"/);
+});
+
 test.serial('an unknown event type is answered 200, ignored and recorded', async (t) => {
   const res = await stripeDelivery({ id: 'evt_unknown', object: 'event', type: 'invoice.finalized', created: 1_717_000_001, data: { object: { id: 'in_1', object: 'invoice' } } });
   const body = await res.json();
