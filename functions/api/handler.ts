@@ -4,6 +4,9 @@ import { checkHealth } from './health.ts';
 import { createApiRouter, type ApiRoute } from './route.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { billingRoutes } from './routes/billing.ts';
+import { userRoutes } from './routes/users.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { createProjectService } from '../../shared/projects/service.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
 
@@ -23,6 +26,8 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
     },
     ...tenantRoutes(deps, tenants, secrets),
     ...billingRoutes(deps, { tenants }),
+    ...userRoutes(deps),
+    ...projectRoutes(deps, createProjectService(deps)),
   ];
 }
 
