@@ -33,6 +33,7 @@ export interface ChatEvent {
 
 export interface ChatReply {
   status: number;
+  headers: Headers;
   /** SSE events in order (empty for a JSON answer). */
   events: ChatEvent[];
   /** The JSON body when the answer was not a stream (errors before streaming). */
@@ -63,6 +64,7 @@ export async function postChat(baseUrl: string, token: string | undefined, body:
   const of = (name: string) => events.filter((e) => e.event === name).map((e) => e.data);
   return {
     status: res.status,
+    headers: res.headers,
     events,
     json,
     text: of('text').map((d) => d.text).join(''),
