@@ -53,6 +53,8 @@ export interface Config {
   /** Costs, plans and payments (shared/billing/config.ts). */
   billing: BillingConfig;
   chat: ChatConfig;
+  /** What the web pages need to sign in with the Firebase JS SDK (served by `GET /api/config`). */
+  web: WebConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -75,6 +77,14 @@ export interface ChatConfig {
   historyBudgetChars: number;
   /** Chat requests per user per minute. */
   rateLimitPerMinute: number;
+}
+
+/** Public Firebase web settings: the API key of a web app is an identifier, not a secret. */
+export interface WebConfig {
+  /** FIREBASE_API_KEY; outside production a placeholder, which the Auth emulator accepts. */
+  firebaseApiKey?: string;
+  /** FIREBASE_AUTH_DOMAIN, default `<auth project>.firebaseapp.com`. */
+  firebaseAuthDomain: string;
 }
 
 // Readers ---------------------------------------------------------------
@@ -234,6 +244,10 @@ export function parseConfig(env: Env = process.env): Config {
       defaultImage: str(env, 'DEFAULT_IMAGE', 'tenantplane/sample-tenant:latest'),
     },
     chat: chatConfig(env, projectId),
+    web: {
+      firebaseApiKey: optional(env, 'FIREBASE_API_KEY') ?? (mode === 'production' ? undefined : 'demo-api-key'),
+      firebaseAuthDomain: str(env, 'FIREBASE_AUTH_DOMAIN', `${str(env, 'FIREBASE_PROJECT_ID', projectId)}.firebaseapp.com`),
+    },
     billing: parseBillingConfig(env, { mode, publicUrl }),
     provision: {
       maxAttempts: int(env, 'PROVISION_MAX_ATTEMPTS', 5, 1, 100),

@@ -7,6 +7,7 @@ import { billingRoutes } from './routes/billing.ts';
 import { userRoutes } from './routes/users.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { createProjectService } from '../../shared/projects/service.ts';
+import { webConfigRoutes } from './routes/web-config.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
 
@@ -28,6 +29,7 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
     ...billingRoutes(deps, { tenants }),
     ...userRoutes(deps),
     ...projectRoutes(deps, createProjectService(deps)),
+    ...webConfigRoutes(deps),
   ];
 }
 

@@ -11,6 +11,8 @@ export type Rule = 'public' | 'user' | 'owner' | 'admin';
 
 export const POLICY = {
   'health.read': 'public',
+  /** The web pages' sign-in settings (GET /api/config). */
+  'config.read': 'public',
   'plans.read': 'public',
   'webhooks.receive': 'public',
   'tenants.create': 'user',

@@ -1,0 +1,43 @@
+/**
+ * `GET /api/config` (public): the runtime settings the web pages need to sign
+ * in with the Firebase JS SDK. Served by the API rather than baked into the
+ * bundle, so one build of the pages works locally (Auth emulator) and in
+ * production (the project's web API key, which is an identifier, not a secret).
+ */
+import type { Deps } from '../../../shared/deps.ts';
+import { AppError } from '../../../shared/errors.ts';
+import type { ApiRoute } from '../route.ts';
+
+/** What the pages read; `authEmulatorHost` (host:port) is present only when the Auth emulator is in use. */
+export interface WebClientConfig {
+  firebase: { apiKey: string; authDomain: string; projectId: string };
+  authEmulatorHost?: string;
+  mode: 'development' | 'test' | 'production';
+}
+
+/** Builds the page settings from config; throws 503 naming the variable when production lacks the API key. */
+export function readWebClientConfig(config: Deps['config']): WebClientConfig {
+  const apiKey = config.web.firebaseApiKey;
+  if (!apiKey) {
+    throw new AppError('unavailable', 'Sign-in is not configured: set FIREBASE_API_KEY to the Web API key of the Firebase project (Project settings → General).');
+  }
+  // The Auth emulator only matters outside production; a stray variable there must not send browsers to it.
+  const emulator = config.mode === 'production' ? undefined : config.emulators.auth;
+  return {
+    firebase: { apiKey, authDomain: config.web.firebaseAuthDomain, projectId: config.authProjectId },
+    ...(emulator ? { authEmulatorHost: emulator } : {}),
+    mode: config.mode,
+  };
+}
+
+/** The route; cached briefly by browsers since it changes only with a deploy. */
+export function webConfigRoutes(deps: Deps): ApiRoute[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/config',
+      action: 'config.read',
+      handler: async () => ({ body: readWebClientConfig(deps.config), headers: { 'Cache-Control': 'public, max-age=60' } }),
+    },
+  ];
+}

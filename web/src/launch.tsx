@@ -1,0 +1,203 @@
+/**
+ * Launch (R-ACTIVATE-2): signs in with the activation's custom token, creates
+ * the tenant, and shows each provisioning event live until every environment
+ * answers, then links to them. `?tenant=<id>` watches an existing launch.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api } from './lib/api.ts';
+import type { SignedInUser } from './lib/auth.ts';
+import { ApiError, describeError } from './lib/errors.ts';
+import { readProfile, suggestTenantName } from './lib/profile.ts';
+import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type EnvName, type Tenant, type TenantEvent } from './lib/tenants.ts';
+import { Button, Field, Notice, ProgressBar, formatTime } from './ui/controls.tsx';
+import { SignedInPage, mount } from './ui/layout.tsx';
+
+type Phase = { kind: 'form' } | { kind: 'running'; tenant: Tenant } | { kind: 'ready'; tenant: Tenant } | { kind: 'failed'; tenant: Tenant; message: string };
+
+/** Milestones of one provisioning run: three for the tenant, three per environment. */
+function progressOf(events: TenantEvent[], envs: EnvName[]): number {
+  const perEnv = ['infrastructure_ready', 'deploy_started', 'environment_ready'];
+  const whole = ['provisioning_started', 'secrets_stored', 'tenant_ready'];
+  const done = new Set(events.filter((e) => whole.includes(e.type) || (e.env && perEnv.includes(e.type))).map((e) => `${e.type}:${e.env ?? ''}`));
+  return done.size / (whole.length + perEnv.length * envs.length);
+}
+
+function Launch({ user }: { user: SignedInUser }) {
+  const watchId = new URLSearchParams(location.search).get('tenant');
+  const profile = readProfile();
+  const [phase, setPhase] = useState<Phase>({ kind: 'form' });
+  const [events, setEvents] = useState<TenantEvent[]>([]);
+  const [connection, setConnection] = useState<'live' | 'reconnecting'>('live');
+  const [errors, setErrors] = useState<{ name?: string; environments?: string; form?: string }>({});
+  const [busy, setBusy] = useState(false);
+  const [credentialsLink, setCredentialsLink] = useState<string | null>(null);
+  const stop = useRef(new AbortController());
+  const outcomeHeading = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => () => stop.current.abort(), []);
+  useEffect(() => {
+    if (!watchId) return;
+    api<{ tenant: Tenant }>(tenantPath(watchId)).then(({ tenant }) => watch(tenant), (err) => setErrors({ form: describeError(err) }));
+  }, [watchId]);
+  useEffect(() => {
+    if (phase.kind === 'ready' || phase.kind === 'failed') outcomeHeading.current?.focus();
+  }, [phase.kind]);
+
+  async function watch(tenant: Tenant) {
+    setPhase({ kind: 'running', tenant });
+    try {
+      const result = await followOperation(tenant.id, 'provision', (e) => setEvents((all) => (all.some((x) => x.id === e.id) ? all : [...all, e])), stop.current.signal, setConnection);
+      const latest = (await api<{ tenant: Tenant }>(tenantPath(tenant.id))).tenant;
+      setPhase(result.outcome === 'done' ? { kind: 'ready', tenant: latest } : { kind: 'failed', tenant: latest, message: latest.error?.message ?? result.event.message });
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') setPhase({ kind: 'failed', tenant, message: describeError(err) });
+    }
+  }
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    const name = String(data.get('name') ?? '').trim();
+    const environments = ENV_NAMES.filter((env) => data.getAll('environments').includes(env));
+    const next: typeof errors = {};
+    if (!/^[a-z][a-z0-9-]{1,28}[a-z0-9]$/.test(name)) next.name = 'Use 3 to 30 lowercase letters, digits or dashes, starting with a letter.';
+    if (environments.length === 0) next.environments = 'Choose at least one environment.';
+    setErrors(next);
+    if (Object.keys(next).length > 0) return;
+    setBusy(true);
+    try {
+      const created = await api<{ tenant: Tenant; links: { credentials?: string } }>('/api/v1/tenants', { json: { name, environments } });
+      setCredentialsLink(created.links.credentials ?? null);
+      history.replaceState(null, '', `?tenant=${created.tenant.id}`);
+      void watch(created.tenant);
+    } catch (err) {
+      const field = err instanceof ApiError && (err.details.field === 'name' || 'name' in ((err.details.fields as object) ?? {}));
+      setErrors(field ? { name: describeError(err) } : { form: describeError(err) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function retry(tenant: Tenant) {
+    setBusy(true);
+    try {
+      await api(`${tenantPath(tenant.id)}/retry-provision`, { method: 'POST' });
+      void watch(tenant);
+    } catch (err) {
+      setPhase({ kind: 'failed', tenant, message: describeError(err) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const tenant = phase.kind === 'form' ? null : phase.tenant;
+  return (
+    <>
+      <h1>{tenant ? `Launching ${tenant.name}` : 'Launch your environment'}</h1>
+      {phase.kind === 'form' && !watchId && (
+        <form noValidate onSubmit={submit} className="card mt-6 space-y-5">
+          <p className="text-slate-600">Signed in as <strong>{user.email}</strong>. Choose a name; it becomes part of your environments' addresses.</p>
+          <Field label="Name" name="name" defaultValue={suggestTenantName(profile.email === user.email ? profile.company : undefined, user.email)} autoComplete="off" spellCheck={false} maxLength={30} hint="3–30 lowercase letters, digits or dashes." error={errors.name} />
+          <fieldset>
+            <legend className="label">Environments</legend>
+            <div className="flex flex-wrap gap-3">
+              {ENV_NAMES.map((env) => (
+                <label key={env} className="flex items-center gap-2 rounded-lg border border-slate-200 px-3 py-2 has-[:checked]:border-brand-500 has-[:checked]:bg-brand-50">
+                  <input type="checkbox" name="environments" value={env} defaultChecked className="accent-brand-600" />
+                  {ENV_LABELS[env]}
+                </label>
+              ))}
+            </div>
+            <p className="mt-1 text-xs text-slate-500">Test is disposable; Live is protected from resets.</p>
+            {errors.environments && <p className="field-error">{errors.environments}</p>}
+          </fieldset>
+          {errors.form && <Notice kind="error">{errors.form}</Notice>}
+          <Button type="submit" busy={busy} busyLabel="Creating…">
+            Launch
+          </Button>
+        </form>
+      )}
+      {phase.kind === 'form' && watchId && <div role="status" className="mt-4">{errors.form ? <Notice kind="error">{errors.form}</Notice> : 'Loading…'}</div>}
+      {tenant && (
+        <section className="card mt-6 space-y-4" aria-labelledby="progress-title">
+          <h2 id="progress-title">Progress</h2>
+          <ProgressBar value={phase.kind === 'ready' ? 1 : progressOf(events, tenant.environments)} label={`Provisioning ${tenant.name}`} />
+          <p className="text-sm text-slate-600" aria-live="polite">
+            {phase.kind === 'running' && (connection === 'live' ? 'Working… each step appears below as it happens.' : 'Connection lost; reconnecting without missing a step…')}
+          </p>
+          <ol role="log" aria-live="polite" aria-label="Provisioning events" className="max-h-80 space-y-1 overflow-y-auto rounded-lg bg-slate-50 p-3 text-sm">
+            {events.map((e) => (
+              <li key={e.id} className={`flex gap-3 ${e.type.endsWith('_failed') ? 'text-red-800' : ''}`}>
+                <time className="mono shrink-0 pt-0.5 text-slate-500" dateTime={e.at}>{formatTime(e.at)}</time>
+                <span>{e.message}</span>
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+      {phase.kind === 'ready' && (
+        <section className="card mt-6 space-y-4" aria-labelledby="ready-title">
+          <h2 id="ready-title" ref={outcomeHeading} tabIndex={-1}>Your environments are ready</h2>
+          <ul className="grid gap-3 sm:grid-cols-3">
+            {phase.tenant.environments.map((env) => (
+              <li key={env}>
+                {phase.tenant.urls[env] ? (
+                  <a href={phase.tenant.urls[env]} target="_blank" rel="noopener" className="btn btn-primary w-full">
+                    Open {ENV_LABELS[env]}
+                  </a>
+                ) : (
+                  <span className="text-sm text-slate-500">{ENV_LABELS[env]}: no address yet</span>
+                )}
+              </li>
+            ))}
+          </ul>
+          {credentialsLink && <Credentials link={credentialsLink} />}
+          <p><a href="/tenants.html">Manage it in My tenants</a></p>
+        </section>
+      )}
+      {phase.kind === 'failed' && (
+        <section className="mt-6" aria-labelledby="failed-title">
+          <Notice kind="error">
+            <h2 id="failed-title" ref={outcomeHeading} tabIndex={-1}>Provisioning did not finish</h2>
+            <p className="mt-1">{phase.message}</p>
+            <p className="mt-3">
+              <Button onClick={() => retry(phase.tenant)} busy={busy} busyLabel="Retrying…">Retry</Button>
+            </p>
+          </Notice>
+        </section>
+      )}
+    </>
+  );
+}
+
+/** The generated secrets, retrievable exactly once (R-SECRETS-2). */
+function Credentials({ link }: { link: string }) {
+  const [values, setValues] = useState<Record<string, string> | null>(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  if (values) {
+    return (
+      <div className="notice notice-info">
+        <p className="font-semibold">Your generated credentials: copy them now, they are shown only once.</p>
+        <dl className="mono mt-2 grid gap-1 break-all">{Object.entries(values).map(([k, v]) => <div key={k}><dt className="inline font-semibold">{k}: </dt><dd className="inline">{v}</dd></div>)}</dl>
+      </div>
+    );
+  }
+  return (
+    <div>
+      <Button variant="secondary" busy={busy} onClick={async () => {
+        setBusy(true);
+        try {
+          setValues((await api<{ credentials: Record<string, string> }>(link)).credentials);
+        } catch (err) {
+          setError(describeError(err));
+        } finally {
+          setBusy(false);
+        }
+      }}>Show my credentials once</Button>
+      {error && <p className="field-error" role="alert">{error}</p>}
+    </div>
+  );
+}
+
+mount(<SignedInPage title="Launch">{(user) => <Launch user={user} />}</SignedInPage>);
