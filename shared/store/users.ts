@@ -107,7 +107,7 @@ export async function changeUserRole(deps: RoleChangeDeps, caller: Principal, ui
   const { db, auth, now } = deps;
   const target = await getUserRecord(auth, uid);
   const current = roleOf(target);
-  await db.runTransaction(async (tx) => {
+  const lastAdmin = await db.runTransaction(async (tx) => {
     const at = now().toISOString();
     if (current === 'admin' && role !== 'admin') {
       const mirrored = (await tx.get(db.collection('users').where('role', '==', 'admin'))).docs.map((d) => d.id);
@@ -116,16 +116,19 @@ export async function changeUserRole(deps: RoleChangeDeps, caller: Principal, ui
       for (const stale of mirrored.filter((id) => id !== uid && !confirmed.has(id))) {
         tx.set(db.doc(userPath(stale)), { role: 'tenant', updatedAt: at }, { merge: true });
       }
-      if (confirmed.size === 0) {
-        throw conflict(`${target.email ?? uid} is the last admin; make another user admin first (PATCH /api/v1/users/{uid} {"role": "admin"}), then change this role.`, { uid, role: current });
-      }
+      // Commit the corrections to stale entries, but change nothing else.
+      if (confirmed.size === 0) return true;
     }
     if (caller.role === 'admin' && caller.uid !== uid) {
       tx.set(db.doc(userPath(caller.uid)), { uid: caller.uid, email: caller.email ?? null, role: 'admin', updatedAt: at }, { merge: true });
     }
     const mirror: UserMirror = { uid, email: target.email ?? null, role, updatedAt: at };
     tx.set(db.doc(userPath(uid)), mirror, { merge: true });
+    return false;
   });
+  if (lastAdmin) {
+    throw conflict(`${target.email ?? uid} is the last admin; make another user admin first (PATCH /api/v1/users/{uid} {"role": "admin"}), then change this role.`, { uid, role: current });
+  }
   if (current !== role) {
     try {
       await auth.setCustomUserClaims(uid, { ...(target.customClaims ?? {}), role });
