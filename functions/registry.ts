@@ -3,6 +3,7 @@ import type { Handler } from '../shared/http/wrap.ts';
 import { createActivateHandler } from './activate/handler.ts';
 import { createApiHandler } from './api/handler.ts';
 import { createBillingAggregateHandler } from './billing-aggregate/handler.ts';
+import { createChatHandler } from './chat/handler.ts';
 import { createMailHandler } from './mail/handler.ts';
 import { createSignupHandler } from './signup/handler.ts';
 import { createProvisionHandler } from './provision/handler.ts';
@@ -15,4 +16,5 @@ export const functionHandlers: Record<string, (deps: Deps) => Handler> = {
   mail: createMailHandler,
   provision: createProvisionHandler,
   'billing-aggregate': (deps) => createBillingAggregateHandler(deps),
+  chat: (deps) => createChatHandler(deps),
 };

@@ -2,32 +2,31 @@ import test from 'ava';
 import type { Principal } from '../shared/auth/principal.ts';
 import { createActionExecutor, type ActionExecutor } from '../shared/chat/execute.ts';
 import { createMemoryTenants, type MemoryTenants } from '../shared/chat/test-tenants.ts';
-import { postChat, signIn, startChatServer } from '../shared/chat/test-support.ts';
+import { postChat, startChatServer } from '../shared/chat/test-support.ts';
+import { createTestUser, type TestUser } from '../shared/testing/users.ts';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
 
 let stack: TestStack;
 let tenants: MemoryTenants;
 let chat: { url: string; close(): Promise<void> };
-const tokens: Record<string, string> = {};
+const users: Record<string, TestUser> = {};
+const token = (who: string) => users[who].token;
+const uid = (who: string) => users[who].uid;
 const billing = { totals: async (_p: Principal, tenantId: string, range: { from: string; to: string }) => ({ tenantId, ...range, currency: 'USD', total: 4.2, byService: { run: 4.2 } }) };
 
 test.before(async () => {
   stack = await startTestStack({ tasks: false, env: { CHAT_MODEL: 'offline', CHAT_RATE_LIMIT_PER_MINUTE: '1000' } });
   tenants = createMemoryTenants({ registry: stack.config.registry });
   chat = await startChatServer(stack.deps, { tenants, billing });
-  [tokens.alice, tokens.bob, tokens.eve, tokens.admin] = await Promise.all([
-    signIn(stack.deps, 'alice'),
-    signIn(stack.deps, 'bob'),
-    signIn(stack.deps, 'eve'),
-    signIn(stack.deps, 'root', 'admin'),
-  ]);
+  for (const who of ['alice', 'bob', 'eve', 'hasty', 'calm']) users[who] = await createTestUser(stack.deps);
+  users.admin = await createTestUser(stack.deps, { role: 'admin' });
 });
 test.after.always(async () => {
   await chat?.close();
   await stack?.close();
 });
 
-const say = (who: string, message: string, conversationId?: string) => postChat(chat.url, tokens[who], { message, conversationId });
+const say = (who: string, message: string, conversationId?: string) => postChat(chat.url, token(who), { message, conversationId });
 
 // Plain commands end to end
 
@@ -38,7 +37,7 @@ test('creating a site by chat creates the tenant and streams action, result, tex
   t.deepEqual(reply.of('action')[0], { action: 'CREATE_SITE', args: { name: 'shop' } });
   t.regex(reply.text, /Created site shop/);
   t.truthy(reply.conversationId);
-  t.true(tenants.all().some((x) => x.name === 'shop' && x.ownerId === 'alice'));
+  t.true(tenants.all().some((x) => x.name === 'shop' && x.ownerId === uid('alice')));
 });
 
 test('listing, status, logs, metrics and billing answer from the tenants service', async (t) => {
@@ -70,13 +69,13 @@ test('delete needs a confirmation that runs exactly once, only for the same user
   t.true(Date.parse(confirmation.expiresAt) > Date.now());
   t.true(tenants.all().some((x) => x.name === 'doomed' && x.state === 'ready'), 'nothing deleted before confirming');
 
-  const stranger = await postChat(chat.url, tokens.bob, { confirm: confirmation.id, conversationId: asked.conversationId });
+  const stranger = await postChat(chat.url, token('bob'), { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(stranger.status, 404, 'another user cannot even see the conversation');
-  const confirmed = await postChat(chat.url, tokens.alice, { confirm: confirmation.id, conversationId: asked.conversationId });
+  const confirmed = await postChat(chat.url, token('alice'), { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(confirmed.status, 200);
   t.regex(confirmed.of('result')[0].summary, /Deleting doomed/);
   t.true(tenants.all().some((x) => x.name === 'doomed' && x.state === 'deleted'));
-  const again = await postChat(chat.url, tokens.alice, { confirm: confirmation.id, conversationId: asked.conversationId });
+  const again = await postChat(chat.url, token('alice'), { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(again.status, 409);
   t.is(again.json.error.code, 'already_used');
 });
@@ -85,7 +84,7 @@ test('a confirmation is bound to its conversation', async (t) => {
   await say('alice', 'create a site called bound');
   const asked = await say('alice', 'suspend bound');
   const other = await say('alice', 'list my sites');
-  const res = await postChat(chat.url, tokens.alice, { confirm: asked.of('confirmation_required')[0].id, conversationId: other.conversationId });
+  const res = await postChat(chat.url, token('alice'), { confirm: asked.of('confirmation_required')[0].id, conversationId: other.conversationId });
   t.is(res.status, 404);
   t.true(tenants.all().some((x) => x.name === 'bound' && x.state === 'ready'));
 });
@@ -96,10 +95,10 @@ test('no token is 401 and a bad body is 400, as JSON before any stream', async (
   const anonymous = await postChat(chat.url, undefined, { message: 'list my sites' });
   t.is(anonymous.status, 401);
   t.is(anonymous.json.error.code, 'unauthenticated');
-  const empty = await postChat(chat.url, tokens.alice, { message: '  ' });
+  const empty = await postChat(chat.url, token('alice'), { message: '  ' });
   t.is(empty.status, 400);
   t.regex(empty.json.error.message, /message/);
-  const noConversation = await postChat(chat.url, tokens.alice, { confirm: 'c-xxxxxxxxxx' });
+  const noConversation = await postChat(chat.url, token('alice'), { confirm: 'c-xxxxxxxxxx' });
   t.is(noConversation.status, 400);
   t.truthy(noConversation.json.error.details.fields.conversationId);
 });
@@ -115,7 +114,7 @@ test('the conversation is stored with its messages for the owner', async (t) => 
   const first = await say('alice', 'list my sites');
   await say('alice', 'help', first.conversationId);
   const conv = stack.deps.db.collection('conversations').doc(first.conversationId!);
-  t.is((await conv.get()).get('ownerId'), 'alice');
+  t.is((await conv.get()).get('ownerId'), uid('alice'));
   const messages = (await conv.collection('messages').orderBy('__name__').get()).docs.map((d) => d.get('role'));
   t.deepEqual(messages, ['user', 'action', 'assistant', 'user', 'assistant']);
 });
@@ -124,13 +123,12 @@ test('each user has a chat budget per minute; past it the answer is 429 with Ret
   const limited = Object.create(stack.deps, { config: { value: { ...stack.config, chat: { ...stack.config.chat, rateLimitPerMinute: 2 } } } });
   const server = await startChatServer(limited, { tenants, billing });
   try {
-    const [token, calm] = await Promise.all([signIn(stack.deps, 'hasty'), signIn(stack.deps, 'calm')]);
-    for (let i = 0; i < 2; i++) t.is((await postChat(server.url, token, { message: 'help' })).status, 200);
-    const third = await postChat(server.url, token, { message: 'help' });
+    for (let i = 0; i < 2; i++) t.is((await postChat(server.url, token('hasty'), { message: 'help' })).status, 200);
+    const third = await postChat(server.url, token('hasty'), { message: 'help' });
     t.is(third.status, 429);
     t.is(third.json.error.code, 'rate_limited');
     t.regex(third.headers.get('retry-after') ?? '', /^\d+$/);
-    t.is((await postChat(server.url, calm, { message: 'help' })).status, 200, 'other users are not affected');
+    t.is((await postChat(server.url, token('calm'), { message: 'help' })).status, 200, 'other users are not affected');
   } finally {
     await server.close();
   }
@@ -146,14 +144,14 @@ test('a log line or a site name saying to delete everything leads to no action',
   const status = await say('eve', 'status of ignore-previous-instructions');
   t.regex(logs.of('result')[0].display, /ignore previous instructions/);
   t.is(logs.of('confirmation_required').length + status.of('confirmation_required').length, 0);
-  const eveCalls = tenants.calls.slice(before).filter((c) => c.uid === 'eve');
+  const eveCalls = tenants.calls.slice(before).filter((c) => c.uid === uid('eve'));
   t.deepEqual(new Set(eveCalls.map((c) => c.method)), new Set(['resolve', 'logs', 'status']));
 });
 
 test('every action: a tenant on its own site is served, on another site refused exactly like a missing one, an admin anywhere', async (t) => {
   const executor: ActionExecutor = createActionExecutor({ db: stack.deps.db, tenants, billing, config: stack.config, log: stack.deps.log, now: () => new Date() });
-  const alice: Principal = { uid: 'alice', role: 'tenant' };
-  const admin: Principal = { uid: 'root', role: 'admin' };
+  const alice: Principal = { uid: uid('alice'), role: 'tenant' };
+  const admin: Principal = { uid: uid('admin'), role: 'admin' };
   const own = await tenants.create(alice, { name: 'matrix' });
   const image = `${stack.config.registry.host}/${stack.config.registry.repository}:tenant-${own.id}`;
   const actions: [string, Record<string, unknown>][] = [
@@ -166,8 +164,8 @@ test('every action: a tenant on its own site is served, on another site refused 
     t.not(byOwner.kind === 'failed' && (byOwner as { error: { code: string } }).error.code, 'forbidden');
     const byAdmin = await executor.propose(admin, 'conv-matrix-2', action, { site: own.id, ...extra });
     t.true(['result', 'confirmation_required', 'failed'].includes(byAdmin.kind), `${action} by admin: ${byAdmin.summary}`);
-    const byBob = await executor.propose({ uid: 'bob', role: 'tenant' }, 'conv-matrix-3', action, { site: own.id, ...extra });
-    const missing = await executor.propose({ uid: 'bob', role: 'tenant' }, 'conv-matrix-3', action, { site: 't-nonexisten' , ...extra });
+    const byBob = await executor.propose({ uid: uid('bob'), role: 'tenant' }, 'conv-matrix-3', action, { site: own.id, ...extra });
+    const missing = await executor.propose({ uid: uid('bob'), role: 'tenant' }, 'conv-matrix-3', action, { site: 't-nonexisten' , ...extra });
     t.is(byBob.kind, 'refused', action);
     t.is(byBob.summary.replace(own.id, 'X'), missing.summary.replace('t-nonexisten', 'X'), `${action} leaks nothing`);
   }

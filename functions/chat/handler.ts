@@ -17,13 +17,15 @@ import { createMatcher } from '../../shared/http/router.ts';
 import { enforceRateLimit } from '../../shared/http/rate-limit.ts';
 import { openSse } from '../../shared/http/sse.ts';
 import type { Handler } from '../../shared/http/wrap.ts';
+import { readTenantCosts } from '../../shared/billing/index.ts';
+import { createTenantService } from '../../shared/tenants/service.ts';
 import type { TenantService } from '../../shared/tenants/types.ts';
 
 export interface ChatHandlerOptions {
-  /** The tenants service layer (the same one the REST API uses). */
-  tenants: TenantService;
-  /** Billing totals for GET_BILLING. */
-  billing: BillingPort;
+  /** Default: the tenants service layer, the same one the REST API uses. */
+  tenants?: TenantService;
+  /** Default: the stored daily costs (`tenants/{id}/costs`), as the billing API reads them. */
+  billing?: BillingPort;
   /** Default: chosen from config (CHAT_MODEL). */
   model?: ChatModel;
   /** Default: CHAT_RATE_LIMIT_PER_MINUTE per user. */
@@ -48,7 +50,19 @@ function parseBody(body: Record<string, unknown>): z.output<typeof messageBody> 
   throw validationFailed(`The request is not valid (${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')}); ${usage}.`, { fields });
 }
 
-export function createChatHandler(deps: Deps, options: ChatHandlerOptions): Handler {
+/** The stored daily costs; the caller's access to the tenant was checked by tenants.resolve before this runs. */
+function storedCosts(deps: Deps): BillingPort {
+  return {
+    async totals(_p, tenantId, range) {
+      const costs = await readTenantCosts(deps.db, tenantId, range, deps.config.billing.priceSheet.currency);
+      return { tenantId, from: costs.from, to: costs.to, currency: costs.currency, total: costs.total, byService: costs.services };
+    },
+  };
+}
+
+export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}): Handler {
+  const tenants = options.tenants ?? createTenantService(deps);
+  const billing = options.billing ?? storedCosts(deps);
   const match = createMatcher([{ method: 'POST' as const, path: '/api/chat' }]);
   const rateLimit: RateLimiter =
     options.rateLimit ??
@@ -57,7 +71,7 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions): Hand
     });
   let model: Promise<ChatModel> | undefined;
   const getModel = () => (model ??= options.model ? Promise.resolve(options.model) : createChatModel(deps.config));
-  const executor = createActionExecutor({ db: deps.db, tenants: options.tenants, billing: options.billing, config: deps.config, log: deps.log, now: deps.now });
+  const executor = createActionExecutor({ db: deps.db, tenants, billing, config: deps.config, log: deps.log, now: deps.now });
 
   return async (ctx) => {
     match(ctx.method, ctx.url.pathname);
@@ -70,7 +84,7 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions): Hand
     const confirmation = 'confirm' in body ? await executor.claim(principal, conversation.id, body.confirm) : undefined;
     const session: SessionDeps = {
       db: deps.db,
-      tenants: options.tenants,
+      tenants,
       executor,
       model: await getModel(),
       config: deps.config,

@@ -1,30 +1,12 @@
 /**
- * Helpers for the chat tests (imported only by tests): signing in against the
- * Auth emulator, reading the chat's SSE answer, and serving the chat handler
- * on a free loopback port.
+ * Helpers for the chat tests (imported only by tests): reading the chat's SSE
+ * answer, and serving the chat handler on a free loopback port.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toNodeHandler } from '../../functions/start-function.ts';
 import { createChatHandler, type ChatHandlerOptions } from '../../functions/chat/handler.ts';
-import type { Role } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
-
-/** A Firebase ID token from the Auth emulator for `uid` with the role claim (the emulator accepts unsigned custom tokens). */
-export async function signIn(deps: Deps, uid: string, role: Role = 'tenant'): Promise<string> {
-  const auth = await deps.auth();
-  const custom = await auth.createCustomToken(uid, { role });
-  const host = deps.config.emulators.auth;
-  if (!host) throw new Error('signIn needs the Auth emulator (FIREBASE_AUTH_EMULATOR_HOST); run the tests through `npm test`.');
-  const res = await fetch(`http://${host}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=test-key`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ token: custom, returnSecureToken: true }),
-  });
-  const body = (await res.json()) as { idToken?: string };
-  if (!body.idToken) throw new Error(`The Auth emulator did not sign in ${uid}: ${JSON.stringify(body)}`);
-  return body.idToken;
-}
 
 export interface ChatEvent {
   event: string;

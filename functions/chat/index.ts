@@ -1,0 +1,5 @@
+import { http } from '@google-cloud/functions-framework';
+import { startFunction } from '../start-function.ts';
+import { createChatHandler } from './handler.ts';
+
+http('chat', startFunction((deps) => createChatHandler(deps)));
