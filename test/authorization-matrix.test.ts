@@ -1,0 +1,199 @@
+/**
+ * The authorization matrix (R-AUTH-2): every endpoint × {no token, bad token,
+ * tenant owner, tenant non-owner, admin}. Routes come from the API's own route
+ * table (plus the separately deployed functions that authorize callers:
+ * chat, billing-aggregate); the expectation comes from each route's rule.
+ *
+ * `MATRIX` below is the security contract written out by hand: a new route
+ * fails this test until it is added here, and a route whose action is missing
+ * from POLICY, or whose POLICY rule differs from the one written here, fails too.
+ */
+import test from 'ava';
+import { apiRoutes } from '../functions/api/handler.ts';
+import { functionHandlers } from '../functions/registry.ts';
+import { POLICY, type Rule } from '../shared/auth/authorize.ts';
+import type { LocalDriver } from '../shared/runtime/index.ts';
+import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+
+const T = '/api/v1/tenants/:id';
+const P = '/api/v1/users/:uid/projects/:projectId';
+
+/** Who may call what. Keep in step with SPEC §2–§6; a change here is a change of the security contract. */
+const MATRIX: Record<string, Rule> = {
+  'GET /api/health': 'public',
+  'GET /api/config': 'public',
+  'GET /api/v1/plans': 'public',
+  'POST /api/v1/webhooks/:provider': 'public',
+  'POST /api/v1/tenants': 'user',
+  'GET /api/v1/tenants': 'user',
+  'POST /api/v1/checkout': 'user',
+  [`GET ${T}`]: 'owner',
+  [`PATCH ${T}`]: 'owner',
+  [`DELETE ${T}`]: 'owner',
+  [`POST ${T}/suspend`]: 'owner',
+  [`POST ${T}/resume`]: 'owner',
+  [`POST ${T}/restart`]: 'owner',
+  [`POST ${T}/retry-provision`]: 'owner',
+  [`GET ${T}/status`]: 'owner',
+  [`GET ${T}/environments`]: 'owner',
+  [`POST ${T}/environments/:env/reset`]: 'owner',
+  [`POST ${T}/deploy`]: 'owner',
+  [`GET ${T}/registry-token`]: 'owner',
+  [`GET ${T}/logs`]: 'owner',
+  [`GET ${T}/metrics`]: 'owner',
+  [`GET ${T}/events`]: 'owner',
+  [`GET ${T}/secrets`]: 'owner',
+  [`POST ${T}/secrets/:key`]: 'owner',
+  [`GET ${T}/secrets/:key`]: 'owner',
+  [`PATCH ${T}/secrets/:key`]: 'owner',
+  [`DELETE ${T}/secrets/:key`]: 'owner',
+  [`GET ${T}/credentials/:token`]: 'owner',
+  [`POST ${T}/rotate-credentials`]: 'owner',
+  [`GET ${T}/billing`]: 'owner',
+  'GET /api/v1/users': 'admin',
+  'GET /api/v1/users/:uid': 'owner',
+  'PATCH /api/v1/users/:uid': 'admin',
+  'GET /api/v1/users/:uid/projects': 'owner',
+  'POST /api/v1/users/:uid/projects': 'owner',
+  [`GET ${P}`]: 'owner',
+  [`PUT ${P}`]: 'owner',
+  [`DELETE ${P}`]: 'owner',
+  [`POST ${P}/activate`]: 'owner',
+  [`POST ${P}/deactivate`]: 'owner',
+  [`POST ${P}/messages`]: 'owner',
+  // Separate functions, reached at their hosting paths.
+  'POST /api/chat': 'user',
+  'POST /api/billing/aggregate': 'admin',
+};
+
+/** Functions outside the api route table that authorize callers with a POLICY action themselves. */
+const FUNCTION_ROUTES = [
+  { fn: 'chat', method: 'POST', path: '/api/chat', action: 'chat.use' },
+  { fn: 'billing-aggregate', method: 'POST', path: '/api/billing/aggregate', action: 'billing.aggregate' },
+] as const;
+
+interface MatrixRoute {
+  method: string;
+  path: string;
+  action: string;
+}
+
+let stack: TestStack;
+let owner: TestUser;
+let stranger: TestUser;
+let admin: TestUser;
+const params: Record<string, string> = { uid: '', id: '', projectId: 'matrix', env: 'test', key: 'MATRIX_KEY', token: 'a'.repeat(43), provider: 'stripe' };
+
+test.before(async () => {
+  stack = await startTestStack();
+  [owner, stranger, admin] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps), createTestUser(stack.deps, { role: 'admin' })]);
+  params.uid = owner.uid;
+  const tenant = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'matrix' } });
+  if (tenant.status !== 202) throw new Error(`creating the owner's tenant answered ${tenant.status}: ${await tenant.text()}`);
+  params.id = (await tenant.json()).tenant.id;
+  const project = await stack.fetch(`/api/v1/users/${owner.uid}/projects`, { method: 'POST', token: owner.token, json: { project_id: params.projectId } });
+  if (project.status !== 201) throw new Error(`creating the owner's project answered ${project.status}: ${await project.text()}`);
+});
+test.after.always(async () => {
+  if (stack && params.id) await waitUntilDeleted(params.id);
+  await (stack?.deps.runtime() as LocalDriver | undefined)?.stopAll();
+  await stack?.close();
+});
+
+/** The matrix deletes the tenant; its worker must finish before the stack's clients close under it. */
+async function waitUntilDeleted(id: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const res = await stack.fetch(`/api/v1/tenants/${id}`, { token: admin.token }).catch(() => undefined);
+    const state = res?.ok ? (await res.json()).tenant.state : res?.status;
+    if (state === 'deleted' || state === 404 || state === 410) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const keyOf = (route: MatrixRoute) => `${route.method} ${route.path}`;
+
+function routesUnderTest(): MatrixRoute[] {
+  const api = apiRoutes(stack.deps).map(({ method, path, action }) => ({ method, path, action: action as string }));
+  const functions = FUNCTION_ROUTES.filter((r) => r.fn in functionHandlers).map(({ method, path, action }) => ({ method, path, action: action as string }));
+  return [...api, ...functions];
+}
+
+function fillPath(route: MatrixRoute): string {
+  return route.path.replace(/:(\w+)/g, (_, name: string) => {
+    if (!(name in params)) throw new Error(`${keyOf(route)}: no sample value for :${name}; add one to params in test/authorization-matrix.test.ts`);
+    return encodeURIComponent(params[name]);
+  });
+}
+
+type Caller = 'no token' | 'bad token' | 'tenant owner' | 'tenant non-owner' | 'admin';
+const CALLERS: Caller[] = ['no token', 'bad token', 'tenant non-owner', 'tenant owner', 'admin'];
+
+function tokenOf(caller: Caller): string | undefined {
+  return { 'no token': undefined, 'bad token': 'not-a-firebase-id-token', 'tenant owner': owner.token, 'tenant non-owner': stranger.token, admin: admin.token }[caller];
+}
+
+/** The status the rule demands, or the statuses it forbids for an allowed caller. */
+function expectationOf(rule: Rule, caller: Caller): { exactly: number } | { allowed: true } {
+  if (rule === 'public') return { allowed: true };
+  if (caller === 'no token' || caller === 'bad token') return { exactly: 401 };
+  if (rule === 'user') return { allowed: true };
+  if (rule === 'owner') return caller === 'tenant non-owner' ? { exactly: 403 } : { allowed: true };
+  return caller === 'admin' ? { allowed: true } : { exactly: 403 };
+}
+
+/** Sends one request and returns its status; streaming answers (SSE) are cut off once the status is known. */
+async function statusOf(route: MatrixRoute, caller: Caller): Promise<number> {
+  const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
+  const res = await stack.fetch(fillPath(route), { method: route.method, token: tokenOf(caller), json: hasBody ? {} : undefined, signal: AbortSignal.timeout(60_000) });
+  await res.body?.cancel().catch(() => undefined);
+  return res.status;
+}
+
+// The contract
+
+test.serial('every route has a rule in the matrix, its action is in POLICY, and POLICY gives it that rule', (t) => {
+  const problems: string[] = [];
+  const routes = routesUnderTest();
+  for (const route of routes) {
+    const key = keyOf(route);
+    const rule = (POLICY as Record<string, Rule>)[route.action];
+    if (!(key in MATRIX)) problems.push(`${key} is not in the authorization matrix: add it to MATRIX with the rule it must follow`);
+    else if (!rule) problems.push(`${key} names action "${route.action}", which POLICY (shared/auth/authorize.ts) does not define`);
+    else if (rule !== MATRIX[key]) problems.push(`${key}: action "${route.action}" is "${rule}" in POLICY, but the matrix says "${MATRIX[key]}"`);
+  }
+  const keys = new Set(routes.map(keyOf));
+  const unregistered = new Set<string>(FUNCTION_ROUTES.filter((r) => !(r.fn in functionHandlers)).map((r) => `${r.method} ${r.path}`));
+  for (const key of Object.keys(MATRIX)) if (!keys.has(key) && !unregistered.has(key)) problems.push(`${key} is in the matrix but no such route exists: remove it`);
+  t.deepEqual(problems, []);
+  t.true(routes.length >= Object.keys(MATRIX).length - unregistered.size);
+});
+
+// The behaviour
+
+test.serial('every route answers each caller as its rule says: 401 without a valid token, 403 for the wrong caller, never 500', async (t) => {
+  // Deletions last, so the other routes meet the tenant and the project while they exist.
+  const routes = routesUnderTest().sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
+  const problems: string[] = [];
+  let checked = 0;
+  for (const route of routes) {
+    const rule = MATRIX[keyOf(route)];
+    if (!rule) continue; // reported by the contract test
+    const statuses = new Map<Caller, number>();
+    for (const caller of CALLERS) {
+      const status = await statusOf(route, caller);
+      statuses.set(caller, status);
+      checked++;
+      const expected = expectationOf(rule, caller);
+      const label = `${keyOf(route)} (${rule}) × ${caller}`;
+      if ('exactly' in expected && status !== expected.exactly) problems.push(`${label}: expected ${expected.exactly}, got ${status}`);
+      if ('allowed' in expected && (status === 401 || status === 403)) problems.push(`${label}: expected to be let through, got ${status}`);
+      if (status === 500) problems.push(`${label}: answered 500 (a bug)`);
+    }
+    // Public means a Firebase identity changes nothing (a webhook may still check its own signature).
+    if (rule === 'public' && new Set(statuses.values()).size > 1) problems.push(`${keyOf(route)} (public): answers differ by caller: ${JSON.stringify(Object.fromEntries(statuses))}`);
+  }
+  t.log(`${checked} requests over ${routes.length} routes`);
+  t.deepEqual(problems, []);
+});
