@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, httpOk, startManaged, waitFor, type Managed } from './processes.ts';
 
@@ -26,11 +26,13 @@ export function checkPrerequisites(): void {
 }
 
 /** The gcloud SDK's Firestore emulator (runs on Java 17; the firebase-tools one needs Java 21). */
-export async function startFirestoreEmulator(options: { port?: number; logDir: string }): Promise<{ host: string; process: Managed }> {
+export async function startFirestoreEmulator(options: { port?: number; logDir: string; importFrom?: string }): Promise<{ host: string; process: Managed }> {
   const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   mkdirSync(options.logDir, { recursive: true });
-  const proc = startManaged('firestore', 'gcloud', ['emulators', 'firestore', 'start', `--host-port=${host}`, '--quiet'], {
+  const args = ['emulators', 'firestore', 'start', `--host-port=${host}`, '--quiet'];
+  if (options.importFrom) args.push(`--import-data=${options.importFrom}`);
+  const proc = startManaged('firestore', 'gcloud', args, {
     logFile: createWriteStream(join(options.logDir, 'firestore.log')),
   });
   await waitFor('The Firestore emulator', () => httpOk(`http://${host}/`), 60_000, proc.child);
@@ -38,8 +40,9 @@ export async function startFirestoreEmulator(options: { port?: number; logDir: s
 }
 
 /** The firebase-tools Auth emulator (pure Node, offline), on free hub/logging ports. */
-export async function startAuthEmulator(options: { port?: number; projectId: string; logDir: string }): Promise<{ host: string; process: Managed }> {
+export async function startAuthEmulator(options: { port?: number; projectId: string; logDir: string; dataDir?: string }): Promise<{ host: string; process: Managed; hubPort: number }> {
   const port = options.port ?? (await freePort());
+  let hubPort = 0;
   const dir = join(options.logDir, 'auth-emulator');
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -47,7 +50,7 @@ export async function startAuthEmulator(options: { port?: number; projectId: str
     JSON.stringify({
       emulators: {
         auth: { host: '127.0.0.1', port },
-        hub: { host: '127.0.0.1', port: await freePort() },
+        hub: { host: '127.0.0.1', port: (hubPort = await freePort()) },
         logging: { host: '127.0.0.1', port: await freePort() },
         ui: { enabled: false },
         singleProjectMode: false,
@@ -55,12 +58,40 @@ export async function startAuthEmulator(options: { port?: number; projectId: str
     }),
   );
   const bin = join(root, 'node_modules/.bin/firebase');
-  const proc = startManaged('auth', bin, ['emulators:start', '--only', 'auth', '--project', options.projectId], {
+  const args = ['emulators:start', '--only', 'auth', '--project', options.projectId];
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    if (existsSync(join(options.dataDir, 'firebase-export-metadata.json'))) args.push('--import', options.dataDir);
+  }
+  const proc = startManaged('auth', bin, args, {
     cwd: dir,
     env: { ...process.env, FIREBASE_CLI_DISABLE_UPDATE_CHECK: 'true', FIREBASE_CLI_EXPERIMENTS: '' },
     logFile: createWriteStream(join(options.logDir, 'auth.log')),
   });
   const host = `127.0.0.1:${port}`;
   await waitFor('The Auth emulator', () => httpOk(`http://${host}/`), 90_000, proc.child);
-  return { host, process: proc };
+  return { host, process: proc, hubPort };
+}
+
+/** Saves the Firestore emulator's data (its REST export), so `npm start` can import it next time. */
+export async function exportFirestore(host: string, projectId: string, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const res = await fetch(`http://${host}/emulator/v1/projects/${projectId}:export`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ database: `projects/${projectId}/databases/(default)`, export_directory: dir }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!res.ok) throw new Error(`Firestore export failed: ${res.status} ${await res.text()}`);
+}
+
+/** Saves the Auth emulator's users through the emulator hub's export. */
+export async function exportAuth(hubPort: number, dir: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${hubPort}/_admin/export`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ path: dir, initiatedBy: 'tenantplane', nonInteractive: true }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!res.ok) throw new Error(`Auth export failed: ${res.status} ${await res.text()}`);
 }

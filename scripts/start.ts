@@ -1,0 +1,173 @@
+/**
+ * `npm start`: the whole platform on one machine — Firestore and Auth
+ * emulators, the local Cloud Tasks server, a mail catcher, the local runtime
+ * and one gateway at http://localhost:8080 routing exactly as firebase.json's
+ * hosting rewrites. Data persists under DATA_DIR between runs. Ctrl-C stops
+ * everything it started, tenant processes included (they start again next time).
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseConfig, ConfigError } from '../shared/config.ts';
+import { createDeps } from '../shared/deps.ts';
+import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
+import { createUsageSampler } from '../shared/billing/sampler.ts';
+import type { LocalDriver } from '../shared/runtime/index.ts';
+import { startCloudTasksServer } from '../emulators/cloud-tasks/server.ts';
+import { startMailCatcher } from '../emulators/mail-catcher/server.ts';
+import { checkPrerequisites, exportAuth, exportFirestore, PrerequisiteError, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
+import { startGateway } from './dev/gateway.ts';
+import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
+import { buildWeb } from './dev/web.ts';
+
+const env = process.env;
+const color = process.stdout.isTTY && !env.NO_COLOR;
+const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+const fail = (message: string): never => {
+  console.error(paint(31, `✖ ${message}`));
+  process.exit(1);
+};
+
+function port(name: string, fallback: number): number {
+  const raw = env[name] ?? String(fallback);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) fail(`${name} must be a port number, got "${raw}".`);
+  return value;
+}
+
+const ports = {
+  gateway: port('PORT', 8080),
+  firestore: port('FIRESTORE_PORT', 8081),
+  auth: port('AUTH_PORT', 9099),
+  tasks: port('TASKS_PORT', 8123),
+  tasksRest: port('TASKS_REST_PORT', 8124),
+  smtp: port('SMTP_PORT', 1025),
+  mailUi: port('MAIL_UI_PORT', 8025),
+};
+const dataDir = resolve(env.DATA_DIR ?? '.data');
+const projectId = env.GCP_PROJECT_ID ?? 'demo-tenantplane';
+const region = env.GCP_REGION ?? 'us-central1';
+
+try {
+  checkPrerequisites();
+} catch (err) {
+  fail(err instanceof PrerequisiteError ? err.message : String(err));
+}
+for (const [name, value] of Object.entries(ports)) {
+  if (await isPortBusy(value)) fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${envName(name)}=<port>.`);
+}
+
+process.on('exit', killAllNow);
+let stopping = false;
+const cleanups: Array<() => Promise<unknown>> = [];
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping…');
+  for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error(`  ${(err as Error).message}`));
+  await stopAll();
+  console.log('Stopped. Data kept in', dataDir);
+  process.exit(code);
+}
+// Work still running when Ctrl-C arrives (a provision step) fails as its clients close; its task stays
+// queued and runs again next start. Log such failures instead of dying before the data is saved.
+process.on('unhandledRejection', (err) => {
+  if (!stopping) console.error(paint(31, `Unhandled error: ${(err as Error)?.stack ?? String(err)}`));
+});
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+const line = (what: string, where: string) => console.log(`  ${paint(32, '●')} ${what.padEnd(22)} ${where}`);
+console.log(paint(1, 'Starting tenantplane…'));
+try {
+  await buildWeb();
+  const logDir = join(dataDir, 'logs');
+  const firestoreExport = join(dataDir, 'firestore');
+  const authExport = join(dataDir, 'auth');
+  mkdirSync(logDir, { recursive: true });
+  const importFrom = latestExport(firestoreExport);
+  const [firestore, auth] = await Promise.all([
+    startFirestoreEmulator({ port: ports.firestore, logDir, importFrom }),
+    startAuthEmulator({ port: ports.auth, projectId, logDir, dataDir: authExport }),
+  ]);
+  const saveData = async () => {
+    const previous = readdirSync(firestoreExport, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    await exportFirestore(firestore.host, projectId, firestoreExport);
+    // Keep only the newest export: the emulator writes a new timestamped folder each time.
+    const newest = latestExport(firestoreExport);
+    for (const name of previous) if (!newest?.includes(`/${name}/`)) rmSync(join(firestoreExport, name), { recursive: true, force: true });
+    await exportAuth(auth.hubPort, authExport);
+  };
+  cleanups.push(saveData);
+  const autosave = setInterval(() => void saveData().catch(() => undefined), 30_000);
+  cleanups.push(async () => clearInterval(autosave));
+  line('Firestore emulator', firestore.host);
+  line('Auth emulator', auth.host);
+
+  const queues = ['provision', 'mail'].map((q) => ({ name: `projects/${projectId}/locations/${region}/queues/${q}` }));
+  const tasks = await startCloudTasksServer({ port: ports.tasks, restPort: ports.tasksRest, dataFile: join(dataDir, 'cloud-tasks.json'), queues, log: () => {} });
+  cleanups.push(() => tasks.close());
+  line('Cloud Tasks', `${tasks.endpoint} (REST http://127.0.0.1:${tasks.restPort})`);
+
+  const mail = await startMailCatcher({ smtpPort: ports.smtp, httpPort: ports.mailUi });
+  cleanups.push(() => mail.close());
+  line('Mail catcher', `http://127.0.0.1:${mail.httpPort}  (SMTP 127.0.0.1:${mail.smtpPort})`);
+
+  const publicUrl = env.PUBLIC_URL ?? `http://localhost:${ports.gateway}`;
+  const config = parseConfig({
+    ...env,
+    GCP_PROJECT_ID: projectId,
+    GCP_REGION: region,
+    PUBLIC_URL: publicUrl,
+    FUNCTIONS_URL: env.FUNCTIONS_URL ?? `http://127.0.0.1:${ports.gateway}/__fn/{name}`,
+    FIRESTORE_EMULATOR_HOST: firestore.host,
+    FIREBASE_AUTH_EMULATOR_HOST: auth.host,
+    TASKS_EMULATOR_HOST: tasks.endpoint,
+    SMTP_URL: env.SMTP_URL ?? `smtp://127.0.0.1:${mail.smtpPort}`,
+    MAIL_CATCHER_URL: `http://127.0.0.1:${mail.httpPort}`,
+    DATA_DIR: dataDir,
+    METADATA_SERVER_DETECTION: 'none',
+  });
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const deps = createDeps(config);
+  cleanups.push(() => deps.close());
+  const runtime = deps.runtime();
+  // On Ctrl-C, tenant processes stop too; they are marked running, so the next start brings them back.
+  cleanups.push(async () => (runtime as { stopAll?: () => Promise<void> }).stopAll?.());
+  if (config.runtime.driver === 'local') {
+    // Metered billing (R-BILL-2): usage of local environments sampled into Firestore.
+    const sampler = createUsageSampler({ db: deps.db, meter: runtime as LocalDriver, intervalSeconds: config.billing.sampleSeconds, log: deps.log });
+    sampler.start();
+    cleanups.push(async () => sampler.stop());
+  }
+  line('Tenant environments', `${config.runtime.driver} driver, ports ${config.runtime.portRange.from}-${config.runtime.portRange.to}, data in ${join(dataDir, 'runtime')}`);
+
+  const gateway = await startGateway(deps, { port: ports.gateway, host: env.HOST ?? '127.0.0.1' });
+  cleanups.push(() => gateway.close());
+  line('Gateway (hosting + functions)', `http://localhost:${gateway.port}`);
+
+  // Cloud Scheduler's jobs, locally: the mail sweeper every minute.
+  const sweep = setInterval(() => {
+    void fetch(`http://127.0.0.1:${gateway.port}/__fn/mail/tasks/mail-sweep`, { method: 'POST', headers: { [TASK_SECRET_HEADER]: config.tasks.secret } }).catch(() => undefined);
+  }, 60_000);
+  cleanups.push(async () => clearInterval(sweep));
+
+  console.log(`\n${paint(1, `Open http://localhost:${gateway.port}`)}   (Ctrl-C stops everything)`);
+} catch (err) {
+  console.error(paint(31, `✖ ${err instanceof ConfigError || err instanceof PrerequisiteError ? err.message : (err as Error).stack}`));
+  await shutdown(1);
+}
+
+function envName(name: string): string {
+  return { gateway: 'PORT', firestore: 'FIRESTORE_PORT', auth: 'AUTH_PORT', tasks: 'TASKS_PORT', tasksRest: 'TASKS_REST_PORT', smtp: 'SMTP_PORT', mailUi: 'MAIL_UI_PORT' }[name] ?? name;
+}
+
+/** The metadata file of the newest Firestore export under `dir`, if any. */
+function latestExport(dir: string): string | undefined {
+  mkdirSync(dir, { recursive: true });
+  const folders = readdirSync(dir).filter((name) => name.startsWith('firestore_export_')).sort((a, b) => Number(b.slice(17)) - Number(a.slice(17)));
+  for (const folder of folders) {
+    const file = join(dir, folder, `${folder}.overall_export_metadata`);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
