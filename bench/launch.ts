@@ -1,0 +1,111 @@
+/**
+ * Launch latency (SPEC U1: < 30 s from click to a working environment): N
+ * tenants, one after another, each `POST /api/v1/tenants` with `['live']`
+ * until its environment URL answers 200, on the local runtime driver. The
+ * stages come from the event timestamps; the baseline is the floor — the
+ * sample tenant process spawned directly until its /health answers.
+ *
+ * Run directly: `npx tsx bench/launch.ts [launches]`.
+ */
+import { spawn } from 'node:child_process';
+import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local-options.ts';
+import { freePort } from '../scripts/dev/processes.ts';
+import type { TenantEvent } from '../shared/tenants/types.ts';
+import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
+import type { BenchReport } from './lib/report.ts';
+import { summarize } from './lib/stats.ts';
+
+const STAGES = [
+  ['api', 'request sent → provisioning_requested'],
+  ['queueHop', 'provisioning_requested → provisioning_started'],
+  ['infrastructure', 'provisioning_started → deploy_started'],
+  ['processStart', 'deploy_started → environment_ready (spawn and readiness probe)'],
+  ['healthCheck', 'environment_ready → the URL answers 200 at the client'],
+] as const;
+
+/** Spawns the sample tenant directly and waits for /health: what no control plane can beat. */
+async function spawnToHealthy(): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [SAMPLE_TENANT_SERVER], { env: { ...process.env, PORT: String(port), DATA_DIR: `/tmp/tp-bench-floor-${port}` }, stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+      if (ok) return performance.now() - started;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('benchLaunch: the sample tenant did not answer /health within 15 s');
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+async function waitFor200(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then(async (r) => (await r.arrayBuffer(), r.status === 200), () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`benchLaunch: ${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+export async function benchLaunch(opts: { launches?: number } = {}): Promise<BenchReport> {
+  const launches = opts.launches ?? 20;
+  const stopEmulators = await ensureEmulators();
+  const platform = await startBenchPlatform();
+  try {
+    const floor: number[] = [];
+    for (let i = 0; i < Math.min(launches, 10); i++) floor.push(await spawnToHealthy());
+
+    // One launch first, not counted: it pays for connection pools, the queue's first dispatch and JIT warm-up once.
+    await platform.waitReady((await platform.createTenant('launch-warmup')).id);
+
+    const totals: number[] = [];
+    const stageMs: Record<string, number[]> = Object.fromEntries(STAGES.map(([k]) => [k, []]));
+    for (let i = 0; i < launches; i++) {
+      const sentAt = Date.now();
+      const started = performance.now();
+      const tenant = await platform.createTenant(`launch-${i}`);
+      const events = await platform.waitReady(tenant.id);
+      const at = (type: string) => Date.parse(events.find((e: TenantEvent) => e.type === type)?.at ?? 'x');
+      const url = events.find((e) => e.type === 'environment_ready')?.data?.url as string | undefined;
+      if (!url) throw new Error(`benchLaunch: no environment URL in the events of ${tenant.id}`);
+      await waitFor200(url, 30_000);
+      totals.push(performance.now() - started);
+      const answeredAt = Date.now();
+      const marks = [sentAt, at('provisioning_requested'), at('provisioning_started'), at('deploy_started'), at('environment_ready'), answeredAt];
+      STAGES.forEach(([key], s) => stageMs[key].push(marks[s + 1] - marks[s]));
+    }
+
+    const total = summarize(totals);
+    const floorSummary = summarize(floor);
+    const sumOfMeans = STAGES.reduce((sum, [k]) => sum + summarize(stageMs[k]).mean, 0);
+    const report: BenchReport = {
+      name: 'launch (local driver)',
+      figures: {
+        launchP50: { value: total.p50, unit: 'ms', baseline: floorSummary.p50, baselineLabel: 'spawn sample tenant → /health' },
+        launchP95: { value: total.p95, unit: 'ms', baseline: floorSummary.p95, baselineLabel: 'spawn sample tenant → /health' },
+        launches: { value: launches, unit: 'launches' },
+      },
+      notes: ['one warm-up launch before the measured ones is not counted', ...STAGES.map(([k, label]) => `${k}: ${label}`)],
+    };
+    for (const [key] of STAGES) {
+      const s = summarize(stageMs[key]);
+      report.figures[`share.${key}`] = { value: (s.mean / sumOfMeans) * 100, unit: '%' };
+      report.figures[`stage.${key}P50`] = { value: s.p50, unit: 'ms' };
+    }
+    return report;
+  } finally {
+    await platform.close();
+    await stopEmulators();
+  }
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const { formatTable } = await import('./lib/report.ts');
+  const report = await benchLaunch({ launches: process.argv[2] ? Number(process.argv[2]) : undefined });
+  console.log(formatTable([report]));
+  process.exit(0);
+}
