@@ -63,6 +63,14 @@ test.serial('a duplicate id is a conflict, and bad input is refused without stor
   t.deepEqual(projects.map((p: { project_id: string }) => p.project_id), ['helper']);
 });
 
+test.serial('a project created with only a name gets an id made from it', async (t) => {
+  const res = await call('POST', base(alice), alice, { name: 'Sales Bot 2' });
+  t.is(res.status, 201);
+  t.like((await res.json()).project, { project_id: 'sales-bot-2', name: 'Sales Bot 2', deployment: 'proj-sales-bot-2-api' });
+  t.is((await call('POST', base(alice), alice, { name: '!!' })).status, 400);
+  t.is((await call('DELETE', `${base(alice)}/sales-bot-2`, alice)).status, 204);
+});
+
 test.serial('talking to an inactive project is a conflict that says to activate it', async (t) => {
   const res = await call('POST', `${base(alice)}/helper/messages`, alice, { message: 'hello' });
   t.is(res.status, 409);

@@ -24,7 +24,7 @@ const projectId = z.string().regex(PROJECT_ID, 'use 3–30 lowercase letters, di
 const createSchema = z
   .object({ project_id: projectId.optional(), projectId: projectId.optional(), name: projectName.optional() })
   .strict()
-  .refine((v) => v.project_id ?? v.projectId, { message: 'is required', path: ['project_id'] })
+  .refine((v) => v.project_id ?? v.projectId ?? v.name, { message: 'is required (or send a name to derive it from)', path: ['project_id'] })
   .refine((v) => !(v.project_id && v.projectId && v.project_id !== v.projectId), { message: 'project_id and projectId differ; send one', path: ['project_id'] });
 
 const READ_ONLY = ['user_id', 'project_id', 'namespace', 'deployment', 'service', 'ingress', 'status', 'endpoint', 'created_at', 'updated_at'] as const;
@@ -41,6 +41,17 @@ export interface ProjectService {
   deactivate(p: Principal, uid: string, projectId: string): Promise<ProjectRecord>;
   /** The endpoint of an active project for the `/messages` proxy; 409 when the project is not active. */
   messagesEndpoint(p: Principal, uid: string, projectId: string): Promise<string>;
+}
+
+/** A project id from a display name ("My Agent" → "my-agent"), for callers that only name the project. */
+export function deriveProjectId(name: string): string {
+  let id = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+/, '');
+  if (!/^[a-z]/.test(id)) id = `p-${id}`;
+  id = id.slice(0, 30).replace(/-+$/, '');
+  if (!PROJECT_ID.test(id)) {
+    throw new AppError('validation_failed', `The request is not valid: project_id: cannot be made from the name "${name}"; send a project_id of 3–30 lowercase letters, digits or dashes.`, { fields: { project_id: 'is required' } });
+  }
+  return id;
 }
 
 export function createProjectService(deps: Deps): ProjectService {
@@ -71,7 +82,7 @@ export function createProjectService(deps: Deps): ProjectService {
     async create(p, uid, raw) {
       check(p, 'projects.write', uid);
       const input = parseInput(createSchema, raw);
-      const id = (input.project_id ?? input.projectId)!;
+      const id = input.project_id ?? input.projectId ?? deriveProjectId(input.name!);
       // Projects belong to real users; an admin's typo in the uid must not create an orphan.
       if (uid !== p.uid) await getUserRecord(await deps.auth(), uid);
       const at = deps.now().toISOString();
