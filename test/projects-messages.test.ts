@@ -100,6 +100,18 @@ test('a caller who leaves mid-stream makes the proxy abort its request to the ag
 
 // Failures
 
+test('an agent that dies mid-stream ends the caller\'s stream instead of leaving it hanging', async (t) => {
+  const { url, close } = await setUp((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: {"delta":"partial"}\n\n', () => setTimeout(() => res.socket?.destroy(), 50));
+  });
+  t.teardown(close);
+  const res = await within(10_000, 'the response headers', post(url, { message: 'hi' }));
+  t.is(res.status, 200);
+  const text = await within(10_000, 'the end of the stream', res.text().catch(() => 'stream broke off'));
+  t.true(text === 'stream broke off' || text.includes('partial'), text);
+});
+
 test('an agent that is not listening is a 502 with a SPEC error body', async (t) => {
   const probe = createServer();
   const deadUrl = await listen(probe);

@@ -74,8 +74,12 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
       const status = answer.statusCode ?? 502;
       if (status >= 200 && status < 300) {
         pipeStream(answer, res, status);
-        answer.on('end', () => settle());
-        answer.on('aborted', () => settle());
+        // After a normal end the pipe has ended res already; after an agent that died mid-stream, end it here.
+        answer.on('close', () => {
+          if (!res.writableEnded) res.end();
+          settle();
+        });
+        answer.on('error', () => undefined);
         return;
       }
       readBounded(answer).then((text) => {
