@@ -1,7 +1,9 @@
 import test from 'ava';
 import { OAuth2Client } from 'google-auth-library';
 import type { Principal } from '../shared/auth/principal.ts';
+import { parseConfig } from '../shared/config.ts';
 import { createGeminiModel, SAFETY_REFUSAL } from '../shared/chat/gemini.ts';
+import { createChatModel } from '../shared/chat/model.ts';
 import { UNTRUSTED_CLOSE, UNTRUSTED_OPEN } from '../shared/chat/prompt.ts';
 import { postChat, startChatServer } from '../shared/chat/test-support.ts';
 import { createTestUser, type TestUser } from '../shared/testing/users.ts';
@@ -152,4 +154,32 @@ test.serial('invalid arguments from the model are a clear error and nothing runs
   t.deepEqual(functionResponses(n).map((r) => r.response.status), ['invalid_arguments', 'refused']);
   t.is(tenants.calls.slice(calls).filter((c) => !['list'].includes(c.method)).length, 0);
   t.is(reply.of('confirmation_required').length, 0);
+});
+
+test.serial("a deploy of an image other than the site's own tag is refused before any confirmation", async (t) => {
+  const bakery = await tenants.resolve(as('carol'), 'bakery');
+  fake.reply(functionCallReply([{ name: 'DEPLOY', args: { site: 'bakery', image: 'docker.io/someone/else:latest' } }]), textReply('Not allowed.'));
+  const refused = await say('carol', 'deploy docker.io/someone/else:latest to bakery');
+  t.regex(refused.of('error')[0].error.message, new RegExp(`:tenant-${bakery.id}`));
+  t.is(refused.of('confirmation_required').length, 0);
+  const own = `${stack.config.registry.host}/${stack.config.registry.repository}:tenant-${bakery.id}`;
+  fake.reply(functionCallReply([{ name: 'DEPLOY', args: { site: 'bakery', image: own } }]), textReply('Please confirm.'));
+  const asked = await say('carol', `deploy ${own} to bakery`);
+  t.like(asked.of('confirmation_required')[0], { action: 'DEPLOY', args: { site: bakery.id, image: own } });
+});
+
+// Configuration
+
+test.serial('GEMINI_API_KEY selects Gemini, and GEMINI_BASE_URL points the SDK at another endpoint', async (t) => {
+  const config = parseConfig({ GEMINI_API_KEY: 'configured-key', GEMINI_BASE_URL: fake.url, GEMINI_MODEL: 'gemini-2.5-pro' });
+  const model = await createChatModel(config);
+  t.is(model.name, 'gemini');
+  const n = fake.requests.length;
+  fake.reply(textReply('configured'));
+  const texts: string[] = [];
+  await model.respond({ message: 'hi', history: [], context: { uid: 'u1', role: 'tenant', sites: [], recentResults: [] }, actions: ['LIST_SITES'], text: (c) => void texts.push(c), call: async () => { throw new Error('no calls expected'); } });
+  t.deepEqual(texts, ['configured']);
+  t.like(since(n)[0], { model: 'gemini-2.5-pro', api: 'developer' });
+  t.deepEqual(since(n)[0].body.tools![0].functionDeclarations!.map((d) => d.name), ['LIST_SITES'], 'only the actions of the turn are declared');
+  t.is((await createChatModel(parseConfig({}))).name, 'offline');
 });

@@ -1,5 +1,6 @@
 import test from 'ava';
 import type { Principal } from '../shared/auth/principal.ts';
+import { loadHistory } from '../shared/chat/conversations.ts';
 import { createActionExecutor, type ActionExecutor } from '../shared/chat/execute.ts';
 import { createMemoryTenants, type MemoryTenants } from '../shared/chat/test-tenants.ts';
 import { postChat, startChatServer } from '../shared/chat/test-support.ts';
@@ -132,6 +133,17 @@ test('each user has a chat budget per minute; past it the answer is 429 with Ret
   } finally {
     await server.close();
   }
+});
+
+test('history sent back to a model is the newest part of the conversation that fits the budget', async (t) => {
+  const first = await say('alice', 'help');
+  for (const message of ['list my sites', 'status of nowhere-site']) await say('alice', message, first.conversationId);
+  const { history, recentResults } = await loadHistory(stack.deps.db, first.conversationId!, 200);
+  t.true(history.length > 0 && history.length < 6, `${history.length} messages kept`);
+  t.is(history.at(-1)?.role, 'assistant');
+  t.regex(history.map((m) => m.text).join(' '), /nowhere-site/);
+  t.notRegex(history.map((m) => m.text).join(' '), /I can manage your sites/, 'the oldest reply was trimmed');
+  t.deepEqual(recentResults.map((r) => r.action), ['GET_STATUS']);
 });
 
 // Prompt injection and RBAC

@@ -10,6 +10,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
 import { AppError, toAppError, type ErrorBody } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { requireDeployableImage } from '../tenants/registry.ts';
 import type { Tenant, TenantService } from '../tenants/types.ts';
 import { ACTION_SCHEMAS, allowedActions, isActionName, isDestructive, type ActionName } from './actions.ts';
 import { claimConfirmation, createConfirmation, type Confirmation } from './confirmations.ts';
@@ -108,13 +109,6 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
     }
   }
 
-  /** R-DEPLOY-1's rule, checked before asking for a confirmation so the user is not asked to confirm a deploy that must fail. */
-  function checkImage(image: string, tenant: Tenant): string | undefined {
-    const own = `${deps.config.registry.host}/${deps.config.registry.repository}:tenant-${tenant.id}`;
-    if (image === own || image === deps.config.registry.defaultImage) return undefined;
-    return `The image must be exactly ${own} (or the platform default ${deps.config.registry.defaultImage}); "${image}" is not allowed.`;
-  }
-
   return {
     async propose(p, conversationId, name, rawArgs) {
       if (!isActionName(name) || !allowedActions(p.role).includes(name)) {
@@ -136,8 +130,13 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         }
       }
       if (name === 'DEPLOY' && tenant) {
-        const problem = checkImage(args.image as string, tenant);
-        if (problem) return { kind: 'invalid', action: name, summary: problem, details: { fields: { image: problem } } };
+        // R-DEPLOY-1's rule, checked before the confirmation so nobody is asked to confirm a deploy that must fail.
+        try {
+          requireDeployableImage(deps.config, tenant.id, args.image);
+        } catch (err) {
+          const message = (err as Error).message;
+          return { kind: 'invalid', action: name, summary: message, details: { fields: { image: message } } };
+        }
       }
       if (isDestructive(name) && tenant) {
         // Bind to the tenant id, not the name: a site re-created under the same name is a different site.
