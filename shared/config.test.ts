@@ -107,3 +107,10 @@ test('webhook secrets rotate through a comma list, and plan prices come from PLA
   t.like(billing.plans[0], { id: 'pro', priceMonthly: 9900, memoryMb: 1024, providerPrices: { paddle: 'pri_p' } });
   t.like(billing.plans[1], { id: 'starter', priceMonthly: 1900, providerPrices: { stripe: 'price_s' } });
 });
+
+test('a cloud runtime driver names the variables it needs', (t) => {
+  t.throws(() => parseConfig({ RUNTIME_DRIVER: 'kubernetes' }), { message: /K8S_BASE_DOMAIN: is required when RUNTIME_DRIVER=kubernetes/ });
+  t.throws(() => parseConfig({ RUNTIME_DRIVER: 'fly' }), { message: /FLY_API_TOKEN: is required when RUNTIME_DRIVER=fly/ });
+  t.is(parseConfig({ RUNTIME_DRIVER: 'kubernetes', K8S_BASE_DOMAIN: 'tenants.example.com' }).runtime.kubernetes.baseDomain, 'tenants.example.com');
+  t.is(parseConfig({ RUNTIME_DRIVER: 'cloud-run' }).runtime.driver, 'cloud-run');
+});

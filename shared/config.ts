@@ -46,7 +46,15 @@ export interface Config {
     /** Web inbox of the local mail catcher, shown by `npm start`. */
     catcherUrl?: string;
   };
-  runtime: { driver: string; dataDir: string; portRange: { from: number; to: number }; publicHost: string };
+  runtime: {
+    driver: string;
+    dataDir: string;
+    portRange: { from: number; to: number };
+    publicHost: string;
+    cloudRun: { serviceAccount?: string };
+    kubernetes: { kubeconfigPath?: string; baseDomain?: string; ingressClassName?: string; networkPolicy: boolean };
+    fly: { apiToken?: string; orgSlug?: string; region?: string };
+  };
   secrets: { key: Buffer };
   registry: { host: string; repository: string; defaultImage: string };
   provision: { maxAttempts: number; readyTimeoutMs: number };
@@ -186,6 +194,31 @@ function chatConfig(env: Env, projectId: string): ChatConfig {
   };
 }
 
+/** The runtime section; the variables the chosen driver needs are required only when it is chosen. */
+function runtimeConfig(env: Env, region: string): Config['runtime'] {
+  const driver = oneOf(env, 'RUNTIME_DRIVER', ['local', 'cloud-run', 'kubernetes', 'fly'] as const, 'local');
+  const requiredFor = (forDriver: string, name: string) => (driver === forDriver ? str(env, name) : optional(env, name));
+  try {
+    return {
+      driver,
+      dataDir: str(env, 'DATA_DIR', '.data'),
+      portRange: portRange(env, 'LOCAL_PORT_RANGE', '20000-20999'),
+      publicHost: str(env, 'LOCAL_PUBLIC_HOST', '127.0.0.1'),
+      cloudRun: { serviceAccount: optional(env, 'CLOUD_RUN_SERVICE_ACCOUNT') },
+      kubernetes: {
+        kubeconfigPath: optional(env, 'KUBECONFIG'),
+        baseDomain: requiredFor('kubernetes', 'K8S_BASE_DOMAIN'),
+        ingressClassName: optional(env, 'K8S_INGRESS_CLASS'),
+        networkPolicy: optional(env, 'K8S_NETWORK_POLICY') === 'true',
+      },
+      fly: { apiToken: requiredFor('fly', 'FLY_API_TOKEN'), orgSlug: requiredFor('fly', 'FLY_ORG'), region: str(env, 'FLY_REGION', region.startsWith('europe') ? 'fra' : 'iad') },
+    };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.variable, `is required when RUNTIME_DRIVER=${driver} (${err.message.split(': ')[1]})`);
+    throw err;
+  }
+}
+
 // The config ------------------------------------------------------------
 
 export function parseConfig(env: Env = process.env): Config {
@@ -231,12 +264,7 @@ export function parseConfig(env: Env = process.env): Config {
       sendgridApiKey: optional(env, 'SENDGRID_API_KEY'),
       catcherUrl: optional(env, 'MAIL_CATCHER_URL'),
     },
-    runtime: {
-      driver: oneOf(env, 'RUNTIME_DRIVER', ['local', 'cloud-run', 'kubernetes', 'fly'] as const, 'local'),
-      dataDir: str(env, 'DATA_DIR', '.data'),
-      portRange: portRange(env, 'LOCAL_PORT_RANGE', '20000-20999'),
-      publicHost: str(env, 'LOCAL_PUBLIC_HOST', '127.0.0.1'),
-    },
+    runtime: runtimeConfig(env, region),
     secrets: { key: secretsKey(env, mode) },
     registry: {
       host: str(env, 'REGISTRY', `${region}-docker.pkg.dev/${projectId}`),

@@ -58,6 +58,9 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
             // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
             secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId),
           },
+          cloudRun: { projectId: config.projectId, region: config.region, serviceAccount: config.runtime.cloudRun.serviceAccount },
+          kubernetes: config.runtime.kubernetes,
+          fly: { ...config.runtime.fly, region: config.runtime.fly.region },
         });
         drivers.set(name, driver);
       }

@@ -182,6 +182,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       });
     },
     async deploy(p, id, image) {
+      // Ownership first: a stranger learns nothing about the tenant from validation errors.
+      await live(p, id, 'tenants.deploy');
       requireDeployableImage(config, id, image);
       return startOperation(ctx, p, id, 'tenants.deploy', 'deploy', { image, message: `Deploying ${image}.` });
     },
@@ -190,8 +192,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       return makeRegistryToken(config, tenant.id, deps.now());
     },
     async logs(p, id, raw) {
-      const query = parseInput(logsQuerySchema, raw);
       const tenant = await live(p, id);
+      const query = parseInput(logsQuerySchema, raw);
       const env = (query.env as EnvName | undefined) ?? (tenant.environments.includes('live') ? 'live' : tenant.environments[0]);
       if (!tenant.environments.includes(env)) throw notFound(`Environment ${env} of tenant ${id}`);
       const driver = driverFor(tenant);
