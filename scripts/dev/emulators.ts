@@ -39,8 +39,24 @@ export async function startFirestoreEmulator(options: { port?: number; logDir: s
   return { host, process: proc };
 }
 
-/** The firebase-tools Auth emulator (pure Node, offline), on free hub/logging ports. */
-export async function startAuthEmulator(options: { port?: number; projectId: string; logDir: string; dataDir?: string }): Promise<{ host: string; process: Managed; hubPort: number }> {
+type AuthOptions = { port?: number; projectId: string; logDir: string; dataDir?: string };
+
+/**
+ * The firebase-tools Auth emulator (pure Node, offline), on free hub/logging
+ * ports. A free port can be taken by another program between our check and
+ * the emulator's bind, so a failed start is tried again on fresh ports.
+ */
+export async function startAuthEmulator(options: AuthOptions): Promise<{ host: string; process: Managed; hubPort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAuthEmulatorOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || options.port) throw err;
+    }
+  }
+}
+
+async function startAuthEmulatorOnce(options: AuthOptions): Promise<{ host: string; process: Managed; hubPort: number }> {
   const port = options.port ?? (await freePort());
   let hubPort = 0;
   const dir = join(options.logDir, 'auth-emulator');

@@ -88,7 +88,9 @@ export function wrap(handler: Handler, options: WrapOptions): NodeHandler {
     } catch (err) {
       const error = toAppError(err);
       status = error.status;
-      if (error.status >= 500) log.error('request failed', { err: error.cause ?? error, path: url.pathname });
+      // 503 asks the caller (often Cloud Tasks) to come back later: expected, so a warning without a stack.
+      if (error.code === 'unavailable') log.warn('request deferred', { reason: error.message, path: url.pathname });
+      else if (error.status >= 500) log.error('request failed', { err: error.cause ?? error, path: url.pathname });
       if (!res.headersSent) {
         sendJson(res, error.status, error.toBody(), error.headers);
       } else if (!res.writableEnded) {

@@ -1,0 +1,122 @@
+import test from 'ava';
+import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { waitForEvent } from '../shared/testing/events.ts';
+import { tenantImage } from '../shared/tenants/registry.ts';
+
+let stack: TestStack;
+let owner: TestUser;
+let tenantId: string;
+let credentialsLink: string;
+test.before(async () => {
+  stack = await startTestStack();
+  owner = await createTestUser(stack.deps);
+  const res = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'erp', environments: ['test', 'live'] } });
+  const body = await res.json();
+  tenantId = body.tenant.id;
+  credentialsLink = body.links.credentials;
+  await waitForEvent(stack.url, tenantId, owner.token, ['tenant_ready'], 60_000);
+});
+test.after.always(async () => {
+  if (tenantId) {
+    await stack.fetch(`/api/v1/tenants/${tenantId}`, { method: 'DELETE', token: owner.token });
+    await waitForEvent(stack.url, tenantId, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+  }
+  await stack?.close();
+});
+
+const call = (method: string, path: string, json?: unknown) => stack.fetch(`/api/v1/tenants/${tenantId}${path}`, { method, token: owner.token, json });
+const tenant = async () => (await (await call('GET', '')).json()).tenant;
+
+// Deploy
+
+test.serial('a deploy of any image but the tenant-scoped one is refused and changes nothing', async (t) => {
+  for (const image of ['nginx:latest', `${tenantImage(stack.config, tenantId)}x`, tenantImage(stack.config, 't-otherother'), 42]) {
+    const res = await call('POST', '/deploy', { image });
+    t.is(res.status, 400, String(image));
+    t.is((await res.json()).error.code, 'validation_failed');
+  }
+  t.is((await tenant()).operation, undefined);
+});
+
+test.serial('the exact tenant image deploys to every environment', async (t) => {
+  const image = tenantImage(stack.config, tenantId);
+  t.is((await call('POST', '/deploy', { image })).status, 202);
+  await waitForEvent(stack.url, tenantId, owner.token, ['deployed', 'deploy_failed'], 60_000);
+  const { environments } = await (await call('GET', '/environments')).json();
+  t.deepEqual(environments.map((e: { image: string }) => e.image), [image, image]);
+  t.is((await tenant()).image, image);
+  const token = await (await call('GET', '/registry-token')).json();
+  t.is(`${token.repository}:${token.tag}`, image);
+  t.truthy(token.token);
+});
+
+// Reset
+
+test.serial('live is protected from reset; test is reset with fresh data at the same URL', async (t) => {
+  const live = await call('POST', '/environments/live/reset');
+  t.is(live.status, 403);
+  t.regex((await live.json()).error.message, /protected/);
+  t.is((await call('POST', '/environments/prod/reset')).status, 400);
+  const before = (await tenant()).urls.test;
+  await fetch(before); // leaves a visit in the test environment's data folder
+  t.is((await call('POST', '/environments/test/reset')).status, 202);
+  await waitForEvent(stack.url, tenantId, owner.token, ['environment_reset', 'reset_failed'], 60_000);
+  const page = await (await fetch((await tenant()).urls.test)).text();
+  t.true(page.includes('<dd id="visits">1</dd>'), page);
+});
+
+// Observability
+
+test.serial('logs of an environment come back as lines, and bad queries are 400', async (t) => {
+  await fetch((await tenant()).urls.live);
+  const res = await call('GET', '/logs?env=live&limit=50');
+  t.is(res.status, 200);
+  const { lines } = await res.json();
+  t.true(lines.length > 0);
+  t.true(lines.some((l: { text: string }) => /GET \//.test(l.text)));
+  t.is((await call('GET', '/logs?env=staging')).status, 400);
+  t.is((await call('GET', '/logs?limit=100000')).status, 400);
+  const metrics = await (await call('GET', '/metrics')).json();
+  t.true(metrics.metrics.live.memoryBytes > 0);
+});
+
+// Secrets
+
+test.serial('third-party secrets are listed by key only, and generated ones cannot be set by hand', async (t) => {
+  t.is((await call('POST', '/secrets/GEMINI_API_KEY', { value: 'sk-test-123' })).status, 201);
+  t.is((await call('POST', '/secrets/GEMINI_API_KEY', { value: 'again' })).status, 409);
+  const { secrets } = await (await call('GET', '/secrets')).json();
+  t.true(secrets.some((s: { key: string }) => s.key === 'GEMINI_API_KEY'));
+  t.false(JSON.stringify(secrets).includes('sk-test-123'));
+  t.is((await call('PATCH', '/secrets/JWT_SECRET', { value: 'x' })).status, 403);
+  t.is((await call('POST', '/secrets/lower-case', { value: 'x' })).status, 400);
+  t.is((await call('DELETE', '/secrets/GEMINI_API_KEY')).status, 200);
+  t.is((await call('DELETE', '/secrets/GEMINI_API_KEY')).status, 404);
+  await waitForEvent(stack.url, tenantId, owner.token, ['tenant_restarted'], 60_000);
+});
+
+test.serial('rotating credentials gives new values behind a new one-time link', async (t) => {
+  const first = await (await stack.fetch(credentialsLink, { token: owner.token })).json();
+  const rotated = await call('POST', '/rotate-credentials');
+  t.is(rotated.status, 202);
+  const { links } = await rotated.json();
+  await waitForEvent(stack.url, tenantId, owner.token, ['credentials_rotated'], 60_000);
+  const second = await stack.fetch(links.credentials, { token: owner.token });
+  t.is(second.status, 200);
+  const values = (await second.json()).credentials;
+  t.not(values.JWT_SECRET, first.credentials.JWT_SECRET);
+  t.is((await stack.fetch(links.credentials, { token: owner.token })).status, 410);
+  const logs = JSON.stringify(await (await call('GET', '/logs?env=live&limit=1000')).json());
+  t.false(logs.includes(values.JWT_SECRET));
+});
+
+// Settings
+
+test.serial('memory accepts only the documented sizes and a change restarts the environments', async (t) => {
+  t.is((await call('PATCH', '', { memoryMb: 300 })).status, 400);
+  const res = await call('PATCH', '', { memoryMb: 512 });
+  t.is(res.status, 200);
+  t.is((await res.json()).tenant.memoryMb, 512);
+  await waitForEvent(stack.url, tenantId, owner.token, ['tenant_restarted'], 60_000);
+});
