@@ -1,0 +1,103 @@
+import test from 'ava';
+import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { waitForEvent } from '../shared/testing/events.ts';
+import { tenantProcesses } from '../shared/testing/processes.ts';
+import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
+import type { EnvironmentSpec } from '../shared/runtime/types.ts';
+
+let stack: TestStack;
+let owner: TestUser;
+const created: string[] = [];
+test.before(async () => {
+  stack = await startTestStack();
+  owner = await createTestUser(stack.deps);
+});
+test.after.always(async () => {
+  for (const id of created) await stack.fetch(`/api/v1/tenants/${id}`, { method: 'DELETE', token: owner.token });
+  for (const id of created) await waitForEvent(stack.url, id, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+  await stack?.close();
+});
+
+async function create(name: string, environments = ['live']): Promise<string> {
+  const res = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name, environments } });
+  const { tenant } = await res.json();
+  created.push(tenant.id);
+  return tenant.id;
+}
+
+const deliver = (payload: unknown, secret = stack.config.tasks.secret) =>
+  stack.fetch('/__fn/provision/tasks/provision', { method: 'POST', json: payload, headers: { [TASK_SECRET_HEADER]: secret, 'X-CloudTasks-TaskRetryCount': '0' } });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// At-least-once delivery
+
+test.serial('a provision task delivered three times at once converges to exactly one environment', async (t) => {
+  const id = await create('twice');
+  const answers = await Promise.all([deliver({ tenantId: id, generation: 1 }), deliver({ tenantId: id, generation: 1 }), deliver({ tenantId: id, generation: 1 })]);
+  for (const answer of answers) t.true([200, 503].includes(answer.status), `answered ${answer.status}`);
+  await waitForEvent(stack.url, id, owner.token, ['tenant_ready'], 60_000);
+  t.deepEqual(tenantProcesses(id).map((p) => p.env), ['live']);
+  const again = await deliver({ tenantId: id, generation: 1 });
+  t.deepEqual(await again.json(), { outcome: 'stale' });
+});
+
+test.serial('a worker that dies after starting the process but before recording it converges on redelivery', async (t) => {
+  const driver = stack.deps.runtime();
+  const deploy = driver.deploy.bind(driver);
+  let crashed = false;
+  (driver as { deploy: (spec: EnvironmentSpec) => Promise<void> }).deploy = async (spec) => {
+    await deploy(spec);
+    if (!crashed && spec.tenantId === target) {
+      crashed = true;
+      throw new Error('worker killed between steps');
+    }
+  };
+  let target = '';
+  try {
+    target = await create('crashy');
+    const events = await waitForEvent(stack.url, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
+    t.true(crashed);
+    t.is(events.at(-1)?.type, 'tenant_ready');
+    t.is(events.filter((e) => e.type === 'deploy_started').length, 2, 'the deploy step ran again after the crash');
+    t.is(tenantProcesses(target).length, 1);
+  } finally {
+    (driver as { deploy: unknown }).deploy = deploy;
+  }
+});
+
+// Racing operations
+
+test.serial('deleting a tenant while it provisions leaves no process behind', async (t) => {
+  const id = await create('racer', ['demo', 'test', 'live']);
+  await sleep(300);
+  t.is((await stack.fetch(`/api/v1/tenants/${id}`, { method: 'DELETE', token: owner.token })).status, 202);
+  await waitForEvent(stack.url, id, owner.token, ['tenant_deleted'], 90_000);
+  await sleep(2000); // a superseded step that was mid-flight must not leave a process running
+  t.deepEqual(tenantProcesses(id), []);
+  const { tenant } = await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json();
+  t.is(tenant.state, 'deleted');
+});
+
+test.serial('a lifecycle request during provisioning is an illegal transition, and a repeated one is idempotent', async (t) => {
+  const id = await create('busy');
+  const suspend = await stack.fetch(`/api/v1/tenants/${id}/suspend`, { method: 'POST', token: owner.token });
+  t.is(suspend.status, 409);
+  t.is((await suspend.json()).error.code, 'illegal_transition');
+  const retry = await stack.fetch(`/api/v1/tenants/${id}/retry-provision`, { method: 'POST', token: owner.token });
+  t.is(retry.status, 202);
+  t.is((await retry.json()).tenant.generation, 1, 'no new operation while the same one runs');
+  await waitForEvent(stack.url, id, owner.token, ['tenant_ready'], 60_000);
+  t.is(tenantProcesses(id).length, 1);
+});
+
+// Task endpoint
+
+test.serial('the task endpoint refuses requests that do not come from the queue', async (t) => {
+  const res = await deliver({ tenantId: 't-aaaaaaaaaa', generation: 1 }, 'not-the-secret');
+  t.is(res.status, 403);
+  const none = await stack.fetch('/__fn/provision/tasks/provision', { method: 'POST', json: { tenantId: 't-aaaaaaaaaa', generation: 1 } });
+  t.is(none.status, 403);
+  t.is((await deliver({ tenantId: 42 })).status, 400);
+});
