@@ -79,6 +79,9 @@ test.serial('logs of an environment come back as lines, and bad queries are 400'
   t.is((await call('GET', '/logs?limit=100000')).status, 400);
   const metrics = await (await call('GET', '/metrics')).json();
   t.true(metrics.metrics.live.memoryBytes > 0);
+  const history = await (await call('GET', '/metrics/history?env=live')).json();
+  t.is(history.samples[0].env, 'live');
+  t.true(history.samples[0].memoryBytes > 0);
 });
 
 // Secrets

@@ -13,10 +13,13 @@ import { issueRetrievalToken } from './credentials.ts';
 import { enqueueOperation, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN, PLAN_DEFAULTS } from './plans.ts';
 import { registryToken as makeRegistryToken, requireDeployableImage } from './registry.ts';
+import { readMetricsHistory, recordMetricsSamples, type MetricsSample } from './metrics-history.ts';
 import type { EnvName, EnvironmentRecord, Page, Tenant, TenantService } from './types.ts';
 import { createTenantSchema, logsQuerySchema, parseInput, updateTenantSchema } from './validate.ts';
 
 export type TenantServiceImpl = TenantService & {
+  /** Samples kept at most once a minute per environment, newest first. */
+  metricsHistory(p: Principal, id: string, query: { env?: string; limit?: string | number }): Promise<MetricsSample[]>;
   /** Creates a tenant and returns it with its one-time credentials token. */
   createWithToken(p: Principal, input: unknown): Promise<{ tenant: Tenant; credentialsToken: string }>;
 };
@@ -208,7 +211,15 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       for (const env of tenant.environments) {
         out[env] = await driver.metrics({ ownerId: tenant.ownerId, tenantId: id, env }).catch(() => null);
       }
+      await recordMetricsSamples(deps.db, id, out, deps.now());
       return out;
+    },
+    async metricsHistory(p, id, query) {
+      const tenant = await live(p, id);
+      const env = query.env ?? 'live';
+      if (!tenant.environments.includes(env as EnvName)) throw notFound(`Environment ${env} of tenant ${id}`);
+      const limit = Math.min(Math.max(Number(query.limit) || 60, 1), 1440);
+      return readMetricsHistory(deps.db, id, env, limit);
     },
     async events(p, id, afterId) {
       await load(p, id);

@@ -177,7 +177,7 @@ async function remove(ctx: StepContext): Promise<void> {
   await Promise.all([...envs].map((e) => driver.destroy(envRef(tenant, e))));
   await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
-  for (const sub of ['environments', 'secrets', 'credentials', 'costs']) await db.recursiveDelete(db.collection(`tenants/${tenant.id}/${sub}`));
+  for (const sub of ['environments', 'secrets', 'credentials', 'costs', 'metrics']) await db.recursiveDelete(db.collection(`tenants/${tenant.id}/${sub}`));
   await db.doc(namePath(tenant.ownerId, tenant.name)).delete();
   await finish(ctx, 'deleted', 'tenant_deleted', 'The tenant and everything it owned are deleted.', { urls: {} as TenantDoc['urls'] });
 }

@@ -84,6 +84,12 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       handler: async (ctx, p) => ({ body: { lines: await tenants.logs(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) } }),
     },
     { method: 'GET', path: `${T}/metrics`, action: 'tenants.read', handler: async (ctx, p) => ({ body: { metrics: await tenants.metrics(signedIn(p), ctx.params.id) } }) },
+    {
+      method: 'GET',
+      path: `${T}/metrics/history`,
+      action: 'tenants.read',
+      handler: async (ctx, p) => ({ body: { samples: await tenants.metricsHistory(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) } }),
+    },
     { method: 'GET', path: `${T}/events`, action: 'tenants.read', handler: (ctx, p) => streamTenantEvents(deps, tenants, ctx, signedIn(p)) },
     { method: 'GET', path: `${T}/secrets`, action: 'tenants.secrets', handler: async (ctx, p) => ({ body: { secrets: await secrets.list(signedIn(p), ctx.params.id) } }) },
     {
