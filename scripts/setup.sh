@@ -46,16 +46,17 @@ create_firestore() {
     ok "database (default) created in $location"
   fi
 
-  local ttls group
+  local ttls pair group field
   capture ttls "list Firestore TTL policies" gc firestore fields ttls list --format='value(name)'
-  # Expired rate-limit windows and webhook dedupe records delete themselves.
-  for group in rateLimits webhookEvents; do
-    if grep -q "/collectionGroups/$group/fields/expiresAt\$" <<<"$ttls"; then
-      skip "TTL $group.expiresAt: already exists"
+  # Expired rate-limit windows, webhook dedupe records, sent mail and chat confirmations delete themselves.
+  for pair in rateLimits:expiresAt webhookEvents:expiresAt outbox:expiresAt confirmations:expireAt; do
+    group=${pair%%:*} field=${pair#*:}
+    if grep -q "/collectionGroups/$group/fields/$field\$" <<<"$ttls"; then
+      skip "TTL $group.$field: already exists"
     else
-      run "enable TTL on $group.expiresAt" gc firestore fields ttls update expiresAt \
+      run "enable TTL on $group.$field" gc firestore fields ttls update "$field" \
         --collection-group="$group" --enable-ttl --async
-      ok "TTL $group.expiresAt enabled"
+      ok "TTL $group.$field enabled"
     fi
   done
 
@@ -233,20 +234,29 @@ grant_roles() {
   info "tp-tasks gets roles/run.invoker on provision, mail and billing-aggregate when deploy.sh creates them"
 }
 
-create_scheduler_job() {
-  step "Scheduler job $TP_SCHEDULER_JOB"
-  local url
-  url=$(function_url billing-aggregate)
-  if exists "scheduler job $TP_SCHEDULER_JOB" gc scheduler jobs describe "$TP_SCHEDULER_JOB" --location="$GCP_REGION"; then
-    skip "scheduler job $TP_SCHEDULER_JOB: already exists"
+# One Cloud Scheduler job: name, schedule, function, path, description.
+create_job() {
+  local job=$1 schedule=$2 fn=$3 path=$4 description=$5 url secret
+  step "Scheduler job $job"
+  url=$(function_url "$fn")
+  if exists "scheduler job $job" gc scheduler jobs describe "$job" --location="$GCP_REGION"; then
+    skip "scheduler job $job: already exists"
     return
   fi
-  run "create scheduler job $TP_SCHEDULER_JOB" gc scheduler jobs create http "$TP_SCHEDULER_JOB" \
-    --location="$GCP_REGION" --schedule='0 2 * * *' --time-zone=Etc/UTC --uri="$url" \
-    --http-method=POST --message-body='{}' --headers=Content-Type=application/json \
+  # The functions accept scheduled calls that carry the task secret, like Cloud Tasks' calls.
+  capture secret "read secret tp-tasks-secret" gc secrets versions access latest --secret=tp-tasks-secret
+  run "create scheduler job $job" gc scheduler jobs create http "$job" \
+    --location="$GCP_REGION" --schedule="$schedule" --time-zone=Etc/UTC --uri="$url$path" \
+    --http-method=POST --message-body='{}' \
+    --headers="Content-Type=application/json,x-tenantplane-task-secret=$secret" \
     --oidc-service-account-email="$(sa_email tp-tasks)" --oidc-token-audience="$url" \
-    --description="tenantplane nightly cost aggregation"
-  ok "scheduler job $TP_SCHEDULER_JOB created (02:00 UTC -> $url)"
+    --description="$description"
+  ok "scheduler job $job created ($schedule -> $url$path)"
+}
+
+create_scheduler_job() {
+  create_job "$TP_SCHEDULER_JOB" '0 2 * * *' billing-aggregate '' 'tenantplane nightly cost aggregation'
+  create_job tp-mail-sweep '* * * * *' mail /tasks/mail-sweep 'tenantplane: re-enqueue mail whose task was never created'
 }
 
 main() {

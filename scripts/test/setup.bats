@@ -42,12 +42,18 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
 @test "a first setup creates the TTL policies, the tenants index, the repository and the scheduler job" {
   [ -f "$FIRST_STATE/ttl/rateLimits.expiresAt" ]
   [ -f "$FIRST_STATE/ttl/webhookEvents.expiresAt" ]
+  [ -f "$FIRST_STATE/ttl/outbox.expiresAt" ]
+  [ -f "$FIRST_STATE/ttl/confirmations.expireAt" ]
   grep -q $'collectionGroups/tenants/indexes/.*\townerId;createdAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
   [[ $(first_calls 'artifacts repositories create tenants') == *"--repository-format=docker --labels=tenantplane=platform"* ]]
   job=$(first_calls 'scheduler jobs create http tp-billing-aggregate')
   [[ $job == *"--schedule=0\\ 2\\ \\*\\ \\*\\ \\*"* ]]
   [[ $job == *"--time-zone=Etc/UTC --uri=https://europe-west1-test-project.cloudfunctions.net/billing-aggregate --http-method=POST --message-body=\\{\\}"* ]]
   [[ $job == *"--oidc-service-account-email=tp-tasks@test-project.iam.gserviceaccount.com"* ]]
+  # Scheduled calls carry the task secret, as the functions require.
+  [[ $job == *"x-tenantplane-task-secret="* ]]
+  sweep=$(first_calls 'scheduler jobs create http tp-mail-sweep')
+  [[ $sweep == *"--uri=https://europe-west1-test-project.cloudfunctions.net/mail/tasks/mail-sweep"* ]]
 }
 
 @test "a first setup creates the three service accounts and every secret with a first version and the platform label" {
