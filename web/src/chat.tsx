@@ -22,7 +22,10 @@ function Chat() {
   const [conversationId, setConversationId] = useState<string | undefined>(() => sessionStorage.getItem(CONVERSATION_KEY) ?? undefined);
   const input = useRef<HTMLTextAreaElement>(null);
   const end = useRef<HTMLDivElement>(null);
-  useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [items]);
+  // Braces matter: Chromium's scrollIntoView returns a promise, and an effect may return only a cleanup function.
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: 'end' });
+  }, [items]);
 
   const push = (item: Item) => setItems((all) => [...all, item]);
   /** Text chunks grow the last assistant bubble; anything else starts a new item. */

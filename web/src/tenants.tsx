@@ -116,7 +116,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
       </p>
       {(error || tenant.error) && <Notice kind="error" className="mt-2">{error || tenant.error?.message}</Notice>}
       {open && (
-        <div id={`manage-${tenant.id}`} className="mt-6 grid gap-8 border-t border-slate-100 pt-6 lg:grid-cols-2">
+        <div id={`manage-${tenant.id}`} className="mt-6 grid grid-cols-1 gap-8 border-t border-slate-100 pt-6 lg:grid-cols-2 [&>*]:min-w-0">
           <DeploySection tenant={tenant} onDeploy={(image) => operate('deploy', post('deploy', { image }))} />
           <SecretsSection tenant={tenant} />
           <LogsSection tenant={tenant} />

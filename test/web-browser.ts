@@ -1,0 +1,64 @@
+/**
+ * Headless Chromium for the web page tests: one browser per test file
+ * (Debian's Chromium driven by playwright-core, as DESIGN.md's checked facts
+ * say), the page built first, and helpers to sign a user in and to save
+ * screenshots under test-output/screenshots/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { buildWeb } from '../scripts/build-web.ts';
+import type { Deps } from '../shared/deps.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 375, height: 740 };
+const screenshots = resolve(import.meta.dirname, '../test-output/screenshots');
+
+export interface TestBrowser {
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Builds the pages if their sources changed, then starts Chromium with one desktop-sized page. */
+export async function startBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`The web tests need Chromium at ${CHROMIUM}: apt-get install chromium.`);
+  await buildWeb({ ifStale: true });
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    // No --user-data-dir: playwright refuses it here and gives every launch a fresh temporary profile itself.
+  });
+  const context = await browser.newContext({ viewport: DESKTOP });
+  context.setDefaultTimeout(30_000);
+  const page = await context.newPage();
+  return {
+    browser,
+    context,
+    page,
+    async close() {
+      await browser.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Signs the browser in as `uid` the way activation does: a custom token left in sessionStorage for the next page. */
+export async function signInAs(page: Page, baseUrl: string, deps: Deps, user: { uid: string; email: string }): Promise<void> {
+  const customToken = await (await deps.auth()).createCustomToken(user.uid);
+  await page.goto(`${baseUrl}/index.html`);
+  await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), { uid: user.uid, email: user.email, customToken });
+}
+
+/** Saves a full-page screenshot at desktop and phone width, and checks the phone layout does not scroll sideways. */
+export async function screenshotBothWidths(page: Page, name: string): Promise<{ phoneOverflow: number }> {
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, `${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: join(screenshots, `${name}-phone.png`), fullPage: true });
+  const phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.setViewportSize(DESKTOP);
+  return { phoneOverflow };
+}
