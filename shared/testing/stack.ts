@@ -88,6 +88,8 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     },
     async close() {
       await gateway.close();
+      // Tenant processes are detached so they survive a control-plane restart; a test platform stops them all.
+      await (deps.runtime() as { stopAll?: () => Promise<void> }).stopAll?.();
       await deps.close();
       await tasks?.close();
       await mail.close();
