@@ -17,7 +17,7 @@ import { startMailCatcher } from '../emulators/mail-catcher/server.ts';
 import { checkPrerequisites, exportAuth, exportFirestore, PrerequisiteError, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
 import { startGateway } from './dev/gateway.ts';
 import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
-import { buildWeb } from './dev/web.ts';
+import { buildWeb } from './build-web.ts';
 
 const env = process.env;
 const color = process.stdout.isTTY && !env.NO_COLOR;
@@ -79,7 +79,7 @@ process.on('SIGTERM', () => void shutdown(0));
 const line = (what: string, where: string) => console.log(`  ${paint(32, '●')} ${what.padEnd(22)} ${where}`);
 console.log(paint(1, 'Starting tenantplane…'));
 try {
-  await buildWeb();
+  await buildWeb({ ifStale: true });
   const logDir = join(dataDir, 'logs');
   const firestoreExport = join(dataDir, 'firestore');
   const authExport = join(dataDir, 'auth');

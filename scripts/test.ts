@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
 import { killAllNow, stopAll } from './dev/processes.ts';
+import { buildWeb } from './build-web.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -28,6 +29,8 @@ if (existsSync(join(root, 'scripts/ensure-tools.sh')) && run('Checking test tool
 // A type error fails the run, but the tests still run so one broken file does not hide the rest.
 const typecheckFailed = run('Typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit']) !== 0;
 
+console.log('\n▶ Building the web pages');
+await buildWeb({ ifStale: true });
 checkPrerequisites();
 const logDir = mkdtempSync(join(tmpdir(), 'tenantplane-test-'));
 console.log('\n▶ Starting the Firestore and Auth emulators');
