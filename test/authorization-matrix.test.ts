@@ -42,6 +42,7 @@ const MATRIX: Record<string, Rule> = {
   [`GET ${T}/registry-token`]: 'owner',
   [`GET ${T}/logs`]: 'owner',
   [`GET ${T}/metrics`]: 'owner',
+  [`GET ${T}/metrics/history`]: 'owner',
   [`GET ${T}/events`]: 'owner',
   [`GET ${T}/secrets`]: 'owner',
   [`POST ${T}/secrets/:key`]: 'owner',
