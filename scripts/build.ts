@@ -4,10 +4,12 @@
  * package.json listing only the npm packages that function imports, ready for
  * `gcloud functions deploy <name> --gen2 --source dist/functions/<name>`.
  * Packages stay external so their data files (protos) load as published.
+ * A full build (no names given) also builds the web pages for hosting.
  */
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { buildWeb } from './build-web.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -58,5 +60,10 @@ for (const name of names) {
   );
   const size = statSync(join(out, 'index.js')).size;
   console.log(`  ${name.padEnd(18)} ${(size / 1024).toFixed(0).padStart(5)} KiB  ${Object.keys(dependencies).length} packages  ${Math.round(performance.now() - started)} ms`);
+}
+if (only.length === 0) {
+  // Hosting serves web/public: the pages are part of a full build.
+  const { ms } = await buildWeb();
+  console.log(`  web pages          → web/public  ${Math.round(ms)} ms`);
 }
 console.log(`Built ${names.length} function(s) into dist/functions/. Deploy with scripts/deploy.sh.`);
