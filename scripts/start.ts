@@ -105,7 +105,6 @@ try {
 
   const queues = ['provision', 'mail'].map((q) => ({ name: `projects/${projectId}/locations/${region}/queues/${q}` }));
   const tasks = await startCloudTasksServer({ port: ports.tasks, restPort: ports.tasksRest, dataFile: join(dataDir, 'cloud-tasks.json'), queues, log: () => {} });
-  cleanups.push(() => tasks.close());
   line('Cloud Tasks', `${tasks.endpoint} (REST http://127.0.0.1:${tasks.restPort})`);
 
   const mail = await startMailCatcher({ smtpPort: ports.smtp, httpPort: ports.mailUi });
@@ -143,6 +142,8 @@ try {
 
   const gateway = await startGateway(deps, { port: ports.gateway, host: env.HOST ?? '127.0.0.1' });
   cleanups.push(() => gateway.close());
+  // Cleanups run newest first: stop dispatching tasks before the gateway stops taking requests.
+  cleanups.push(() => tasks.close());
   line('Gateway (hosting + functions)', `http://localhost:${gateway.port}`);
 
   // Cloud Scheduler's jobs, locally: the mail sweeper every minute.

@@ -138,7 +138,7 @@ test.serial('deleting asks for the name, then removes the tenant', async (t) => 
   t.true(await confirm.isDisabled(), 'nothing happens until the name is typed');
   await dialog.getByLabel('Type acme-shop to confirm').fill('acme-shop');
   await confirm.click();
-  await page.getByText('You have no tenants yet.').waitFor({ timeout: 60_000 });
+  await page.getByText('You have no tenants yet.').waitFor({ timeout: 120_000 });
   const res = await stack.fetch(`/api/v1/tenants/${tenantId}`, { token: await idToken() });
   t.is((await res.json()).tenant.state, 'deleted');
 });

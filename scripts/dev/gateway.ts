@@ -51,7 +51,12 @@ const TYPES: Record<string, string> = {
 export async function startGateway(deps: Deps, options: { port: number; host?: string }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const hosting = loadHosting();
   const handlers = new Map(Object.entries(functionHandlers).map(([name, make]) => [name, toNodeHandler(make(deps), deps)]));
-  const server = createServer(async (req, res) => {
+  const inFlight = new Set<Promise<unknown>>();
+  const server = createServer((req, res) => {
+    const handling = handle(req, res).finally(() => inFlight.delete(handling));
+    inFlight.add(handling);
+  });
+  async function handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     // Like the Google front end: append the peer address for the functions to read.
     const peer = req.socket.remoteAddress ?? '';
@@ -73,7 +78,7 @@ export async function startGateway(deps: Deps, options: { port: number; host?: s
       const error = new AppError('unavailable', `The ${fn} function is not part of this build.`);
       sendJson(res, error.status, error.toBody());
     }
-  });
+  }
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,11 +87,13 @@ export async function startGateway(deps: Deps, options: { port: number; host?: s
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    /** Stops accepting, ends open connections (SSE included), then waits for handlers still running, so clients can close after. */
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 15_000).unref())]);
+    },
   };
 }
 

@@ -87,11 +87,15 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
       return fetch(url + path, { ...init, headers, body });
     },
     async close() {
+      // No new dispatches, then no new requests and the running ones finished, then the clients.
+      await tasks?.close();
       await gateway.close();
       // Tenant processes are detached so they survive a control-plane restart; a test platform stops them all.
-      await (deps.runtime() as { stopAll?: () => Promise<void> }).stopAll?.();
+      const runtime = deps.runtime() as { stopAll?: () => Promise<void>; adopted?: Promise<unknown> };
+      // Re-adoption may still be reading secrets from Firestore: let it finish before the client closes.
+      await runtime.adopted?.catch(() => undefined);
+      await runtime.stopAll?.();
       await deps.close();
-      await tasks?.close();
       await mail.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
