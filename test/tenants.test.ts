@@ -84,6 +84,19 @@ test.serial('credentials are retrievable once, then gone', async (t) => {
   t.is((await stack.fetch(links.credentials, { token: owner.token })).status, 410);
 });
 
+test.serial('the tenant list pages with a token, newest first, and a bad token is a 400', async (t) => {
+  const first = await (await stack.fetch('/api/v1/tenants?pageSize=1', { token: owner.token })).json();
+  t.is(first.tenants.length, 1);
+  t.is(first.tenants[0].name, 'creds');
+  t.truthy(first.nextPageToken);
+  const second = await (await stack.fetch(`/api/v1/tenants?pageSize=1&pageToken=${first.nextPageToken}`, { token: owner.token })).json();
+  t.deepEqual(second.tenants.map((x: { name: string }) => x.name), ['shop']);
+  t.is(second.nextPageToken, undefined);
+  const bad = await stack.fetch('/api/v1/tenants?pageToken=garbage', { token: owner.token });
+  t.is(bad.status, 400);
+  t.is((await stack.fetch('/api/v1/tenants?pageSize=lots', { token: owner.token })).status, 400);
+});
+
 test.serial('deleting removes the environment and is safe to repeat', async (t) => {
   const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: owner.token })).json();
   for (const tenant of tenants) {

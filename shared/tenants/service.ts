@@ -4,6 +4,7 @@
  * the provision worker (worker.ts) does the slow part through the runtime driver.
  */
 import { randomBytes } from 'node:crypto';
+import { FieldPath } from '@google-cloud/firestore';
 import { authorize } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
@@ -101,7 +102,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     async list(p, options = {}): Promise<Page<Tenant>> {
       authorize(p, 'tenants.list');
       const pageSize = Math.min(Math.max(Number(options.pageSize) || 50, 1), 200);
-      let query = deps.db.collection('tenants').orderBy('createdAt', 'desc').orderBy('id');
+      // Matches the composite index setup.sh creates (ownerId, createdAt desc; the document id breaks ties).
+      let query = deps.db.collection('tenants').orderBy('createdAt', 'desc').orderBy(FieldPath.documentId(), 'desc');
       const ownerId = p.role === 'admin' ? options.ownerId : p.uid;
       if (ownerId) query = query.where('ownerId', '==', ownerId);
       if (options.pageToken) {
