@@ -49,7 +49,9 @@ const env = {
 };
 
 let code = typecheckFailed ? 1 : 0;
-if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', 'npx', ['bats', 'scripts/test'], env);
+// bats declares its binary through directories.bin, which npm ci does not link from the lock file.
+const bats = join(root, 'node_modules/bats/bin/bats');
+if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', bats, ['scripts/test'], env);
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
 await stopAll();
 if (typecheckFailed) console.error('\n✖ The typecheck failed (see above), so the run fails even where the tests passed.');
