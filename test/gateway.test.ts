@@ -42,3 +42,9 @@ test('hosting globs route deep API paths to their function, which answers in JSO
   t.is(known.status, 401);
   t.is((await known.json()).error.code, 'unauthenticated');
 });
+
+test('the activation link of the specification, /activate?token=…, leads to the activation page with its token', async (t) => {
+  const res = await stack.fetch('/activate?token=abc123', { redirect: 'manual' });
+  t.is(res.status, 302);
+  t.is(res.headers.get('location'), '/activate.html?token=abc123');
+});

@@ -31,9 +31,14 @@ function globToRegex(glob: string): RegExp {
 
 /** Reads firebase.json: the single source of the path → function map and the static folder. */
 export function loadHosting(file = join(root, 'firebase.json')) {
-  const hosting = JSON.parse(readFileSync(file, 'utf8')).hosting as { public: string; rewrites: Rewrite[] };
+  const hosting = JSON.parse(readFileSync(file, 'utf8')).hosting as {
+    public: string;
+    rewrites: Rewrite[];
+    redirects?: Array<{ source: string; destination: string; type?: number }>;
+  };
   return {
     publicDir: join(root, hosting.public),
+    redirects: (hosting.redirects ?? []).map((r) => ({ regex: globToRegex(r.source), to: r.destination, status: r.type ?? 301 })),
     rewrites: hosting.rewrites.map((r) => ({ regex: globToRegex(r.source), fn: r.function.functionId })),
   };
 }
@@ -66,6 +71,9 @@ export async function startGateway(deps: Deps, options: { port: number; host?: s
       req.url = (direct[2] ?? '/') + url.search;
       return dispatch(direct[1]);
     }
+    // Hosting applies redirects before rewrites and keeps the query string.
+    const redirect = hosting.redirects.find((r) => r.regex.test(url.pathname));
+    if (redirect) return void res.writeHead(redirect.status, { Location: redirect.to + url.search }).end();
     const rewrite = hosting.rewrites.find((r) => r.regex.test(url.pathname));
     if (rewrite && !serveStatic(hosting.publicDir, url.pathname, res, true)) return dispatch(rewrite.fn);
     if (!rewrite && !serveStatic(hosting.publicDir, url.pathname, res, false)) {
