@@ -1,6 +1,7 @@
 /**
- * A fake of the Cloud Run Admin API v2 (services) plus Secret Manager v1, as a
- * real HTTP server that the official Node clients reach in REST mode
+ * A fake of the Cloud Run Admin API v2 (services) plus Secret Manager v1, Cloud
+ * Logging `entries.list` and Cloud Monitoring `timeSeries.list` (see
+ * cloud-run-fake-observe.ts and the files it names), as a real HTTP server that the official Node clients reach in REST mode
  * (`fallback: true`, `protocol: 'http'`). Follows:
  * - google/cloud/run/v2/service.proto: CreateService `POST /v2/{parent}/services?serviceId=`
  *   (409 ALREADY_EXISTS), GetService, UpdateService `PATCH /v2/{service.name}` (etag
@@ -20,6 +21,7 @@
  * `readyDelayMs`, or fails when its image is in `missingImages` or a referenced
  * secret has no enabled version (as Cloud Run refuses to start such a revision).
  */
+import { createCloudRunObservability, type CloudRunObserveOptions } from './cloud-run-fake-observe.ts';
 import { checkBearer, clone, enumName, enumOut, googleError, invalidLabel, wantsNumericEnums, type EnumTable } from './google-rest.ts';
 import { createTimerSet, randomHex, startFakeServer, type RecordedRequest, type FakeResponse } from './http-server.ts';
 import { createSecretManagerState } from './secret-manager-fake.ts';
@@ -31,8 +33,8 @@ const PROJECT_NUMBER = '123456789012';
 
 type Json = Record<string, any>;
 
-/** Options of the fake. */
-export interface CloudRunFakeOptions {
+/** Options of the fake; `logging`, `monitoring` and `utilization` shape its Cloud Logging and Monitoring APIs. */
+export interface CloudRunFakeOptions extends CloudRunObserveOptions {
   /** How long a revision takes to become ready and an operation to finish (default 150 ms). */
   readyDelayMs?: number;
   /** Images the fake treats as absent from the registry: their revisions fail. */
@@ -226,10 +228,17 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     return undefined;
   }
 
+  function serving(service: Json): boolean {
+    if (service.deleteTime || !service.latestReadyRevision || service.revisionFailure) return false;
+    if (service.ingress !== 'INGRESS_TRAFFIC_ALL') return false;
+    return !(service.scaling?.scalingMode === 'MANUAL' && (service.scaling.manualInstanceCount ?? 0) === 0);
+  }
+  const observe = createCloudRunObservability(services, serving, options);
+
   const server = await startFakeServer((request) => {
     const denied = checkBearer(request);
     if (denied) return denied;
-    return handleRun(request) ?? secretManager.handle(request) ?? googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`);
+    return handleRun(request) ?? secretManager.handle(request) ?? observe.handle(request) ?? googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`);
   });
 
   return {
@@ -239,10 +248,12 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     /** True when a request to `url` would be served: ready revision, public ingress, not scaled to zero by manual scaling. */
     isServing(url: string): boolean {
       const service = [...services.values()].find((s) => s.uri === url.replace(/\/$/, ''));
-      if (!service || service.deleteTime || !service.latestReadyRevision || service.revisionFailure) return false;
-      if (service.ingress !== 'INGRESS_TRAFFIC_ALL') return false;
-      return !(service.scaling?.scalingMode === 'MANUAL' && (service.scaling.manualInstanceCount ?? 0) === 0);
+      return Boolean(service && serving(service));
     },
+    /** Sends a simulated request: logged to Cloud Logging and counted in Monitoring when served. */
+    request: observe.request,
+    writeLog: observe.writeLog,
+    logEntries: observe.logEntries,
     async close() {
       timers.clear();
       await server.close();
