@@ -31,14 +31,15 @@ function createDriver(fake: CloudRunFake): RuntimeDriver {
 
 testDriverConformance(test, {
   name: 'cloud-run',
-  flags: { logs: false, metrics: false, restart: true, volumes: false },
+  flags: { logs: true, metrics: true, restart: true, volumes: false },
   async create() {
     const fake = await startCloudRunFake();
     const driver = createDriver(fake);
     return {
       driver,
       makeSpec,
-      reachable: async (url) => fake.isServing(url),
+      // A served request is also what Cloud Run logs and counts, so the logs and metrics cases see it.
+      reachable: async (url) => fake.request(url),
       countInstances: async (ref) =>
         [...fake.services.values()].filter((s) => s.name.endsWith(`/${serviceIdOf(ref)}`) && fake.isServing(s.uri)).length,
       async cleanup() {

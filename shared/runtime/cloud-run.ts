@@ -2,9 +2,11 @@
  * Cloud Run driver (R-RUNTIME-CLOUDRUN): one Cloud Run service per tenant
  * environment through the Admin API v2 (`@google-cloud/run` ServicesClient),
  * secrets in Secret Manager referenced from the container env, URL from the
- * service's `uri`. Clients are created on first use, so importing this file
+ * service's `uri`, logs from Cloud Logging and metrics from Cloud Monitoring
+ * (cloud-run-observe.ts). Clients are created on first use, so importing this file
  * costs nothing and a missing option is reported when the driver is created.
  */
+import { createObserveClients, limitsOf, readServiceLogs, readServiceMetrics } from './cloud-run-observe.ts';
 import { deleteSecrets, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
 import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type RuntimeDriver } from './types.ts';
 
@@ -30,6 +32,9 @@ export interface CloudRunDriverOptions {
   clientOptions?: Record<string, unknown>;
   /** Same for the Secret Manager client; defaults to `clientOptions`. */
   secretManagerClientOptions?: Record<string, unknown>;
+  /** Same for Cloud Logging (`logs`) and Cloud Monitoring (`metrics`); default `clientOptions`. */
+  loggingClientOptions?: Record<string, unknown>;
+  monitoringClientOptions?: Record<string, unknown>;
   /** Delay between status polls in `waitReady` (default 2000 ms). */
   pollIntervalMs?: number;
 }
@@ -71,6 +76,7 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     );
     return secrets;
   }
+  const observe = createObserveClients(projectId, options.loggingClientOptions ?? options.clientOptions ?? {}, options.monitoringClientOptions ?? options.clientOptions ?? {});
   const nameOf = (ref: EnvironmentRef) => `${parent}/services/${serviceIdOf(ref)}`;
 
   async function getService(ref: EnvironmentRef): Promise<Service | undefined> {
@@ -146,7 +152,7 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     return { state: 'running', ready, url, image };
   }
 
-  const flags: DriverFlags = { logs: false, metrics: false, restart: true, volumes: false };
+  const flags: DriverFlags = { logs: true, metrics: true, restart: true, volumes: false };
 
   return {
     name: 'cloud-run',
@@ -233,10 +239,26 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       });
     },
 
+    async logs(ref, query) {
+      const target = { projectId, region, serviceId: serviceIdOf(ref) };
+      return readServiceLogs(await observe.logging(), target, query).catch((error) => {
+        throw wrap(error, `reading logs of ${nameOf(ref)} from Cloud Logging`);
+      });
+    },
+
+    async metrics(ref) {
+      const service = await getService(ref);
+      if (!service) throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); deploy it first.`);
+      const target = { projectId, region, serviceId: serviceIdOf(ref) };
+      return readServiceMetrics(await observe.monitoring(), target, limitsOf(service.template?.containers?.[0])).catch((error) => {
+        throw wrap(error, `reading metrics of ${nameOf(ref)} from Cloud Monitoring`);
+      });
+    },
+
     async close() {
       const pending = [services, secrets].filter(Boolean) as Promise<{ close(): Promise<void> }>[];
       services = secrets = undefined;
-      await Promise.all(pending.map(async (client) => (await client).close()));
+      await Promise.all([...pending.map(async (client) => (await client).close()), observe.close()]);
     },
   };
 }
