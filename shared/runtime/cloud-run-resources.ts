@@ -142,3 +142,18 @@ export async function deleteSecrets(client: SecretManagerLike, projectId: string
     }
   }
 }
+
+/**
+ * A Google client error as one readable line. In REST mode the message is the
+ * raw `{"error": {code, message, status}}` body; this returns `STATUS: message` instead.
+ */
+export function describeGoogleError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string; status?: string } };
+    if (body.error?.message) return body.error.status ? `${body.error.status}: ${body.error.message}` : body.error.message;
+  } catch {
+    // not a JSON body: the message is already readable
+  }
+  return text;
+}

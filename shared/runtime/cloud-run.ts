@@ -7,7 +7,7 @@
  * costs nothing and a missing option is reported when the driver is created.
  */
 import { createObserveClients, limitsOf, readServiceLogs, readServiceMetrics } from './cloud-run-observe.ts';
-import { deleteSecrets, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
+import { deleteSecrets, describeGoogleError, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
 import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type RuntimeDriver } from './types.ts';
 
 /** Options of {@link createCloudRunDriver}. */
@@ -265,6 +265,5 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
 
 function wrap(error: unknown, what: string): DriverError {
   if (error instanceof DriverError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new DriverError('cloud-run', 'failed', `cloud-run: ${what} failed: ${message}`, { cause: error });
+  return new DriverError('cloud-run', 'failed', `cloud-run: ${what} failed: ${describeGoogleError(error)}`, { cause: error });
 }
