@@ -4,7 +4,7 @@
  * can be read and tested on their own.
  */
 import { createHash } from 'node:crypto';
-import type { EnvironmentRef, EnvironmentSpec } from './types.ts';
+import type { EnvironmentRef, EnvironmentSpec, EnvironmentStatus } from './types.ts';
 
 /** The Secret Manager client methods the driver uses (REST or gRPC transport alike). */
 export interface SecretManagerLike {
@@ -156,4 +156,19 @@ export function describeGoogleError(error: unknown): string {
     // not a JSON body: the message is already readable
   }
   return text;
+}
+
+/** The driver's status of a Cloud Run service: a placeholder image means no deploy yet, manual scaling to 0 means suspended. */
+export function describeService(service: Record<string, any> | undefined, placeholder: string): EnvironmentStatus {
+  if (!service) return { state: 'absent', ready: false };
+  const url: string | undefined = service.uri || undefined;
+  const image: string | undefined = service.template?.containers?.[0]?.image || undefined;
+  const terminal = service.terminalCondition ?? {};
+  if (service.deleteTime) return { state: 'stopped', ready: false, url, image, message: 'deletion in progress' };
+  if (terminal.state === 'CONDITION_FAILED') return { state: 'failed', ready: false, url, image, message: terminal.message || 'the latest revision failed' };
+  if (image === placeholder) return { state: 'provisioning', ready: false, url, message: 'service shell ready; no image deployed yet' };
+  if (service.scaling?.scalingMode === 'MANUAL' && !service.scaling.manualInstanceCount) return { state: 'stopped', ready: false, url, image };
+  if (service.reconciling || terminal.state !== 'CONDITION_SUCCEEDED') return { state: 'provisioning', ready: false, url, image, message: terminal.message || undefined };
+  const ready = Boolean(service.latestReadyRevision) && service.latestReadyRevision === service.latestCreatedRevision;
+  return { state: 'running', ready, url, image };
 }

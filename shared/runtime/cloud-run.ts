@@ -7,8 +7,8 @@
  * costs nothing and a missing option is reported when the driver is created.
  */
 import { createObserveClients, limitsOf, readServiceLogs, readServiceMetrics } from './cloud-run-observe.ts';
-import { deleteSecrets, describeGoogleError, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
-import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type RuntimeDriver } from './types.ts';
+import { deleteSecrets, describeGoogleError, describeService, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
+import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';
 
 /** Options of {@link createCloudRunDriver}. */
 export interface CloudRunDriverOptions {
@@ -138,20 +138,6 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     }
   }
 
-  function describe(service: Service | undefined): EnvironmentStatus {
-    if (!service) return { state: 'absent', ready: false };
-    const url: string | undefined = service.uri || undefined;
-    const image: string | undefined = service.template?.containers?.[0]?.image || undefined;
-    const terminal = service.terminalCondition ?? {};
-    if (service.deleteTime) return { state: 'stopped', ready: false, url, image, message: 'deletion in progress' };
-    if (terminal.state === 'CONDITION_FAILED') return { state: 'failed', ready: false, url, image, message: terminal.message || 'the latest revision failed' };
-    if (image === placeholder) return { state: 'provisioning', ready: false, url, message: 'service shell ready; no image deployed yet' };
-    if (service.scaling?.scalingMode === 'MANUAL' && !service.scaling.manualInstanceCount) return { state: 'stopped', ready: false, url, image };
-    if (service.reconciling || terminal.state !== 'CONDITION_SUCCEEDED') return { state: 'provisioning', ready: false, url, image, message: terminal.message || undefined };
-    const ready = Boolean(service.latestReadyRevision) && service.latestReadyRevision === service.latestCreatedRevision;
-    return { state: 'running', ready, url, image };
-  }
-
   const flags: DriverFlags = { logs: true, metrics: true, restart: true, volumes: false };
 
   return {
@@ -205,7 +191,7 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     },
 
     async status(ref) {
-      return describe(await getService(ref));
+      return describeService(await getService(ref), placeholder);
     },
 
     async suspend(ref) {
