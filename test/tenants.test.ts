@@ -40,6 +40,19 @@ test.serial('launching a tenant gives a working environment at its own URL, with
   t.regex(await page.text(), new RegExp(tenant.id));
 });
 
+test.serial('the event stream resumes after Last-Event-ID and misses nothing', async (t) => {
+  const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: owner.token })).json();
+  const read = async (headers: Record<string, string> = {}) => {
+    const res = await stack.fetch(`/api/v1/tenants/${tenants[0].id}/events?follow=false`, { token: owner.token, headers });
+    t.regex(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    return [...(await res.text()).matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+  };
+  const all = await read();
+  t.true(all.length >= 6);
+  t.deepEqual(await read({ 'Last-Event-ID': all[2] }), all.slice(3));
+  t.deepEqual(await read({ 'Last-Event-ID': all.at(-1)! }), []);
+});
+
 test.serial('another user can neither read nor operate the tenant', async (t) => {
   const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: owner.token })).json();
   const id = tenants[0].id;

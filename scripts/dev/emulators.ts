@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, httpOk, startManaged, waitFor, type Managed } from './processes.ts';
 
@@ -33,7 +33,7 @@ export async function startFirestoreEmulator(options: { port?: number; logDir: s
   const args = ['emulators', 'firestore', 'start', `--host-port=${host}`, '--quiet'];
   if (options.importFrom) args.push(`--import-data=${options.importFrom}`);
   const proc = startManaged('firestore', 'gcloud', args, {
-    logFile: createWriteStream(join(options.logDir, 'firestore.log')),
+    logPath: join(options.logDir, 'firestore.log'),
   });
   await waitFor('The Firestore emulator', () => httpOk(`http://${host}/`), 60_000, proc.child);
   return { host, process: proc };
@@ -82,7 +82,7 @@ async function startAuthEmulatorOnce(options: AuthOptions): Promise<{ host: stri
   const proc = startManaged('auth', bin, args, {
     cwd: dir,
     env: { ...process.env, FIREBASE_CLI_DISABLE_UPDATE_CHECK: 'true', FIREBASE_CLI_EXPERIMENTS: '' },
-    logFile: createWriteStream(join(options.logDir, 'auth.log')),
+    logPath: join(options.logDir, 'auth.log'),
   });
   const host = `127.0.0.1:${port}`;
   await waitFor('The Auth emulator', () => httpOk(`http://${host}/`), 90_000, proc.child);

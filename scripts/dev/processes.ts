@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A child process started in its own process group, so stopping it also stops what it started (gcloud → java). */
@@ -10,15 +11,15 @@ export interface Managed {
 
 const running = new Set<Managed>();
 
-export function startManaged(name: string, command: string, args: string[], options: SpawnOptions & { logFile?: NodeJS.WritableStream } = {}): Managed {
-  const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (options.logFile) {
-    child.stdout?.pipe(options.logFile, { end: false });
-    child.stderr?.pipe(options.logFile, { end: false });
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
-  }
+/**
+ * Output goes straight to `logPath` through a file descriptor, not through a
+ * pipe we read: the test runner blocks in spawnSync while ava runs, and an
+ * undrained pipe would stall an emulator as soon as its log filled the buffer.
+ */
+export function startManaged(name: string, command: string, args: string[], options: SpawnOptions & { logPath?: string } = {}): Managed {
+  const out = options.logPath ? openSync(options.logPath, 'a') : 'ignore';
+  const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', out, out] });
+  if (typeof out === 'number') closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const managed: Managed = {
     name,

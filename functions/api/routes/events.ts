@@ -15,7 +15,7 @@ export async function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl,
   const resumeFrom = ctx.header('last-event-id') ?? ctx.url.searchParams.get('lastEventId') ?? undefined;
   const afterId = resumeFrom && /^\d{1,12}$/.test(resumeFrom) ? resumeFrom.padStart(8, '0') : undefined;
   const history = await tenants.events(p, id, afterId); // authorizes before the stream opens
-  const sse = openSse(ctx.res, { heartbeatMs: Number(ctx.url.searchParams.get('heartbeatMs')) || 15_000 });
+  const sse = openSse(ctx.res, { heartbeatMs: 15_000 });
   let last = afterId ?? '';
   const send = (event: TenantEvent) => {
     if (event.id <= last) return;
