@@ -3,7 +3,7 @@
  * turned into CliErrors carrying the API's message and code, and tenants named
  * by id or by name (names are resolved by listing the caller's tenants).
  */
-import type { Tenant } from '../shared/tenants/types.ts';
+import { isTenantId, type Tenant } from '../shared/tenants/types.ts';
 import type { Session } from './credentials.ts';
 import { CliError } from './errors.ts';
 
@@ -18,7 +18,6 @@ export interface ApiClient {
   resolveTenant(idOrName: string): Promise<Tenant>;
 }
 
-const TENANT_ID = /^t-[a-z2-7]{10}$/;
 
 export function createClient(session: Session, fetchFn: typeof fetch = fetch): ApiClient {
   async function send(path: string, init: RequestInit): Promise<Response> {
@@ -70,7 +69,7 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
       return all;
     },
     async resolveTenant(idOrName) {
-      if (TENANT_ID.test(idOrName)) return (await client.request<{ tenant: Tenant }>('GET', `/api/v1/tenants/${idOrName}`)).tenant;
+      if (isTenantId(idOrName)) return (await client.request<{ tenant: Tenant }>('GET', `/api/v1/tenants/${idOrName}`)).tenant;
       const name = idOrName.trim().toLowerCase();
       const found = (await client.listTenants()).filter((t) => t.name === name);
       if (found.length === 0) throw new CliError(`No tenant with the id or name "${idOrName}"; \`tenantplane tenants list\` shows yours.`, 'not_found', 404);

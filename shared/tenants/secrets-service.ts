@@ -11,7 +11,7 @@ import { SECRET_KEY_PATTERN, createSecretStore, type SecretMeta } from '../secre
 import { getTenantDoc, type TenantDoc } from '../store/tenants.ts';
 import { GENERATED_KEYS, generateCredentials, issueRetrievalToken, retrieveCredentials, storeGenerated } from './credentials.ts';
 import { startOperation } from './operations.ts';
-import type { Tenant } from './types.ts';
+import { isTenantId, type Tenant } from './types.ts';
 
 const MAX_VALUE = 64 * 1024;
 
@@ -20,7 +20,7 @@ export function createSecretsService(deps: Deps) {
   const ctx = { db: deps.db, queue: deps.queue, now: deps.now };
 
   async function load(p: Principal, id: string): Promise<TenantDoc> {
-    const tenant = /^t-[a-z2-7]{10}$/.test(id) ? await getTenantDoc(deps.db, id) : undefined;
+    const tenant = isTenantId(id) ? await getTenantDoc(deps.db, id) : undefined;
     if (!tenant || tenant.state === 'deleted') throw notFound(`Tenant ${id}`);
     authorize(p, 'tenants.secrets', tenant);
     return tenant;

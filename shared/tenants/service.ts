@@ -15,7 +15,7 @@ import { enqueueOperation, startOperation, taskName, type OperationContext } fro
 import { DEFAULT_PLAN, PLAN_DEFAULTS } from './plans.ts';
 import { registryToken as makeRegistryToken, requireDeployableImage } from './registry.ts';
 import { readMetricsHistory, recordMetricsSamples, type MetricsSample } from './metrics-history.ts';
-import type { EnvName, EnvironmentRecord, Page, Tenant, TenantService } from './types.ts';
+import { isTenantId, type EnvName, type EnvironmentRecord, type Page, type Tenant, type TenantService } from './types.ts';
 import { createTenantSchema, logsQuerySchema, parseInput, updateTenantSchema } from './validate.ts';
 
 export type TenantServiceImpl = TenantService & {
@@ -33,7 +33,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
   const ctx: OperationContext = { db: deps.db, queue: deps.queue, now: deps.now };
 
   async function load(p: Principal, id: string, action: Parameters<typeof authorize>[1] = 'tenants.read'): Promise<TenantDoc> {
-    if (!/^t-[a-z2-7]{10}$/.test(id)) throw notFound(`Tenant ${id}`);
+    if (!isTenantId(id)) throw notFound(`Tenant ${id}`);
     const tenant = await getTenantDoc(deps.db, id);
     if (!tenant) throw notFound(`Tenant ${id}`);
     authorize(p, action, tenant);
@@ -124,7 +124,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       return toTenant(await load(p, id));
     },
     async resolve(p, idOrName) {
-      if (/^t-[a-z2-7]{10}$/.test(idOrName)) return toTenant(await live(p, idOrName));
+      if (isTenantId(idOrName)) return toTenant(await live(p, idOrName));
       const name = idOrName.trim().toLowerCase();
       let query = deps.db.collection('tenants').where('name', '==', name);
       if (p.role !== 'admin') query = query.where('ownerId', '==', p.uid);

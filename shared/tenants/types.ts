@@ -11,6 +11,9 @@ export type EnvName = 'demo' | 'test' | 'live';
 export const ENV_NAMES: readonly EnvName[] = ['demo', 'test', 'live'];
 export const MEMORY_SIZES = [256, 512, 1024, 2048] as const;
 
+/** Tenant ids are `t-` and 10 base32 characters; anything else cannot name a tenant. */
+export const isTenantId = (value: string): boolean => /^t-[a-z2-7]{10}$/.test(value);
+
 export interface Tenant {
   /** `t-` + 10 lowercase base32 chars; also the label value `tenantplane-tenant-id`. */
   id: string;

@@ -26,6 +26,16 @@ export interface TestStack {
 
 export const QUEUES = ['provision', 'mail'];
 
+/**
+ * Test files run in parallel, each with its own runtime: give each worker its
+ * own block of environment ports, so a port one file frees is not taken by
+ * another file's environment while the first still checks that it went quiet.
+ */
+function portBlock(): string {
+  const from = 20_000 + (process.pid % 400) * 100;
+  return `${from}-${from + 99}`;
+}
+
 /** Names the missing emulator and how to get one, instead of a connection error deep in a client. */
 function emulatorHosts() {
   const firestore = process.env.FIRESTORE_EMULATOR_HOST;
@@ -64,6 +74,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     TASKS_EMULATOR_HOST: tasks?.endpoint,
     SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
     DATA_DIR: dataDir,
+    LOCAL_PORT_RANGE: portBlock(),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     ...options.env,
   });
