@@ -34,15 +34,18 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
-const ports = {
-  gateway: port('PORT', 8080),
-  firestore: port('FIRESTORE_PORT', 8081),
-  auth: port('AUTH_PORT', 9099),
-  tasks: port('TASKS_PORT', 8123),
-  tasksRest: port('TASKS_REST_PORT', 8124),
-  smtp: port('SMTP_PORT', 1025),
-  mailUi: port('MAIL_UI_PORT', 8025),
-};
+/** Each service's port: the variable that sets it and its default. */
+const PORT_VARS = {
+  gateway: ['PORT', 8080],
+  firestore: ['FIRESTORE_PORT', 8081],
+  auth: ['AUTH_PORT', 9099],
+  tasks: ['TASKS_PORT', 8123],
+  tasksRest: ['TASKS_REST_PORT', 8124],
+  smtp: ['SMTP_PORT', 1025],
+  mailUi: ['MAIL_UI_PORT', 8025],
+} as const;
+type Service = keyof typeof PORT_VARS;
+const ports = Object.fromEntries(Object.entries(PORT_VARS).map(([name, [variable, fallback]]) => [name, port(variable, fallback)])) as Record<Service, number>;
 const dataDir = resolve(env.DATA_DIR ?? '.data');
 const projectId = env.GCP_PROJECT_ID ?? 'demo-tenantplane';
 const region = env.GCP_REGION ?? 'us-central1';
@@ -53,7 +56,7 @@ try {
   fail(err instanceof PrerequisiteError ? err.message : String(err));
 }
 for (const [name, value] of Object.entries(ports)) {
-  if (await isPortBusy(value)) fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${envName(name)}=<port>.`);
+  if (await isPortBusy(value)) fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${PORT_VARS[name as Service][0]}=<port>.`);
 }
 
 process.on('exit', killAllNow);
@@ -156,10 +159,6 @@ try {
 } catch (err) {
   console.error(paint(31, `✖ ${err instanceof ConfigError || err instanceof PrerequisiteError ? err.message : (err as Error).stack}`));
   await shutdown(1);
-}
-
-function envName(name: string): string {
-  return { gateway: 'PORT', firestore: 'FIRESTORE_PORT', auth: 'AUTH_PORT', tasks: 'TASKS_PORT', tasksRest: 'TASKS_REST_PORT', smtp: 'SMTP_PORT', mailUi: 'MAIL_UI_PORT' }[name] ?? name;
 }
 
 /** The metadata file of the newest Firestore export under `dir`, if any. */

@@ -56,6 +56,15 @@ export async function step(ctx: StepContext, env: EnvName, name: string, fn: () 
 export const event = (ctx: StepContext, type: string, message: string, env?: EnvName, data?: Record<string, unknown>) =>
   recordEvent(ctx.deps.db, ctx.tenant.id, { type, message, env, data }, ctx.deps.now);
 
+/** Waits until the environment answers its health check and records `environment_ready` with its URL. */
+export async function announceReady(ctx: StepContext, env: EnvName, knownUrl?: string): Promise<string | undefined> {
+  const driver = ctx.deps.runtime(ctx.tenant.driver);
+  const status = await driver.waitReady(envRef(ctx.tenant, env), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
+  const url = status.url ?? knownUrl;
+  await event(ctx, 'environment_ready', `${env} is ready${url ? ` at ${url}` : ''}.`, env, { url });
+  return url;
+}
+
 /** Phase 1 (infrastructure) and phase 2 (deploy, health) for one environment. */
 export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.tenant.image): Promise<string | undefined> {
   const driver = ctx.deps.runtime(ctx.tenant.driver);
@@ -71,9 +80,7 @@ export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.t
     await driver.deploy(await envSpec(ctx, env, image));
   });
   await step(ctx, env, 'ready', async () => {
-    const status = await driver.waitReady(envRef(ctx.tenant, env), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
-    url = status.url ?? url;
-    await event(ctx, 'environment_ready', `${env} is ready${url ? ` at ${url}` : ''}.`, env, { url });
+    url = await announceReady(ctx, env, url);
     return { status: 'ready', url, image, error: null as never };
   });
   return url ?? (await readEnv(ctx, env))?.url;

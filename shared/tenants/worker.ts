@@ -13,7 +13,7 @@ import { appendEvent, getTenantDoc, listEnvironments, namePath, tenantPath, type
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
 import type { EnvName } from './types.ts';
-import { envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
+import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
 
 export class Superseded extends Error {}
 
@@ -93,9 +93,7 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
     case 'resume':
       await Promise.all(envs.map((e) => step(ctx, e, 'resume', async () => {
         await driver.resume(envRef(tenant, e));
-        const status = await driver.waitReady(envRef(tenant, e), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
-        await event(ctx, 'environment_ready', `${e} is back at ${status.url}.`, e, { url: status.url });
-        return { status: 'ready', url: status.url };
+        return { status: 'ready', url: await announceReady(ctx, e) };
       })));
       return finish(ctx, 'ready', 'tenant_resumed', 'Resumed: every environment answers again.');
     case 'restart':
@@ -106,9 +104,7 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
         await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
         // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
         await driver.deploy(await envSpec(ctx, e, newImage));
-        const status = await driver.waitReady(envRef(tenant, e), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
-        await event(ctx, 'environment_ready', `${e} is ready at ${status.url}.`, e, { url: status.url });
-        return { status: 'ready', url: status.url, image: newImage };
+        return { status: 'ready', url: await announceReady(ctx, e), image: newImage };
       })));
       const type = op === 'deploy' ? 'deployed' : op === 'rotate' ? 'credentials_rotated' : 'tenant_restarted';
       return finish(ctx, 'ready', type, op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.', op === 'deploy' ? { image: newImage } : {});
