@@ -22,6 +22,14 @@ export interface ConformanceHarness {
    * strictly than by comparing URLs; optional.
    */
   countInstances?(ref: EnvironmentRef): Promise<number>;
+  /**
+   * The runtime identity an environment's workload runs as, seen from outside
+   * the driver: a Cloud Run service's `template.serviceAccount`, a Kubernetes
+   * pod's `serviceAccountName` qualified by its namespace (`ns/name`), a Fly
+   * machine's app, a local process's uid. Lets the suite prove that two tenants
+   * never share an identity; optional (the case is skipped without it).
+   */
+  identityOf?(ref: EnvironmentRef): Promise<string>;
   /** Removes everything the harness started (environments, fakes, temp dirs). */
   cleanup(): Promise<void>;
 }
@@ -46,9 +54,9 @@ const WAIT_MS = 60_000;
 let sequence = 0;
 
 /** Fresh, unique refs per case so cases never see each other's environments. */
-function makeRef(env = 'demo', tenantId?: string): EnvironmentRef {
+function makeRef(env = 'demo', tenantId?: string, ownerId = 'conformance-owner'): EnvironmentRef {
   sequence += 1;
-  return { ownerId: 'conformance-owner', tenantId: tenantId ?? `cf-${randomBytes(4).toString('hex')}-${sequence}`, env };
+  return { ownerId, tenantId: tenantId ?? `cf-${randomBytes(4).toString('hex')}-${sequence}`, env };
 }
 
 /** Another tag of the same image, so a redeploy is observable in `status.image`. */
@@ -275,5 +283,23 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
     const other = await h.driver.status(live);
     t.true(other.ready);
     t.is(other.url, b.status.url);
+  });
+
+  run('two tenants never share an identity, whether of one owner or of two', async (t, h) => {
+    if (!h.identityOf) {
+      t.log(`skipped: the ${setup.name} harness has no identityOf, so identities cannot be read from outside the driver`);
+      t.pass();
+      return;
+    }
+    const first = makeRef('demo');
+    const sameOwner = makeRef('demo');
+    const otherOwner = makeRef('demo', undefined, 'conformance-other-owner');
+    for (const ref of [first, sameOwner, otherOwner]) await launch(h, ref);
+    const [a, b, c] = await Promise.all([first, sameOwner, otherOwner].map((ref) => h.identityOf!(ref)));
+    for (const id of [a, b, c]) t.true(typeof id === 'string' && id.length > 0, `empty identity: ${JSON.stringify(id)}`);
+    t.not(a, b, 'two tenants of one owner share a runtime identity');
+    t.not(a, c, 'tenants of two owners share a runtime identity');
+    t.not(b, c, 'tenants of two owners share a runtime identity');
+    // Environments of one tenant may share its identity; that is the tenant's own boundary.
   });
 }
