@@ -84,7 +84,8 @@ export async function startMailCatcher(options: { host?: string; smtpPort?: numb
       if (!mail) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('No such message.');
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page(escape(mail.subject), `<p><a href="/">← Inbox</a></p>
 <p><b>To:</b> ${escape(mail.to.join(', '))}<br><b>Subject:</b> ${escape(mail.subject)}<br><b>At:</b> ${mail.receivedAt}</p>
-<iframe sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escape(mail.html || `<pre>${escape(mail.text)}</pre>`)}" style="width:100%;height:70vh;border:1px solid #ddd"></iframe>`));
+<iframe title="The message" sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escape(openLinksOnTop(mail.html || `<pre>${escape(mail.text)}</pre>`))}" style="width:100%;height:70vh;border:1px solid #ddd"></iframe>
+${linkList(mail)}`));
     } else if (url.pathname === '/') {
       const rows = [...inbox].reverse().map((m) => `<tr><td>${m.receivedAt.slice(11, 19)}</td><td>${escape(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escape(m.subject)}</a></td></tr>`);
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page('Inbox', `<p>${inbox.length} message(s) caught on SMTP port ${smtpPort}. <a href="/">Refresh</a></p>
@@ -127,6 +128,23 @@ export async function startMailCatcher(options: { host?: string; smtpPort?: numb
       await Promise.all([new Promise((r) => http.close(r)), new Promise((r) => smtp.close(() => r(undefined)))]);
     },
   };
+}
+
+/**
+ * A link clicked inside the sandboxed frame would open inside it, where the
+ * page's scripts may not run (and our pages refuse framing anyway): a base
+ * target makes every link navigate the whole tab instead.
+ */
+export function openLinksOnTop(html: string): string {
+  const base = '<base target="_top">';
+  return /<head[^>]*>/i.test(html) ? html.replace(/<head[^>]*>/i, (head) => head + base) : base + html;
+}
+
+/** The mail's links, listed again outside the frame as plain top-level links. */
+function linkList(mail: CaughtMail): string {
+  const links = [...new Set([...(mail.html + '\n' + mail.text).matchAll(/https?:\/\/[^\s"'<>]+/g)].map((m) => m[0].replace(/&amp;/g, '&')))];
+  if (links.length === 0) return '';
+  return `<p><b>Links in this mail</b> (open in this tab):</p><ul>${links.map((l) => `<li><a href="${escape(l)}">${escape(l)}</a></li>`).join('')}</ul>`;
 }
 
 function escape(text: string): string {

@@ -29,9 +29,12 @@ test('what a visitor typed is escaped in HTML and kept off the subject', (t) => 
   }
 });
 
-test('the mail for an existing account says so and offers a sign-in link instead', (t) => {
+test('the mail for an existing account is a sign-in mail with a sign-in link', (t) => {
   const mail = renderAccountExistsMail({ to: 'a@example.com', link, ttlHours: 24 });
+  t.regex(mail.subject, /sign-in link/);
+  t.regex(mail.text, /link to sign in/);
   t.regex(mail.text, /you already have an account/);
+  t.notRegex(mail.text, /signed up/);
   t.regex(mail.html, /Sign in/);
   t.true(mail.text.includes(link));
   t.notRegex(mail.text, /activate your account/i);

@@ -51,9 +51,9 @@ ${button(input.link, 'Activate my account')}
 }
 
 /**
- * A signup for an address that already has an account: say so, and give a
- * one-time sign-in link instead of an activation link (the API answered the
- * visitor exactly as for a new address, so only the mailbox owner learns this).
+ * A sign-in (or a repeated signup) for an address that already has an account:
+ * a sign-in mail with a one-time sign-in link. The API answered the visitor
+ * exactly as for a new address, so only the mailbox owner learns the account exists.
  */
 export function renderAccountExistsMail(input: SignupMailInput): MailMessage {
   const product = input.productName ?? 'tenantplane';
@@ -61,25 +61,24 @@ export function renderAccountExistsMail(input: SignupMailInput): MailMessage {
   const text = [
     greeting,
     '',
-    `Someone (probably you) just signed up to ${product} with this address, but you already have an account.`,
-    'There is nothing to activate. To sign in, use this link:',
+    `Here is your link to sign in to ${product}: you already have an account with this address, so there is nothing to activate.`,
     '',
     input.link,
     '',
-    `The link works once and expires in ${hours(input.ttlHours)}.`,
+    `The link works once and expires in ${hours(input.ttlHours)}. Open it in the browser you want to stay signed in on.`,
     '',
-    'If this was not you, ignore this mail: your account is unchanged.',
+    'If you did not ask to sign in, ignore this mail: your account is unchanged.',
   ].join('\n');
   const html = layout(
-    `You already have a ${escapeHtml(product)} account`,
+    `Sign in to ${escapeHtml(product)}`,
     `<p>${escapeHtml(greeting)}</p>
-<p>Someone (probably you) just signed up to ${escapeHtml(product)} with this address, but <strong>you already have an account</strong>. There is nothing to activate.</p>
+<p>Here is your link to sign in to ${escapeHtml(product)}: <strong>you already have an account</strong> with this address, so there is nothing to activate.</p>
 ${button(input.link, 'Sign in')}
 <p style="font-size:13px;color:#4b5563">Or paste this link into your browser:<br><a href="${escapeHtml(input.link)}">${escapeHtml(input.link)}</a></p>
-<p style="font-size:13px;color:#4b5563">The link works once and expires in ${hours(input.ttlHours)}.</p>
-<p style="font-size:13px;color:#4b5563">If this was not you, ignore this mail: your account is unchanged.</p>`,
+<p style="font-size:13px;color:#4b5563">The link works once and expires in ${hours(input.ttlHours)}. Open it in the browser you want to stay signed in on.</p>
+<p style="font-size:13px;color:#4b5563">If you did not ask to sign in, ignore this mail: your account is unchanged.</p>`,
   );
-  return { to: input.to, subject: `You already have a ${product} account`, text, html };
+  return { to: input.to, subject: `Your ${product} sign-in link`, text, html };
 }
 
 /** Escapes the five characters that matter in HTML text and attribute values. */
