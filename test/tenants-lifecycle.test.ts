@@ -1,7 +1,7 @@
 import test from 'ava';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
 import { createTestUser, type TestUser } from '../shared/testing/users.ts';
-import { waitForEvent } from '../shared/testing/events.ts';
+import { latestEventId, waitForEvent } from '../shared/testing/events.ts';
 import { tenantImage } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;
@@ -118,8 +118,12 @@ test.serial('rotating credentials gives new values behind a new one-time link', 
 
 test.serial('memory accepts only the documented sizes and a change restarts the environments', async (t) => {
   t.is((await call('PATCH', '', { memoryMb: 300 })).status, 400);
+  // An earlier step restarted the environments too: wait only for what follows this change.
+  const cursor = await latestEventId(stack.url, tenantId, owner.token);
   const res = await call('PATCH', '', { memoryMb: 512 });
   t.is(res.status, 200);
   t.is((await res.json()).tenant.memoryMb, 512);
-  await waitForEvent(stack.url, tenantId, owner.token, ['tenant_restarted'], 60_000);
+  const seen = await waitForEvent(stack.url, tenantId, owner.token, ['tenant_restarted', 'restart_failed'], 60_000, cursor);
+  t.is(seen.at(-1)?.type, 'tenant_restarted');
+  t.true(seen.every((e) => e.id > cursor!));
 });

@@ -40,3 +40,21 @@ export const EVENT_TYPES = [
   'environment_reset', 'rotate_requested', 'credentials_rotated', 'delete_requested', 'resources_removed', 'tenant_deleted',
   'tenant_updated', 'suspend_failed', 'resume_failed', 'deploy_failed', 'restart_failed', 'reset_failed', 'rotate_failed', 'delete_failed',
 ];
+
+/**
+ * The tenant's whole event history as it stands now (`follow=false`), for
+ * counting events once an operation settled, or for a cursor to wait after.
+ */
+export async function readEvents(baseUrl: string, tenantId: string, token: string): Promise<TenantEvent[]> {
+  const res = await fetch(`${baseUrl}/api/v1/tenants/${tenantId}/events?follow=false`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`Reading the events of ${tenantId} answered ${res.status}: ${await res.text()}`);
+  return (await res.text())
+    .split('\n')
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => JSON.parse(line.slice(5)) as TenantEvent);
+}
+
+/** The id of the tenant's newest event: pass it to waitForEvent to wait only for what happens next. */
+export async function latestEventId(baseUrl: string, tenantId: string, token: string): Promise<string | undefined> {
+  return (await readEvents(baseUrl, tenantId, token)).at(-1)?.id;
+}
