@@ -10,6 +10,8 @@ import { createMeteredSource, readUsageFromFirestore, usageCollection } from '..
 import { createUsageSampler, type UsageMeter } from '../shared/billing/sampler.ts';
 import { toDay } from '../shared/billing/types.ts';
 import { createFirestore } from '../shared/store/db.ts';
+import { createLocalDriver } from '../shared/runtime/local.ts';
+import { waitFor } from '../scripts/dev/processes.ts';
 
 const host = process.env.FIRESTORE_EMULATOR_HOST;
 let db: Firestore;
@@ -73,14 +75,6 @@ test('counters that went down (the environment was created again) count from zer
 // End to end with the real local runtime
 
 test('usage of a real local environment is sampled, priced and stored as that tenant’s daily cost', async (t) => {
-  let createLocalDriver;
-  try {
-    ({ createLocalDriver } = await import('../shared/runtime/local.ts'));
-  } catch (error) {
-    t.log(`skipped: the local runtime driver is not available (${(error as Error).message})`);
-    t.pass();
-    return;
-  }
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-billing-local-'));
   const driver = createLocalDriver({ dataDir, portRange: { from: 23100, to: 23199 }, stopTimeoutMs: 3000 });
   const ref = { ownerId: 'u-metered', tenantId: 't-metereddd1', env: 'live' };
@@ -90,7 +84,11 @@ test('usage of a real local environment is sampled, priced and stored as that te
     await driver.deploy(spec);
     await driver.waitReady(ref, { timeoutMs: 60_000 });
     for (let i = 0; i < 5; i++) t.is((await fetch(`${url}/`)).status, 200);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Sample once the runtime has counted a second of running time and the five requests, not after a guessed pause.
+    await waitFor('usage of a second and five requests', async () => {
+      const usage = await driver.usage(ref);
+      return usage.runningSeconds >= 1 && usage.requests >= 5;
+    }, 30_000);
     const sampler = createUsageSampler({ db, meter: driver, environments: async () => [ref], intervalSeconds: 1 });
     t.is((await sampler.sampleOnce()).written, 1);
     const day = toDay(new Date());
