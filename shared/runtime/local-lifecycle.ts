@@ -4,19 +4,18 @@
  * callers in local.ts hold the environment's lock around every function here.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNodeCommand, type ResolvedLocalOptions } from './local-options.ts';
 import { writeSystemLog } from './local-logs.ts';
 import { getJson, isOurProcess, startDetached, stopGroup } from './local-process.ts';
 import type { EnvRecords } from './local-records.ts';
+import { allowedVariables, assignIdentity, buildWorkloadEnv, checkRunnableBy, prepareFolders } from './local-sandbox.ts';
 import { isPidAlive, readState, type EnvRecord, type StoredSpec } from './local-state.ts';
 import { DriverError, type EnvironmentSpec } from './types.ts';
 
 /** Path of the workload's request counter; the sample tenant answers it, other workloads may not (requests then stay unknown). */
 export const METRICS_PATH = '/metrics';
-/** Parent variables a workload may need to run at all; nothing else of the control plane's environment leaks in. */
-const INHERITED = ['PATH', 'LANG', 'LC_ALL', 'TZ', 'SYSTEMROOT'];
 
 export interface LifecycleContext {
   opts: ResolvedLocalOptions;
@@ -81,7 +80,7 @@ export function isSameSpec(a: StoredSpec | undefined, b: StoredSpec): boolean {
  */
 export async function isOurs(opts: ResolvedLocalOptions, rec: EnvRecord): Promise<boolean> {
   if (!rec.pid) return false;
-  const byProc = isOurProcess(rec.pid, rec.pidStartTicks, rec.argv ?? opts.command);
+  const byProc = isOurProcess(rec.pid, rec.pidStartTicks, rec.argv ?? opts.command, rec.uid);
   if (byProc !== undefined) return byProc;
   const health = isPidAlive(rec.pid) ? await probeHealth(opts, rec) : undefined;
   return health?.tenantId === rec.ref.tenantId && health?.env === rec.ref.env;
@@ -106,13 +105,13 @@ export async function startWorkload(ctx: LifecycleContext, key: string, rec: Env
   const { opts } = ctx;
   const spec = rec.spec;
   if (!spec) throw new DriverError('local', 'failed', `${key} was never deployed; call deploy with its spec first`);
-  const dir = envDir(opts, key);
-  const dataDir = join(dir, 'data');
-  const env: Record<string, string> = {};
-  for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name]!;
-  // The driver's own variables win over same-named vars or secrets, so a tenant cannot move its port.
-  Object.assign(env, spec.vars, secrets, {
+  const identity = opts.isolateUsers ? await assignIdentity(opts, key) : undefined;
+  const { dataDir, tmpDir, logDir } = await prepareFolders(opts, envDir(opts, key), identity);
+  const allowed = allowedVariables(spec.vars, secrets);
+  // Only what is built here reaches the workload; the driver's own variables win, so a tenant cannot move its port.
+  const env = buildWorkloadEnv(allowed.vars, allowed.secrets, {
     HOME: dataDir,
+    TMPDIR: tmpDir,
     PORT: String(rec.port),
     HOST: opts.host,
     TENANT_ID: rec.ref.tenantId,
@@ -120,21 +119,22 @@ export async function startWorkload(ctx: LifecycleContext, key: string, rec: Env
     IMAGE: spec.image,
     DATA_DIR: dataDir,
     MEMORY_MB: String(spec.memoryMb),
-    TENANTPLANE_SECRET_KEYS: Object.keys(secrets).sort().join(','),
+    TENANTPLANE_SECRET_KEYS: Object.keys(allowed.secrets).sort().join(','),
   });
+  if (allowed.dropped.length > 0) await writeSystemLog(logDir, `not passed to the workload, reserved names: ${allowed.dropped.join('; ')}`);
   // Node's heap is only part of its memory; three quarters of the limit leaves room for the rest.
   const argv = isNodeCommand(opts.command)
     ? [opts.command[0], `--max-old-space-size=${Math.max(16, Math.floor(spec.memoryMb * 0.75))}`, ...opts.command.slice(1)]
     : opts.command;
-  const logDir = logDirOf(opts, key);
-  await mkdir(dataDir, { recursive: true });
-  const started = await startDetached(argv, { env, cwd: dataDir, logDir });
+  if (identity) await checkRunnableBy(argv, identity);
+  const started = await startDetached(argv, { env, cwd: dataDir, logDir, identity });
   ctx.secrets.set(key, secrets);
   ctx.exits.delete(key);
   started.child.once('exit', (code, signal) => ctx.exits.set(key, { pid: started.pid, code, signal, at: Date.now() }));
-  await writeSystemLog(logDir, `started pid ${started.pid} on port ${rec.port} with image ${spec.image}`);
+  const as = identity ? ` as uid ${identity.uid}` : '';
+  await writeSystemLog(logDir, `started pid ${started.pid}${as} on port ${rec.port} with image ${spec.image}`);
   return {
-    ...rec, desired: 'running', pid: started.pid, argv: opts.command, pidStartTicks: started.startTicks,
+    ...rec, desired: 'running', pid: started.pid, argv: opts.command, pidStartTicks: started.startTicks, uid: identity?.uid ?? rec.uid,
     startedAt: new Date().toISOString(), lastError: undefined,
   };
 }

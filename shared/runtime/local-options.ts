@@ -6,6 +6,9 @@ import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DriverError, type EnvironmentRef } from './types.ts';
 
+/** uids handed to workloads when none are configured: far above ordinary accounts and system users. */
+export const DEFAULT_UID_RANGE = { from: 200000, to: 299999 };
+
 /** Where the repo's sample tenant lives; the default workload. */
 export const SAMPLE_TENANT_SERVER = fileURLToPath(new URL('../../apps/sample-tenant/server.js', import.meta.url));
 
@@ -39,6 +42,19 @@ export interface LocalDriverOptions {
    * start fails with a message naming the missing keys (a `deploy` fixes it).
    */
   secretsProvider?: (ref: EnvironmentRef) => Promise<Record<string, string>>;
+  /**
+   * Run each environment's workload as its own OS user (uid and gid taken from
+   * `uidRange`), so one tenant's process cannot read another's `/proc/<pid>/environ`
+   * or data folder. Needs root; default: true when the control plane runs as root.
+   * Without it every workload runs as the control plane's user.
+   */
+  isolateUsers?: boolean;
+  /**
+   * uids (and gids, the same number) handed to environments, inclusive; default
+   * 200000–299999. An environment keeps its uid until destroy. Two control
+   * planes on one machine should use disjoint ranges.
+   */
+  uidRange?: { from: number; to: number };
 }
 
 export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider'>> {
@@ -59,6 +75,16 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
   if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string' || a === '')) {
     throw new DriverError('local', 'not_configured', `local driver command must be a non-empty argv array, e.g. ["node", "server.js"]`);
   }
+  const isRoot = process.getuid?.() === 0;
+  const isolateUsers = options.isolateUsers ?? isRoot;
+  if (isolateUsers && !isRoot) {
+    throw new DriverError('local', 'not_configured', 'local driver isolateUsers needs the control plane to run as root; run it as root or set isolateUsers: false');
+  }
+  const uidRange = options.uidRange ?? DEFAULT_UID_RANGE;
+  const validUid = (u: number) => Number.isInteger(u) && u >= 1000 && u < 2 ** 31;
+  if (!validUid(uidRange.from) || !validUid(uidRange.to) || uidRange.from > uidRange.to) {
+    throw new DriverError('local', 'not_configured', `local driver uidRange ${JSON.stringify(uidRange)} is not a valid range of unprivileged uids; use e.g. { from: 200000, to: 299999 }`);
+  }
   return {
     dataDir: resolve(options.dataDir),
     portRange,
@@ -69,6 +95,8 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     startTimeoutMs: options.startTimeoutMs ?? 15_000,
     stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
     secretsProvider: options.secretsProvider,
+    isolateUsers,
+    uidRange,
   };
 }
 

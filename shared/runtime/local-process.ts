@@ -18,16 +18,23 @@ export interface StartedProcess {
 }
 
 /**
- * Starts `argv` in its own process group (`detached`) with stdout/stderr going
- * straight to `<logDir>/stdout.log` and `stderr.log` through file descriptors,
- * not pipes, so it keeps running and logging when the control plane exits.
+ * Starts `argv` in its own process group (`detached`), as `identity` when given,
+ * with stdout/stderr going straight to `<logDir>/stdout.log` and `stderr.log`
+ * through write-only file descriptors, not pipes, so it keeps running and
+ * logging when the control plane exits without being able to read its logs.
  */
-export async function startDetached(argv: string[], options: { env: Record<string, string>; cwd: string; logDir: string }): Promise<StartedProcess> {
-  await mkdir(options.logDir, { recursive: true });
+export async function startDetached(
+  argv: string[],
+  options: { env: Record<string, string>; cwd: string; logDir: string; identity?: { uid: number; gid: number } },
+): Promise<StartedProcess> {
+  await mkdir(options.logDir, { recursive: true, mode: 0o700 });
   const out = openSync(join(options.logDir, 'stdout.log'), 'a', 0o600);
   const err = openSync(join(options.logDir, 'stderr.log'), 'a', 0o600);
   try {
-    const child = spawn(argv[0], argv.slice(1), { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', out, err] });
+    // With uid/gid set, libuv also drops root's supplementary groups before exec.
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', out, err], uid: options.identity?.uid, gid: options.identity?.gid,
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (error) =>
@@ -59,6 +66,16 @@ export function readStartTicks(pid: number): number | undefined {
   return fields ? Number(fields[19]) : undefined;
 }
 
+/** Real uid of a process (first field of `Uid:` in /proc/<pid>/status), or undefined without /proc. */
+export function readUid(pid: number): number | undefined {
+  try {
+    const match = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Alive and not a zombie waiting to be reaped. */
 export function isRunning(pid: number): boolean {
   if (!isPidAlive(pid)) return false;
@@ -68,11 +85,11 @@ export function isRunning(pid: number): boolean {
 
 /**
  * Whether `pid` is still the process we started: same start time and a
- * command line holding our argv. `undefined` when /proc cannot tell (not Linux),
+ * command line holding our argv, running as `uid` when one was recorded. `undefined` when /proc cannot tell (not Linux),
  * so the caller asks the health endpoint instead. A pid now used by another
  * program answers false and must never be signalled.
  */
-export function isOurProcess(pid: number, startTicks: number | undefined, argv: string[]): boolean | undefined {
+export function isOurProcess(pid: number, startTicks: number | undefined, argv: string[], uid?: number): boolean | undefined {
   if (!isRunning(pid)) return false;
   let cmdline: string[];
   try {
@@ -81,6 +98,7 @@ export function isOurProcess(pid: number, startTicks: number | undefined, argv: 
     return process.platform === 'linux' ? false : undefined;
   }
   if (startTicks !== undefined && readStartTicks(pid) !== startTicks) return false;
+  if (uid !== undefined && readUid(pid) !== uid) return false;
   // The executable may be resolved through symlinks; its arguments are compared as given.
   return argv.slice(1).every((arg) => cmdline.includes(arg));
 }

@@ -37,6 +37,8 @@ export interface EnvRecord {
   /** Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22): tells our process from a reused pid. */
   pidStartTicks?: number;
   startedAt?: string;
+  /** OS user (and group, same number) the workload runs as when users are isolated; kept until destroy so a restart reuses it. */
+  uid?: number;
   spec?: StoredSpec;
   /** Seconds of finished runs; the current run is added live by `usage`. */
   runningSeconds: number;

@@ -7,12 +7,19 @@
  * operation on an environment holds its lock, in this process and across
  * processes sharing the dataDir, so one environment never gets two processes.
  *
- * The workload's environment: `spec.vars`, then `spec.secrets`, then the
- * driver's own variables, which win: `PORT`, `HOST`, `TENANT_ID`, `ENV_NAME`,
- * `IMAGE`, `DATA_DIR` (= `HOME`, the persistent folder), `MEMORY_MB`,
- * `TENANTPLANE_SECRET_KEYS` (names only). Of the control plane's own
- * environment only `PATH`, `LANG`, `LC_ALL` and `TZ` pass through. A Node
- * workload also gets `--max-old-space-size` of three quarters of `memoryMb`.
+ * The workload's environment is built from nothing: `spec.vars`, then
+ * `spec.secrets` (names the secret-name rule refuses are dropped and noted in
+ * `system.log`), then the driver's own variables, which win: `PORT`, `HOST`,
+ * `TENANT_ID`, `ENV_NAME`, `IMAGE`, `DATA_DIR` (= `HOME`, the persistent
+ * folder), `TMPDIR` (inside it), `MEMORY_MB`, `TENANTPLANE_SECRET_KEYS` (names
+ * only), and a `PATH` that finds this Node. Of the control plane's own
+ * environment only `LANG`, `LC_ALL` and `TZ` pass through. A Node workload
+ * also gets `--max-old-space-size` of three quarters of `memoryMb`.
+ *
+ * Run as root, each environment's process runs as its own uid and gid from
+ * `uidRange` and its data folder is that user's alone (see local-sandbox.ts);
+ * otherwise every workload runs as the control plane's user, and
+ * `flags.isolatedUsers` says so.
  */
 import { rm } from 'node:fs/promises';
 import {
@@ -228,7 +235,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   return {
     name: 'local',
-    flags: { logs: true, metrics: true, restart: true, volumes: true },
+    flags: { logs: true, metrics: true, restart: true, volumes: true, isolatedUsers: opts.isolateUsers },
     adopted,
     ensureInfrastructure,
     deploy,

@@ -77,6 +77,13 @@ export interface DriverFlags {
   restart: boolean;
   /** Persistent per-environment storage (data folder, volume). */
   volumes: boolean;
+  /**
+   * Whether each environment's workload runs as its own OS user, so one tenant's
+   * process cannot read another's environment or files (local driver: true when
+   * the control plane runs as root). Absent for drivers whose isolation is the
+   * platform's (containers, service accounts).
+   */
+  isolatedUsers?: boolean;
 }
 
 export interface RuntimeDriver {
