@@ -137,7 +137,7 @@ export function createProjectService(deps: Deps): ProjectService {
     async messagesEndpoint(p, uid, id) {
       const record = await load(p, 'projects.operate', uid, id);
       if (record.status !== 'active' || !record.endpoint) {
-        throw new AppError('conflict', `Project ${id} is ${record.status}, so nothing answers its messages; activate it first with POST /api/v1/users/${uid}/projects/${id}/activate.`, {
+        throw new AppError('conflict', `Project ${id} is ${record.status}, so nothing answers its messages; activate it first.`, {
           status: record.status,
         });
       }

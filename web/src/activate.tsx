@@ -1,6 +1,8 @@
-/** Activation: exchanges the token from the mail link for an account and a sign-in token, then offers "Launch". */
+/** Activation and sign-in links: exchanges the token from the mail for an account and signs in at once,
+ * then offers "Launch" (or, to a returning user with tenants, "Go to my tenants"). */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { SESSION_KEY } from './lib/auth.ts';
+import { signInWithLink, type SignedInUser } from './lib/auth.ts';
+import { listTenants, type Tenant } from './lib/tenants.ts';
 import { describeWait } from './lib/errors.ts';
 import { Layout, mount } from './ui/layout.tsx';
 import { Notice, Spinner, type NoticeKind } from './ui/controls.tsx';
@@ -14,6 +16,8 @@ interface Outcome {
   kind: NoticeKind;
   body: ReactNode;
   actions: ReactNode;
+  /** Who the link signed in, for the header. */
+  user?: SignedInUser;
 }
 
 const signUpAgain = (label = 'Sign up again', href = '/signup.html') => (
@@ -34,13 +38,39 @@ async function activate(): Promise<Outcome> {
   switch (res.status) {
     case 200: {
       const { uid, email, customToken, next } = body as { uid: string; email: string; customToken: string; next?: string };
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ uid, email, customToken, at: Date.now() }));
+      let tenants: Tenant[] = [];
+      let user: SignedInUser | undefined;
+      try {
+        user = await signInWithLink({ uid, email, customToken });
+        tenants = (await listTenants(uid)).filter((t) => t.state !== 'deleted');
+      } catch {
+        // The next page signs in with the pending token and explains any failure itself.
+      }
+      if (tenants.length > 0) {
+        return {
+          heading: 'You are signed in',
+          kind: 'ok',
+          user,
+          body: (
+            <>
+              Welcome back, <strong>{email}</strong>. You have {tenants.length === 1 ? <>a tenant, <strong>{tenants[0].name}</strong></> : `${tenants.length} tenants`}. This browser keeps you signed in until you sign out.
+            </>
+          ),
+          actions: (
+            <>
+              <a href="/tenants.html" className="btn btn-primary" autoFocus>Go to my tenants</a>
+              <a href={next || '/launch.html'} className="btn btn-secondary">Launch another tenant</a>
+            </>
+          ),
+        };
+      }
       return {
         heading: 'Your account is active',
         kind: 'ok',
+        user,
         body: (
           <>
-            Welcome, <strong>{email}</strong>. Press Launch to create your environment.
+            Welcome, <strong>{email}</strong>. You are signed in. Press Launch to create your first tenant: its demo, test and live environments.
           </>
         ),
         actions: (
@@ -56,8 +86,8 @@ async function activate(): Promise<Outcome> {
       return {
         heading: 'Already activated',
         kind: 'ok',
-        body: 'This link was already used, so your account is already active. To sign in again, ask for a sign-in link with the same address.',
-        actions: signUpAgain('Get a sign-in link', '/signup.html?mode=signin'),
+        body: 'This link was already used, so your account is already active. If this browser does not have you signed in, ask for a new sign-in link.',
+        actions: <><a href="/tenants.html" className="btn btn-primary">Go to my tenants</a>{signUpAgain('Get a sign-in link', '/signup.html?mode=signin')}</>,
       };
     case 400:
       return { heading: 'This link is not valid', kind: 'error', body: 'It may be incomplete, or replaced by a newer link we sent you. Use the newest email, or sign up again.', actions: signUpAgain() };
@@ -99,10 +129,10 @@ function Activate() {
     if (outcome && document.activeElement === document.body) heading.current?.focus();
   }, [outcome]);
   return (
-    <Layout title={outcome?.heading ?? 'Activating your account'}>
+    <Layout title={outcome?.heading ?? 'Checking your link'} user={outcome?.user ?? null}>
       <div className="card mx-auto max-w-lg">
         <h1 ref={heading} tabIndex={-1}>
-          {outcome?.heading ?? 'Activating your account…'}
+          {outcome?.heading ?? 'Checking your link…'}
         </h1>
         <div role="status" aria-live="polite" aria-busy={!outcome} className="mt-4">
           {outcome ? <Notice kind={outcome.kind}><p>{outcome.body}</p></Notice> : <Spinner label="One moment while we check your link." />}

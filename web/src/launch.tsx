@@ -11,6 +11,7 @@ import { readProfile, suggestTenantName } from './lib/profile.ts';
 import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type EnvName, type Tenant, type TenantEvent } from './lib/tenants.ts';
 import { Button, Field, Notice, ProgressBar, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
+import { CredentialsPanel, rememberCredentialsLink } from './ui/credentials.tsx';
 
 type Phase = { kind: 'form' } | { kind: 'running'; tenant: Tenant } | { kind: 'ready'; tenant: Tenant } | { kind: 'failed'; tenant: Tenant; message: string };
 
@@ -30,7 +31,6 @@ function Launch({ user }: { user: SignedInUser }) {
   const [connection, setConnection] = useState<'live' | 'reconnecting'>('live');
   const [errors, setErrors] = useState<{ name?: string; environments?: string; form?: string }>({});
   const [busy, setBusy] = useState(false);
-  const [credentialsLink, setCredentialsLink] = useState<string | null>(null);
   const stop = useRef(new AbortController());
   const outcomeHeading = useRef<HTMLHeadingElement>(null);
 
@@ -67,7 +67,7 @@ function Launch({ user }: { user: SignedInUser }) {
     setBusy(true);
     try {
       const created = await api<{ tenant: Tenant; links: { credentials?: string } }>('/api/v1/tenants', { json: { name, environments } });
-      setCredentialsLink(created.links.credentials ?? null);
+      if (created.links.credentials) rememberCredentialsLink(created.tenant.id, created.links.credentials);
       history.replaceState(null, '', `?tenant=${created.tenant.id}`);
       void watch(created.tenant);
     } catch (err) {
@@ -96,7 +96,7 @@ function Launch({ user }: { user: SignedInUser }) {
       <h1>{tenant ? `Launching ${tenant.name}` : 'Launch your environment'}</h1>
       {phase.kind === 'form' && !watchId && (
         <form noValidate onSubmit={submit} className="card mt-6 space-y-5">
-          <p className="text-slate-600">Signed in as <strong>{user.email}</strong>. Choose a name; it becomes part of your environments' addresses.</p>
+          <p className="text-slate-600">Signed in as <strong>{user.email}</strong>. Choose a name for your tenant: you will find it by this name in My tenants, the chat and the CLI.</p>
           <Field label="Name" name="name" defaultValue={suggestTenantName(profile.email === user.email ? profile.company : undefined, user.email)} autoComplete="off" spellCheck={false} maxLength={30} hint="3–30 lowercase letters, digits or dashes." error={errors.name} />
           <fieldset>
             <legend className="label">Environments</legend>
@@ -151,7 +151,7 @@ function Launch({ user }: { user: SignedInUser }) {
               </li>
             ))}
           </ul>
-          {credentialsLink && <Credentials link={credentialsLink} />}
+          <CredentialsPanel tenant={phase.tenant} />
           <p><a href="/tenants.html">Manage it in My tenants</a></p>
         </section>
       )}
@@ -167,36 +167,6 @@ function Launch({ user }: { user: SignedInUser }) {
         </section>
       )}
     </>
-  );
-}
-
-/** The generated secrets, retrievable exactly once (R-SECRETS-2). */
-function Credentials({ link }: { link: string }) {
-  const [values, setValues] = useState<Record<string, string> | null>(null);
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  if (values) {
-    return (
-      <div className="notice notice-info">
-        <p className="font-semibold">Your generated credentials: copy them now, they are shown only once.</p>
-        <dl className="mono mt-2 grid gap-1 break-all">{Object.entries(values).map(([k, v]) => <div key={k}><dt className="inline font-semibold">{k}: </dt><dd className="inline">{v}</dd></div>)}</dl>
-      </div>
-    );
-  }
-  return (
-    <div>
-      <Button variant="secondary" busy={busy} onClick={async () => {
-        setBusy(true);
-        try {
-          setValues((await api<{ credentials: Record<string, string> }>(link)).credentials);
-        } catch (err) {
-          setError(describeError(err));
-        } finally {
-          setBusy(false);
-        }
-      }}>Show my credentials once</Button>
-      {error && <p className="field-error" role="alert">{error}</p>}
-    </div>
   );
 }
 

@@ -52,17 +52,18 @@ function Portal({ user: me }: { user: SignedInUser }) {
         {!tenants && !error && <Spinner label="Loading tenants…" />}
         {tenants?.length === 0 && <p className="mt-2 text-sm text-slate-500">No tenants yet.</p>}
         <div className="mt-3 overflow-x-auto">
-          <table className="w-full min-w-[32rem] text-left text-sm">
+          <table className="w-full text-left text-sm">
             <thead className="text-xs uppercase text-slate-500">
-              <tr><th className="py-2">Name</th><th>Owner</th><th>State</th><th>Environments</th></tr>
+              <tr><th className="py-2">Name</th><th className="hidden sm:table-cell">Owner</th><th>State</th><th className="hidden sm:table-cell">Environments</th></tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
               {tenants?.filter((t) => t.state !== 'deleted').map((t) => (
                 <tr key={t.id}>
-                  <td className="py-2"><a href={`/tenants.html?id=${t.id}`}>{t.name}</a> <span className="mono text-slate-500">{t.id}</span></td>
-                  <td className="break-all">{t.ownerEmail ?? users?.find((u) => u.uid === t.ownerId)?.email ?? t.ownerId}</td>
+                  <td className="py-2 pr-2"><a href={`/tenants.html?id=${t.id}`}>{t.name}</a> <span className="mono block text-slate-500">{t.id}</span>
+                    <span className="block break-all text-xs text-slate-500 sm:hidden">{t.ownerEmail ?? users?.find((u) => u.uid === t.ownerId)?.email ?? t.ownerId}</span></td>
+                  <td className="hidden break-all sm:table-cell">{t.ownerEmail ?? users?.find((u) => u.uid === t.ownerId)?.email ?? t.ownerId}</td>
                   <td><Badge state={t.state} /></td>
-                  <td>{t.environments.join(', ')}</td>
+                  <td className="hidden sm:table-cell">{t.environments.join(', ')}</td>
                 </tr>
               ))}
             </tbody>
@@ -86,7 +87,7 @@ function UserRow({ user, self, tenants, selected, onSelect, onChanged }: { user:
     try {
       const res = await api<{ user: UserView }>(`/api/v1/users/${encodeURIComponent(user.uid)}`, { method: 'PATCH', json: { role } });
       onChanged(res.user);
-      setMessage(`Saved: ${label} is now ${res.user.role}. It applies at their next sign-in or token refresh.`);
+      setMessage(res.user.role === 'admin' ? `Saved: ${label} is now an admin. It applies when their sign-in next refreshes (within an hour), or at once if they sign in again.` : `Saved: ${label} is now ${res.user.role}. They are signed out everywhere now and sign in again with the new role.`);
     } catch (err) {
       setError(describeError(err));
     } finally {

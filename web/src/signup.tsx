@@ -2,25 +2,26 @@
  * Sign up (and sign in: a returning user asks for a new link, which is the same
  * request; the mail then says "you already have an account" and its link signs in).
  */
-import { useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, describeError, describeWait } from './lib/errors.ts';
 import { Layout, mount } from './ui/layout.tsx';
 import { Button, Field, Notice } from './ui/controls.tsx';
 import { saveProfile } from './lib/profile.ts';
 
-const MIGRATIONS = [
-  ['fresh', 'Fresh', 'An empty environment.'],
-  ['enhance', 'Enhance', 'Start from your existing setup and add to it.'],
-  ['full', 'Full migration', 'Move everything over from your current system.'],
-] as const;
+// The migration choice still travels from a marketing link (?migration=…); the form does not ask, since nothing here depends on it yet.
+const MIGRATIONS = ['fresh', 'enhance', 'full'];
+/** The per-address floor between two link mails (MAIL_PER_MINUTE's default: one a minute). */
+const RESEND_SECONDS = 60;
+const sentKey = (email: string) => `tenantplane.linkSentAt.${email.toLowerCase()}`;
+const secondsToWait = (email: string) => Math.max(0, Math.ceil((Number(localStorage.getItem(sentKey(email)) ?? 0) + RESEND_SECONDS * 1000 - Date.now()) / 1000));
 
 type Errors = Partial<Record<'email' | 'name' | 'company' | 'migration' | 'form', string>>;
-type Outcome = { kind: 'sent'; email: string } | { kind: 'error'; title: string; message: string };
+type Outcome = { kind: 'sent'; email: string; again: boolean } | { kind: 'error'; title: string; message: string };
 
 function Signup() {
   const query = new URLSearchParams(location.search);
   const signIn = query.get('mode') === 'signin';
-  const preset = MIGRATIONS.some(([value]) => value === query.get('migration')) ? query.get('migration')! : 'fresh';
+  const preset = MIGRATIONS.includes(query.get('migration') ?? '') ? query.get('migration')! : undefined;
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
@@ -41,8 +42,13 @@ function Signup() {
       focusFirstInvalid();
       return;
     }
+    // A second link within the floor would be silently dropped by the server: say so instead of pretending.
+    if (secondsToWait(email) > 0) {
+      setOutcome({ kind: 'sent', email, again: true });
+      return;
+    }
     const payload: Record<string, string> = { email };
-    if (!signIn) payload.migration = String(data.get('migration') ?? 'fresh');
+    if (!signIn && preset) payload.migration = preset;
     for (const name of ['name', 'company']) {
       const value = String(data.get(name) ?? '').trim();
       if (value) payload[name] = value;
@@ -53,8 +59,9 @@ function Signup() {
       const res = await fetch('/api/signup', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(payload) });
       if (res.status === 202) {
         // The launch page suggests a tenant name from these (the activation answer does not carry them).
-        saveProfile({ email, company: payload.company, name: payload.name });
-        setOutcome({ kind: 'sent', email });
+        if (!signIn) saveProfile({ email, company: payload.company, name: payload.name });
+        localStorage.setItem(sentKey(email), String(Date.now()));
+        setOutcome({ kind: 'sent', email, again: false });
       } else {
         const body = await res.clone().json().catch(() => null);
         if (res.status === 400 && body?.error?.code === 'validation_failed') {
@@ -93,21 +100,6 @@ function Signup() {
             <>
               <Field label={<>Your name <span className="font-normal text-slate-500">(optional)</span></>} name="name" autoComplete="name" maxLength={100} error={errors.name} />
               <Field label={<>Company <span className="font-normal text-slate-500">(optional)</span></>} name="company" autoComplete="organization" maxLength={100} error={errors.company} />
-              <fieldset>
-                <legend className="label">How do you want to start?</legend>
-                <div className="grid gap-2">
-                  {MIGRATIONS.map(([value, title, text]) => (
-                    <label key={value} className="flex cursor-pointer gap-3 rounded-lg border border-slate-200 p-3 has-[:checked]:border-brand-500 has-[:checked]:bg-brand-50">
-                      <input type="radio" name="migration" value={value} defaultChecked={value === preset} className="mt-1 accent-brand-600" />
-                      <div>
-                        <span className="font-medium">{title}</span>
-                        <span className="block text-sm text-slate-600">{text}</span>
-                      </div>
-                    </label>
-                  ))}
-                </div>
-                {errors.migration && <p className="field-error">{errors.migration}</p>}
-              </fieldset>
             </>
           )}
           {errors.form && <p className="field-error">{errors.form}</p>}
@@ -125,9 +117,14 @@ function Signup() {
             <Notice kind="ok">
               <p ref={resultHeading} tabIndex={-1} className="font-semibold">Check your inbox</p>
               <p className="mt-1">
-                We sent a link to <strong>{outcome.email}</strong>. Open it {signIn ? 'to sign in' : 'to activate your account'}; it works for 24 hours.
+                {outcome.again ? 'We already sent a link to ' : 'We sent a link to '}
+                <strong>{outcome.email}</strong>
+                {signIn ? ': a sign-in link if you have an account, or an activation link if you are new.' : ': open it to activate your account (if you already have one, it signs you in instead).'}{' '}
+                It works once, for 24 hours.
               </p>
-              <p className="mt-1">No mail after a few minutes? Look in your spam folder, or ask again for a new link.</p>
+              <p className="mt-1">No mail after a few minutes? Look in your spam folder, or send another link.</p>
+              <Resend email={outcome.email} onSend={() => form.current?.requestSubmit()} busy={busy} />
+              <p className="mt-2 text-sm"><button type="button" className="underline" onClick={() => setOutcome(null)}>Use a different address</button></p>
             </Notice>
           )}
           {outcome?.kind === 'error' && (
@@ -139,6 +136,26 @@ function Signup() {
         </div>
       </div>
     </Layout>
+  );
+}
+
+/** "Send another link", disabled with a countdown while the per-address floor lasts. */
+function Resend({ email, onSend, busy }: { email: string; onSend: () => void; busy: boolean }) {
+  const [wait, setWait] = useState(() => secondsToWait(email));
+  useEffect(() => {
+    setWait(secondsToWait(email));
+    const timer = setInterval(() => setWait(secondsToWait(email)), 1000);
+    return () => clearInterval(timer);
+  }, [email]);
+  return (
+    <p className="mt-3 flex flex-wrap items-center gap-3">
+      <Button variant="secondary" small disabled={wait > 0} busy={busy} busyLabel="Sending…" onClick={onSend}>
+        Send another link
+      </Button>
+      <span className="text-sm text-slate-600" aria-live="off">
+        {wait > 0 ? `One link a minute per address: you can ask again in ${wait} s.` : 'You can ask for a new link now.'}
+      </span>
+    </p>
   );
 }
 

@@ -5,9 +5,12 @@ import type { SignedInUser } from './lib/auth.ts';
 import { describeError } from './lib/errors.ts';
 import { ENV_LABELS, OPERATIONS, followOperation, listTenants, tenantPath, type EnvironmentRecord, type OperationName, type Tenant } from './lib/tenants.ts';
 import { ConfirmDialog } from './ui/confirm-dialog.tsx';
-import { Badge, Button, Notice, Spinner } from './ui/controls.tsx';
+import { Badge, Button, Notice, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
-import { BillingSection, DeploySection, LogsSection, SecretsSection } from './ui/tenant-tools.tsx';
+import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } from './ui/tenant-tools.tsx';
+import { CredentialsPanel } from './ui/credentials.tsx';
+
+const DONE_WORDS: Record<OperationName, string> = { provision: 'Ready', suspend: 'Suspended', resume: 'Resumed', restart: 'Restarted', deploy: 'Deployed', rotate: 'Rotated', delete: 'Deleted' };
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
@@ -44,6 +47,8 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
   const [error, setError] = useState('');
   const [open, setOpen] = useState(new URLSearchParams(location.search).get('id') === initial.id);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmSuspend, setConfirmSuspend] = useState(false);
+  const [done, setDone] = useState('');
   const stop = useRef(new AbortController());
   const path = tenantPath(tenant.id);
 
@@ -60,12 +65,16 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
   async function operate(op: OperationName, request: () => Promise<unknown>) {
     setRunning(op);
     setError('');
+    setDone('');
+    setConfirmSuspend(false);
     setProgress('Starting…');
     try {
       await request();
       const result = await followOperation(tenant.id, op, (e) => setProgress(e.message), stop.current.signal);
       if (op === 'delete' && result.outcome === 'done') return onGone();
       if (result.outcome === 'failed') setError(result.event.message);
+      // The outcome stays on the card until the next operation, so a quick one is not missed.
+      else setDone(`${DONE_WORDS[op]} at ${formatTime(result.event.at)}: ${result.event.message}`);
       await refresh();
     } catch (err) {
       if ((err as Error).name !== 'AbortError') setError(describeError(err));
@@ -88,7 +97,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <p className="mono mt-1 text-slate-500">{tenant.id}{tenant.ownerEmail ? ` · ${tenant.ownerEmail}` : ''}</p>
         </div>
         <div className="flex flex-wrap gap-2">
-          {state === 'ready' && <Button variant="secondary" busy={running === 'suspend'} busyLabel="Suspending…" disabled={!!running} onClick={() => operate('suspend', post('suspend'))}>Suspend</Button>}
+          {state === 'ready' && <Button variant="secondary" busy={running === 'suspend'} busyLabel="Suspending…" disabled={!!running} onClick={() => setConfirmSuspend(true)}>Suspend…</Button>}
           {state === 'suspended' && <Button variant="secondary" busy={running === 'resume'} busyLabel="Resuming…" disabled={!!running} onClick={() => operate('resume', post('resume'))}>Resume</Button>}
           {state === 'failed' && <Button variant="secondary" busy={running === 'provision'} busyLabel="Retrying…" disabled={!!running} onClick={() => operate('provision', post('provision'))}>Retry</Button>}
           {state === 'provisioning' && <a className="btn btn-secondary" href={`/launch.html?tenant=${tenant.id}`}>Watch progress</a>}
@@ -114,15 +123,21 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
       <p role="status" aria-live="polite" className="mt-3 text-sm text-slate-600">
         {running && <Spinner label={progress} />}
       </p>
+      {done && !running && <Notice kind="ok" className="mt-2">{done}</Notice>}
       {(error || tenant.error) && <Notice kind="error" className="mt-2">{error || tenant.error?.message}</Notice>}
       {open && (
         <div id={`manage-${tenant.id}`} className="mt-6 grid grid-cols-1 gap-8 border-t border-slate-100 pt-6 lg:grid-cols-2 [&>*]:min-w-0">
           <DeploySection tenant={tenant} onDeploy={(image) => operate('deploy', post('deploy', { image }))} />
           <SecretsSection tenant={tenant} />
+          <CredentialsPanel tenant={tenant} />
           <LogsSection tenant={tenant} />
           <BillingSection tenant={tenant} />
         </div>
       )}
+      <ConfirmDialog open={confirmSuspend} title={`Suspend ${tenant.name}?`} confirmLabel="Suspend, live included" busy={running === 'suspend'}
+        onCancel={() => setConfirmSuspend(false)} onConfirm={() => operate('suspend', post('suspend'))}>
+        <p>Every environment ({affected(tenant)}) stops{tenant.environments.includes('live') ? <>: <strong>live stops answering your customers</strong> until you resume</> : ' until you resume'}. All data is kept, and resume brings each back at the same address.</p>
+      </ConfirmDialog>
       <ConfirmDialog open={confirmDelete} title={`Delete ${tenant.name}?`} confirmLabel="Delete for good" typeToConfirm={tenant.name} busy={running === 'delete'}
         onCancel={() => setConfirmDelete(false)} onConfirm={() => operate('delete', () => api(path, { method: 'DELETE' }))}>
         <p>Every environment, its data and its secrets are removed. This cannot be undone.</p>

@@ -1,7 +1,7 @@
 /**
  * Sign-in with the Firebase JS SDK. There are no passwords: the activation
- * page leaves a Firebase custom token in sessionStorage, and the next page
- * that needs the user signs in with it (then forgets it). Firebase keeps the
+ * page signs in with the Firebase custom token the link gave (leaving it in
+ * sessionStorage for the next page should that fail, then forgetting it). Firebase keeps the
  * session in IndexedDB, so every page after that is signed in until sign-out.
  * A returning user asks for a new link (signup with the same address), which
  * activates the same account again.
@@ -111,6 +111,18 @@ export async function loadCurrentUser(): Promise<SignedInUser | null> {
     sessionStorage.setItem(SESSION_KEY, JSON.stringify({ uid: pending.uid, email: pending.email }));
   }
   return auth.currentUser ? toSignedIn(auth.currentUser) : null;
+}
+
+/**
+ * Signs in at once with the custom token from an activation or sign-in link.
+ * Firebase keeps the session in IndexedDB, so it survives closing the tab;
+ * the token also stays pending for the next page in case this fails here.
+ */
+export async function signInWithLink(session: { uid: string; email: string; customToken: string }): Promise<SignedInUser> {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ ...session, at: Date.now() }));
+  const user = await loadCurrentUser();
+  if (!user) throw new ApiError('We could not sign you in. Ask for a new sign-in link and try again.', 401, 'unauthenticated');
+  return user;
 }
 
 /** A fresh Firebase ID token for `Authorization: Bearer` (the SDK refreshes it before it expires). */

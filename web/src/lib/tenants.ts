@@ -44,6 +44,7 @@ export const OPERATIONS = {
   resume: { path: 'resume', requested: 'resume_requested', done: ['tenant_resumed'], failed: ['resume_failed'] },
   restart: { path: 'restart', requested: 'restart_requested', done: ['tenant_restarted'], failed: ['restart_failed'] },
   deploy: { path: 'deploy', requested: 'deploy_requested', done: ['deployed'], failed: ['deploy_failed'] },
+  rotate: { path: 'rotate-credentials', requested: 'rotate_requested', done: ['credentials_rotated'], failed: ['rotate_failed'] },
   delete: { path: '', requested: 'delete_requested', done: ['tenant_deleted'], failed: ['delete_failed'] },
 } as const;
 

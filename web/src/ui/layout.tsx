@@ -10,7 +10,14 @@ export function mount(page: ReactNode): void {
   createRoot(document.getElementById('root')!).render(page);
 }
 
+/**
+ * `user` undefined: the header finds out itself whether someone is signed in
+ * (public pages); null: nobody is (or not yet known, so neither "Sign in" nor an address shows).
+ */
 export function Layout({ title, user, wide, children }: { title: string; user?: SignedInUser | null; wide?: boolean; children: ReactNode }) {
+  const own = useSession(user === undefined);
+  if (user === undefined && own.status === 'signed-in') user = own.user;
+  const known = own.status === 'signed-out' || own.status === 'error';
   useEffect(() => {
     document.title = `${title} · tenantplane`;
   }, [title]);
@@ -29,7 +36,7 @@ export function Layout({ title, user, wide, children }: { title: string; user?: 
             {user && <a href="/chat.html">Chat</a>}
             {user?.role === 'admin' && <a href="/portal.html">Portal</a>}
           </nav>
-          {user ? <SignOut user={user} /> : <a href="/signup.html?mode=signin" className="text-sm">Sign in</a>}
+          {user ? <SignOut user={user} /> : known && <a href="/signup.html?mode=signin" className="text-sm">Sign in</a>}
         </div>
       </header>
       <main id="main" className={`mx-auto px-4 py-6 sm:py-10 ${wide ? 'max-w-6xl' : 'max-w-3xl'}`}>
@@ -65,9 +72,10 @@ function SignOut({ user }: { user: SignedInUser }) {
 type SessionState = { status: 'loading' } | { status: 'signed-out' } | { status: 'error'; message: string } | { status: 'signed-in'; user: SignedInUser };
 
 /** Loads the signed-in user once per page. */
-export function useSession(): SessionState {
+export function useSession(enabled = true): SessionState {
   const [state, setState] = useState<SessionState>({ status: 'loading' });
   useEffect(() => {
+    if (!enabled) return;
     loadCurrentUser().then(
       (user) => setState(user ? { status: 'signed-in', user } : { status: 'signed-out' }),
       (err) => setState({ status: 'error', message: describeError(err) }),
@@ -98,7 +106,7 @@ export function SignedInPage({ title, wide, admin, children }: { title: string; 
     );
   }
   return (
-    <Layout title={title}>
+    <Layout title={title} user={null}>
       <h1>{title}</h1>
       <div role="status" aria-live="polite" className="mt-4">
         {session.status === 'loading' && <Spinner label="Signing you in…" />}

@@ -4,6 +4,7 @@ import { api } from '../lib/api.ts';
 import { describeError } from '../lib/errors.ts';
 import { ENV_LABELS, tenantPath, type Tenant } from '../lib/tenants.ts';
 import { BarChart } from './bar-chart.tsx';
+import { ConfirmDialog } from './confirm-dialog.tsx';
 import { Button, Field, Notice, Spinner, formatTime } from './controls.tsx';
 
 /** Runs an async action with busy and error state; the error is shown in words. */
@@ -24,51 +25,118 @@ function useAction() {
   return { busy, error, run };
 }
 
+interface RegistryToken { registry: string; username: string; token: string; repository: string; tag: string; expiresAt?: string }
+
+/** Which environments an operation touches, in words, naming live when it is one of them. */
+export function affected(tenant: Tenant): string {
+  const names = tenant.environments.map((e) => ENV_LABELS[e]);
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/**
+ * Deploy: says what an image is and how to push one, asks before it touches
+ * the environments (live included), and leaves its outcome on the card.
+ */
 export function DeploySection({ tenant, onDeploy }: { tenant: Tenant; onDeploy: (image: string) => Promise<void> }) {
-  const [image, setImage] = useState('');
+  const [image, setImage] = useState(tenant.image);
+  const [push, setPush] = useState<RegistryToken | null>(null);
+  const [pushError, setPushError] = useState('');
+  const [confirming, setConfirming] = useState(false);
   const { busy, error, run } = useAction();
-  useEffect(() => {
-    api<{ repository: string; tag: string }>(`${tenantPath(tenant.id)}/registry-token`).then((t) => setImage(`${t.repository}:${t.tag}`), () => setImage(tenant.image));
-  }, [tenant.id]);
+  async function loadPush() {
+    try {
+      setPush(await api<RegistryToken>(`${tenantPath(tenant.id)}/registry-token`));
+    } catch (err) {
+      setPushError(describeError(err));
+    }
+  }
+  const live = tenant.environments.includes('live');
   return (
     <section aria-labelledby={`deploy-${tenant.id}`} className="space-y-3">
       <h3 id={`deploy-${tenant.id}`} className="font-semibold">Deploy</h3>
-      <form className="flex flex-col gap-2 sm:flex-row sm:items-end" onSubmit={(e: FormEvent) => { e.preventDefault(); void run(() => onDeploy(image.trim())); }}>
-        <Field className="flex-1" label="Image" value={image} onChange={(e) => setImage(e.target.value)} spellCheck={false} hint={`Push your build to this tag, or use the platform image ${tenant.image}.`} />
-        <Button type="submit" busy={busy} busyLabel="Deploying…">Deploy</Button>
+      <p className="text-sm text-slate-600">
+        A deploy runs a container image on {affected(tenant)}. Running now: <code className="mono break-all">{tenant.image}</code>.
+        Deploy the platform image again to restart on it, or push your own build to your repository first.
+      </p>
+      <details className="text-sm" onToggle={(e) => (e.currentTarget.open && !push && !pushError ? void loadPush() : undefined)}>
+        <summary className="cursor-pointer text-brand-700">How do I push my own image?</summary>
+        <div className="mt-2 space-y-2">
+          {!push && !pushError && <Spinner label="Getting a push token…" />}
+          {pushError && <Notice kind="error">{pushError}</Notice>}
+          {push && (
+            <>
+              <p>Log in to the registry with this short-lived token{push.expiresAt ? ` (valid until ${formatTime(push.expiresAt)})` : ''}, tag your build, push it, then deploy that image here:</p>
+              <pre className="mono overflow-x-auto whitespace-pre rounded-lg bg-slate-900 p-3 text-slate-100">{[
+                `echo '${push.token}' | docker login ${push.registry} -u ${push.username} --password-stdin`,
+                `docker tag my-app ${push.repository}:${push.tag}`,
+                `docker push ${push.repository}:${push.tag}`,
+              ].join('\n')}</pre>
+              <p className="flex flex-wrap gap-2">
+                <Button small variant="secondary" onClick={() => setImage(`${push.repository}:${push.tag}`)}>Use {push.repository.split('/').at(-1)}:{push.tag}</Button>
+                <Button small variant="secondary" onClick={() => setImage(tenant.image)}>Use the running image</Button>
+              </p>
+              <p className="text-xs text-slate-500">On this local platform there is no registry to push to: deploying the platform image restarts your environments on it.</p>
+            </>
+          )}
+        </div>
+      </details>
+      <form className="flex flex-col gap-2 sm:flex-row sm:items-end" onSubmit={(e: FormEvent) => { e.preventDefault(); setConfirming(true); }}>
+        <Field className="flex-1" label="Image" value={image} onChange={(e) => setImage(e.target.value)} spellCheck={false} required />
+        <Button type="submit" busy={busy} busyLabel="Deploying…">Deploy…</Button>
       </form>
       {error && <Notice kind="error">{error}</Notice>}
+      <ConfirmDialog open={confirming} title={`Deploy to ${tenant.name}?`} confirmLabel={live ? 'Deploy, live included' : 'Deploy'} busy={busy}
+        onCancel={() => setConfirming(false)} onConfirm={() => { setConfirming(false); void run(() => onDeploy(image.trim())); }}>
+        <p>Every environment ({affected(tenant)}) restarts on <code className="mono break-all">{image.trim()}</code>.</p>
+        {live && <p className="mt-2"><strong>Live is included:</strong> your customers are served by the new image as soon as it is up.</p>}
+      </ConfirmDialog>
     </section>
   );
 }
 
 interface SecretMeta { key: string; origin: 'generated' | 'user'; version: number; updatedAt: string }
+type SecretChange = { kind: 'save'; key: string; value: string; exists: boolean; form: HTMLFormElement } | { kind: 'delete'; key: string };
 
 export function SecretsSection({ tenant }: { tenant: Tenant }) {
   const [secrets, setSecrets] = useState<SecretMeta[] | null>(null);
   const [message, setMessage] = useState('');
+  const [pending, setPending] = useState<SecretChange | null>(null);
   const { busy, error, run } = useAction();
   const base = `${tenantPath(tenant.id)}/secrets`;
   const reload = async () => setSecrets((await api<{ secrets: SecretMeta[] }>(base)).secrets);
   useEffect(() => void run(reload), [tenant.id]);
-  async function save(e: FormEvent<HTMLFormElement>) {
+  // Environments restart to see a changed secret only while they run; live is then among them.
+  const restarts = tenant.state === 'ready';
+  async function apply(change: SecretChange) {
+    setPending(null);
+    await run(async () => {
+      if (change.kind === 'save') {
+        const answer = await api<{ secret: { restarting?: boolean } }>(`${base}/${encodeURIComponent(change.key)}`, { method: change.exists ? 'PATCH' : 'POST', json: { value: change.value } });
+        change.form.reset();
+        setMessage(`${change.exists ? 'Updated' : 'Added'} ${change.key}.${answer.secret?.restarting ? ` ${affected(tenant)} are restarting to see it.` : ''}`);
+      } else {
+        const answer = await api<{ restarting?: boolean }>(`${base}/${encodeURIComponent(change.key)}`, { method: 'DELETE' });
+        setMessage(`Deleted ${change.key}.${answer?.restarting ? ` ${affected(tenant)} are restarting without it.` : ''}`);
+      }
+      await reload();
+    });
+  }
+  function ask(change: SecretChange) {
+    setMessage('');
+    if (restarts) setPending(change);
+    else void apply(change);
+  }
+  function save(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = e.currentTarget;
     const data = new FormData(form);
     const key = String(data.get('key') ?? '').trim();
-    const value = String(data.get('value') ?? '');
-    await run(async () => {
-      const exists = secrets?.some((s) => s.key === key);
-      await api(`${base}/${encodeURIComponent(key)}`, { method: exists ? 'PATCH' : 'POST', json: { value } });
-      form.reset();
-      setMessage(`${exists ? 'Updated' : 'Added'} ${key}; running environments restart to see it.`);
-      await reload();
-    });
+    ask({ kind: 'save', key, value: String(data.get('value') ?? ''), exists: Boolean(secrets?.some((s) => s.key === key)), form });
   }
   return (
     <section aria-labelledby={`secrets-${tenant.id}`} className="space-y-3">
       <h3 id={`secrets-${tenant.id}`} className="font-semibold">Secrets</h3>
-      <p className="text-xs text-slate-500">Values are stored encrypted and never shown here.</p>
+      <p className="text-xs text-slate-500">Values are stored encrypted and never shown here. Changing one restarts every running environment{tenant.environments.includes('live') ? ', live included' : ''}.</p>
       {secrets === null ? <Spinner label="Loading secrets…" /> : (
         <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200">
           {secrets.length === 0 && <li className="p-2 text-sm text-slate-500">No secrets yet.</li>}
@@ -78,11 +146,7 @@ export function SecretsSection({ tenant }: { tenant: Tenant }) {
               <span className="flex items-center gap-2">
                 <span className="text-xs text-slate-500">{s.origin === 'generated' ? 'generated' : `v${s.version}`}</span>
                 {s.origin === 'user' && (
-                  <Button small variant="secondary" aria-label={`Delete secret ${s.key}`} disabled={busy} onClick={() => run(async () => {
-                    await api(`${base}/${encodeURIComponent(s.key)}`, { method: 'DELETE' });
-                    setMessage(`Deleted ${s.key}.`);
-                    await reload();
-                  })}>Delete</Button>
+                  <Button small variant="secondary" aria-label={`Delete secret ${s.key}`} disabled={busy} onClick={() => ask({ kind: 'delete', key: s.key })}>Delete</Button>
                 )}
               </span>
             </li>
@@ -96,33 +160,50 @@ export function SecretsSection({ tenant }: { tenant: Tenant }) {
       </form>
       <p aria-live="polite" className="text-sm text-slate-600">{message}</p>
       {error && <Notice kind="error">{error}</Notice>}
+      <ConfirmDialog open={pending !== null} title={pending?.kind === 'delete' ? `Delete ${pending.key}?` : `Save ${pending?.key ?? ''}?`} confirmLabel={pending?.kind === 'delete' ? 'Delete and restart' : 'Save and restart'} busy={busy}
+        onCancel={() => setPending(null)} onConfirm={() => pending && void apply(pending)}>
+        <p>{affected(tenant)} restart to {pending?.kind === 'delete' ? 'drop it' : 'see the new value'}{tenant.environments.includes('live') ? <>: <strong>live is briefly unavailable</strong></> : ''}.</p>
+      </ConfirmDialog>
     </section>
   );
 }
 
 interface LogLine { time: string; stream: string; text: string }
 
+/** Logs, newest first; "Follow" fetches new lines every few seconds. */
 export function LogsSection({ tenant }: { tenant: Tenant }) {
   const [env, setEnv] = useState(tenant.environments.includes('live') ? 'live' : tenant.environments[0]);
   const [lines, setLines] = useState<LogLine[] | null>(null);
+  const [follow, setFollow] = useState(true);
   const { busy, error, run } = useAction();
   const load = () => run(async () => setLines((await api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`)).lines));
   useEffect(() => void load(), [tenant.id, env]);
+  useEffect(() => {
+    if (!follow) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') void api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`).then((r) => setLines(r.lines), () => undefined);
+    }, 3000);
+    return () => clearInterval(timer);
+  }, [tenant.id, env, follow]);
+  const newestFirst = lines ? [...lines].reverse() : null;
   return (
     <section aria-labelledby={`logs-${tenant.id}`} className="space-y-3">
       <div className="flex flex-wrap items-end gap-2">
-        <h3 id={`logs-${tenant.id}`} className="mr-auto font-semibold">Logs</h3>
+        <h3 id={`logs-${tenant.id}`} className="mr-auto font-semibold">Logs <span className="text-xs font-normal text-slate-500">newest first</span></h3>
         <label className="text-sm">
           <span className="sr-only">Environment</span>
           <select className="input" value={env} onChange={(e) => setEnv(e.target.value as typeof env)} aria-label="Log environment">
             {tenant.environments.map((e) => <option key={e} value={e}>{ENV_LABELS[e]}</option>)}
           </select>
         </label>
+        <label className="flex items-center gap-1 text-sm">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} className="accent-brand-600" /> Follow
+        </label>
         <Button small variant="secondary" busy={busy} onClick={load}>Refresh logs</Button>
       </div>
       {error && <Notice kind="error">{error}</Notice>}
       <pre aria-label={`Log lines of ${env}`} tabIndex={0} className="mono max-h-64 overflow-auto rounded-lg bg-slate-900 p-3 text-slate-100">
-        {lines === null ? 'Loading…' : lines.length === 0 ? 'No log lines yet.' : lines.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
+        {newestFirst === null ? 'Loading…' : newestFirst.length === 0 ? 'No log lines yet.' : newestFirst.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
       </pre>
     </section>
   );
