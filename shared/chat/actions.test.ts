@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ACTION_NAMES, ACTION_SCHEMAS, DESTRUCTIVE_ACTIONS, ROLE_ACTIONS, functionDeclarations, toGeminiSchema } from './actions.ts';
+import { ACTION_NAMES, ACTION_SCHEMAS, DESTRUCTIVE_ACTIONS, functionDeclarations, toGeminiSchema } from './actions.ts';
 
 // Declarations come from the schemas
 
@@ -29,9 +29,11 @@ test('a JSON Schema type Gemini cannot express is an error naming it, not a sile
 // Roles and destructive actions
 
 test('the model is offered only the actions of the caller role', (t) => {
-  for (const role of ['admin', 'tenant'] as const) {
-    t.deepEqual(functionDeclarations(role).map((d) => d.name), [...ROLE_ACTIONS[role]]);
-  }
+  // Written out, not read from ROLE_ACTIONS: a table compared with itself cannot fail.
+  const tenantActions = ['CREATE_SITE', 'LIST_SITES', 'GET_STATUS', 'GET_LOGS', 'GET_METRICS', 'GET_BILLING', 'SUSPEND_SITE', 'RESUME_SITE', 'DEPLOY', 'DELETE_SITE'];
+  t.deepEqual(functionDeclarations('tenant').map((d) => d.name).sort(), [...tenantActions].sort());
+  t.deepEqual(functionDeclarations('admin').map((d) => d.name).sort(), [...ACTION_NAMES].sort(), 'an admin is offered every action');
+  t.deepEqual(functionDeclarations('nobody' as never), [], 'an unknown role is offered nothing');
 });
 
 test('deleting, suspending and deploying are the destructive actions', (t) => {
