@@ -7,7 +7,7 @@
 import type { KubernetesDriverOptions } from './kubernetes.ts';
 
 /** Kinds the driver manages, by their REST plural. */
-export type ObjectKind = 'namespaces' | 'resourcequotas' | 'secrets' | 'services' | 'persistentvolumeclaims' | 'pods' | 'deployments' | 'ingresses' | 'networkpolicies';
+export type ObjectKind = 'namespaces' | 'resourcequotas' | 'serviceaccounts' | 'secrets' | 'services' | 'persistentvolumeclaims' | 'pods' | 'deployments' | 'ingresses' | 'networkpolicies';
 
 export interface ObjectApi {
   read(name: string, namespace?: string): Promise<any>;
@@ -31,6 +31,7 @@ export function isStatus(error: unknown, code: number): boolean {
 const TYPE_NAMES: Record<ObjectKind, [api: 'core' | 'apps' | 'net', type: string]> = {
   namespaces: ['core', 'Namespace'],
   resourcequotas: ['core', 'NamespacedResourceQuota'],
+  serviceaccounts: ['core', 'NamespacedServiceAccount'],
   secrets: ['core', 'NamespacedSecret'],
   services: ['core', 'NamespacedService'],
   persistentvolumeclaims: ['core', 'NamespacedPersistentVolumeClaim'],
@@ -39,6 +40,24 @@ const TYPE_NAMES: Record<ObjectKind, [api: 'core' | 'apps' | 'net', type: string
   ingresses: ['net', 'NamespacedIngress'],
   networkpolicies: ['net', 'NamespacedNetworkPolicy'],
 };
+
+/**
+ * The client serializes a body through its generated models, by their property
+ * names, and silently drops any other field. NetworkPolicyIngressRule names the
+ * JSON `from` as `_from`, so a manifest's `from` would vanish and its rule admit
+ * every source. Rename it before the client sees it.
+ */
+function toModel(kind: ObjectKind, body: any): object {
+  if (kind !== 'networkpolicies' || !Array.isArray(body?.spec?.ingress)) return body;
+  const out = structuredClone(body);
+  for (const rule of out.spec.ingress) {
+    if (rule && 'from' in rule) {
+      rule._from = rule.from;
+      delete rule.from;
+    }
+  }
+  return out;
+}
 
 /** Builds the KubeConfig from the options and the per-kind APIs on top of it. */
 export async function createObjectApis(options: KubernetesDriverOptions): Promise<KubeApis> {
@@ -65,8 +84,8 @@ export async function createObjectApis(options: KubernetesDriverOptions): Promis
     const scoped = (namespace?: string) => (kind === 'namespaces' ? {} : { namespace });
     apis[kind] = {
       read: (name, namespace) => call('read', { name, ...scoped(namespace) }),
-      create: (body, namespace) => call('create', { body, ...scoped(namespace) }),
-      replace: (name, body, namespace) => call('replace', { name, body, ...scoped(namespace) }),
+      create: (body, namespace) => call('create', { body: toModel(kind, body), ...scoped(namespace) }),
+      replace: (name, body, namespace) => call('replace', { name, body: toModel(kind, body), ...scoped(namespace) }),
       patch: (name, body, namespace) => call('patch', { name, body, ...scoped(namespace) }, mergePatch),
       delete: (name, namespace) => call('delete', { name, ...scoped(namespace) }),
       list: async (namespace, labelSelector) => (await call('list', { ...scoped(namespace), labelSelector })).items,

@@ -13,6 +13,10 @@ export interface ManifestOptions {
   baseDomain: string;
   ingressClassName?: string;
   networkPolicy?: boolean;
+  /** Namespace of the ingress controller, the only other namespace the NetworkPolicy lets in. */
+  ingressNamespace: string;
+  /** Mount the ServiceAccount's API token into pods; tenant workloads do not need it. */
+  automountServiceAccountToken: boolean;
   storageClass?: string;
   tlsSecretName?: string;
   containerPort: number;
@@ -40,6 +44,15 @@ export function namespaceOf(ref: EnvironmentRef): string {
 /** Name shared by the Deployment, Service, Ingress, Secret and NetworkPolicy: `proj-<tenantId>-<env>`. */
 export function workloadNameOf(ref: EnvironmentRef): string {
   return `proj-${dnsLabelOf(`${ref.tenantId}-${ref.env}`, 58)}`;
+}
+
+/**
+ * The runtime identity of a tenant: ServiceAccount `tenant-<tenantId>` in the
+ * owner's namespace. Tenants of one owner share the namespace, so the account is
+ * per tenant (not the namespace's `default`): two tenants never run as one identity.
+ */
+export function serviceAccountNameOf(ref: EnvironmentRef): string {
+  return `tenant-${dnsLabelOf(ref.tenantId, 56)}`;
 }
 
 /**
@@ -91,6 +104,20 @@ export function quotaManifest(ref: EnvironmentRef, options: ManifestOptions): Ma
   return { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'tenantplane-quota', namespace: namespaceOf(ref), labels: { 'app.kubernetes.io/managed-by': 'tenantplane' } }, spec: { hard: options.quota } };
 }
 
+/** The tenant's ServiceAccount (core/v1): no API token mounted unless asked for, no RBAC bindings. */
+export function serviceAccountManifest(ref: EnvironmentRef, options: ManifestOptions): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: serviceAccountNameOf(ref),
+      namespace: namespaceOf(ref),
+      labels: { 'tenantplane-tenant-id': labelValue(ref.tenantId), 'app.kubernetes.io/managed-by': 'tenantplane' },
+    },
+    automountServiceAccountToken: options.automountServiceAccountToken,
+  };
+}
+
 export function secretManifest(spec: EnvironmentSpec): Manifest {
   return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `${workloadNameOf(spec)}-env`, namespace: namespaceOf(spec), labels: labelsOf(spec, spec.labels) }, stringData: { ...spec.secrets } };
 }
@@ -118,20 +145,39 @@ export function ingressManifest(spec: EnvironmentSpec, options: ManifestOptions)
   };
 }
 
-/** Lets in traffic only from the ingress controller's namespace (and pods of the same environment). */
+/**
+ * Private, link-local and carrier-grade NAT ranges: where pods, services, nodes
+ * and the cloud metadata server live. Egress to them is refused, so a tenant
+ * reaches neither another tenant's pods nor the node's credentials.
+ */
+const CLUSTER_RANGES = { v4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'], v6: ['fc00::/7', 'fe80::/10'] };
+
+/**
+ * The environment's NetworkPolicy (networking.k8s.io/v1), on by default.
+ * Ingress: only from the ingress controller's namespace and from pods of the
+ * same environment, on the workload port. Egress: DNS (port 53, any address,
+ * so node-local caches work too), pods of the same environment, and public
+ * addresses — never the private ranges other tenants' pods use.
+ */
 export function networkPolicyManifest(spec: EnvironmentSpec, options: ManifestOptions): Manifest {
+  const samePods = { podSelector: { matchLabels: selectorOf(spec) } };
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: { name: workloadNameOf(spec), namespace: namespaceOf(spec), labels: labelsOf(spec, spec.labels) },
     spec: {
       podSelector: { matchLabels: selectorOf(spec) },
-      policyTypes: ['Ingress'],
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [
         {
-          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }, { podSelector: { matchLabels: selectorOf(spec) } }],
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': options.ingressNamespace } } }, samePods],
           ports: [{ protocol: 'TCP', port: options.containerPort }],
         },
+      ],
+      egress: [
+        { ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
+        { to: [samePods] },
+        { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: CLUSTER_RANGES.v4 } }, { ipBlock: { cidr: '::/0', except: CLUSTER_RANGES.v6 } }] },
       ],
     },
   };
@@ -161,7 +207,8 @@ export function deploymentManifest(spec: EnvironmentSpec, options: ManifestOptio
       template: {
         metadata: { labels: labelsOf(spec, spec.labels), annotations },
         spec: {
-          automountServiceAccountToken: false,
+          serviceAccountName: serviceAccountNameOf(spec),
+          automountServiceAccountToken: options.automountServiceAccountToken,
           securityContext: { runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {

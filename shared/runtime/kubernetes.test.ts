@@ -2,7 +2,7 @@ import test from 'ava';
 import { testDriverConformance } from '../testing/driver-conformance.ts';
 import { startKubernetesFake, type KubernetesFake } from '../testing/fakes/kubernetes-fake.ts';
 import { createKubernetesDriver, type KubernetesDriverOptions } from './kubernetes.ts';
-import { hostOf, namespaceOf } from './kubernetes-resources.ts';
+import { hostOf, namespaceOf, serviceAccountNameOf } from './kubernetes-resources.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';
 
 const BASE_DOMAIN = 'apps.example.test';
@@ -20,7 +20,11 @@ function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {})
 }
 
 function createDriver(fake: KubernetesFake, extra: Partial<KubernetesDriverOptions> = {}): RuntimeDriver {
-  return createKubernetesDriver({ cluster: { server: fake.url, token: fake.token, skipTLSVerify: true }, baseDomain: BASE_DOMAIN, networkPolicy: true, pollIntervalMs: 50, ...extra });
+  return createKubernetesDriver({ cluster: { server: fake.url, token: fake.token, skipTLSVerify: true }, baseDomain: BASE_DOMAIN, pollIntervalMs: 50, ...extra });
+}
+
+function podsOf(fake: KubernetesFake, ref: EnvironmentRef) {
+  return fake.list('pods', namespaceOf(ref)).filter((p) => p.metadata.labels['tenantplane-tenant-id'] === ref.tenantId && p.metadata.labels['tenantplane-env'] === ref.env);
 }
 
 // Conformance
@@ -35,8 +39,9 @@ testDriverConformance(test, {
       driver,
       makeSpec,
       reachable: async (url) => fake.isServing(url),
-      countInstances: async (ref) =>
-        fake.list('pods', namespaceOf(ref)).filter((p) => p.metadata.labels['tenantplane-tenant-id'] === ref.tenantId && p.metadata.labels['tenantplane-env'] === ref.env).length,
+      countInstances: async (ref) => podsOf(fake, ref).length,
+      // The account the running pod was admitted with, as `kubectl get pod -o jsonpath='{.spec.serviceAccountName}'` shows it.
+      identityOf: async (ref) => podsOf(fake, ref).map((p) => `${p.metadata.namespace}/${p.spec.serviceAccountName}`)[0] ?? '',
       async cleanup() {
         await driver.close?.();
         await fake.close();
@@ -139,6 +144,101 @@ test.serial('a pod template the restricted profile refuses surfaces as a failed 
     t.regex(error!.message, /PodSecurity "restricted:latest"/);
     t.is((await driver.status(project)).state, 'failed');
   });
+});
+
+// Runtime identity and network boundary
+
+test.serial('each tenant of an owner runs as its own ServiceAccount, with no API token mounted', async (t) => {
+  await withFake(async (fake, driver) => {
+    const a: EnvironmentRef = { ownerId: 'u1', tenantId: 'shop', env: 'demo' };
+    const b: EnvironmentRef = { ownerId: 'u1', tenantId: 'blog', env: 'demo' };
+    for (const ref of [a, b]) {
+      await driver.ensureInfrastructure(makeSpec(ref));
+      await driver.deploy(makeSpec(ref));
+      await driver.waitReady(ref, { timeoutMs: 10_000 });
+    }
+    const namespace = namespaceOf(a);
+    const accounts = fake.list('serviceaccounts', namespace);
+    t.deepEqual(accounts.map((sa) => sa.metadata.name).sort(), ['default', 'tenant-blog', 'tenant-shop']);
+    const shop = accounts.find((sa) => sa.metadata.name === 'tenant-shop')!;
+    t.is(shop.kind, 'ServiceAccount');
+    t.is(shop.automountServiceAccountToken, false);
+    t.like(shop.metadata.labels, { 'tenantplane-tenant-id': 'shop' });
+    for (const [ref, name] of [[a, 'tenant-shop'], [b, 'tenant-blog']] as const) {
+      const [pod] = podsOf(fake, ref);
+      t.is(pod.spec.serviceAccountName, name);
+      t.is(pod.spec.automountServiceAccountToken, false);
+      t.false(JSON.stringify(pod.spec).includes('kube-api-access'), 'no token volume in the pod');
+    }
+  });
+});
+
+test.serial('the API token is mounted only when the option asks for it', async (t) => {
+  await withFake(async (fake, driver) => {
+    await driver.deploy(makeSpec(project));
+    await driver.waitReady(project, { timeoutMs: 10_000 });
+    const [pod] = podsOf(fake, project);
+    t.true(pod.spec.volumes.some((v: any) => v.name.startsWith('kube-api-access-')));
+    t.true(fake.list('serviceaccounts', namespaceOf(project)).find((sa) => sa.metadata.name === serviceAccountNameOf(project))!.automountServiceAccountToken);
+  }, { automountServiceAccountToken: true });
+});
+
+test.serial('the ServiceAccount stays while the tenant has another environment and goes with its last', async (t) => {
+  await withFake(async (fake, driver) => {
+    const demo: EnvironmentRef = { ownerId: 'u1', tenantId: 'shop', env: 'demo' };
+    const live: EnvironmentRef = { ...demo, env: 'live' };
+    const other: EnvironmentRef = { ...demo, tenantId: 'blog' };
+    for (const ref of [demo, live, other]) {
+      await driver.ensureInfrastructure(makeSpec(ref));
+      await driver.deploy(makeSpec(ref));
+    }
+    // Repeating the steps keeps one account and does not fail on the existing one.
+    await driver.ensureInfrastructure(makeSpec(demo));
+    const names = () => fake.list('serviceaccounts', namespaceOf(demo)).map((sa) => sa.metadata.name).sort();
+    t.deepEqual(names(), ['default', 'tenant-blog', 'tenant-shop']);
+    await driver.destroy(demo);
+    t.deepEqual(names(), ['default', 'tenant-blog', 'tenant-shop']);
+    await driver.destroy(live);
+    t.deepEqual(names(), ['default', 'tenant-blog']);
+    await driver.destroy(live);
+    t.deepEqual(names(), ['default', 'tenant-blog']);
+  });
+});
+
+test.serial('a redeploy recreates a missing ServiceAccount, since pods naming a missing one are refused', async (t) => {
+  await withFake(async (fake, driver) => {
+    await driver.ensureInfrastructure(makeSpec(project));
+    const namespace = namespaceOf(project);
+    const response = await fetch(`${fake.url}/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccountNameOf(project)}`, { method: 'DELETE', headers: { authorization: `Bearer ${fake.token}` } });
+    t.is(response.status, 200);
+    await driver.deploy(makeSpec(project));
+    t.true((await driver.waitReady(project, { timeoutMs: 10_000 })).ready);
+  });
+});
+
+test.serial('every environment gets a NetworkPolicy by default: ingress from the ingress controller only, egress never to cluster ranges', async (t) => {
+  await withFake(async (fake, driver) => {
+    await driver.ensureInfrastructure(makeSpec(project));
+    const [policy] = fake.list('networkpolicies', namespaceOf(project));
+    t.is(policy.kind, 'NetworkPolicy');
+    t.deepEqual(policy.spec.podSelector.matchLabels, { 'tenantplane-tenant-id': 'p42', 'tenantplane-env': 'api' });
+    t.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
+    const namespaces = policy.spec.ingress.flatMap((r: any) => r.from).filter((p: any) => p.namespaceSelector).map((p: any) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
+    t.deepEqual(namespaces, ['traefik']);
+    const blocks = policy.spec.egress.flatMap((r: any) => r.to ?? []).filter((p: any) => p.ipBlock);
+    t.true(blocks.every((p: any) => p.ipBlock.except.length > 0));
+    t.true(blocks.find((p: any) => p.ipBlock.cidr === '0.0.0.0/0').ipBlock.except.includes('10.0.0.0/8'));
+    t.false(policy.spec.egress.some((r: any) => (r.to ?? []).some((p: any) => p.namespaceSelector)), 'no egress rule opens other namespaces');
+    await driver.destroy(project);
+    t.is(fake.list('networkpolicies', namespaceOf(project)).length, 0);
+  }, { ingressNamespace: 'traefik' });
+});
+
+test.serial('networkPolicy: false creates none', async (t) => {
+  await withFake(async (fake, driver) => {
+    await driver.ensureInfrastructure(makeSpec(project));
+    t.is(fake.list('networkpolicies', namespaceOf(project)).length, 0);
+  }, { networkPolicy: false });
 });
 
 test.serial('environments other than api carry their env in the host', (t) => {

@@ -1,16 +1,19 @@
 /**
  * Kubernetes driver (R-RUNTIME-K8S) on `@kubernetes/client-node` 1.x: a
  * namespace per owner (`user-<ownerId>`, Pod Security `restricted`, a
- * ResourceQuota), and per environment a Deployment `proj-<tenantId>-<env>`
- * (replicas 0/1), a Secret mounted as env, a ClusterIP Service, an Ingress and
- * optionally a NetworkPolicy and a volume claim. Every write is
+ * ResourceQuota), per tenant a ServiceAccount `tenant-<tenantId>` (its runtime
+ * identity, no API token mounted), and per environment a Deployment
+ * `proj-<tenantId>-<env>` (replicas 0/1) running as that account, a Secret
+ * mounted as env, a ClusterIP Service, an Ingress, a NetworkPolicy (unless
+ * turned off) and optionally a volume claim. Every write is
  * read → create on 404 → replace with the read `resourceVersion` (retried once
  * on a 409 conflict), so a repeated step converges.
  */
 import { createObjectApis, isStatus, type KubeApis, type ObjectKind } from './kubernetes-client.ts';
 import {
   deploymentManifest, hostOf, ingressManifest, namespaceManifest, namespaceOf, networkPolicyManifest, quotaManifest,
-  secretManifest, selectorOf, serviceManifest, volumeClaimManifest, workloadNameOf, type ManifestOptions,
+  secretManifest, selectorOf, serviceAccountManifest, serviceAccountNameOf, serviceManifest, volumeClaimManifest, workloadNameOf,
+  type ManifestOptions,
 } from './kubernetes-resources.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type LogLine, type RuntimeDriver } from './types.ts';
 
@@ -26,8 +29,16 @@ export interface KubernetesDriverOptions {
   ingressClassName?: string;
   /** TLS secret (e.g. a wildcard certificate for `*.baseDomain`) put on each Ingress; URLs are `https` when set, `http` otherwise. */
   tlsSecretName?: string;
-  /** Create a NetworkPolicy admitting only the ingress controller's namespace (`ingress-nginx`). Default false. */
+  /**
+   * Give each environment a NetworkPolicy: ingress only from the ingress
+   * controller's namespace, egress only to DNS and public addresses (never to
+   * other tenants' pods). Default true; needs a CNI that enforces policies.
+   */
   networkPolicy?: boolean;
+  /** Namespace of the ingress controller that the NetworkPolicy lets in (default `ingress-nginx`). */
+  ingressNamespace?: string;
+  /** Mount the tenant ServiceAccount's API token into its pods (default false: workloads never talk to the cluster API). */
+  automountServiceAccountToken?: boolean;
   /** StorageClass for a 1 GiB volume mounted at `/data`; no volume when omitted. */
   storageClass?: string;
   /** Port the workload listens on (default 8080; also passed as `PORT`). */
@@ -50,7 +61,9 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
   const manifestOptions: ManifestOptions = {
     baseDomain: options.baseDomain,
     ingressClassName: options.ingressClassName,
-    networkPolicy: options.networkPolicy,
+    networkPolicy: options.networkPolicy ?? true,
+    ingressNamespace: options.ingressNamespace ?? 'ingress-nginx',
+    automountServiceAccountToken: options.automountServiceAccountToken ?? false,
     storageClass: options.storageClass,
     tlsSecretName: options.tlsSecretName,
     containerPort: options.containerPort ?? 8080,
@@ -98,6 +111,14 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
     }
   }
 
+  /** The tenant's ServiceAccount; fields the cluster adds (token `secrets`, pull secrets) are kept on replace. */
+  async function ensureServiceAccount(ref: EnvironmentRef): Promise<void> {
+    await apply('serviceaccounts', serviceAccountManifest(ref, manifestOptions), (current, next) => {
+      if (current.secrets) next.secrets = current.secrets;
+      if (current.imagePullSecrets) next.imagePullSecrets = current.imagePullSecrets;
+    });
+  }
+
   async function readDeployment(ref: EnvironmentRef): Promise<any | undefined> {
     const { deployments } = await kube();
     return deployments.read(workloadNameOf(ref), namespaceOf(ref)).catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, `reading deployment ${workloadNameOf(ref)}`))));
@@ -140,10 +161,11 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       await ensureNamespace(spec);
       const namespace = namespaceOf(spec);
       await apply('resourcequotas', quotaManifest(spec, manifestOptions));
+      await ensureServiceAccount(spec);
       await apply('secrets', secretManifest(spec));
       await apply('services', serviceManifest(spec, manifestOptions), (cur, next) => Object.assign(next.spec, { clusterIP: cur.spec.clusterIP, clusterIPs: cur.spec.clusterIPs }));
       await apply('ingresses', ingressManifest(spec, manifestOptions));
-      if (options.networkPolicy) await apply('networkpolicies', networkPolicyManifest(spec, manifestOptions));
+      if (manifestOptions.networkPolicy) await apply('networkpolicies', networkPolicyManifest(spec, manifestOptions));
       if (options.storageClass) {
         // A claim's spec is immutable once bound: create it once, never replace it.
         const claims = (await kube()).persistentvolumeclaims;
@@ -156,6 +178,8 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
 
     async deploy(spec) {
       await ensureNamespace(spec);
+      // Also here: an environment created before per-tenant accounts existed is redeployed without ensureInfrastructure.
+      await ensureServiceAccount(spec);
       const secret = await apply('secrets', secretManifest(spec));
       // The secret's resourceVersion in the pod template rolls the pods when a value changes.
       const annotations = { [SECRET_VERSION]: String(secret.metadata.resourceVersion) };
@@ -213,9 +237,11 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       for (const kind of ['networkpolicies', 'ingresses', 'services'] as const) await deleteIgnoringMissing(kind, name, namespace);
       await deleteIgnoringMissing('secrets', `${name}-env`, namespace);
       await deleteIgnoringMissing('persistentvolumeclaims', `${name}-data`, namespace);
-      // The namespace belongs to the owner: it goes with the owner's last environment.
-      const remaining = await (await kube()).deployments.list(namespace).catch((error) => (isStatus(error, 404) ? [] : Promise.reject(wrap(error, 'listing deployments'))));
-      if (!remaining.some((d: any) => d.metadata.name.startsWith('proj-'))) await deleteIgnoringMissing('namespaces', namespace);
+      // The namespace belongs to the owner: it goes with the owner's last environment; the account with the tenant's last.
+      const remaining = (await (await kube()).deployments.list(namespace).catch((error) => (isStatus(error, 404) ? [] : Promise.reject(wrap(error, 'listing deployments'))))).filter((d: any) => d.metadata.name.startsWith('proj-'));
+      if (!remaining.length) return deleteIgnoringMissing('namespaces', namespace);
+      const account = serviceAccountNameOf(ref);
+      if (!remaining.some((d: any) => d.spec?.template?.spec?.serviceAccountName === account)) await deleteIgnoringMissing('serviceaccounts', account, namespace);
     },
 
     async logs(ref, query = {}) {

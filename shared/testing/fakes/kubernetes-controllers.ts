@@ -10,6 +10,11 @@
  * - https://kubernetes.io/docs/concepts/security/pod-security-standards/ (restricted profile:
  *   allowPrivilegeEscalation=false, capabilities drop ALL, runAsNonRoot, seccompProfile RuntimeDefault|Localhost)
  * - https://kubernetes.io/docs/concepts/policy/resource-quotas/ (pods must set what the quota tracks)
+ * - https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/ (ServiceAccount
+ *   admission: `serviceAccountName` defaults to `default`, a pod naming a missing account is refused
+ *   with `error looking up service account <ns>/<name>`, and unless the pod's or else the account's
+ *   `automountServiceAccountToken` is false, a projected `kube-api-access-<suffix>` volume holding the
+ *   API token is added and mounted at /var/run/secrets/kubernetes.io/serviceaccount)
  */
 import { randomHex } from './http-server.ts';
 
@@ -46,7 +51,7 @@ export function missingQuotaResources(podSpec: Json, quotas: Json[]): string[] {
 /** The subset of the fake's store the controllers work on. */
 export interface ClusterState {
   namespaces: Map<string, Json>;
-  objects(kind: 'deployments' | 'pods' | 'resourcequotas', namespace: string): Map<string, Json>;
+  objects(kind: 'deployments' | 'pods' | 'resourcequotas' | 'serviceaccounts', namespace: string): Map<string, Json>;
   nextResourceVersion(): string;
   after(ms: number, fn: () => void): void;
 }
@@ -77,6 +82,9 @@ export function reconcileDeployment(state: ClusterState, logs: PodLogs, namespac
         : []),
       ...missingQuotaResources(template.spec, [...state.objects('resourcequotas', namespace).values()]).map((r) => `failed quota: must specify ${r}`),
     ];
+    const accountName: string = template.spec.serviceAccountName ?? 'default';
+    const account = state.objects('serviceaccounts', namespace).get(accountName);
+    if (!account) refusal.push(`error looking up service account ${namespace}/${accountName}: serviceaccount "${accountName}" not found`);
     const conditions: Json[] = [];
     if (wanted > current.length && refusal.length) {
       conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: `pods "${name}-${hash}-" is forbidden: ${refusal.join('; ')}`, lastUpdateTime: new Date().toISOString() });
@@ -86,7 +94,7 @@ export function reconcileDeployment(state: ClusterState, logs: PodLogs, namespac
         pods.set(podName, {
           apiVersion: 'v1', kind: 'Pod',
           metadata: { name: podName, namespace, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-${hash}`, controller: true }], uid: crypto.randomUUID(), resourceVersion: state.nextResourceVersion(), creationTimestamp: new Date().toISOString(), labels: { ...template.metadata?.labels, 'pod-template-hash': hash } },
-          spec: template.spec,
+          spec: admitServiceAccount(template.spec, account ?? {}),
           status: { phase: 'Running', startTime: new Date().toISOString() },
         });
         logs.set(`${namespace}/${podName}`, [{ time: new Date().toISOString(), text: `container ${template.spec.containers[0].name} started (image ${template.spec.containers[0].image})` }]);
@@ -102,6 +110,17 @@ export function reconcileDeployment(state: ClusterState, logs: PodLogs, namespac
     };
     deployment.metadata.resourceVersion = state.nextResourceVersion();
   });
+}
+
+/** What ServiceAccount admission does to a pod spec: name the account, and mount its token unless told not to. */
+export function admitServiceAccount(podSpec: Json, account: Json): Json {
+  const spec: Json = { ...podSpec, serviceAccountName: podSpec.serviceAccountName ?? 'default' };
+  spec.serviceAccount = spec.serviceAccountName; // the deprecated alias the API server still fills in
+  if ((podSpec.automountServiceAccountToken ?? account.automountServiceAccountToken) === false) return spec;
+  const volume = `kube-api-access-${randomHex(5)}`;
+  spec.volumes = [...(podSpec.volumes ?? []), { name: volume, projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } }];
+  spec.containers = (podSpec.containers ?? []).map((c: Json) => ({ ...c, volumeMounts: [...(c.volumeMounts ?? []), { name: volume, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }));
+  return spec;
 }
 
 /** Stable short hash of a pod template, like the `pod-template-hash` label. */

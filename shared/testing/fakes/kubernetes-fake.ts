@@ -8,7 +8,11 @@
  * - https://kubernetes.io/docs/reference/kubernetes-api/ (Namespace, ResourceQuota, Secret with
  *   `stringData` folded into `data`, Service with an immutable allocated `clusterIP`, Deployment
  *   with `generation`/`observedGeneration` and an immutable `spec.selector`, Ingress,
- *   NetworkPolicy, PersistentVolumeClaim, Pod and `GET pods/{name}/log?timestamps&tailLines&sinceTime`)
+ *   NetworkPolicy, PersistentVolumeClaim, Pod and `GET pods/{name}/log?timestamps&tailLines&sinceTime`,
+ *   ServiceAccount with `automountServiceAccountToken`)
+ * - https://kubernetes.io/docs/concepts/security/service-accounts/ and
+ *   https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/ (every namespace
+ *   gets a `default` ServiceAccount; a pod names one in `spec.serviceAccountName`, `default` when omitted)
  * - https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/
  *   (`application/merge-patch+json` per RFC 7386; strategic merge is treated as merge, which is
  *   equivalent for the map fields the driver patches; JSON patch answers 415)
@@ -27,6 +31,7 @@ const KINDS: Record<string, { kind: string; apiVersion: string; prefix: string }
   secrets: { kind: 'Secret', apiVersion: 'v1', prefix: '/api/v1' },
   services: { kind: 'Service', apiVersion: 'v1', prefix: '/api/v1' },
   resourcequotas: { kind: 'ResourceQuota', apiVersion: 'v1', prefix: '/api/v1' },
+  serviceaccounts: { kind: 'ServiceAccount', apiVersion: 'v1', prefix: '/api/v1' },
   persistentvolumeclaims: { kind: 'PersistentVolumeClaim', apiVersion: 'v1', prefix: '/api/v1' },
   pods: { kind: 'Pod', apiVersion: 'v1', prefix: '/api/v1' },
   deployments: { kind: 'Deployment', apiVersion: 'apps/v1', prefix: '/apis/apps/v1' },
@@ -179,6 +184,11 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
         if (items.has(body.metadata.name)) return status(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`, { name: body.metadata.name, kind: plural });
         const created = admit(plural, namespace ?? '', body);
         items.set(created.metadata.name, created);
+        // The ServiceAccount controller gives every new namespace its `default` account.
+        if (plural === 'namespaces') {
+          const account = admit('serviceaccounts', created.metadata.name, { metadata: { name: 'default' } });
+          objects('serviceaccounts', created.metadata.name).set('default', account);
+        }
         return { status: 201, body: created };
       }
       case 'PUT':
