@@ -45,8 +45,8 @@ test.serial('an environment that never becomes ready is a 504 that says how to r
   t.regex(error!.message, /did not become ready within 2 s .*retry with POST \/api\/v1\/users\/u-failures\/projects\/stuck\/activate/);
   const record = await projects.get(user, user.uid, 'stuck');
   t.like(record, { status: 'failed', endpoint: null });
-  // The record says nothing runs, and nothing does.
-  t.not((await driver.status(projectRef(user.uid, 'stuck'))).state, 'running');
+  // The record says nothing runs, and nothing does: the environment is stopped, not merely "not running yet".
+  t.like(await driver.status(projectRef(user.uid, 'stuck')), { state: 'stopped', ready: false });
 });
 
 test.serial('a failed project refuses messages and can still be deleted', async (t) => {
