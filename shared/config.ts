@@ -52,7 +52,17 @@ export interface Config {
     portRange: { from: number; to: number };
     publicHost: string;
     cloudRun: { serviceAccount?: string };
-    kubernetes: { kubeconfigPath?: string; baseDomain?: string; ingressClassName?: string; networkPolicy: boolean };
+    kubernetes: {
+      kubeconfigPath?: string;
+      baseDomain?: string;
+      ingressClassName?: string;
+      /** A NetworkPolicy per environment (default true): only the ingress controller gets in, no egress to other tenants. */
+      networkPolicy: boolean;
+      /** Namespace of the ingress controller the NetworkPolicy admits (default `ingress-nginx`). */
+      ingressNamespace: string;
+      /** Mount each tenant ServiceAccount's API token into its pods (default false). */
+      automountServiceAccountToken: boolean;
+    };
     fly: { apiToken?: string; orgSlug?: string; region?: string };
   };
   secrets: { key: Buffer };
@@ -198,6 +208,9 @@ function chatConfig(env: Env, projectId: string): ChatConfig {
 function runtimeConfig(env: Env, region: string): Config['runtime'] {
   const driver = oneOf(env, 'RUNTIME_DRIVER', ['local', 'cloud-run', 'kubernetes', 'fly'] as const, 'local');
   const requiredFor = (forDriver: string, name: string) => (driver === forDriver ? str(env, name) : optional(env, name));
+  // Parsed before the try below, whose message would call a bad value missing.
+  const k8sNetworkPolicy = oneOf(env, 'K8S_NETWORK_POLICY', ['true', 'false'] as const, 'true') === 'true';
+  const k8sAutomountToken = oneOf(env, 'K8S_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN', ['true', 'false'] as const, 'false') === 'true';
   try {
     return {
       driver,
@@ -209,7 +222,9 @@ function runtimeConfig(env: Env, region: string): Config['runtime'] {
         kubeconfigPath: optional(env, 'KUBECONFIG'),
         baseDomain: requiredFor('kubernetes', 'K8S_BASE_DOMAIN'),
         ingressClassName: optional(env, 'K8S_INGRESS_CLASS'),
-        networkPolicy: optional(env, 'K8S_NETWORK_POLICY') === 'true',
+        networkPolicy: k8sNetworkPolicy,
+        ingressNamespace: str(env, 'K8S_INGRESS_NAMESPACE', 'ingress-nginx'),
+        automountServiceAccountToken: k8sAutomountToken,
       },
       fly: { apiToken: requiredFor('fly', 'FLY_API_TOKEN'), orgSlug: requiredFor('fly', 'FLY_ORG'), region: str(env, 'FLY_REGION', region.startsWith('europe') ? 'fra' : 'iad') },
     };
