@@ -51,7 +51,8 @@ export interface Config {
     dataDir: string;
     portRange: { from: number; to: number };
     publicHost: string;
-    cloudRun: { serviceAccount?: string };
+    /** Cloud Run: each tenant runs as its own service account (shared/gcp/names.ts); nothing to configure but the deployer. */
+    cloudRun: { deployerServiceAccount: string };
     kubernetes: {
       kubeconfigPath?: string;
       baseDomain?: string;
@@ -66,7 +67,12 @@ export interface Config {
     fly: { apiToken?: string; orgSlug?: string; region?: string };
   };
   secrets: { key: Buffer };
-  registry: { host: string; repository: string; defaultImage: string };
+  /**
+   * Tenant images. `artifact-registry` (production default): a repository and a
+   * service account per tenant, minted registry tokens, tags resolved to
+   * digests. `local`: no registry; a signed local token and images as given.
+   */
+  registry: { driver: 'local' | 'artifact-registry'; host: string; defaultImage: string; tokenMinterServiceAccount: string };
   provision: { maxAttempts: number; readyTimeoutMs: number };
   /** Costs, plans and payments (shared/billing/config.ts). */
   billing: BillingConfig;
@@ -205,7 +211,7 @@ function chatConfig(env: Env, projectId: string): ChatConfig {
 }
 
 /** The runtime section; the variables the chosen driver needs are required only when it is chosen. */
-function runtimeConfig(env: Env, region: string): Config['runtime'] {
+function runtimeConfig(env: Env, region: string, projectId: string): Config['runtime'] {
   const driver = oneOf(env, 'RUNTIME_DRIVER', ['local', 'cloud-run', 'kubernetes', 'fly'] as const, 'local');
   const requiredFor = (forDriver: string, name: string) => (driver === forDriver ? str(env, name) : optional(env, name));
   // Parsed before the try below, whose message would call a bad value missing.
@@ -217,7 +223,7 @@ function runtimeConfig(env: Env, region: string): Config['runtime'] {
       dataDir: str(env, 'DATA_DIR', '.data'),
       portRange: portRange(env, 'LOCAL_PORT_RANGE', '20000-20999'),
       publicHost: str(env, 'LOCAL_PUBLIC_HOST', '127.0.0.1'),
-      cloudRun: { serviceAccount: optional(env, 'CLOUD_RUN_SERVICE_ACCOUNT') },
+      cloudRun: { deployerServiceAccount: str(env, 'PROVISIONER_SERVICE_ACCOUNT', `tp-provisioner@${projectId}.iam.gserviceaccount.com`) },
       kubernetes: {
         kubeconfigPath: optional(env, 'KUBECONFIG'),
         baseDomain: requiredFor('kubernetes', 'K8S_BASE_DOMAIN'),
@@ -232,6 +238,21 @@ function runtimeConfig(env: Env, region: string): Config['runtime'] {
     if (err instanceof ConfigError) throw new ConfigError(err.variable, `is required when RUNTIME_DRIVER=${driver} (${err.message.split(': ')[1]})`);
     throw err;
   }
+}
+
+/** The registry section: Artifact Registry needs a host of its documented shape, checked at start. */
+function registryConfig(env: Env, mode: Mode, projectId: string, region: string): Config['registry'] {
+  const driver = oneOf(env, 'REGISTRY_DRIVER', ['local', 'artifact-registry'] as const, mode === 'production' ? 'artifact-registry' : 'local');
+  const host = str(env, 'REGISTRY', `${region}-docker.pkg.dev/${projectId}`);
+  if (driver === 'artifact-registry' && !/^[a-z0-9-]+-docker\.pkg\.dev\/[^/]+$/.test(host)) {
+    throw new ConfigError('REGISTRY', `must be an Artifact Registry docker host when REGISTRY_DRIVER=artifact-registry (example: europe-west1-docker.pkg.dev/${projectId}).`);
+  }
+  return {
+    driver,
+    host,
+    defaultImage: str(env, 'DEFAULT_IMAGE', 'tenantplane/sample-tenant:latest'),
+    tokenMinterServiceAccount: str(env, 'REGISTRY_TOKEN_MINTER', `tp-functions@${projectId}.iam.gserviceaccount.com`),
+  };
 }
 
 // The config ------------------------------------------------------------
@@ -279,13 +300,9 @@ export function parseConfig(env: Env = process.env): Config {
       sendgridApiKey: optional(env, 'SENDGRID_API_KEY'),
       catcherUrl: optional(env, 'MAIL_CATCHER_URL'),
     },
-    runtime: runtimeConfig(env, region),
+    runtime: runtimeConfig(env, region, projectId),
     secrets: { key: secretsKey(env, mode) },
-    registry: {
-      host: str(env, 'REGISTRY', `${region}-docker.pkg.dev/${projectId}`),
-      repository: str(env, 'REPOSITORY', 'tenants'),
-      defaultImage: str(env, 'DEFAULT_IMAGE', 'tenantplane/sample-tenant:latest'),
-    },
+    registry: registryConfig(env, mode, projectId, region),
     chat: chatConfig(env, projectId),
     web: {
       firebaseApiKey: optional(env, 'FIREBASE_API_KEY') ?? (mode === 'production' ? undefined : 'demo-api-key'),

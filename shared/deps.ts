@@ -8,6 +8,7 @@ import { createQueue, type Queue } from './queue/client.ts';
 import { createFirestore } from './store/db.ts';
 import { createDriver, type RuntimeDriver } from './runtime/index.ts';
 import { createSecretStore } from './secrets/store.ts';
+import { createGcpClients, type GcpClients } from './gcp/identity.ts';
 import { join } from 'node:path';
 
 /** Everything a handler needs from the outside world; tests pass their own pieces. */
@@ -21,6 +22,8 @@ export interface Deps {
   now: () => Date;
   /** The runtime driver by name (default: the configured one); created once per name. */
   runtime(name?: string): RuntimeDriver;
+  /** Google clients for tenant identities and registry tokens (IAM, IAM Credentials, Artifact Registry); used when `config.registry.driver` is `artifact-registry`. */
+  gcp: GcpClients;
   /** Release clients and timers. */
   close(): Promise<void>;
 }
@@ -30,6 +33,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
   let db: Firestore | undefined;
   let queue: Queue | undefined;
   let mailer: Mailer | undefined;
+  let gcp: GcpClients | undefined;
   const drivers = new Map<string, RuntimeDriver>();
   const deps: Deps = {
     config,
@@ -45,6 +49,9 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
       return (mailer ??= overrides.mailer ?? createMailer(config));
     },
     now: overrides.now ?? (() => new Date()),
+    get gcp() {
+      return (gcp ??= overrides.gcp ?? createGcpClients());
+    },
     runtime(name = config.runtime.driver) {
       if (overrides.runtime) return overrides.runtime(name);
       let driver = drivers.get(name);
@@ -58,7 +65,11 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
             // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
             secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId),
           },
-          cloudRun: { projectId: config.projectId, region: config.region, serviceAccount: config.runtime.cloudRun.serviceAccount },
+          cloudRun: {
+            projectId: config.projectId,
+            region: config.region,
+            platform: { tokenMinter: config.registry.tokenMinterServiceAccount, deployer: config.runtime.cloudRun.deployerServiceAccount },
+          },
           kubernetes: config.runtime.kubernetes,
           fly: { ...config.runtime.fly, region: config.runtime.fly.region },
         });
@@ -67,7 +78,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
       return driver;
     },
     async close() {
-      await Promise.allSettled([db?.terminate(), queue?.close(), mailer?.close?.(), ...[...drivers.values()].map((d) => d.close?.())]);
+      await Promise.allSettled([db?.terminate(), queue?.close(), mailer?.close?.(), gcp?.close(), ...[...drivers.values()].map((d) => d.close?.())]);
     },
   };
   return deps;

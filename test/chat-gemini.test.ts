@@ -10,6 +10,7 @@ import { createTestUser, type TestUser } from '../shared/testing/users.ts';
 import { createMemoryTenants, type MemoryTenants } from '../shared/chat/test-tenants.ts';
 import { blockedReply, errorReply, functionCallReply, startGeminiFake, textReply, type GeminiFake } from '../shared/testing/fakes/gemini-fake.ts';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { tenantImage } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;
 let tenants: MemoryTenants;
@@ -162,7 +163,7 @@ test.serial("a deploy of an image other than the site's own tag is refused befor
   const refused = await say('carol', 'deploy docker.io/someone/else:latest to bakery');
   t.regex(refused.of('error')[0].error.message, new RegExp(`:tenant-${bakery.id}`));
   t.is(refused.of('confirmation_required').length, 0);
-  const own = `${stack.config.registry.host}/${stack.config.registry.repository}:tenant-${bakery.id}`;
+  const own = tenantImage(stack.config, bakery.id);
   fake.reply(functionCallReply([{ name: 'DEPLOY', args: { site: 'bakery', image: own } }]), textReply('Please confirm.'));
   const asked = await say('carol', `deploy ${own} to bakery`);
   t.like(asked.of('confirmation_required')[0], { action: 'DEPLOY', args: { site: bakery.id, image: own } });

@@ -6,6 +6,7 @@ import { createMemoryTenants, type MemoryTenants } from '../shared/chat/test-ten
 import { postChat, startChatServer } from '../shared/chat/test-support.ts';
 import { createTestUser, type TestUser } from '../shared/testing/users.ts';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { tenantImage } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;
 let tenants: MemoryTenants;
@@ -165,7 +166,7 @@ test('every action: a tenant on its own site is served, on another site refused 
   const alice: Principal = { uid: uid('alice'), role: 'tenant' };
   const admin: Principal = { uid: uid('admin'), role: 'admin' };
   const own = await tenants.create(alice, { name: 'matrix' });
-  const image = `${stack.config.registry.host}/${stack.config.registry.repository}:tenant-${own.id}`;
+  const image = tenantImage(stack.config, own.id);
   const actions: [string, Record<string, unknown>][] = [
     ['GET_STATUS', {}], ['GET_LOGS', { env: 'live' }], ['GET_METRICS', {}], ['GET_BILLING', {}],
     ['RESUME_SITE', {}], ['SUSPEND_SITE', {}], ['DEPLOY', { image }], ['DELETE_SITE', {}],

@@ -2,7 +2,7 @@ import test from 'ava';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
 import { createTestUser, type TestUser } from '../shared/testing/users.ts';
 import { latestEventId, waitForEvent } from '../shared/testing/events.ts';
-import { tenantImage } from '../shared/tenants/registry.ts';
+import { tenantImage, tenantRepositoryPath } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;
 let owner: TestUser;
@@ -31,7 +31,8 @@ const tenant = async () => (await (await call('GET', '')).json()).tenant;
 // Deploy
 
 test.serial('a deploy of any image but the tenant-scoped one is refused and changes nothing', async (t) => {
-  for (const image of ['nginx:latest', `${tenantImage(stack.config, tenantId)}x`, tenantImage(stack.config, 't-otherother'), 42]) {
+  const lookAlike = `${tenantRepositoryPath(stack.config, tenantId)}x/app:latest`;
+  for (const image of ['nginx:latest', lookAlike, `${tenantImage(stack.config, tenantId)}:x`, tenantImage(stack.config, 't-otherother'), 42]) {
     const res = await call('POST', '/deploy', { image });
     t.is(res.status, 400, String(image));
     t.is((await res.json()).error.code, 'validation_failed');

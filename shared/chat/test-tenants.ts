@@ -9,6 +9,8 @@ import type { Principal } from '../auth/principal.ts';
 import { AppError, conflict, illegalTransition, notFound, notSupported, validationFailed } from '../errors.ts';
 import type { EnvironmentMetrics, LogLine } from '../runtime/types.ts';
 import type { EnvName, Tenant, TenantService } from '../tenants/types.ts';
+import { requireDeployableImage } from '../tenants/registry.ts';
+import type { Config } from '../config.ts';
 
 export interface MemoryTenants extends TenantService {
   /** Log lines each tenant's environments return. */
@@ -18,7 +20,7 @@ export interface MemoryTenants extends TenantService {
   all(): Tenant[];
 }
 
-export function createMemoryTenants(options: { registry: { host: string; repository: string; defaultImage: string }; now?: () => Date }): MemoryTenants {
+export function createMemoryTenants(options: { registry: Config['registry']; now?: () => Date }): MemoryTenants {
   const tenants = new Map<string, Tenant>();
   const logs = new Map<string, LogLine[]>();
   const calls: MemoryTenants['calls'] = [];
@@ -89,9 +91,8 @@ export function createMemoryTenants(options: { registry: { host: string; reposit
     },
     async deploy(p, id, image) {
       const t = load(p, id, 'deploy', 'tenants.deploy');
-      if (image !== `${options.registry.host}/${options.registry.repository}:tenant-${id}` && image !== options.registry.defaultImage) {
-        throw validationFailed(`image must be ${options.registry.host}/${options.registry.repository}:tenant-${id}.`);
-      }
+      // The real rule (no digest resolution here: this store has no registry).
+      requireDeployableImage({ registry: options.registry }, id, image);
       t.image = image;
       return transition(t, ['ready'], 'ready', 'deploy');
     },

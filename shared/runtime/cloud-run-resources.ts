@@ -4,6 +4,7 @@
  * can be read and tested on their own.
  */
 import { createHash } from 'node:crypto';
+import { addGrants, serviceAccountMember, type Policy } from '../gcp/policy.ts';
 import type { EnvironmentRef, EnvironmentSpec, EnvironmentStatus } from './types.ts';
 
 /** The Secret Manager client methods the driver uses (REST or gRPC transport alike). */
@@ -14,6 +15,8 @@ export interface SecretManagerLike {
   accessSecretVersion(request: { name: string }): Promise<[{ name?: string | null; payload?: { data?: Uint8Array | string | null } | null }, ...unknown[]]>;
   deleteSecret(request: { name: string }): Promise<unknown>;
   listSecrets(request: { parent: string; filter: string }, options?: object): Promise<[{ name?: string | null }[], ...unknown[]]>;
+  getIamPolicy(request: { resource: string }): Promise<[Policy, ...unknown[]]>;
+  setIamPolicy(request: { resource: string; policy: Policy }): Promise<unknown>;
 }
 
 /** gRPC status codes the driver reacts to. */
@@ -95,8 +98,11 @@ export function labelsOf(ref: EnvironmentRef, extra: Record<string, string> = {}
  * container env entries referencing them at version `latest`, plus a summary of
  * the version numbers: putting it in the revision template makes a changed
  * value roll out as a new revision, without the value itself leaving Secret Manager.
+ * `accessor`, the tenant's service account, gets `roles/secretmanager.secretAccessor`
+ * on each of these secrets alone (secret-level policy), so it reads its own
+ * tenant's secrets and nothing else.
  */
-export async function syncSecrets(client: SecretManagerLike, projectId: string, spec: EnvironmentSpec) {
+export async function syncSecrets(client: SecretManagerLike, projectId: string, spec: EnvironmentSpec, accessor?: string) {
   const env: { name: string; valueSource: { secretKeyRef: { secret: string; version: string } } }[] = [];
   const versions: string[] = [];
   for (const key of Object.keys(spec.secrets).sort()) {
@@ -110,6 +116,13 @@ export async function syncSecrets(client: SecretManagerLike, projectId: string, 
       });
     } catch (error) {
       if (!hasCode(error, GrpcCode.ALREADY_EXISTS)) throw error;
+    }
+    if (accessor) {
+      await addGrants(
+        async () => (await client.getIamPolicy({ resource: name }))[0] ?? {},
+        (policy) => client.setIamPolicy({ resource: name, policy }),
+        [{ role: 'roles/secretmanager.secretAccessor', member: serviceAccountMember(accessor) }],
+      );
     }
     let latest: { name?: string | null; payload?: { data?: Uint8Array | string | null } | null } | undefined;
     try {

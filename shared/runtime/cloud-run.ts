@@ -3,9 +3,14 @@
  * environment through the Admin API v2 (`@google-cloud/run` ServicesClient),
  * secrets in Secret Manager referenced from the container env, URL from the
  * service's `uri`, logs from Cloud Logging and metrics from Cloud Monitoring
- * (cloud-run-observe.ts). Clients are created on first use, so importing this file
+ * (cloud-run-observe.ts). Each tenant's services run as that tenant's own service
+ * account (shared/gcp/names.ts), which may read that tenant's secrets alone.
+ * Clients are created on first use, so importing this file
  * costs nothing and a missing option is reported when the driver is created.
  */
+import { ensureTenantServiceAccount, type PlatformIdentities } from '../gcp/identity.ts';
+import { tenantServiceAccountEmail } from '../gcp/names.ts';
+import { createGoogleRest } from '../gcp/rest.ts';
 import { createObserveClients, limitsOf, readServiceLogs, readServiceMetrics } from './cloud-run-observe.ts';
 import { deleteSecrets, describeGoogleError, describeService, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './cloud-run-resources.ts';
 import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';
@@ -16,8 +21,12 @@ export interface CloudRunDriverOptions {
   projectId: string;
   /** Cloud Run region, e.g. `europe-west1`. Required. */
   region: string;
-  /** Service account the revisions run as (`name@project.iam.gserviceaccount.com`); the default compute account when omitted. */
-  serviceAccount?: string;
+  /**
+   * Platform identities granted on each tenant's service account: `tokenMinter`
+   * may mint its tokens, `deployer` (the provisioner) may deploy services as it.
+   * The tenant account itself is derived from the tenant id and never shared.
+   */
+  platform?: Omit<PlatformIdentities, 'projectId'>;
   /** Ingress of a running environment (default `INGRESS_TRAFFIC_ALL`); suspend switches to `INGRESS_TRAFFIC_INTERNAL_ONLY`. */
   ingressWhenRunning?: 'INGRESS_TRAFFIC_ALL' | 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER';
   /** Let anyone invoke the URL without IAM (`invokerIamDisabled`), as a public tenant app needs. Default true. */
@@ -30,6 +39,8 @@ export interface CloudRunDriverOptions {
    * to reach a local fake over REST; production leaves it empty (gRPC, ADC).
    */
   clientOptions?: Record<string, unknown>;
+  /** Same for the IAM admin API (tenant service accounts); defaults to `clientOptions`. */
+  iamClientOptions?: Record<string, unknown>;
   /** Same for the Secret Manager client; defaults to `clientOptions`. */
   secretManagerClientOptions?: Record<string, unknown>;
   /** Same for Cloud Logging (`logs`) and Cloud Monitoring (`metrics`); default `clientOptions`. */
@@ -78,6 +89,21 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
   }
   const observe = createObserveClients(projectId, options.loggingClientOptions ?? options.clientOptions ?? {}, options.monitoringClientOptions ?? options.clientOptions ?? {});
   const nameOf = (ref: EnvironmentRef) => `${parent}/services/${serviceIdOf(ref)}`;
+  const iam = createGoogleRest(options.iamClientOptions ?? options.clientOptions ?? {});
+  const accounts = new Map<string, Promise<string>>();
+
+  /** The tenant's runtime identity, ensured once per driver (look up before create, so a second driver or a retry converges). */
+  function ensureAccount(ref: EnvironmentRef): Promise<string> {
+    let account = accounts.get(ref.tenantId);
+    if (!account) {
+      account = ensureTenantServiceAccount(iam, { projectId, ...options.platform }, ref.tenantId).catch((error) => {
+        accounts.delete(ref.tenantId);
+        throw wrap(error, `ensuring service account ${tenantServiceAccountEmail(projectId, ref.tenantId)}`);
+      });
+      accounts.set(ref.tenantId, account);
+    }
+    return account;
+  }
 
   async function getService(ref: EnvironmentRef): Promise<Service | undefined> {
     try {
@@ -104,7 +130,7 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     return {
       labels: labelsOf(spec, spec.labels),
       annotations,
-      serviceAccount: options.serviceAccount,
+      serviceAccount: tenantServiceAccountEmail(projectId, spec.tenantId),
       scaling: { minInstanceCount: 0 },
       containers: [{ image: spec.image, env, resources: { limits: { memory: `${spec.memoryMb}Mi` } } }],
     };
@@ -145,7 +171,8 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     flags,
 
     async ensureInfrastructure(spec) {
-      await syncSecrets(await secretClient(), projectId, spec).catch((error) => {
+      const account = await ensureAccount(spec);
+      await syncSecrets(await secretClient(), projectId, spec, account).catch((error) => {
         throw wrap(error, 'storing secrets in Secret Manager');
       });
       const existing = await getService(spec);
@@ -161,7 +188,8 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     },
 
     async deploy(spec) {
-      const { env: secretEnv, versionSummary } = await syncSecrets(await secretClient(), projectId, spec).catch((error) => {
+      const account = await ensureAccount(spec);
+      const { env: secretEnv, versionSummary } = await syncSecrets(await secretClient(), projectId, spec, account).catch((error) => {
         throw wrap(error, 'storing secrets in Secret Manager');
       });
       const env = [...Object.entries(spec.vars).map(([name, value]) => ({ name, value })), ...secretEnv];

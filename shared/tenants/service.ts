@@ -13,7 +13,7 @@ import { appendEvent, getTenantDoc, listEnvironments, listEvents, namePath, tena
 import { issueRetrievalToken } from './credentials.ts';
 import { enqueueOperation, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN, PLAN_DEFAULTS } from './plans.ts';
-import { registryToken as makeRegistryToken, requireDeployableImage } from './registry.ts';
+import { registryToken as makeRegistryToken, resolveDeployImage } from './registry.ts';
 import { readMetricsHistory, recordMetricsSamples, type MetricsSample } from './metrics-history.ts';
 import { isTenantId, type EnvName, type EnvironmentRecord, type Page, type Tenant, type TenantService } from './types.ts';
 import { createTenantSchema, logsQuerySchema, parseInput, updateTenantSchema } from './validate.ts';
@@ -189,12 +189,13 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     async deploy(p, id, image) {
       // Ownership first: a stranger learns nothing about the tenant from validation errors.
       await live(p, id, 'tenants.deploy');
-      requireDeployableImage(config, id, image);
-      return startOperation(ctx, p, id, 'tenants.deploy', 'deploy', { image, message: `Deploying ${image}.` });
+      // A tag becomes its digest here, so the operation (and every retry of it) runs exactly what was pushed now.
+      const resolved = await resolveDeployImage(config, () => deps.gcp, id, image);
+      return startOperation(ctx, p, id, 'tenants.deploy', 'deploy', { image: resolved, message: `Deploying ${resolved}.` });
     },
     async registryToken(p, id) {
       const tenant = await live(p, id, 'tenants.deploy');
-      return makeRegistryToken(config, tenant.id, deps.now());
+      return makeRegistryToken(config, () => deps.gcp, tenant.id, deps.now());
     },
     async logs(p, id, raw) {
       const tenant = await live(p, id);

@@ -14,6 +14,7 @@ import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentia
 import { PROVISION_QUEUE } from './operations.ts';
 import type { EnvName } from './types.ts';
 import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
+import { provisionIdentity, removeIdentity } from './identity-step.ts';
 
 export class Superseded extends Error {}
 
@@ -80,6 +81,7 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
     case 'provision': {
       await event(ctx, 'provisioning_started', `Provisioning ${envs.join(', ')} on ${driver.name}.`);
       await ensureSecrets(ctx);
+      await provisionIdentity(ctx);
       const urls = await Promise.all(envs.map((e) => provisionEnv(ctx, e)));
       return finish(ctx, 'ready', 'tenant_ready', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
     }
@@ -171,6 +173,7 @@ async function remove(ctx: StepContext): Promise<void> {
   const driver = ctx.deps.runtime(tenant.driver);
   const envs = new Set<string>([...tenant.environments, ...(await listEnvironments(db, tenant.id)).map((e) => e.env)]);
   await Promise.all([...envs].map((e) => driver.destroy(envRef(tenant, e))));
+  await removeIdentity(ctx);
   await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
   for (const sub of ['environments', 'secrets', 'credentials', 'costs', 'metrics']) await db.recursiveDelete(db.collection(`tenants/${tenant.id}/${sub}`));

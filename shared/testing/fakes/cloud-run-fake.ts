@@ -1,7 +1,9 @@
 /**
  * A fake of the Cloud Run Admin API v2 (services) plus Secret Manager v1, Cloud
  * Logging `entries.list` and Cloud Monitoring `timeSeries.list` (see
- * cloud-run-fake-observe.ts and the files it names), as a real HTTP server that the official Node clients reach in REST mode
+ * cloud-run-fake-observe.ts and the files it names), IAM and IAM Credentials
+ * (iam-fake.ts) and Artifact Registry (artifact-registry-fake.ts): one Google
+ * Cloud with one set of identities, as a real HTTP server that the official Node clients reach in REST mode
  * (`fallback: true`, `protocol: 'http'`). Follows:
  * - google/cloud/run/v2/service.proto: CreateService `POST /v2/{parent}/services?serviceId=`
  *   (409 ALREADY_EXISTS), GetService, UpdateService `PATCH /v2/{service.name}` (etag
@@ -20,9 +22,17 @@
  * A new revision is created only when `template` changes; it becomes ready after
  * `readyDelayMs`, or fails when its image is in `missingImages` or a referenced
  * secret has no enabled version (as Cloud Run refuses to start such a revision).
+ * Identities, as Cloud Run checks them: a service whose `template.serviceAccount`
+ * does not exist in IAM is refused (INVALID_ARGUMENT); a revision whose account
+ * lacks roles/secretmanager.secretAccessor on a referenced secret fails with
+ * SECRETS_ACCESS_CHECK_FAILED; an image of a repository the Artifact Registry
+ * fake holds must exist there. Omitted, the account is the project's default
+ * compute account, which exists but is granted nothing here.
  */
 import { createCloudRunObservability, type CloudRunObserveOptions } from './cloud-run-fake-observe.ts';
-import { checkBearer, clone, enumName, enumOut, googleError, invalidLabel, wantsNumericEnums, type EnumTable } from './google-rest.ts';
+import { createArtifactRegistryState } from './artifact-registry-fake.ts';
+import { checkBearer, clone, createCallers, enumName, enumOut, googleError, invalidLabel, wantsNumericEnums, type EnumTable } from './google-rest.ts';
+import { createIamState } from './iam-fake.ts';
 import { createTimerSet, randomHex, startFakeServer, type RecordedRequest, type FakeResponse } from './http-server.ts';
 import { createSecretManagerState } from './secret-manager-fake.ts';
 
@@ -39,13 +49,23 @@ export interface CloudRunFakeOptions extends CloudRunObserveOptions {
   readyDelayMs?: number;
   /** Images the fake treats as absent from the registry: their revisions fail. */
   missingImages?: string[];
+  /** The platform's identity, the one behind the `fake-access-token` of fakeGoogleClientOptions (default `tp-platform@tp-test.iam.gserviceaccount.com`). */
+  platformServiceAccount?: string;
 }
+
+/** The default identity of the platform in the fake. */
+export const FAKE_PLATFORM_SERVICE_ACCOUNT = 'tp-platform@tp-test.iam.gserviceaccount.com';
 
 /** Starts the fake. Point `apiEndpoint: '127.0.0.1', port, protocol: 'http', fallback: true` at it. */
 export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
   const delay = options.readyDelayMs ?? 150;
   const timers = createTimerSet();
-  const secretManager = createSecretManagerState();
+  const platformMember = `serviceAccount:${options.platformServiceAccount ?? FAKE_PLATFORM_SERVICE_ACCOUNT}`;
+  const callers = createCallers({ 'fake-access-token': platformMember });
+  const secretManager = createSecretManagerState(callers);
+  const iam = createIamState(callers);
+  const artifactRegistry = createArtifactRegistryState(callers);
+  const runtimeAccount = (service: Json) => service.template?.serviceAccount || `${PROJECT_NUMBER}-compute@developer.gserviceaccount.com`;
   const services = new Map<string, Json>();
   const operations = new Map<string, Json>();
   const revisionCounts = new Map<string, number>();
@@ -79,18 +99,24 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     if (service.scaling?.manualInstanceCount !== undefined && service.scaling?.scalingMode !== 'MANUAL') {
       return 'scaling.manualInstanceCount can only be set when scaling.scalingMode is MANUAL';
     }
+    const account = runtimeAccount(service);
+    if (service.template?.serviceAccount && !iam.exists(account)) return `spec.template.spec.service_account_name: Service account ${account} does not exist.`;
     return undefined;
   }
 
   /** Why a revision of this template cannot start, if it cannot. */
   function revisionFailure(service: Json, project: string): string | undefined {
     for (const container of service.template.containers as Json[]) {
-      if (options.missingImages?.includes(container.image)) return `Image '${container.image}' not found.`;
+      if (options.missingImages?.includes(container.image) || !artifactRegistry.canPull(container.image)) return `Image '${container.image}' not found.`;
       for (const env of (container.env ?? []) as Json[]) {
         const secret = env.valueSource?.secretKeyRef?.secret as string | undefined;
         if (!secret) continue;
         const full = secret.startsWith('projects/') ? secret : `projects/${project}/secrets/${secret}`;
         if (!secretManager.hasEnabledVersion(full)) return `Secret ${full}/versions/latest was not found or has no enabled version.`;
+        const account = runtimeAccount(service);
+        if (!secretManager.canAccess(`serviceAccount:${account}`, full)) {
+          return `SECRETS_ACCESS_CHECK_FAILED: Permission denied on secret: ${full}/versions/latest for Revision service account ${account}. The service account used must be granted the 'Secret Manager Secret Accessor' role (roles/secretmanager.secretAccessor) at the secret, project or higher level.`;
+        }
       }
     }
     return undefined;
@@ -238,13 +264,31 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
   const server = await startFakeServer((request) => {
     const denied = checkBearer(request);
     if (denied) return denied;
-    return handleRun(request) ?? secretManager.handle(request) ?? observe.handle(request) ?? googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`);
+    const platformOnly = (answer: () => FakeResponse | undefined) =>
+      callers.isPlatform(callers.memberOf(request)) ? answer() : googleError('PERMISSION_DENIED', `The caller does not have permission for ${request.method} ${request.path}.`);
+    return (
+      iam.handle(request) ??
+      artifactRegistry.handle(request) ??
+      secretManager.handle(request) ??
+      (request.path.startsWith('/v2/') ? platformOnly(() => handleRun(request)) : undefined) ??
+      observe.handle(request) ??
+      googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`)
+    );
   });
 
   return {
     ...server,
     services,
     secrets: secretManager.secrets,
+    /** IAM: service accounts with their own policies; `exists(email)`. */
+    iam,
+    /** Artifact Registry: repositories, and `push(token, image)` standing in for `docker push`. */
+    artifactRegistry,
+    /** Who each bearer token is; `memberOfToken(token)`. */
+    callers,
+    platformMember,
+    /** True when `member` may read the secret's versions (secret-level IAM). */
+    canAccessSecret: secretManager.canAccess,
     /** True when a request to `url` would be served: ready revision, public ingress, not scaled to zero by manual scaling. */
     isServing(url: string): boolean {
       const service = [...services.values()].find((s) => s.uri === url.replace(/\/$/, ''));

@@ -66,3 +66,58 @@ export function invalidLabel(labels: Record<string, string> | undefined): string
   }
   return undefined;
 }
+
+/**
+ * Who is calling, by bearer token: the fakes hold a map from access tokens to
+ * IAM members (`serviceAccount:EMAIL`). The platform's token is registered when
+ * a fake starts; tokens minted by the IAM Credentials fake are added as they
+ * are issued, with their expiry.
+ */
+export function createCallers(platform: Record<string, string>) {
+  const tokens = new Map<string, { member: string; expiresAt?: number }>(Object.entries(platform).map(([token, member]) => [token, { member }]));
+  return {
+    /** The member behind the request's bearer token, or undefined for an unknown or expired token. */
+    memberOf(request: RecordedRequest): string | undefined {
+      return this.memberOfToken(/^Bearer (\S+)/.exec(String(request.headers.authorization ?? ''))?.[1]);
+    },
+    memberOfToken(token: string | undefined): string | undefined {
+      const entry = token ? tokens.get(token) : undefined;
+      if (!entry || (entry.expiresAt !== undefined && entry.expiresAt <= Date.now())) return undefined;
+      return entry.member;
+    },
+    isPlatform(member: string | undefined): boolean {
+      return member !== undefined && Object.values(platform).includes(member);
+    },
+    issue(token: string, member: string, expiresAt: number) {
+      tokens.set(token, { member, expiresAt });
+    },
+  };
+}
+export type Callers = ReturnType<typeof createCallers>;
+
+/** An IAM policy as stored by a fake, with the documented etag read-modify-write check. */
+export interface FakePolicy {
+  version?: number;
+  etag: string;
+  bindings: { role: string; members: string[]; condition?: unknown }[];
+}
+
+export const emptyPolicy = (): FakePolicy => ({ version: 1, etag: Buffer.from(randomEtag()).toString('base64'), bindings: [] });
+const randomEtag = () => `${Date.now()}-${Math.random()}`;
+
+/** True when the policy binds `member` to one of `roles` (unconditionally). */
+export function policyGrants(policy: FakePolicy | undefined, member: string, roles: string[]): boolean {
+  return Boolean(policy?.bindings.some((b) => roles.includes(b.role) && !b.condition && b.members.includes(member)));
+}
+
+/** `setIamPolicy {policy}`: refuses a stale etag (ABORTED, as Google does) and stores the new policy with a new etag. */
+export function setPolicy(current: FakePolicy, body: unknown): { policy?: FakePolicy; error?: FakeResponse } {
+  const next = (body as { policy?: Partial<FakePolicy> } | undefined)?.policy;
+  if (!next || typeof next !== 'object') return { error: googleError('INVALID_ARGUMENT', 'SetIamPolicyRequest.policy is required.') };
+  if (next.etag && next.etag !== current.etag) return { error: googleError('ABORTED', 'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.') };
+  for (const b of next.bindings ?? []) {
+    if (!/^roles\/[A-Za-z0-9_.]+$/.test(String(b.role))) return { error: googleError('INVALID_ARGUMENT', `Role ${b.role} is not a valid role.`) };
+    for (const m of b.members ?? []) if (!/^(serviceAccount|user|group|domain|principal):\S+$|^allUsers$|^allAuthenticatedUsers$/.test(m)) return { error: googleError('INVALID_ARGUMENT', `Invalid member ${m}.`) };
+  }
+  return { policy: { version: next.version ?? 1, etag: Buffer.from(randomEtag()).toString('base64'), bindings: clone(next.bindings ?? []).filter((b) => b.members?.length) } };
+}

@@ -7,9 +7,12 @@
  *   ListSecrets with `filter`, AccessSecretVersion `GET …/versions/{v}:access`)
  * - google/cloud/secretmanager/v1/resources.proto (Secret, SecretVersion, SecretPayload)
  * - https://cloud.google.com/secret-manager/docs/filtering (`labels.KEY=VALUE`, AND)
- * Not modelled: IAM, CMEK, rotation, topics, payload CRC32C verification.
+ * - IAM on a secret: `GET /v1/{resource}:getIamPolicy`, `POST /v1/{resource}:setIamPolicy {policy}`
+ *   (etag checked). Only the platform's identity manages secrets; any other caller
+ *   may read a version only with roles/secretmanager.secretAccessor on that secret.
+ * Not modelled: project-level IAM, CMEK, rotation, topics, payload CRC32C verification.
  */
-import { clone, googleError, invalidLabel } from './google-rest.ts';
+import { clone, emptyPolicy, googleError, invalidLabel, policyGrants, setPolicy, type Callers, type FakePolicy } from './google-rest.ts';
 import type { FakeResponse, RecordedRequest } from './http-server.ts';
 
 interface StoredSecret {
@@ -19,10 +22,13 @@ interface StoredSecret {
   createTime: string;
   etag: string;
   versions: { data: string; createTime: string; state: 'ENABLED' | 'DESTROYED' }[];
+  policy: FakePolicy;
 }
 
+const ACCESSORS = ['roles/secretmanager.secretAccessor', 'roles/secretmanager.admin', 'roles/owner'];
+
 /** In-memory Secret Manager. `handle` answers undefined for paths it does not own. */
-export function createSecretManagerState() {
+export function createSecretManagerState(callers?: Callers) {
   const secrets = new Map<string, StoredSecret>();
 
   function view(secret: StoredSecret) {
@@ -41,6 +47,24 @@ export function createSecretManagerState() {
   function handle(request: RecordedRequest): FakeResponse | undefined {
     const { method, path } = request;
     let m: RegExpExecArray | null;
+    if (!/^\/v1\/projects\/[^/]+\/secrets(\/|$)/.test(path)) return undefined;
+    const caller = callers?.memberOf(request);
+    if (callers && !callers.isPlatform(caller)) {
+      // A tenant's identity may only read versions of secrets it was granted.
+      m = /^\/v1\/(projects\/[^/]+\/secrets\/[^/:]+)\/versions\/[^/:]+:access$/.exec(path);
+      if (!m || !caller || !canAccess(caller, m[1])) return googleError('PERMISSION_DENIED', `Permission 'secretmanager.versions.access' denied for resource '${m?.[1] ?? path.slice(4)}' (or it may not exist).`);
+    }
+    if ((m = /^\/v1\/(projects\/[^/]+\/secrets\/[^/:]+):(getIamPolicy|setIamPolicy)$/.exec(path))) {
+      const secret = secrets.get(m[1]);
+      if (!secret) return googleError('NOT_FOUND', `Secret [${m[1]}] not found.`);
+      if (m[2] === 'getIamPolicy' && method === 'GET') return { status: 200, body: clone(secret.policy) };
+      if (m[2] === 'setIamPolicy' && method === 'POST') {
+        const { policy, error } = setPolicy(secret.policy, request.body);
+        if (error) return error;
+        secret.policy = policy!;
+        return { status: 200, body: clone(policy) };
+      }
+    }
     if ((m = /^\/v1\/projects\/([^/]+)\/secrets$/.exec(path))) {
       const parent = `projects/${m[1]}`;
       if (method === 'GET') {
@@ -61,7 +85,7 @@ export function createSecretManagerState() {
         if (bad) return googleError('INVALID_ARGUMENT', `Invalid ${bad}.`);
         const name = `${parent}/secrets/${id}`;
         if (secrets.has(name)) return googleError('ALREADY_EXISTS', `Secret [${name}] already exists.`);
-        const secret: StoredSecret = { name, labels: body.labels ?? {}, replication: body.replication, createTime: new Date().toISOString(), etag: `"${Date.now().toString(16)}"`, versions: [] };
+        const secret: StoredSecret = { name, labels: body.labels ?? {}, replication: body.replication, createTime: new Date().toISOString(), etag: `"${Date.now().toString(16)}"`, versions: [], policy: emptyPolicy() };
         secrets.set(name, secret);
         return { status: 200, body: view(secret) };
       }
@@ -101,5 +125,10 @@ export function createSecretManagerState() {
     return secrets.get(secretName)?.versions.some((v) => v.state === 'ENABLED') ?? false;
   }
 
-  return { handle, hasEnabledVersion, secrets };
+  /** True when `member` holds an accessor role on the secret itself (secret-level policy; project level is not modelled). */
+  function canAccess(member: string, secretName: string): boolean {
+    return policyGrants(secrets.get(secretName)?.policy, member, ACCESSORS);
+  }
+
+  return { handle, hasEnabledVersion, canAccess, secrets };
 }
