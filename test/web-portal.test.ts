@@ -7,6 +7,7 @@
 import test from 'ava';
 import { functionHandlers } from '../functions/registry.ts';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { readEvents } from '../shared/testing/events.ts';
 import { createTestUser, idTokenFor, type TestUser } from '../shared/testing/users.ts';
 import { screenshotBothWidths, signInAs, startBrowser, type TestBrowser } from './web-browser.ts';
 
@@ -96,7 +97,9 @@ chatTest('the chat creates a site from plain words, and deletes it only after th
   const confirm = log.getByRole('button', { name: 'Confirm' });
   await confirm.waitFor();
   const before = await (await stack.fetch(`/api/v1/tenants/${tenants[0].id}`, { token })).json();
-  t.not(before.tenant.state, 'deleting', 'nothing is deleted before the confirmation');
+  // Not "anything but deleting": deleted would pass that too. The site is as created, and no deletion was asked for.
+  t.true(['provisioning', 'ready'].includes(before.tenant.state), `nothing is deleted before the confirmation (${before.tenant.state})`);
+  t.false((await readEvents(stack.url, tenants[0].id, token)).some((e) => e.type === 'delete_requested'), 'no deletion was requested');
   t.true((await screenshotBothWidths(page, 'chat')).phoneOverflow <= 0);
   await confirm.click();
   await log.getByText('Confirmed.').waitFor();
