@@ -1,7 +1,7 @@
 import test from 'ava';
 import { testDriverConformance } from '../testing/driver-conformance.ts';
 import { startFlyFake, type FlyFake } from '../testing/fakes/fly-fake.ts';
-import { createFlyDriver, type FlyDriverOptions } from './fly.ts';
+import { createFlyDriver, flyAppName, type FlyDriverOptions } from './fly.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';
 
 function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
@@ -33,6 +33,8 @@ testDriverConformance(test, {
       makeSpec,
       reachable: async (url) => fake.isServing(url),
       countInstances: async (ref) => [...(fake.apps.get(`tp-${ref.tenantId}-${ref.env}`)?.machines.values() ?? [])].filter((m) => m.state === 'started').length,
+      // A machine runs as its app (the app's secrets, its OIDC tokens): find the app whose machine carries this environment's labels.
+      identityOf: async (ref) => appHolding(fake, ref) ?? '',
       async cleanup() {
         await driver.close?.();
         await fake.close();
@@ -40,6 +42,16 @@ testDriverConformance(test, {
     };
   },
 });
+
+function appHolding(fake: FlyFake, ref: EnvironmentRef): string | undefined {
+  for (const [name, entry] of fake.apps) {
+    for (const machine of entry.machines.values()) {
+      const labels = machine.config?.metadata ?? {};
+      if (labels['tenantplane-tenant-id'] === ref.tenantId && labels['tenantplane-env'] === ref.env) return name;
+    }
+  }
+  return undefined;
+}
 
 // Driver specifics
 
@@ -131,6 +143,40 @@ test.serial('a rejected token becomes a DriverError that says what the API answe
 });
 
 // Configuration
+
+// Runtime identity
+
+test.serial('two tenants of one owner get two apps, each holding only its own secrets', async (t) => {
+  await withFake(async (fake, driver) => {
+    const a: EnvironmentRef = { ownerId: 'o1', tenantId: 't-aaaaaaaaaa', env: 'demo' };
+    const b: EnvironmentRef = { ...a, tenantId: 't-bbbbbbbbbb' };
+    await driver.ensureInfrastructure(makeSpec(a, { secrets: { APP_SECRET: 'secret-of-a' } }));
+    await driver.deploy(makeSpec(a, { secrets: { APP_SECRET: 'secret-of-a' } }));
+    await driver.ensureInfrastructure(makeSpec(b, { secrets: { APP_SECRET: 'secret-of-b' } }));
+    await driver.deploy(makeSpec(b, { secrets: { APP_SECRET: 'secret-of-b' } }));
+    t.is(appHolding(fake, a), 'tp-t-aaaaaaaaaa-demo');
+    t.is(appHolding(fake, b), 'tp-t-bbbbbbbbbb-demo');
+    t.is(fake.apps.get('tp-t-aaaaaaaaaa-demo')!.secrets.get('APP_SECRET'), 'secret-of-a');
+    t.is(fake.apps.get('tp-t-bbbbbbbbbb-demo')!.secrets.get('APP_SECRET'), 'secret-of-b');
+  });
+});
+
+test('app names keep clean ids as they are and never fold two other ids onto one name', (t) => {
+  t.is(flyAppName('tp', { ownerId: 'o', tenantId: 't-abcdefghij', env: 'live' }), 'tp-t-abcdefghij-live');
+  t.is(flyAppName('tp', { ownerId: 'o', tenantId: 'my-project', env: 'api' }), 'tp-my-project-api');
+  const folded = [
+    { tenantId: 'Shop', env: 'demo' },
+    { tenantId: 'shop', env: 'demo' },
+    { tenantId: 'sh_op', env: 'demo' },
+    { tenantId: 'sh.op', env: 'demo' },
+    { tenantId: 'shop-demo', env: 'x-live' },
+    { tenantId: 'shop-demo-x', env: 'live' },
+    { tenantId: 'a'.repeat(70), env: 'demo' },
+    { tenantId: `${'a'.repeat(70)}b`, env: 'demo' },
+  ].map((r) => flyAppName('tp', { ownerId: 'o', ...r }));
+  t.is(new Set(folded).size, folded.length);
+  for (const name of folded) t.regex(name, /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/);
+});
 
 test('missing apiToken, orgSlug or region is named in a not_configured error', (t) => {
   for (const key of ['apiToken', 'orgSlug', 'region'] as const) {

@@ -5,7 +5,10 @@
  * the image. Suspend stops the machine, resume starts it; the app, its IPs and
  * its URL stay. Apps and volumes take no labels in the Machines API, so the
  * labels go on the machine's `config.metadata` and the ids are in the names.
+ * The app is also the runtime identity (its secrets, its machines' OIDC tokens),
+ * so the name must never be shared by two environments: see {@link flyAppName}.
  */
+import { createHash } from 'node:crypto';
 import { createFlyApi, FLY_GRAPHQL, FlyApiError, type FlyApi } from './fly-api.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type RuntimeDriver } from './types.ts';
 
@@ -37,6 +40,20 @@ export interface FlyDriverOptions {
 
 const VOLUME_NAME = 'data';
 
+/**
+ * The Fly app of an environment, `<prefix>-<tenantId>-<env>`. Tenant and project
+ * ids are lowercase labels and envs one word, so that name is unique. Any other
+ * input (upper case, other characters, too long) would be folded onto a name
+ * another environment may own; it gets a hash of the exact ids appended instead.
+ */
+export function flyAppName(prefix: string, ref: EnvironmentRef): string {
+  const plain = `${prefix}-${ref.tenantId}-${ref.env}`;
+  if (/^[a-z0-9]+(-[a-z0-9]+)*$/.test(plain) && /^[a-z0-9]+$/.test(ref.env) && plain.length <= 63) return plain;
+  const hash = createHash('sha256').update(`${ref.tenantId}\n${ref.env}`).digest('hex').slice(0, 8);
+  const base = plain.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').slice(0, 54).replace(/-+$/, '');
+  return `${base}-${hash}`;
+}
+
 /** Creates the Fly driver. Throws a `not_configured` DriverError naming a missing option. */
 export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
   for (const [key, example] of [['apiToken', '"FlyV1 fm2_…"'], ['orgSlug', '"personal"'], ['region', '"ams"']] as const) {
@@ -54,7 +71,7 @@ export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
       fetch: options.fetch ?? globalThis.fetch,
     }));
 
-  const appOf = (ref: EnvironmentRef) => `${prefix}-${ref.tenantId}-${ref.env}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
+  const appOf = (ref: EnvironmentRef) => flyAppName(prefix, ref);
   const urlOf = (ref: EnvironmentRef) => `https://${options.customDomain ? `${appOf(ref)}.${options.customDomain}` : `${appOf(ref)}.fly.dev`}`;
   const machinesPath = (ref: EnvironmentRef) => `/v1/apps/${appOf(ref)}/machines`;
 
