@@ -3,7 +3,8 @@ import { testDriverConformance } from '../testing/driver-conformance.ts';
 import { startCloudRunFake, type CloudRunFake } from '../testing/fakes/cloud-run-fake.ts';
 import { fakeGoogleClientOptions } from '../testing/fakes/google-auth.ts';
 import { CLOUD_RUN_PLACEHOLDER_IMAGE, createCloudRunDriver } from './cloud-run.ts';
-import { serviceIdOf } from './cloud-run-resources.ts';
+import { secretIdOf, serviceIdOf } from './cloud-run-resources.ts';
+import { tenantServiceAccountEmail } from '../gcp/names.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';
 
 process.env.METADATA_SERVER_DETECTION ??= 'none';
@@ -42,6 +43,8 @@ testDriverConformance(test, {
       reachable: async (url) => fake.request(url),
       countInstances: async (ref) =>
         [...fake.services.values()].filter((s) => s.name.endsWith(`/${serviceIdOf(ref)}`) && fake.isServing(s.uri)).length,
+      // The identity Cloud Run runs the revisions as, read from the fake's service.
+      identityOf: async (ref) => [...fake.services.values()].find((s) => s.name.endsWith(`/${serviceIdOf(ref)}`))?.template?.serviceAccount,
       async cleanup() {
         await driver.close?.();
         await fake.close();
@@ -149,6 +152,58 @@ test.serial('a revision that cannot start makes deploy fail and status report fa
     },
     { missingImages: [image] },
   );
+});
+
+// Identities
+
+/** What code running as `member` gets when it reads a secret's latest version. */
+async function readSecretAs(fake: CloudRunFake, member: string, secretId: string): Promise<number> {
+  const token = `runtime-${Math.random().toString(16).slice(2)}`;
+  fake.callers.issue(token, member, Date.now() + 60_000);
+  const res = await fetch(`${fake.url}/v1/projects/${PROJECT}/secrets/${secretId}/versions/latest:access`, { headers: { authorization: `Bearer ${token}` } });
+  return res.status;
+}
+
+test.serial('each tenant runs as its own service account, which reads its own secrets and no other tenant\'s', async (t) => {
+  await withFake(async (fake, driver) => {
+    const beta: EnvironmentRef = { ownerId: 'owner-2', tenantId: 'beta', env: 'live' };
+    for (const r of [ref, beta]) {
+      await driver.ensureInfrastructure(makeSpec(r));
+      await driver.deploy(makeSpec(r));
+      await driver.waitReady(r, { timeoutMs: 10_000 });
+    }
+    const accountOf = (r: EnvironmentRef) => fake.services.get(`projects/${PROJECT}/locations/${REGION}/services/${serviceIdOf(r)}`)!.template.serviceAccount;
+    t.is(accountOf(ref), tenantServiceAccountEmail(PROJECT, 'acme'));
+    t.is(accountOf(beta), tenantServiceAccountEmail(PROJECT, 'beta'));
+    t.true(fake.iam.exists(accountOf(ref)) && fake.iam.exists(accountOf(beta)));
+    const [acme, other] = [`serviceAccount:${accountOf(ref)}`, `serviceAccount:${accountOf(beta)}`];
+    t.is(await readSecretAs(fake, acme, secretIdOf(ref, 'JWT_SECRET')), 200);
+    t.is(await readSecretAs(fake, acme, secretIdOf(beta, 'JWT_SECRET')), 403);
+    t.is(await readSecretAs(fake, other, secretIdOf(ref, 'DATABASE_URL')), 403);
+    t.is(await readSecretAs(fake, other, secretIdOf(beta, 'DATABASE_URL')), 200);
+    // Every secret grants its accessor role to exactly one account: its tenant's.
+    for (const secret of fake.secrets.values()) {
+      const members = secret.policy.bindings.filter((b) => b.role === 'roles/secretmanager.secretAccessor').flatMap((b) => b.members);
+      t.deepEqual(members, [secret.labels['tenantplane-tenant-id'] === 'acme' ? acme : other], secret.name);
+    }
+  });
+});
+
+test.serial('Cloud Run refuses a service whose account does not exist and fails a revision whose account cannot read its secrets', async (t) => {
+  await withFake(async (fake, driver) => {
+    const res = await fetch(`${fake.url}/v2/projects/${PROJECT}/locations/${REGION}/services?serviceId=tp-ghost-live`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer fake-access-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ template: { serviceAccount: `tp-ghost@${PROJECT}.iam.gserviceaccount.com`, containers: [{ image: CLOUD_RUN_PLACEHOLDER_IMAGE }] } }),
+    });
+    t.is(res.status, 400);
+    t.regex((await res.json()).error.message, /does not exist/);
+
+    await driver.deploy(makeSpec(ref));
+    await driver.waitReady(ref, { timeoutMs: 10_000 });
+    fake.secrets.get(`projects/${PROJECT}/secrets/${secretIdOf(ref, 'JWT_SECRET')}`)!.policy.bindings = [];
+    await t.throwsAsync(() => driver.restart!(ref).then(() => driver.waitReady(ref, { timeoutMs: 10_000 })), { message: /SECRETS_ACCESS_CHECK_FAILED/ });
+  });
 });
 
 // Names and configuration
