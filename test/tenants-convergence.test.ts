@@ -2,6 +2,7 @@ import test from 'ava';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
 import { createTestUser, type TestUser } from '../shared/testing/users.ts';
 import { waitForEvent } from '../shared/testing/events.ts';
+import { waitFor } from '../scripts/dev/processes.ts';
 import { tenantProcesses } from '../shared/testing/processes.ts';
 import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
 import type { EnvironmentSpec } from '../shared/runtime/types.ts';
@@ -29,7 +30,6 @@ async function create(name: string, environments = ['live']): Promise<string> {
 const deliver = (payload: unknown, secret = stack.config.tasks.secret) =>
   stack.fetch('/__fn/provision/tasks/provision', { method: 'POST', json: payload, headers: { [TASK_SECRET_HEADER]: secret, 'X-CloudTasks-TaskRetryCount': '0' } });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // At-least-once delivery
 
@@ -69,13 +69,47 @@ test.serial('a worker that dies after starting the process but before recording 
 
 // Racing operations
 
+/** Records the runtime calls per tenant, so a test can wait for a step to start or for every started step to end. */
+function watchRuntimeCalls() {
+  const driver = stack.deps.runtime() as unknown as Record<string, (ref: { tenantId: string }, ...rest: unknown[]) => Promise<unknown>>;
+  const methods = ['ensureInfrastructure', 'deploy', 'waitReady', 'destroy'];
+  const originals = Object.fromEntries(methods.map((m) => [m, driver[m]]));
+  const calls: { tenantId: string; method: string; done: boolean }[] = [];
+  for (const method of methods) {
+    driver[method] = async (ref, ...rest) => {
+      const call = { tenantId: ref.tenantId, method, done: false };
+      calls.push(call);
+      try {
+        return await originals[method].call(driver, ref, ...rest);
+      } finally {
+        call.done = true;
+      }
+    };
+  }
+  const of = (id: string) => calls.filter((c) => c.tenantId === id);
+  return {
+    mark: () => calls.length,
+    deployStarted: (id: string) => of(id).some((c) => c.method === 'deploy'),
+    idle: (id: string) => of(id).every((c) => c.done),
+    /** Methods called for `id` after `mark`. */
+    since: (id: string, mark: number) => calls.slice(mark).filter((c) => c.tenantId === id).map((c) => c.method),
+    restore: () => Object.assign(driver, originals),
+  };
+}
+
 test.serial('deleting a tenant while it provisions leaves no process behind', async (t) => {
+  const calls = watchRuntimeCalls();
+  t.teardown(calls.restore);
   const id = await create('racer', ['demo', 'test', 'live']);
-  await sleep(300);
+  // Delete once a deploy is under way, not after a guessed pause that may land before or after provisioning.
+  await waitFor('the first deploy of racer', async () => calls.deployStarted(id), 60_000);
   t.is((await stack.fetch(`/api/v1/tenants/${id}`, { method: 'DELETE', token: owner.token })).status, 202);
   await waitForEvent(stack.url, id, owner.token, ['tenant_deleted'], 90_000);
-  await sleep(2000); // a superseded step that was mid-flight must not leave a process running
+  const deleted = calls.mark();
+  // A superseded step that was mid-flight must not leave a process running: wait until every started runtime call ended.
+  await waitFor('the superseded steps of racer to end', async () => calls.idle(id), 60_000);
   t.deepEqual(tenantProcesses(id), []);
+  t.deepEqual(calls.since(id, deleted).filter((m) => m !== 'destroy'), [], 'nothing is started for a deleted tenant');
   const { tenant } = await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json();
   t.is(tenant.state, 'deleted');
 });
