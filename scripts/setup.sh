@@ -10,9 +10,10 @@ usage() {
 Usage: scripts/setup.sh [--help]
 
 Creates, when missing: enabled APIs, the Firestore database with TTL policies
-and indexes, Artifact Registry repository, Cloud Tasks queues, service
-accounts with least-privilege roles, secret placeholders and the nightly
-billing scheduler job. Reads GCP_PROJECT_ID and GCP_REGION (required) from the
+and indexes, Cloud Tasks queues, service accounts with least-privilege roles,
+secret placeholders and the nightly billing scheduler job. Each tenant's own
+service account and Artifact Registry repository are created by the
+provisioner when the tenant is provisioned, not here. Reads GCP_PROJECT_ID and GCP_REGION (required) from the
 environment, .env or .env.production.
 EOF
 }
@@ -73,17 +74,6 @@ create_firestore() {
       --field-config=field-path=createdAt,order=descending --async
     ok "index tenants(ownerId ASC, createdAt DESC) requested (builds in the background)"
   fi
-}
-
-create_repository() {
-  step "Artifact Registry repository $TP_REPOSITORY"
-  if exists "repository $TP_REPOSITORY" gc artifacts repositories describe "$TP_REPOSITORY" --location="$GCP_REGION"; then
-    skip "repository $TP_REPOSITORY: already exists"
-    return
-  fi
-  run "create the repository" gc artifacts repositories create "$TP_REPOSITORY" --location="$GCP_REGION" \
-    --repository-format=docker --labels="$TP_LABEL" --description="tenantplane tenant images"
-  ok "repository $TP_REPOSITORY created"
 }
 
 # name max-attempts min-backoff max-backoff
@@ -181,7 +171,7 @@ grant() {
 
 grant_roles() {
   step "IAM roles (least privilege)"
-  local fns prov tasks queue secret number tenant_sa secrets
+  local fns prov tasks queue secret number secrets
   fns="serviceAccount:$(sa_email tp-functions)"
   prov="serviceAccount:$(sa_email tp-provisioner)"
   tasks=$(sa_email tp-tasks)
@@ -218,19 +208,22 @@ grant_roles() {
   grant project roles/logging.viewer "$fns"
   grant project roles/monitoring.viewer "$fns"
 
-  # The provisioner creates tenant secrets under names unknown in advance.
+  # The provisioner creates tenant secrets under names unknown in advance, and
+  # grants each tenant's account access to its own secrets (secret-level policy).
   grant project roles/secretmanager.admin "$prov"
   # It creates and deletes tenant Cloud Run services, also unknown in advance.
   grant project roles/run.admin "$prov"
-  # Deploying a Cloud Run service requires actAs on the service's runtime identity.
-  tenant_sa=${TENANT_SERVICE_ACCOUNT:-$number-compute@developer.gserviceaccount.com}
-  if exists "tenant runtime service account $tenant_sa" gc iam service-accounts describe "$tenant_sa"; then
-    grant "sa:$tenant_sa" roles/iam.serviceAccountUser "$prov"
-  else
-    warn "tenant runtime service account $tenant_sa does not exist; set TENANT_SERVICE_ACCOUNT and run setup again"
+  # Each tenant gets its own service account and docker repository, created on
+  # provisioning under names unknown in advance. On each account the provisioner
+  # grants itself actAs (to deploy services running as it) and the functions
+  # token creation (to mint 15-minute registry tokens); on each repository it
+  # grants writer to that account alone and reader to the functions (to resolve
+  # tags to digests). Those per-resource grants are all the functions need.
+  grant project roles/iam.serviceAccountAdmin "$prov"
+  grant project roles/artifactregistry.admin "$prov"
+  if [[ -n ${TENANT_SERVICE_ACCOUNT:-} || -n ${CLOUD_RUN_SERVICE_ACCOUNT:-} ]]; then
+    warn "TENANT_SERVICE_ACCOUNT / CLOUD_RUN_SERVICE_ACCOUNT are no longer used: each tenant runs as its own service account (tp-<tenant id>)"
   fi
-  # Tenant images are pulled from the one repository.
-  grant "repo:$TP_REPOSITORY" roles/artifactregistry.reader "$prov"
   info "tp-tasks gets roles/run.invoker on provision, mail and billing-aggregate when deploy.sh creates them"
 }
 
@@ -271,7 +264,6 @@ main() {
   printf 'tenantplane setup: project %s, region %s\n' "$GCP_PROJECT_ID" "$GCP_REGION"
   enable_apis
   create_firestore
-  create_repository
   create_queues
   create_service_accounts
   create_secrets

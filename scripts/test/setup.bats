@@ -39,13 +39,14 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
   [[ $(first_calls 'tasks queues create mail') == *"--max-attempts=100 --min-backoff=10s --max-backoff=3600s"* ]]
 }
 
-@test "a first setup creates the TTL policies, the tenants index, the repository and the scheduler job" {
+@test "a first setup creates the TTL policies, the tenants index and the scheduler job, and no shared image repository" {
   [ -f "$FIRST_STATE/ttl/rateLimits.expiresAt" ]
   [ -f "$FIRST_STATE/ttl/webhookEvents.expiresAt" ]
   [ -f "$FIRST_STATE/ttl/outbox.expiresAt" ]
   [ -f "$FIRST_STATE/ttl/confirmations.expireAt" ]
   grep -q $'collectionGroups/tenants/indexes/.*\townerId;createdAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
-  [[ $(first_calls 'artifacts repositories create tenants') == *"--repository-format=docker --labels=tenantplane=platform"* ]]
+  # Each tenant gets its own repository when it is provisioned; none is shared.
+  [ -z "$(first_calls 'artifacts repositories create')" ]
   job=$(first_calls 'scheduler jobs create http tp-billing-aggregate')
   [[ $job == *"--schedule=0\\ 2\\ \\*\\ \\*\\ \\*"* ]]
   [[ $job == *"--time-zone=Etc/UTC --uri=https://europe-west1-test-project.cloudfunctions.net/billing-aggregate --http-method=POST --message-body=\\{\\}"* ]]
@@ -72,7 +73,8 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
   fns=serviceAccount:tp-functions@test-project.iam.gserviceaccount.com
   prov=serviceAccount:tp-provisioner@test-project.iam.gserviceaccount.com
   for line in "roles/datastore.user,$fns," "roles/datastore.user,$prov," "roles/firebaseauth.admin,$fns," \
-    "roles/secretmanager.admin,$prov," "roles/run.admin,$prov," "roles/secretmanager.secretAccessor,$fns,tp-tenant-secrets"; do
+    "roles/secretmanager.admin,$prov," "roles/run.admin,$prov," "roles/secretmanager.secretAccessor,$fns,tp-tenant-secrets" \
+    "roles/iam.serviceAccountAdmin,$prov," "roles/artifactregistry.admin,$prov,"; do
     policy project-test-project | grep -qxF "$line"
   done
   for q in provision mail; do
@@ -85,9 +87,10 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
   done
   policy sa-tp-tasks@test-project.iam.gserviceaccount.com | grep -qxF "roles/iam.serviceAccountUser,$fns,"
   policy sa-tp-tasks@test-project.iam.gserviceaccount.com | grep -qxF "roles/iam.serviceAccountUser,$prov,"
-  policy repo-tenants | grep -qxF "roles/artifactregistry.reader,$prov,"
-  # no project-wide enqueuer, accessor or actAs
-  [ -z "$(policy project-test-project | grep -E 'cloudtasks.enqueuer|serviceAccountUser|artifactregistry|secretAccessor,[^,]*,$')" ]
+  # no project-wide enqueuer, unconditional accessor, actAs, token creation or image access; no basic roles
+  [ -z "$(policy project-test-project | grep -E 'cloudtasks.enqueuer|serviceAccountUser|serviceAccountTokenCreator|artifactregistry.(reader|writer)|secretAccessor,[^,]*,$|roles/(owner|editor|viewer),')" ]
+  # the functions get nothing for tenant identities project-wide: their grants are per tenant account and repository
+  [ -z "$(policy project-test-project | grep -E "^roles/(iam|artifactregistry)\.[^,]*,$fns,")" ]
   [[ $(first_calls 'add-iam-policy-binding test-project .*secretAccessor') == *'resource.name.startsWith'*'projects/123456789012/secrets/tp-tenant-'* ]]
 }
 
@@ -133,9 +136,17 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
 }
 
 @test "a describe that fails for another reason than not found stops setup instead of creating" {
-  export FAKE_GCLOUD_FAIL="artifacts repositories describe"
+  export FAKE_GCLOUD_FAIL="tasks queues describe provision"
   run tp setup.sh
   [ "$status" -ne 0 ]
-  [[ $output == *"could not check whether repository tenants exists"*PERMISSION_DENIED* ]]
-  [ -z "$(calls 'artifacts repositories create')" ]
+  [[ $output == *"could not check whether queue provision exists"*PERMISSION_DENIED* ]]
+  [ -z "$(calls 'tasks queues create')" ]
+}
+
+@test "a shared tenant service account from an old configuration is named as unused and granted nothing" {
+  printf 'TENANT_SERVICE_ACCOUNT=shared-runtime@test-project.iam.gserviceaccount.com\n' >>"$TP_ROOT/.env"
+  run tp setup.sh
+  [ "$status" -eq 0 ]
+  [[ $output == *"TENANT_SERVICE_ACCOUNT / CLOUD_RUN_SERVICE_ACCOUNT are no longer used"* ]]
+  [ -z "$(calls 'shared-runtime@')" ]
 }
