@@ -161,7 +161,7 @@ test.serial("a deploy of an image other than the site's own tag is refused befor
   const bakery = await tenants.resolve(as('carol'), 'bakery');
   fake.reply(functionCallReply([{ name: 'DEPLOY', args: { site: 'bakery', image: 'docker.io/someone/else:latest' } }]), textReply('Not allowed.'));
   const refused = await say('carol', 'deploy docker.io/someone/else:latest to bakery');
-  t.regex(refused.of('error')[0].error.message, new RegExp(`:tenant-${bakery.id}`));
+  t.regex(refused.of('error')[0].error.message, new RegExp(`/tp-${bakery.id}/`));
   t.is(refused.of('confirmation_required').length, 0);
   const own = tenantImage(stack.config, bakery.id);
   fake.reply(functionCallReply([{ name: 'DEPLOY', args: { site: 'bakery', image: own } }]), textReply('Please confirm.'));

@@ -56,7 +56,7 @@ export const ACTION_SCHEMAS = {
         .min(3)
         .max(300)
         .regex(/^[a-z0-9][a-z0-9._\-/:]*[a-z0-9_\-]$/i, 'must be a container image reference like registry/repository:tag')
-        .describe("Container image to deploy; it must be the site's own tag <registry>/<repository>:tenant-<tenantId>."),
+        .describe("Container image to deploy; it must be in the site's own repository, <registry>/tp-<tenantId>/<name>:<tag>, or the default image."),
     })
     .strict()
     .describe('Deploy a new image to every environment of a site. Needs confirmation.'),

@@ -111,7 +111,7 @@ export function parseCommand(input: string, now: Date = new Date()): ParsedComma
       const image = originalWords.find((w) => /[/:]/.test(w));
       const to = ws.findIndex((w) => w === 'to' || w === 'on' || w === 'onto');
       const site = to >= 0 ? siteCandidates(ws.slice(to + 1))[0] : undefined;
-      if (!image) return { kind: 'unknown', hint: 'Which image? For example: "deploy <registry>/<repository>:tenant-<id> to shop".' };
+      if (!image) return { kind: 'unknown', hint: 'Which image? For example: "deploy <registry>/tp-<id>/app:latest to shop".' };
       return needSite({ image }, site, 'deploy <image> to shop');
     }
     case 'GET_LOGS': {
