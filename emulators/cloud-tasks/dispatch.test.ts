@@ -143,7 +143,11 @@ test('a paused queue dispatches nothing until resumed', async (t) => {
   const queue = await createQueue('paused');
   await client.pauseQueue({ name: queue });
   for (let i = 0; i < 5; i++) await client.createTask({ parent: queue, task: { httpRequest: { url: target.url } } });
-  await sleep(500);
+  // Instead of a guessed pause: once a task created after these on a running queue has arrived, the dispatcher had its chance.
+  const control = await startTarget();
+  t.teardown(control.close);
+  await client.createTask({ parent: await createQueue('paused-control'), task: { httpRequest: { url: control.url } } });
+  await waitFor(() => control.received.length === 1, 'the delivery on the running queue');
   t.is(target.received.length, 0);
   await client.resumeQueue({ name: queue });
   await waitFor(() => target.received.length === 5, 'five deliveries after resume');
