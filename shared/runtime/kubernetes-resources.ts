@@ -118,6 +118,11 @@ export function serviceAccountManifest(ref: EnvironmentRef, options: ManifestOpt
   };
 }
 
+/** The namespace's `default` account: no tenant runs as it, and it hands no token to any pod either. */
+export function defaultServiceAccountManifest(ref: EnvironmentRef): Manifest {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: namespaceOf(ref) }, automountServiceAccountToken: false };
+}
+
 export function secretManifest(spec: EnvironmentSpec): Manifest {
   return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `${workloadNameOf(spec)}-env`, namespace: namespaceOf(spec), labels: labelsOf(spec, spec.labels) }, stringData: { ...spec.secrets } };
 }

@@ -164,6 +164,7 @@ test.serial('each tenant of an owner runs as its own ServiceAccount, with no API
     t.is(shop.kind, 'ServiceAccount');
     t.is(shop.automountServiceAccountToken, false);
     t.like(shop.metadata.labels, { 'tenantplane-tenant-id': 'shop' });
+    t.is(accounts.find((sa) => sa.metadata.name === 'default')!.automountServiceAccountToken, false, 'the namespace default hands out no token either');
     for (const [ref, name] of [[a, 'tenant-shop'], [b, 'tenant-blog']] as const) {
       const [pod] = podsOf(fake, ref);
       t.is(pod.spec.serviceAccountName, name);

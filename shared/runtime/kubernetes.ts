@@ -11,7 +11,7 @@
  */
 import { createObjectApis, isStatus, type KubeApis, type ObjectKind } from './kubernetes-client.ts';
 import {
-  deploymentManifest, hostOf, ingressManifest, namespaceManifest, namespaceOf, networkPolicyManifest, quotaManifest,
+  defaultServiceAccountManifest, deploymentManifest, hostOf, ingressManifest, namespaceManifest, namespaceOf, networkPolicyManifest, quotaManifest,
   secretManifest, selectorOf, serviceAccountManifest, serviceAccountNameOf, serviceManifest, volumeClaimManifest, workloadNameOf,
   type ManifestOptions,
 } from './kubernetes-resources.ts';
@@ -111,12 +111,16 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
     }
   }
 
-  /** The tenant's ServiceAccount; fields the cluster adds (token `secrets`, pull secrets) are kept on replace. */
+  /** On replacing a ServiceAccount, keep what the cluster or an admin added: token `secrets`, pull secrets, labels of `default`. */
+  function keepClusterFields(current: any, next: any): void {
+    if (current.secrets) next.secrets = current.secrets;
+    if (current.imagePullSecrets) next.imagePullSecrets = current.imagePullSecrets;
+    next.metadata.labels ??= current.metadata?.labels;
+    next.metadata.annotations ??= current.metadata?.annotations;
+  }
+
   async function ensureServiceAccount(ref: EnvironmentRef): Promise<void> {
-    await apply('serviceaccounts', serviceAccountManifest(ref, manifestOptions), (current, next) => {
-      if (current.secrets) next.secrets = current.secrets;
-      if (current.imagePullSecrets) next.imagePullSecrets = current.imagePullSecrets;
-    });
+    await apply('serviceaccounts', serviceAccountManifest(ref, manifestOptions), keepClusterFields);
   }
 
   async function readDeployment(ref: EnvironmentRef): Promise<any | undefined> {
@@ -161,6 +165,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       await ensureNamespace(spec);
       const namespace = namespaceOf(spec);
       await apply('resourcequotas', quotaManifest(spec, manifestOptions));
+      await apply('serviceaccounts', defaultServiceAccountManifest(spec), keepClusterFields);
       await ensureServiceAccount(spec);
       await apply('secrets', secretManifest(spec));
       await apply('services', serviceManifest(spec, manifestOptions), (cur, next) => Object.assign(next.spec, { clusterIP: cur.spec.clusterIP, clusterIPs: cur.spec.clusterIPs }));
