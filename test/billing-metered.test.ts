@@ -12,6 +12,7 @@ import { toDay } from '../shared/billing/types.ts';
 import { createFirestore } from '../shared/store/db.ts';
 import { createLocalDriver } from '../shared/runtime/local.ts';
 import { waitFor } from '../scripts/dev/processes.ts';
+import { allocatePorts } from '../shared/testing/ports.ts';
 
 const host = process.env.FIRESTORE_EMULATOR_HOST;
 let db: Firestore;
@@ -76,7 +77,7 @@ test('counters that went down (the environment was created again) count from zer
 
 test('usage of a real local environment is sampled, priced and stored as that tenant’s daily cost', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-billing-local-'));
-  const driver = createLocalDriver({ dataDir, portRange: { from: 23100, to: 23199 }, stopTimeoutMs: 3000 });
+  const driver = createLocalDriver({ dataDir, portRange: await allocatePorts(100), stopTimeoutMs: 3000 });
   const ref = { ownerId: 'u-metered', tenantId: 't-metereddd1', env: 'live' };
   const spec = { ...ref, image: 'sample', memoryMb: 512, vars: {}, secrets: {}, labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': 'live' } };
   try {

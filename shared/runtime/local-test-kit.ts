@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalDriver, type LocalDriver } from './local.ts';
 import type { LocalDriverOptions } from './local-options.ts';
-import { findFreePort } from './ports.ts';
+import { allocatePorts } from '../testing/ports.ts';
 import type { EnvironmentRef, EnvironmentSpec } from './types.ts';
 
 export function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
@@ -20,13 +20,9 @@ export function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec
   };
 }
 
-/** A range of `size` ports free right now, placed at random so parallel test files rarely meet. */
+/** A range of `size` ports reserved to this test process by the one test port allocator. */
 export async function pickRange(size: number): Promise<{ from: number; to: number }> {
-  for (;;) {
-    const from = 30000 + Math.floor(Math.random() * 25000);
-    const { busy } = await findFreePort({ from, to: from + size - 1 }, new Set(), '127.0.0.1');
-    if (busy.length === 0) return { from, to: from + size - 1 };
-  }
+  return allocatePorts(size);
 }
 
 /** Workload processes whose DATA_DIR lies under `prefix`, found through /proc. */

@@ -11,7 +11,7 @@ import { parseConfig, type Config } from '../config.ts';
 import { createDeps, type Deps } from '../deps.ts';
 import { startMailCatcher, type MailCatcher } from '../../emulators/mail-catcher/server.ts';
 import { startGateway } from '../../scripts/dev/gateway.ts';
-import { freePort } from '../../scripts/dev/processes.ts';
+import { allocatePort, allocatePorts } from './ports.ts';
 
 export interface TestStack {
   config: Config;
@@ -25,16 +25,6 @@ export interface TestStack {
 }
 
 export const QUEUES = ['provision', 'mail'];
-
-/**
- * Test files run in parallel, each with its own runtime: give each worker its
- * own block of environment ports, so a port one file frees is not taken by
- * another file's environment while the first still checks that it went quiet.
- */
-function portBlock(): string {
-  const from = 20_000 + (process.pid % 400) * 100;
-  return `${from}-${from + 99}`;
-}
 
 /** Names the missing emulator and how to get one, instead of a connection error deep in a client. */
 function emulatorHosts() {
@@ -51,7 +41,10 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-stack-'));
   const mail = await startMailCatcher();
-  const port = await freePort();
+  // Test files run in parallel, each with its own runtime: the gateway's port and the
+  // environments' ports come from the one allocator, reserved to this process (see ports.ts).
+  const port = await allocatePort();
+  const environmentPorts = await allocatePorts(100);
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
     const { startCloudTasksServer } = await import('../../emulators/cloud-tasks/server.ts');
@@ -74,7 +67,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     TASKS_EMULATOR_HOST: tasks?.endpoint,
     SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
     DATA_DIR: dataDir,
-    LOCAL_PORT_RANGE: portBlock(),
+    LOCAL_PORT_RANGE: `${environmentPorts.from}-${environmentPorts.to}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     ...options.env,
   });
