@@ -18,7 +18,8 @@ export interface CliRun {
 
 export interface CliHome {
   home: string;
-  run(args: string[], options?: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<CliRun>;
+  /** `interruptAfterMs` sends Ctrl-C's SIGINT then, for commands that run until stopped. */
+  run(args: string[], options?: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; interruptAfterMs?: number }): Promise<CliRun>;
   remove(): void;
 }
 
@@ -42,9 +43,11 @@ export function createCliHome(baseEnv: Record<string, string | undefined> = {}):
           child.kill('SIGKILL');
           reject(new Error(`tenantplane ${args.join(' ')} did not finish within ${options.timeoutMs ?? 90_000} ms; stdout: ${stdout}; stderr: ${stderr}`));
         }, options.timeoutMs ?? 90_000);
+        const interrupt = options.interruptAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
         child.on('error', reject);
         child.on('close', (code) => {
           clearTimeout(timer);
+          clearTimeout(interrupt);
           resolvePromise({ code, stdout, stderr });
         });
         child.stdin.end(options.input ?? '');

@@ -20,12 +20,19 @@ export interface ApiClient {
 
 
 export function createClient(session: Session, fetchFn: typeof fetch = fetch): ApiClient {
-  async function send(path: string, init: RequestInit): Promise<Response> {
+  async function send(path: string, init: RequestInit, refreshed = false): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set('Authorization', `Bearer ${await session.token()}`);
+    headers.set('Authorization', `Bearer ${await session.token(refreshed)}`);
     try {
-      return await fetchFn(session.url + path, { ...init, headers });
+      const res = await fetchFn(session.url + path, { ...init, headers });
+      // A token the server no longer accepts (the platform restarted, a role changed): refresh once and retry.
+      if (res.status === 401 && !refreshed && session.canRefresh) {
+        await res.body?.cancel();
+        return send(path, init, true);
+      }
+      return res;
     } catch (err) {
+      if (err instanceof CliError) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(`Cannot reach the API at ${session.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? Set the URL with \`tenantplane login --url\` or TENANTPLANE_URL.`, 'unreachable');
     }

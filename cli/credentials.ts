@@ -95,8 +95,10 @@ export async function refreshIdToken(endpoint: string, apiKey: string, refreshTo
 
 export interface Session {
   url: string;
-  /** A valid-looking ID token, refreshed (and saved) when it was about to expire. */
-  token(): Promise<string>;
+  /** A valid-looking ID token, refreshed (and saved) when it was about to expire, or at once with `force`. */
+  token(force?: boolean): Promise<string>;
+  /** True when `token(true)` can mint a new token (a refresh token is stored). */
+  readonly canRefresh?: boolean;
 }
 
 /** The session from the environment overrides and the credentials file, or a CliError saying how to sign in. */
@@ -110,9 +112,10 @@ export function openSession(env: Env, fetchFn: typeof fetch = fetch): Session {
   let current = stored;
   return {
     url,
-    async token() {
+    canRefresh: Boolean(stored.refreshToken && stored.apiKey),
+    async token(force = false) {
       const exp = current.idToken ? decodeJwt(current.idToken)?.exp : undefined;
-      const fresh = current.idToken && (exp === undefined || exp - Date.now() / 1000 > REFRESH_MARGIN_S);
+      const fresh = !force && current.idToken && (exp === undefined || exp - Date.now() / 1000 > REFRESH_MARGIN_S);
       if (fresh || !current.refreshToken || !current.apiKey) return current.idToken ?? '';
       const next = await refreshIdToken(current.tokenEndpoint ?? defaultTokenEndpoint(env), current.apiKey, current.refreshToken, fetchFn);
       current = { ...current, ...next };

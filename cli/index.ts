@@ -15,9 +15,10 @@ import { create, list, show, status } from './commands/tenants.ts';
 import { deploy, remove, resume, rotate, suspend } from './commands/operations.ts';
 import { events, logs } from './commands/observe.ts';
 import { secrets } from './commands/secrets.ts';
+import { credentials } from './commands/credentials.ts';
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: Command[] = [login, logout, list, create, show, status, suspend, resume, deploy, logs, secrets, rotate, remove, events];
+export const COMMANDS: Command[] = [login, logout, list, create, show, status, suspend, resume, deploy, logs, secrets, credentials, rotate, remove, events];
 
 export interface CliIo {
   argv: string[];
@@ -38,6 +39,7 @@ export function formatUsage(): string {
     '',
     'A <tenant> is its id (t-…) or its name. Every command takes --json for machine output.',
     'Operations (create, deploy, suspend, resume, rotate, delete) follow their events until done; --no-wait returns at once.',
+    'Those that touch live (suspend, deploy, rotate, delete) ask first; --yes skips the question in scripts.',
     'Sign-in: `tenantplane login`, or TENANTPLANE_TOKEN and TENANTPLANE_URL in the environment.',
     'Run `tenantplane <command> --help` for its options.',
   ].join('\n');

@@ -58,9 +58,10 @@ export function createOutput(stdout: TtyWritable, stderr: TtyWritable, options: 
     table(rows, columns) {
       if (rows.length === 0) return;
       const cells = rows.map((row) => columns.map((c) => formatCell((row as Record<string, unknown>)[c])));
-      const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
+      // Color codes take no room on screen: widths count visible characters only.
+      const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => visibleLength(r[i]))));
       out.line(out.color('dim', columns.map((c, i) => c.toUpperCase().padEnd(widths[i])).join('  ').trimEnd()));
-      for (const r of cells) out.line(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+      for (const r of cells) out.line(r.map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i] - visibleLength(cell)))).join('  ').trimEnd());
     },
     color(color, text) {
       return colorOn ? `\x1b[${CODES[color]}m${text}\x1b[0m` : text;
@@ -86,6 +87,11 @@ export function createOutput(stdout: TtyWritable, stderr: TtyWritable, options: 
     },
   };
   return out;
+}
+
+/** The length of a text as shown on a terminal, without its color codes. */
+export function visibleLength(text: string): number {
+  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
 function formatCell(value: unknown): string {

@@ -69,11 +69,15 @@ test.serial('an unknown tenant is an error naming it, with exit code 1', async (
 
 test.serial('suspend and resume wait for their final events; the URL stops and comes back', async (t) => {
   const tenant = (await tenantByName('shop'))!;
-  const suspend = await cli.run(['suspend', 'shop']);
+  const unconfirmed = await cli.run(['suspend', 'shop'], { input: 'n\n' });
+  t.is(unconfirmed.code, 1, 'suspending live asks first; anything but y does nothing');
+  t.regex(unconfirmed.stderr, /live stops answering/);
+  t.is((await tenantByName('shop'))?.state, 'ready');
+  const suspend = await cli.run(['suspend', 'shop'], { input: 'y\n' });
   t.is(suspend.code, 0, suspend.stderr);
   t.regex(suspend.stdout, /tenant_suspended/);
   await t.throwsAsync(fetch(tenant.urls.live));
-  const again = await cli.run(['suspend', 'shop']);
+  const again = await cli.run(['suspend', 'shop', '--yes']);
   t.is(again.code, 1, 'a suspended tenant cannot be suspended again');
   t.regex(again.stderr, /\[illegal_transition\]/);
   const resume = await cli.run(['resume', tenant.id]);
@@ -81,6 +85,25 @@ test.serial('suspend and resume wait for their final events; the URL stops and c
   t.regex(resume.stdout, /tenant_resumed/);
   t.notRegex(resume.stdout, /tenant_suspended/, 'events of the earlier operation are not replayed');
   t.is((await fetch(tenant.urls.live)).status, 200);
+});
+
+test.serial('credentials shows the generated values once, then says to rotate', async (t) => {
+  const first = await cli.run(['credentials', 'shop']);
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /^JWT_SECRET=\S{16,}$/m);
+  t.regex(first.stderr, /Shown once/);
+  const second = await cli.run(['credentials', 'shop']);
+  t.is(second.code, 1);
+  t.regex(second.stderr, /already shown.*tenantplane rotate shop/);
+});
+
+test.serial('logs --follow prints the lines, then new ones as they come', async (t) => {
+  const res = await cli.run(['logs', 'shop', '--follow'], { env: { TENANTPLANE_FOLLOW_INTERVAL_MS: '300' }, interruptAfterMs: 6000 });
+  t.is(res.code, 0, res.stderr);
+  t.regex(res.stderr, /Following new lines; Ctrl-C stops/);
+  const lines = res.stdout.split('\n').filter(Boolean);
+  t.true(lines.length > 0);
+  t.is(new Set(lines).size, lines.length, 'no line is printed twice while following');
 });
 
 test.serial('logs show the environment\'s recent lines', async (t) => {
@@ -108,7 +131,7 @@ test.serial('--no-wait returns as soon as the operation is accepted', async (t) 
   const tenant = (await tenantByName('shop'))!;
   // The secret change above restarts the tenant; wait for that before starting another operation.
   await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_restarted'], 60_000);
-  const res = await cli.run(['rotate', 'shop', '--no-wait', '--json']);
+  const res = await cli.run(['rotate', 'shop', '--yes', '--no-wait', '--json']);
   t.is(res.code, 0, res.stderr);
   const body = JSON.parse(res.stdout);
   t.is(body.tenant.operation, 'rotate');

@@ -17,6 +17,7 @@ import { startMailCatcher } from '../emulators/mail-catcher/server.ts';
 import { checkPrerequisites, exportAuth, exportFirestore, PrerequisiteError, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
 import { startGateway } from './dev/gateway.ts';
 import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
+import { AlreadyRunningError, commandLine, removeRunRecord, stopLeftovers, writeRunRecord } from './dev/leftovers.ts';
 import { buildWeb } from './build-web.ts';
 
 const env = process.env;
@@ -55,6 +56,19 @@ try {
 } catch (err) {
   fail(err instanceof PrerequisiteError ? err.message : String(err));
 }
+try {
+  // Emulators a hard-killed earlier run left behind hold the ports: save their data and stop them first.
+  await stopLeftovers({
+    dataDir,
+    log: (text) => console.log(paint(33, text)),
+    async save(leftover, project) {
+      if (leftover.firestoreHost) await exportFirestore(leftover.firestoreHost, project, join(dataDir, 'firestore'));
+      if (leftover.authHubPort) await exportAuth(leftover.authHubPort, join(dataDir, 'auth'));
+    },
+  });
+} catch (err) {
+  fail(err instanceof AlreadyRunningError ? err.message : `Could not stop what an earlier run left behind: ${(err as Error).message}`);
+}
 for (const [name, value] of Object.entries(ports)) {
   if (await isPortBusy(value)) fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${PORT_VARS[name as Service][0]}=<port>.`);
 }
@@ -68,6 +82,7 @@ async function shutdown(code: number) {
   console.log('\nStopping…');
   for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error(`  ${(err as Error).message}`));
   await stopAll();
+  removeRunRecord(dataDir);
   console.log('Stopped. Data kept in', dataDir);
   process.exit(code);
 }
@@ -92,6 +107,15 @@ try {
     startFirestoreEmulator({ port: ports.firestore, logDir, importFrom }),
     startAuthEmulator({ port: ports.auth, projectId, logDir, dataDir: authExport }),
   ]);
+  writeRunRecord(dataDir, {
+    pid: process.pid,
+    cmdline: commandLine(process.pid) ?? '',
+    projectId,
+    processes: [
+      { name: 'Firestore', pid: firestore.process.child.pid!, cmdline: commandLine(firestore.process.child.pid!) ?? '', firestoreHost: firestore.host },
+      { name: 'Auth', pid: auth.process.child.pid!, cmdline: commandLine(auth.process.child.pid!) ?? '', authHubPort: auth.hubPort },
+    ],
+  });
   const saveData = async () => {
     const previous = readdirSync(firestoreExport, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     await exportFirestore(firestore.host, projectId, firestoreExport);

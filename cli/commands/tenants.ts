@@ -4,6 +4,7 @@ import { WAIT_OPTIONS, type Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { followAccepted, resolveArg, type Accepted } from '../operation.ts';
 import { paintState, type Output } from '../output.ts';
+import { rememberCredentialsLink } from '../pending-credentials.ts';
 
 const ENVS = ['demo', 'test', 'live'];
 
@@ -51,10 +52,11 @@ export const create: Command = {
       body.memoryMb = memory;
     }
     const accepted = await ctx.client().request<Accepted>('POST', '/api/v1/tenants', body);
+    if (accepted.links.credentials) rememberCredentialsLink(ctx.env, ctx.client().url, accepted.tenant.id, accepted.links.credentials);
     ctx.out.line(`Creating ${accepted.tenant.name} (${accepted.tenant.id}) with ${accepted.tenant.environments.join(', ')}…`);
     return followAccepted(ctx, 'create', accepted, (tenant) => [
       ...Object.entries(tenant.urls).map(([env, url]) => `  ${env.padEnd(5)} ${url}`),
-      `  One-time credentials: ${ctx.client().url}${accepted.links.credentials} (fetch it once with your token; a second read is refused)`,
+      `  Show the generated credentials once: tenantplane credentials ${tenant.name}`,
     ]);
   },
 };
