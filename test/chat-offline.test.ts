@@ -91,6 +91,24 @@ test('a confirmation is bound to its conversation', async (t) => {
   t.true(tenants.all().some((x) => x.name === 'bound' && x.state === 'ready'));
 });
 
+test('an expired confirmation does nothing and says it expired', async (t) => {
+  await say('alice', 'create a site called stale');
+  const asked = await say('alice', 'delete stale');
+  const [confirmation] = asked.of('confirmation_required');
+  t.like(confirmation, { action: 'DELETE_SITE' });
+  // The same chat, one second past the confirmation's lifetime.
+  const later = new Date(Date.parse(confirmation.expiresAt) + 1000);
+  const lateChat = await startChatServer(Object.create(stack.deps, { now: { value: () => later } }), { tenants, billing });
+  t.teardown(lateChat.close);
+  const before = tenants.calls.length;
+  const res = await postChat(lateChat.url, token('alice'), { confirm: confirmation.id, conversationId: asked.conversationId });
+  t.is(res.status, 410);
+  t.is(res.json.error.code, 'expired');
+  t.regex(res.json.error.message, /expired.*ask again/);
+  t.deepEqual(tenants.calls.slice(before).filter((c) => c.method === 'remove'), [], 'nothing was deleted');
+  t.true(tenants.all().some((x) => x.name === 'stale' && x.state === 'ready'));
+});
+
 // Edge of the endpoint
 
 test('no token is 401 and a bad body is 400, as JSON before any stream', async (t) => {
