@@ -77,6 +77,17 @@ test('the per-address limit is shared by two instances and answers 429 with Retr
   t.is((await a.post('/api/signup', { email: uniqueEmail() }, { ip })).status, 202, 'a new hour opens a new window');
 });
 
+test('a client that writes its own X-Forwarded-For does not escape the per-address limit', async (t) => {
+  const h = await instance({ env: { RATE_LIMIT_PER_HOUR: '3' } });
+  // The trusted front end (one hop) appends the address it saw; whatever the client wrote stands to its left.
+  const real = '203.0.113.77';
+  const spoofed = (i: number) => ({ headers: { 'X-Forwarded-For': `10.${i}.0.1, 198.18.${i}.9, ${real}` } });
+  const statuses = [];
+  for (let i = 0; i < 5; i++) statuses.push((await h.post('/api/signup', { email: uniqueEmail('spoof') }, spoofed(i))).status);
+  t.deepEqual(statuses, [202, 202, 202, 429, 429]);
+  t.is((await h.post('/api/signup', { email: uniqueEmail('spoof') }, { ip: '10.0.0.1' })).status, 202, 'the spoofed address itself has its own, untouched budget');
+});
+
 test('activation is rate limited per address too', async (t) => {
   const h = await instance({ env: { RATE_LIMIT_PER_HOUR: '2' } });
   const ip = '203.0.113.20';
