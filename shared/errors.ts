@@ -11,7 +11,9 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unauthenticated'
+  | 'payment_required'
   | 'forbidden'
+  | 'quota_exceeded'
   | 'not_found'
   | 'method_not_allowed'
   | 'conflict'
@@ -32,7 +34,9 @@ const defaultStatus: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unauthenticated: 401,
+  payment_required: 402,
   forbidden: 403,
+  quota_exceeded: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

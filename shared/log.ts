@@ -31,6 +31,12 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Path segments that carry a bearer secret (one-time credentials, activation and confirmation tokens). */
+const SECRET_PATH = /(\/(?:credentials|activate|tokens?|confirm(?:ations?)?)\/)[^/]+/gi;
+
+/** A request path fit for the logs: tokens carried in the path are replaced by "[redacted]". */
+export const redactPath = (pathname: string): string => pathname.replace(SECRET_PATH, '$1[redacted]');
+
 export function createLogger(options: {
   level?: keyof typeof rank;
   write?: (line: string) => void;

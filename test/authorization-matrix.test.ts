@@ -135,12 +135,15 @@ function tokenOf(caller: Caller): string | undefined {
   return { 'no token': undefined, 'bad token': 'not-a-firebase-id-token', 'tenant owner': owner.token, 'tenant non-owner': stranger.token, admin: admin.token }[caller];
 }
 
-/** The status the rule demands, or the statuses it forbids for an allowed caller. */
-function expectationOf(rule: Rule, caller: Caller): { exactly: number } | { allowed: true } {
+/**
+ * The status the rule demands, or the statuses it forbids for an allowed caller.
+ * Another user's tenant answers 404, exactly like a tenant that does not exist (R-ISO-3).
+ */
+function expectationOf(rule: Rule, caller: Caller, route: MatrixRoute): { exactly: number } | { allowed: true } {
   if (rule === 'public') return { allowed: true };
   if (caller === 'no token' || caller === 'bad token') return { exactly: 401 };
   if (rule === 'user') return { allowed: true };
-  if (rule === 'owner') return caller === 'tenant non-owner' ? { exactly: 403 } : { allowed: true };
+  if (rule === 'owner') return caller === 'tenant non-owner' ? { exactly: route.path.startsWith(T) ? 404 : 403 } : { allowed: true };
   return caller === 'admin' ? { allowed: true } : { exactly: 403 };
 }
 
@@ -173,7 +176,7 @@ test.serial('every route has a rule in the matrix, its action is in POLICY, and 
 
 // The behaviour
 
-test.serial('every route answers each caller as its rule says: 401 without a valid token, 403 for the wrong caller, never 500', async (t) => {
+test.serial('every route answers each caller as its rule says: 401 without a valid token, 403 for the wrong caller (404 for another user\'s tenant), never 500', async (t) => {
   // Deletions last, so the other routes meet the tenant and the project while they exist.
   const routes = routesUnderTest().sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
   const problems: string[] = [];
@@ -186,7 +189,7 @@ test.serial('every route answers each caller as its rule says: 401 without a val
       const status = await statusOf(route, caller);
       statuses.set(caller, status);
       checked++;
-      const expected = expectationOf(rule, caller);
+      const expected = expectationOf(rule, caller, route);
       const label = `${keyOf(route)} (${rule}) × ${caller}`;
       if ('exactly' in expected && status !== expected.exactly) problems.push(`${label}: expected ${expected.exactly}, got ${status}`);
       if ('allowed' in expected && (status === 401 || status === 403)) problems.push(`${label}: expected to be let through, got ${status}`);

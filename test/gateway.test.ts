@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { createTestUser } from '../shared/testing/users.ts';
 
 let stack: TestStack;
 test.before(async () => {
@@ -9,8 +10,9 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-test('health reports every dependency up', async (t) => {
-  const res = await stack.fetch('/api/health');
+test('health reports every dependency up to an admin', async (t) => {
+  const admin = await createTestUser(stack.deps, { role: 'admin' });
+  const res = await stack.fetch('/api/health', { token: admin.token });
   const body = await res.json();
   t.is(res.status, 200, JSON.stringify(body));
   t.is(body.status, 'ok');

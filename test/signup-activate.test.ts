@@ -64,18 +64,28 @@ test.serial('GET with the token in the query activates too', async (t) => {
   t.is((await h.get(`/api/activate?token=${token}`)).status, 200);
 });
 
-test.serial('an admin who activates stays admin, and a disabled user is enabled again', async (t) => {
+test.serial('an admin who activates stays admin, and an unverified address becomes verified', async (t) => {
   const auth = await h.deps.auth();
   const email = uniqueEmail('admin');
-  const admin = await auth.createUser({ email, disabled: true });
+  const admin = await auth.createUser({ email, emailVerified: false });
   await auth.setCustomUserClaims(admin.uid, { role: 'admin', team: 'ops' });
   const res = await h.post('/api/activate', { token: await tokenFor(email) });
   t.is(res.status, 200);
   t.is((await res.json()).uid, admin.uid);
   const after = await auth.getUser(admin.uid);
   t.deepEqual(after.customClaims, { role: 'admin', team: 'ops' });
-  t.false(after.disabled);
   t.true(after.emailVerified);
+});
+
+test.serial('a disabled account is not enabled by an activation link: 403, and it stays disabled', async (t) => {
+  const auth = await h.deps.auth();
+  const email = uniqueEmail('disabled');
+  const token = await tokenFor(email);
+  const user = await auth.createUser({ email, disabled: true });
+  const res = await h.post('/api/activate', { token });
+  t.is(res.status, 403);
+  t.regex((await res.json()).error.message, /disabled/);
+  t.true((await auth.getUser(user.uid)).disabled);
 });
 
 // Refusing

@@ -7,7 +7,7 @@ import { createRouter } from '../../shared/http/router.ts';
 import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
 import { findSignupRefByTokenHash, hashToken, isExpired, readSignup, TOKEN_PATTERN, writeSignup } from '../../shared/store/signups.ts';
 import { runKeyedTransaction } from '../../shared/store/transact.ts';
-import { ensureTenantUser } from './user.ts';
+import { AccountDisabledError, ensureTenantUser } from './user.ts';
 
 const HOUR = 3_600_000;
 /** Where the activation page sends the visitor next. */
@@ -63,6 +63,10 @@ async function activate(deps: Deps, ctx: Context, token: unknown): Promise<Activ
   try {
     user = await ensureTenantUser(await deps.auth(), signup.email, signup.name);
   } catch (err) {
+    if (err instanceof AccountDisabledError) {
+      ctx.log.warn('activation refused: the account is disabled', { emailHash });
+      throw new AppError('forbidden', 'This account is disabled. Ask the operator of this service to enable it.');
+    }
     await releaseClaim(deps, ref, activationId).catch((releaseErr: unknown) =>
       ctx.log.error('could not release an activation claim', { err: releaseErr, emailHash }),
     );

@@ -1,8 +1,11 @@
 import type { Auth, UserRecord } from 'firebase-admin/auth';
 
+/** The address belongs to a disabled account: activation does not enable it. */
+export class AccountDisabledError extends Error {}
+
 /**
- * Creates the Firebase user for a confirmed address, or enables and verifies
- * an existing one, and makes sure it carries a role: `tenant`, unless it is
+ * Creates the Firebase user for a confirmed address, or verifies an existing
+ * one (a disabled one is refused), and makes sure it carries a role: `tenant`, unless it is
  * already `admin` (activation never downgrades). Other custom claims are kept.
  * Returns the uid and a custom token the page exchanges for a sign-in.
  */
@@ -17,7 +20,9 @@ export async function ensureTenantUser(auth: Auth, email: string, displayName?: 
       user = await auth.getUserByEmail(email);
     }
   }
-  if (user.disabled || !user.emailVerified) user = await auth.updateUser(user.uid, { disabled: false, emailVerified: true });
+  // A disabled account stays disabled: only an operator enables it again (R-ISO-3).
+  if (user.disabled) throw new AccountDisabledError();
+  if (!user.emailVerified) user = await auth.updateUser(user.uid, { emailVerified: true });
   const claims = user.customClaims ?? {};
   if (claims.role !== 'admin' && claims.role !== 'tenant') await auth.setCustomUserClaims(user.uid, { ...claims, role: 'tenant' });
   return { uid: user.uid, customToken: await auth.createCustomToken(user.uid) };

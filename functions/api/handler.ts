@@ -1,5 +1,6 @@
 import type { Deps } from '../../shared/deps.ts';
 import type { Handler } from '../../shared/http/wrap.ts';
+import { verifyBearer } from '../../shared/auth/principal.ts';
 import { checkHealth } from './health.ts';
 import { createApiRouter, type ApiRoute } from './route.ts';
 import { tenantRoutes } from './routes/tenants.ts';
@@ -20,9 +21,13 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
       method: 'GET',
       path: '/api/health',
       action: 'health.read',
-      handler: async () => {
+      handler: async (ctx) => {
         const health = await checkHealth(deps);
-        return { status: health.status === 'ok' ? 200 : 503, body: health };
+        const status = health.status === 'ok' ? 200 : 503;
+        // Anyone may ask whether the platform is up; only admins learn which dependency is down and why.
+        const caller = ctx.header('authorization') ? await verifyBearer(ctx.header('authorization'), deps.auth).catch(() => null) : null;
+        if (caller?.role === 'admin') return { status, body: health };
+        return { status, body: { status: health.status === 'ok' ? 'ok' : 'unavailable' } };
       },
     },
     ...tenantRoutes(deps, tenants, secrets),

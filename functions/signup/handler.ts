@@ -36,7 +36,8 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
   await enforceRateLimit(deps.db, { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() });
 
   const emailHash = hashEmail(input.email);
-  const accountExists = await findAccount(deps, ctx, input.email, emailHash);
+  const account = await findAccount(deps, ctx, input.email, emailHash);
+  const accountExists = account !== 'none';
   const token = createToken();
   const outboxId = createOutboxId();
   const ref = signupRef(deps.db, emailHash);
@@ -45,6 +46,8 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
     const existing = await readSignup(tx, ref);
     const decision = decideMail(existing?.mailTimes ?? [], now, { perMinute: settings.mailPerMinute, perDay: settings.mailPerDay });
     if (!decision.send) return { queued: false as const, reason: decision.reason };
+    // A disabled account gets the same answer but no mail and no new link: nothing would let it back in.
+    if (account === 'disabled') return { queued: false as const, reason: 'disabled' as const };
     const activated = accountExists || existing?.status === 'activated';
     const signup = nextSignup(existing, input, activated, hashToken(token), now, settings.tokenTtlHours, decision.mailTimes);
     writeSignup(tx, ref, signup, existing !== undefined);
@@ -62,6 +65,8 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
       // The message is safe in the outbox; the sweeper creates the task later.
       ctx.log.error('mail task not created; the outbox sweeper will retry', { err, outboxId });
     }
+  } else if (outcome.reason === 'disabled') {
+    ctx.log.warn('signup mail not sent: the account is disabled', { emailHash });
   } else {
     ctx.log.warn('signup mail suppressed: too many mails to this address', { emailHash, reason: outcome.reason });
     await countSuppressed(deps, ctx, outcome.reason);
@@ -69,15 +74,15 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
   return ACCEPTED;
 }
 
-/** Whether Firebase Auth already has this address; an Auth outage falls back to what the signup record says. */
-async function findAccount(deps: Deps, ctx: Context, email: string, emailHash: string): Promise<boolean> {
+/** Whether Firebase Auth already has this address, and whether it is disabled; an Auth outage falls back to what the signup record says. */
+async function findAccount(deps: Deps, ctx: Context, email: string, emailHash: string): Promise<'none' | 'active' | 'disabled'> {
   try {
-    await (await deps.auth()).getUserByEmail(email);
-    return true;
+    const user = await (await deps.auth()).getUserByEmail(email);
+    return user.disabled ? 'disabled' : 'active';
   } catch (err) {
-    if ((err as { code?: string }).code === 'auth/user-not-found') return false;
+    if ((err as { code?: string }).code === 'auth/user-not-found') return 'none';
     ctx.log.warn('account lookup failed; deciding from the signup record', { err, emailHash });
-    return false;
+    return 'none';
   }
 }
 

@@ -35,9 +35,11 @@ export function loadHosting(file = join(root, 'firebase.json')) {
     public: string;
     rewrites: Rewrite[];
     redirects?: Array<{ source: string; destination: string; type?: number }>;
+    headers?: Array<{ source: string; headers: Array<{ key: string; value: string }> }>;
   };
   return {
     publicDir: join(root, hosting.public),
+    headers: (hosting.headers ?? []).map((h) => ({ regex: globToRegex(h.source), values: Object.fromEntries(h.headers.map((x) => [x.key, x.value])) })),
     redirects: (hosting.redirects ?? []).map((r) => ({ regex: globToRegex(r.source), to: r.destination, status: r.type ?? 301 })),
     rewrites: hosting.rewrites.map((r) => ({ regex: globToRegex(r.source), fn: r.function.functionId })),
   };
@@ -75,8 +77,10 @@ export async function startGateway(deps: Deps, options: { port: number; host?: s
     const redirect = hosting.redirects.find((r) => r.regex.test(url.pathname));
     if (redirect) return void res.writeHead(redirect.status, { Location: redirect.to + url.search }).end();
     const rewrite = hosting.rewrites.find((r) => r.regex.test(url.pathname));
-    if (rewrite && !serveStatic(hosting.publicDir, url.pathname, res, true)) return dispatch(rewrite.fn);
-    if (!rewrite && !serveStatic(hosting.publicDir, url.pathname, res, false)) {
+    // Hosting's custom headers (the page policy among them) go on what it serves from its folder.
+    const headers = Object.assign({}, ...hosting.headers.filter((h) => h.regex.test(url.pathname)).map((h) => h.values));
+    if (rewrite && !serveStatic(hosting.publicDir, url.pathname, res, headers)) return dispatch(rewrite.fn);
+    if (!rewrite && !serveStatic(hosting.publicDir, url.pathname, res, headers)) {
       res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8' }).end('<h1>404</h1><p>Nothing here. <a href="/">Home</a></p>');
     }
 
@@ -105,8 +109,8 @@ export async function startGateway(deps: Deps, options: { port: number; host?: s
   };
 }
 
-/** Serves a file from the hosting folder; like hosting, an existing file wins over a rewrite. */
-function serveStatic(dir: string, pathname: string, res: import('node:http').ServerResponse, onlyIfExists: boolean): boolean {
+/** Serves a file from the hosting folder with firebase.json's headers; like hosting, an existing file wins over a rewrite. */
+function serveStatic(dir: string, pathname: string, res: import('node:http').ServerResponse, headers: Record<string, string>): boolean {
   let path: string;
   try {
     path = normalize(join(dir, decodeURIComponent(pathname)));
@@ -117,11 +121,10 @@ function serveStatic(dir: string, pathname: string, res: import('node:http').Ser
   try {
     if (statSync(path).isDirectory()) path = join(path, 'index.html');
     const stat = statSync(path);
-    res.writeHead(200, { 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream', 'Content-Length': stat.size, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' });
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream', 'Content-Length': stat.size, 'Cache-Control': 'no-cache' });
     createReadStream(path).pipe(res);
     return true;
   } catch {
-    if (onlyIfExists) return false;
     return false;
   }
 }

@@ -3,7 +3,7 @@
  * edge checks it before the handler runs, and the service layer checks it
  * again against the loaded resource (ownership), with this same function.
  */
-import { forbidden, unauthenticated } from '../errors.ts';
+import { forbidden, notFound, unauthenticated } from '../errors.ts';
 import type { Principal } from './principal.ts';
 
 /** public: anyone · user: any signed-in user · owner: the resource's owner or an admin · admin: admins only. */
@@ -50,6 +50,16 @@ export function authorize(principal: Principal | null | undefined, action: Actio
   if (principal.role === 'admin') return;
   if (rule === 'admin') throw forbidden('Only admins may do this.');
   if (rule === 'owner' && resource && resource.ownerId !== principal.uid) throw forbidden('You do not own this resource.');
+}
+
+/**
+ * `authorize` for a resource whose existence is private (a tenant): when the
+ * caller does not own it, the answer is the 404 of a resource that does not
+ * exist, so nobody learns which ids are taken (R-ISO-3).
+ */
+export function authorizeHidden(principal: Principal | null | undefined, action: Action, resource: { ownerId?: string }, what: string): void {
+  if (POLICY[action] === 'owner' && principal && principal.role !== 'admin' && resource.ownerId !== principal.uid) throw notFound(what);
+  authorize(principal, action, resource);
 }
 
 /** True when `authorize` would pass. */

@@ -25,6 +25,10 @@ export async function verifyBearer(header: string | undefined, getAuth: () => Pr
     if (code.startsWith('auth/') || err instanceof SyntaxError) throw unauthenticated('The sign-in token is not valid; sign in again.');
     throw err;
   }
-  const role: Role = decoded.role === 'admin' ? 'admin' : 'tenant';
-  return { uid: decoded.uid, email: decoded.email, role };
+  // Only accounts that confirmed their address through our activation (which sets the role) act:
+  // a password account registered straight with Firebase Auth has neither (R-ISO-3).
+  if (decoded.email_verified !== true || !ROLES.includes(decoded.role as Role)) {
+    throw new AppError('forbidden', 'This account is not activated yet: open the link in the email we sent you (or sign up again for a new one).', { reason: 'not_activated' });
+  }
+  return { uid: decoded.uid, email: decoded.email, role: decoded.role as Role };
 }

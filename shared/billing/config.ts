@@ -4,7 +4,8 @@
  * name and an example; webhook secrets and API keys are kept here and nowhere else.
  */
 import { ConfigError, type Env, type Mode } from '../config.ts';
-import { PLAN_DEFAULTS } from '../tenants/plans.ts';
+import { PLAN_DEFAULTS, planDefaults } from '../tenants/plans.ts';
+import { ENV_NAMES, MEMORY_SIZES } from '../tenants/types.ts';
 import { EXPORT_TABLE_PATTERN } from './types.ts';
 
 /** Prices of the metered local runtime (R-BILL-2), in `currency`. */
@@ -22,8 +23,15 @@ export interface PriceSheet {
 export interface Plan {
   id: string;
   name: string;
+  /** The environments a tenant on this plan gets by default, and the only ones it may have. */
   environments: string[];
+  /** Memory of a new tenant by default (MiB). */
   memoryMb: number;
+  /** The largest memory a tenant on this plan may have (MiB). */
+  maxMemoryMb: number;
+  /** How many tenants one user may have on this plan. */
+  tenants: number;
+  /** Monthly price; a plan with a price needs an active subscription (402 until then). */
   priceMonthly: number;
   currency: string;
   /** The price ids at each payment provider; a plan without one cannot be bought there. */
@@ -110,7 +118,7 @@ function parsePriceSheet(env: Env): PriceSheet {
 }
 
 function parsePlans(env: Env): Plan[] {
-  const example = '[{"id":"starter","priceMonthly":1900,"currency":"USD","providerPrices":{"stripe":"price_123"}}]';
+  const example = '[{"id":"starter","priceMonthly":1900,"tenants":3,"maxMemoryMb":1024,"providerPrices":{"stripe":"price_123"}}]';
   const given = json(env, 'PLANS', example) as Partial<Plan>[] | undefined;
   const stripe = (id: string) => read(env, `STRIPE_PRICE_${id.toUpperCase()}`);
   const paddle = (id: string) => read(env, `PADDLE_PRICE_${id.toUpperCase()}`);
@@ -118,20 +126,40 @@ function parsePlans(env: Env): Plan[] {
   if (!Array.isArray(entries) || entries.length === 0) throw new ConfigError('PLANS', `must be a non-empty JSON array (example: ${example}).`);
   return entries.map((entry) => {
     const id = String(entry?.id ?? '');
-    const defaults = PLAN_DEFAULTS[id];
+    const defaults = planDefaults(id);
     if (!defaults) throw new ConfigError('PLANS', `names plan "${id}", but tenants know only ${Object.keys(PLAN_DEFAULTS).join(', ')}.`);
     const price = entry.priceMonthly ?? DEFAULT_PRICES[id]?.priceMonthly ?? 0;
     if (!Number.isInteger(price) || price < 0) throw new ConfigError('PLANS', `priceMonthly of "${id}" must be a whole number of cents (example: ${example}).`);
-    return {
+    const plan = {
       id,
       name: entry.name ?? DEFAULT_PRICES[id]?.name ?? id,
       environments: entry.environments ?? [...defaults.environments],
       memoryMb: entry.memoryMb ?? defaults.memoryMb,
+      maxMemoryMb: entry.maxMemoryMb ?? defaults.maxMemoryMb,
+      tenants: entry.tenants ?? defaults.tenants,
       priceMonthly: price,
       currency: entry.currency ?? 'USD',
       providerPrices: { stripe: entry.providerPrices?.stripe ?? stripe(id), paddle: entry.providerPrices?.paddle ?? paddle(id) },
     };
+    checkLimits(plan, example);
+    return plan;
   });
+}
+
+/** A plan's limits must describe something the tenants service can create. */
+function checkLimits(plan: Plan, example: string): void {
+  const sizes = MEMORY_SIZES as readonly number[];
+  const problem =
+    !Array.isArray(plan.environments) || plan.environments.length === 0 || plan.environments.some((e) => !(ENV_NAMES as readonly string[]).includes(e))
+      ? `environments must be a non-empty list of ${ENV_NAMES.join(', ')}`
+      : !sizes.includes(plan.maxMemoryMb)
+        ? `maxMemoryMb must be one of ${sizes.join(', ')}`
+        : !sizes.includes(plan.memoryMb) || plan.memoryMb > plan.maxMemoryMb
+          ? `memoryMb must be one of ${sizes.join(', ')} and at most maxMemoryMb`
+          : !Number.isInteger(plan.tenants) || plan.tenants < 0
+            ? 'tenants must be a whole number of tenants per user (0 or more)'
+            : undefined;
+  if (problem) throw new ConfigError('PLANS', `plan "${plan.id}": ${problem} (example: ${example}).`);
 }
 
 /** The billing part of the config; see {@link BillingConfig}. */

@@ -145,3 +145,13 @@ test('SSE events reach the client one by one, with heartbeats in between', async
   t.regex(all, /: heartbeat/);
   t.regex(all, /data: two\ndata: lines\n\n/);
 });
+
+test('tokens carried in a path never reach the logs', async (t) => {
+  const url = await serve(createRouter([{ method: 'GET', path: '/api/v1/tenants/:id/credentials/:token', handler: async () => ({ body: {} }) }]), t);
+  const token = 'f'.repeat(64);
+  lines.length = 0;
+  await fetch(`${url}/api/v1/tenants/t-abcdefghij/credentials/${token}`);
+  t.true(lines.length > 0);
+  t.false(lines.some((line) => line.includes(token)));
+  t.true(lines.some((line) => line.includes('/credentials/[redacted]')));
+});

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { AppError, toAppError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { redactPath, type Logger } from '../log.ts';
 import { readRawBody, parseJsonObject, type IncomingRequest } from './body.ts';
 import { applyCors } from './cors.ts';
 
@@ -89,8 +89,8 @@ export function wrap(handler: Handler, options: WrapOptions): NodeHandler {
       const error = toAppError(err);
       status = error.status;
       // 503 asks the caller (often Cloud Tasks) to come back later: expected, so a warning without a stack.
-      if (error.code === 'unavailable') log.warn('request deferred', { reason: error.message, path: url.pathname });
-      else if (error.status >= 500) log.error('request failed', { err: error.cause ?? error, path: url.pathname });
+      if (error.code === 'unavailable') log.warn('request deferred', { reason: error.message, path: redactPath(url.pathname) });
+      else if (error.status >= 500) log.error('request failed', { err: error.cause ?? error, path: redactPath(url.pathname) });
       if (!res.headersSent) {
         sendJson(res, error.status, error.toBody(), error.headers);
       } else if (!res.writableEnded) {
@@ -100,7 +100,7 @@ export function wrap(handler: Handler, options: WrapOptions): NodeHandler {
       log.info('request', {
         httpRequest: {
           requestMethod: req.method,
-          requestUrl: url.pathname,
+          requestUrl: redactPath(url.pathname),
           status,
           latency: `${((performance.now() - started) / 1000).toFixed(3)}s`,
           userAgent: req.headers['user-agent'],

@@ -13,8 +13,6 @@ export interface SecretMeta {
   updatedAt: string;
 }
 
-export const SECRET_KEY_PATTERN = /^[A-Z][A-Z0-9_]{1,63}$/;
-
 const path = (tenantId: string, key: string) => `tenants/${tenantId}/secrets/${key}`;
 
 export function createSecretStore(db: Firestore, key: Buffer) {

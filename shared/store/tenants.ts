@@ -4,7 +4,7 @@
  * and `tenantNames/{ownerId}:{name}` reserving a name per owner.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
-import type { EnvName, EnvironmentRecord, Tenant, TenantEvent } from '../tenants/types.ts';
+import { isTenantId, type EnvName, type EnvironmentRecord, type Tenant, type TenantEvent } from '../tenants/types.ts';
 
 /** Tenant document: the public Tenant plus bookkeeping the API does not show. */
 export interface TenantDoc extends Tenant {
@@ -28,6 +28,8 @@ export function toTenant(doc: TenantDoc): Tenant & { operation?: string } {
 }
 
 export async function getTenantDoc(db: Firestore, id: string, tx?: Transaction): Promise<TenantDoc | undefined> {
+  // Anything but a tenant id (a slash, a dot path, a prototype key) names no tenant, rather than a bad document path.
+  if (!isTenantId(id)) return undefined;
   const ref = db.doc(tenantPath(id));
   const snap = tx ? await tx.get(ref) : await ref.get();
   return snap.exists ? (snap.data() as TenantDoc) : undefined;

@@ -5,7 +5,7 @@
  * retried request can never enqueue twice.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
-import { authorize, type Action } from '../auth/authorize.ts';
+import { authorizeHidden, type Action } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import { AppError, illegalTransition, notFound } from '../errors.ts';
 import type { Queue } from '../queue/client.ts';
@@ -74,12 +74,12 @@ export async function startOperation(
     const tenant = await getTenantDoc(ctx.db, tenantId, tx);
     if (!tenant || tenant.state === 'deleted') {
       if (tenant && op === 'delete') {
-        authorize(p, action, tenant);
+        authorizeHidden(p, action, tenant, `Tenant ${tenantId}`);
         return { tenant, enqueue: false };
       }
       throw notFound(`Tenant ${tenantId}`);
     }
-    authorize(p, action, tenant);
+    authorizeHidden(p, action, tenant, `Tenant ${tenantId}`);
     const inFlight = tenant.operation;
     if (inFlight && inFlight.name === op && inFlight.env === options.env && inFlight.image === options.image) {
       return { tenant, enqueue: true };

@@ -5,14 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FieldPath } from '@google-cloud/firestore';
-import { authorize } from '../auth/authorize.ts';
+import { authorize, authorizeHidden } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound, notSupported } from '../errors.ts';
 import { appendEvent, getTenantDoc, listEnvironments, listEvents, namePath, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
 import { issueRetrievalToken } from './credentials.ts';
 import { enqueueOperation, startOperation, taskName, type OperationContext } from './operations.ts';
-import { DEFAULT_PLAN, PLAN_DEFAULTS } from './plans.ts';
+import { DEFAULT_PLAN } from './plans.ts';
+import { checkPlanShape, claimTenantSlot, findPlan, tenantCountsPath } from './entitlements.ts';
+import { runKeyedTransaction } from '../store/transact.ts';
 import { registryToken as makeRegistryToken, resolveDeployImage } from './registry.ts';
 import { readMetricsHistory, recordMetricsSamples, type MetricsSample } from './metrics-history.ts';
 import { isTenantId, type EnvName, type EnvironmentRecord, type Page, type Tenant, type TenantService } from './types.ts';
@@ -36,7 +38,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     if (!isTenantId(id)) throw notFound(`Tenant ${id}`);
     const tenant = await getTenantDoc(deps.db, id);
     if (!tenant) throw notFound(`Tenant ${id}`);
-    authorize(p, action, tenant);
+    authorizeHidden(p, action, tenant, `Tenant ${id}`);
     return tenant;
   }
   const live = async (p: Principal, id: string, action?: Parameters<typeof authorize>[1]) => {
@@ -50,8 +52,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     authorize(p, 'tenants.create');
     const input = parseInput(createTenantSchema, raw);
     if ((input.ownerId && input.ownerId !== p.uid) || input.driver) authorize(p, 'tenants.admin');
-    const plan = input.plan ?? DEFAULT_PLAN;
-    const defaults = PLAN_DEFAULTS[plan];
+    const plan = findPlan(config, input.plan ?? DEFAULT_PLAN);
+    checkPlanShape(p, plan, { environments: input.environments as EnvName[] | undefined, memoryMb: input.memoryMb });
     const now = deps.now();
     const id = newTenantId();
     const ownerId = input.ownerId ?? p.uid;
@@ -60,11 +62,11 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       name: input.name,
       ownerId,
       ownerEmail: ownerId === p.uid ? p.email : undefined,
-      plan,
+      plan: plan.id,
       region: input.region ?? config.region,
-      memoryMb: input.memoryMb ?? defaults.memoryMb,
+      memoryMb: input.memoryMb ?? plan.memoryMb,
       state: 'provisioning',
-      environments: (input.environments as EnvName[] | undefined) ?? defaults.environments,
+      environments: (input.environments as EnvName[] | undefined) ?? (plan.environments as EnvName[]),
       driver: input.driver ?? config.runtime.driver,
       image: config.registry.defaultImage,
       generation: 1,
@@ -76,9 +78,11 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       lease: null,
       tasks: [taskName(id, 'provision', 1)],
     };
-    const credentialsToken = await deps.db.runTransaction(async (tx) => {
+    // Keyed on the owner's tenant count, so one instance's creations for one owner queue instead of fighting over it.
+    const credentialsToken = await runKeyedTransaction(deps.db, tenantCountsPath(ownerId), async (tx) => {
       const nameRef = deps.db.doc(namePath(ownerId, input.name));
       if ((await tx.get(nameRef)).exists) throw conflict(`You already have a tenant named "${input.name}".`, { field: 'name' });
+      await claimTenantSlot(deps.db, tx, p, ownerId, plan);
       tx.create(nameRef, { tenantId: id });
       for (const env of tenant.environments) {
         const record: EnvironmentRecord = { tenantId: id, env, status: 'pending', image: tenant.image, steps: [], updatedAt: now.toISOString() };
@@ -138,7 +142,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       const result = await deps.db.runTransaction(async (tx) => {
         const tenant = await getTenantDoc(deps.db, id, tx);
         if (!tenant || tenant.state === 'deleted') throw notFound(`Tenant ${id}`);
-        authorize(p, 'tenants.update', tenant);
+        authorizeHidden(p, 'tenants.update', tenant, `Tenant ${id}`);
         const now = deps.now();
         const changes: Partial<TenantDoc> = { updatedAt: now.toISOString() };
         if (patch.name && patch.name !== tenant.name) {
@@ -148,7 +152,11 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
           tx.create(nameRef, { tenantId: id });
           changes.name = patch.name;
         }
-        if (patch.memoryMb && patch.memoryMb !== tenant.memoryMb) changes.memoryMb = patch.memoryMb;
+        if (patch.memoryMb && patch.memoryMb !== tenant.memoryMb) {
+          const plan = config.billing.plans.find((candidate) => candidate.id === tenant.plan);
+          if (plan) checkPlanShape(p, plan, { memoryMb: patch.memoryMb });
+          changes.memoryMb = patch.memoryMb;
+        }
         if (Object.keys(changes).length > 1) {
           changes.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'tenant_updated', message: 'Settings changed.', data: { ...patch } }, now);
           tx.update(deps.db.doc(tenantPath(id)), changes);
@@ -239,7 +247,9 @@ function encodeToken(createdAt: string, id: string) {
 function decodeToken(token: string): [string, string] {
   try {
     const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && !Number.isNaN(Date.parse(value[0])) && isTenantId(String(value[1]))) {
+      return value as [string, string];
+    }
   } catch {
     // fall through
   }

@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
 import { createSecretStore } from '../secrets/store.ts';
 import { appendEvent, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
+import { releaseTenantSlot } from './entitlements.ts';
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
 import type { EnvName } from './types.ts';
@@ -146,7 +147,10 @@ async function finish(ctx: StepContext, state: TenantDoc['state'], type: string,
   await db.runTransaction(async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) throw new Superseded();
+    // A finished deletion gives the owner's plan slot back, once.
+    const releaseSlot = state === 'deleted' && t.state !== 'deleted' ? await releaseTenantSlot(db, tx, t) : undefined;
     const eventSeq = appendEvent(db, tx, t, { type, message }, now());
+    releaseSlot?.();
     const urls = { ...t.urls, ...(changes.urls ?? {}) };
     tx.update(db.doc(tenantPath(t.id)), JSON.parse(JSON.stringify({ ...changes, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() })));
   });

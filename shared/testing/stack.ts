@@ -26,6 +26,9 @@ export interface TestStack {
 
 export const QUEUES = ['provision', 'mail'];
 
+/** The default plans with room for many tenants of any size on the free plan. */
+const TEST_PLANS = JSON.stringify([{ id: 'free', tenants: 100, maxMemoryMb: 2048 }, { id: 'starter' }, { id: 'pro' }]);
+
 /** Names the missing emulator and how to get one, instead of a connection error deep in a client. */
 function emulatorHosts() {
   const firestore = process.env.FIRESTORE_EMULATOR_HOST;
@@ -69,6 +72,8 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     DATA_DIR: dataDir,
     LOCAL_PORT_RANGE: `${environmentPorts.from}-${environmentPorts.to}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    // Test files create many tenants per user; test/tenant-boundary.test.ts passes PLANS: '' to test the product's own limits.
+    PLANS: TEST_PLANS,
     ...options.env,
   });
   const deps = createDeps(config);

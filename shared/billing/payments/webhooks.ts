@@ -19,6 +19,7 @@ import type { Principal } from '../../auth/principal.ts';
 import { AppError, conflict } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Tenant, TenantService } from '../../tenants/types.ts';
+import { recordSubscription } from '../../tenants/entitlements.ts';
 import type { WebhookEvent } from './types.ts';
 
 export interface WebhookDeps {
@@ -129,16 +130,21 @@ const inFlight = (tenant: Tenant) => (tenant as Tenant & { operation?: string })
 /** Carries out a claimed event; returns what happened. */
 async function applyEvent(deps: WebhookDeps, event: WebhookEvent): Promise<WebhookOutcome & { tenantId?: string }> {
   const system: Principal = { uid: `system:${event.provider}`, role: 'admin' };
-  const objectRef = deps.db.doc(`webhookObjects/${event.provider}:${event.objectId}`);
-  const object = await objectRef.get();
-  let tenant = await loadTenant(deps.tenants, system, object.get('tenantId'));
+  // An event without an object has no subscription to look up or remember: it stands alone.
+  const objectRef = event.objectId ? deps.db.doc(`webhookObjects/${event.provider}:${event.objectId}`) : undefined;
+  const object = objectRef ? await objectRef.get() : undefined;
+  let tenant = await loadTenant(deps.tenants, system, object?.get('tenantId'));
   const action = event.action as 'activate' | 'suspend';
+  const uid = event.subscription?.uid;
+  const plan = resolvePlan(deps, event);
+  // The subscription's state unlocks (or locks) its paid plan for the buyer's own tenants (R-PLAN-1).
+  if (uid && plan && event.objectId) {
+    await recordSubscription(deps.db, { provider: event.provider, subscriptionId: event.objectId, uid, plan, active: action === 'activate', at: deps.now() });
+  }
   let result: string;
   if (action === 'activate') {
-    const uid = event.subscription?.uid;
     if (!tenant) {
       if (!uid) return { received: true, ignored: true, reason: 'the subscription carries no uid in its metadata / custom_data, so there is no owner' };
-      const plan = resolvePlan(deps, event);
       const name = tenantNameFor(event, plan);
       try {
         tenant = await deps.tenants.create(system, { name, plan, ownerId: uid });
@@ -149,7 +155,7 @@ async function applyEvent(deps: WebhookDeps, event: WebhookEvent): Promise<Webho
         if (!tenant) throw error;
         result = 'already_created';
       }
-      await objectRef.set({ tenantId: tenant.id, ownerId: uid, plan: plan ?? null }, { merge: true });
+      await objectRef?.set({ tenantId: tenant.id, ownerId: uid, plan: plan ?? null }, { merge: true });
     } else if (tenant.state === 'suspended' || inFlight(tenant) === 'suspend') {
       // A suspend still running answers 409; the error reaches the provider, which retries after it finished.
       tenant = await deps.tenants.resume(system, tenant.id);
@@ -179,7 +185,7 @@ export async function handleWebhookEvent(deps: WebhookDeps, event: WebhookEvent)
     const done = 'result' in outcome ? { status: 'done', result: outcome.result, tenantId: outcome.tenantId ?? null } : { status: 'ignored', reason: (outcome as { reason: string }).reason };
     const batch = deps.db.batch();
     batch.update(eventRef, { ...done, updatedAt: deps.now().toISOString() });
-    if ('result' in outcome) {
+    if ('result' in outcome && event.objectId) {
       const objectRef = deps.db.doc(`webhookObjects/${event.provider}:${event.objectId}`);
       const current = ((await objectRef.get()).get('lastAppliedAt') as number | undefined) ?? 0;
       batch.set(objectRef, { lastAppliedAt: Math.max(current, event.occurredAt) }, { merge: true });
