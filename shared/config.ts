@@ -51,6 +51,8 @@ export interface Config {
     dataDir: string;
     portRange: { from: number; to: number };
     publicHost: string;
+    /** uids of local workloads when the control plane runs as root: one per environment. */
+    uidRange: { from: number; to: number };
     /** Cloud Run: each tenant runs as its own service account (shared/gcp/names.ts); nothing to configure but the deployer. */
     cloudRun: { deployerServiceAccount: string };
     kubernetes: {
@@ -175,6 +177,17 @@ function portRange(env: Env, name: string, fallback: string): { from: number; to
   return { from, to };
 }
 
+function uidRange(env: Env, name: string, fallback: string): { from: number; to: number } {
+  const raw = str(env, name, fallback);
+  const match = /^(\d+)-(\d+)$/.exec(raw);
+  const from = Number(match?.[1]);
+  const to = Number(match?.[2]);
+  if (!match || from < 1000 || to >= 2 ** 31 || from > to) {
+    throw new ConfigError(name, `must be a range of unprivileged uids like ${fallback}, got "${raw}".`);
+  }
+  return { from, to };
+}
+
 /** Development keeps working without secrets set; production must set them. */
 function devDefault(env: Env, mode: Mode, name: string, devValue: string, example: string): string {
   const value = optional(env, name);
@@ -223,6 +236,7 @@ function runtimeConfig(env: Env, region: string, projectId: string): Config['run
       dataDir: str(env, 'DATA_DIR', '.data'),
       portRange: portRange(env, 'LOCAL_PORT_RANGE', '20000-20999'),
       publicHost: str(env, 'LOCAL_PUBLIC_HOST', '127.0.0.1'),
+      uidRange: uidRange(env, 'LOCAL_UID_RANGE', '200000-299999'),
       cloudRun: { deployerServiceAccount: str(env, 'PROVISIONER_SERVICE_ACCOUNT', `tp-provisioner@${projectId}.iam.gserviceaccount.com`) },
       kubernetes: {
         kubeconfigPath: optional(env, 'KUBECONFIG'),

@@ -62,6 +62,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
             dataDir: join(config.runtime.dataDir, 'runtime'),
             portRange: config.runtime.portRange,
             publicHost: config.runtime.publicHost,
+            uidRange: config.runtime.uidRange,
             // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
             secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId),
           },
