@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { testDriverConformance } from '../testing/driver-conformance.ts';
 import { readLogs } from './local-logs.ts';
+import { readUid } from './local-process.ts';
 import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid } from './local-test-kit.ts';
 import { DriverError } from './types.ts';
 
@@ -23,6 +24,8 @@ testDriverConformance(test, {
       makeSpec,
       reachable: async (url) => fetch(url, { signal: AbortSignal.timeout(2000) }).then(async (r) => { await r.body?.cancel(); return true; }, () => false),
       countInstances: async (ref) => findWorkloads(dataFolder(dataDir, ref)).length,
+      // Users are separate only when the control plane runs as root; otherwise every workload is this user, and the case is skipped.
+      identityOf: driver.flags.isolatedUsers ? async (ref) => `uid ${readUid((await readPid(dataDir, ref))!)}` : undefined,
       cleanup: () => driver.stopAll(),
     };
   },
