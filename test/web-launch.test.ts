@@ -1,9 +1,10 @@
 /**
- * The visitor's whole path in a real browser against the real local stack:
- * home → signup → the mail's link → activation → Launch → live provisioning
- * events → the environment's own page; then "My tenants" (suspend, resume,
- * secrets, logs, costs, delete) and sign-out. Screenshots at desktop and
- * phone width go to test-output/screenshots/.
+ * The README's tour, followed literally in a real browser against the real
+ * local stack: sign up, open the mail in the local inbox and click its button,
+ * Launch (with a reload half-way), credentials shown once, a deploy, suspend
+ * and resume, secrets, logs, rotation, sign-in again by mail, delete and
+ * sign-out. Every step is screenshotted at desktop and phone width into
+ * test-output/screenshots/tour-*.png.
  */
 import test from 'ava';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
@@ -23,19 +24,29 @@ test.after.always(async () => {
 const email = uniqueEmail('web');
 let tenantId = '';
 let liveUrl = '';
+let step = 0;
 
-// Signup and activation
+/** Screenshots the page as tour step N at both widths; nothing may scroll sideways on a phone. */
+async function shot(t: { true(v: boolean, m?: string): void }, name: string): Promise<void> {
+  step += 1;
+  const { phoneOverflow } = await screenshotBothWidths(web.page, `tour-${String(step).padStart(2, '0')}-${name}`);
+  t.true(phoneOverflow <= 0, `${name}: nothing scrolls sideways at 375 px`);
+}
 
-test.serial('the home page says what the product is and leads to signup and sign-in', async (t) => {
+const card = () => web.page.getByRole('article').filter({ hasText: tenantId });
+
+// Step 1 and 2: signup, then the mail's button in the local inbox
+
+test.serial('the home page leads to signup and sign-in', async (t) => {
   const { page } = web;
   await page.goto(`${stack.url}/`);
   await page.getByRole('heading', { name: 'Your product, one click per customer.' }).waitFor();
   t.is(await page.getByRole('link', { name: 'Sign up', exact: true }).getAttribute('href'), '/signup.html');
   t.is(await page.getByRole('link', { name: 'Sign in with an email link' }).getAttribute('href'), '/signup.html?mode=signin');
-  t.true((await screenshotBothWidths(page, 'index')).phoneOverflow <= 0, 'nothing scrolls sideways at 375 px');
+  await shot(t, 'home');
 });
 
-test.serial('signing up sends a mail whose link activates the account and offers Launch', async (t) => {
+test.serial('1. signing up says a link was sent, and counts down before another can be', async (t) => {
   const { page } = web;
   await page.goto(`${stack.url}/signup.html`);
   await page.getByLabel('Email address').fill(email);
@@ -43,118 +54,180 @@ test.serial('signing up sends a mail whose link activates the account and offers
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.getByText('Check your inbox').waitFor();
   t.true((await page.getByRole('status').innerText()).includes(email));
-  t.true((await screenshotBothWidths(page, 'signup')).phoneOverflow <= 0);
-
-  const mail = await stack.mail.waitFor(email, { timeoutMs: 30_000 });
-  const link = /https?:\/\/\S+\/activate\.html\?token=[0-9a-f]{64}/.exec(mail.text)?.[0];
-  t.truthy(link, 'the mail carries the activation link');
-  await page.goto(link!);
-  await page.getByRole('heading', { name: 'Your account is active' }).waitFor();
-  t.false(page.url().includes('token='), 'the token leaves the address bar');
-  t.true((await screenshotBothWidths(page, 'activate')).phoneOverflow <= 0);
-  await page.getByRole('link', { name: 'Launch' }).click();
-  await page.waitForURL(/\/launch\.html/);
+  t.true(await page.getByRole('button', { name: 'Send another link' }).isDisabled(), 'a second link within the minute would not be sent');
+  t.regex(await page.getByText(/you can ask again in \d+ s/).innerText(), /in \d+ s/);
+  await shot(t, 'signup-sent');
 });
 
-// Launch
+test.serial('2. the button in the mail, clicked in the local inbox, opens the activation page top-level and signs in', async (t) => {
+  const { page } = web;
+  await stack.mail.waitFor(email, { timeoutMs: 30_000 });
+  await page.goto(`http://127.0.0.1:${stack.mail.httpPort}/`);
+  await page.getByRole('link', { name: /Activate your tenantplane account/ }).first().click();
+  await shot(t, 'inbox-message');
+  await page.frameLocator('iframe[title="The message"]').getByRole('link', { name: 'Activate my account' }).click();
+  await page.waitForURL(/\/activate\.html/);
+  await page.getByRole('heading', { name: 'Your account is active' }).waitFor();
+  t.false(page.url().includes('token='), 'the token leaves the address bar');
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  t.true((await page.locator('header').innerText()).includes(email), 'the header knows who is signed in');
+  await shot(t, 'activated');
+});
 
-test.serial('Launch signs in with the activation, suggests a name, and shows every provisioning step until the environments answer', async (t) => {
+// Step 3: Launch, with a reload half-way
+
+test.serial('3. Launch shows each step, survives a reload mid-launch, and links to the environments', async (t) => {
   const { page, context } = web;
+  await page.getByRole('link', { name: 'Launch' }).click();
+  await page.waitForURL(/\/launch\.html/);
   const name = page.getByLabel('Name');
   await name.waitFor();
   t.is(await name.inputValue(), 'acme-shop', 'the name comes from the company given at signup');
   t.true(await page.getByRole('checkbox', { name: 'Live' }).isChecked());
   await page.getByRole('button', { name: 'Launch', exact: true }).click();
-
-  const progress = page.getByRole('progressbar');
-  await progress.waitFor();
-  const log = page.getByRole('log', { name: 'Provisioning events' });
-  await page.getByRole('heading', { name: 'Your environments are ready' }).waitFor({ timeout: 90_000 });
-  t.is(await progress.getAttribute('aria-valuenow'), '100');
-  const steps = await log.innerText();
-  t.regex(steps, /Provisioning demo, test, live/);
-  t.regex(steps, /Every environment is ready\./);
+  await page.getByRole('progressbar').waitFor();
+  await page.waitForURL(/\?tenant=t-/);
   tenantId = new URL(page.url()).searchParams.get('tenant') ?? '';
-  t.regex(tenantId, /^t-[a-z2-7]{10}$/, 'the page address names the tenant, so a reload keeps watching it');
-
-  const links = page.getByRole('link', { name: /^Open (Demo|Test|Live)$/ });
-  t.is(await links.count(), 3);
+  t.regex(tenantId, /^t-[a-z2-7]{10}$/);
+  await page.reload();
+  await page.getByRole('heading', { name: 'Your environments are ready' }).waitFor({ timeout: 90_000 });
+  t.is(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100');
+  const steps = await page.getByRole('log', { name: 'Provisioning events' }).innerText();
+  t.regex(steps, /Every environment is ready\./);
+  t.is(await page.getByRole('link', { name: /^Open (Demo|Test|Live)$/ }).count(), 3);
   liveUrl = (await page.getByRole('link', { name: 'Open Live' }).getAttribute('href')) ?? '';
   const tenantPage = await context.newPage();
   await tenantPage.goto(liveUrl);
   t.regex(await tenantPage.locator('body').innerText(), new RegExp(tenantId), "the environment's own page answers");
   await tenantPage.close();
-  t.true((await screenshotBothWidths(page, 'launch')).phoneOverflow <= 0);
+  await shot(t, 'launch-ready');
+});
+
+test.serial('the credentials survive the reload, show once with copy buttons, then say they were shown', async (t) => {
+  const { page } = web;
+  await page.getByRole('button', { name: 'Show my credentials once' }).click();
+  await page.getByText('Copy them now: they are shown only this once.').waitFor();
+  t.true(await page.getByRole('button', { name: 'Copy JWT_SECRET' }).isVisible());
+  await shot(t, 'credentials-shown');
+  await page.reload();
+  await page.getByText(/were already shown once and cannot be shown again/).waitFor();
+  await page.getByRole('button', { name: 'Rotate credentials…' }).waitFor();
+  await shot(t, 'credentials-already-shown');
 });
 
 test.serial('a second launch with the same name shows the conflict in words, not JSON', async (t) => {
   const { page } = web;
   await page.goto(`${stack.url}/launch.html`);
   await page.getByRole('button', { name: 'Launch', exact: true }).click();
-  const message = page.getByText('You already have a tenant named "acme-shop"');
-  await message.waitFor();
+  await page.getByText('You already have a tenant named "acme-shop"').waitFor();
   t.false((await page.locator('main').innerText()).includes('{"error"'));
 });
 
-// My tenants
+test.serial('the session survives closing the tab', async (t) => {
+  await web.page.close();
+  web.page = await web.context.newPage();
+  await web.page.goto(`${stack.url}/tenants.html`);
+  await card().getByText('Live: ready').waitFor();
+  t.pass();
+});
 
-test.serial('My tenants suspends and resumes with progress, and the environment follows', async (t) => {
+// Step 4: My tenants
+
+test.serial('4. a deploy explains images, asks before touching live, and its result stays', async (t) => {
   const { page } = web;
-  await page.goto(`${stack.url}/tenants.html`);
-  const card = page.getByRole('article').filter({ hasText: tenantId });
-  await card.getByText('Live: ready').waitFor();
-  await card.getByRole('button', { name: 'Suspend' }).click();
-  await card.getByRole('button', { name: 'Resume' }).waitFor({ timeout: 60_000 });
-  await card.getByText('Live: suspended').waitFor();
-  await t.throwsAsync(fetch(liveUrl), undefined, 'a suspended environment does not answer');
-  await card.getByRole('button', { name: 'Resume' }).click();
-  await card.getByRole('button', { name: 'Suspend' }).waitFor({ timeout: 60_000 });
+  await card().getByRole('button', { name: 'Manage' }).click();
+  await card().getByText('How do I push my own image?').click();
+  await card().getByText(/docker push/).waitFor();
+  await card().getByRole('button', { name: 'Deploy…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Deploy to acme-shop?' });
+  t.regex(await dialog.innerText(), /Live is included/);
+  await shot(t, 'deploy-confirm');
+  await dialog.getByRole('button', { name: 'Deploy, live included' }).click();
+  await card().getByText(/^Finished at .*: Deployed /).waitFor({ timeout: 90_000 });
+  await page.waitForTimeout(1500);
+  t.true(await card().getByText(/^Finished at .*: Deployed /).isVisible(), 'the outcome stays on the card');
+  await shot(t, 'deployed');
+});
+
+test.serial('4. suspend says live stops and asks first; resume brings it back at the same URL', async (t) => {
+  const { page } = web;
+  await card().getByRole('button', { name: 'Suspend…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Suspend acme-shop?' });
+  t.regex(await dialog.innerText(), /live stops answering your customers/);
+  await shot(t, 'suspend-confirm');
+  await dialog.getByRole('button', { name: 'Suspend, live included' }).click();
+  await card().getByRole('button', { name: 'Resume' }).waitFor({ timeout: 60_000 });
+  await card().getByText('Live: suspended').waitFor();
+  const paused = await fetch(liveUrl).then((r) => r.text(), () => 'no answer');
+  t.notRegex(paused, new RegExp(tenantId), 'a suspended environment does not serve the app');
+  await shot(t, 'suspended');
+  await card().getByRole('button', { name: 'Resume' }).click();
+  await card().getByRole('button', { name: 'Suspend…' }).waitFor({ timeout: 60_000 });
   t.is((await fetch(liveUrl)).status, 200, 'resumed at the same URL');
 });
 
-test.serial('Manage shows secrets by key only, adds a third-party key, and shows logs and costs', async (t) => {
+test.serial('4. saving a secret says live restarts and asks first; logs show newest first', async (t) => {
   const { page } = web;
-  const card = page.getByRole('article').filter({ hasText: tenantId });
-  await card.getByRole('button', { name: 'Manage' }).click();
-  await card.getByText('JWT_SECRET').waitFor();
-  await card.getByLabel('Key').fill('GEMINI_API_KEY');
-  await card.getByLabel('Value').fill('sk-test-value-never-shown');
-  await card.getByRole('button', { name: 'Save secret' }).click();
-  await card.getByText('Added GEMINI_API_KEY').waitFor();
-  await card.getByRole('button', { name: 'Delete secret GEMINI_API_KEY' }).waitFor();
+  await card().getByLabel('Key').fill('GEMINI_API_KEY');
+  await card().getByLabel('Value').fill('sk-test-value-never-shown');
+  await card().getByRole('button', { name: 'Save secret' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Save GEMINI_API_KEY?' });
+  t.regex(await dialog.innerText(), /live is briefly unavailable/);
+  await dialog.getByRole('button', { name: 'Save and restart' }).click();
+  await card().getByText('Added GEMINI_API_KEY').waitFor();
+  await card().getByText(/^Finished at /).waitFor({ timeout: 60_000 });
   t.false((await page.content()).includes('sk-test-value-never-shown'), 'the value is never shown back');
-  t.false(await card.getByRole('button', { name: 'Delete secret JWT_SECRET' }).isVisible(), 'generated secrets cannot be deleted here');
-  await card.getByText(/listening on/).first().waitFor();
-  await card.getByRole('figure').or(card.getByText('No costs recorded in this period yet.')).first().waitFor();
-  t.true((await screenshotBothWidths(page, 'tenants')).phoneOverflow <= 0);
+  await card().getByText(/listening on/).first().waitFor({ timeout: 30_000 });
+  const times = (await card().getByLabel('Log lines of live').innerText()).split('\n').map((l) => l.slice(0, 8)).filter((x) => /^\d\d:\d\d:\d\d$/.test(x));
+  t.deepEqual(times, [...times].sort().reverse(), 'newest line first');
+  await shot(t, 'manage');
 });
 
-test.serial('deleting asks for the name, then removes the tenant', async (t) => {
+test.serial('rotating the credentials asks first, then offers the new ones once', async (t) => {
   const { page } = web;
-  const card = page.getByRole('article').filter({ hasText: tenantId });
-  await card.getByRole('button', { name: 'Delete', exact: true }).click();
-  const dialog = page.getByRole('dialog');
+  await card().getByRole('button', { name: 'Rotate credentials…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Rotate the credentials of acme-shop?' });
+  t.regex(await dialog.innerText(), /live included/);
+  await dialog.getByRole('button', { name: 'Rotate and restart' }).click();
+  await card().getByRole('button', { name: 'Show my credentials once' }).waitFor({ timeout: 60_000 });
+  await shot(t, 'rotated');
+});
+
+// Signing in again
+
+test.serial('signing in again by mail: a sign-in mail, and a returning user lands on their tenants', async (t) => {
+  const { page } = web;
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${stack.url}/`);
+  await page.getByRole('link', { name: 'Sign in with an email link' }).click();
+  const before = Math.max(0, ...stack.mail.messages().map((m) => m.id));
+  await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tenantplane.linkSentAt.')).forEach((k) => localStorage.removeItem(k)));
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+  await page.getByText('Check your inbox').waitFor();
+  await shot(t, 'signin-sent');
+  const mail = await stack.mail.waitFor(email, { afterId: before, timeoutMs: 30_000 });
+  t.regex(mail.subject, /sign-in link/);
+  await page.goto(`http://127.0.0.1:${stack.mail.httpPort}/messages/${mail.id}`);
+  await page.frameLocator('iframe[title="The message"]').getByRole('link', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'You are signed in' }).waitFor();
+  await shot(t, 'signed-in-again');
+  await page.getByRole('link', { name: 'Go to my tenants' }).click();
+  await card().getByText('Live: ready').waitFor();
+});
+
+test.serial('deleting asks for the name, then removes the tenant; signing out ends the session', async (t) => {
+  const { page } = web;
+  await card().getByRole('button', { name: 'Delete', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete acme-shop?' });
   const confirm = dialog.getByRole('button', { name: 'Delete for good' });
   t.true(await confirm.isDisabled(), 'nothing happens until the name is typed');
   await dialog.getByLabel('Type acme-shop to confirm').fill('acme-shop');
   await confirm.click();
   await page.getByText('You have no tenants yet.').waitFor({ timeout: 120_000 });
-  const res = await stack.fetch(`/api/v1/tenants/${tenantId}`, { token: await idToken() });
-  t.is((await res.json()).tenant.state, 'deleted');
-});
-
-test.serial('signing out ends the session: the tenants page asks to sign in again', async (t) => {
-  const { page } = web;
-  await page.goto(`${stack.url}/tenants.html`);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${stack.url}/`);
   await page.goto(`${stack.url}/tenants.html`);
   await page.getByText('Please sign in').waitFor();
   t.is(await page.getByRole('link', { name: 'Email me a sign-in link' }).getAttribute('href'), '/signup.html?mode=signin');
 });
-
-async function idToken(): Promise<string> {
-  const { idTokenFor } = await import('../shared/testing/users.ts');
-  const user = await (await stack.deps.auth()).getUserByEmail(email);
-  return idTokenFor(stack.deps, user.uid);
-}

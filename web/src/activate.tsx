@@ -131,7 +131,7 @@ function Activate() {
   return (
     <Layout title={outcome?.heading ?? 'Checking your link'} user={outcome?.user ?? null}>
       <div className="card mx-auto max-w-lg">
-        <h1 ref={heading} tabIndex={-1}>
+        <h1 ref={heading} tabIndex={-1} className="outline-none">
           {outcome?.heading ?? 'Checking your link…'}
         </h1>
         <div role="status" aria-live="polite" aria-busy={!outcome} className="mt-4">

@@ -12,6 +12,7 @@ import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type EnvName, type 
 import { Button, Field, Notice, ProgressBar, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
 import { CredentialsPanel, rememberCredentialsLink } from './ui/credentials.tsx';
+import { PlanSummary, usePlans } from './ui/plan.tsx';
 
 type Phase = { kind: 'form' } | { kind: 'running'; tenant: Tenant } | { kind: 'ready'; tenant: Tenant } | { kind: 'failed'; tenant: Tenant; message: string };
 
@@ -31,6 +32,7 @@ function Launch({ user }: { user: SignedInUser }) {
   const [connection, setConnection] = useState<'live' | 'reconnecting'>('live');
   const [errors, setErrors] = useState<{ name?: string; environments?: string; form?: string }>({});
   const [busy, setBusy] = useState(false);
+  const plans = usePlans();
   const stop = useRef(new AbortController());
   const outcomeHeading = useRef<HTMLHeadingElement>(null);
 
@@ -111,6 +113,7 @@ function Launch({ user }: { user: SignedInUser }) {
             <p className="mt-1 text-xs text-slate-500">Test is disposable; Live is protected from resets.</p>
             {errors.environments && <p className="field-error">{errors.environments}</p>}
           </fieldset>
+          <PlanSummary planId="free" plans={plans} lead="It starts on the plan" />
           {errors.form && <Notice kind="error">{errors.form}</Notice>}
           <Button type="submit" busy={busy} busyLabel="Creating…">
             Launch

@@ -87,7 +87,7 @@ function UserRow({ user, self, tenants, selected, onSelect, onChanged }: { user:
     try {
       const res = await api<{ user: UserView }>(`/api/v1/users/${encodeURIComponent(user.uid)}`, { method: 'PATCH', json: { role } });
       onChanged(res.user);
-      setMessage(res.user.role === 'admin' ? `Saved: ${label} is now an admin. It applies when their sign-in next refreshes (within an hour), or at once if they sign in again.` : `Saved: ${label} is now ${res.user.role}. They are signed out everywhere now and sign in again with the new role.`);
+      setMessage(res.user.role === 'admin' ? `Saved: ${label} is now admin. It applies when their sign-in next refreshes (within an hour), or at once if they sign in again.` : `Saved: ${label} is now ${res.user.role}. They are signed out everywhere now and sign in again with the new role.`);
     } catch (err) {
       setError(describeError(err));
     } finally {

@@ -9,8 +9,8 @@ import { Badge, Button, Notice, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
 import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } from './ui/tenant-tools.tsx';
 import { CredentialsPanel } from './ui/credentials.tsx';
+import { PlanSummary, usePlans } from './ui/plan.tsx';
 
-const DONE_WORDS: Record<OperationName, string> = { provision: 'Ready', suspend: 'Suspended', resume: 'Resumed', restart: 'Restarted', deploy: 'Deployed', rotate: 'Rotated', delete: 'Deleted' };
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
@@ -40,6 +40,7 @@ function Tenants({ user }: { user: SignedInUser }) {
 }
 
 function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }) {
+  const plans = usePlans();
   const [tenant, setTenant] = useState(initial);
   const [envs, setEnvs] = useState<EnvironmentRecord[]>([]);
   const [running, setRunning] = useState<OperationName | null>(null);
@@ -74,7 +75,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
       if (op === 'delete' && result.outcome === 'done') return onGone();
       if (result.outcome === 'failed') setError(result.event.message);
       // The outcome stays on the card until the next operation, so a quick one is not missed.
-      else setDone(`${DONE_WORDS[op]} at ${formatTime(result.event.at)}: ${result.event.message}`);
+      else setDone(`Finished at ${formatTime(result.event.at)}: ${result.event.message}`);
       await refresh();
     } catch (err) {
       if ((err as Error).name !== 'AbortError') setError(describeError(err));
@@ -120,6 +121,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           );
         })}
       </ul>
+      <div className="mt-3"><PlanSummary planId={tenant.plan} plans={plans} /></div>
       <p role="status" aria-live="polite" className="mt-3 text-sm text-slate-600">
         {running && <Spinner label={progress} />}
       </p>
@@ -128,8 +130,8 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
       {open && (
         <div id={`manage-${tenant.id}`} className="mt-6 grid grid-cols-1 gap-8 border-t border-slate-100 pt-6 lg:grid-cols-2 [&>*]:min-w-0">
           <DeploySection tenant={tenant} onDeploy={(image) => operate('deploy', post('deploy', { image }))} />
-          <SecretsSection tenant={tenant} />
-          <CredentialsPanel tenant={tenant} />
+          <SecretsSection tenant={tenant} onRestarting={() => void operate('restart', async () => undefined)} />
+          <CredentialsPanel tenant={tenant} busy={!!running} />
           <LogsSection tenant={tenant} />
           <BillingSection tenant={tenant} />
         </div>

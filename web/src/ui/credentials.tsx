@@ -26,7 +26,8 @@ function forgetLink(tenantId: string): void {
   localStorage.removeItem(linkKey(tenantId));
 }
 
-export function CredentialsPanel({ tenant }: { tenant: Tenant }) {
+/** `busy`: another operation of the tenant is running, so rotation waits for it. */
+export function CredentialsPanel({ tenant, busy: othersBusy = false }: { tenant: Tenant; busy?: boolean }) {
   const [link, setLink] = useState(() => readLink(tenant.id));
   const [values, setValues] = useState<Record<string, string> | null>(null);
   const [error, setError] = useState('');
@@ -106,7 +107,7 @@ export function CredentialsPanel({ tenant }: { tenant: Tenant }) {
             The generated credentials of {tenant.name} were already shown once and cannot be shown again. Lost them? Rotate: new values
             replace the old ones, every environment (live included) restarts, and you can show the new ones once.
           </p>
-          <Button variant="secondary" busy={busy && !confirming} busyLabel="Rotating…" disabled={busy || tenant.state !== 'ready'} onClick={() => setConfirming(true)}>Rotate credentials…</Button>
+          <Button variant="secondary" busy={busy && !confirming} busyLabel="Rotating…" disabled={busy || othersBusy || tenant.state !== 'ready'} onClick={() => setConfirming(true)}>Rotate credentials…</Button>
         </>
       )}
       {progress && <p role="status" className="text-sm text-slate-600"><Spinner label={progress} /></p>}

@@ -97,7 +97,8 @@ export function DeploySection({ tenant, onDeploy }: { tenant: Tenant; onDeploy: 
 interface SecretMeta { key: string; origin: 'generated' | 'user'; version: number; updatedAt: string }
 type SecretChange = { kind: 'save'; key: string; value: string; exists: boolean; form: HTMLFormElement } | { kind: 'delete'; key: string };
 
-export function SecretsSection({ tenant }: { tenant: Tenant }) {
+/** `onRestarting` is told when a change restarts the environments, so the card can follow that restart. */
+export function SecretsSection({ tenant, onRestarting }: { tenant: Tenant; onRestarting?: () => void }) {
   const [secrets, setSecrets] = useState<SecretMeta[] | null>(null);
   const [message, setMessage] = useState('');
   const [pending, setPending] = useState<SecretChange | null>(null);
@@ -114,9 +115,11 @@ export function SecretsSection({ tenant }: { tenant: Tenant }) {
         const answer = await api<{ secret: { restarting?: boolean } }>(`${base}/${encodeURIComponent(change.key)}`, { method: change.exists ? 'PATCH' : 'POST', json: { value: change.value } });
         change.form.reset();
         setMessage(`${change.exists ? 'Updated' : 'Added'} ${change.key}.${answer.secret?.restarting ? ` ${affected(tenant)} are restarting to see it.` : ''}`);
+        if (answer.secret?.restarting) onRestarting?.();
       } else {
         const answer = await api<{ restarting?: boolean }>(`${base}/${encodeURIComponent(change.key)}`, { method: 'DELETE' });
         setMessage(`Deleted ${change.key}.${answer?.restarting ? ` ${affected(tenant)} are restarting without it.` : ''}`);
+        if (answer?.restarting) onRestarting?.();
       }
       await reload();
     });
