@@ -141,6 +141,16 @@ test.serial('--no-wait returns as soon as the operation is accepted', async (t) 
 
 // Delete
 
+test.serial('delete with stdin closed asks, gets no answer, and deletes nothing', async (t) => {
+  const res = await cli.run(['delete', 'shop']);
+  t.is(res.code, 1);
+  t.regex(res.stderr, /Type the tenant's name \(shop\) to confirm/);
+  t.regex(res.stderr, /Not deleted: no confirmation was given \(stdin ended\)\. Type the name, or pass --yes\./);
+  const tenant = (await tenantByName('shop'))!;
+  t.is(tenant.state, 'ready');
+  t.is((await fetch(tenant.urls.live)).status, 200, 'the environment still answers');
+});
+
 test.serial('delete asks for the name: a wrong answer deletes nothing, the right one deletes everything', async (t) => {
   const tenant = (await tenantByName('shop'))!;
   const wrong = await cli.run(['delete', 'shop'], { input: 'shpo\n' });
@@ -153,4 +163,16 @@ test.serial('delete asks for the name: a wrong answer deletes nothing, the right
   await t.throwsAsync(fetch(tenant.urls.live));
   const list = await cli.run(['tenants', 'list']);
   t.regex(list.stdout, /No tenants yet/);
+});
+
+test.serial('delete --yes deletes without asking, even with stdin closed', async (t) => {
+  const created = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'quick', environments: ['live'] } });
+  t.is(created.status, 202);
+  const { tenant } = await created.json();
+  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready'], 60_000);
+  const res = await cli.run(['delete', 'quick', '--yes']);
+  t.is(res.code, 0, res.stderr);
+  t.notRegex(res.stderr, /to confirm/);
+  t.regex(res.stdout, /tenant_deleted/);
+  t.is((await tenantByName('quick'))?.state ?? 'deleted', 'deleted');
 });
