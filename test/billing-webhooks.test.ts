@@ -53,9 +53,8 @@ function stripeDelivery(event: object, secret = STRIPE_SECRET, at = Math.floor(D
   return stack.fetch('/api/v1/webhooks/stripe', { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Stripe-Signature': `t=${at},v1=${v1}` } });
 }
 
-function paddleDelivery(event: object) {
+function paddleDelivery(event: object, ts = Math.floor(Date.now() / 1000)) {
   const body = JSON.stringify(event);
-  const ts = Math.floor(Date.now() / 1000);
   const h1 = createHmac('sha256', PADDLE_SECRET).update(`${ts}:${body}`).digest('hex');
   return stack.fetch('/api/v1/webhooks/paddle', { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Paddle-Signature': `ts=${ts};h1=${h1}` } });
 }
@@ -212,6 +211,24 @@ test.serial('a Paddle subscription.activated creates the tenant from custom_data
     await new Promise((r) => setTimeout(r, 300));
   }
   t.deepEqual(await (await paddleDelivery(event)).json(), { received: true, duplicate: true });
+});
+
+test.serial('a Paddle delivery signed outside the 30 s window is refused at the route and records nothing; inside it is taken', async (t) => {
+  const now = Math.floor(Date.now() / 1000);
+  const activation = { event_id: 'evt_01hreplayed', event_type: 'subscription.activated', occurred_at: new Date().toISOString(), notification_id: 'ntf_replay', data: { id: 'sub_01hreplayed', status: 'active', custom_data: { uid: other.uid, plan: 'free', name: 'replayed-site' }, items: [{ price: { id: 'pri_free' } }] } };
+  for (const [at, words] of [[now - 45, 'old'], [now + 45, 'in the future']] as const) {
+    const res = await paddleDelivery(activation, at);
+    t.is(res.status, 401, words);
+    t.regex((await res.json()).error.message, new RegExp(`${words}, more than the 30 s allowed`));
+  }
+  t.false((await stack.deps.db.doc('webhookEvents/paddle:evt_01hreplayed').get()).exists, 'the replay left no record');
+  const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: other.token })).json();
+  t.false(tenants.some((x: { name: string }) => x.name === 'replayed-site'), 'and created no tenant');
+  // Inside the window (an event that needs no action, so nothing provisions).
+  const fresh = { event_id: 'evt_01hinwindow', event_type: 'transaction.paid', occurred_at: new Date().toISOString(), notification_id: 'ntf_window', data: { id: 'txn_01hinwindow' } };
+  const inside = await paddleDelivery(fresh, now - 20);
+  t.is(inside.status, 200);
+  t.like(await inside.json(), { received: true, ignored: true });
 });
 
 // The billing endpoint
