@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { envDir, logDirOf } from './local-lifecycle.ts';
 import type { ResolvedLocalOptions } from './local-options.ts';
+import { pickUid } from './local-sandbox.ts';
 import { readState, updateRecord, withLock, type EnvRecord } from './local-state.ts';
 import { findFreePort } from './ports.ts';
 import { DriverError, type EnvironmentRef } from './types.ts';
@@ -39,7 +40,9 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
     },
     async reserve(ref, key) {
       const rec = await updateRecord(opts.dataDir, key, async (current, state) => {
-        if (current) return current;
+        // The uid is chosen with the port, so every later save of this record carries it.
+        const uid = opts.isolateUsers && current?.uid === undefined ? pickUid(opts, state, key) : current?.uid;
+        if (current) return { ...current, uid };
         const reserved = new Set(Object.values(state.environments).map((r) => r.port));
         const { port, busy } = await findFreePort(opts.portRange, reserved, opts.host);
         if (port === undefined) {
@@ -48,11 +51,12 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
         }
         return {
           ref: { ownerId: ref.ownerId, tenantId: ref.tenantId, env: ref.env },
-          port, desired: 'none', runningSeconds: 0, requests: 0, createdAt: new Date().toISOString(),
+          port, uid, desired: 'none', runningSeconds: 0, requests: 0, createdAt: new Date().toISOString(),
         };
       });
-      await mkdir(join(envDir(opts, key), 'data'), { recursive: true });
-      await mkdir(logDirOf(opts, key), { recursive: true });
+      // Private from the start; a workload start hands data/ to the environment's own user (local-sandbox.ts).
+      await mkdir(join(envDir(opts, key), 'data'), { recursive: true, mode: 0o700 });
+      await mkdir(logDirOf(opts, key), { recursive: true, mode: 0o700 });
       return rec!;
     },
   };

@@ -94,18 +94,22 @@ function runningUids(): Set<number> {
  * and a restarted control plane reuses it.
  */
 export async function assignIdentity(opts: ResolvedLocalOptions, key: string): Promise<WorkloadIdentity> {
-  const rec = await updateRecord(opts.dataDir, key, (current, state: RuntimeState) => {
+  const rec = await updateRecord(opts.dataDir, key, (current, state) => {
     if (!current) throw new DriverError('local', 'not_found', `environment ${key} does not exist; call ensureInfrastructure first`);
-    if (current.uid !== undefined) return current;
-    const taken = new Set(Object.values(state.environments).map((r) => r.uid));
-    const busy = runningUids();
-    for (let uid = opts.uidRange.from; uid <= opts.uidRange.to; uid += 1) {
-      if (!taken.has(uid) && !busy.has(uid)) return { ...current, uid };
-    }
-    const { from, to } = opts.uidRange;
-    throw new DriverError('local', 'failed', `no free uid left in ${from}–${to} for ${key}; widen the local driver's uidRange (LOCAL_UID_RANGE) or destroy unused environments`);
+    return current.uid !== undefined ? current : { ...current, uid: pickUid(opts, state, key) };
   });
   return { uid: rec!.uid!, gid: rec!.uid! };
+}
+
+/** A uid for `key` that no record of `state` holds and no running process uses; call under the state lock. */
+export function pickUid(opts: ResolvedLocalOptions, state: RuntimeState, key: string): number {
+  const taken = new Set(Object.values(state.environments).map((r) => r.uid));
+  const busy = runningUids();
+  for (let uid = opts.uidRange.from; uid <= opts.uidRange.to; uid += 1) {
+    if (!taken.has(uid) && !busy.has(uid)) return uid;
+  }
+  const { from, to } = opts.uidRange;
+  throw new DriverError('local', 'failed', `no free uid left in ${from}–${to} for ${key}; widen the local driver's uidRange (LOCAL_UID_RANGE) or destroy unused environments`);
 }
 
 /**
