@@ -156,6 +156,28 @@ test.serial('a paid subscription creates the tenant for the buyer; the same deli
   t.true((await stack.deps.db.doc('webhookEvents/stripe:evt_created_1').get()).get('expiresAt') instanceof Object);
 });
 
+test.serial('a Stripe checkout round trip: what checkout sends comes back in the subscription event, and the webhook creates that tenant for the buyer', async (t) => {
+  const res = await stack.fetch('/api/v1/checkout', { method: 'POST', token: admin.token, json: { plan: 'starter', name: 'round-trip' } });
+  t.is(res.status, 200);
+  const sessionId = String((await res.json()).url).split('/').pop()!;
+  // The customer pays; Stripe sends the subscription it created from the session.
+  const event = stripe.subscriptionCreated(sessionId);
+  const body = await (await stripeDelivery(event)).json();
+  t.like(body, { received: true, action: 'activate', result: 'created' });
+  createdTenants.push({ id: body.tenantId, token: () => admin.token });
+  const tenant = (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: admin.token })).json()).tenant;
+  t.like(tenant, { name: 'round-trip', ownerId: admin.uid, plan: 'starter' });
+  t.like((await stack.deps.db.doc(`webhookEvents/stripe:${event.id}`).get()).data(), { status: 'done', tenantId: body.tenantId });
+  // Let provisioning finish, so deleting it at the end cannot race a starting workload.
+  const deadline = Date.now() + 90_000;
+  let state = tenant.state;
+  while (!['ready', 'failed'].includes(state) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    state = (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: admin.token })).json()).tenant.state;
+  }
+  t.is(state, 'ready');
+});
+
 test.serial('a signature made with the previous secret still passes during rotation; a wrong one is 401 and stores nothing', async (t) => {
   const rotated = await stripeDelivery(subscriptionEvent('evt_rotation', 'invoice.paid', 'paid', owner.uid), 'whsec_test_previous');
   t.is(rotated.status, 200);

@@ -15,6 +15,13 @@ import { randomHex, startFakeServer, type RecordedRequest, type RunningFake } fr
 export interface StripeFake extends RunningFake {
   /** Sessions created, with their decoded form fields. */
   sessions: Record<string, string>[];
+  /**
+   * The `customer.subscription.created` event Stripe sends once the customer
+   * pays session `sessionId`. As documented, the subscription carries the
+   * session's `subscription_data[metadata]`, not the session's own `metadata`,
+   * and the price of its first line item.
+   */
+  subscriptionCreated(sessionId: string): Record<string, unknown>;
 }
 
 export async function startStripeFake(options: { apiKey: string }): Promise<StripeFake> {
@@ -33,15 +40,32 @@ export async function startStripeFake(options: { apiKey: string }): Promise<Stri
     for (const param of ['mode', 'line_items[0][price]', 'success_url']) {
       if (!form[param]) return { status: 400, body: { error: { type: 'invalid_request_error', message: `Missing required param: ${param}.`, param } } };
     }
-    sessions.push(form);
     const id = `cs_test_${randomHex(24)}`;
+    sessions.push({ ...form, id });
     const metadata = Object.fromEntries(Object.entries(form).filter(([k]) => k.startsWith('metadata[')).map(([k, v]) => [k.slice(9, -1), v]));
     return {
       status: 200,
       body: { id, object: 'checkout.session', mode: form.mode, url: `https://checkout.stripe.test/c/pay/${id}`, client_reference_id: form.client_reference_id ?? null, metadata, status: 'open' },
     };
   });
-  return { ...fake, sessions };
+  const subscriptionCreated = (sessionId: string) => {
+    const form = sessions.find((s) => s.id === sessionId);
+    if (!form) throw new Error(`The Stripe fake has no session ${sessionId}.`);
+    const prefix = 'subscription_data[metadata][';
+    const metadata = Object.fromEntries(Object.entries(form).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length, -1), v]));
+    const created = Math.floor(Date.now() / 1000);
+    const subscription = {
+      id: `sub_${randomHex(12)}`,
+      object: 'subscription',
+      status: 'active',
+      customer: `cus_${randomHex(12)}`,
+      metadata,
+      items: { object: 'list', data: [{ id: `si_${randomHex(12)}`, object: 'subscription_item', price: { id: form['line_items[0][price]'], object: 'price' }, quantity: Number(form['line_items[0][quantity]'] ?? 1) }] },
+      created,
+    };
+    return { id: `evt_${randomHex(12)}`, object: 'event', type: 'customer.subscription.created', created, data: { object: subscription } };
+  };
+  return { ...fake, sessions, subscriptionCreated };
 }
 
 export interface PaddleFake extends RunningFake {
