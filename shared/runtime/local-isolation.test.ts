@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { chown, lstat, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLocalDriver } from './local.ts';
 import { readUid } from './local-process.ts';
 import { createLocalTestKit, dataFolder, launch, makeSpec, pickRange, readPid, waitGone } from './local-test-kit.ts';
 
@@ -211,4 +212,15 @@ rootTest('each environment runs as its own uid (as root), keeps it across a cont
   t.true((await lstat(join(data, '.tmp'))).isDirectory());
   const metrics = await third.metrics!(a);
   t.true(metrics.memoryBytes > 0, 'metrics from /proc work for a process of another uid');
+});
+
+test.serial('with isolateUsers off the workload runs as the control plane and the flags say so; a privileged uid range is refused', async (t) => {
+  const { driver, dataDir } = await kit.makeDriver({ isolateUsers: false });
+  t.false(driver.flags.isolatedUsers);
+  const ref = kit.newRef();
+  await launch(driver, ref);
+  t.is(readUid((await readPid(dataDir, ref))!), process.getuid!());
+  t.is(((await stat(dataFolder(dataDir, ref))).mode & 0o777).toString(8), '700');
+  const error = t.throws(() => createLocalDriver({ dataDir, uidRange: { from: 0, to: 10 } }));
+  t.regex(error!.message, /uidRange .* unprivileged uids; use e\.g\. \{ from: 200000, to: 299999 \}/);
 });
