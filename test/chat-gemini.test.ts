@@ -184,3 +184,40 @@ test.serial('GEMINI_API_KEY selects Gemini, and GEMINI_BASE_URL points the SDK a
   t.deepEqual(since(n)[0].body.tools![0].functionDeclarations!.map((d) => d.name), ['LIST_SITES'], 'only the actions of the turn are declared');
   t.is((await createChatModel(parseConfig({}))).name, 'offline');
 });
+
+// The requests themselves
+
+test.serial('every request the chat sent is a GenerateContentRequest as documented', async (t) => {
+  t.true(fake.requests.length >= 10);
+  t.deepEqual(fake.requests.filter((r) => r.problems.length > 0).map((r) => r.problems), []);
+  for (const { body } of fake.requests) {
+    t.true(body.contents.every((c) => c.role === 'user' || c.role === 'model'));
+    t.is(body.contents[0].role, 'user');
+    t.true(body.systemInstruction!.parts.every((p) => typeof p.text === 'string' && p.text.length > 0));
+    t.true(body.tools!.every((tool) => tool.functionDeclarations!.every((d) => d.description && d.name)));
+  }
+});
+
+test('the fake refuses a request the real API would refuse, naming why', async (t) => {
+  const strict = await startGeminiFake();
+  t.teardown(strict.close);
+  const post = (body: unknown) => fetch(`${strict.url}/v1beta/models/gemini-2.5-flash:generateContent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const cases: [unknown, RegExp][] = [
+    [{ contents: [] }, /contents must be a non-empty list/],
+    [{ contents: [{ role: 'assistant', parts: [{ text: 'hi' }] }] }, /role must be "user" or "model"/],
+    [{ contents: [{ role: 'user', parts: [{ text: 'hi', functionCall: { name: 'X' } }] }] }, /exactly one of/],
+    [{ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], system_prompt: 'x' }, /unknown field "system_prompt"/],
+    [{ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], systemInstruction: { parts: [{ inlineData: {} }] } }, /only text parts/],
+    [{ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], tools: [{ functionDeclarations: [{ name: 'delete site' }] }] }, /not a valid function name/],
+    [{ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], tools: [{ functionDeclarations: [{ name: 'A', parameters: { type: 'object' } }] }] }, /type "object" is not one of/],
+    [{ contents: [{ role: 'model', parts: [{ functionResponse: { name: 'A', response: {} } }] }] }, /functionResponse is sent with role "user"/],
+    [{ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], tools: [{ function_declarations: [] }] }, /unknown field "function_declarations"/],
+  ];
+  for (const [body, why] of cases) {
+    const res = await post(body);
+    t.is(res.status, 400, JSON.stringify(body));
+    const { error } = await res.json();
+    t.is(error.status, 'INVALID_ARGUMENT');
+    t.regex(error.message, why);
+  }
+});
