@@ -108,10 +108,25 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
       await body(t, harness);
     });
 
-  /** A case that needs a capability: skipped when the flags are known to lack it, else checked honestly at run time. */
+  /** A driver that lacks a capability says so: no method, or a rejection with `not_supported`. */
+  const expectNotSupported = async (t: Context, h: ConformanceHarness, flag: keyof DriverFlags, method: 'logs' | 'metrics' | 'restart' | undefined) => {
+    const fn = method && (h.driver[method] as ((ref: EnvironmentRef) => Promise<unknown>) | undefined);
+    if (!fn) {
+      t.pass();
+      return;
+    }
+    const error = await t.throwsAsync(() => fn.call(h.driver, makeRef()));
+    t.is((error as { code?: string }).code, 'not_supported', `${method} must reject with not_supported when flags.${flag} is false`);
+  };
+
+  /**
+   * A case that needs a capability: skipped when the flags are known to lack it
+   * (and then the lack itself is checked), else checked honestly at run time.
+   */
   const runWith = (flag: keyof DriverFlags, method: 'logs' | 'metrics' | 'restart' | undefined, title: string, body: Case) => {
     if (setup.flags && !setup.flags[flag]) {
       test.skip(`${prefix} ${title} (driver lacks ${flag})`, () => {});
+      run(`without ${flag}, ${method ?? 'the driver'} rejects with not_supported instead of faking it`, (t, h) => expectNotSupported(t, h, flag, method));
       return;
     }
     run(title, async (t, h) => {
@@ -120,15 +135,19 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
         return;
       }
       t.log(`skipped: ${setup.name} declares flags.${flag} = false`);
-      const fn = method && (h.driver[method] as ((ref: EnvironmentRef) => Promise<unknown>) | undefined);
-      if (!fn) {
-        t.pass();
-        return;
-      }
-      const error = await t.throwsAsync(() => fn.call(h.driver, makeRef()));
-      t.is((error as { code?: string }).code, 'not_supported', `${method} must reject with not_supported when flags.${flag} is false`);
+      await expectNotSupported(t, h, flag, method);
     });
   };
+
+  // The skips above follow setup.flags, known before the driver exists: they must be the driver's own.
+  if (setup.flags) {
+    const declared = setup.flags;
+    run('the flags the suite skips by are the ones the driver declares', async (t, h) => {
+      for (const flag of Object.keys(declared) as (keyof DriverFlags)[]) {
+        t.is(h.driver.flags[flag], declared[flag], `flags.${flag}: the driver says ${h.driver.flags[flag]}, the suite was set up with ${declared[flag]}`);
+      }
+    });
+  }
 
   // Provisioning
 
