@@ -97,16 +97,6 @@ test.serial('credentials are retrievable once, then gone', async (t) => {
   t.is((await stack.fetch(links.credentials, { token: owner.token })).status, 410);
 });
 
-test.serial('parallel reads of one credentials link: exactly one gets the values, the others are told they are gone', async (t) => {
-  const { tenant, links } = await launch('creds-race');
-  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready']);
-  const answers = await Promise.all(Array.from({ length: 8 }, () => stack.fetch(links.credentials, { token: owner.token })));
-  t.deepEqual(answers.map((r) => r.status).sort(), [200, 410, 410, 410, 410, 410, 410, 410]);
-  const bodies = await Promise.all(answers.map((r) => r.json()));
-  t.is(bodies.filter((b) => b.credentials?.JWT_SECRET).length, 1, 'the values went out once');
-  for (const b of bodies.filter((x) => x.error)) t.is(b.error.code, 'gone');
-});
-
 test.serial('the tenant list pages with a token, newest first, and a bad token is a 400', async (t) => {
   const first = await (await stack.fetch('/api/v1/tenants?pageSize=1', { token: owner.token })).json();
   t.is(first.tenants.length, 1);
@@ -118,6 +108,16 @@ test.serial('the tenant list pages with a token, newest first, and a bad token i
   const bad = await stack.fetch('/api/v1/tenants?pageToken=garbage', { token: owner.token });
   t.is(bad.status, 400);
   t.is((await stack.fetch('/api/v1/tenants?pageSize=lots', { token: owner.token })).status, 400);
+});
+
+test.serial('parallel reads of one credentials link: exactly one gets the values, the others are told they are gone', async (t) => {
+  const { tenant, links } = await launch('creds-race');
+  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready']);
+  const answers = await Promise.all(Array.from({ length: 8 }, () => stack.fetch(links.credentials, { token: owner.token })));
+  t.deepEqual(answers.map((r) => r.status).sort(), [200, 410, 410, 410, 410, 410, 410, 410]);
+  const bodies = await Promise.all(answers.map((r) => r.json()));
+  t.is(bodies.filter((b) => b.credentials?.JWT_SECRET).length, 1, 'the values went out once');
+  for (const b of bodies.filter((x) => x.error)) t.is(b.error.code, 'gone');
 });
 
 test.serial('deleting removes the environment and is safe to repeat', async (t) => {
