@@ -84,6 +84,7 @@ test.serial('3. Launch shows each step, survives a reload mid-launch, and links 
   await name.waitFor();
   t.is(await name.inputValue(), 'acme-shop', 'the name comes from the company given at signup');
   t.true(await page.getByRole('checkbox', { name: 'Live' }).isChecked());
+  await page.getByText(/It starts on the plan: Free \(free\): \d+ tenants?, demo, test and live/).waitFor();
   await page.getByRole('button', { name: 'Launch', exact: true }).click();
   await page.getByRole('progressbar').waitFor();
   await page.waitForURL(/\?tenant=t-/);
@@ -128,6 +129,7 @@ test.serial('the session survives closing the tab', async (t) => {
   web.page = await web.context.newPage();
   await web.page.goto(`${stack.url}/tenants.html`);
   await card().getByText('Live: ready').waitFor();
+  await card().getByText(/Plan: Free \(free\)/).waitFor();
   t.pass();
 });
 
@@ -159,7 +161,7 @@ test.serial('4. suspend says live stops and asks first; resume brings it back at
   await card().getByRole('button', { name: 'Resume' }).waitFor({ timeout: 60_000 });
   await card().getByText('Live: suspended').waitFor();
   const paused = await fetch(liveUrl).then((r) => r.text(), () => 'no answer');
-  t.notRegex(paused, new RegExp(tenantId), 'a suspended environment does not serve the app');
+  t.true(paused === 'no answer' || /paused|suspended/i.test(paused), `a suspended environment does not serve the app (${paused.slice(0, 80)})`);
   await shot(t, 'suspended');
   await card().getByRole('button', { name: 'Resume' }).click();
   await card().getByRole('button', { name: 'Suspend…' }).waitFor({ timeout: 60_000 });
@@ -201,11 +203,18 @@ test.serial('signing in again by mail: a sign-in mail, and a returning user land
   await page.waitForURL(`${stack.url}/`);
   await page.getByRole('link', { name: 'Sign in with an email link' }).click();
   const before = Math.max(0, ...stack.mail.messages().map((m) => m.id));
-  await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tenantplane.linkSentAt.')).forEach((k) => localStorage.removeItem(k)));
   await page.getByLabel('Email address').fill(email);
   await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
   await page.getByText('Check your inbox').waitFor();
   await shot(t, 'signin-sent');
+  // Within a minute of the signup mail the server would send nothing: the page says so and counts down.
+  const resend = page.getByRole('button', { name: 'Send another link' });
+  if (await resend.isDisabled()) {
+    t.regex(await page.getByRole('status').innerText(), /We already sent a link to/);
+    await page.waitForFunction(() => [...document.querySelectorAll('button')].some((b) => b.textContent === 'Send another link' && !b.disabled), undefined, { timeout: 70_000 });
+    await resend.click();
+    await page.getByText(/We sent a link to/).waitFor();
+  }
   const mail = await stack.mail.waitFor(email, { afterId: before, timeoutMs: 30_000 });
   t.regex(mail.subject, /sign-in link/);
   await page.goto(`http://127.0.0.1:${stack.mail.httpPort}/messages/${mail.id}`);
@@ -214,6 +223,24 @@ test.serial('signing in again by mail: a sign-in mail, and a returning user land
   await shot(t, 'signed-in-again');
   await page.getByRole('link', { name: 'Go to my tenants' }).click();
   await card().getByText('Live: ready').waitFor();
+});
+
+test.serial('the chat speaks of tenants, answers once, and keeps the conversation across a reload', async (t) => {
+  const { page } = web;
+  await page.getByRole('link', { name: 'Chat' }).click();
+  const log = page.getByRole('log', { name: 'Conversation' });
+  await log.getByText('Ask me to manage your tenants.').waitFor();
+  await page.getByLabel('Message').fill('list my tenants');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await log.getByText('acme-shop').first().waitFor();
+  await page.getByRole('button', { name: 'Send' }).and(page.locator(':not([aria-busy])')).waitFor();
+  const said = await log.innerText();
+  t.notRegex(said, /[A-Z]+_[A-Z]+/, 'no internal action names');
+  await page.reload();
+  await log.getByText('list my tenants').waitFor();
+  t.is(await log.innerText(), said, 'the same conversation after a reload');
+  await shot(t, 'chat');
+  await page.getByRole('link', { name: 'My tenants' }).click();
 });
 
 test.serial('deleting asks for the name, then removes the tenant; signing out ends the session', async (t) => {
