@@ -75,7 +75,8 @@ export interface Config {
    * digests. `local`: no registry; a signed local token and images as given.
    */
   registry: { driver: 'local' | 'artifact-registry'; host: string; defaultImage: string; tokenMinterServiceAccount: string };
-  provision: { maxAttempts: number; readyTimeoutMs: number };
+  /** `leaseMs`: how long a worker's claim on a tenant lasts unless renewed (it renews every third of it while working). */
+  provision: { maxAttempts: number; readyTimeoutMs: number; leaseMs: number };
   /** Costs, plans and payments (shared/billing/config.ts). */
   billing: BillingConfig;
   chat: ChatConfig;
@@ -326,6 +327,7 @@ export function parseConfig(env: Env = process.env): Config {
     provision: {
       maxAttempts: int(env, 'PROVISION_MAX_ATTEMPTS', 5, 1, 100),
       readyTimeoutMs: int(env, 'PROVISION_READY_TIMEOUT_MS', 60_000, 1000, 1_800_000),
+      leaseMs: int(env, 'PROVISION_LEASE_MS', 120_000, 1000, 3_600_000),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, mode === 'test' ? 'warn' : 'info'),
   };

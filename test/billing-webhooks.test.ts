@@ -280,3 +280,33 @@ test.serial('the owner and admins read a tenant’s costs; anyone else gets 404;
   t.is((await stack.fetch(`/api/v1/tenants/${tenantId}/billing?from=2024-01-01&to=2024-12-31`, { token: owner.token })).status, 400);
   t.is((await stack.fetch('/api/v1/tenants/t-zzzzzzzzzz/billing', { token: admin.token })).status, 404);
 });
+
+test.serial('a subscription unlocks its paid plan for the buyer, and a cancelled one locks it again', async (t) => {
+  const create = () => stack.fetch('/api/v1/tenants', { method: 'POST', token: other.token, json: { name: 'paid-by-api', plan: 'starter', environments: ['live'] } });
+  const refused = await create();
+  t.is(refused.status, 402);
+  t.is((await refused.json()).error.code, 'payment_required');
+  const event = { ...subscriptionEvent('evt_unlock_1', 'customer.subscription.created', 'active', other.uid, 'sub_unlock'), data: { object: { id: 'sub_unlock', object: 'subscription', status: 'active', metadata: { uid: other.uid, plan: 'starter', name: 'bought-site' }, items: { data: [{ price: { id: 'price_starter_monthly' } }] } } } };
+  const applied = await (await stripeDelivery(event)).json();
+  t.like(applied, { received: true, action: 'activate', result: 'created' });
+  createdTenants.push({ id: applied.tenantId, token: () => other.token });
+  t.like((await stack.deps.db.doc('subscriptions/stripe:sub_unlock').get()).data(), { uid: other.uid, plan: 'starter', status: 'active' });
+  const allowed = await create();
+  t.is(allowed.status, 202);
+  createdTenants.push({ id: (await allowed.json()).tenant.id, token: () => other.token });
+  const cancelled = { ...event, id: 'evt_unlock_2', type: 'customer.subscription.deleted', created: event.created + 5, data: { object: { ...event.data.object, status: 'canceled' } } };
+  // The bought tenant may still be provisioning: then the suspend answers 409 and the provider retries; the subscription is recorded either way.
+  t.true([200, 409].includes((await stripeDelivery(cancelled)).status));
+  t.is((await stack.deps.db.doc('subscriptions/stripe:sub_unlock').get()).get('status'), 'inactive');
+  t.is((await stack.fetch('/api/v1/tenants', { method: 'POST', token: other.token, json: { name: 'paid-again', plan: 'starter' } })).status, 402);
+});
+
+test.serial('an event without an object is deduplicated by its id and never shares state with another such event', async (t) => {
+  const event = subscriptionEvent('evt_no_object', 'customer.subscription.created', 'active', owner.uid);
+  delete (event.data.object as { id?: string }).id;
+  const first = await (await stripeDelivery(event)).json();
+  t.like(first, { received: true, action: 'activate' });
+  if (first.tenantId) createdTenants.push({ id: first.tenantId, token: () => owner.token });
+  t.deepEqual(await (await stripeDelivery(event)).json(), { received: true, duplicate: true });
+  t.false((await stack.deps.db.doc('webhookObjects/stripe:undefined').get()).exists, 'no shared "undefined" object');
+});

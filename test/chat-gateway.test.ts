@@ -21,7 +21,11 @@ const say = (user: TestUser, message: string, conversationId?: string) => postCh
 const getTenant = async (id: string, user = owner) => stack.fetch(`/api/v1/tenants/${id}`, { token: user.token });
 
 test.serial('a site created by chat is a real tenant that provisions, and lists, status and logs answer for it', async (t) => {
-  const created = await say(owner, 'create a site called corner-shop with live');
+  const asked = await say(owner, 'create a site called corner-shop with live');
+  t.is(asked.status, 200);
+  const [confirmation] = asked.of('confirmation_required');
+  t.like(confirmation, { action: 'CREATE_SITE' }, JSON.stringify(asked.events));
+  const created = await postChat(stack.url, owner.token, { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(created.status, 200);
   const tenant = created.of('result')[0]?.data;
   t.truthy(tenant, JSON.stringify(created.events));

@@ -78,24 +78,29 @@ test.serial('a tenant user is told the portal is for admins only', async (t) => 
 
 const chatTest = 'chat' in functionHandlers ? test.serial : test.serial.skip;
 
-chatTest('the chat creates a site from plain words, and deletes it only after the confirmation button', async (t) => {
+chatTest('the chat creates a site from plain words and deletes it, each only after the confirmation button', async (t) => {
   const { page } = web;
   await page.goto(`${stack.url}/chat.html`);
   const message = page.getByLabel('Message');
   await message.fill('create a site called webby');
   await page.getByRole('button', { name: 'Send' }).click();
   const log = page.getByRole('log', { name: 'Conversation' });
-  await log.locator('.notice').first().waitFor();
+  // Creating changes state, so it asks first too; nothing exists until the button is pressed.
+  const createConfirm = log.getByRole('button', { name: 'Confirm' });
+  await createConfirm.waitFor();
   t.regex(await log.innerText(), /webby/);
   // The role changes above revoked the member's earlier tokens.
   const token = await idTokenFor(stack.deps, member.uid);
+  t.deepEqual((await (await stack.fetch('/api/v1/tenants', { token })).json()).tenants, [], 'nothing is created before the confirmation');
+  await createConfirm.click();
+  await page.getByRole('button', { name: 'Send' }).and(page.locator(':not([aria-busy])')).waitFor();
   const { tenants } = await (await stack.fetch('/api/v1/tenants', { token })).json();
   t.deepEqual(tenants.map((x: { name: string }) => x.name), ['webby']);
 
   await message.fill('delete webby');
   await page.getByRole('button', { name: 'Send' }).click();
-  const confirm = log.getByRole('button', { name: 'Confirm' });
-  await confirm.waitFor();
+  const confirm = log.getByRole('button', { name: 'Confirm' }).last();
+  await log.getByText(/Delete webby/).first().waitFor();
   const before = await (await stack.fetch(`/api/v1/tenants/${tenants[0].id}`, { token })).json();
   // Not "anything but deleting": deleted would pass that too. The site is as created, and no deletion was asked for.
   t.true(['provisioning', 'ready'].includes(before.tenant.state), `nothing is deleted before the confirmation (${before.tenant.state})`);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ACTION_NAMES, ACTION_SCHEMAS, DESTRUCTIVE_ACTIONS, functionDeclarations, toGeminiSchema } from './actions.ts';
+import { ACTION_NAMES, ACTION_SCHEMAS, CONFIRMED_ACTIONS, functionDeclarations, toGeminiSchema } from './actions.ts';
 
 // Declarations come from the schemas
 
@@ -36,8 +36,8 @@ test('the model is offered only the actions of the caller role', (t) => {
   t.deepEqual(functionDeclarations('nobody' as never), [], 'an unknown role is offered nothing');
 });
 
-test('deleting, suspending and deploying are the destructive actions', (t) => {
-  t.deepEqual([...DESTRUCTIVE_ACTIONS].sort(), ['DELETE_SITE', 'DEPLOY', 'SUSPEND_SITE']);
+test('every action that changes state asks for confirmation, and no read does', (t) => {
+  t.deepEqual([...CONFIRMED_ACTIONS].sort(), ['CREATE_SITE', 'DELETE_SITE', 'DEPLOY', 'RESUME_SITE', 'SUSPEND_SITE']);
 });
 
 test('schemas reject unknown fields and malformed values', (t) => {

@@ -25,7 +25,7 @@ export const ACTION_SCHEMAS = {
       plan: z.string().trim().min(1).max(40).optional().describe('Plan name, e.g. "free", "starter" or "pro".'),
     })
     .strict()
-    .describe('Create a new site (tenant) owned by the user and start provisioning it.'),
+    .describe('Create a new site (tenant) owned by the user and start provisioning it. Needs confirmation.'),
   LIST_SITES: z.object({}).strict().describe('List the sites the user can manage, with their state.'),
   GET_STATUS: z.object({ site }).strict().describe('Show the state of a site and of each of its environments.'),
   GET_LOGS: z
@@ -46,7 +46,7 @@ export const ACTION_SCHEMAS = {
     .strict()
     .describe('Show what a site cost over a date range.'),
   SUSPEND_SITE: z.object({ site }).strict().describe('Suspend a site: scale every environment to zero, keeping all data. Needs confirmation.'),
-  RESUME_SITE: z.object({ site }).strict().describe('Resume a suspended site on the same URL.'),
+  RESUME_SITE: z.object({ site }).strict().describe('Resume a suspended site on the same URL. Needs confirmation.'),
   DEPLOY: z
     .object({
       site,
@@ -67,8 +67,8 @@ export type ActionName = keyof typeof ACTION_SCHEMAS;
 export type ActionArgs<A extends ActionName = ActionName> = z.output<(typeof ACTION_SCHEMAS)[A]>;
 export const ACTION_NAMES = Object.keys(ACTION_SCHEMAS) as ActionName[];
 
-/** Actions that change or destroy a running site: executed only after the user confirms that exact call. */
-export const DESTRUCTIVE_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(['DELETE_SITE', 'SUSPEND_SITE', 'DEPLOY']);
+/** Actions that change state (create, suspend, resume, deploy, delete): run only after the user confirms that exact call. Reads run at once. */
+export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(['CREATE_SITE', 'SUSPEND_SITE', 'RESUME_SITE', 'DEPLOY', 'DELETE_SITE']);
 
 /**
  * Which actions each role may use. Ownership is separate (the tenants service
@@ -88,8 +88,8 @@ export function allowedActions(role: Role): readonly ActionName[] {
   return ROLE_ACTIONS[role] ?? [];
 }
 
-export function isDestructive(action: ActionName): boolean {
-  return DESTRUCTIVE_ACTIONS.has(action);
+export function needsConfirmation(action: ActionName): boolean {
+  return CONFIRMED_ACTIONS.has(action);
 }
 
 // Gemini declarations -------------------------------------------------------

@@ -11,8 +11,9 @@ import type { Config } from '../config.ts';
 import { AppError, toAppError, type ErrorBody } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { requireDeployableImage } from '../tenants/registry.ts';
+import { checkCanStart, type OperationName } from '../tenants/operations.ts';
 import type { Tenant, TenantService } from '../tenants/types.ts';
-import { ACTION_SCHEMAS, allowedActions, isActionName, isDestructive, type ActionName } from './actions.ts';
+import { ACTION_SCHEMAS, allowedActions, isActionName, needsConfirmation, type ActionName } from './actions.ts';
 import { claimConfirmation, createConfirmation, type Confirmation } from './confirmations.ts';
 import * as fmt from './format.ts';
 import type { BillingPort } from './ports.ts';
@@ -43,7 +44,10 @@ export interface ActionExecutor {
   runConfirmed(p: Principal, confirmation: Confirmation): Promise<ActionOutcome>;
 }
 
-const VERBS: Partial<Record<ActionName, string>> = { DELETE_SITE: 'Delete', SUSPEND_SITE: 'Suspend', DEPLOY: 'Deploy to' };
+const VERBS: Partial<Record<ActionName, string>> = { DELETE_SITE: 'Delete', SUSPEND_SITE: 'Suspend', RESUME_SITE: 'Resume', DEPLOY: 'Deploy to' };
+
+/** The operation an action starts, checked against the site's state before anyone is asked to confirm. */
+const OPERATIONS: Partial<Record<ActionName, OperationName>> = { SUSPEND_SITE: 'suspend', RESUME_SITE: 'resume', DEPLOY: 'deploy', DELETE_SITE: 'delete' };
 
 function firstOfMonth(now: Date): string {
   return `${now.toISOString().slice(0, 7)}-01`;
@@ -138,10 +142,20 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
           return { kind: 'invalid', action: name, summary: message, details: { fields: { image: message } } };
         }
       }
-      if (isDestructive(name) && tenant) {
+      if (needsConfirmation(name)) {
+        const operation = OPERATIONS[name];
+        if (tenant && operation) {
+          try {
+            checkCanStart(tenant, operation);
+          } catch (err) {
+            return failure(name, err);
+          }
+        }
         // Bind to the tenant id, not the name: a site re-created under the same name is a different site.
-        const bound = { ...args, site: tenant.id, siteName: tenant.name };
-        const summary = `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`;
+        const bound = tenant ? { ...args, site: tenant.id, siteName: tenant.name } : args;
+        const summary = tenant
+          ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`
+          : `Create the site ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
         const confirmation = await createConfirmation(deps.db, {
           uid: p.uid,
           conversationId,
@@ -166,10 +180,10 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
 
     async runConfirmed(p, confirmation) {
       const { action, args } = confirmation;
-      const site = String(args.siteName ?? args.site);
+      const site = String(args.siteName ?? args.site ?? args.name);
       try {
         // Resolved again by id so ownership is checked at execution time, not only when proposed.
-        const tenant = await tenants.resolve(p, String(args.site));
+        const tenant = args.site === undefined ? undefined : await tenants.resolve(p, String(args.site));
         return await run(p, action, args, tenant);
       } catch (err) {
         return failure(action, err, site);

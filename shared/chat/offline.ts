@@ -25,7 +25,7 @@ const EXAMPLES = [
   'delete shop',
 ];
 
-export const HELP_TEXT = `I can manage your sites. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nDeleting, suspending and deploying ask you to confirm first.`;
+export const HELP_TEXT = `I can manage your sites. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nCreating, suspending, resuming, deploying and deleting ask you to confirm first.`;
 
 const INTENTS: [ActionName | 'HELP', RegExp][] = [
   ['HELP', /^(help|commands|\?)$|what can you do|how does this work/],

@@ -26,6 +26,11 @@ const ALLOWED_FROM: Record<OperationName, TenantState[]> = {
   delete: ['provisioning', 'ready', 'failed', 'suspended', 'deleting'],
 };
 
+/** 409 when `op` cannot start from the tenant's state; lets a caller refuse before asking anyone to confirm. */
+export function checkCanStart(tenant: { state: TenantState }, op: OperationName): void {
+  if (!ALLOWED_FROM[op].includes(tenant.state)) throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
+}
+
 /** The state a tenant shows while the operation runs. */
 const STATE_WHILE: Partial<Record<OperationName, TenantState>> = { provision: 'provisioning', delete: 'deleting' };
 
@@ -87,7 +92,7 @@ export async function startOperation(
     if (inFlight && op !== 'delete' && inFlight.name !== 'provision') {
       throw new AppError('conflict', `Wait for the running ${inFlight.name} to finish first.`, { operation: inFlight.name });
     }
-    if (!ALLOWED_FROM[op].includes(tenant.state)) throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
+    checkCanStart(tenant, op);
     options.check?.(tenant);
     const now = ctx.now();
     options.extra?.(tx, tenant, now);

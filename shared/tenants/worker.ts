@@ -19,13 +19,12 @@ import { provisionIdentity, removeIdentity } from './identity-step.ts';
 
 export class Superseded extends Error {}
 
-const LEASE_MS = 120_000;
-
 export type Outcome = 'done' | 'stale' | 'failed';
 
 export async function runOperation(deps: Deps, task: { tenantId: string; generation: number }, attempt: { retryCount: number }): Promise<Outcome> {
   const { db } = deps;
   const holder = randomUUID();
+  const leaseMs = deps.config.provision.leaseMs;
   const tenant = await db.runTransaction(async (tx) => {
     const t = await getTenantDoc(db, task.tenantId, tx);
     if (!t || t.generation !== task.generation || !t.operation) return undefined;
@@ -33,10 +32,13 @@ export async function runOperation(deps: Deps, task: { tenantId: string; generat
     if (t.lease && t.lease.holder !== holder && t.lease.until > now.toISOString()) {
       throw new AppError('unavailable', 'Another delivery of this task is working on the tenant; retry later.');
     }
-    tx.update(db.doc(tenantPath(t.id)), { lease: { holder, until: new Date(now.getTime() + LEASE_MS).toISOString() } });
+    tx.update(db.doc(tenantPath(t.id)), { lease: { holder, until: new Date(now.getTime() + leaseMs).toISOString() } });
     return t;
   });
   if (!tenant) return 'stale';
+  // A step may outlast the lease (a slow health check, a cloud API); renew it while we work so no second delivery joins in.
+  const renewal = setInterval(() => void renewLease(deps, tenant.id, holder, leaseMs).catch((err: unknown) => deps.log.warn('lease renewal failed', { tenantId: tenant.id, err })), leaseMs / 3);
+  renewal.unref();
   const operation = tenant.operation!;
   const ctx: StepContext = {
     deps,
@@ -60,6 +62,7 @@ export async function runOperation(deps: Deps, task: { tenantId: string; generat
     await fail(ctx, operation.name, operation.env as EnvName | undefined, err as Error);
     return 'failed';
   } finally {
+    clearInterval(renewal);
     await db
       .runTransaction(async (tx) => {
         const t = await getTenantDoc(db, tenant.id, tx);
@@ -67,6 +70,15 @@ export async function runOperation(deps: Deps, task: { tenantId: string; generat
       })
       .catch(() => undefined);
   }
+}
+
+/** Extends the lease while `holder` still has it. */
+async function renewLease(deps: Deps, tenantId: string, holder: string, leaseMs: number): Promise<void> {
+  await deps.db.runTransaction(async (tx) => {
+    const t = await getTenantDoc(deps.db, tenantId, tx);
+    if (t?.lease?.holder !== holder) return;
+    tx.update(deps.db.doc(tenantPath(tenantId)), { lease: { holder, until: new Date(deps.now().getTime() + leaseMs).toISOString() } });
+  });
 }
 
 function isPermanent(err: unknown): boolean {
