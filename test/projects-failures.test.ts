@@ -13,6 +13,7 @@ import { AppError } from '../shared/errors.ts';
 import { projectRef } from '../shared/projects/names.ts';
 import { createProjectService, type ProjectService } from '../shared/projects/service.ts';
 import { createLocalDriver, type LocalDriver } from '../shared/runtime/index.ts';
+import { allocatePorts } from '../shared/testing/ports.ts';
 import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
 
 let stack: TestStack;
@@ -26,7 +27,7 @@ test.before(async () => {
   stack = await startTestStack({ tasks: false, env: { PROVISION_READY_TIMEOUT_MS: '1500' } });
   dataDir = mkdtempSync(join(tmpdir(), 'tp-projects-failures-'));
   // A workload that runs but never answers its health check: activation can only time out.
-  driver = createLocalDriver({ dataDir, command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], startTimeoutMs: 1500, stopTimeoutMs: 1000 });
+  driver = createLocalDriver({ dataDir, portRange: await allocatePorts(20), command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], startTimeoutMs: 1500, stopTimeoutMs: 1000 });
   deps = createDeps(stack.config, { db: stack.deps.db, runtime: () => driver });
   projects = createProjectService(deps);
 });

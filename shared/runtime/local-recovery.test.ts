@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, readPid, waitGone } from './local-test-kit.ts';
+import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid, waitGone } from './local-test-kit.ts';
 
 const kit = await createLocalTestKit(test);
 
@@ -81,14 +81,16 @@ test.serial('a recorded pid that now belongs to another program is never killed'
 // Concurrency
 
 test.serial('concurrent deploys of one environment, from this process and another, yield one process', async (t) => {
-  const { driver, dataDir } = await kit.makeDriver();
+  // Both processes share the dataDir, so they share its port range too (from the test port allocator).
+  const portRange = await pickRange(50);
+  const { driver, dataDir } = await kit.makeDriver({ portRange });
   const ref = kit.newRef();
   const spec = makeSpec(ref);
   const script = join(kit.root, 'deploy-twice.mts');
   const localTs = fileURLToPath(new URL('./local.ts', import.meta.url));
   // The other process loads the driver, says so, and deploys the moment it reads "go", racing this one.
   await writeFile(script, `import { createLocalDriver } from ${JSON.stringify(localTs)};
-const driver = createLocalDriver({ dataDir: ${JSON.stringify(dataDir)} });
+const driver = createLocalDriver({ dataDir: ${JSON.stringify(dataDir)}, portRange: ${JSON.stringify(portRange)} });
 const spec = ${JSON.stringify(spec)};
 await driver.adopted;
 process.stdout.write('loaded\\n');
