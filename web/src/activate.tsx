@@ -20,8 +20,8 @@ interface Outcome {
   user?: SignedInUser;
 }
 
-const signUpAgain = (label = 'Sign up again', href = '/signup.html') => (
-  <a href={href} className="btn btn-primary">
+const signUpAgain = (label = 'Sign up again', href = '/signup.html', variant = 'primary') => (
+  <a href={href} className={`btn btn-${variant}`}>
     {label}
   </a>
 );
@@ -74,9 +74,12 @@ async function activate(): Promise<Outcome> {
           </>
         ),
         actions: (
-          <a href={next || '/launch.html'} id="launch" className="btn btn-primary" autoFocus>
-            Launch
-          </a>
+          <>
+            <a href={next || '/launch.html'} id="launch" className="btn btn-primary" autoFocus>
+              Launch
+            </a>
+            {user?.role === 'admin' && <a href="/portal.html" className="btn btn-secondary">Open the portal</a>}
+          </>
         ),
       };
     }
@@ -87,7 +90,7 @@ async function activate(): Promise<Outcome> {
         heading: 'Already activated',
         kind: 'ok',
         body: 'This link was already used, so your account is already active. If this browser does not have you signed in, ask for a new sign-in link.',
-        actions: <><a href="/tenants.html" className="btn btn-primary">Go to my tenants</a>{signUpAgain('Get a sign-in link', '/signup.html?mode=signin')}</>,
+        actions: <><a href="/tenants.html" className="btn btn-primary">Go to my tenants</a>{signUpAgain('Get a sign-in link', '/signup.html?mode=signin', 'secondary')}</>,
       };
     case 400:
       return { heading: 'This link is not valid', kind: 'error', body: 'It may be incomplete, or replaced by a newer link we sent you. Use the newest email, or sign up again.', actions: signUpAgain() };
