@@ -8,6 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import { codeForHttpStatus, Code } from './api-error.ts';
 import { buildDispatchHeaders, createDispatchAgents, sendAttempt, type AttemptOutcome } from './http-attempt.ts';
+import { refusalFor } from './private-targets.ts';
 import { shortId, type AttemptRecord, type QueueRecord, type TaskRecord } from './model.ts';
 import { computeBackoffMs, shouldRetry } from './retry-math.ts';
 import type { TaskStore } from './store.ts';
@@ -28,6 +29,8 @@ export interface DispatcherOptions {
   store: TaskStore;
   dedupWindowMs: number;
   log: (line: DispatchLogLine) => void;
+  /** Function URLs that refuse a call without an OIDC token for exactly that URL (see private-targets.ts). */
+  privateTargets?: readonly string[];
 }
 
 interface Bucket { tokens: number; at: number }
@@ -133,7 +136,8 @@ export class Dispatcher {
     this.count(this.inFlightByQueue, queue.name, 1);
     this.count(this.runningTasks, task.name, 1);
     this.options.store.changed();
-    const work = sendAttempt(task, headers, this.agents, this.shutdown.signal)
+    const refusal = refusalFor(task.http, this.options.privateTargets ?? []);
+    const work = (refusal ? Promise.resolve(refusal) : sendAttempt(task, headers, this.agents, this.shutdown.signal))
       .then((outcome) => this.settle(queue.name, task, attempt, attemptNumber, outcome, forced ? now : Date.now(), now))
       .finally(() => {
         this.count(this.inFlightByQueue, queue.name, -1);

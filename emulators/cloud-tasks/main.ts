@@ -8,7 +8,10 @@
  * - TASKS_EMULATOR_DATA       state file, default .data/cloud-tasks.json
  * - TASKS_DEDUP_WINDOW_MS     task-name reservation after deletion, default 3600000
  * - TASKS_QUEUES              comma-separated full queue names created at start
+ * - TASKS_PRIVATE_TARGETS     comma-separated private function URLs: a task to one
+ *                             needs an OIDC token whose audience is that URL
  */
+import { parsePrivateTargets } from './private-targets.ts';
 import { startCloudTasksServer, type CloudTasksServerOptions } from './server.ts';
 
 /** Raised for a bad environment variable; names it and shows an example. */
@@ -35,7 +38,14 @@ export function parseOptions(env: NodeJS.ProcessEnv = process.env): CloudTasksSe
       throw new OptionsError(`TASKS_QUEUES entry "${name}" is not a full queue name; example: TASKS_QUEUES=projects/demo/locations/us-central1/queues/provision`);
     }
   }
+  let privateTargets: string[];
+  try {
+    privateTargets = parsePrivateTargets(env.TASKS_PRIVATE_TARGETS);
+  } catch (error) {
+    throw new OptionsError((error as Error).message);
+  }
   return {
+    privateTargets,
     host: env.TASKS_EMULATOR_HOST || '127.0.0.1',
     port: readPort(env, 'TASKS_EMULATOR_PORT', 8123),
     restPort: readPort(env, 'TASKS_EMULATOR_REST_PORT', 8124),

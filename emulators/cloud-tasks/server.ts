@@ -31,6 +31,12 @@ export interface CloudTasksServerOptions {
   queues?: QueueDeclaration[];
   /** Receives one line per dispatch attempt; default: JSON lines on stderr. */
   log?: (line: object) => void;
+  /**
+   * Private functions' URLs: a task to one of them is refused as Cloud Run
+   * refuses it (403 without an OIDC token, 401 when its audience is not that
+   * URL) and retried, never delivered. Default none (every target public).
+   */
+  privateTargets?: string[];
 }
 
 /** A running server. */
@@ -56,7 +62,7 @@ export async function startCloudTasksServer(options: CloudTasksServerOptions = {
   }
   const store = await openStore({ dataFile: options.dataFile });
   const log = options.log ?? logToStderr;
-  const dispatcher = new Dispatcher({ store, dedupWindowMs, log: (line: DispatchLogLine) => log(line) });
+  const dispatcher = new Dispatcher({ store, dedupWindowMs, log: (line: DispatchLogLine) => log(line), privateTargets: options.privateTargets });
   const api = new TasksApi(store, dispatcher, dedupWindowMs);
 
   for (const declared of options.queues ?? []) {

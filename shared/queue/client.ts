@@ -56,7 +56,9 @@ export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulat
     async enqueue(queue, options) {
       const parent = queuePath(queue);
       const name = options.name ? `${parent}/tasks/${options.name}` : undefined;
-      const url = config.functionsUrl.replace('{name}', options.fn) + options.path;
+      // A private function accepts only an OIDC token whose audience is its own URL (not the host, not the path below it).
+      const functionUrl = config.functionsUrl.replace('{name}', options.fn);
+      const url = functionUrl + options.path;
       const task = {
         name,
         scheduleTime: options.scheduleTime ? { seconds: Math.floor(options.scheduleTime.getTime() / 1000) } : undefined,
@@ -67,7 +69,7 @@ export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulat
           headers: { 'Content-Type': 'application/json', [TASK_SECRET_HEADER]: config.tasks.secret },
           body: Buffer.from(JSON.stringify(options.payload)),
           oidcToken: config.tasks.serviceAccount
-            ? { serviceAccountEmail: config.tasks.serviceAccount, audience: new URL(url).origin }
+            ? { serviceAccountEmail: config.tasks.serviceAccount, audience: functionUrl }
             : undefined,
         },
       };
