@@ -129,7 +129,13 @@ export async function signInWithLink(session: { uid: string; email: string; cust
 export async function getIdToken(forceRefresh = false): Promise<string> {
   const auth = await getFirebaseAuth();
   if (!auth.currentUser) throw new ApiError('You are signed out. Sign in again to continue.', 401, 'unauthenticated');
-  return auth.currentUser.getIdToken(forceRefresh);
+  try {
+    return await auth.currentUser.getIdToken(forceRefresh);
+  } catch (err) {
+    // The refresh itself was refused (account disabled, sign-in revoked): say what to do, not the SDK's code.
+    const failure = describeSignInFailure(err);
+    throw failure.code === 'unauthenticated' ? new ApiError('Your sign-in has ended. Ask for a new sign-in link to continue.', 401, 'unauthenticated') : failure;
+  }
 }
 
 /** Signs out of this browser and forgets any pending activation. */
