@@ -43,7 +43,7 @@ export function renderActivationMail(input: SignupMailInput): MailMessage {
     `<p>${escapeHtml(greeting)}</p>
 <p>Thanks for signing up to ${escapeHtml(product)}${escapeHtml(forCompany)}. Confirm your email address to activate your account:</p>
 ${button(input.link, 'Activate my account')}
-<p style="font-size:13px;color:#4b5563">Or paste this link into your browser:<br><a href="${escapeHtml(input.link)}">${escapeHtml(input.link)}</a></p>
+<p style="font-size:13px;color:#4b5563">Or paste this link into your browser:<br><a href="${escapeHtml(input.link)}" style="word-break:break-all">${escapeHtml(input.link)}</a></p>
 <p style="font-size:13px;color:#4b5563">The link works once and expires in ${hours(input.ttlHours)}. If it expires, sign up again to get a new one.</p>
 <p style="font-size:13px;color:#4b5563">If you did not sign up, ignore this mail: nothing happens until the link is opened.</p>`,
   );
@@ -74,7 +74,7 @@ export function renderAccountExistsMail(input: SignupMailInput): MailMessage {
     `<p>${escapeHtml(greeting)}</p>
 <p>Here is your link to sign in to ${escapeHtml(product)}: <strong>you already have an account</strong> with this address, so there is nothing to activate.</p>
 ${button(input.link, 'Sign in')}
-<p style="font-size:13px;color:#4b5563">Or paste this link into your browser:<br><a href="${escapeHtml(input.link)}">${escapeHtml(input.link)}</a></p>
+<p style="font-size:13px;color:#4b5563">Or paste this link into your browser:<br><a href="${escapeHtml(input.link)}" style="word-break:break-all">${escapeHtml(input.link)}</a></p>
 <p style="font-size:13px;color:#4b5563">The link works once and expires in ${hours(input.ttlHours)}. Open it in the browser you want to stay signed in on.</p>
 <p style="font-size:13px;color:#4b5563">If you did not ask to sign in, ignore this mail: your account is unchanged.</p>`,
   );
