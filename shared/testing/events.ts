@@ -35,7 +35,7 @@ export function waitForEvent(baseUrl: string, tenantId: string, token: string, t
 
 export const EVENT_TYPES = [
   'provisioning_requested', 'provisioning_started', 'infrastructure_ready', 'secrets_stored', 'deploy_started', 'environment_ready',
-  'tenant_ready', 'provisioning_failed', 'suspend_requested', 'environment_suspended', 'tenant_suspended', 'resume_requested',
+  'tenant_ready', 'identity_ready', 'provisioning_failed', 'suspend_requested', 'environment_suspended', 'tenant_suspended', 'resume_requested',
   'tenant_resumed', 'restart_requested', 'tenant_restarted', 'deploy_requested', 'deployed', 'reset_requested', 'environment_destroyed',
   'environment_reset', 'rotate_requested', 'credentials_rotated', 'delete_requested', 'resources_removed', 'tenant_deleted',
   'tenant_updated', 'suspend_failed', 'resume_failed', 'deploy_failed', 'restart_failed', 'reset_failed', 'rotate_failed', 'delete_failed',

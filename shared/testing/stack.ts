@@ -39,7 +39,7 @@ function emulatorHosts() {
   return { firestore, auth };
 }
 
-export async function startTestStack(options: { env?: Record<string, string>; tasks?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {}): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-stack-'));
@@ -76,7 +76,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     PLANS: TEST_PLANS,
     ...options.env,
   });
-  const deps = createDeps(config);
+  const deps = createDeps(config, options.deps);
   const gateway = await startGateway(deps, { port });
   const url = `http://127.0.0.1:${gateway.port}`;
   return {
