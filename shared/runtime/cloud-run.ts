@@ -132,7 +132,9 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       annotations,
       serviceAccount: tenantServiceAccountEmail(projectId, spec.tenantId),
       scaling: { minInstanceCount: 0 },
-      containers: [{ image: spec.image, env, resources: { limits: { memory: `${spec.memoryMb}Mi` } } }],
+      // With resources set, Cloud Run allocates CPU all the time (billed per
+      // instance) unless cpuIdle is sent as true (ResourceRequirements.cpuIdle).
+      containers: [{ image: spec.image, env, resources: { limits: { memory: `${spec.memoryMb}Mi` }, cpuIdle: true } }],
     };
   }
 
@@ -156,7 +158,7 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       const current = await getService(ref);
       if (!current) throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`);
       try {
-        return await settle((await runClient()).updateService({ service: { ...change(current), name: current.name, etag: current.etag } }), what);
+        return await settle((await runClient()).updateService({ service: { ...withCpuIdle(change(current)), name: current.name, etag: current.etag } }), what);
       } catch (error) {
         if (attempt === 0 && hasCode(error, GrpcCode.ABORTED)) continue;
         throw error;
@@ -275,6 +277,17 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       await Promise.all([...pending.map(async (client) => (await client).close()), observe.close()]);
     },
   };
+}
+
+/**
+ * Every update resends the template it read back, and a read answers
+ * `cpuIdle: false` for a field never set: keep CPU allocated only during
+ * requests on suspend, resume and restart as on deploy.
+ */
+function withCpuIdle(service: Service): Service {
+  const containers = service.template?.containers as Service[] | undefined;
+  if (!containers) return service;
+  return { ...service, template: { ...service.template, containers: containers.map((c) => ({ ...c, resources: { ...c.resources, cpuIdle: true } })) } };
 }
 
 function wrap(error: unknown, what: string): DriverError {

@@ -30,8 +30,9 @@
  * compute account, which exists but is granted nothing here.
  */
 import { createCloudRunObservability, type CloudRunObserveOptions } from './cloud-run-fake-observe.ts';
+import { cpuAlwaysAllocated, serviceRuleViolation } from './cloud-run-fake-rules.ts';
 import { createArtifactRegistryState } from './artifact-registry-fake.ts';
-import { checkBearer, clone, createCallers, enumName, enumOut, googleError, invalidLabel, wantsNumericEnums, type EnumTable } from './google-rest.ts';
+import { checkBearer, clone, createCallers, enumName, enumOut, googleError, wantsNumericEnums, type EnumTable } from './google-rest.ts';
 import { createIamState } from './iam-fake.ts';
 import { createTimerSet, randomHex, startFakeServer, type RecordedRequest, type FakeResponse } from './http-server.ts';
 import { createSecretManagerState } from './secret-manager-fake.ts';
@@ -92,8 +93,8 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
   function validate(service: Json): string | undefined {
     const containers = service.template?.containers;
     if (!Array.isArray(containers) || containers.length === 0 || !containers[0].image) return 'template.containers[0].image is required';
-    const bad = invalidLabel(service.labels);
-    if (bad) return `Invalid ${bad}`;
+    const violation = serviceRuleViolation(service);
+    if (violation) return violation;
     const memory = containers[0].resources?.limits?.memory;
     if (memory !== undefined && !/^\d+(Mi|Gi)$/.test(memory)) return `Invalid memory limit "${memory}"`;
     if (service.scaling?.manualInstanceCount !== undefined && service.scaling?.scalingMode !== 'MANUAL') {
@@ -287,6 +288,11 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     /** Who each bearer token is; `memberOfToken(token)`. */
     callers,
     platformMember,
+    /** True when the named service's CPU is allocated (and billed) all the time: resources sent without `cpuIdle: true` (cloud-run-fake-rules.ts). */
+    cpuAlwaysAllocated(name: string): boolean {
+      const service = services.get(name);
+      return Boolean(service && cpuAlwaysAllocated(service));
+    },
     /** True when `member` may read the secret's versions (secret-level IAM). */
     canAccessSecret: secretManager.canAccess,
     /** True when a request to `url` would be served: ready revision, public ingress, not scaled to zero by manual scaling. */
