@@ -80,6 +80,10 @@ export function createBigQuerySource(options: BigQuerySourceOptions): CostSource
         query,
         params: { label: TENANT_LABEL, from: date(range.from), to: date(range.to) },
         types: { label: 'STRING', from: 'DATE', to: 'DATE' },
+        // The client reads the location per query (jobs.query's QueryRequest.location);
+        // the constructor's location never reaches that request, and a job run
+        // outside the dataset's location fails with "Not found: Dataset".
+        ...(options.location ? { location: options.location } : {}),
       });
       // No maxResults here: the stream reads it as a cap on ALL rows; pages follow pageToken at the server's size.
       for await (const row of stream as AsyncIterable<Record<string, unknown>>) {

@@ -40,6 +40,8 @@ export interface BigQueryFakeOptions {
   pendingPolls?: number;
   /** Page size when the request sets no maxResults (default 1000). */
   defaultPageSize?: number;
+  /** The export dataset's location, e.g. `EU`: a job run elsewhere is 404 "Not found: Dataset", as BigQuery answers. Default: any. */
+  location?: string;
 }
 
 export interface BigQueryFake extends RunningFake {
@@ -123,7 +125,9 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
       .map((e) => [...e.key, String(e.amount)]);
   }
 
-  function startJob(projectId: string, request: Record<string, any>): Job | FakeResponse {
+  function startJob(projectId: string, request: Record<string, any>, location: string | undefined): Job | FakeResponse {
+    const [project, dataset] = options.table.split('.');
+    if (options.location && (location ?? 'US') !== options.location) return invalid(`Not found: Dataset ${project}:${dataset} was not found in location ${location ?? 'US'}`, 404);
     const params = check(request);
     if ('status' in params && typeof params.status === 'number') return params as FakeResponse;
     const job: Job = {
@@ -170,7 +174,7 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     const body = (req.body ?? {}) as Record<string, any>;
     let m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries$/.exec(req.path);
     if (m && req.method === 'POST') {
-      const job = startJob(m[1], body);
+      const job = startJob(m[1], body, body.location);
       if (!('jobId' in job)) return job;
       return page(job, 'bigquery#queryResponse', null, job.firstPageSize);
     }
@@ -183,7 +187,7 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     m = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
     if (m) {
       const existing = m[2] ? jobs.get(m[2]) : undefined;
-      const job = req.method === 'POST' && !m[2] ? startJob(m[1], body.configuration?.query ?? {}) : existing;
+      const job = req.method === 'POST' && !m[2] ? startJob(m[1], body.configuration?.query ?? {}, body.jobReference?.location) : existing;
       if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
       if (!('jobId' in job)) return job;
       const jobReference = { projectId: job.projectId, jobId: job.jobId, location: 'US' };
