@@ -95,7 +95,7 @@ function Launch({ user }: { user: SignedInUser }) {
   const tenant = phase.kind === 'form' ? null : phase.tenant;
   return (
     <>
-      <h1>{tenant ? `Launching ${tenant.name}` : 'Launch your environment'}</h1>
+      <h1>{tenant ? (phase.kind === 'ready' ? `${tenant.name} is ready` : `Launching ${tenant.name}`) : 'Launch your tenant'}</h1>
       {phase.kind === 'form' && !watchId && (
         <form noValidate onSubmit={submit} className="card mt-6 space-y-5">
           <p className="text-slate-600">Signed in as <strong>{user.email}</strong>. Choose a name for your tenant: you will find it by this name in My tenants, the chat and the CLI.</p>
@@ -140,7 +140,7 @@ function Launch({ user }: { user: SignedInUser }) {
       )}
       {phase.kind === 'ready' && (
         <section className="card mt-6 space-y-4" aria-labelledby="ready-title">
-          <h2 id="ready-title" ref={outcomeHeading} tabIndex={-1}>Your environments are ready</h2>
+          <h2 id="ready-title" ref={outcomeHeading} tabIndex={-1} className="outline-none">Your environments are ready</h2>
           <ul className="grid gap-3 sm:grid-cols-3">
             {phase.tenant.environments.map((env) => (
               <li key={env}>
@@ -161,7 +161,7 @@ function Launch({ user }: { user: SignedInUser }) {
       {phase.kind === 'failed' && (
         <section className="mt-6" aria-labelledby="failed-title">
           <Notice kind="error">
-            <h2 id="failed-title" ref={outcomeHeading} tabIndex={-1}>Provisioning did not finish</h2>
+            <h2 id="failed-title" ref={outcomeHeading} tabIndex={-1} className="outline-none">Provisioning did not finish</h2>
             <p className="mt-1">{phase.message}</p>
             <p className="mt-3">
               <Button onClick={() => retry(phase.tenant)} busy={busy} busyLabel="Retrying…">Retry</Button>
