@@ -38,13 +38,13 @@ test('creating a site by chat asks first, then creates the tenant and streams ac
   t.deepEqual(asked.of('action')[0], { action: 'CREATE_SITE', args: { name: 'shop' } });
   const [confirmation] = asked.of('confirmation_required');
   t.like(confirmation, { action: 'CREATE_SITE' });
-  t.regex(confirmation.summary, /Create the site shop/);
+  t.regex(confirmation.summary, /Create the tenant shop/);
   t.false(tenants.all().some((x) => x.name === 'shop'), 'nothing created before confirming');
   const reply = await postChat(chat.url, token('alice'), { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(reply.status, 200);
   t.true(reply.events.map((e) => e.event).includes('result'));
   t.is(reply.events.at(-1)?.event, 'done');
-  t.regex(reply.text, /Created site shop/);
+  t.regex(reply.text, /Created tenant shop/);
   t.truthy(asked.conversationId);
   t.true(tenants.all().some((x) => x.name === 'shop' && x.ownerId === uid('alice')));
 });
@@ -69,7 +69,7 @@ test('listing, status, logs, metrics and billing answer from the tenants service
 
 test('help and an unknown sentence answer with examples and run nothing', async (t) => {
   const help = await say('alice', 'help');
-  t.regex(help.text, /create a site called shop/, JSON.stringify(help.events));
+  t.regex(help.text, /create a tenant called shop/, JSON.stringify(help.events));
   const unknown = await say('alice', 'sing me a song');
   t.regex(unknown.text, /didn't understand "sing me a song"/);
   t.is(unknown.of('action').length, 0);
@@ -176,7 +176,7 @@ test('history sent back to a model is the newest part of the conversation that f
   t.true(history.length > 0 && history.length < 6, `${history.length} messages kept`);
   t.is(history.at(-1)?.role, 'assistant');
   t.regex(history.map((m) => m.text).join(' '), /nowhere-site/);
-  t.notRegex(history.map((m) => m.text).join(' '), /I can manage your sites/, 'the oldest reply was trimmed');
+  t.notRegex(history.map((m) => m.text).join(' '), /I can manage your tenants/, 'the oldest reply was trimmed');
   t.deepEqual(recentResults.map((r) => r.action), ['GET_STATUS']);
 });
 

@@ -59,7 +59,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
     kind: 'refused',
     action,
     code: 'not_found',
-    summary: `I can't find a site called "${site}" among the sites you can manage.`,
+    summary: `I can't find a tenant called "${site}" among the tenants you can manage.`,
   });
 
   /** Every error becomes an outcome the user can read; bugs are logged and stay generic. */
@@ -155,7 +155,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         const bound = tenant ? { ...args, site: tenant.id, siteName: tenant.name } : args;
         const summary = tenant
           ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`
-          : `Create the site ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
+          : `Create the tenant ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
         const confirmation = await createConfirmation(deps.db, {
           uid: p.uid,
           conversationId,

@@ -19,17 +19,17 @@ function siteLine(t: Tenant): string {
 
 export function formatCreated(t: Tenant): Formatted {
   return {
-    summary: `Created site ${t.name} (${t.id}); provisioning ${t.environments.join(', ')} has started.`,
+    summary: `Created tenant ${t.name} (${t.id}); provisioning ${t.environments.join(', ')} has started.`,
     display: siteLine(t),
   };
 }
 
 export function formatList(tenants: Tenant[], more: boolean): Formatted {
-  if (tenants.length === 0) return { summary: 'You have no sites yet. Say "create a site called shop" to make one.', display: '' };
+  if (tenants.length === 0) return { summary: 'You have no tenants yet. Say "create a tenant called shop" to make one.', display: '' };
   const n = tenants.length;
   return {
-    summary: `${n}${more ? '+' : ''} site${n === 1 ? '' : 's'}:`,
-    display: tenants.map(siteLine).join('\n') + (more ? '\n… more sites exist; ask an admin tool for the full list.' : ''),
+    summary: `${n}${more ? '+' : ''} tenant${n === 1 ? '' : 's'}:`,
+    display: tenants.map(siteLine).join('\n') + (more ? '\n… more tenants exist; the Tenants page lists them all.' : ''),
   };
 }
 

@@ -31,7 +31,7 @@ export interface GeminiOptions {
 }
 
 const BLOCKED_FINISH = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY', 'MALFORMED_FUNCTION_CALL']);
-export const SAFETY_REFUSAL = "Sorry, I can't help with that request. I can manage your sites: try \"list my sites\" or \"help\".";
+export const SAFETY_REFUSAL = "Sorry, I can't help with that request. I can manage your tenants: try \"list my tenants\" or \"help\".";
 const MAX_CALLS_PER_ROUND = 5;
 
 /** Maps SDK errors (ApiError carries the HTTP status) to what the user sees, without the provider's raw body. */

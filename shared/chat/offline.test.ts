@@ -48,6 +48,6 @@ test('an unrelated sentence is not understood, and an action without a site asks
   t.deepEqual(action('tell me a joke'), { kind: 'unknown' });
   const missing = action('delete');
   t.is(missing.kind, 'unknown');
-  t.regex((missing as { hint: string }).hint, /Which site\?/);
+  t.regex((missing as { hint: string }).hint, /Which tenant\?/);
   t.regex((action('deploy to shop') as { hint: string }).hint, /Which image\?/);
 });

@@ -13,8 +13,8 @@ export type ParsedCommand =
   | { kind: 'unknown'; hint?: string };
 
 const EXAMPLES = [
-  'create a site called shop',
-  'list my sites',
+  'create a tenant called shop',
+  'list my tenants',
   'status of shop',
   'last 20 log lines of shop test',
   'metrics for shop',
@@ -25,7 +25,7 @@ const EXAMPLES = [
   'delete shop',
 ];
 
-export const HELP_TEXT = `I can manage your sites. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nCreating, suspending, resuming, deploying and deleting ask you to confirm first.`;
+export const HELP_TEXT = `I can manage your tenants. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nCreating, suspending, resuming, deploying and deleting ask you to confirm first.`;
 
 const INTENTS: [ActionName | 'HELP', RegExp][] = [
   ['HELP', /^(help|commands|\?)$|what can you do|how does this work/],
@@ -88,7 +88,7 @@ export function parseCommand(input: string, now: Date = new Date()): ParsedComma
   const ws = words(text);
   const action = intent;
   const needSite = (args: Record<string, unknown>, site: string | undefined, example: string): ParsedCommand =>
-    site ? { kind: 'action', action, args: { site, ...args } } : { kind: 'unknown', hint: `Which site? For example: "${example}".` };
+    site ? { kind: 'action', action, args: { site, ...args } } : { kind: 'unknown', hint: `Which tenant? For example: "${example}".` };
 
   switch (action) {
     case 'LIST_SITES':
@@ -98,7 +98,7 @@ export function parseCommand(input: string, now: Date = new Date()): ParsedComma
       const planAt = ws.indexOf('plan');
       const plan = planAt > 0 ? (ws[planAt - 1] === 'the' ? undefined : STOP.has(ws[planAt - 1]) ? ws[planAt + 1] : ws[planAt - 1]) : undefined;
       const name = after >= 0 ? ws[after + 1] : siteCandidates(ws).find((w) => w !== plan && !(ENVS as readonly string[]).includes(w));
-      if (!name) return { kind: 'unknown', hint: 'What should the site be called? For example: "create a site called shop".' };
+      if (!name) return { kind: 'unknown', hint: 'What should the tenant be called? For example: "create a tenant called shop".' };
       const withAt = ws.indexOf('with');
       const environments = withAt >= 0 ? ENVS.filter((e) => ws.slice(withAt).includes(e)) : [];
       const args: Record<string, unknown> = { name };
