@@ -83,7 +83,7 @@ export function billingRoutes(deps: Deps, services: BillingServices): ApiRoute[]
         const { plans, payments } = billing();
         const input = parseCheckout(await ctx.json(), plans.map((p) => p.id));
         const plan = plans.find((p) => p.id === input.plan)!;
-        if (plan.priceMonthly === 0) throw validationFailed(`The ${plan.id} plan is free and needs no checkout: create a tenant with POST /api/v1/tenants.`, { fields: { plan: 'free plan' } });
+        if (plan.priceMonthly === 0) throw validationFailed(`The ${plan.id} plan is free and needs no checkout: launch a tenant on it directly.`, { fields: { plan: 'free plan' } });
         const priceId = plan.providerPrices[payments.provider];
         if (!priceId) throw new AppError('unavailable', `The ${plan.id} plan has no ${payments.provider} price id yet: set ${payments.provider.toUpperCase()}_PRICE_${plan.id.toUpperCase()} or PLANS.`);
         const checkout = await provider(payments.provider).createCheckout({ plan: plan.id, priceId, uid: caller.uid, email: caller.email, name: input.name });
