@@ -98,9 +98,45 @@ export const illegalTransition = (from: string, action: string) =>
 export const notSupported = (driver: string, capability: string) =>
   new AppError('not_supported', `The ${driver} runtime does not support ${capability}.`, { driver, capability });
 
-/** Turns anything thrown into an AppError; unknown errors become a generic 500 that keeps the cause for the log. */
+/**
+ * Thrown by the drivers of outside systems (runtimes; the cloud APIs behind them) for a
+ * missing option, a capability they lack, or a failure of the system they drive.
+ */
+export class DriverError extends Error {
+  constructor(
+    readonly driver: string,
+    readonly code: 'not_configured' | 'not_supported' | 'not_found' | 'failed' | 'timeout',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DriverError';
+  }
+}
+
+/**
+ * What a caller sees of a driver's error: a lacking capability is 501, a failing
+ * or slow outside system 503 naming it (come back later), an unknown resource
+ * 404, and a misconfiguration the generic 500 (ours to fix; the cause is logged).
+ */
+function fromDriverError(err: DriverError): AppError {
+  switch (err.code) {
+    case 'not_supported':
+      return new AppError('not_supported', `The ${err.driver} runtime does not support this: ${err.message}`, { driver: err.driver }, { cause: err });
+    case 'failed':
+    case 'timeout':
+      return new AppError('unavailable', `The ${err.driver} runtime did not answer as expected; try again in a minute.`, { driver: err.driver }, { cause: err }).withHeader('Retry-After', '30');
+    case 'not_found':
+      return new AppError('not_found', `The ${err.driver} runtime has no such resource.`, { driver: err.driver }, { cause: err });
+    default:
+      return new AppError('internal', 'Something went wrong on our side. Quote the request id when you report it.', undefined, { cause: err });
+  }
+}
+
+/** Turns anything thrown into an AppError; driver errors by their kind, unknown errors a generic 500 that keeps the cause for the log. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof DriverError) return fromDriverError(err);
   return new AppError('internal', 'Something went wrong on our side. Quote the request id when you report it.', undefined, {
     cause: err,
   });

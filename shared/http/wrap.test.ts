@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppError } from '../errors.ts';
+import { AppError, DriverError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRouter } from './router.ts';
 import { openSse } from './sse.ts';
@@ -154,4 +154,25 @@ test('tokens carried in a path never reach the logs', async (t) => {
   t.true(lines.length > 0);
   t.false(lines.some((line) => line.includes(token)));
   t.true(lines.some((line) => line.includes('/credentials/[redacted]')));
+});
+
+test('a driver error reaches the caller by its kind: 501 lacking, 503 naming a failing outside system, 500 for our misconfiguration', async (t) => {
+  const throwing = (code: DriverError['code']) => async () => {
+    throw new DriverError('cloud-run', code, 'PERMISSION_DENIED: projects/secret-project/locations/x');
+  };
+  const url = await serve(createRouter(['not_supported', 'failed', 'timeout', 'not_found', 'not_configured'].map((code) => ({ method: 'GET' as const, path: `/${code}`, handler: throwing(code as DriverError['code']) }))), t);
+  const answer = async (code: string) => {
+    const res = await fetch(`${url}/${code}`);
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), error: (await res.json()).error };
+  };
+  t.like(await answer('not_supported'), { status: 501, error: { code: 'not_supported', details: { driver: 'cloud-run' } } });
+  for (const code of ['failed', 'timeout']) {
+    const got = await answer(code);
+    t.like(got, { status: 503, retryAfter: '30', error: { code: 'unavailable', details: { driver: 'cloud-run' } } });
+    t.notRegex(got.error.message, /secret-project/, 'the outside system\'s own message stays in the logs');
+  }
+  t.like(await answer('not_found'), { status: 404, error: { code: 'not_found' } });
+  const misconfigured = await answer('not_configured');
+  t.is(misconfigured.status, 500);
+  t.notRegex(misconfigured.error.message, /secret-project/);
 });

@@ -112,15 +112,5 @@ export interface RuntimeDriver {
   close?(): Promise<void>;
 }
 
-/** Thrown by drivers for missing configuration or unsupported operations. */
-export class DriverError extends Error {
-  constructor(
-    readonly driver: string,
-    readonly code: 'not_configured' | 'not_supported' | 'not_found' | 'failed' | 'timeout',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'DriverError';
-  }
-}
+/** Thrown by drivers; it lives beside AppError so the one edge maps it (shared/errors.ts). */
+export { DriverError } from '../errors.ts';
