@@ -22,6 +22,8 @@ export interface FakeResponse {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Instead of `body`: writes a streamed body (e.g. a watch) until it resolves or the client goes away (`signal`). */
+  stream?: (write: (chunk: string) => void, signal: AbortSignal) => Promise<void>;
 }
 
 export type FakeHandler = (request: RecordedRequest) => Promise<FakeResponse> | FakeResponse;
@@ -34,8 +36,13 @@ export interface RunningFake {
   close(): Promise<void>;
 }
 
+/** Where a fake listens: `port` on 127.0.0.1 (default 0, a free port). */
+export interface FakeListenOptions {
+  port?: number;
+}
+
 /** Starts `handler` on 127.0.0.1 on a free port. Unhandled exceptions answer 500 with the message. */
-export async function startFakeServer(handler: FakeHandler): Promise<RunningFake> {
+export async function startFakeServer(handler: FakeHandler, listen: FakeListenOptions = {}): Promise<RunningFake> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
     void serve(req, res);
@@ -67,6 +74,15 @@ export async function startFakeServer(handler: FakeHandler): Promise<RunningFake
     } catch (error) {
       answer = { status: 500, body: { error: { code: 500, message: String(error), status: 'INTERNAL' } } };
     }
+    if (answer.stream) {
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      res.flushHeaders();
+      await answer.stream((chunk) => void res.write(chunk), gone.signal).catch(() => undefined);
+      res.end();
+      return;
+    }
     const payload = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
     res.writeHead(answer.status, {
       'content-type': typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
@@ -74,7 +90,10 @@ export async function startFakeServer(handler: FakeHandler): Promise<RunningFake
     });
     res.end(payload);
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port ?? 0, '127.0.0.1', resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

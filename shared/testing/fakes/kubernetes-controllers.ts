@@ -109,6 +109,8 @@ export function reconcileDeployment(state: ClusterState, logs: PodLogs, namespac
       unavailableReplicas: wanted - ready || undefined, conditions,
     };
     deployment.metadata.resourceVersion = state.nextResourceVersion();
+    // Stored again so watchers see the status change as a MODIFIED event.
+    state.objects('deployments', namespace).set(name, deployment);
   });
 }
 

@@ -1,6 +1,10 @@
 /**
- * A fake Kubernetes API server (real HTTP, bearer-token auth) for the resources
- * the Kubernetes driver manages. Follows:
+ * A fake Kubernetes API server (real HTTP) for the resources the Kubernetes
+ * driver manages, which kubectl also accepts. A request with a bearer token must
+ * carry the fake's token (else 401); one without is served, as a cluster with
+ * anonymous access bound to cluster-admin would (kubectl never sends a token over
+ * plain http). Discovery, Tables and selectors are in kubernetes-api.ts, PATCH
+ * bodies in kubernetes-patch.ts, watch in kubernetes-watch.ts. Follows:
  * - https://kubernetes.io/docs/reference/using-api/api-concepts/ (paths
  *   `/api/v1/...`, `/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`, List kinds,
  *   `labelSelector`, `resourceVersion` optimistic concurrency: 409 Conflict on a stale
@@ -13,31 +17,29 @@
  * - https://kubernetes.io/docs/concepts/security/service-accounts/ and
  *   https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/ (every namespace
  *   gets a `default` ServiceAccount; a pod names one in `spec.serviceAccountName`, `default` when omitted)
- * - https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/
- *   (`application/merge-patch+json` per RFC 7386; strategic merge is treated as merge, which is
- *   equivalent for the map fields the driver patches; JSON patch answers 415)
+ * - Media types (https://kubernetes.io/docs/reference/using-api/api-concepts/#alternate-representations-of-resources):
+ *   bodies in `application/json` or `application/yaml`; any other Content-Type, protobuf
+ *   included, is 415 UnsupportedMediaType naming the accepted types, after which clients such
+ *   as kubectl fall back to JSON. Responses are JSON only: an Accept without JSON is 406.
+ *   Server-side apply (`application/apply-patch+yaml`) is not served (415).
+ * - Lists of namespaced kinds without a namespace (`GET /api/v1/pods`, `kubectl get -A`) span
+ *   every namespace; `labelSelector`, `fieldSelector` (metadata.name/namespace), `watch`, and
+ *   `dryRun=All` (validated, not stored).
  * - https://kubernetes.io/docs/concepts/overview/working-with-objects/names/ (DNS-1123 names, label syntax)
  * - Namespace deletion: `Terminating` phase, contents removed, then the namespace; creating in a
  *   terminating namespace is 403 Forbidden.
  * Controllers (deployments, admission, kubelet logs) live in kubernetes-controllers.ts.
  */
+import { parse as parseYaml } from 'yaml';
 import { createTimerSet, startFakeServer, type FakeResponse, type RecordedRequest } from './http-server.ts';
+import { acceptsJson, discovery, parseFieldSelector, parseLabelSelector, RESOURCES, toTable, VERSION_INFO, wantsTable } from './kubernetes-api.ts';
 import { ownerOf, reconcileDeployment, type PodLogs } from './kubernetes-controllers.ts';
+import { jsonPatch, mergePatch, strategicMergePatch } from './kubernetes-patch.ts';
+import { createWatchLog, WatchedMap, type WatchEvent } from './kubernetes-watch.ts';
 
 type Json = Record<string, any>;
 
-const KINDS: Record<string, { kind: string; apiVersion: string; prefix: string }> = {
-  namespaces: { kind: 'Namespace', apiVersion: 'v1', prefix: '/api/v1' },
-  secrets: { kind: 'Secret', apiVersion: 'v1', prefix: '/api/v1' },
-  services: { kind: 'Service', apiVersion: 'v1', prefix: '/api/v1' },
-  resourcequotas: { kind: 'ResourceQuota', apiVersion: 'v1', prefix: '/api/v1' },
-  serviceaccounts: { kind: 'ServiceAccount', apiVersion: 'v1', prefix: '/api/v1' },
-  persistentvolumeclaims: { kind: 'PersistentVolumeClaim', apiVersion: 'v1', prefix: '/api/v1' },
-  pods: { kind: 'Pod', apiVersion: 'v1', prefix: '/api/v1' },
-  deployments: { kind: 'Deployment', apiVersion: 'apps/v1', prefix: '/apis/apps/v1' },
-  ingresses: { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', prefix: '/apis/networking.k8s.io/v1' },
-  networkpolicies: { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', prefix: '/apis/networking.k8s.io/v1' },
-};
+const KINDS = RESOURCES;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
@@ -52,6 +54,8 @@ export interface KubernetesFakeOptions {
   token?: string;
   /** Delay before controllers act: pods start, namespaces finish terminating (default 150 ms). */
   delayMs?: number;
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
 }
 
 /** Starts the fake API server. Point a KubeConfig cluster `server` at `url` with the token. */
@@ -61,14 +65,21 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
   const timers = createTimerSet();
   const store = new Map<string, Map<string, Map<string, Json>>>();
   const logs: PodLogs = new Map();
+  const changes = createWatchLog();
+  let closed = false;
   let resourceVersion = 1000;
   const nextResourceVersion = () => String(++resourceVersion);
 
   function objects(plural: string, namespace: string): Map<string, Json> {
     if (!store.has(plural)) store.set(plural, new Map());
     const byNs = store.get(plural)!;
-    if (!byNs.has(namespace)) byNs.set(namespace, new Map());
+    if (!byNs.has(namespace)) byNs.set(namespace, new WatchedMap(plural, namespace, changes, nextResourceVersion));
     return byNs.get(namespace)!;
+  }
+  /** Every object of a kind: one namespace's, or all namespaces' when `namespace` is empty. */
+  function allObjects(plural: string, namespace: string): Json[] {
+    if (namespace || !KINDS[plural].namespaced) return [...objects(plural, namespace).values()];
+    return [...(store.get(plural)?.values() ?? [])].flatMap((byNs) => [...byNs.values()]);
   }
   const namespaces = objects('namespaces', '');
   const cluster = { namespaces, objects, nextResourceVersion, after: timers.after };
@@ -129,30 +140,80 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
       const ns = namespaces.get(name)!;
       namespaces.set(name, { ...ns, metadata: { ...ns.metadata, deletionTimestamp: new Date().toISOString(), resourceVersion: nextResourceVersion() }, status: { phase: 'Terminating' } });
       timers.after(delay, () => {
-        for (const byNs of store.values()) byNs.delete(name);
+        for (const byNs of store.values()) {
+          for (const key of [...(byNs.get(name)?.keys() ?? [])]) byNs.get(name)!.delete(key);
+          byNs.delete(name);
+        }
         namespaces.delete(name);
       });
     }
   }
 
-  function matchesSelector(obj: Json, selector: string | null): boolean {
-    if (!selector) return true;
-    return selector.split(',').every((term) => {
-      const [k, v] = term.split('=');
-      return v === undefined ? k in (obj.metadata.labels ?? {}) : obj.metadata.labels?.[k] === v;
-    });
+  /** Reads a write's body in the media types the fake accepts, or answers 415 as the API server does. */
+  function bodyOf(request: RecordedRequest): Json | FakeResponse {
+    const type = String(request.headers['content-type'] ?? 'application/json').split(';')[0].trim();
+    if (request.method === 'PATCH') {
+      const accepted = ['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json'];
+      if (!accepted.includes(type)) return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`);
+      return (request.body ?? {}) as Json;
+    }
+    if (type === 'application/yaml') {
+      try {
+        return (parseYaml(String(request.body ?? '')) ?? {}) as Json;
+      } catch (error) {
+        return status(400, 'BadRequest', `error decoding YAML: ${(error as Error).message}`);
+      }
+    }
+    if (type !== 'application/json') return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+    if (typeof request.body === 'string') return status(400, 'BadRequest', 'the body of the request could not be decoded as JSON');
+    return (request.body ?? {}) as Json;
+  }
+
+  /** `?watch=true`: a stream of events after `resourceVersion` for the kind, namespace and selectors. */
+  function watch(plural: string, namespace: string, request: RecordedRequest, matches: (o: Json) => boolean): FakeResponse {
+    const rv = request.query.get('resourceVersion');
+    const line = (e: { type: string; object: Json }) => `${JSON.stringify({ type: e.type, object: e.object })}\n`;
+    const timeoutMs = Number(request.query.get('timeoutSeconds') ?? 300) * 1000;
+    const mine = (e: WatchEvent) => e.plural === plural && (!namespace || e.namespace === namespace) && matches(e.object);
+    return {
+      status: 200,
+      stream: async (write, signal) => {
+        let since = Number(rv);
+        if (!rv || rv === '0') {
+          since = resourceVersion;
+          for (const object of allObjects(plural, namespace).filter(matches)) write(line({ type: 'ADDED', object }));
+        } else if (since < changes.oldest()) {
+          return write(line({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rv} (${changes.oldest()})`).body as Json }));
+        }
+        const deadline = Date.now() + timeoutMs;
+        while (!signal.aborted && !closed && Date.now() < deadline) {
+          for (const event of await changes.next(since, mine, deadline - Date.now(), signal)) {
+            write(line(event));
+            since = event.rv;
+          }
+        }
+      },
+    };
   }
 
   function handle(request: RecordedRequest): FakeResponse {
-    if (request.headers.authorization !== `Bearer ${token}`) return status(401, 'Unauthorized', 'Unauthorized');
+    const auth = request.headers.authorization;
+    if (auth !== undefined && auth !== `Bearer ${token}`) return status(401, 'Unauthorized', 'Unauthorized');
+    if (!acceptsJson(request.headers.accept)) return status(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io`);
+    if (request.method === 'GET' && request.path === '/version') return { status: 200, body: VERSION_INFO };
+    const about = request.method === 'GET' ? discovery(request.path, `127.0.0.1:${server.port}`) : undefined;
+    if (about) return { status: 200, body: about };
     const m = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/(log))?$/.exec(request.path);
     const nsOnly = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(request.path);
     const [prefix, namespace, plural, name, sub] = nsOnly ? ['/api/v1', '', 'namespaces', nsOnly[1], undefined] : m ? m.slice(1) : [];
     const kind = KINDS[plural ?? ''];
-    if (!kind || kind.prefix !== prefix) return status(404, 'NotFound', `the server could not find the requested resource (${request.method} ${request.path})`);
+    const misplaced = kind && (kind.namespaced ? !namespace && (name || request.method !== 'GET') : Boolean(namespace));
+    if (!kind || kind.prefix !== prefix || misplaced) return status(404, 'NotFound', `the server could not find the requested resource (${request.method} ${request.path})`);
     const items = objects(plural, namespace ?? '');
     const existing = name ? items.get(name) : undefined;
+    const dryRun = request.query.get('dryRun') === 'All';
     const notFound = () => status(404, 'NotFound', `${plural}${kind.apiVersion.includes('/') ? '.' + kind.apiVersion.split('/')[0] : ''} "${name}" not found`, { name, kind: plural });
+    const table = wantsTable(request.headers.accept);
     if (sub === 'log') {
       if (plural !== 'pods' || request.method !== 'GET' || !existing) return notFound();
       const sinceSeconds = request.query.get('sinceSeconds');
@@ -163,26 +224,43 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
       const withTime = request.query.get('timestamps') === 'true';
       return { status: 200, body: lines.map((l) => `${withTime ? `${l.time} ` : ''}${l.text}\n`).join('') };
     }
+    const parsed = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH' ? bodyOf(request) : ((request.body ?? {}) as Json);
+    if (typeof parsed.status === 'number' && parsed.body) return parsed as FakeResponse;
+    const body = parsed as Json;
     if (namespace && plural !== 'namespaces' && request.method !== 'GET' && request.method !== 'DELETE') {
       const ns = namespaces.get(namespace);
       if (!ns) return status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
       if (ns.status.phase === 'Terminating' && request.method === 'POST') {
-        return status(403, 'Forbidden', `${plural} "${(request.body as Json)?.metadata?.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+        return status(403, 'Forbidden', `${plural} "${body?.metadata?.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
       }
     }
-    const body = (request.body ?? {}) as Json;
     switch (request.method) {
       case 'GET': {
-        if (name) return existing ? { status: 200, body: existing } : notFound();
-        const list = [...items.values()].filter((o) => matchesSelector(o, request.query.get('labelSelector')));
-        return { status: 200, body: { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata: { resourceVersion: String(resourceVersion) }, items: list } };
+        if (name) return existing ? { status: 200, body: table ? toTable(plural, [existing], existing.metadata.resourceVersion) : existing } : notFound();
+        let byLabels: (labels: Record<string, string>) => boolean;
+        let byFields: (o: Json) => boolean;
+        try {
+          byLabels = parseLabelSelector(request.query.get('labelSelector'));
+          byFields = parseFieldSelector(request.query.get('fieldSelector'), plural);
+        } catch (error) {
+          return status(400, 'BadRequest', (error as Error).message);
+        }
+        const matches = (o: Json) => byLabels(o.metadata?.labels ?? {}) && byFields(o);
+        const isWatch = request.query.get('watch');
+        if (isWatch === 'true' || isWatch === '1') return watch(plural, namespace ?? '', request, matches);
+        const list = allObjects(plural, namespace ?? '').filter(matches);
+        const rv = String(resourceVersion);
+        return { status: 200, body: table ? toTable(plural, list, rv) : { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata: { resourceVersion: rv }, items: list } };
       }
       case 'POST': {
         if (name) return status(405, 'MethodNotAllowed', 'POST to an item is not allowed');
+        if (body.kind !== undefined && body.kind !== kind.kind) return status(400, 'BadRequest', `the kind of the object (${body.kind}) does not match the resource (${kind.kind})`);
         const invalid = validate(plural, body);
         if (invalid) return status(422, 'Invalid', `${kind.kind} "${body.metadata?.name}" is invalid: ${invalid}`);
         if (items.has(body.metadata.name)) return status(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`, { name: body.metadata.name, kind: plural });
+        if (body.metadata.namespace && namespace && body.metadata.namespace !== namespace) return status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
         const created = admit(plural, namespace ?? '', body);
+        if (dryRun) return { status: 201, body: created };
         items.set(created.metadata.name, created);
         // The ServiceAccount controller gives every new namespace its `default` account.
         if (plural === 'namespaces') {
@@ -196,9 +274,12 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
         if (!existing) return notFound();
         let next = body;
         if (request.method === 'PATCH') {
-          const type = String(request.headers['content-type'] ?? '');
-          if (!/merge-patch\+json|strategic-merge-patch\+json/.test(type)) return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`);
-          next = mergePatch(existing, body);
+          const type = String(request.headers['content-type']).split(';')[0].trim();
+          try {
+            next = type === 'application/json-patch+json' ? jsonPatch(existing, body) : type === 'application/strategic-merge-patch+json' ? strategicMergePatch(existing, body) : mergePatch(existing, body);
+          } catch (error) {
+            return status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(error as Error).message}`);
+          }
         } else if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== existing.metadata.resourceVersion) {
           return status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: plural });
         }
@@ -208,19 +289,19 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
         const updated = admit(plural, namespace ?? '', next, existing);
         // Like the real API server, an update that changes nothing keeps the resourceVersion.
         if (sameObject(updated, existing)) return { status: 200, body: existing };
-        items.set(name!, updated);
+        if (!dryRun) items.set(name!, updated);
         return { status: 200, body: updated };
       }
       case 'DELETE': {
         if (!existing) return notFound();
-        remove(plural, namespace ?? '', name!);
+        if (!dryRun) remove(plural, namespace ?? '', name!);
         return { status: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: plural, uid: existing.metadata.uid } } };
       }
     }
     return status(405, 'MethodNotAllowed', `${request.method} is not supported`);
   }
 
-  const server = await startFakeServer(handle);
+  const server = await startFakeServer(handle, { port: options.port });
   return {
     ...server,
     token,
@@ -248,7 +329,9 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
       return false;
     },
     async close() {
+      closed = true;
       timers.clear();
+      changes.wakeAll();
       await server.close();
     },
   };
@@ -256,18 +339,6 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
 
 /** The running Kubernetes fake. */
 export type KubernetesFake = Awaited<ReturnType<typeof startKubernetesFake>>;
-
-/** RFC 7386 JSON merge patch. */
-function mergePatch(target: any, patch: any): any {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Json = target && typeof target === 'object' && !Array.isArray(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = mergePatch(out[key], value);
-  }
-  return out;
-}
-
 
 function sameObject(a: Json, b: Json): boolean {
   const strip = (o: Json) => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined }, status: undefined });
