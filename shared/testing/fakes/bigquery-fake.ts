@@ -14,11 +14,15 @@
  *   fields) and jobs.get, for clients that create a job first.
  * - Values in rows are strings (FLOAT too) or null, as the REST API sends them; errors are
  *   `{error: {code, message, status, errors: [{reason: "invalidQuery", ...}]}}`.
+ * - `parameterMode` is optional, as documented: named parameters are taken without it (bq sends
+ *   none); POSITIONAL with @name parameters is refused.
+ * - datasets, tables and tabledata for the one table: see bigquery-catalog.ts (`bq ls`, `bq show`, `bq head`).
  * It CHECKS what it receives: a Standard SQL query over the configured export table that
  * unnests labels and credits and groups, whose every `@param` is supplied as a named
  * parameter of the right type, with no date written into the SQL text. It then evaluates
  * that one query shape over the fixture rows itself.
  */
+import { createBigQueryCatalog } from './bigquery-catalog.ts';
 import { checkBearer } from './google-rest.ts';
 import { randomHex, startFakeServer, type FakeResponse, type RecordedRequest, type RunningFake } from './http-server.ts';
 
@@ -40,6 +44,8 @@ export interface BigQueryFakeOptions {
   pendingPolls?: number;
   /** Page size when the request sets no maxResults (default 1000). */
   defaultPageSize?: number;
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
   /** The export dataset's location, e.g. `EU`: a job run elsewhere is 404 "Not found: Dataset", as BigQuery answers. Default: any. */
   location?: string;
 }
@@ -67,6 +73,9 @@ interface Job {
   rows: (string | null)[][];
   pollsLeft: number;
   firstPageSize: number;
+  /** The configuration jobs.insert received, echoed by jobs.get as the API does. */
+  configuration?: Record<string, any>;
+  created: number;
 }
 
 function invalid(message: string, status = 400): FakeResponse {
@@ -86,12 +95,17 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     if (request.useLegacySql !== false) return invalid('The fake only runs Standard SQL: set useLegacySql to false.');
     if (/'\d{4}-\d{2}-\d{2}|"\d{4}-\d{2}-\d{2}|\bDATE\s*'/i.test(sql)) return invalid('Dates must be query parameters (@from, @to), not literals in the SQL text.');
     const table = /FROM\s+`([^`]+)`/i.exec(sql)?.[1];
-    if (table !== options.table) return invalid(`Not found: Table ${table ?? '(none)'}`, 404);
+    if (!table) return invalid(`The BigQuery fake evaluates only the billing cost query over \`${options.table}\`; it cannot run this query (no table).`);
+    if (table !== options.table) return invalid(`Not found: Table ${table.replace('.', ':')} was not found in location ${options.location ?? 'US'}`, 404);
     for (const part of [/UNNEST\(labels\)/i, /UNNEST\(credits\)/i, /\bcost\b/, /service\.description/, /usage_start_time/, /GROUP BY/i]) {
       if (!part.test(sql)) return invalid(`The fake expects the billing cost query; it has no ${part.source}.`);
     }
     const params: Record<string, { type: string; value: string }> = {};
-    if ((request.queryParameters ?? []).length > 0 && String(request.parameterMode).toUpperCase() !== 'NAMED') return invalid('parameterMode must be NAMED (any case, as the client sends "named") for @name parameters.');
+    // parameterMode is optional (QueryRequest/JobConfigurationQuery): named parameters are taken without it, as bq sends them.
+    const mode = request.parameterMode === undefined || request.parameterMode === null ? undefined : String(request.parameterMode).toUpperCase();
+    if (mode !== undefined && mode !== 'NAMED' && mode !== 'POSITIONAL') return invalid(`Invalid value for parameterMode: "${request.parameterMode}"; expected NAMED or POSITIONAL.`);
+    if (mode === 'POSITIONAL' && /@\w/.test(sql)) return invalid('Query has named parameters (@name) but parameterMode is POSITIONAL.');
+    if ((request.queryParameters ?? []).some((p: { name?: string }) => !p.name) && mode !== 'POSITIONAL') return invalid('Positional (unnamed) query parameters need parameterMode POSITIONAL.');
     for (const p of request.queryParameters ?? []) params[p.name] = { type: p.parameterType?.type, value: p.parameterValue?.value };
     for (const name of new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]))) {
       if (!params[name]) return invalid(`Query parameter '${name}' not found at [1:1]`);
@@ -125,17 +139,18 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
       .map((e) => [...e.key, String(e.amount)]);
   }
 
-  function startJob(projectId: string, request: Record<string, any>, location: string | undefined): Job | FakeResponse {
+  function startJob(projectId: string, request: Record<string, any>, location: string | undefined, jobId?: string): Job | FakeResponse {
     const [project, dataset] = options.table.split('.');
     if (options.location && (location ?? 'US') !== options.location) return invalid(`Not found: Dataset ${project}:${dataset} was not found in location ${location ?? 'US'}`, 404);
     const params = check(request);
     if ('status' in params && typeof params.status === 'number') return params as FakeResponse;
     const job: Job = {
       projectId,
-      jobId: `job_${randomHex(16)}`,
+      jobId: jobId ?? `job_${randomHex(16)}`,
       rows: evaluate(params as Record<string, { type: string; value: string }>),
       pollsLeft: options.pendingPolls ?? 0,
       firstPageSize: Number(request.maxResults) || pageSizeDefault,
+      created: Date.now(),
     };
     jobs.set(job.jobId, job);
     return job;
@@ -168,6 +183,21 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     };
   }
 
+  /** The Job resource (jobs.insert, jobs.get): reference, echoed configuration, DONE status and query statistics. */
+  function jobResource(job: Job): Record<string, any> {
+    const location = options.location ?? 'US';
+    const time = String(job.created);
+    return {
+      kind: 'bigquery#job', etag: randomHex(12), id: `${job.projectId}:${location}.${job.jobId}`,
+      selfLink: `/bigquery/v2/projects/${job.projectId}/jobs/${job.jobId}?location=${location}`,
+      jobReference: { projectId: job.projectId, jobId: job.jobId, location },
+      configuration: { jobType: 'QUERY', ...job.configuration },
+      status: { state: 'DONE' },
+      statistics: { creationTime: time, startTime: time, endTime: time, totalBytesProcessed: String(fixture.length * 200), query: { totalBytesProcessed: String(fixture.length * 200), totalBytesBilled: '10485760', cacheHit: false, statementType: 'SELECT' } },
+    };
+  }
+
+  const catalog = createBigQueryCatalog(options.table, () => fixture, options.location ?? 'US');
   const fake = await startFakeServer((req: RecordedRequest) => {
     const denied = checkBearer(req);
     if (denied) return denied;
@@ -182,18 +212,25 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     if (m && req.method === 'GET') {
       const job = jobs.get(m[2]);
       if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
-      return page(job, 'bigquery#getQueryResultsResponse', req.query.get('pageToken'), Number(req.query.get('maxResults')) || pageSizeDefault);
+      // startIndex (zero-based row) is the other documented way to page, which bq uses.
+      const startIndex = req.query.get('startIndex');
+      const pageToken = req.query.get('pageToken') ?? (startIndex ? Buffer.from(`offset:${startIndex}`).toString('base64url') : null);
+      return page(job, 'bigquery#getQueryResultsResponse', pageToken, Number(req.query.get('maxResults')) || pageSizeDefault);
     }
     m = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
     if (m) {
       const existing = m[2] ? jobs.get(m[2]) : undefined;
-      const job = req.method === 'POST' && !m[2] ? startJob(m[1], body.configuration?.query ?? {}, body.jobReference?.location) : existing;
+      if (req.method === 'POST' && !m[2] && body.jobReference?.jobId && jobs.has(body.jobReference.jobId)) {
+        const message = `Already Exists: Job ${m[1]}:${body.jobReference.jobId}`;
+        return { status: 409, body: { error: { code: 409, message, status: 'ALREADY_EXISTS', errors: [{ message, domain: 'global', reason: 'duplicate' }] } } };
+      }
+      const job = req.method === 'POST' && !m[2] ? startJob(m[1], body.configuration?.query ?? {}, body.jobReference?.location, body.jobReference?.jobId) : existing;
       if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
       if (!('jobId' in job)) return job;
-      const jobReference = { projectId: job.projectId, jobId: job.jobId, location: 'US' };
-      return { status: 200, body: { kind: 'bigquery#job', id: `${job.projectId}:US.${job.jobId}`, jobReference, status: { state: 'DONE' }, statistics: {} } };
+      if (req.method === 'POST') job.configuration = body.configuration;
+      return { status: 200, body: jobResource(job) };
     }
-    return invalid(`The BigQuery fake does not implement ${req.method} ${req.path}.`, 404);
-  });
+    return catalog(req) ?? invalid(`The BigQuery fake does not implement ${req.method} ${req.path}.`, 404);
+  }, { port: options.port });
   return { ...fake, queries, setRows: (rows) => void (fixture = rows) };
 }
