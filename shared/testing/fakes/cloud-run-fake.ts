@@ -52,6 +52,8 @@ export interface CloudRunFakeOptions extends CloudRunObserveOptions {
   missingImages?: string[];
   /** The platform's identity, the one behind the `fake-access-token` of fakeGoogleClientOptions (default `tp-platform@tp-test.iam.gserviceaccount.com`). */
   platformServiceAccount?: string;
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
 }
 
 /** The default identity of the platform in the fake. */
@@ -275,7 +277,7 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       observe.handle(request) ??
       googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`)
     );
-  });
+  }, { port: options.port });
 
   return {
     ...server,

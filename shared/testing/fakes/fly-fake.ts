@@ -25,6 +25,8 @@ export interface FlyFakeOptions {
   token?: string;
   /** How long state transitions take (default 150 ms). */
   delayMs?: number;
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
 }
 
 const err = (status: number, error: string): FakeResponse => ({ status, body: { error } });
@@ -202,7 +204,7 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
   const server = await startFakeServer(async (request) => {
     if (request.headers.authorization !== `Bearer ${token}`) return request.path === '/graphql' ? { status: 401, body: { errors: [{ message: 'You must be authenticated to view this.' }] } } : err(401, 'unauthorized');
     return request.path === '/graphql' && request.method === 'POST' ? graphql(request) : rest(request);
-  });
+  }, { port: options.port });
 
   return {
     ...server,

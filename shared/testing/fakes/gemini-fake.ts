@@ -187,7 +187,8 @@ function checkSchema(schema: unknown, at: string): string[] {
 
 const PATH = /^\/[\w.]+\/(?:(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/)?models\/([^/:]+)):(generateContent|streamGenerateContent)$/;
 
-export async function startGeminiFake(): Promise<GeminiFake> {
+/** Starts the fake on `port` of 127.0.0.1 (default: a free one). */
+export async function startGeminiFake(options: { port?: number } = {}): Promise<GeminiFake> {
   const queue: GeminiReply[] = [];
   const requests: GeminiRequest[] = [];
   const server = createServer(async (req, res) => {
@@ -222,7 +223,10 @@ export async function startGeminiFake(): Promise<GeminiFake> {
     for (const chunk of reply.chunks) res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
     res.end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
