@@ -23,6 +23,8 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
   async function send(path: string, init: RequestInit, refreshed = false): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('Authorization', `Bearer ${await session.token(refreshed)}`);
+    // The audit trail records which path a change came through (R-AUDIT-1).
+    headers.set('X-Tenantplane-Client', 'cli');
     try {
       const res = await fetchFn(session.url + path, { ...init, headers });
       // A token the server no longer accepts (the platform restarted, a role changed): refresh once and retry.

@@ -9,6 +9,7 @@ import { userRoutes } from './routes/users.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { createProjectService } from '../../shared/projects/service.ts';
 import { webConfigRoutes } from './routes/web-config.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
 
@@ -35,6 +36,7 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
     ...userRoutes(deps),
     ...projectRoutes(deps, createProjectService(deps)),
     ...webConfigRoutes(deps),
+    ...auditRoutes(deps),
   ];
 }
 

@@ -1,6 +1,9 @@
 import { authorize, POLICY, type Action } from '../../shared/auth/authorize.ts';
 import { verifyBearer, type Principal } from '../../shared/auth/principal.ts';
+import { auditSource, recordAudit } from '../../shared/audit/store.ts';
 import type { Deps } from '../../shared/deps.ts';
+import { toAppError } from '../../shared/errors.ts';
+import { getTenantDoc } from '../../shared/store/tenants.ts';
 import { createMatcher, type Method } from '../../shared/http/router.ts';
 import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
 
@@ -25,10 +28,55 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
     const { route, params } = match(ctx.method, ctx.url.pathname);
     ctx.params = params;
     let principal: Principal | null = null;
-    if (POLICY[route.action] !== 'public') principal = await verifyBearer(ctx.header('authorization'), deps.auth);
-    authorize(principal, route.action, route.resource?.(ctx));
-    return route.handler(ctx, principal);
+    try {
+      if (POLICY[route.action] !== 'public') principal = await verifyBearer(ctx.header('authorization'), deps.auth);
+      authorize(principal, route.action, route.resource?.(ctx));
+      const reply = await route.handler(ctx, principal);
+      if (changesState(ctx.method)) await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode });
+      return reply;
+    } catch (err) {
+      if (changesState(ctx.method)) {
+        const error = toAppError(err);
+        await audit(deps, ctx, route, principal, { status: error.status, code: error.code });
+      }
+      throw err;
+    }
   };
+}
+
+const changesState = (method: string) => method !== 'GET' && method !== 'HEAD';
+
+/** One audit entry per state-changing request, whatever its outcome (R-AUDIT-1); a failed write is logged, never the request's failure. */
+async function audit(deps: Deps, ctx: Context, route: ApiRoute, principal: Principal | null, outcome: { status: number; code?: string }): Promise<void> {
+  try {
+    const { id, uid, projectId, provider } = ctx.params;
+    const tenant = id ? await getTenantDoc(deps.db, id) : undefined;
+    const target = id
+      ? { type: 'tenant' as const, id }
+      : projectId
+        ? { type: 'project' as const, id: `${uid}/${projectId}` }
+        : uid
+          ? { type: 'user' as const, id: uid }
+          : { type: 'platform' as const };
+    await recordAudit(
+      deps.db,
+      {
+        actorId: principal?.uid ?? (provider ? `system:${provider}` : undefined),
+        actorRole: principal?.role,
+        source: provider ? 'webhook' : auditSource(ctx.header('x-tenantplane-client')),
+        action: `${route.method} ${route.path}`,
+        target,
+        // A stranger's probe (404) is for admins' eyes only: the owner learns nothing about who tried.
+        ownerId: outcome.status === 404 ? undefined : (tenant?.ownerId ?? uid),
+        requestId: ctx.requestId,
+        ip: ctx.ip,
+        outcome,
+      },
+      deps.now(),
+    );
+  } catch (err) {
+    ctx.log.warn('audit entry not written', { err, action: `${route.method} ${route.path}` });
+  }
 }
 
 /** Narrows the principal of a non-public route. */

@@ -90,6 +90,7 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
       config: deps.config,
       log: ctx.log,
       now: deps.now,
+      requestId: ctx.requestId,
     };
     const sse = openSse(ctx.res);
     try {

@@ -35,6 +35,8 @@ export const POLICY = {
   'projects.write': 'owner',
   'projects.operate': 'owner',
   'chat.use': 'user',
+  /** The audit trail: the service filters what a non-admin sees (their own entries and those about what they own). */
+  'audit.read': 'user',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;

@@ -14,6 +14,7 @@ import { requireDeployableImage } from '../tenants/registry.ts';
 import { checkCanStart, type OperationName } from '../tenants/operations.ts';
 import type { Tenant, TenantService } from '../tenants/types.ts';
 import { ACTION_SCHEMAS, allowedActions, isActionName, needsConfirmation, type ActionName } from './actions.ts';
+import { recordAudit } from '../audit/store.ts';
 import { claimConfirmation, createConfirmation, type Confirmation } from './confirmations.ts';
 import * as fmt from './format.ts';
 import type { BillingPort } from './ports.ts';
@@ -41,7 +42,8 @@ export interface ActionExecutor {
   /** Claims a confirmation (JSON errors before any streaming: 404/409/410) and returns the bound action. */
   claim(p: Principal, conversationId: string, confirmationId: string): Promise<Confirmation>;
   /** Runs a claimed confirmation's action. */
-  runConfirmed(p: Principal, confirmation: Confirmation): Promise<ActionOutcome>;
+  /** Runs a claimed confirmation's action and records it in the audit trail under `requestId`. */
+  runConfirmed(p: Principal, confirmation: Confirmation, requestId?: string): Promise<ActionOutcome>;
 }
 
 const VERBS: Partial<Record<ActionName, string>> = { DELETE_SITE: 'Delete', SUSPEND_SITE: 'Suspend', RESUME_SITE: 'Resume', DEPLOY: 'Deploy to' };
@@ -178,16 +180,38 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
       return claimConfirmation(deps.db, { uid: p.uid, conversationId, id: confirmationId, now: deps.now() });
     },
 
-    async runConfirmed(p, confirmation) {
+    async runConfirmed(p, confirmation, requestId = confirmation.id) {
       const { action, args } = confirmation;
       const site = String(args.siteName ?? args.site ?? args.name);
+      let outcome: ActionOutcome;
+      let tenant: Tenant | undefined;
       try {
         // Resolved again by id so ownership is checked at execution time, not only when proposed.
-        const tenant = args.site === undefined ? undefined : await tenants.resolve(p, String(args.site));
-        return await run(p, action, args, tenant);
+        tenant = args.site === undefined ? undefined : await tenants.resolve(p, String(args.site));
+        outcome = await run(p, action, args, tenant);
       } catch (err) {
-        return failure(action, err, site);
+        outcome = failure(action, err, site);
       }
+      // Every change the chat makes is in the audit trail like one made through the API (R-AUDIT-1).
+      const created = outcome.kind === 'result' && action === 'CREATE_SITE' ? (outcome.data as Tenant | undefined) : undefined;
+      const targetId = tenant?.id ?? created?.id;
+      const error = 'error' in outcome ? outcome.error : undefined;
+      await recordAudit(
+        deps.db,
+        {
+          actorId: p.uid,
+          actorRole: p.role,
+          source: 'chat',
+          action,
+          target: { type: 'tenant', id: targetId },
+          ownerId: tenant?.ownerId ?? created?.ownerId,
+          requestId,
+          // A refusal is the not-found answer a stranger gets; a failure carries its own error.
+          outcome: outcome.kind === 'result' ? { status: 202 } : error ? { status: new AppError(error.code, error.message).status, code: error.code } : { status: 404, code: 'not_found' },
+        },
+        deps.now(),
+      ).catch((err: unknown) => deps.log.warn('audit entry not written', { err, action }));
+      return outcome;
     },
   };
 }

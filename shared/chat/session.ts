@@ -25,6 +25,8 @@ export interface SessionDeps {
   config: Pick<Config, 'chat'>;
   log: Logger;
   now: () => Date;
+  /** The request's id, for the audit trail of confirmed actions. */
+  requestId?: string;
 }
 
 /** The SSE events of one outcome; action-level problems are `error` events shaped like SPEC §9 bodies. */
@@ -103,7 +105,7 @@ export async function streamConfirmed(sse: SseStream, deps: SessionDeps, p: Prin
   const stored: Omit<StoredMessage, 'at'>[] = [{ role: 'user', text: `Confirmed: ${confirmation.summary}` }];
   try {
     sse.send({ event: 'action', data: { action: confirmation.action, args: confirmation.args } });
-    const outcome = await deps.executor.runConfirmed(p, confirmation);
+    const outcome = await deps.executor.runConfirmed(p, confirmation, deps.requestId);
     sendOutcome(sse, outcome);
     sse.send({ event: 'text', data: { text: outcome.summary } });
     stored.push(record(outcome), { role: 'assistant', text: outcome.summary });

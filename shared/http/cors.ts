@@ -25,7 +25,7 @@ export function applyCors(
     res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After');
     if (preflight) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Last-Event-ID, X-Request-Id');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Last-Event-ID, X-Request-Id, X-Tenantplane-Client');
       res.setHeader('Access-Control-Max-Age', '600');
     }
   }

@@ -13,7 +13,8 @@ export interface RequestOptions {
 
 /** Sends a request with `Authorization: Bearer <ID token>`; retries once with a refreshed token on 401. */
 export async function send(path: string, options: RequestOptions = {}, refreshed = false): Promise<Response> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+  // The audit trail records which path a change came through (R-AUDIT-1).
+  const headers: Record<string, string> = { Accept: 'application/json', 'X-Tenantplane-Client': 'web', ...options.headers };
   if (options.json !== undefined) headers['Content-Type'] = 'application/json';
   if (!options.anonymous) headers.Authorization = `Bearer ${await getIdToken(refreshed)}`;
   let res: Response;
