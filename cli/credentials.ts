@@ -22,7 +22,7 @@ export interface StoredCredentials {
 }
 
 export const DEFAULT_URL = 'http://localhost:8080';
-const PRODUCTION_TOKEN_ENDPOINT = 'https://securetoken.googleapis.com/v1/token';
+export const PRODUCTION_TOKEN_ENDPOINT = 'https://securetoken.googleapis.com/v1/token';
 /** Refresh a little before expiry so a request never leaves with a token about to lapse. */
 const REFRESH_MARGIN_S = 120;
 

@@ -64,6 +64,11 @@ const MATRIX: Record<string, Rule> = {
   [`POST ${P}/activate`]: 'owner',
   [`POST ${P}/deactivate`]: 'owner',
   [`POST ${P}/messages`]: 'owner',
+  'POST /api/v1/device/code': 'public',
+  'POST /api/v1/device/token': 'public',
+  'POST /api/v1/device/approve': 'user',
+  'POST /api/v1/device/deny': 'user',
+  'POST /api/v1/session/revoke': 'user',
   // Separate functions, reached at their hosting paths.
   'POST /api/chat': 'user',
   'POST /api/billing/aggregate': 'admin',
@@ -120,6 +125,12 @@ const ALLOWED: Record<string, number[]> = {
   [`POST ${P}/deactivate`]: [200],
   // An empty message to a project whose agent is not running.
   [`POST ${P}/messages`]: [400, 409],
+  'POST /api/v1/device/code': [200],
+  'POST /api/v1/device/token': [400],
+  'POST /api/v1/device/approve': [400],
+  'POST /api/v1/device/deny': [400],
+  // Without {"sessions": "all"} nothing is revoked (the matrix's callers keep their tokens).
+  'POST /api/v1/session/revoke': [400],
   'POST /api/chat': [400],
   'POST /api/billing/aggregate': [200],
 };

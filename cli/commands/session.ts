@@ -4,14 +4,17 @@ import { createClient } from '../client.ts';
 import { DEFAULT_URL, decodeJwt, defaultTokenEndpoint, readCredentials, refreshIdToken, removeCredentials, writeCredentials, type StoredCredentials } from '../credentials.ts';
 import { UsageError } from '../errors.ts';
 import { readSecretValue } from '../input.ts';
+import { deviceLogin } from '../device-login.ts';
+import { openSession } from '../credentials.ts';
 
 export const login: Command = {
   name: 'login',
-  usage: 'login [--url <api-url>] [--token <id-token> | --refresh-token <token> --api-key <key>]',
-  summary: 'sign in with a Firebase ID token (read from stdin when not given), or a refresh token and web API key',
+  usage: 'login [--url <api-url>] [--email <address>] [--token <id-token> | --refresh-token <token> --api-key <key>]',
+  summary: 'sign in: shows a one-time code to approve in a signed-in browser (or a piped ID token, --token, --refresh-token)',
   args: [0, 0],
   options: {
     url: { type: 'string', description: `API base URL (default: the stored one, else ${DEFAULT_URL})` },
+    email: { type: 'string', description: 'mail a sign-in link to this address too, to approve the code from another device' },
     token: { type: 'string', description: 'Firebase ID token; prefer piping it on stdin so it stays out of shell history' },
     'refresh-token': { type: 'string', description: 'Firebase refresh token: the CLI mints fresh ID tokens with it' },
     'api-key': { type: 'string', description: 'the Firebase web API key (needed with --refresh-token)' },
@@ -33,9 +36,12 @@ export const login: Command = {
       credentials.tokenEndpoint = String(values['token-endpoint'] ?? defaultTokenEndpoint(env));
       credentials.idToken = (await refreshIdToken(credentials.tokenEndpoint, credentials.apiKey, credentials.refreshToken, ctx.fetch)).idToken;
     } else {
-      const token = (values.token as string | undefined) ?? (await readSecretValue(ctx.stdin, ctx.stderr, 'Firebase ID token: ')).trim();
-      if (!token) throw new UsageError('No token given: pass --token, or pipe the ID token on stdin.', 'login');
-      credentials.idToken = token;
+      // An ID token given or piped in (scripts) is used as before; a terminal, or nothing piped, starts the device flow.
+      const piped = values.token === undefined && !ctx.stdin.isTTY && values.email === undefined ? (await readSecretValue(ctx.stdin, ctx.stderr, '')).trim() : '';
+      const token = (values.token as string | undefined) ?? piped;
+      if (values.token !== undefined && !token) throw new UsageError('--token is empty: pass the ID token, or run `tenantplane login` alone to approve a code in the browser.', 'login');
+      if (token) credentials.idToken = token;
+      else Object.assign(credentials, await deviceLogin(url, ctx, { email: values.email as string | undefined }));
     }
     // Prove the token works before saving it, so a typo fails here and not on the next command.
     const client = createClient({ url, token: async () => credentials.idToken! }, ctx.fetch);
@@ -51,13 +57,35 @@ export const login: Command = {
 
 export const logout: Command = {
   name: 'logout',
-  usage: 'logout',
-  summary: 'forget the stored sign-in',
+  usage: 'logout [--keep-sessions]',
+  summary: 'revoke the sign-in (every session of the account) and delete the stored credentials',
   args: [0, 0],
+  options: {
+    'keep-sessions': { type: 'boolean', description: 'only delete the local credentials; the refresh token stays valid' },
+  },
   async run(ctx) {
+    const revoked = ctx.values['keep-sessions'] ? false : await revokeStoredSession(ctx);
     const removed = removeCredentials(ctx.env);
-    if (ctx.out.jsonMode) ctx.out.json({ signedOut: removed });
-    ctx.out.line(removed ? 'Signed out: the stored credentials are deleted.' : 'You were not signed in.');
+    if (ctx.out.jsonMode) ctx.out.json({ signedOut: removed, revoked });
+    ctx.out.line(removed ? `Signed out: ${revoked ? 'the refresh token is revoked (every session of this account ends) and ' : ''}the stored credentials are deleted.` : 'You were not signed in.');
     if (ctx.env.TENANTPLANE_TOKEN) ctx.out.note('TENANTPLANE_TOKEN is still set in this shell and still signs you in.');
   },
 };
+
+/**
+ * Revokes the stored sign-in's refresh tokens through the API (Firebase revokes
+ * per account, so the browser's sessions end too). A failure is reported and
+ * does not keep the local file: signing out locally always works.
+ */
+async function revokeStoredSession(ctx: Parameters<Command['run']>[0]): Promise<boolean> {
+  const env = { ...ctx.env, TENANTPLANE_TOKEN: undefined, TENANTPLANE_URL: undefined };
+  const stored = readCredentials(env);
+  if (!stored || (!stored.idToken && !stored.refreshToken)) return false;
+  try {
+    await createClient(openSession(env, ctx.fetch), ctx.fetch).request('POST', '/api/v1/session/revoke', { sessions: 'all' });
+    return true;
+  } catch (err) {
+    ctx.out.note(`Could not revoke the sign-in on ${stored.url} (${(err as Error).message}); deleting the local credentials anyway.`);
+    return false;
+  }
+}

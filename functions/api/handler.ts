@@ -10,6 +10,7 @@ import { projectRoutes } from './routes/projects.ts';
 import { createProjectService } from '../../shared/projects/service.ts';
 import { webConfigRoutes } from './routes/web-config.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { deviceRoutes } from './routes/device.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
 
@@ -37,6 +38,7 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
     ...projectRoutes(deps, createProjectService(deps)),
     ...webConfigRoutes(deps),
     ...auditRoutes(deps),
+    ...deviceRoutes(deps),
   ];
 }
 

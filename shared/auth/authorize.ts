@@ -37,6 +37,12 @@ export const POLICY = {
   'chat.use': 'user',
   /** The audit trail: the service filters what a non-admin sees (their own entries and those about what they own). */
   'audit.read': 'user',
+  /** CLI sign-in with a device code: starting and polling are public, approving (or denying) needs a signed-in user. */
+  'device.start': 'public',
+  'device.poll': 'public',
+  'device.approve': 'user',
+  /** Revoking the caller's own refresh tokens (`tenantplane logout`). */
+  'session.revoke': 'user',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;
