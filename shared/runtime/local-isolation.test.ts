@@ -1,11 +1,17 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { chown, lstat, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatePort } from '../testing/ports.ts';
 import { createLocalDriver } from './local.ts';
+import { chainName, families, firewallProblem, firewallRules } from './local-network.ts';
 import { readUid } from './local-process.ts';
 import { createLocalTestKit, dataFolder, launch, makeSpec, pickRange, readPid, waitGone } from './local-test-kit.ts';
 
@@ -14,6 +20,10 @@ const asRoot = process.getuid?.() === 0;
 /** Cases that need root to run workloads as other users; CI runs as root. */
 const rootTest = asRoot ? test.serial : test.serial.skip;
 if (!asRoot) console.log('local-isolation: not root, so workloads share this user; the cases marked "(as root)" are skipped');
+const noFirewall = asRoot ? firewallProblem() : 'not root';
+/** Cases that need the kernel firewall (root, iptables, CAP_NET_ADMIN); CI has them, `npm test` installs iptables. */
+const firewallTest = noFirewall ? test.serial.skip : test.serial;
+if (noFirewall) console.log(`local-isolation: the firewall cannot be used (${noFirewall}); the cases marked "(with the firewall)" are skipped`);
 
 const ATTACKER = fileURLToPath(new URL('../../test/fixtures/attacker-tenant.mjs', import.meta.url));
 const LOCAL_TS = fileURLToPath(new URL('./local.ts', import.meta.url));
@@ -23,6 +33,53 @@ const logsOf = (dataDir: string, ref: { tenantId: string; env: string }) => join
 
 interface Attempt { path: string; read: boolean; text?: string; error?: string }
 interface Report { uid: number; env: Record<string, string | undefined>; cmdline: Attempt; attempts: Attempt[] }
+interface Target { host: string; port: number; udp?: boolean; what: string }
+interface Reached extends Target { connected: boolean; error?: string }
+
+/** This machine's first non-loopback IPv4 and global IPv6 address, if it has them. */
+function ownAddresses(): string[] {
+  const all = Object.values(networkInterfaces()).flat().filter((a) => a && !a.internal);
+  const v4 = all.find((a) => a!.family === 'IPv4')?.address;
+  const v6 = all.find((a) => a!.family === 'IPv6' && !a!.address.startsWith('fe80'))?.address;
+  return [v4, v6].filter((a): a is string => a !== undefined);
+}
+
+/**
+ * A stand-in for the platform's own servers (the Auth emulator takes admin calls
+ * without credentials): HTTP on every address of this machine, and a UDP port
+ * recording what reaches it.
+ */
+async function startPlatformStandIn() {
+  const port = await allocatePort();
+  const answer = createServer((_req, res) => res.end('{"admin":true}'));
+  const answer6 = createServer((_req, res) => res.end('{"admin":true}'));
+  await new Promise<void>((r) => answer.listen(port, '0.0.0.0', r));
+  const ipv6 = families().includes('ip6tables');
+  if (ipv6) await new Promise<void>((r) => answer6.listen({ port, host: '::', ipv6Only: true }, r));
+  const udpPort = await allocatePort();
+  const udp = createSocket('udp4');
+  const datagrams: string[] = [];
+  udp.on('message', (m) => datagrams.push(String(m)));
+  await new Promise<void>((r) => udp.bind(udpPort, '127.0.0.1', r));
+  return {
+    port, udpPort, ipv6, datagrams,
+    close() {
+      answer.close();
+      answer6.close();
+      udp.close();
+    },
+  };
+}
+
+/** Whether this (control-plane) process can open a TCP connection to `target`. */
+function canConnect(target: Target): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: target.host, port: target.port });
+    socket.setTimeout(3000, () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 const controlPlanes: ChildProcess[] = [];
 test.after.always(async () => {
@@ -67,7 +124,7 @@ for (const [driver, spec] of [[victim, input.victim], [attacker, input.attacker]
   await driver.deploy(spec);
   await driver.waitReady(spec, { timeoutMs: 30000 });
 }
-process.stdout.write('ready\\n');
+process.stdout.write(\`ready \${JSON.stringify([victim.flags, attacker.flags])}\\n\`);
 await new Promise((r) => process.stdin.once('end', r));
 process.exit(0);\n`);
   const controlPlane = spawn(process.execPath, ['--import=tsx/esm', script], { env: { ...process.env, ...platform }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -78,11 +135,16 @@ process.exit(0);\n`);
     dataDir, portRange, attackerScript: ATTACKER,
     victim: makeSpec(victim, { secrets }), attacker: makeSpec(attacker, { secrets: { B_OWN_TOKEN: random('b') } }),
   })}\n`);
+  let stdout = '';
   const ready = await new Promise<boolean>((resolve) => {
-    controlPlane.stdout.once('data', () => resolve(true));
+    controlPlane.stdout.on('data', (c) => {
+      stdout += c;
+      if (stdout.includes('\n')) resolve(true);
+    });
     controlPlane.once('exit', () => resolve(false));
   });
   if (!ready) throw new Error(`the control-plane process failed:\n${stderr}`);
+  const flags = JSON.parse(stdout.slice('ready '.length)) as { isolatedNetwork?: boolean }[];
   const state = JSON.parse(await readFile(join(dataDir, 'runtime-state.json'), 'utf8'));
   const recA = state.environments[`${victim.tenantId}-${victim.env}`];
   const recB = state.environments[`${attacker.tenantId}-${attacker.env}`];
@@ -104,8 +166,24 @@ process.exit(0);\n`);
   };
   const res = await fetch(`http://127.0.0.1:${recB.port}/probe?targets=${Buffer.from(JSON.stringify(targets)).toString('base64url')}`);
   const report = (await res.json()) as Report;
+  const standIn = await startPlatformStandIn();
+  const targets6 = standIn.ipv6 ? [{ host: '::1', port: standIn.port, what: 'the platform on ::1' }] : [];
+  const connectTargets: Target[] = [
+    { host: '127.0.0.1', port: recA.port, what: "tenant A's port" },
+    { host: '127.0.0.1', port: standIn.port, what: 'the platform on 127.0.0.1' },
+    { host: '127.0.0.2', port: standIn.port, what: 'the platform on 127.0.0.2' },
+    ...targets6,
+    ...ownAddresses().map((host) => ({ host, port: standIn.port, what: `the platform on this machine's address ${host}` })),
+  ];
+  const fromControlPlane = await Promise.all(connectTargets.map(canConnect));
+  const udpTarget = { host: '127.0.0.1', port: standIn.udpPort, udp: true, what: 'a platform UDP port' };
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const reached = (await (await fetch(`http://127.0.0.1:${recB.port}/connect?targets=${encode([...connectTargets, udpTarget])}`)).json()) as Reached[];
+  await new Promise((r) => setTimeout(r, 300));
+  const datagramsFromB = [...standIn.datagrams];
+  standIn.close();
   const stdoutB = await readFile(join(logsOf(dataDir, attacker), 'stdout.log'), 'utf8');
-  return { dataDir, secrets, platform, recA, recB, report, stdoutB, controlPlanePid: controlPlane.pid! };
+  return { dataDir, secrets, platform, recA, recB, report, stdoutB, controlPlanePid: controlPlane.pid!, flags, connectTargets, fromControlPlane, reached, datagramsFromB };
 }
 
 /** Values that must never reach tenant B: A's secrets, the canary and the control plane's secrets and addresses. */
@@ -143,6 +221,49 @@ rootTest("an attacker tenant (as root) reads no other tenant's environ, data or 
   t.true(s.report.attempts.some((a) => a.path === `/proc/${s.controlPlanePid}/environ` && a.error === 'EACCES'), "the control plane is the attacker's parent");
   // A command line is public on Linux; it must hold nothing secret.
   t.true(s.report.cmdline.read);
+});
+
+// One tenant's code against the network
+
+firewallTest("an attacker tenant (with the firewall) connects to no other tenant, no platform server and no address of this machine, while the control plane reaches every tenant", async (t) => {
+  const s = await scene();
+  t.deepEqual(s.flags.map((f) => f.isolatedNetwork), [true, true], 'both drivers say the network is isolated');
+  t.log(s.reached.map((r) => `${r.udp ? 'udp' : 'tcp'} ${r.host}:${r.port} (${r.what}): ${r.connected ? 'connected' : r.error}`).join('\n'));
+  // The stand-ins answer the control plane, so a refusal below is the firewall's.
+  t.deepEqual(s.connectTargets.filter((_, i) => !s.fromControlPlane[i]).map((x) => x.what), [], 'the control plane could not reach these');
+  const tcp = s.reached.filter((r) => !r.udp);
+  t.is(tcp.length, s.connectTargets.length);
+  t.deepEqual(tcp.filter((r) => r.connected).map((r) => r.what), [], 'the attacker connected to these');
+  t.true(tcp.every((r) => r.error === 'ECONNREFUSED'), 'refused at once, not left to time out');
+  t.deepEqual(s.datagramsFromB, [], 'a datagram of the attacker reached a platform UDP port');
+  for (const rec of [s.recA, s.recB]) t.is((await fetch(`http://127.0.0.1:${rec.port}/health`)).status, 200);
+});
+
+firewallTest('the firewall chain (with the firewall) is one per uid range, rebuilt without duplicates, and removed by the last driver to close once no workload of the range runs', async (t) => {
+  const uidRange = { from: 299_900, to: 299_949 };
+  const chain = chainName(uidRange);
+  const rulesOf = (family: 'iptables' | 'ip6tables') => firewallRules(family).filter((r) => r.includes(chain));
+  const { driver: first, dataDir } = await kit.makeDriver({ uidRange });
+  const second = kit.reopenDriver(dataDir, { uidRange });
+  t.true(first.flags.isolatedNetwork);
+  t.is(first.network.chain, chain);
+  for (const family of families()) {
+    const rules = rulesOf(family);
+    t.is(rules.filter((r) => r === `-A OUTPUT -j ${chain}`).length, 1, `${family}: one jump from OUTPUT`);
+    t.is(new Set(rules).size, rules.length, `${family}: no rule twice:\n${rules.join('\n')}`);
+    t.is(rules.filter((r) => r.includes('REJECT') && r.includes(`--uid-owner ${uidRange.from}-${uidRange.to}`) && r.includes('--dst-type LOCAL')).length, 2, `${family}: TCP and UDP refused`);
+  }
+  const ref = kit.newRef();
+  await launch(first, ref);
+  await second.close();
+  t.true(rulesOf('iptables').length > 0, 'kept while another driver holds the range');
+  await first.close();
+  t.true(rulesOf('iptables').length > 0, 'kept while a workload of the range still runs');
+  const third = kit.reopenDriver(dataDir, { uidRange });
+  t.true((await third.waitReady(ref, { timeoutMs: 30_000 })).ready);
+  await third.stopAll();
+  await third.close();
+  for (const family of families()) t.deepEqual(rulesOf(family), [], `${family}: removed when the platform stops cleanly`);
 });
 
 // Reserved names
@@ -217,6 +338,9 @@ rootTest('each environment runs as its own uid (as root), keeps it across a cont
 test.serial('with isolateUsers off the workload runs as the control plane and the flags say so; a privileged uid range is refused', async (t) => {
   const { driver, dataDir } = await kit.makeDriver({ isolateUsers: false });
   t.false(driver.flags.isolatedUsers);
+  t.false(driver.flags.isolatedNetwork, 'without users of its own a workload cannot be told apart by the firewall');
+  t.regex(driver.network.reason!, /control plane's user/);
+  t.throws(() => createLocalDriver({ dataDir, isolateUsers: false, isolateNetwork: true }), { message: /isolateNetwork needs isolated users/ });
   const ref = kit.newRef();
   await launch(driver, ref);
   t.is(readUid((await readPid(dataDir, ref))!), process.getuid!());

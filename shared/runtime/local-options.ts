@@ -55,10 +55,21 @@ export interface LocalDriverOptions {
    * planes on one machine should use disjoint ranges.
    */
   uidRange?: { from: number; to: number };
+  /**
+   * Refuse the workloads' new TCP and UDP connections to this machine's own
+   * addresses (other tenants, the platform's emulators and gateway) with a
+   * firewall chain matching `uidRange` (see local-network.ts). Needs isolated
+   * users, root and iptables. Default: whenever users are isolated and the
+   * firewall can be used; otherwise the driver says why once and
+   * `flags.isolatedNetwork` is false. `true` makes an unusable firewall an error.
+   */
+  isolateNetwork?: boolean;
 }
 
-export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider'>> {
+export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork'>> {
   secretsProvider?: LocalDriverOptions['secretsProvider'];
+  /** `required`: fail without it; `when-possible`: the default; `off`. */
+  isolateNetwork: 'required' | 'when-possible' | 'off';
 }
 
 /** Applies defaults and rejects unusable values with the option's name and an example. */
@@ -85,6 +96,10 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
   if (!validUid(uidRange.from) || !validUid(uidRange.to) || uidRange.from > uidRange.to) {
     throw new DriverError('local', 'not_configured', `local driver uidRange ${JSON.stringify(uidRange)} is not a valid range of unprivileged uids; use e.g. { from: 200000, to: 299999 }`);
   }
+  if (options.isolateNetwork && !isolateUsers) {
+    throw new DriverError('local', 'not_configured', 'local driver isolateNetwork needs isolated users (root); run as root or set isolateNetwork: false');
+  }
+  const isolateNetwork = !isolateUsers || options.isolateNetwork === false ? 'off' : options.isolateNetwork ? 'required' : 'when-possible';
   return {
     dataDir: resolve(options.dataDir),
     portRange,
@@ -97,6 +112,7 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     secretsProvider: options.secretsProvider,
     isolateUsers,
     uidRange,
+    isolateNetwork,
   };
 }
 

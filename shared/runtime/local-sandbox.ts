@@ -71,7 +71,7 @@ export function buildWorkloadEnv(...variables: Record<string, string>[]): Record
 }
 
 /** uids of every running process, so a uid another control plane's workload holds is not handed out again. */
-function runningUids(): Set<number> {
+export function runningUids(): Set<number> {
   const uids = new Set<number>();
   let entries: string[] = [];
   try {

@@ -78,7 +78,7 @@ export interface LocalTestKit {
   newRef(env?: string): EnvironmentRef;
 }
 
-/** Creates the kit and registers cleanup: every driver's processes stopped, strays killed, folders removed. */
+/** Creates the kit and registers cleanup: every driver's processes stopped, strays killed, drivers closed, folders removed. */
 export async function createLocalTestKit(test: TestFn): Promise<LocalTestKit> {
   const root = await mkdtemp(join(tmpdir(), 'local-driver-'));
   const drivers: LocalDriver[] = [];
@@ -93,6 +93,8 @@ export async function createLocalTestKit(test: TestFn): Promise<LocalTestKit> {
         // Already gone.
       }
     }
+    // Last, once no workload of theirs runs: the last holder of a uid range removes its firewall chain.
+    await Promise.all(drivers.map((d) => d.close().catch(() => {})));
     await rm(root, { recursive: true, force: true });
   });
   const reopenDriver = (dataDir: string, options: Partial<LocalDriverOptions> = {}) => {

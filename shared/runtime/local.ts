@@ -19,7 +19,10 @@
  * Run as root, each environment's process runs as its own uid and gid from
  * `uidRange` and its data folder is that user's alone (see local-sandbox.ts);
  * otherwise every workload runs as the control plane's user, and
- * `flags.isolatedUsers` says so.
+ * `flags.isolatedUsers` says so. With users isolated, a firewall chain also
+ * refuses the workloads' connections to this machine's own addresses (other
+ * tenants, the platform's servers; see local-network.ts); `flags.isolatedNetwork`
+ * says whether it is in place, and the driver logs once why not.
  */
 import { rm } from 'node:fs/promises';
 import {
@@ -27,6 +30,7 @@ import {
   startWorkload, stopWorkload, toStoredSpec, urlOf, type LifecycleContext,
 } from './local-lifecycle.ts';
 import { readLogs } from './local-logs.ts';
+import { setUpNetwork, type NetworkIsolationState } from './local-network.ts';
 import { CpuSampler, readRssBytes } from './local-metrics.ts';
 import { resolveLocalOptions, type LocalDriverOptions } from './local-options.ts';
 import { createEnvRecords } from './local-records.ts';
@@ -55,11 +59,17 @@ export interface LocalDriver extends RuntimeDriver {
    * state, so the next driver on this dataDir starts them again.
    */
   stopAll(): Promise<void>;
+  /** Whether workloads are kept from this machine's own addresses, and if not, why. */
+  readonly network: NetworkIsolationState;
+  /** Lets go of the firewall chain: the last driver of a uid range removes it, unless workloads of the range still run. */
+  close(): Promise<void>;
 }
 
 /** Creates the local driver; see {@link LocalDriverOptions} for the folder layout and defaults. */
 export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const opts = resolveLocalOptions(options);
+  // Before adoption, so no workload of this driver runs a moment without the rules.
+  const network = setUpNetwork(opts);
   const ctx: LifecycleContext = { opts, secrets: new Map(), exits: new Map() };
   const cpu = new CpuSampler();
   const records = createEnvRecords(opts);
@@ -235,7 +245,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   return {
     name: 'local',
-    flags: { logs: true, metrics: true, restart: true, volumes: true, isolatedUsers: opts.isolateUsers },
+    flags: { logs: true, metrics: true, restart: true, volumes: true, isolatedUsers: opts.isolateUsers, isolatedNetwork: network.isolated },
+    network: { isolated: network.isolated, chain: network.chain, reason: network.reason },
     adopted,
     ensureInfrastructure,
     deploy,
@@ -257,6 +268,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     async close() {
       // Children are unref'd and log to files, so nothing of theirs holds this process; only wait for adoption to settle.
       await adopted.catch(() => {});
+      network.release();
     },
   };
 }

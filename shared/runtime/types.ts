@@ -84,6 +84,13 @@ export interface DriverFlags {
    * platform's (containers, service accounts).
    */
   isolatedUsers?: boolean;
+  /**
+   * Whether a workload is kept from opening connections to other tenants and to
+   * the platform's own servers (local driver: a firewall chain on its uids, when
+   * users are isolated and iptables can be used). Absent for drivers whose
+   * network isolation is the platform's.
+   */
+  isolatedNetwork?: boolean;
 }
 
 export interface RuntimeDriver {
