@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites need but npm cannot provide:
-# the shellcheck linter (scripts/test/shellcheck.bats) and chromium (browser tests).
+# the shellcheck linter (scripts/test/shellcheck.bats), chromium (browser tests)
+# and iptables (the local runtime's tenant network isolation, used as root only;
+# without root it is only mentioned, never a failure).
 # Safe to run repeatedly: it only installs what is missing.
 #   scripts/ensure-tools.sh            install every missing tool
 #   scripts/ensure-tools.sh shellcheck install only the named tools
@@ -11,17 +13,21 @@ package_for() {
   case "$1" in
     shellcheck) echo shellcheck ;;
     chromium) echo chromium ;;
-    *) echo "ensure-tools: unknown tool '$1' (known: shellcheck chromium)" >&2; return 2 ;;
+    iptables) echo iptables ;;
+    *) echo "ensure-tools: unknown tool '$1' (known: shellcheck chromium iptables)" >&2; return 2 ;;
   esac
 }
 
 main() {
-  local tools=("$@") missing=() tool
-  if [[ ${#tools[@]} -eq 0 ]]; then tools=(shellcheck chromium); fi
+  local tools=("$@") missing=() tool path
+  if [[ ${#tools[@]} -eq 0 ]]; then tools=(shellcheck chromium iptables); fi
   for tool in "${tools[@]}"; do
     package_for "$tool" >/dev/null || exit 2
-    if command -v "$tool" >/dev/null 2>&1; then
-      echo "ensure-tools: $tool is installed ($(command -v "$tool"))"
+    # iptables lives in sbin, which a non-root PATH often lacks
+    if path=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" 2>/dev/null); then
+      echo "ensure-tools: $tool is installed ($path)"
+    elif [[ $tool == iptables && $(id -u) -ne 0 ]]; then
+      echo "ensure-tools: iptables is missing; only root uses it (tenant network isolation), so nothing to do"
     else
       missing+=("$(package_for "$tool")")
     fi
