@@ -1,7 +1,7 @@
 /**
  * The real kubectl against the Kubernetes fake, for what the Kubernetes driver
  * does: discovery and short names, apply (client-side, `--validate=false`), get
- * in one and across all namespaces, logs, delete (which waits on a watch), no
+ * in one and across all namespaces, logs, scale, delete (which waits on a watch), no
  * token over plain http, and protobuf bodies refused with 415. kubectl comes
  * with the gcloud SDK; without it these tests are skipped, saying so.
  */
@@ -130,6 +130,19 @@ withKubectl('kubectl get -A lists pods of every namespace, and logs reads a depl
     t.regex(logs.stdout, /container app started \(image registry\.example\/web:1\)/);
     const selected = await kubectl(fake, ['get', 'pods', '-A', '-l', 'app in (web, api)', '--field-selector', 'status.phase=Running', '-o', 'name']);
     t.is(selected.stdout.trim().split('\n').length, 2, selected.stderr);
+  });
+});
+
+withKubectl('kubectl scale goes through the scale subresource, and rollout status sees the pods follow', async (t) => {
+  await withFake(async (fake) => {
+    t.is((await kubectl(fake, ['apply', '--validate=false', '-f', '-'], APP('registry.example/web:1'))).code, 0);
+    const scaled = await kubectl(fake, ['scale', 'deploy/web', '-n', 'demo', '--replicas=3']);
+    t.is(scaled.code, 0, scaled.stderr);
+    t.regex(scaled.stdout, /deployment.apps\/web scaled/);
+    const rollout = await kubectl(fake, ['rollout', 'status', 'deploy/web', '-n', 'demo', '--timeout=10s']);
+    t.is(rollout.code, 0, rollout.stderr);
+    t.is(fake.list('pods', 'demo').length, 3);
+    t.true(fake.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/web/scale')));
   });
 });
 

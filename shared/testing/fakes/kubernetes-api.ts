@@ -5,7 +5,7 @@
  *   `GET /api` → APIVersions, `GET /apis` → APIGroupList, `GET /api/v1` and
  *   `GET /apis/<group>/<version>` → APIResourceList of APIResource `{name, singularName,
  *   namespaced, kind, verbs, shortNames, categories}` with the real short names (ns, po, svc,
- *   sa, pvc, quota, deploy, ing, netpol) and subresources such as `pods/log`. Only the
+ *   sa, pvc, quota, deploy, ing, netpol) and the subresources `pods/log` and `deployments/scale`. Only the
  *   unaggregated (JSON) discovery is served; kubectl falls back to it.
  * - `GET /version` → version.Info.
  * - Server-side printing (https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables):
@@ -76,6 +76,7 @@ export function discovery(path: string, serverAddress: string): Json | undefined
     if (info.apiVersion !== groupVersion) continue;
     resources.push({ name, singularName: info.singularName, namespaced: info.namespaced, kind: info.kind, verbs: VERBS, ...(info.shortNames ? { shortNames: info.shortNames } : {}), ...(info.categories ? { categories: info.categories } : {}) });
     if (name === 'pods') resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
+    if (name === 'deployments') resources.push({ name: 'deployments/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }

@@ -137,3 +137,21 @@ export function ownerOf(pod: Json): string | undefined {
   const owner = pod.metadata.ownerReferences?.[0]?.name as string | undefined;
   return owner?.slice(0, owner.lastIndexOf('-'));
 }
+
+/** A pod's log as `GET pods/{name}/log` answers it: `sinceTime`/`sinceSeconds`, `tailLines`, `timestamps`. */
+export function readPodLog(lines: { time: string; text: string }[], query: URLSearchParams): string {
+  const sinceSeconds = query.get('sinceSeconds');
+  const since = query.get('sinceTime') ?? (sinceSeconds ? new Date(Date.now() - Number(sinceSeconds) * 1000).toISOString() : null);
+  const tail = Number(query.get('tailLines') ?? 0);
+  let selected = lines.filter((l) => !since || l.time >= since);
+  if (tail > 0) selected = selected.slice(-tail);
+  const withTime = query.get('timestamps') === 'true';
+  return selected.map((l) => `${withTime ? `${l.time} ` : ''}${l.text}\n`).join('');
+}
+
+/** A Deployment's `scale` subresource: an autoscaling/v1 Scale with the desired and current replicas and the selector. */
+export function scaleOf(deployment: Json): Json {
+  const { name, namespace, uid, resourceVersion, creationTimestamp } = deployment.metadata;
+  const selector = Object.entries((deployment.spec.selector?.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+  return { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace, uid, resourceVersion, creationTimestamp }, spec: { replicas: deployment.spec.replicas }, status: { replicas: deployment.status?.replicas ?? 0, selector } };
+}

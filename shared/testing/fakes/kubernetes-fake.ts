@@ -9,7 +9,8 @@
  *   `/api/v1/...`, `/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`, List kinds,
  *   `labelSelector`, `resourceVersion` optimistic concurrency: 409 Conflict on a stale
  *   PUT, 409 AlreadyExists on POST, 404 NotFound, `Status` error bodies)
- * - https://kubernetes.io/docs/reference/kubernetes-api/ (Namespace, ResourceQuota, Secret with
+ * - https://kubernetes.io/docs/reference/kubernetes-api/ (a Deployment's `scale` subresource as an
+ *   autoscaling/v1 Scale, for `kubectl scale`; Namespace, ResourceQuota, Secret with
  *   `stringData` folded into `data`, Service with an immutable allocated `clusterIP`, Deployment
  *   with `generation`/`observedGeneration` and an immutable `spec.selector`, Ingress,
  *   NetworkPolicy, PersistentVolumeClaim, Pod and `GET pods/{name}/log?timestamps&tailLines&sinceTime`,
@@ -30,24 +31,16 @@
  *   terminating namespace is 403 Forbidden.
  * Controllers (deployments, admission, kubelet logs) live in kubernetes-controllers.ts.
  */
-import { parse as parseYaml } from 'yaml';
 import { createTimerSet, startFakeServer, type FakeResponse, type RecordedRequest } from './http-server.ts';
 import { acceptsJson, discovery, parseFieldSelector, parseLabelSelector, RESOURCES, toTable, VERSION_INFO, wantsTable } from './kubernetes-api.ts';
-import { ownerOf, reconcileDeployment, type PodLogs } from './kubernetes-controllers.ts';
-import { jsonPatch, mergePatch, strategicMergePatch } from './kubernetes-patch.ts';
-import { createWatchLog, WatchedMap, type WatchEvent } from './kubernetes-watch.ts';
+import { ownerOf, readPodLog, reconcileDeployment, scaleOf, type PodLogs } from './kubernetes-controllers.ts';
+import { patchObject, readBody } from './kubernetes-patch.ts';
+import { status, validate } from './kubernetes-validation.ts';
+import { createWatchLog, WatchedMap, watchResponse } from './kubernetes-watch.ts';
 
 type Json = Record<string, any>;
 
 const KINDS = RESOURCES;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
-
-function status(code: number, reason: string, message: string, details: Json = {}): FakeResponse {
-  return { status: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details, code } };
-}
-
 /** Options of the fake. */
 export interface KubernetesFakeOptions {
   /** Bearer token the API accepts (default `fake-token`). */
@@ -83,27 +76,6 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
   }
   const namespaces = objects('namespaces', '');
   const cluster = { namespaces, objects, nextResourceVersion, after: timers.after };
-
-  function validate(plural: string, body: Json, existing?: Json): string | undefined {
-    const name = body.metadata?.name;
-    const nameRule = plural === 'namespaces' || plural === 'services' ? DNS_LABEL : DNS_SUBDOMAIN;
-    if (typeof name !== 'string' || !nameRule.test(name)) return `metadata.name: Invalid value: "${name}": must be a lowercase RFC 1123 ${nameRule === DNS_LABEL ? 'label' : 'subdomain'}`;
-    for (const [key, value] of Object.entries((body.metadata.labels ?? {}) as Record<string, string>)) {
-      if (!LABEL_VALUE.test(String(value)) || key.split('/').pop()!.length > 63) return `metadata.labels: Invalid value: "${value}" for key "${key}"`;
-    }
-    if (plural === 'deployments') {
-      const selector = body.spec?.selector?.matchLabels ?? {};
-      const labels = body.spec?.template?.metadata?.labels ?? {};
-      if (!Object.keys(selector).length) return 'spec.selector: Required value';
-      if (Object.entries(selector).some(([k, v]) => labels[k] !== v)) return 'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`';
-      if (existing && JSON.stringify(existing.spec.selector) !== JSON.stringify(body.spec.selector)) return 'spec.selector: Invalid value: field is immutable';
-    }
-    if (plural === 'services' && existing && body.spec?.clusterIP && body.spec.clusterIP !== existing.spec.clusterIP) return 'spec.clusterIP: Invalid value: field is immutable';
-    if (plural === 'ingresses') {
-      for (const rule of (body.spec?.rules ?? []) as Json[]) if (rule.host && !DNS_SUBDOMAIN.test(rule.host)) return `spec.rules[0].host: Invalid value: "${rule.host}"`;
-    }
-    return undefined;
-  }
 
   /** Server-side defaulting and bookkeeping on every write. */
   function admit(plural: string, namespace: string, body: Json, existing?: Json): Json {
@@ -149,53 +121,6 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
     }
   }
 
-  /** Reads a write's body in the media types the fake accepts, or answers 415 as the API server does. */
-  function bodyOf(request: RecordedRequest): Json | FakeResponse {
-    const type = String(request.headers['content-type'] ?? 'application/json').split(';')[0].trim();
-    if (request.method === 'PATCH') {
-      const accepted = ['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json'];
-      if (!accepted.includes(type)) return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`);
-      return (request.body ?? {}) as Json;
-    }
-    if (type === 'application/yaml') {
-      try {
-        return (parseYaml(String(request.body ?? '')) ?? {}) as Json;
-      } catch (error) {
-        return status(400, 'BadRequest', `error decoding YAML: ${(error as Error).message}`);
-      }
-    }
-    if (type !== 'application/json') return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
-    if (typeof request.body === 'string') return status(400, 'BadRequest', 'the body of the request could not be decoded as JSON');
-    return (request.body ?? {}) as Json;
-  }
-
-  /** `?watch=true`: a stream of events after `resourceVersion` for the kind, namespace and selectors. */
-  function watch(plural: string, namespace: string, request: RecordedRequest, matches: (o: Json) => boolean): FakeResponse {
-    const rv = request.query.get('resourceVersion');
-    const line = (e: { type: string; object: Json }) => `${JSON.stringify({ type: e.type, object: e.object })}\n`;
-    const timeoutMs = Number(request.query.get('timeoutSeconds') ?? 300) * 1000;
-    const mine = (e: WatchEvent) => e.plural === plural && (!namespace || e.namespace === namespace) && matches(e.object);
-    return {
-      status: 200,
-      stream: async (write, signal) => {
-        let since = Number(rv);
-        if (!rv || rv === '0') {
-          since = resourceVersion;
-          for (const object of allObjects(plural, namespace).filter(matches)) write(line({ type: 'ADDED', object }));
-        } else if (since < changes.oldest()) {
-          return write(line({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rv} (${changes.oldest()})`).body as Json }));
-        }
-        const deadline = Date.now() + timeoutMs;
-        while (!signal.aborted && !closed && Date.now() < deadline) {
-          for (const event of await changes.next(since, mine, deadline - Date.now(), signal)) {
-            write(line(event));
-            since = event.rv;
-          }
-        }
-      },
-    };
-  }
-
   function handle(request: RecordedRequest): FakeResponse {
     const auth = request.headers.authorization;
     if (auth !== undefined && auth !== `Bearer ${token}`) return status(401, 'Unauthorized', 'Unauthorized');
@@ -203,7 +128,7 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
     if (request.method === 'GET' && request.path === '/version') return { status: 200, body: VERSION_INFO };
     const about = request.method === 'GET' ? discovery(request.path, `127.0.0.1:${server.port}`) : undefined;
     if (about) return { status: 200, body: about };
-    const m = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/(log))?$/.exec(request.path);
+    const m = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/(log|scale))?$/.exec(request.path);
     const nsOnly = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(request.path);
     const [prefix, namespace, plural, name, sub] = nsOnly ? ['/api/v1', '', 'namespaces', nsOnly[1], undefined] : m ? m.slice(1) : [];
     const kind = KINDS[plural ?? ''];
@@ -216,17 +141,24 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
     const table = wantsTable(request.headers.accept);
     if (sub === 'log') {
       if (plural !== 'pods' || request.method !== 'GET' || !existing) return notFound();
-      const sinceSeconds = request.query.get('sinceSeconds');
-      const since = request.query.get('sinceTime') ?? (sinceSeconds ? new Date(Date.now() - Number(sinceSeconds) * 1000).toISOString() : null);
-      const tail = Number(request.query.get('tailLines') ?? 0);
-      let lines = (logs.get(`${namespace}/${name}`) ?? []).filter((l) => !since || l.time >= since);
-      if (tail > 0) lines = lines.slice(-tail);
-      const withTime = request.query.get('timestamps') === 'true';
-      return { status: 200, body: lines.map((l) => `${withTime ? `${l.time} ` : ''}${l.text}\n`).join('') };
+      return { status: 200, body: readPodLog(logs.get(`${namespace}/${name}`) ?? [], request.query) };
     }
-    const parsed = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH' ? bodyOf(request) : ((request.body ?? {}) as Json);
-    if (typeof parsed.status === 'number' && parsed.body) return parsed as FakeResponse;
-    const body = parsed as Json;
+    if (sub === 'scale') {
+      if (plural !== 'deployments' || !existing) return notFound();
+      if (request.method === 'GET') return { status: 200, body: scaleOf(existing) };
+      if (request.method !== 'PUT' && request.method !== 'PATCH') return status(405, 'MethodNotAllowed', `${request.method} is not supported on the scale subresource`);
+      const read = readBody(request);
+      const next = 'error' in read || request.method === 'PUT' ? read : patchObject(request, scaleOf(existing), read.body);
+      if ('error' in next) return next.error;
+      const replicas = next.body.spec?.replicas;
+      if (!Number.isInteger(replicas) || replicas < 0) return status(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`);
+      const updated = admit(plural, namespace, { ...existing, spec: { ...existing.spec, replicas } }, existing);
+      if (!dryRun && !sameObject(updated, existing)) items.set(name!, updated);
+      return { status: 200, body: scaleOf(dryRun ? updated : items.get(name!)!) };
+    }
+    const read = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH' ? readBody(request) : { body: (request.body ?? {}) as Json };
+    if ('error' in read) return read.error;
+    const body = read.body;
     if (namespace && plural !== 'namespaces' && request.method !== 'GET' && request.method !== 'DELETE') {
       const ns = namespaces.get(namespace);
       if (!ns) return status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
@@ -247,7 +179,10 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
         }
         const matches = (o: Json) => byLabels(o.metadata?.labels ?? {}) && byFields(o);
         const isWatch = request.query.get('watch');
-        if (isWatch === 'true' || isWatch === '1') return watch(plural, namespace ?? '', request, matches);
+        if (isWatch === 'true' || isWatch === '1') {
+          const current = () => allObjects(plural, namespace ?? '').filter(matches);
+          return watchResponse(changes, request, { plural, namespace: namespace ?? '', matches, current, resourceVersion: () => resourceVersion, isClosed: () => closed });
+        }
         const list = allObjects(plural, namespace ?? '').filter(matches);
         const rv = String(resourceVersion);
         return { status: 200, body: table ? toTable(plural, list, rv) : { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata: { resourceVersion: rv }, items: list } };
@@ -274,12 +209,9 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
         if (!existing) return notFound();
         let next = body;
         if (request.method === 'PATCH') {
-          const type = String(request.headers['content-type']).split(';')[0].trim();
-          try {
-            next = type === 'application/json-patch+json' ? jsonPatch(existing, body) : type === 'application/strategic-merge-patch+json' ? strategicMergePatch(existing, body) : mergePatch(existing, body);
-          } catch (error) {
-            return status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(error as Error).message}`);
-          }
+          const patched = patchObject(request, existing, body);
+          if ('error' in patched) return patched.error;
+          next = patched.body;
         } else if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== existing.metadata.resourceVersion) {
           return status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: plural });
         }

@@ -10,7 +10,46 @@
  *   `$retainKeys` and `$deleteFromPrimitiveList/<list>` are honoured; other lists are replaced.
  * - `application/json-patch+json`: RFC 6902 (add, remove, replace, move, copy, test).
  */
+import { parse as parseYaml } from 'yaml';
+import type { FakeResponse, RecordedRequest } from './http-server.ts';
+import { status } from './kubernetes-validation.ts';
+
 type Json = Record<string, any>;
+type Read = { body: Json } | { error: FakeResponse };
+
+const PATCH_TYPES = ['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json'];
+const mediaType = (request: RecordedRequest) => String(request.headers['content-type'] ?? 'application/json').split(';')[0].trim();
+
+/**
+ * A write's body in the media types the fake reads: JSON (also when no Content-Type is sent) and
+ * YAML for POST/PUT, the three JSON patch types for PATCH. Anything else, protobuf included, is
+ * 415 UnsupportedMediaType naming the accepted types, as the API server answers.
+ */
+export function readBody(request: RecordedRequest): Read {
+  const type = mediaType(request);
+  const accepted = request.method === 'PATCH' ? PATCH_TYPES : ['application/json', 'application/yaml'];
+  if (!accepted.includes(type)) return { error: status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`) };
+  if (type === 'application/yaml') {
+    try {
+      return { body: (parseYaml(String(request.body ?? '')) ?? {}) as Json };
+    } catch (error) {
+      return { error: status(400, 'BadRequest', `error decoding YAML: ${(error as Error).message}`) };
+    }
+  }
+  if (typeof request.body === 'string') return { error: status(400, 'BadRequest', 'the body of the request could not be decoded as JSON') };
+  return { body: (request.body ?? {}) as Json };
+}
+
+/** Applies a PATCH body of the request's patch type to `existing`; a patch that cannot apply is 422. */
+export function patchObject(request: RecordedRequest, existing: Json, patch: Json): Read {
+  const type = mediaType(request);
+  try {
+    if (type === 'application/json-patch+json') return { body: jsonPatch(existing, patch) };
+    return { body: type === 'application/strategic-merge-patch+json' ? strategicMergePatch(existing, patch) : mergePatch(existing, patch) };
+  } catch (error) {
+    return { error: status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(error as Error).message}`) };
+  }
+}
 
 /** patchMergeKey of the list fields the fake's kinds have (from the API's Go types). */
 const MERGE_KEYS: Record<string, string | ((items: Json[]) => string)> = {

@@ -8,6 +8,9 @@
  * `timeoutSeconds` (default 5 minutes) or the client hangs up; clients then watch again from the
  * last resourceVersion they saw.
  */
+import type { FakeResponse, RecordedRequest } from './http-server.ts';
+import { status } from './kubernetes-validation.ts';
+
 type Json = Record<string, any>;
 
 /** One recorded change. */
@@ -85,4 +88,42 @@ export class WatchedMap extends Map<string, Json> {
     }
     return deleted;
   }
+}
+
+/** What a watch needs from the fake: the kind and namespace, a filter, the current objects and version. */
+export interface WatchTarget {
+  plural: string;
+  /** Empty for every namespace. */
+  namespace: string;
+  matches(object: Json): boolean;
+  current(): Json[];
+  resourceVersion(): number;
+  isClosed(): boolean;
+}
+
+/** `?watch=true`: a stream of events after `resourceVersion` for the target. */
+export function watchResponse(changes: ReturnType<typeof createWatchLog>, request: RecordedRequest, target: WatchTarget): FakeResponse {
+  const rv = request.query.get('resourceVersion');
+  const line = (e: { type: string; object: Json }) => `${JSON.stringify({ type: e.type, object: e.object })}\n`;
+  const timeoutMs = Number(request.query.get('timeoutSeconds') ?? 300) * 1000;
+  const mine = (e: WatchEvent) => e.plural === target.plural && (!target.namespace || e.namespace === target.namespace) && target.matches(e.object);
+  return {
+    status: 200,
+    stream: async (write, signal) => {
+      let since = Number(rv);
+      if (!rv || rv === '0') {
+        since = target.resourceVersion();
+        for (const object of target.current()) write(line({ type: 'ADDED', object }));
+      } else if (since < changes.oldest()) {
+        return write(line({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rv} (${changes.oldest()})`).body as Json }));
+      }
+      const deadline = Date.now() + timeoutMs;
+      while (!signal.aborted && !target.isClosed() && Date.now() < deadline) {
+        for (const event of await changes.next(since, mine, deadline - Date.now(), signal)) {
+          write(line(event));
+          since = event.rv;
+        }
+      }
+    },
+  };
 }
