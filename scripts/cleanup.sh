@@ -59,7 +59,8 @@ find_type() {
 discover() {
   step "Discover tenantplane resources in $GCP_PROJECT_ID ($GCP_REGION)"
   local job_re queue_re
-  job_re="^($TP_SCHEDULER_JOB|tp-mail-sweep)\$"
+  # Every job setup.sh creates is named tp-* (the nightly aggregation and the sweeps).
+  job_re='^tp-'
   queue_re="^($(IFS='|'; printf '%s' "${TP_QUEUES[*]}"))\$"
   # Scheduler jobs and queues take no labels: they are known by name.
   find_type jobs "$job_re" gc scheduler jobs list --location="$GCP_REGION" --format='value(name.basename())'

@@ -62,11 +62,13 @@ create_firestore() {
   done
 
   local indexes
-  capture indexes "list Firestore composite indexes" \
-    gc firestore indexes composite list --format='value(name,fields[].fieldPath,fields[].order)'
+  # `value(name)` prints only an index's id (the list command's id_field), so the
+  # collection group is read as the name's third segment from the end.
+  capture indexes "list Firestore composite indexes" gc firestore indexes composite list \
+    --format='value(name.segment(-3),queryScope,fields[].fieldPath,fields[].order)'
   # Firestore appends __name__ to an index's fields, hence the prefix match.
-  if awk -F'\t' '$1 ~ /\/collectionGroups\/tenants\/indexes\// && $2 ~ /^ownerId;createdAt(;|$)/ \
-      && $3 ~ /^ASCENDING;DESCENDING(;|$)/ { found = 1 } END { exit !found }' <<<"$indexes"; then
+  if awk -F'\t' '$1 == "tenants" && $2 == "COLLECTION" && $3 ~ /^ownerId;createdAt(;|$)/ \
+      && $4 ~ /^ASCENDING;DESCENDING(;|$)/ { found = 1 } END { exit !found }' <<<"$indexes"; then
     skip "index tenants(ownerId ASC, createdAt DESC): already exists"
   else
     run "create the tenants index" gc firestore indexes composite create --collection-group=tenants \
@@ -227,28 +229,55 @@ grant_roles() {
   info "tp-tasks gets roles/run.invoker on provision, mail and billing-aggregate when deploy.sh creates them"
 }
 
-# One Cloud Scheduler job: name, schedule, function, path, description.
+# Retries of a failed scheduled call: "ATTEMPTS MIN_BACKOFF MAX_BACKOFF", the
+# backoff doubling twice. Cloud Scheduler's default is no retry at all (a
+# failed run waits for the next one), so every job sets its own. The default
+# suits the every-minute sweeps: 5 s, 10 s, 20 s, done before the next run.
+SCHEDULER_RETRY="3 5s 20s"
+
+# One Cloud Scheduler job: name, schedule, function, path, description, retry
+# (default SCHEDULER_RETRY). An existing job keeps its settings, except that a
+# retry count differing from the wanted one is updated.
 create_job() {
-  local job=$1 schedule=$2 fn=$3 path=$4 description=$5 url secret
+  local job=$1 schedule=$2 fn=$3 path=$4 description=$5 retry=${6:-$SCHEDULER_RETRY}
+  local url secret flags current attempts min max rc=0
   step "Scheduler job $job"
   url=$(function_url "$fn")
-  if exists "scheduler job $job" gc scheduler jobs describe "$job" --location="$GCP_REGION"; then
-    skip "scheduler job $job: already exists"
+  read -r attempts min max <<<"$retry"
+  local retry_flags=(--max-retry-attempts="$attempts" --min-backoff="$min" --max-backoff="$max" --max-doublings=2)
+  if lookup current "scheduler job $job" gc scheduler jobs describe "$job" --location="$GCP_REGION" \
+    --format='value(retryConfig.retryCount)'; then
+    if [[ ${current:-0} == "$attempts" ]]; then
+      skip "scheduler job $job: already exists"
+    else
+      # --format=none: gcloud prints the updated job, task secret header included.
+      run "update the retries of scheduler job $job" gc scheduler jobs update http "$job" \
+        --location="$GCP_REGION" "${retry_flags[@]}" --format=none
+      ok "scheduler job $job: retries set to $attempts (backoff $min..$max; it had ${current:-0})"
+    fi
     return
   fi
-  # The functions accept scheduled calls that carry the task secret, like Cloud Tasks' calls.
+  # The functions accept scheduled calls that carry the task secret, like Cloud
+  # Tasks' calls. It goes in a private flags file, never on a command line (ps,
+  # failure messages), and --format=none keeps gcloud from printing the job back
+  # with the header in it.
   capture secret "read secret tp-tasks-secret" gc secrets versions access latest --secret=tp-tasks-secret
-  run "create scheduler job $job" gc scheduler jobs create http "$job" \
+  flags=$(mktemp "${TMPDIR:-/tmp}/tp-job.XXXXXX")
+  printf -- "--headers: 'Content-Type=application/json,x-tenantplane-task-secret=%s'\n" "$secret" >"$flags"
+  gc scheduler jobs create http "$job" \
     --location="$GCP_REGION" --schedule="$schedule" --time-zone=Etc/UTC --uri="$url$path" \
-    --http-method=POST --message-body='{}' \
-    --headers="Content-Type=application/json,x-tenantplane-task-secret=$secret" \
+    --http-method=POST --message-body='{}' --flags-file="$flags" \
     --oidc-service-account-email="$(sa_email tp-tasks)" --oidc-token-audience="$url" \
-    --description="$description"
-  ok "scheduler job $job created ($schedule -> $url$path)"
+    "${retry_flags[@]}" --description="$description" --format=none || rc=$?
+  rm -f "$flags"
+  ((rc == 0)) || fail "create scheduler job $job failed (exit $rc); the task secret was passed in a flags file"
+  ok "scheduler job $job created ($schedule -> $url$path, $attempts retries, backoff $min..$max)"
 }
 
 create_scheduler_job() {
-  create_job "$TP_SCHEDULER_JOB" '0 2 * * *' billing-aggregate '' 'tenantplane nightly cost aggregation'
+  # A failed night is retried three times, 10, 20 and 40 minutes later; the
+  # aggregation rewrites whole days, so a retry after a partial run is safe.
+  create_job "$TP_SCHEDULER_JOB" '0 2 * * *' billing-aggregate '' 'tenantplane nightly cost aggregation' '3 600s 3600s'
   create_job tp-mail-sweep '* * * * *' mail /tasks/mail-sweep 'tenantplane: re-enqueue mail whose task was never created'
 }
 

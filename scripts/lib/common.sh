@@ -114,6 +114,23 @@ exists() {
   fail "could not check whether $what exists: ${err:-exit $rc}"
 }
 
+# lookup VAR WHAT CMD...: like exists, and on success stores CMD's output (a
+# describe with a --format) in VAR: one call both checks and reads.
+lookup() {
+  local __var=$1 __what=$2 __out __err __file __rc=0
+  shift 2
+  __file=$(mktemp "${TMPDIR:-/tmp}/tp-err.XXXXXX")
+  __out=$("$@" 2>"$__file") || __rc=$?
+  __err=$(<"$__file")
+  rm -f "$__file"
+  if ((__rc == 0)); then
+    printf -v "$__var" '%s' "$__out"
+    return 0
+  fi
+  if [[ ${__err,,} =~ not[\ _]?found|does\ not\ exist|404 ]]; then return 1; fi
+  fail "could not check whether $__what exists: ${__err:-exit $__rc}"
+}
+
 # has_line TEXT LINE: TEXT holds LINE as a whole line (no grep process: the
 # scripts check hundreds of names).
 has_line() { [[ $'\n'$1$'\n' == *$'\n'"$2"$'\n'* ]]; }

@@ -44,17 +44,39 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
   [ -f "$FIRST_STATE/ttl/webhookEvents.expiresAt" ]
   [ -f "$FIRST_STATE/ttl/outbox.expiresAt" ]
   [ -f "$FIRST_STATE/ttl/confirmations.expireAt" ]
-  grep -q $'collectionGroups/tenants/indexes/.*\townerId;createdAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
+  grep -q $'^tenants\tCOLLECTION\townerId;createdAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
   # Each tenant gets its own repository when it is provisioned; none is shared.
   [ -z "$(first_calls 'artifacts repositories create')" ]
   job=$(first_calls 'scheduler jobs create http tp-billing-aggregate')
   [[ $job == *"--schedule=0\\ 2\\ \\*\\ \\*\\ \\*"* ]]
   [[ $job == *"--time-zone=Etc/UTC --uri=https://europe-west1-test-project.cloudfunctions.net/billing-aggregate --http-method=POST --message-body=\\{\\}"* ]]
   [[ $job == *"--oidc-service-account-email=tp-tasks@test-project.iam.gserviceaccount.com"* ]]
-  # Scheduled calls carry the task secret, as the functions require.
-  [[ $job == *"x-tenantplane-task-secret="* ]]
+  # Scheduled calls carry the task secret, as the functions require: from a
+  # flags file, never on the command line, and gcloud is told to print nothing.
+  [[ $job == *"--flags-file="* && $job == *"--format=none"* && $job != *"x-tenantplane-task-secret"* ]]
+  grep -q "^gcloud scheduler jobs create http tp-billing-aggregate .*" "$FIRST_LOG"
+  grep -A1 "^gcloud scheduler jobs create http tp-billing-aggregate " "$FIRST_LOG" | grep -q '^flags-file: --headers=Content-Type=application/json\\,x-tenantplane-task-secret='
+  # A failed night is retried 3 times, 10 min apart doubling; the minute sweeps within the minute.
+  [[ $job == *"--max-retry-attempts=3 --min-backoff=600s --max-backoff=3600s --max-doublings=2"* ]]
   sweep=$(first_calls 'scheduler jobs create http tp-mail-sweep')
   [[ $sweep == *"--uri=https://europe-west1-test-project.cloudfunctions.net/mail/tasks/mail-sweep"* ]]
+  [[ $sweep == *"--max-retry-attempts=3 --min-backoff=5s --max-backoff=20s --max-doublings=2"* ]]
+}
+
+@test "setup never prints the task secret, and a job an older setup made without retries gets them" {
+  secret=$(cat "$FIRST_STATE/secret-value-tp-tasks-secret")
+  [ -n "$secret" ]
+  [[ $(cat "$BATS_FILE_TMPDIR/first-output") != *"$secret"* ]]
+  cp -r "$FIRST_STATE/." "$FAKE_STATE/"
+  cp "$BATS_FILE_TMPDIR/first/root/.env" "$TP_ROOT/.env"
+  sed -i 's/^retryCount: .*/retryCount: 0/' "$FAKE_STATE/job/tp-billing-aggregate"
+  run tp setup.sh
+  [ "$status" -eq 0 ]
+  [[ $output == *"scheduler job tp-billing-aggregate: retries set to 3 (backoff 600s..3600s; it had 0)"* ]]
+  [[ $output == *"scheduler job tp-mail-sweep: already exists"* ]]
+  [ "$(calls '^gcloud scheduler jobs update http tp-billing-aggregate .*--max-retry-attempts=3 .*--format=none' | wc -l)" -eq 1 ]
+  [ -z "$(calls ' (create|enable|add-iam-policy-binding|add) ')" ]
+  [[ $output != *"$secret"* ]]
 }
 
 @test "a first setup creates the three service accounts and every secret with a first version and the platform label" {
