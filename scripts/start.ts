@@ -18,6 +18,7 @@ import { checkPrerequisites, exportAuth, exportFirestore, PrerequisiteError, sta
 import { startGateway } from './dev/gateway.ts';
 import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
 import { AlreadyRunningError, commandLine, removeRunRecord, stopLeftovers, writeRunRecord } from './dev/leftovers.ts';
+import { describeTenantNetwork, ensureFirewallTool } from './dev/tenant-network.ts';
 import { buildWeb } from './build-web.ts';
 
 const env = process.env;
@@ -154,6 +155,7 @@ try {
     METADATA_SERVER_DETECTION: 'none',
   });
   process.env.METADATA_SERVER_DETECTION = 'none';
+  if (config.runtime.driver === 'local') ensureFirewallTool();
   const deps = createDeps(config);
   cleanups.push(() => deps.close());
   const runtime = deps.runtime();
@@ -166,6 +168,7 @@ try {
     cleanups.push(async () => sampler.stop());
   }
   line('Tenant environments', `${config.runtime.driver} driver, ports ${config.runtime.portRange.from}-${config.runtime.portRange.to}, data in ${join(dataDir, 'runtime')}`);
+  if (config.runtime.driver === 'local') line('Tenant network', describeTenantNetwork(runtime as LocalDriver));
 
   const gateway = await startGateway(deps, { port: ports.gateway, host: env.HOST ?? '127.0.0.1' });
   cleanups.push(() => gateway.close());
