@@ -1,7 +1,7 @@
 /**
  * The real bq CLI against the BigQuery fake: the billing cost query with named
  * parameters and no parameterMode (bq sends none; the API documents it as
- * optional), `ls` of datasets and tables, `show` of the dataset and the table,
+ * optional), `ls` of projects, jobs, datasets and tables, `show` of the dataset and the table,
  * and `head` of the table. bq comes with the gcloud SDK; without it these tests
  * are skipped, saying so. bq's own state (gcloud config, .bigqueryrc) lives in a
  * temporary folder, never the user's home.
@@ -69,6 +69,9 @@ withBq('bq query runs the billing cost query with named parameters and no parame
   ]);
   const insert = fake.requests.find((req) => req.method === 'POST' && req.path.endsWith('/jobs'));
   t.is((insert?.body as any)?.configuration?.query?.parameterMode, undefined, 'bq sent no parameterMode, and the fake took the query');
+  const jobs = await bq(['ls', '-j']);
+  t.is(jobs.code, 0, jobs.stdout + jobs.stderr);
+  t.deepEqual(JSON.parse(jobs.stdout).map((j: any) => [j.jobReference.jobId, j.state]), [[(insert?.body as any).jobReference.jobId, 'DONE']], 'the job bq named is listed');
 });
 
 test('SQL the fake cannot evaluate fails with a message saying so, not a made-up answer', async (t) => {
@@ -80,8 +83,10 @@ test('SQL the fake cannot evaluate fails with a message saying so, not a made-up
 
 // Catalog
 
-withBq('bq ls lists the dataset, and the table inside it', async (t) => {
-  const [datasets, tables] = await Promise.all([bq(['ls']), bq(['ls', DATASET])]);
+withBq('bq ls lists the project, its dataset, and the table inside it', async (t) => {
+  const [projects, datasets, tables] = await Promise.all([bq(['ls', '-p']), bq(['ls']), bq(['ls', DATASET])]);
+  t.is(projects.code, 0, projects.stdout + projects.stderr);
+  t.deepEqual(JSON.parse(projects.stdout).map((p: any) => p.projectReference.projectId), [PROJECT]);
   t.is(datasets.code, 0, datasets.stdout + datasets.stderr);
   t.deepEqual(JSON.parse(datasets.stdout).map((d: any) => d.datasetReference), [{ projectId: PROJECT, datasetId: DATASET }]);
   t.is(tables.code, 0, tables.stdout + tables.stderr);

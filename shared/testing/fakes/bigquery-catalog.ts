@@ -3,6 +3,8 @@
  * Cloud Billing export table it is started with), so `bq ls`, `bq show` and
  * `bq head` work. Follows the documented BigQuery v2 REST shapes
  * (https://cloud.google.com/bigquery/docs/reference/rest/v2):
+ * - projects.list `GET /projects` → ProjectList `{kind: "bigquery#projectList", etag, projects[{kind,
+ *   id, numericId, projectReference{projectId}, friendlyName}], totalItems}`: the table's project.
  * - datasets.list `GET /projects/{p}/datasets` → DatasetList `{kind: "bigquery#datasetList",
  *   etag, datasets[{kind, id: "p:d", datasetReference{projectId, datasetId}, location}]}`
  *   (no `datasets` field when there are none).
@@ -63,6 +65,9 @@ export function createBigQueryCatalog(table: string, rows: () => ExportRow[], lo
   const base = '/bigquery/v2';
 
   return function handle(req: RecordedRequest): FakeResponse | undefined {
+    if (req.method === 'GET' && req.path === `${base}/projects`) {
+      return { status: 200, body: { kind: 'bigquery#projectList', etag: etag(), projects: [{ kind: 'bigquery#project', id: projectId, numericId: '100000000001', projectReference: { projectId }, friendlyName: projectId }], totalItems: 1 } };
+    }
     const m = /^\/bigquery\/v2\/projects\/([^/]+)\/datasets(?:\/([^/]+)(?:\/tables(?:\/([^/]+)(\/data)?)?)?)?$/.exec(req.path);
     if (!m || req.method !== 'GET') return undefined;
     const [, project, dataset, tableName, data] = m;

@@ -11,7 +11,9 @@
  * - jobs.getQueryResults `GET /bigquery/v2/projects/{projectId}/queries/{jobId}?pageToken=&maxResults=`
  *   → GetQueryResultsResponse (same fields, kind `bigquery#getQueryResultsResponse`).
  * - jobs.insert `POST /bigquery/v2/projects/{projectId}/jobs` (configuration.query with the same
- *   fields) and jobs.get, for clients that create a job first.
+ *   fields, the client's jobReference.jobId kept, `configuration.dryRun` not kept), jobs.get → Job
+ *   `{kind: "bigquery#job", id, jobReference, configuration, status{state}, statistics}`, and
+ *   jobs.list → JobList `{kind: "bigquery#jobList", jobs[{id, jobReference, state, …}]}`.
  * - Values in rows are strings (FLOAT too) or null, as the REST API sends them; errors are
  *   `{error: {code, message, status, errors: [{reason: "invalidQuery", ...}]}}`.
  * - `parameterMode` is optional, as documented: named parameters are taken without it (bq sends
@@ -219,6 +221,14 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     }
     m = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
     if (m) {
+      if (req.method === 'GET' && !m[2]) {
+        // jobs.list: this project's jobs, newest first, in the list's short form.
+        const listed = [...jobs.values()].filter((j) => j.projectId === m![1]).reverse().map((j) => {
+          const { kind, id, jobReference, configuration, status, statistics } = jobResource(j);
+          return { kind, id, jobReference, state: status.state, configuration, status, statistics };
+        });
+        return { status: 200, body: { kind: 'bigquery#jobList', etag: randomHex(12), jobs: listed } };
+      }
       const existing = m[2] ? jobs.get(m[2]) : undefined;
       if (req.method === 'POST' && !m[2] && body.jobReference?.jobId && jobs.has(body.jobReference.jobId)) {
         const message = `Already Exists: Job ${m[1]}:${body.jobReference.jobId}`;
@@ -228,6 +238,8 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
       if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
       if (!('jobId' in job)) return job;
       if (req.method === 'POST') job.configuration = body.configuration;
+      // A dry run validates and estimates without keeping a job (JobConfiguration.dryRun).
+      if (req.method === 'POST' && body.configuration?.dryRun) jobs.delete(job.jobId);
       return { status: 200, body: jobResource(job) };
     }
     return catalog(req) ?? invalid(`The BigQuery fake does not implement ${req.method} ${req.path}.`, 404);
