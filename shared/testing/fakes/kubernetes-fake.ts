@@ -3,8 +3,9 @@
  * driver manages, which kubectl also accepts. A request with a bearer token must
  * carry the fake's token (else 401); one without is served, as a cluster with
  * anonymous access bound to cluster-admin would (kubectl never sends a token over
- * plain http). Discovery, Tables and selectors are in kubernetes-api.ts, PATCH
- * bodies in kubernetes-patch.ts, watch in kubernetes-watch.ts. Follows:
+ * plain http). Discovery, Tables and selectors are in kubernetes-api.ts, request
+ * bodies and PATCH in kubernetes-patch.ts, watch in kubernetes-watch.ts, validation
+ * in kubernetes-validation.ts. Follows:
  * - https://kubernetes.io/docs/reference/using-api/api-concepts/ (paths
  *   `/api/v1/...`, `/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`, List kinds,
  *   `labelSelector`, `resourceVersion` optimistic concurrency: 409 Conflict on a stale
@@ -20,11 +21,12 @@
  *   gets a `default` ServiceAccount; a pod names one in `spec.serviceAccountName`, `default` when omitted)
  * - Media types (https://kubernetes.io/docs/reference/using-api/api-concepts/#alternate-representations-of-resources):
  *   bodies in `application/json` or `application/yaml`; any other Content-Type, protobuf
- *   included, is 415 UnsupportedMediaType naming the accepted types, after which clients such
- *   as kubectl fall back to JSON. Responses are JSON only: an Accept without JSON is 406.
+ *   included, is 415 UnsupportedMediaType naming the accepted types (kubectl 1.32 does not fall
+ *   back: `kubectl create <kind>` sends protobuf and fails with that 415, while `apply`, `get`,
+ *   `scale`, `delete` send JSON). Responses are JSON only: an Accept without JSON is 406.
  *   Server-side apply (`application/apply-patch+yaml`) is not served (415).
  * - Lists of namespaced kinds without a namespace (`GET /api/v1/pods`, `kubectl get -A`) span
- *   every namespace; `labelSelector`, `fieldSelector` (metadata.name/namespace), `watch`, and
+ *   every namespace; `labelSelector`, `fieldSelector` (metadata.name/namespace and per-kind fields), `watch`, and
  *   `dryRun=All` (validated, not stored).
  * - https://kubernetes.io/docs/concepts/overview/working-with-objects/names/ (DNS-1123 names, label syntax)
  * - Namespace deletion: `Terminating` phase, contents removed, then the namespace; creating in a
