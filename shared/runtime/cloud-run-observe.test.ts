@@ -115,7 +115,8 @@ test.serial('the fake rejects a filter it does not understand with 400, as Cloud
   await withService(async (fake) => {
     const response = await fetch(`${fake.url}/v2/entries:list`, {
       method: 'POST',
-      headers: { authorization: 'Bearer x', 'content-type': 'application/json' },
+      // The platform's own token: the fake checks who asks before what is asked.
+      headers: { authorization: 'Bearer fake-access-token', 'content-type': 'application/json' },
       body: JSON.stringify({ resourceNames: [`projects/${PROJECT}`], filter: 'resource.labels.service_name:"tp-acme"' }),
     });
     t.is(response.status, 400);
