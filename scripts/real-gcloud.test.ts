@@ -144,6 +144,21 @@ realTest('deploy uploads each function, creates it gen2 with its account, env an
   t.true(calls.some((c) => c.host === 'hosting.tp.test' && c.path === '/api/health'), 'the health check went to PUBLIC_URL');
 });
 
+realTest('a second deploy updates both functions in place and keeps provision private to tp-tasks without granting again', async (t) => {
+  const { result, calls } = await during(() => cloud.run('deploy.sh', ['--skip-build', '--skip-hosting', '--only', 'api,provision']));
+  t.is(result.code, 0, show(result));
+  const sent = changes(calls);
+  t.deepEqual(find(sent, 'POST', `${L}/functions`), []);
+  const patched = find(sent, 'PATCH', /\/functions\/(api|provision)$/);
+  t.deepEqual(patched.map((c) => c.path.split('/').pop()), ['api', 'provision']);
+  for (const patch of patched) t.truthy(patch.query.get('updateMask'), patch.path);
+  // gcloud itself rewrites provision's policy for --no-allow-unauthenticated; the invoker stays, nobody else gets in.
+  for (const set of find(sent, 'POST', `${L}/services/provision:setIamPolicy`)) {
+    t.deepEqual(set.body.policy.bindings, [{ role: 'roles/run.invoker', members: [`serviceAccount:${sa('tp-tasks')}`] }]);
+  }
+  t.regex(result.stdout, /roles\/run\.invoker for tp-tasks on provision: already granted/);
+});
+
 // manage.sh
 
 realTest('manage status, urls and logs read functions, queues, the job and logs without changing anything', async (t) => {
@@ -187,4 +202,12 @@ realTest('cleanup lists everything, deletes nothing unless DELETE ALL is typed, 
   const left = [...cloud.recorder.cloud.resources.keys()].filter((k) => !k.includes('/operations/') && /\/(jobs|functions|queues|secrets|serviceAccounts)\//.test(k));
   t.deepEqual(left, []);
   t.regex(result.stdout, /Cleanup complete\./);
+});
+
+realTest('a second cleanup finds nothing to delete and asks nothing', async (t) => {
+  const { result, calls } = await during(() => cloud.run('cleanup.sh', [], ''));
+  t.is(result.code, 0, show(result));
+  t.regex(result.stdout, /nothing to delete/);
+  t.notRegex(result.stdout, /Type DELETE ALL/);
+  t.deepEqual(changes(calls).map((c) => `${c.method} ${c.path}`), []);
 });

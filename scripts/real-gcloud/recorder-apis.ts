@@ -117,7 +117,13 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
     const existing = cloud.resources.get(name);
     // Firestore fields exist implicitly (a TTL update patches one never written).
     if (!existing && !name.includes('/fields/')) return notFound(name);
-    const next = { ...existing, ...(typeof call.body === 'object' ? call.body : {}), name, updateTime: now() };
+    // A patch names what it changes; output-only fields inside (a function's serviceConfig.uri) stay.
+    const next: Json = { ...existing };
+    for (const [key, value] of Object.entries(typeof call.body === 'object' && call.body ? call.body : {})) {
+      const old = next[key];
+      next[key] = value && old && typeof value === 'object' && typeof old === 'object' && !Array.isArray(value) ? { ...old, ...value } : value;
+    }
+    Object.assign(next, { name, updateTime: now() });
     cloud.resources.set(name, next);
     return LRO_API.test(call.host) ? operation(call, name, next) : ok(next);
   }

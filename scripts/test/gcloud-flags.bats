@@ -18,6 +18,10 @@ check_calls() {
 @test "setup, run twice, calls only commands and flags the installed gcloud has" {
   tp setup.sh >/dev/null 2>&1
   tp setup.sh >/dev/null 2>&1
+  # A third run finds a job without retries (an older setup's) and updates it.
+  sed -i 's/^retryCount: .*/retryCount: 0/' "$FAKE_STATE/job/tp-billing-aggregate"
+  tp setup.sh >/dev/null 2>&1
+  [ -n "$(calls '^gcloud scheduler jobs update http ')" ]
   [ -n "$(calls '^gcloud ')" ]
   check_calls
 }
