@@ -7,6 +7,8 @@
 import test from 'ava';
 import { OAuth2Client } from 'google-auth-library';
 import { createBigQuerySource } from '../shared/billing/bigquery.ts';
+import { parseBillingConfig } from '../shared/billing/config.ts';
+import { createCostSource } from '../shared/billing/index.ts';
 import { createQueue } from '../shared/queue/client.ts';
 import { startBigQueryFake, type ExportRow } from '../shared/testing/fakes/bigquery-fake.ts';
 import { loadSchema, schemaProblems, type Schema } from '../shared/testing/sdk-schema.ts';
@@ -84,4 +86,14 @@ test('a billing query without the dataset location fails as BigQuery fails it, n
   t.teardown(fake.close);
   const source = createBigQuerySource({ projectId: 'billing-proj', table: TABLE, apiEndpoint: fake.url, authClient: authClient() });
   await t.throwsAsync(costs(source), { message: /Not found: Dataset billing-proj:billing_export was not found in location US/ });
+});
+
+test('BILLING_EXPORT_LOCATION reaches the query the configured cost source sends', async (t) => {
+  const fake = await startBigQueryFake({ table: TABLE, rows, location: 'EU' });
+  t.teardown(fake.close);
+  const env = { BILLING_SOURCE: 'bigquery', BILLING_EXPORT_TABLE: TABLE, BILLING_EXPORT_LOCATION: 'EU', BIGQUERY_API_ENDPOINT: fake.url };
+  const billing = parseBillingConfig(env, { mode: 'production', publicUrl: 'https://tp.example' } as never);
+  const source = createCostSource({ projectId: 'billing-proj', billing }, undefined as never, { authClient: authClient() });
+  t.is((await costs(source as ReturnType<typeof createBigQuerySource>)).length, 1);
+  t.is((fake.requests.find((r) => r.method === 'POST')!.body as any).location, 'EU');
 });

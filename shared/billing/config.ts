@@ -50,6 +50,8 @@ export interface BillingConfig {
   exportTable?: string;
   /** BigQuery REST endpoint override (tests point it at the fake). */
   bigqueryEndpoint?: string;
+  /** The export dataset's location (`BILLING_EXPORT_LOCATION`, e.g. `EU`); a query run elsewhere fails with "Not found: Dataset". Default US. */
+  exportLocation?: string;
   priceSheet: PriceSheet;
   /** How often the sampler reads usage of running environments (seconds). */
   sampleSeconds: number;
@@ -176,6 +178,7 @@ export function parseBillingConfig(env: Env, base: { mode: Mode; publicUrl: stri
     source,
     exportTable,
     bigqueryEndpoint: read(env, 'BIGQUERY_API_ENDPOINT'),
+    exportLocation: read(env, 'BILLING_EXPORT_LOCATION'),
     priceSheet: parsePriceSheet(env),
     sampleSeconds: number(env, 'USAGE_SAMPLE_SECONDS', 60, 1, 3600),
     plans: parsePlans(env),

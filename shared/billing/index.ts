@@ -20,7 +20,7 @@ export function createCostSource(config: Pick<Config, 'projectId' | 'billing'>, 
   switch (billing.source) {
     case 'bigquery':
       if (!billing.exportTable) throw new Error('BILLING_EXPORT_TABLE must be set for the bigquery billing source');
-      return createBigQuerySource({ projectId: config.projectId, table: billing.exportTable, apiEndpoint: billing.bigqueryEndpoint, authClient: options.authClient });
+      return createBigQuerySource({ projectId: config.projectId, table: billing.exportTable, apiEndpoint: billing.bigqueryEndpoint, location: billing.exportLocation, authClient: options.authClient });
     case 'metered':
       return createMeteredSource({ priceSheet: billing.priceSheet, read: readUsageFromFirestore(db) });
     default:
