@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sys
+import threading
 
 SDK, SOCKET_PATH = sys.argv[1], sys.argv[2]
 LIB = os.path.join(SDK, 'lib')
@@ -92,7 +93,17 @@ def run_child(request, fds, conn):
   os._exit(code)
 
 
+def exit_with_parent():
+  # The test holds our stdin open; when it ends (even killed), so do we. A raw
+  # read of a duplicate: no Python lock a forked child could inherit held.
+  watched = os.dup(0)
+  while os.read(watched, 4096):
+    pass
+  os._exit(0)
+
+
 def main():
+  threading.Thread(target=exit_with_parent, daemon=True).start()
   server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
   server.bind(SOCKET_PATH)
   server.listen(32)

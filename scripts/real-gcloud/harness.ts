@@ -91,7 +91,7 @@ export async function startRealCloud(sdk: { root: string; python: string }, dire
 
   let server: ChildProcess | undefined;
   if (!direct) {
-    const started = spawn(sdk.python, [join(HERE, 'gcloud-forkserver.py'), sdk.root, socketPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawn(sdk.python, [join(HERE, 'gcloud-forkserver.py'), sdk.root, socketPath], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     server = started;
     let serverErr = '';
     started.stderr!.on('data', (d) => (serverErr += d));
