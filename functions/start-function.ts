@@ -10,6 +10,7 @@ export function toNodeHandler(handler: Handler, deps: Deps): NodeHandler {
     corsOrigins: deps.config.http.corsOrigins,
     allowLocalhost: deps.config.mode !== 'production',
     bodyLimitBytes: deps.config.http.bodyLimitBytes,
+    trustedProxyHops: deps.config.http.trustedProxyHops,
   });
 }
 

@@ -50,7 +50,7 @@ create_firestore() {
   local ttls pair group field
   capture ttls "list Firestore TTL policies" gc firestore fields ttls list --format='value(name)'
   # Expired rate-limit windows, webhook dedupe records, sent mail and chat confirmations delete themselves.
-  for pair in rateLimits:expiresAt webhookEvents:expiresAt outbox:expiresAt confirmations:expireAt; do
+  for pair in rateLimits:expiresAt webhookEvents:expiresAt outbox:expiresAt taskOutbox:expiresAt confirmations:expireAt; do
     group=${pair%%:*} field=${pair#*:}
     if grep -q "/collectionGroups/$group/fields/$field\$" <<<"$ttls"; then
       skip "TTL $group.$field: already exists"
@@ -279,6 +279,7 @@ create_scheduler_job() {
   # aggregation rewrites whole days, so a retry after a partial run is safe.
   create_job "$TP_SCHEDULER_JOB" '0 2 * * *' billing-aggregate '' 'tenantplane nightly cost aggregation' '3 600s 3600s'
   create_job tp-mail-sweep '* * * * *' mail /tasks/mail-sweep 'tenantplane: re-enqueue mail whose task was never created'
+  create_job tp-provision-sweep '* * * * *' provision /tasks/provision-sweep 'tenantplane: enqueue tenant operations whose task is missing'
 }
 
 main() {

@@ -176,9 +176,11 @@ try {
   cleanups.push(() => tasks.close());
   line('Gateway (hosting + functions)', `http://localhost:${gateway.port}`);
 
-  // Cloud Scheduler's jobs, locally: the mail sweeper every minute.
+  // Cloud Scheduler's jobs, locally: the mail and operation sweepers every minute.
   const sweep = setInterval(() => {
-    void fetch(`http://127.0.0.1:${gateway.port}/__fn/mail/tasks/mail-sweep`, { method: 'POST', headers: { [TASK_SECRET_HEADER]: config.tasks.secret } }).catch(() => undefined);
+    for (const path of ['mail/tasks/mail-sweep', 'provision/tasks/provision-sweep']) {
+      void fetch(`http://127.0.0.1:${gateway.port}/__fn/${path}`, { method: 'POST', headers: { [TASK_SECRET_HEADER]: config.tasks.secret } }).catch(() => undefined);
+    }
   }, 60_000);
   cleanups.push(async () => clearInterval(sweep));
 

@@ -29,7 +29,14 @@ export interface Config {
   /** URL of a function for Cloud Tasks targets; `{name}` is replaced by the function name. */
   functionsUrl: string;
   emulators: { firestore?: string; auth?: string; tasks?: string };
-  http: { corsOrigins: string[]; bodyLimitBytes: number };
+  http: {
+    corsOrigins: string[];
+    bodyLimitBytes: number;
+    /** X-Forwarded-For entries appended by trusted proxies: 2 behind Hosting (its CDN, then the Google front end), 1 behind the local gateway. */
+    trustedProxyHops: number;
+    /** Longest wait on one call to a dependency (Firestore, Auth, Cloud Tasks) before answering 503. */
+    dependencyTimeoutMs: number;
+  };
   tasks: {
     location: string;
     /** Shared secret sent as a task header and checked by task endpoints (always set). */
@@ -296,6 +303,9 @@ export function parseConfig(env: Env = process.env): Config {
     http: {
       corsOrigins: list(env, 'CORS_ORIGINS'),
       bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 33_554_432),
+      trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', mode === 'production' ? 2 : 1, 0, 10),
+      // Tests share loaded machines where a live emulator can take seconds: there only a long silence counts as down.
+      dependencyTimeoutMs: int(env, 'DEPENDENCY_TIMEOUT_MS', mode === 'test' ? 30_000 : 8000, 100, 60_000),
     },
     tasks: {
       location: str(env, 'TASKS_LOCATION', region),

@@ -4,10 +4,13 @@ import { createRouter } from '../../shared/http/router.ts';
 import type { Handler } from '../../shared/http/wrap.ts';
 import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { runOperation } from '../../shared/tenants/worker.ts';
+import { sweepOperations } from '../../shared/tenants/operation-sweep.ts';
 
 /**
  * The Cloud Tasks target that runs tenant operations. 2xx acknowledges the
  * task (done, stale or permanently failed); 503 asks Cloud Tasks to retry.
+ * `POST /tasks/provision-sweep` (Cloud Scheduler, every minute) enqueues the
+ * operations' tasks that never reached the queue (operation-sweep.ts).
  */
 export function createProvisionHandler(deps: Deps): Handler {
   return createRouter([
@@ -22,6 +25,14 @@ export function createProvisionHandler(deps: Deps): Handler {
         }
         const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number }, task);
         return { body: { outcome } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/tasks/provision-sweep',
+      handler: async (ctx) => {
+        verifyTaskRequest(ctx, deps.config.tasks.secret);
+        return { body: await sweepOperations(deps) };
       },
     },
   ]);

@@ -1,3 +1,4 @@
+import { dependencyUnavailable, withDeadline } from '../deadline.ts';
 import { AppError, unauthenticated } from '../errors.ts';
 import type { Auth } from 'firebase-admin/auth';
 
@@ -12,14 +13,16 @@ export interface Principal {
 }
 
 /** Verifies `Authorization: Bearer <Firebase ID token>` and returns the caller; 401 otherwise. */
-export async function verifyBearer(header: string | undefined, getAuth: () => Promise<Auth>): Promise<Principal> {
+export async function verifyBearer(header: string | undefined, getAuth: () => Promise<Auth>, timeoutMs = 8000): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (!match) throw unauthenticated();
   let decoded;
   try {
-    decoded = await (await getAuth()).verifyIdToken(match[1], true);
+    // The revocation check asks Auth: an outage is a 503 naming it, not a hang or a bogus 401.
+    decoded = await withDeadline('auth', timeoutMs, (async () => (await getAuth()).verifyIdToken(match[1], true))());
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
+    if (code === 'app/network-error' || code === 'app/network-timeout' || code === 'auth/internal-error') throw dependencyUnavailable('auth', code, err);
     if (code === 'auth/id-token-expired') throw new AppError('unauthenticated', 'Your sign-in has expired; sign in again.');
     if (code === 'auth/user-disabled') throw new AppError('forbidden', 'This account is disabled.');
     if (code.startsWith('auth/') || err instanceof SyntaxError) throw unauthenticated('The sign-in token is not valid; sign in again.');

@@ -37,7 +37,7 @@ export interface WrapOptions {
   corsOrigins: string[];
   allowLocalhost: boolean;
   bodyLimitBytes: number;
-  /** How many proxies in front of us append to X-Forwarded-For (1 = Google front end / local gateway). */
+  /** How many proxies in front of us append to X-Forwarded-For (config TRUSTED_PROXY_HOPS: 2 behind Hosting, 1 behind the local gateway). */
   trustedProxyHops?: number;
 }
 

@@ -1,5 +1,6 @@
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import type { Config } from '../config.ts';
+import { asUnavailable, withDeadline } from '../deadline.ts';
 
 /** The header every task carries; task endpoints refuse requests without it (see verifyTaskRequest). */
 export const TASK_SECRET_HEADER = 'x-tenantplane-task-secret';
@@ -32,7 +33,10 @@ const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
 
 /** Cloud Tasks through the real client; locally pointed at emulators/cloud-tasks with insecure credentials. */
-export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulators' | 'functionsUrl'>): Queue {
+export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulators' | 'functionsUrl'> & { http?: Pick<Config['http'], 'dependencyTimeoutMs'> }): Queue {
+  // A queue that is down answers 503 naming it within this, instead of the client's minute-long retries.
+  const timeoutMs = config.http?.dependencyTimeoutMs ?? 8000;
+  const callOptions = { timeout: timeoutMs, maxRetries: 0 };
   let clientPromise: Promise<CloudTasksClient> | undefined;
   const client = () =>
     (clientPromise ??= (async () => {
@@ -74,18 +78,18 @@ export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulat
         },
       };
       try {
-        const [created] = await (await client()).createTask({ parent, task });
+        const [created] = await withDeadline('queue', timeoutMs, (async () => (await client()).createTask({ parent, task }, callOptions))());
         return { created: true, name: created.name ?? name ?? '' };
       } catch (err) {
         if ((err as { code?: number }).code === ALREADY_EXISTS) return { created: false, name: name ?? '' };
-        throw err;
+        throw asUnavailable('queue', err);
       }
     },
     async deleteTask(queue, name) {
       try {
-        await (await client()).deleteTask({ name: `${queuePath(queue)}/tasks/${name}` });
+        await withDeadline('queue', timeoutMs, (async () => (await client()).deleteTask({ name: `${queuePath(queue)}/tasks/${name}` }, callOptions))());
       } catch (err) {
-        if ((err as { code?: number }).code !== NOT_FOUND) throw err;
+        if ((err as { code?: number }).code !== NOT_FOUND) throw asUnavailable('queue', err);
       }
     },
     async close() {

@@ -123,3 +123,53 @@ export function outboxTask(id: string) {
     options: { fn: 'mail', path: '/tasks/mail', payload: { id }, name: `mail-${id}` },
   };
 }
+
+// Tasks
+
+/**
+ * `taskOutbox/{taskName}`: a task that must reach the queue, written in the
+ * same transaction as the change that needs it (a tenant operation), so the
+ * change and its work cannot come apart. The request enqueues it right after
+ * the commit; when that fails (the queue is down) the record stays and the
+ * sweeper enqueues it later. A record lives until the sweeper finds its
+ * operation over; the task's deterministic name makes every re-enqueue of a
+ * task that still exists a no-op.
+ */
+export const TASK_OUTBOX = 'taskOutbox';
+
+export interface OutboxTask {
+  queue: string;
+  options: { fn: string; path: string; payload: Record<string, unknown>; name: string };
+}
+
+export interface PendingOutboxTask extends OutboxTask {
+  /** The record's id: the task name. */
+  id: string;
+  pendingSince: Date;
+}
+
+/** Adds a task to send inside the caller's transaction; a repeat for the same task name overwrites it. */
+export function addOutboxTask(tx: Transaction, db: Firestore, task: OutboxTask, now: Date): void {
+  const at = Timestamp.fromDate(now);
+  tx.set(db.collection(TASK_OUTBOX).doc(task.options.name), {
+    queue: task.queue,
+    options: task.options,
+    pendingSince: at,
+    createdAt: at,
+    expiresAt: Timestamp.fromMillis(now.getTime() + KEEP_MS),
+  });
+}
+
+/** Tasks recorded before `olderThan`, oldest first (single-field query on `pendingSince`, no composite index). */
+export async function listPendingOutboxTasks(db: Firestore, olderThan: Date, limit: number): Promise<PendingOutboxTask[]> {
+  const snap = await db.collection(TASK_OUTBOX).where('pendingSince', '<', Timestamp.fromDate(olderThan)).orderBy('pendingSince').limit(limit).get();
+  return snap.docs.map((d) => {
+    const data = d.data() as { queue: string; options: OutboxTask['options']; pendingSince: Timestamp };
+    return { id: d.id, queue: data.queue, options: data.options, pendingSince: data.pendingSince.toDate() };
+  });
+}
+
+/** Drops a task record whose work is over. */
+export async function removeOutboxTask(db: Firestore, id: string): Promise<void> {
+  await db.collection(TASK_OUTBOX).doc(id).delete();
+}

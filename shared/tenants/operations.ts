@@ -1,14 +1,18 @@
 /**
  * Starting an operation: one Firestore transaction checks the state machine,
- * bumps the tenant's generation, records the operation and an event; then a
- * Cloud Task named from (tenant, operation, generation) is enqueued, so a
- * retried request can never enqueue twice.
+ * bumps the tenant's generation, records the operation, an event and the
+ * operation's task in the task outbox; then the Cloud Task named from
+ * (tenant, operation, generation) is enqueued, so a retried request can never
+ * enqueue twice. When the queue is down the answer is still the started
+ * operation: the sweeper (operation-sweep.ts) enqueues the task later.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { authorizeHidden, type Action } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import { AppError, illegalTransition, notFound } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Queue } from '../queue/client.ts';
+import { addOutboxTask, type OutboxTask } from '../store/outbox.ts';
 import { appendEvent, getTenantDoc, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
 import type { EnvName, Tenant, TenantState } from './types.ts';
 
@@ -44,15 +48,43 @@ export interface OperationContext {
   db: Firestore;
   queue: Queue;
   now: () => Date;
+  /** Where a failed enqueue is reported (the outbox keeps the task); silent when absent. */
+  log?: Logger;
 }
 
-export async function enqueueOperation(ctx: OperationContext, tenantId: string, op: string, generation: number): Promise<void> {
-  await ctx.queue.enqueue(PROVISION_QUEUE, {
-    fn: 'provision',
-    path: '/tasks/provision',
-    payload: { tenantId, generation },
-    name: taskName(tenantId, op, generation),
-  });
+/** The Cloud Task that runs an operation; its name makes a repeated enqueue a no-op. */
+export function operationTask(tenantId: string, op: string, generation: number): OutboxTask {
+  return {
+    queue: PROVISION_QUEUE,
+    options: { fn: 'provision', path: '/tasks/provision', payload: { tenantId, generation }, name: taskName(tenantId, op, generation) },
+  };
+}
+
+/** Records the operation's task in the outbox, inside the transaction that starts the operation. */
+export function recordOperationTask(tx: Transaction, db: Firestore, tenantId: string, op: string, generation: number, now: Date): void {
+  addOutboxTask(tx, db, operationTask(tenantId, op, generation), now);
+}
+
+/**
+ * Enqueues an operation's task after its transaction committed. A queue
+ * outage is logged, not thrown: the outbox record written with the operation
+ * keeps the task, and the sweeper enqueues it once the queue answers.
+ * Returns whether the task reached the queue.
+ */
+export async function enqueueOperation(ctx: OperationContext, tenantId: string, op: string, generation: number): Promise<boolean> {
+  const task = operationTask(tenantId, op, generation);
+  try {
+    await ctx.queue.enqueue(task.queue, task.options);
+    return true;
+  } catch (err) {
+    ctx.log?.warn('operation task not enqueued; the outbox sweeper will enqueue it', {
+      tenantId,
+      operation: op,
+      generation,
+      reason: (err as Error).message?.split('\n')[0],
+    });
+    return false;
+  }
 }
 
 /**
@@ -99,6 +131,7 @@ export async function startOperation(
     const generation = tenant.generation + 1;
     const operation = { name: op, generation, env: options.env, image: options.image, startedAt: now.toISOString() };
     const eventSeq = appendEvent(ctx.db, tx, tenant, { type: `${op}_requested`, env: options.env, message: options.message }, now);
+    recordOperationTask(tx, ctx.db, tenantId, op, generation, now);
     const updated: TenantDoc = {
       ...tenant,
       generation,

@@ -11,7 +11,7 @@ import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound, notSupported } from '../errors.ts';
 import { appendEvent, getTenantDoc, listEnvironments, listEvents, namePath, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
 import { issueRetrievalToken } from './credentials.ts';
-import { enqueueOperation, startOperation, taskName, type OperationContext } from './operations.ts';
+import { enqueueOperation, recordOperationTask, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN } from './plans.ts';
 import { checkPlanShape, claimTenantSlot, findPlan, tenantCountsPath } from './entitlements.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
@@ -32,7 +32,7 @@ const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[
 
 export function createTenantService(deps: Deps): TenantServiceImpl {
   const { config } = deps;
-  const ctx: OperationContext = { db: deps.db, queue: deps.queue, now: deps.now };
+  const ctx: OperationContext = { db: deps.db, queue: deps.queue, now: deps.now, log: deps.log };
 
   async function load(p: Principal, id: string, action: Parameters<typeof authorize>[1] = 'tenants.read'): Promise<TenantDoc> {
     if (!isTenantId(id)) throw notFound(`Tenant ${id}`);
@@ -91,8 +91,11 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       tenant.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'provisioning_requested', message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` }, now);
       const token = issueRetrievalToken(deps.db, tx, id, now);
       tx.create(deps.db.doc(tenantPath(id)), JSON.parse(JSON.stringify(tenant)));
+      // The provision task is saved with the tenant: a queue outage after this commit delays it, never loses it.
+      recordOperationTask(tx, deps.db, id, 'provision', 1, now);
       return token;
     });
+    // Never throws: the tenant and its one-time credentials link are saved, and the outbox sweeper enqueues what failed here.
     await enqueueOperation(ctx, id, 'provision', 1);
     deps.log.info('tenant created', { tenantId: id, ownerId, environments: tenant.environments });
     return { tenant: toTenant(tenant), credentialsToken };
