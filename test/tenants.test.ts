@@ -79,7 +79,9 @@ test.serial('suspend stops the environment, resume brings it back at the same UR
   const { id, urls } = tenants[0];
   t.is((await post(`/api/v1/tenants/${id}/suspend`, owner.token)).status, 202);
   await waitForEvent(stack.url, id, owner.token, ['tenant_suspended']);
-  await t.throwsAsync(fetch(urls.live));
+  const pausedPage = await fetch(urls.live);
+  t.is(pausedPage.status, 503);
+  t.regex(await pausedPage.text(), /paused/);
   t.is((await post(`/api/v1/tenants/${id}/suspend`, owner.token)).status, 409);
   t.is((await post(`/api/v1/tenants/${id}/resume`, owner.token)).status, 202);
   await waitForEvent(stack.url, id, owner.token, ['tenant_resumed']);

@@ -111,3 +111,25 @@ process.exit(0);\n`);
   t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [await readPid(dataDir, ref)]);
 });
 
+
+// Suspended environments
+
+test.serial('a suspended environment answers its URL with a 503 paused page, again after a restart, and the app after resume', async (t) => {
+  const { driver: first, dataDir } = await kit.makeDriver();
+  const ref = kit.newRef();
+  const { url } = await launch(first, ref);
+  await first.suspend(ref);
+  const page = await fetch(url!);
+  t.is(page.status, 503);
+  t.regex(await page.text(), /This environment is paused/);
+  t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [], 'the workload itself is stopped');
+  await first.stopAll();
+  await t.throwsAsync(fetch(url!), undefined, 'the page goes with the control plane');
+  const second = kit.reopenDriver(dataDir);
+  await second.adopted;
+  t.is((await fetch(url!)).status, 503, 'a restarted control plane shows the page again');
+  await second.resume(ref);
+  const status = await second.waitReady(ref, { timeoutMs: 30_000 });
+  t.is(status.url, url);
+  t.is((await fetch(url!)).status, 200);
+});

@@ -22,7 +22,8 @@ testDriverConformance(test, {
     return {
       driver,
       makeSpec,
-      reachable: async (url) => fetch(url, { signal: AbortSignal.timeout(2000) }).then(async (r) => { await r.body?.cancel(); return true; }, () => false),
+      // A suspended environment's URL answers 503 with the paused page: the workload is not reachable, the page is.
+      reachable: async (url) => fetch(url, { signal: AbortSignal.timeout(2000) }).then(async (r) => { await r.body?.cancel(); return r.status !== 503; }, () => false),
       countInstances: async (ref) => findWorkloads(dataFolder(dataDir, ref)).length,
       // Users are separate only when the control plane runs as root; otherwise every workload is this user, and the case is skipped.
       identityOf: driver.flags.isolatedUsers ? async (ref) => `uid ${readUid((await readPid(dataDir, ref))!)}` : undefined,

@@ -29,7 +29,8 @@ import {
   adoptAll, describeExit, envDir, findEndTime, findSecrets, finishRun, isOurs, isSameSpec, logDirOf, probeHealth, probeMetrics,
   startWorkload, stopWorkload, toStoredSpec, urlOf, type LifecycleContext,
 } from './local-lifecycle.ts';
-import { readLogs } from './local-logs.ts';
+import { readLogs, writeSystemLog } from './local-logs.ts';
+import { createPausedPages } from './local-paused.ts';
 import { setUpNetwork, type NetworkIsolationState } from './local-network.ts';
 import { CpuSampler, readRssBytes } from './local-metrics.ts';
 import { resolveLocalOptions, type LocalDriverOptions } from './local-options.ts';
@@ -77,9 +78,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const requireRecord = records.require;
   const reserve = records.reserve;
 
-  const adopted = adoptAll(ctx, records);
+  const paused = createPausedPages((key, message) => writeSystemLog(logDirOf(opts, key), message));
+  const adopted = adoptAll(ctx, records).then(showPausedPages);
   // Surface adoption failures through the methods that await it, not as an unhandled rejection.
   adopted.catch(() => {});
+
+  /** After a restart of the control plane, suspended environments answer "paused" again. */
+  async function showPausedPages(): Promise<void> {
+    const state = await readState(opts.dataDir);
+    for (const [key, rec] of Object.entries(state.environments)) if (rec.desired === 'stopped') await paused.open(key, opts.host, rec.port);
+  }
 
   async function status(ref: EnvironmentRef): Promise<EnvironmentStatus> {
     await adopted;
@@ -145,6 +153,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       if (rec.desired === 'running' && isSameSpec(rec.spec, stored) && (await isOurs(opts, rec))) return;
       const stopped = await stopWorkload(ctx, key, rec, 'redeploy');
       cpu.forget(key);
+      await paused.close(key);
       const next = { ...stopped, spec: stored };
       try {
         await save(key, await startWorkload(ctx, key, next, { ...spec.secrets }));
@@ -162,11 +171,13 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const rec = await requireRecord(key);
       if (rec.desired === 'stopped' && !rec.pid) return;
       await stopAndSave(key, rec, 'suspend', 'stopped');
+      await paused.open(key, opts.host, rec.port);
     });
   }
 
   /** Starts the recorded spec again (resume, restart); secrets come from the provider or memory. */
   async function startAgain(key: string, rec: EnvRecord): Promise<void> {
+    await paused.close(key);
     await save(key, await startWorkload(ctx, key, rec, await findSecrets(ctx, key, rec)));
   }
 
@@ -199,6 +210,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await withEnv(key, async () => {
       const rec = await load(key);
       if (rec) await stopWorkload(ctx, key, rec, 'destroy');
+      await paused.close(key);
       await rm(envDir(opts, key), { recursive: true, force: true });
       if (rec) await save(key, undefined);
       ctx.secrets.delete(key);
@@ -241,6 +253,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const rec = await load(key);
       if (rec?.pid) await stopAndSave(key, { ...rec, lastError: 'stopped with the control plane; starts again with the next one' }, 'control plane shutting down', rec.desired);
     })));
+    await paused.closeAll();
   }
 
   return {
@@ -268,6 +281,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     async close() {
       // Children are unref'd and log to files, so nothing of theirs holds this process; only wait for adoption to settle.
       await adopted.catch(() => {});
+      await paused.closeAll();
       network.release();
     },
   };
