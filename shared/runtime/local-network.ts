@@ -28,6 +28,7 @@ import { threadId } from 'node:worker_threads';
 import type { ResolvedLocalOptions } from './local-options.ts';
 import { runningUids } from './local-sandbox.ts';
 import { DriverError } from './types.ts';
+import { isPidAlive } from './local-state.ts';
 
 /** What the driver reports about its workloads' network, for `flags.isolatedNetwork` and `npm start`. */
 export interface NetworkIsolationState {
@@ -155,15 +156,6 @@ function holdersDir(chain: string): string {
   return join(existsSync('/run') ? '/run' : tmpdir(), 'tenantplane-network', chain);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Holder files of live processes; those of dead ones are removed. */
 function liveHolders(dir: string): string[] {
   let names: string[] = [];
@@ -173,7 +165,7 @@ function liveHolders(dir: string): string[] {
     return [];
   }
   return names.filter((name) => {
-    if (isAlive(Number(name.split('-')[0]))) return true;
+    if (isPidAlive(Number(name.split('-')[0]))) return true;
     try {
       unlinkSync(join(dir, name));
     } catch {
@@ -195,7 +187,7 @@ function withLock<T>(dir: string, fn: () => T): T {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(lock, 'utf8').trim()) || 0;
-      if ((owner && !isAlive(owner)) || Date.now() > deadline) {
+      if ((owner && !isPidAlive(owner)) || Date.now() > deadline) {
         try {
           unlinkSync(lock);
         } catch {

@@ -20,6 +20,7 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPortBusy } from '../../scripts/dev/processes.ts';
+import { isPidAlive } from '../runtime/local-state.ts';
 
 export interface PortRange {
   from: number;
@@ -53,15 +54,6 @@ process.once('exit', () => {
   }
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Creates the block's lock file if nobody holds it, taking it over from a dead owner. */
 function tryClaim(file: string): boolean {
   try {
@@ -71,7 +63,7 @@ function tryClaim(file: string): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const owner = Number(readFileSync(file, 'utf8')) || 0;
-  if (owner && isAlive(owner)) return false;
+  if (owner && isPidAlive(owner)) return false;
   try {
     unlinkSync(file);
   } catch {
