@@ -7,18 +7,10 @@ import { useEffect, useState } from 'react';
 import { api } from '../lib/api.ts';
 import { describeError } from '../lib/errors.ts';
 import { Button } from './controls.tsx';
+import type { Plan as ConfiguredPlan } from '../../../shared/billing/config.ts';
 
-export interface Plan {
-  id: string;
-  name: string;
-  environments: string[];
-  memoryMb: number;
-  maxMemoryMb: number;
-  tenants: number;
-  priceMonthly: number;
-  currency: string;
-  purchasable?: boolean;
-}
+/** A plan as `GET /api/v1/plans` shows it: the configured plan, and whether it can be bought here. */
+export type Plan = Omit<ConfiguredPlan, 'providerPrices'> & { purchasable?: boolean };
 
 let plansPromise: Promise<Plan[]> | undefined;
 
