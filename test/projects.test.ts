@@ -109,7 +109,8 @@ test.serial('deactivating stops the environment: its endpoint no longer answers 
   const { project } = await res.json();
   t.is(res.status, 200);
   t.like(project, { status: 'inactive', endpoint: null });
-  await t.throwsAsync(fetch(`${before.endpoint}/health`));
+  // The agent is stopped: its address answers only the paused page.
+  t.is((await fetch(`${before.endpoint}/health`)).status, 503);
   t.is((await call('POST', `${base(alice)}/helper/messages`, alice, { message: 'hello' })).status, 409);
   t.is((await call('POST', `${base(alice)}/helper/deactivate`, alice)).status, 200, 'deactivating twice is fine');
 });

@@ -95,32 +95,32 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
       await event(ctx, 'provisioning_started', `Provisioning ${envs.join(', ')} on ${driver.name}.`);
       await ensureSecrets(ctx);
       await provisionIdentity(ctx);
-      const urls = await Promise.all(envs.map((e) => provisionEnv(ctx, e)));
+      const urls = await eachEnv(envs, (e) => provisionEnv(ctx, e));
       return finish(ctx, 'ready', 'tenant_ready', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
     }
     case 'suspend':
-      await Promise.all(envs.map((e) => step(ctx, e, 'suspend', async () => {
+      await eachEnv(envs, (e) => step(ctx, e, 'suspend', async () => {
         await driver.suspend(envRef(tenant, e));
         await event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
         return { status: 'suspended' };
-      })));
+      }));
       return finish(ctx, 'suspended', 'tenant_suspended', 'Suspended: every environment is scaled to zero.');
     case 'resume':
-      await Promise.all(envs.map((e) => step(ctx, e, 'resume', async () => {
+      await eachEnv(envs, (e) => step(ctx, e, 'resume', async () => {
         await driver.resume(envRef(tenant, e));
         return { status: 'ready', url: await announceReady(ctx, e) };
-      })));
+      }));
       return finish(ctx, 'ready', 'tenant_resumed', 'Resumed: every environment answers again.');
     case 'restart':
     case 'rotate':
     case 'deploy': {
       const newImage = op === 'deploy' ? image! : tenant.image;
-      await Promise.all(envs.map((e) => step(ctx, e, op, async () => {
+      await eachEnv(envs, (e) => step(ctx, e, op, async () => {
         await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
         // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
         await driver.deploy(await envSpec(ctx, e, newImage));
         return { status: 'ready', url: await announceReady(ctx, e), image: newImage };
-      })));
+      }));
       const type = op === 'deploy' ? 'deployed' : op === 'rotate' ? 'credentials_rotated' : 'tenant_restarted';
       return finish(ctx, 'ready', type, op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.', op === 'deploy' ? { image: newImage } : {});
     }
@@ -138,6 +138,19 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
     default:
       throw new AppError('invalid_request', `Unknown operation ${op}.`);
   }
+}
+
+/**
+ * Runs `fn` for every environment at once and waits for all of them, even after
+ * one failed or was superseded: the lease is given back only when no step of
+ * this delivery is still in flight, so a deletion that takes over next never
+ * races a deploy that would start a process after it.
+ */
+async function eachEnv<T>(envs: EnvName[], fn: (env: EnvName) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(envs.map(fn));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Generated credentials are created once per tenant (rotation replaces them at request time). */
