@@ -32,10 +32,10 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
       if (POLICY[route.action] !== 'public') principal = await verifyBearer(ctx.header('authorization'), deps.auth);
       authorize(principal, route.action, route.resource?.(ctx));
       const reply = await route.handler(ctx, principal);
-      if (changesState(ctx.method)) await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode });
+      if (isAudited(ctx, principal)) await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode });
       return reply;
     } catch (err) {
-      if (changesState(ctx.method)) {
+      if (isAudited(ctx, principal)) {
         const error = toAppError(err);
         await audit(deps, ctx, route, principal, { status: error.status, code: error.code });
       }
@@ -44,7 +44,8 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
   };
 }
 
-const changesState = (method: string) => method !== 'GET' && method !== 'HEAD';
+/** State changes by a signed-in caller or a payment webhook; anonymous calls (a device-code poll, a bad token) are not anyone's act. */
+const isAudited = (ctx: Context, principal: Principal | null) => ctx.method !== 'GET' && ctx.method !== 'HEAD' && (principal !== null || Boolean(ctx.params.provider));
 
 /** One audit entry per state-changing request, whatever its outcome (R-AUDIT-1); a failed write is logged, never the request's failure. */
 async function audit(deps: Deps, ctx: Context, route: ApiRoute, principal: Principal | null, outcome: { status: number; code?: string }): Promise<void> {
