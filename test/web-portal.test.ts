@@ -93,9 +93,12 @@ chatTest('the chat creates a site from plain words and deletes it, each only aft
   const token = await idTokenFor(stack.deps, member.uid);
   t.deepEqual((await (await stack.fetch('/api/v1/tenants', { token })).json()).tenants, [], 'nothing is created before the confirmation');
   await createConfirm.click();
-  await page.getByRole('button', { name: 'Send' }).and(page.locator(':not([aria-busy])')).waitFor();
-  const { tenants } = await (await stack.fetch('/api/v1/tenants', { token })).json();
-  t.deepEqual(tenants.map((x: { name: string }) => x.name), ['webby']);
+  // The Send button may not have turned busy yet when looked at: wait for the tenant itself.
+  const listed = async () => ((await (await stack.fetch('/api/v1/tenants', { token })).json()).tenants as { id: string; name: string }[]);
+  let tenants = await listed();
+  for (const deadline = Date.now() + 30_000; tenants.length === 0 && Date.now() < deadline; tenants = await listed()) await page.waitForTimeout(200);
+  t.deepEqual(tenants.map((x) => x.name), ['webby']);
+  await log.getByText('Confirmed.').first().waitFor();
 
   await message.fill('delete webby');
   await page.getByRole('button', { name: 'Send' }).click();
@@ -107,7 +110,7 @@ chatTest('the chat creates a site from plain words and deletes it, each only aft
   t.false((await readEvents(stack.url, tenants[0].id, token)).some((e) => e.type === 'delete_requested'), 'no deletion was requested');
   t.true((await screenshotBothWidths(page, 'chat')).phoneOverflow <= 0);
   await confirm.click();
-  await log.getByText('Confirmed.').waitFor();
+  await log.getByText('Confirmed.').nth(1).waitFor();
   await page.getByRole('button', { name: 'Send' }).and(page.locator(':not([aria-busy])')).waitFor();
   const after = await (await stack.fetch(`/api/v1/tenants/${tenants[0].id}`, { token })).json();
   t.true(['deleting', 'deleted'].includes(after.tenant.state));
