@@ -37,6 +37,8 @@ export function createPausedPages(report: (key: string, message: string) => Prom
         res.end(body);
       });
       server.keepAliveTimeout = 1000;
+      // Neither the page nor a visitor's open connection keeps the control plane's process alive.
+      server.on('connection', (socket) => socket.unref());
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
