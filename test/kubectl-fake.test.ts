@@ -54,8 +54,8 @@ metadata: {name: web, namespace: demo}
 spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
 `;
 
-async function withFake(run: (fake: KubernetesFake) => Promise<void>): Promise<void> {
-  const fake = await startKubernetesFake({ delayMs: 20 });
+async function withFake(run: (fake: KubernetesFake) => Promise<void>, delayMs = 20): Promise<void> {
+  const fake = await startKubernetesFake({ delayMs });
   try {
     await run(fake);
   } finally {
@@ -159,10 +159,11 @@ withKubectl('kubectl delete removes a deployment with its pods and waits for a n
     const namespace = await kubectl(fake, ['delete', 'ns', 'demo']);
     t.is(namespace.code, 0, namespace.stderr);
     t.regex(namespace.stdout, /namespace "demo" deleted/);
-    t.true(Date.now() - started < 4000, 'the watch reports the deletion as it happens, not at a timeout');
+    t.true(Date.now() - started < 6000, 'the watch reports the deletion as it happens, not at a timeout');
     t.is(fake.list('namespaces').length, 0, 'kubectl returned only once the namespace was gone');
     t.true(fake.requests.some((r) => r.query.get('watch') === 'true'));
-  });
+    // Termination takes long enough that kubectl, however slow to start on a busy machine, finds it under way and watches.
+  }, 1500);
 });
 
 // Tokens and media types

@@ -50,6 +50,10 @@ export async function signInAs(page: Page, baseUrl: string, deps: Deps, user: { 
   const customToken = await (await deps.auth()).createCustomToken(user.uid);
   await page.goto(`${baseUrl}/index.html`);
   await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), { uid: user.uid, email: user.email, customToken });
+  // The page that was open may have read the session before it was set: sign in on a fresh load and wait
+  // until it is done, so the next navigation cannot cut the sign-in short and find the previous user.
+  await page.reload();
+  await page.locator('header').getByText(user.email).waitFor();
 }
 
 /** Saves a full-page screenshot at desktop and phone width, and checks the phone layout does not scroll sideways. */

@@ -40,6 +40,9 @@ export function openSse(res: ServerResponse, options: { heartbeatMs?: number; re
   const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
   heartbeat.unref();
   res.on('close', finish);
+  // The client may have gone while the handler was still reading (history, authorization): its 'close'
+  // came before anyone listened, and a stream waiting for it would hold its Firestore listener for ever.
+  if (res.destroyed || res.closed || res.socket?.destroyed) finish();
   const write = (text: string) => {
     if (!isClosed && !res.writableEnded) res.write(text);
   };

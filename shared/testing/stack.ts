@@ -3,6 +3,7 @@
  * emulators that `npm test` started, an in-process Cloud Tasks server, a mail
  * catcher, and the gateway on a free port with every function behind it.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,39 @@ function emulatorHosts() {
     throw new Error('Tests need the emulators: run them through `npm test` (or `npm test -- <file>`), which starts them.');
   }
   return { firestore, auth };
+}
+
+/**
+ * Names the step a close is in when it takes over 20 s, and afterwards what
+ * still keeps the process alive, so a test file that fails to exit says why.
+ */
+function watchSteps(what: string) {
+  let current = '';
+  const started = Date.now();
+  const timer = setInterval(() => process.stderr.write(`${what}: still in "${current}" after ${Math.round((Date.now() - started) / 1000)} s\n`), 20_000);
+  timer.unref();
+  const step = (name: string) => {
+    current = name;
+  };
+  step.done = () => {
+    clearInterval(timer);
+    setTimeout(() => process.stderr.write(`${what}: the process is still alive 20 s after; open: ${describeOpenHandles()}\n`), 20_000).unref();
+  };
+  return step;
+}
+
+/** The open handles; for a TCP socket, both ends as `ss` shows them (which process holds the other). */
+function describeOpenHandles(): string {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const sockets = spawnSync('ss', ['-tanpH'], { encoding: 'utf8' }).stdout?.split('\n') ?? [];
+  return handles
+    .map((h) => {
+      const name = (h as object).constructor?.name ?? typeof h;
+      const { localPort, remotePort } = h as { localPort?: number; remotePort?: number };
+      if (remotePort === undefined) return name;
+      return `${name}(${localPort} -> ${remotePort}: ${sockets.filter((l) => l.includes(`:${remotePort} `)).join(' / ')})`;
+    })
+    .join(', ');
 }
 
 export async function startTestStack(options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {}): Promise<TestStack> {
@@ -96,16 +130,24 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
       return fetch(url + path, { ...init, headers, body });
     },
     async close() {
+      const step = watchSteps('test stack close');
       // No new dispatches, then no new requests and the running ones finished, then the clients.
+      step('tasks server');
       await tasks?.close();
+      step('gateway');
       await gateway.close();
       // Tenant processes are detached so they survive a control-plane restart; a test platform stops them all.
       const runtime = deps.runtime() as { stopAll?: () => Promise<void>; adopted?: Promise<unknown> };
       // Re-adoption may still be reading secrets from Firestore: let it finish before the client closes.
+      step('runtime adoption');
       await runtime.adopted?.catch(() => undefined);
+      step('runtime stopAll');
       await runtime.stopAll?.();
+      step('deps');
       await deps.close();
+      step('mail catcher');
       await mail.close();
+      step.done();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
