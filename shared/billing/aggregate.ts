@@ -14,6 +14,7 @@
  */
 import type { BulkWriter, Firestore } from '@google-cloud/firestore';
 import type { Logger } from '../log.ts';
+import { costPath } from './costs.ts';
 import { listDays, roundMoney, type CostSource, type DailyCost, type DayRange } from './types.ts';
 
 export interface AggregateDeps {
@@ -123,9 +124,9 @@ export async function writeDay(deps: AggregateDeps, day: string, sums: DaySums, 
   let total = 0;
   for (const [tenantId, sum] of sums.tenants) {
     total += sum.total;
-    void bulk.set(db.doc(`tenants/${tenantId}/costs/${day}`), toDoc(day, currency, sum, source, updatedAt));
+    void bulk.set(db.doc(costPath(tenantId, day)), toDoc(day, currency, sum, source, updatedAt));
   }
-  for (const tenantId of removed) void bulk.delete(db.doc(`tenants/${tenantId}/costs/${day}`));
+  for (const tenantId of removed) void bulk.delete(db.doc(costPath(tenantId, day)));
   const unattributedRef = db.doc(`billing/unattributed/costs/${day}`);
   if (sums.unattributed) void bulk.set(unattributedRef, toDoc(day, currency, sums.unattributed, source, updatedAt));
   else void bulk.delete(unattributedRef);

@@ -5,6 +5,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
 import { createBigQuerySource } from './bigquery.ts';
+import { costsPath } from './costs.ts';
 import { createMeteredSource, readUsageFromFirestore } from './metered.ts';
 import { roundMoney, type CostSource, type DailyCost, type DayRange } from './types.ts';
 
@@ -41,7 +42,7 @@ export interface TenantBilling {
 
 /** Reads `tenants/{id}/costs/{day}` for the range (days without costs are left out). */
 export async function readTenantCosts(db: Firestore, tenantId: string, range: DayRange, fallbackCurrency = 'USD'): Promise<TenantBilling> {
-  const snap = await db.collection(`tenants/${tenantId}/costs`).where('day', '>=', range.from).where('day', '<=', range.to).orderBy('day').get();
+  const snap = await db.collection(costsPath(tenantId)).where('day', '>=', range.from).where('day', '<=', range.to).orderBy('day').get();
   const services: Record<string, number> = {};
   let total = 0;
   let currency: string | undefined;

@@ -18,6 +18,7 @@ import type { Logger } from '../log.ts';
 import type { EnvironmentRef } from '../runtime/types.ts';
 import { usageCollection, type UsageRecord } from './metered.ts';
 import { toDay } from './types.ts';
+import { tenantsInStates } from '../store/tenants.ts';
 
 /** The part of the local driver the sampler reads (LocalDriver.usage). */
 export interface UsageMeter {
@@ -46,8 +47,8 @@ export interface UsageSampler {
 /** Environments of tenants whose workloads may have run since the last sample (suspended ones: their last seconds). */
 export function listTenantEnvironments(db: Firestore): () => Promise<EnvironmentRef[]> {
   return async () => {
-    const snap = await db.collection('tenants').where('state', 'in', ['provisioning', 'ready', 'suspended', 'deleting']).select('ownerId', 'environments').get();
-    return snap.docs.flatMap((d) => ((d.get('environments') as string[] | undefined) ?? []).map((env) => ({ ownerId: String(d.get('ownerId')), tenantId: d.id, env })));
+    const tenants = await tenantsInStates(db, ['provisioning', 'ready', 'suspended', 'deleting'], ['ownerId', 'environments']);
+    return tenants.flatMap((t) => (t.environments ?? []).map((env) => ({ ownerId: String(t.ownerId), tenantId: t.id!, env })));
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Per-tenant secrets, encrypted at rest: `tenants/{id}/secrets/{key}` holds
  * AES-256-GCM ciphertext bound to its path. Values never appear in logs or events.
+ * This module is the only one that names that collection.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { decrypt, encrypt } from './crypto.ts';
@@ -13,12 +14,19 @@ export interface SecretMeta {
   updatedAt: string;
 }
 
-const path = (tenantId: string, key: string) => `tenants/${tenantId}/secrets/${key}`;
+export const secretPath = (tenantId: string, key: string) => `tenants/${tenantId}/secrets/${key}`;
+const path = secretPath;
+const collection = (tenantId: string) => `tenants/${tenantId}/secrets`;
+
+/** How many generated secrets the tenant has, read inside the caller's transaction. */
+export async function countGenerated(db: Firestore, tx: Transaction, tenantId: string): Promise<number> {
+  return (await tx.get(db.collection(collection(tenantId)).where('origin', '==', 'generated'))).size;
+}
 
 export function createSecretStore(db: Firestore, key: Buffer) {
   return {
     async list(tenantId: string): Promise<SecretMeta[]> {
-      const snap = await db.collection(`tenants/${tenantId}/secrets`).get();
+      const snap = await db.collection(collection(tenantId)).get();
       return snap.docs.map((d) => {
         const { value: _value, ...meta } = d.data();
         return meta as SecretMeta;
@@ -32,7 +40,7 @@ export function createSecretStore(db: Firestore, key: Buffer) {
     },
     /** All values, for injecting into an environment. */
     async values(tenantId: string): Promise<Record<string, string>> {
-      const snap = await db.collection(`tenants/${tenantId}/secrets`).get();
+      const snap = await db.collection(collection(tenantId)).get();
       return Object.fromEntries(snap.docs.map((d) => [d.id, decrypt(key, d.data().value, path(tenantId, d.id))]));
     },
     put(tenantId: string, name: string, value: string, origin: SecretMeta['origin'], now: Date, tx?: Transaction, previousVersion = 0) {

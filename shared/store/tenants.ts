@@ -1,9 +1,12 @@
 /**
- * Firestore layout of tenants: `tenants/{id}` (the tenant), `environments/{env}`,
- * `events/{seq}` (the event log, ids zero-padded so string order is time order),
- * and `tenantNames/{ownerId}:{name}` reserving a name per owner.
+ * The one owner of the tenants' Firestore data: `tenants/{id}` (the tenant),
+ * `environments/{env}`, `events/{seq}` (the event log, ids zero-padded so
+ * string order is time order), `credentials/{hash}`, `metrics/{env}/samples/{minute}`,
+ * and `tenantNames/{ownerId}:{name}` reserving a name per owner. Other modules
+ * reach these collections through the paths and helpers here; `secrets/` belongs
+ * to shared/secrets/store.ts and `costs/` to shared/billing/costs.ts.
  */
-import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { FieldPath, type Firestore, type Query, type Transaction } from '@google-cloud/firestore';
 import { isTenantId, type EnvName, type EnvironmentRecord, type Tenant, type TenantEvent } from '../tenants/types.ts';
 
 /** Tenant document: the public Tenant plus bookkeeping the API does not show. */
@@ -20,6 +23,44 @@ export interface TenantDoc extends Tenant {
 export const tenantPath = (id: string) => `tenants/${id}`;
 export const envPath = (id: string, env: string) => `tenants/${id}/environments/${env}`;
 export const namePath = (ownerId: string, name: string) => `tenantNames/${ownerId}:${name}`;
+export const eventsPath = (id: string) => `tenants/${id}/events`;
+export const credentialPath = (id: string, tokenHash: string) => `tenants/${id}/credentials/${tokenHash}`;
+export const metricSamplesPath = (id: string, env: string) => `tenants/${id}/metrics/${env}/samples`;
+/** Everything under `tenants/{id}` but the document and its event log, which stay as the tombstone's history. */
+const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics'];
+
+/** Newest first, the order the list and its page tokens use (matches the composite index setup.sh creates). */
+export function tenantsNewestFirst(db: Firestore, ownerId?: string): Query {
+  const query = db.collection('tenants').orderBy('createdAt', 'desc').orderBy(FieldPath.documentId(), 'desc');
+  return ownerId ? query.where('ownerId', '==', ownerId) : query;
+}
+
+/** Tenants with this name, of one owner or (for an admin) of everyone. */
+export async function findTenantsByName(db: Firestore, name: string, ownerId?: string): Promise<TenantDoc[]> {
+  let query = db.collection('tenants').where('name', '==', name);
+  if (ownerId) query = query.where('ownerId', '==', ownerId);
+  return (await query.get()).docs.map((d) => d.data() as TenantDoc);
+}
+
+/** Every tenant of an owner, deleted ones included. */
+export async function tenantsOfOwner(db: Firestore, ownerId: string): Promise<TenantDoc[]> {
+  return (await db.collection('tenants').where('ownerId', '==', ownerId).get()).docs.map((d) => d.data() as TenantDoc);
+}
+
+/** Tenants in one of `states`, with only the fields asked for. */
+export async function tenantsInStates(db: Firestore, states: Tenant['state'][], fields: (keyof TenantDoc)[]): Promise<Partial<TenantDoc>[]> {
+  const snap = await db.collection('tenants').where('state', 'in', states).select(...fields).get();
+  return snap.docs.map((d) => ({ ...d.data(), id: d.id }) as Partial<TenantDoc>);
+}
+
+export function createEnvironment(db: Firestore, tx: Transaction, record: EnvironmentRecord): void {
+  tx.create(db.doc(envPath(record.tenantId, record.env)), record);
+}
+
+/** Removes what the tenant owned (see OWNED); its document and events stay. */
+export async function deleteTenantData(db: Firestore, id: string): Promise<void> {
+  for (const sub of OWNED) await db.recursiveDelete(db.collection(`tenants/${id}/${sub}`));
+}
 
 /** What the API shows of a tenant document. */
 export function toTenant(doc: TenantDoc): Tenant & { operation?: string } {
@@ -36,7 +77,7 @@ export async function getTenantDoc(db: Firestore, id: string, tx?: Transaction):
 }
 
 export async function listEnvironments(db: Firestore, id: string, tx?: Transaction): Promise<EnvironmentRecord[]> {
-  const query = db.collection(`tenants/${id}/environments`);
+  const query = db.collection(`${tenantPath(id)}/environments`);
   const snap = tx ? await tx.get(query) : await query.get();
   return snap.docs.map((d) => d.data() as EnvironmentRecord);
 }
@@ -55,7 +96,7 @@ export function appendEvent(
   const seq = tenant.eventSeq + 1;
   const id = String(seq).padStart(8, '0');
   const record: TenantEvent = { id, at: now.toISOString(), ...event };
-  tx.create(db.doc(`tenants/${tenant.id}/events/${id}`), stripUndefined(record));
+  tx.create(db.doc(`${eventsPath(tenant.id)}/${id}`), stripUndefined(record));
   return seq;
 }
 
@@ -70,10 +111,24 @@ export async function recordEvent(db: Firestore, tenantId: string, event: Omit<T
 }
 
 export async function listEvents(db: Firestore, tenantId: string, afterId?: string, limit = 500): Promise<TenantEvent[]> {
-  let query = db.collection(`tenants/${tenantId}/events`).orderBy('id').limit(limit);
+  let query = db.collection(eventsPath(tenantId)).orderBy('id').limit(limit);
   if (afterId) query = query.startAfter(afterId);
   const snap = await query.get();
   return snap.docs.map((d) => d.data() as TenantEvent);
+}
+
+/**
+ * Calls `onEvent` for each event after `afterId` as it is appended (live, from a
+ * snapshot listener) until the returned function is called.
+ */
+export function watchEvents(db: Firestore, tenantId: string, afterId: string, onEvent: (event: TenantEvent) => void, onError: (err: Error) => void): () => void {
+  return db
+    .collection(eventsPath(tenantId))
+    .orderBy('id')
+    .startAfter(afterId)
+    .onSnapshot((snap) => {
+      for (const change of snap.docChanges()) if (change.type === 'added') onEvent(change.doc.data() as TenantEvent);
+    }, onError);
 }
 
 export function stripUndefined<T extends object>(value: T): T {

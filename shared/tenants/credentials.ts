@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { AppError } from '../errors.ts';
 import { randomToken, sha256 } from '../secrets/crypto.ts';
-import type { SecretStore } from '../secrets/store.ts';
+import { countGenerated, type SecretStore } from '../secrets/store.ts';
+import { credentialPath } from '../store/tenants.ts';
 
 /** Keys the platform generates for every tenant. */
 export const GENERATED_KEYS = ['DATABASE_URL', 'JWT_SECRET', 'APP_SECRET'] as const;
@@ -29,7 +30,7 @@ const TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Issues a retrieval token inside the caller's transaction and returns it (the only time it is seen). */
 export function issueRetrievalToken(db: Firestore, tx: Transaction, tenantId: string, now: Date): string {
   const token = randomToken(32);
-  tx.create(db.doc(`tenants/${tenantId}/credentials/${sha256(token)}`), {
+  tx.create(db.doc(credentialPath(tenantId, sha256(token))), {
     createdAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + TOKEN_TTL_MS).toISOString(),
     usedAt: null,
@@ -48,15 +49,14 @@ export function storeGenerated(secrets: SecretStore, tenantId: string, values: R
  */
 export async function retrieveCredentials(db: Firestore, secrets: SecretStore, tenantId: string, token: string, now: Date) {
   if (!/^[0-9a-f]{64}$/.test(token)) throw new AppError('invalid_request', 'That credentials link is not valid.');
-  const ref = db.doc(`tenants/${tenantId}/credentials/${sha256(token)}`);
+  const ref = db.doc(credentialPath(tenantId, sha256(token)));
   await db.runTransaction(async (tx) => {
     const snap = await tx.get(ref);
     if (!snap.exists) throw new AppError('not_found', 'That credentials link is not valid.');
     const data = snap.data()!;
     if (data.usedAt) throw new AppError('gone', 'These credentials were already retrieved; rotate them to get new ones.');
     if (data.expiresAt < now.toISOString()) throw new AppError('gone', 'This credentials link has expired; rotate the credentials to get a new one.');
-    const stored = await tx.get(db.collection(`tenants/${tenantId}/secrets`).where('origin', '==', 'generated'));
-    if (stored.size < GENERATED_KEYS.length) throw new AppError('conflict', 'The credentials are not ready yet; try again when provisioning has stored them.');
+    if ((await countGenerated(db, tx, tenantId)) < GENERATED_KEYS.length) throw new AppError('conflict', 'The credentials are not ready yet; try again when provisioning has stored them.');
     tx.update(ref, { usedAt: now.toISOString() });
   });
   const values = await secrets.values(tenantId);

@@ -17,6 +17,7 @@ import type { Plan } from '../billing/config.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { EnvName } from './types.ts';
+import { tenantsOfOwner } from '../store/tenants.ts';
 
 export const tenantCountsPath = (uid: string) => `tenantCounts/${uid}`;
 export const subscriptionPath = (provider: string, subscriptionId: string) => `subscriptions/${provider}:${subscriptionId}`;
@@ -78,11 +79,10 @@ async function readCounts(db: Firestore, tx: Transaction, ownerId: string): Prom
   if (snap.exists) return { counts: { ...(snap.get('plans') as Record<string, number> | undefined) }, exists: true };
   // Outside the transaction: a query there would lock tenants the worker is writing, and the emulator then kills the
   // transaction with an error nobody retries. Exclusivity comes from creating the count document instead.
-  const tenants = await db.collection('tenants').where('ownerId', '==', ownerId).get();
   const counts: Record<string, number> = {};
-  for (const doc of tenants.docs) {
-    if (doc.get('state') === 'deleted') continue;
-    const plan = String(doc.get('plan'));
+  for (const tenant of await tenantsOfOwner(db, ownerId)) {
+    if (tenant.state === 'deleted') continue;
+    const plan = String(tenant.plan);
     counts[plan] = (counts[plan] ?? 0) + 1;
   }
   return { counts, exists: false };

@@ -5,6 +5,7 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { EnvironmentMetrics } from '../runtime/types.ts';
+import { metricSamplesPath } from '../store/tenants.ts';
 
 export interface MetricsSample extends EnvironmentMetrics {
   env: string;
@@ -19,7 +20,7 @@ export async function recordMetricsSamples(db: Firestore, tenantId: string, metr
     .filter((entry): entry is [string, EnvironmentMetrics] => Boolean(entry[1]))
     .map(([env, sample]) =>
       db
-        .doc(`tenants/${tenantId}/metrics/${env}/samples/${minute}`)
+        .doc(`${metricSamplesPath(tenantId, env)}/${minute}`)
         .create({ ...sample, env, minute })
         .catch((err: { code?: number }) => {
           if (err.code !== 6) throw err; // ALREADY_EXISTS: this minute is sampled
@@ -30,6 +31,6 @@ export async function recordMetricsSamples(db: Firestore, tenantId: string, metr
 
 export async function readMetricsHistory(db: Firestore, tenantId: string, env: string, limit: number): Promise<MetricsSample[]> {
   // One collection per environment: ordering by minute needs only the automatic single-field index.
-  const snap = await db.collection(`tenants/${tenantId}/metrics/${env}/samples`).orderBy('minute', 'desc').limit(limit).get();
+  const snap = await db.collection(metricSamplesPath(tenantId, env)).orderBy('minute', 'desc').limit(limit).get();
   return snap.docs.map((d) => d.data() as MetricsSample);
 }

@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
 import { SECRET_NAME_PATTERN, SECRET_NAME_RULE, secretNameProblem } from '../secrets/names.ts';
-import { createSecretStore, type SecretMeta } from '../secrets/store.ts';
+import { createSecretStore, secretPath, type SecretMeta } from '../secrets/store.ts';
 import { getTenantDoc, type TenantDoc } from '../store/tenants.ts';
 import { GENERATED_KEYS, generateCredentials, issueRetrievalToken, retrieveCredentials, storeGenerated } from './credentials.ts';
 import { startOperation } from './operations.ts';
@@ -64,7 +64,7 @@ export function createSecretsService(deps: Deps) {
       checkKey(key);
       const value = checkValue(body.value);
       const meta = await deps.db.runTransaction(async (tx) => {
-        const existing = await tx.get(deps.db.doc(`tenants/${id}/secrets/${key}`));
+        const existing = await tx.get(deps.db.doc(secretPath(id, key)));
         if (mode === 'create' && existing.exists) throw conflict(`Secret ${key} already exists; use PATCH to change it.`);
         if (mode === 'update' && !existing.exists) throw notFound(`Secret ${key}`);
         const version = (existing.data()?.version as number | undefined) ?? 0;

@@ -4,12 +4,23 @@
  * the provision worker (worker.ts) does the slow part through the runtime driver.
  */
 import { randomBytes } from 'node:crypto';
-import { FieldPath } from '@google-cloud/firestore';
 import { authorize, authorizeHidden } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound, notSupported } from '../errors.ts';
-import { appendEvent, getTenantDoc, listEnvironments, listEvents, namePath, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
+import {
+  appendEvent,
+  createEnvironment,
+  findTenantsByName,
+  getTenantDoc,
+  listEnvironments,
+  listEvents,
+  namePath,
+  tenantPath,
+  tenantsNewestFirst,
+  toTenant,
+  type TenantDoc,
+} from '../store/tenants.ts';
 import { issueRetrievalToken } from './credentials.ts';
 import { enqueueOperation, recordOperationTask, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN } from './plans.ts';
@@ -86,7 +97,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       tx.create(nameRef, { tenantId: id });
       for (const env of tenant.environments) {
         const record: EnvironmentRecord = { tenantId: id, env, status: 'pending', image: tenant.image, steps: [], updatedAt: now.toISOString() };
-        tx.create(deps.db.doc(`tenants/${id}/environments/${env}`), record);
+        createEnvironment(deps.db, tx, record);
       }
       tenant.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'provisioning_requested', message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` }, now);
       const token = issueRetrievalToken(deps.db, tx, id, now);
@@ -109,10 +120,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     async list(p, options = {}): Promise<Page<Tenant>> {
       authorize(p, 'tenants.list');
       const pageSize = Math.min(Math.max(Number(options.pageSize) || 50, 1), 200);
-      // Matches the composite index setup.sh creates (ownerId, createdAt desc; the document id breaks ties).
-      let query = deps.db.collection('tenants').orderBy('createdAt', 'desc').orderBy(FieldPath.documentId(), 'desc');
-      const ownerId = p.role === 'admin' ? options.ownerId : p.uid;
-      if (ownerId) query = query.where('ownerId', '==', ownerId);
+      let query = tenantsNewestFirst(deps.db, p.role === 'admin' ? options.ownerId : p.uid);
       if (options.pageToken) {
         const [createdAt, id] = decodeToken(options.pageToken);
         query = query.startAfter(createdAt, id);
@@ -133,9 +141,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     async resolve(p, idOrName) {
       if (isTenantId(idOrName)) return toTenant(await live(p, idOrName));
       const name = idOrName.trim().toLowerCase();
-      let query = deps.db.collection('tenants').where('name', '==', name);
-      if (p.role !== 'admin') query = query.where('ownerId', '==', p.uid);
-      const found = (await query.get()).docs.map((d) => d.data() as TenantDoc).filter((t) => t.state !== 'deleted');
+      const found = (await findTenantsByName(deps.db, name, p.role === 'admin' ? undefined : p.uid)).filter((t) => t.state !== 'deleted');
       if (found.length === 0) throw notFound(`A site named "${name}"`);
       if (found.length > 1) throw conflict(`Several tenants are named "${name}"; use the tenant id.`, { ids: found.map((t) => t.id) });
       return toTenant(found[0]);

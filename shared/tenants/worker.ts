@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
-import { createSecretStore } from '../secrets/store.ts';
-import { appendEvent, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
+import { countGenerated, createSecretStore } from '../secrets/store.ts';
+import { appendEvent, deleteTenantData, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { releaseTenantSlot } from './entitlements.ts';
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
@@ -158,8 +158,7 @@ async function ensureSecrets(ctx: StepContext): Promise<void> {
   const { db, config, now } = ctx.deps;
   const secrets = createSecretStore(db, config.secrets.key);
   const created = await db.runTransaction(async (tx) => {
-    const existing = await tx.get(db.collection(`tenants/${ctx.tenant.id}/secrets`).where('origin', '==', 'generated'));
-    if (existing.size >= GENERATED_KEYS.length) return false;
+    if ((await countGenerated(db, tx, ctx.tenant.id)) >= GENERATED_KEYS.length) return false;
     storeGenerated(secrets, ctx.tenant.id, generateCredentials(ctx.tenant.id), now(), tx);
     return true;
   });
@@ -205,7 +204,7 @@ async function remove(ctx: StepContext): Promise<void> {
   await removeIdentity(ctx);
   await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
-  for (const sub of ['environments', 'secrets', 'credentials', 'costs', 'metrics']) await db.recursiveDelete(db.collection(`tenants/${tenant.id}/${sub}`));
+  await deleteTenantData(db, tenant.id);
   await db.doc(namePath(tenant.ownerId, tenant.name)).delete();
   await finish(ctx, 'deleted', 'tenant_deleted', 'The tenant and everything it owned are deleted.', { urls: {} as TenantDoc['urls'] });
 }

@@ -1,6 +1,7 @@
 import type { Principal } from '../../../shared/auth/principal.ts';
 import type { Deps } from '../../../shared/deps.ts';
 import { openSse } from '../../../shared/http/sse.ts';
+import { watchEvents } from '../../../shared/store/tenants.ts';
 import type { Context } from '../../../shared/http/wrap.ts';
 import type { TenantServiceImpl } from '../../../shared/tenants/service.ts';
 import type { TenantEvent } from '../../../shared/tenants/types.ts';
@@ -24,19 +25,10 @@ export async function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl,
   };
   history.forEach(send);
   if (ctx.url.searchParams.get('follow') === 'false') return sse.close();
-  const unsubscribe = deps.db
-    .collection(`tenants/${id}/events`)
-    .orderBy('id')
-    .startAfter(last || '')
-    .onSnapshot(
-      (snap) => {
-        for (const change of snap.docChanges()) if (change.type === 'added') send(change.doc.data() as TenantEvent);
-      },
-      (err) => {
-        ctx.log.warn('event listener failed', { err, tenantId: id });
-        sse.close();
-      },
-    );
+  const unsubscribe = watchEvents(deps.db, id, last, send, (err) => {
+    ctx.log.warn('event listener failed', { err, tenantId: id });
+    sse.close();
+  });
   await sse.closed;
   unsubscribe();
 }
