@@ -3,20 +3,20 @@
  * reader over fetch that reconnects with `Last-Event-ID` when the connection
  * drops, so no event is missed; and "wait for this operation to finish".
  */
+import { OPERATIONS as MACHINE } from '../shared/tenants/state-machine.ts';
 import type { TenantEvent } from '../shared/tenants/types.ts';
 import type { ApiClient } from './client.ts';
 import { CliError } from './errors.ts';
 
-/** The events that start and end each operation the CLI waits for. */
-export const OPERATIONS = {
-  create: { requested: 'provisioning_requested', done: 'tenant_ready', failed: 'provisioning_failed' },
-  suspend: { requested: 'suspend_requested', done: 'tenant_suspended', failed: 'suspend_failed' },
-  resume: { requested: 'resume_requested', done: 'tenant_resumed', failed: 'resume_failed' },
-  deploy: { requested: 'deploy_requested', done: 'deployed', failed: 'deploy_failed' },
-  rotate: { requested: 'rotate_requested', done: 'credentials_rotated', failed: 'rotate_failed' },
-  delete: { requested: 'delete_requested', done: 'tenant_deleted', failed: 'delete_failed' },
-} as const;
-export type OperationKind = keyof typeof OPERATIONS;
+/** The operations the CLI waits for, by command; the events that start and end each come from the state machine. */
+const KINDS = { create: 'provision', suspend: 'suspend', resume: 'resume', deploy: 'deploy', rotate: 'rotate', delete: 'delete' } as const;
+export type OperationKind = keyof typeof KINDS;
+export const OPERATIONS = Object.fromEntries(
+  Object.entries(KINDS).map(([kind, op]) => {
+    const spec = MACHINE[op];
+    return [kind, { requested: spec.requested as readonly string[], done: spec.done.event as string, failed: spec.failed.event as string }];
+  }),
+) as Record<OperationKind, { requested: readonly string[]; done: string; failed: string }>;
 
 /** Parses an SSE byte stream into messages (`id`, `event`, `data`); comments (heartbeats) are skipped. */
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event: string; data: string }> {
@@ -96,7 +96,7 @@ export async function waitForOperation(
   try {
     for await (const event of streamEvents(client, tenantId, { signal: controller.signal })) {
       history.push(event);
-      if (event.type === spec.requested) current = [];
+      if (spec.requested.includes(event.type)) current = [];
       if (!current) continue;
       current.push(event);
       options.onEvent?.(event);

@@ -7,13 +7,14 @@
  * to shared/secrets/store.ts and `costs/` to shared/billing/costs.ts.
  */
 import { FieldPath, type Firestore, type Query, type Transaction } from '@google-cloud/firestore';
+import type { OperationName } from '../tenants/state-machine.ts';
 import { isTenantId, type EnvName, type EnvironmentRecord, type Tenant, type TenantEvent } from '../tenants/types.ts';
 
 /** Tenant document: the public Tenant plus bookkeeping the API does not show. */
 export interface TenantDoc extends Tenant {
   eventSeq: number;
   /** The operation in flight, if any; the worker clears it when done. */
-  operation?: { name: string; generation: number; env?: EnvName; image?: string; startedAt: string } | null;
+  operation?: { name: OperationName; generation: number; env?: EnvName; image?: string; startedAt: string } | null;
   /** Lease held by a worker running this tenant's operation (at-least-once delivery can run two). */
   lease?: { holder: string; until: string } | null;
   /** Names of the latest tasks enqueued for this tenant, so deletion can remove any still pending. */

@@ -14,29 +14,15 @@ import type { Logger } from '../log.ts';
 import type { Queue } from '../queue/client.ts';
 import { addOutboxTask, type OutboxTask } from '../store/outbox.ts';
 import { appendEvent, getTenantDoc, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
+import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
 import type { EnvName, Tenant, TenantState } from './types.ts';
 
-export type OperationName = 'provision' | 'suspend' | 'resume' | 'restart' | 'deploy' | 'reset' | 'rotate' | 'delete';
-
-/** Which states each operation may start from (R-TENANT-6). */
-const ALLOWED_FROM: Record<OperationName, TenantState[]> = {
-  provision: ['failed'],
-  suspend: ['ready'],
-  resume: ['suspended'],
-  restart: ['ready'],
-  deploy: ['ready'],
-  reset: ['ready'],
-  rotate: ['ready'],
-  delete: ['provisioning', 'ready', 'failed', 'suspended', 'deleting'],
-};
+export type { OperationName };
 
 /** 409 when `op` cannot start from the tenant's state; lets a caller refuse before asking anyone to confirm. */
 export function checkCanStart(tenant: { state: TenantState }, op: OperationName): void {
-  if (!ALLOWED_FROM[op].includes(tenant.state)) throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
+  if (!(OPERATIONS[op].from as readonly TenantState[]).includes(tenant.state)) throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
 }
-
-/** The state a tenant shows while the operation runs. */
-const STATE_WHILE: Partial<Record<OperationName, TenantState>> = { provision: 'provisioning', delete: 'deleting' };
 
 export const PROVISION_QUEUE = 'provision';
 
@@ -130,14 +116,14 @@ export async function startOperation(
     options.extra?.(tx, tenant, now);
     const generation = tenant.generation + 1;
     const operation = { name: op, generation, env: options.env, image: options.image, startedAt: now.toISOString() };
-    const eventSeq = appendEvent(ctx.db, tx, tenant, { type: `${op}_requested`, env: options.env, message: options.message }, now);
+    const eventSeq = appendEvent(ctx.db, tx, tenant, { type: OPERATIONS[op].requested[0], env: options.env, message: options.message }, now);
     recordOperationTask(tx, ctx.db, tenantId, op, generation, now);
     const updated: TenantDoc = {
       ...tenant,
       generation,
       eventSeq,
       operation: JSON.parse(JSON.stringify(operation)),
-      state: STATE_WHILE[op] ?? tenant.state,
+      state: (OPERATIONS[op] as OperationSpec).while ?? tenant.state,
       tasks: [...(tenant.tasks ?? []), taskName(tenantId, op, generation)].slice(-10),
       error: op === 'provision' ? undefined : tenant.error,
       updatedAt: now.toISOString(),

@@ -13,6 +13,7 @@ import { appendEvent, deleteTenantData, getTenantDoc, listEnvironments, namePath
 import { releaseTenantSlot } from './entitlements.ts';
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
+import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
 import type { EnvName } from './types.ts';
 import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
 import { provisionIdentity, removeIdentity } from './identity-step.ts';
@@ -86,7 +87,7 @@ function isPermanent(err: unknown): boolean {
   return err instanceof AppError && err.status < 500;
 }
 
-async function execute(ctx: StepContext, op: string, env: EnvName | undefined, image: string | undefined): Promise<void> {
+async function execute(ctx: StepContext, op: OperationName, env: EnvName | undefined, image: string | undefined): Promise<void> {
   const { tenant } = ctx;
   const driver = ctx.deps.runtime(tenant.driver);
   const envs = tenant.environments;
@@ -96,7 +97,7 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
       await ensureSecrets(ctx);
       await provisionIdentity(ctx);
       const urls = await eachEnv(envs, (e) => provisionEnv(ctx, e));
-      return finish(ctx, 'ready', 'tenant_ready', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
+      return finish(ctx, 'provision', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
     }
     case 'suspend':
       await eachEnv(envs, (e) => step(ctx, e, 'suspend', async () => {
@@ -104,13 +105,13 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
         await event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
         return { status: 'suspended' };
       }));
-      return finish(ctx, 'suspended', 'tenant_suspended', 'Suspended: every environment is scaled to zero.');
+      return finish(ctx, 'suspend', 'Suspended: every environment is scaled to zero.');
     case 'resume':
       await eachEnv(envs, (e) => step(ctx, e, 'resume', async () => {
         await driver.resume(envRef(tenant, e));
         return { status: 'ready', url: await announceReady(ctx, e) };
       }));
-      return finish(ctx, 'ready', 'tenant_resumed', 'Resumed: every environment answers again.');
+      return finish(ctx, 'resume', 'Resumed: every environment answers again.');
     case 'restart':
     case 'rotate':
     case 'deploy': {
@@ -121,8 +122,7 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
         await driver.deploy(await envSpec(ctx, e, newImage));
         return { status: 'ready', url: await announceReady(ctx, e), image: newImage };
       }));
-      const type = op === 'deploy' ? 'deployed' : op === 'rotate' ? 'credentials_rotated' : 'tenant_restarted';
-      return finish(ctx, 'ready', type, op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.', op === 'deploy' ? { image: newImage } : {});
+      return finish(ctx, op, op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.', op === 'deploy' ? { image: newImage } : {});
     }
     case 'reset': {
       await step(ctx, env!, 'destroy', async () => {
@@ -131,7 +131,7 @@ async function execute(ctx: StepContext, op: string, env: EnvName | undefined, i
         return { status: 'provisioning' };
       });
       const url = await provisionEnv(ctx, env!);
-      return finish(ctx, 'ready', 'environment_reset', `${env} was reset.`, { urls: { ...tenant.urls, [env!]: url } });
+      return finish(ctx, 'reset', `${env} was reset.`, { urls: { ...tenant.urls, [env!]: url } });
     }
     case 'delete':
       return remove(ctx);
@@ -165,9 +165,10 @@ async function ensureSecrets(ctx: StepContext): Promise<void> {
   if (created) await event(ctx, 'secrets_stored', `Generated ${GENERATED_KEYS.join(', ')} (values are never shown in events).`);
 }
 
-/** Ends the operation: the new state, an event, and the operation cleared, only if it is still ours. */
-async function finish(ctx: StepContext, state: TenantDoc['state'], type: string, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
+/** Ends the operation as the state machine says: the new state, an event, and the operation cleared, only if it is still ours. */
+async function finish(ctx: StepContext, op: OperationName, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
   const { db, now } = ctx.deps;
+  const { state, event: type } = OPERATIONS[op].done;
   await db.runTransaction(async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) throw new Superseded();
@@ -180,16 +181,16 @@ async function finish(ctx: StepContext, state: TenantDoc['state'], type: string,
   });
 }
 
-async function fail(ctx: StepContext, op: string, env: EnvName | undefined, err: Error): Promise<void> {
+async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefined, err: Error): Promise<void> {
   const { db, now } = ctx.deps;
   const error = { code: err instanceof DriverError ? `driver_${err.code}` : 'operation_failed', message: err.message.slice(0, 500) };
   for (const e of env ? [env] : ctx.tenant.environments) await setEnv(ctx, e, { status: 'failed', error });
   await db.runTransaction(async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) return;
-    const type = op === 'provision' ? 'provisioning_failed' : `${op}_failed`;
-    const eventSeq = appendEvent(db, tx, t, { type, message: `${op} failed: ${error.message}`, env, data: { code: error.code } }, now());
-    const state = op === 'provision' ? 'failed' : op === 'delete' ? 'deleting' : t.state;
+    const failed: OperationSpec['failed'] = OPERATIONS[op].failed;
+    const eventSeq = appendEvent(db, tx, t, { type: failed.event, message: `${op} failed: ${error.message}`, env, data: { code: error.code } }, now());
+    const state = failed.state ?? t.state;
     tx.update(db.doc(tenantPath(t.id)), { state, eventSeq, operation: null, error, updatedAt: now().toISOString() });
   });
 }
@@ -206,5 +207,5 @@ async function remove(ctx: StepContext): Promise<void> {
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
   await deleteTenantData(db, tenant.id);
   await db.doc(namePath(tenant.ownerId, tenant.name)).delete();
-  await finish(ctx, 'deleted', 'tenant_deleted', 'The tenant and everything it owned are deleted.', { urls: {} as TenantDoc['urls'] });
+  await finish(ctx, 'delete', 'The tenant and everything it owned are deleted.', { urls: {} as TenantDoc['urls'] });
 }

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import { api } from './lib/api.ts';
 import type { SignedInUser } from './lib/auth.ts';
 import { describeError } from './lib/errors.ts';
-import { ENV_LABELS, OPERATIONS, followOperation, listTenants, tenantPath, type EnvironmentRecord, type OperationName, type Tenant } from './lib/tenants.ts';
+import { ENV_LABELS, OPERATION_PATHS, followOperation, listTenants, tenantPath, type EnvironmentRecord, type OperationName, type Tenant } from './lib/tenants.ts';
 import { ConfirmDialog } from './ui/confirm-dialog.tsx';
 import { Badge, Button, Notice, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
@@ -85,7 +85,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
       setConfirmDelete(false);
     }
   }
-  const post = (op: OperationName, json: unknown = {}) => () => api(`${path}/${OPERATIONS[op].path}`, { method: 'POST', json });
+  const post = (op: OperationName, json: unknown = {}) => () => api(`${path}/${OPERATION_PATHS[op]}`, { method: 'POST', json });
 
   const state = tenant.state;
   return (

@@ -2,53 +2,27 @@
 import { api, send } from './api.ts';
 import { errorFromResponse } from './errors.ts';
 import { followEventStream, readEventStream } from './sse.ts';
+import { OPERATIONS } from '../../../shared/tenants/state-machine.ts';
+import type { EnvName, EnvironmentRecord, Tenant as TenantRecord, TenantEvent } from '../../../shared/tenants/types.ts';
 
-export type EnvName = 'demo' | 'test' | 'live';
+export type { EnvName, EnvironmentRecord, TenantEvent };
+/** A tenant as the API shows it: the record, and the name of the operation running, if any. */
+export type Tenant = TenantRecord & { operation?: string };
 export const ENV_NAMES: EnvName[] = ['demo', 'test', 'live'];
 export const ENV_LABELS: Record<EnvName, string> = { demo: 'Demo', test: 'Test', live: 'Live' };
 
-export interface Tenant {
-  id: string;
-  name: string;
-  ownerId: string;
-  ownerEmail?: string;
-  plan: string;
-  state: 'provisioning' | 'ready' | 'failed' | 'suspended' | 'deleting' | 'deleted';
-  environments: EnvName[];
-  image: string;
-  urls: Partial<Record<EnvName, string>>;
-  error?: { code: string; message: string };
-  operation?: string;
-  createdAt: string;
-}
-
-export interface EnvironmentRecord {
-  env: EnvName;
-  status: string;
-  url?: string;
-  error?: { code: string; message: string };
-}
-
-export interface TenantEvent {
-  id: string;
-  type: string;
-  env?: EnvName;
-  message: string;
-  at: string;
-}
-
-/** Operations the pages start, with the event that ends each one well or badly. */
-export const OPERATIONS = {
-  provision: { path: 'retry-provision', requested: 'provisioning_requested', done: ['tenant_ready'], failed: ['provisioning_failed'] },
-  suspend: { path: 'suspend', requested: 'suspend_requested', done: ['tenant_suspended'], failed: ['suspend_failed'] },
-  resume: { path: 'resume', requested: 'resume_requested', done: ['tenant_resumed'], failed: ['resume_failed'] },
-  restart: { path: 'restart', requested: 'restart_requested', done: ['tenant_restarted'], failed: ['restart_failed'] },
-  deploy: { path: 'deploy', requested: 'deploy_requested', done: ['deployed'], failed: ['deploy_failed'] },
-  rotate: { path: 'rotate-credentials', requested: 'rotate_requested', done: ['credentials_rotated'], failed: ['rotate_failed'] },
-  delete: { path: '', requested: 'delete_requested', done: ['tenant_deleted'], failed: ['delete_failed'] },
+/** The API path of each operation the pages start (under the tenant's path); how it starts and ends is the state machine's. */
+export const OPERATION_PATHS = {
+  provision: 'retry-provision',
+  suspend: 'suspend',
+  resume: 'resume',
+  restart: 'restart',
+  deploy: 'deploy',
+  rotate: 'rotate-credentials',
+  delete: '',
 } as const;
 
-export type OperationName = keyof typeof OPERATIONS;
+export type OperationName = keyof typeof OPERATION_PATHS;
 
 export const tenantPath = (id: string) => `/api/v1/tenants/${encodeURIComponent(id)}`;
 
@@ -94,9 +68,9 @@ export async function followOperation(
   onConnection?: (s: 'live' | 'reconnecting') => void,
 ): Promise<FollowResult> {
   const spec = OPERATIONS[operation];
-  const starts: readonly string[] = operation === 'provision' ? ['provisioning_requested', 'provision_requested'] : [spec.requested];
+  const starts: readonly string[] = spec.requested;
   const judge = (event: TenantEvent): FollowResult | null =>
-    (spec.done as readonly string[]).includes(event.type) ? { outcome: 'done', event } : (spec.failed as readonly string[]).includes(event.type) ? { outcome: 'failed', event } : null;
+    event.type === spec.done.event ? { outcome: 'done', event } : event.type === spec.failed.event ? { outcome: 'failed', event } : null;
 
   const history: TenantEvent[] = [];
   const res = await send(`${tenantPath(tenantId)}/events?follow=false`, { signal, headers: { Accept: 'text/event-stream' } });
