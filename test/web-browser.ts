@@ -45,15 +45,35 @@ export async function startBrowser(): Promise<TestBrowser> {
   };
 }
 
-/** Signs the browser in as `uid` the way activation does: a custom token left in sessionStorage for the next page. */
+/**
+ * Signs the browser in as `uid` the way activation does: a custom token left in sessionStorage for the next page,
+ * then a fresh load that uses it; resolves once the header shows the user. A sign-in that did not take (seen once
+ * under heavy load) is reported with what the page said and tried once more with a new token.
+ */
 export async function signInAs(page: Page, baseUrl: string, deps: Deps, user: { uid: string; email: string }): Promise<void> {
-  const customToken = await (await deps.auth()).createCustomToken(user.uid);
-  await page.goto(`${baseUrl}/index.html`);
-  await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), { uid: user.uid, email: user.email, customToken });
-  // The page that was open may have read the session before it was set: sign in on a fresh load and wait
-  // until it is done, so the next navigation cannot cut the sign-in short and find the previous user.
-  await page.reload();
-  await page.locator('header').getByText(user.email).waitFor();
+  const problems: string[] = [];
+  const collect = (m: { type(): string; text(): string }) => m.type() === 'error' && problems.push(m.text());
+  page.on('console', collect);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const customToken = await (await deps.auth()).createCustomToken(user.uid);
+      await page.goto(`${baseUrl}/index.html`);
+      await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), { uid: user.uid, email: user.email, customToken });
+      // The page that was open may have read the session before it was set: sign in on a fresh load and wait
+      // until it is done, so the next navigation cannot cut the sign-in short and find the previous user.
+      await page.reload();
+      try {
+        await page.locator('header').getByText(user.email).waitFor({ timeout: attempt === 1 ? 15_000 : 30_000 });
+        return;
+      } catch (error) {
+        const said = await page.locator('body').innerText().catch(() => '');
+        console.warn(`signInAs ${user.email}, attempt ${attempt}: the page did not show the user. It said: ${said.slice(0, 300)}; console errors: ${problems.join(' | ') || 'none'}`);
+        if (attempt === 2) throw error;
+      }
+    }
+  } finally {
+    page.off('console', collect);
+  }
 }
 
 /** Saves a full-page screenshot at desktop and phone width, and checks the phone layout does not scroll sideways. */

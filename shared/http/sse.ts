@@ -20,6 +20,14 @@ export interface SseStream {
  * proxies keep the connection open, and without buffering so each event
  * reaches the client as soon as it is written.
  */
+/** Streams open in this process, for a shutdown that finds one still open to say which. */
+const open = new Map<ServerResponse, { path: string; openedAt: number }>();
+
+/** The open streams: path, age, and whether their connection is already gone (then nobody saw it close). */
+export function describeOpenStreams(): string[] {
+  return [...open].map(([res, s]) => `${s.path} open ${Math.round((Date.now() - s.openedAt) / 1000)} s; destroyed ${res.destroyed}, socket ${res.socket ? (res.socket.destroyed ? 'destroyed' : 'open') : 'none'}, ended ${res.writableEnded}`);
+}
+
 export function openSse(res: ServerResponse, options: { heartbeatMs?: number; retryMs?: number } = {}): SseStream {
   res.statusCode = 200;
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -31,9 +39,11 @@ export function openSse(res: ServerResponse, options: { heartbeatMs?: number; re
   let isClosed = false;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  open.set(res, { path: res.req?.url ?? '?', openedAt: Date.now() });
   const finish = () => {
     if (isClosed) return;
     isClosed = true;
+    open.delete(res);
     clearInterval(heartbeat);
     resolveClosed();
   };

@@ -13,6 +13,7 @@ import { createDeps, type Deps } from '../deps.ts';
 import { startMailCatcher, type MailCatcher } from '../../emulators/mail-catcher/server.ts';
 import { startGateway } from '../../scripts/dev/gateway.ts';
 import { allocatePort, allocatePorts } from './ports.ts';
+import { describeOpenStreams } from '../http/sse.ts';
 
 export interface TestStack {
   config: Config;
@@ -54,7 +55,7 @@ function watchSteps(what: string) {
   };
   step.done = () => {
     clearInterval(timer);
-    setTimeout(() => process.stderr.write(`${what}: the process is still alive 20 s after; open: ${describeOpenHandles()}\n`), 20_000).unref();
+    setTimeout(() => process.stderr.write(`${what}: the process is still alive 20 s after; open: ${describeOpenHandles()}; streams: ${describeOpenStreams().join(' | ') || 'none'}\n`), 20_000).unref();
   };
   return step;
 }

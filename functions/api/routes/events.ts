@@ -25,6 +25,7 @@ export async function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl,
   };
   history.forEach(send);
   if (ctx.url.searchParams.get('follow') === 'false') return sse.close();
+  if (sse.isClosed) return; // the client left while the history was read
   const unsubscribe = watchEvents(deps.db, id, last, send, (err) => {
     ctx.log.warn('event listener failed', { err, tenantId: id });
     sse.close();

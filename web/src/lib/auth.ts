@@ -99,17 +99,18 @@ async function toSignedIn(user: User): Promise<SignedInUser> {
 export async function loadCurrentUser(): Promise<SignedInUser | null> {
   const auth = await getFirebaseAuth();
   const pending = readPending();
+  // A custom token is single-purpose: once used (or useless), keep only who it was for.
+  const forget = () => pending?.customToken && sessionStorage.setItem(SESSION_KEY, JSON.stringify({ uid: pending.uid, email: pending.email }));
   if (pending?.customToken && auth.currentUser?.uid !== pending.uid) {
     try {
       await signInWithCustomToken(auth, pending.customToken);
     } catch (err) {
-      if (!auth.currentUser) throw describeSignInFailure(err);
+      // Say so, even with someone else still signed in here: the page must not carry on as if the link had worked.
+      forget();
+      throw describeSignInFailure(err);
     }
   }
-  if (pending?.customToken) {
-    // A custom token is single-purpose: once used (or useless), keep only who it was for.
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ uid: pending.uid, email: pending.email }));
-  }
+  forget();
   return auth.currentUser ? toSignedIn(auth.currentUser) : null;
 }
 
