@@ -12,7 +12,7 @@ import { toDay } from '../shared/billing/types.ts';
 import { createFirestore } from '../shared/store/db.ts';
 import { createLocalDriver } from '../shared/runtime/local.ts';
 import { waitFor } from '../scripts/dev/processes.ts';
-import { allocatePorts } from '../shared/testing/ports.ts';
+import { allocatePorts } from '../testing/ports.ts';
 
 const host = process.env.FIRESTORE_EMULATOR_HOST;
 let db: Firestore;

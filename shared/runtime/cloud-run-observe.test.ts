@@ -1,6 +1,6 @@
 import test from 'ava';
-import { startCloudRunFake, type CloudRunFake, type CloudRunFakeOptions } from '../testing/fakes/cloud-run-fake.ts';
-import { fakeGoogleClientOptions } from '../testing/fakes/google-auth.ts';
+import { startCloudRunFake, type CloudRunFake, type CloudRunFakeOptions } from '../../testing/fakes/cloud-run-fake.ts';
+import { fakeGoogleClientOptions } from '../../testing/fakes/google-auth.ts';
 import { createCloudRunDriver } from './cloud-run.ts';
 import { limitsOf } from './cloud-run-observe.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';

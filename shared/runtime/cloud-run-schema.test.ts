@@ -1,8 +1,8 @@
 import test from 'ava';
-import { startCloudRunFake } from '../testing/fakes/cloud-run-fake.ts';
-import { fakeGoogleClientOptions } from '../testing/fakes/google-auth.ts';
-import type { RecordedRequest } from '../testing/fakes/http-server.ts';
-import { loadSchema, schemaProblems, type Schema } from '../testing/sdk-schema.ts';
+import { startCloudRunFake } from '../../testing/fakes/cloud-run-fake.ts';
+import { fakeGoogleClientOptions } from '../../testing/fakes/google-auth.ts';
+import type { RecordedRequest } from '../../testing/fakes/http-server.ts';
+import { loadSchema, schemaProblems, type Schema } from '../../testing/sdk-schema.ts';
 import { createCloudRunDriver } from './cloud-run.ts';
 import { serviceIdOf } from './cloud-run-resources.ts';
 import type { EnvironmentRef, EnvironmentSpec } from './types.ts';

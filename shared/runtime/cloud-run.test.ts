@@ -1,7 +1,7 @@
 import test from 'ava';
-import { testDriverConformance } from '../testing/driver-conformance.ts';
-import { startCloudRunFake, type CloudRunFake } from '../testing/fakes/cloud-run-fake.ts';
-import { fakeGoogleClientOptions } from '../testing/fakes/google-auth.ts';
+import { testDriverConformance } from '../../testing/driver-conformance.ts';
+import { startCloudRunFake, type CloudRunFake } from '../../testing/fakes/cloud-run-fake.ts';
+import { fakeGoogleClientOptions } from '../../testing/fakes/google-auth.ts';
 import { CLOUD_RUN_PLACEHOLDER_IMAGE, createCloudRunDriver } from './cloud-run.ts';
 import { secretIdOf, serviceIdOf } from './cloud-run-resources.ts';
 import { tenantServiceAccountEmail } from '../gcp/names.ts';

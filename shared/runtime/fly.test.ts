@@ -1,6 +1,6 @@
 import test from 'ava';
-import { testDriverConformance } from '../testing/driver-conformance.ts';
-import { startFlyFake, type FlyFake } from '../testing/fakes/fly-fake.ts';
+import { testDriverConformance } from '../../testing/driver-conformance.ts';
+import { startFlyFake, type FlyFake } from '../../testing/fakes/fly-fake.ts';
 import { createFlyDriver, flyAppName, type FlyDriverOptions } from './fly.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { testDriverConformance } from '../testing/driver-conformance.ts';
-import { startKubernetesFake, type KubernetesFake } from '../testing/fakes/kubernetes-fake.ts';
+import { testDriverConformance } from '../../testing/driver-conformance.ts';
+import { startKubernetesFake, type KubernetesFake } from '../../testing/fakes/kubernetes-fake.ts';
 import { createKubernetesDriver, type KubernetesDriverOptions } from './kubernetes.ts';
 import { hostOf, namespaceOf, serviceAccountNameOf } from './kubernetes-resources.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from './types.ts';

@@ -9,7 +9,7 @@
  * Every environment the suite creates is destroyed in cleanup, even after a failure.
  */
 import test from 'ava';
-import { testDriverConformance, type ConformanceSetup } from '../testing/driver-conformance.ts';
+import { testDriverConformance, type ConformanceSetup } from '../../testing/driver-conformance.ts';
 import { createCloudRunDriver } from './cloud-run.ts';
 import { createFlyDriver } from './fly.ts';
 import { createKubernetesDriver } from './kubernetes.ts';

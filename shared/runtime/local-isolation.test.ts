@@ -9,11 +9,11 @@ import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocatePort } from '../testing/ports.ts';
+import { allocatePort } from '../../testing/ports.ts';
 import { createLocalDriver } from './local.ts';
 import { chainName, families, firewallProblem, firewallRules } from './local-network.ts';
 import { readUid } from './local-process.ts';
-import { createLocalTestKit, dataFolder, launch, makeSpec, pickRange, readPid, waitGone } from './local-test-kit.ts';
+import { createLocalTestKit, dataFolder, launch, makeSpec, pickRange, readPid, waitGone } from '../../testing/local-runtime.ts';
 
 const kit = await createLocalTestKit(test);
 const asRoot = process.getuid?.() === 0;

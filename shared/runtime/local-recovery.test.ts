@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid, waitGone } from './local-test-kit.ts';
+import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid, waitGone } from '../../testing/local-runtime.ts';
 
 const kit = await createLocalTestKit(test);
 

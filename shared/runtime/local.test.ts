@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { testDriverConformance } from '../testing/driver-conformance.ts';
+import { testDriverConformance } from '../../testing/driver-conformance.ts';
 import { readLogs } from './local-logs.ts';
 import { readUid } from './local-process.ts';
-import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid } from './local-test-kit.ts';
+import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid } from '../../testing/local-runtime.ts';
 import { DriverError } from './types.ts';
 
 const kit = await createLocalTestKit(test);

@@ -19,8 +19,8 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isPortBusy } from '../../scripts/dev/processes.ts';
-import { isPidAlive } from '../runtime/local-state.ts';
+import { isPortBusy } from '../scripts/dev/processes.ts';
+import { isPidAlive } from '../shared/runtime/local-state.ts';
 
 export interface PortRange {
   from: number;

@@ -7,7 +7,7 @@
  */
 import type { ExecutionContext, TestFn } from 'ava';
 import { randomBytes } from 'node:crypto';
-import type { DriverFlags, EnvironmentRef, EnvironmentSpec, RuntimeDriver } from '../runtime/types.ts';
+import type { DriverFlags, EnvironmentRef, EnvironmentSpec, RuntimeDriver } from '../shared/runtime/types.ts';
 
 /** What a driver's test file provides for one run of the suite. */
 export interface ConformanceHarness {

@@ -8,10 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalDriver, type LocalDriver } from './local.ts';
-import type { LocalDriverOptions } from './local-options.ts';
-import { allocatePorts } from '../testing/ports.ts';
-import type { EnvironmentRef, EnvironmentSpec } from './types.ts';
+import { createLocalDriver, type LocalDriver } from '../shared/runtime/local.ts';
+import type { LocalDriverOptions } from '../shared/runtime/local-options.ts';
+import { allocatePorts } from './ports.ts';
+import type { EnvironmentRef, EnvironmentSpec } from '../shared/runtime/types.ts';
 
 export function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
   return {

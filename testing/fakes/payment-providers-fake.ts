@@ -10,7 +10,7 @@
  *   answers 201 `{data: {id: "txn_…", status: "ready", custom_data, checkout: {url}}, meta: {request_id}}`
  *   where the url is the default payment link plus `?_ptxn=<id>`; errors `{error: {type, code, detail}, meta}`.
  */
-import { randomHex, startFakeServer, type RecordedRequest, type RunningFake } from '../../testing/fakes/http-server.ts';
+import { randomHex, startFakeServer, type RecordedRequest, type RunningFake } from './http-server.ts';
 
 export interface StripeFake extends RunningFake {
   /** Sessions created, with their decoded form fields. */

@@ -4,9 +4,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toNodeHandler } from '../../functions/start-function.ts';
-import { createChatHandler, type ChatHandlerOptions } from '../../functions/chat/handler.ts';
-import type { Deps } from '../deps.ts';
+import { toNodeHandler } from '../functions/start-function.ts';
+import { createChatHandler, type ChatHandlerOptions } from '../functions/chat/handler.ts';
+import type { Deps } from '../shared/deps.ts';
 
 export interface ChatEvent {
   event: string;

@@ -3,7 +3,7 @@
  * which resends Last-Event-ID on reconnect).
  */
 import { EventSource } from 'eventsource';
-import type { TenantEvent } from '../tenants/types.ts';
+import type { TenantEvent } from '../shared/tenants/types.ts';
 
 /** Collects events until one of `types` arrives (resolves with all seen) or the timeout passes. */
 export function waitForEvent(baseUrl: string, tenantId: string, token: string, types: string[], timeoutMs = 30_000, lastEventId?: string): Promise<TenantEvent[]> {

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type Config } from '../config.ts';
-import { createDeps, type Deps } from '../deps.ts';
-import { startMailCatcher, type MailCatcher } from '../../emulators/mail-catcher/server.ts';
-import { startGateway } from '../../scripts/dev/gateway.ts';
+import { parseConfig, type Config } from '../shared/config.ts';
+import { createDeps, type Deps } from '../shared/deps.ts';
+import { startMailCatcher, type MailCatcher } from '../emulators/mail-catcher/server.ts';
+import { startGateway } from '../scripts/dev/gateway.ts';
 import { allocatePort, allocatePorts } from './ports.ts';
 
 export interface TestStack {
@@ -50,7 +50,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
   const environmentPorts = await allocatePorts(100);
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
-    const { startCloudTasksServer } = await import('../../emulators/cloud-tasks/server.ts');
+    const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
     tasks = await startCloudTasksServer({
       port: 0,
       dedupWindowMs: 2000,

@@ -4,13 +4,13 @@
  * machine, so the chat is tested against the behaviour it relies on, while
  * the real service is tested on its own.
  */
-import { authorize } from '../auth/authorize.ts';
-import type { Principal } from '../auth/principal.ts';
-import { AppError, conflict, illegalTransition, notFound, notSupported, validationFailed } from '../errors.ts';
-import type { EnvironmentMetrics, LogLine } from '../runtime/types.ts';
-import type { EnvName, Tenant, TenantService } from '../tenants/types.ts';
-import { requireDeployableImage } from '../tenants/registry.ts';
-import type { Config } from '../config.ts';
+import { authorize } from '../shared/auth/authorize.ts';
+import type { Principal } from '../shared/auth/principal.ts';
+import { AppError, conflict, illegalTransition, notFound, notSupported, validationFailed } from '../shared/errors.ts';
+import type { EnvironmentMetrics, LogLine } from '../shared/runtime/types.ts';
+import type { EnvName, Tenant, TenantService } from '../shared/tenants/types.ts';
+import { requireDeployableImage } from '../shared/tenants/registry.ts';
+import type { Config } from '../shared/config.ts';
 
 export interface MemoryTenants extends TenantService {
   /** Log lines each tenant's environments return. */

@@ -3,8 +3,8 @@
  * role, then exchange a custom token for an ID token exactly as a browser would.
  */
 import { randomBytes } from 'node:crypto';
-import type { Deps } from '../deps.ts';
-import type { Role } from '../auth/principal.ts';
+import type { Deps } from '../shared/deps.ts';
+import type { Role } from '../shared/auth/principal.ts';
 
 export interface TestUser {
   uid: string;
