@@ -10,7 +10,7 @@ import { createMeteredSource, readUsageFromFirestore, usageCollection } from '..
 import { createUsageSampler, type UsageMeter } from '../shared/billing/sampler.ts';
 import { toDay } from '../shared/billing/types.ts';
 import { createFirestore } from '../shared/store/db.ts';
-import { createLocalDriver } from '../shared/runtime/local.ts';
+import { createLocalDriver } from '../shared/runtime/local/index.ts';
 import { waitFor } from '../scripts/dev/processes.ts';
 import { allocatePorts } from '../testing/ports.ts';
 

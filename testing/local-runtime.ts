@@ -8,8 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalDriver, type LocalDriver } from '../shared/runtime/local.ts';
-import type { LocalDriverOptions } from '../shared/runtime/local-options.ts';
+import { createLocalDriver, type LocalDriver, type LocalDriverOptions } from '../shared/runtime/local/index.ts';
 import { allocatePorts } from './ports.ts';
 import type { EnvironmentRef, EnvironmentSpec } from '../shared/runtime/types.ts';
 

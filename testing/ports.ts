@@ -20,7 +20,7 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPortBusy } from '../scripts/dev/processes.ts';
-import { isPidAlive } from '../shared/runtime/local-state.ts';
+import { isPidAlive } from '../shared/runtime/local/state.ts';
 
 export interface PortRange {
   from: number;

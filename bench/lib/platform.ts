@@ -12,7 +12,7 @@ import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from '.
 import { startTestStack, type TestStack } from '../../testing/stack.ts';
 import { createTestUser, type TestUser } from '../../testing/users.ts';
 import { waitForEvent } from '../../testing/events.ts';
-import { readStartTicks, stopGroup } from '../../shared/runtime/local-process.ts';
+import { readStartTicks, stopGroup } from '../../shared/runtime/local/process.ts';
 import type { Tenant, TenantEvent } from '../../shared/tenants/types.ts';
 import { mapLimit } from './stats.ts';
 
