@@ -20,6 +20,11 @@ export interface MemoryTenants extends TenantService {
   all(): Tenant[];
 }
 
+/**
+ * Builds an in-memory tenants service for chat tests. It needs the registry
+ * config (to refuse images as the real service does) and optionally a clock;
+ * it records every call so a test can assert that nothing ran.
+ */
 export function createMemoryTenants(options: { registry: Config['registry']; now?: () => Date }): MemoryTenants {
   const tenants = new Map<string, Tenant>();
   const logs = new Map<string, LogLine[]>();

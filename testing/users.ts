@@ -13,6 +13,11 @@ export interface TestUser {
   token: string;
 }
 
+/**
+ * Creates (or updates) a user on the Auth emulator with a role and returns an
+ * ID token for it, got the way a browser gets one, so tests call the API as a
+ * real signed-in user would.
+ */
 export async function createTestUser(deps: Deps, options: { role?: Role; uid?: string; email?: string } = {}): Promise<TestUser> {
   const auth = await deps.auth();
   const uid = options.uid ?? `u${randomBytes(6).toString('hex')}`;

@@ -15,6 +15,11 @@ export interface SecretMeta {
 
 const path = (tenantId: string, key: string) => `tenants/${tenantId}/secrets/${key}`;
 
+/**
+ * Builds the encrypted secret store on Firestore with the 32-byte key from
+ * config (SECRETS_KEY). Each value is bound to its document path when
+ * encrypted, so a ciphertext copied to another tenant does not decrypt.
+ */
 export function createSecretStore(db: Firestore, key: Buffer) {
   return {
     async list(tenantId: string): Promise<SecretMeta[]> {

@@ -35,6 +35,11 @@ const READERS = [...WRITERS, 'roles/artifactregistry.reader'];
 
 export class PushRefused extends Error {}
 
+/**
+ * Builds the fake Artifact Registry's repositories and its request handler.
+ * `callers` says who each request comes from, so IAM policies on a repository
+ * decide pushes and reads as the real service would.
+ */
 export function createArtifactRegistryState(callers: Callers) {
   const repositories = new Map<string, StoredRepository>();
   const view = (r: StoredRepository) => ({ name: r.name, format: r.format, description: r.description, labels: r.labels, createTime: r.createTime, updateTime: r.updateTime, mode: 'STANDARD_REPOSITORY' });

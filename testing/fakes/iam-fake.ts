@@ -32,6 +32,11 @@ export interface StoredServiceAccount {
 
 const MAX_LIFETIME_S = 3600;
 
+/**
+ * Builds the fake IAM's service accounts and its request handler. `callers`
+ * says who each request comes from, so minting a token needs the same role on
+ * the account as in the real API.
+ */
 export function createIamState(callers: Callers) {
   const accounts = new Map<string, StoredServiceAccount>();
   const view = (a: StoredServiceAccount) => ({ name: a.name, projectId: a.projectId, uniqueId: a.uniqueId, email: a.email, displayName: a.displayName, description: a.description, etag: a.etag, oauth2ClientId: a.uniqueId });

@@ -21,6 +21,11 @@ export class FlyApiError extends DriverError {
   }
 }
 
+/**
+ * Builds the Fly API client from a token, the two API URLs and a `fetch`.
+ * Errors name the call and the URL, since a wrong base URL otherwise shows up
+ * only as a bare network error.
+ */
 export function createFlyApi(options: FlyApiOptions) {
   const headers = { authorization: `Bearer ${options.apiToken}`, 'content-type': 'application/json' };
 

@@ -19,6 +19,11 @@ export interface PausedPages {
   closeAll(): Promise<void>;
 }
 
+/**
+ * Builds the paused pages of the local driver. `report` is told when a port
+ * cannot be held (someone else took it), so the driver can log it into that
+ * environment's system log instead of failing the suspend.
+ */
 export function createPausedPages(report: (key: string, message: string) => Promise<void> = async () => {}): PausedPages {
   const servers = new Map<string, Server>();
   async function close(key: string) {

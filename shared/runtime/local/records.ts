@@ -23,6 +23,11 @@ export interface EnvRecords {
   reserve(ref: EnvironmentRef, key: string): Promise<EnvRecord>;
 }
 
+/**
+ * Builds the local driver's access to the environment records in
+ * `opts.dataDir`. Its lock waits long enough for a stop and a start, because
+ * another process on the same dataDir may be doing just that.
+ */
 export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
   // Long enough for a stop (SIGTERM grace, then SIGKILL) followed by a start.
   const lockTimeoutMs = opts.stopTimeoutMs * 2 + opts.startTimeoutMs + 30_000;
