@@ -8,7 +8,7 @@
  * Run directly: `npx tsx bench/launch.ts [launches]`.
  */
 import { spawn } from 'node:child_process';
-import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local-options.ts';
+import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local/options.ts';
 import { freePort } from '../scripts/dev/processes.ts';
 import type { TenantEvent } from '../shared/tenants/types.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';

@@ -10,7 +10,7 @@
  * Run directly: `npx tsx bench/steady.ts [environments] [requests]`.
  */
 import { join } from 'node:path';
-import { readRssBytes } from '../shared/runtime/local-metrics.ts';
+import { readRssBytes } from '../shared/runtime/local/metrics.ts';
 import { ensureEmulators, runtimePids, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
 import { mapLimit, summarize, timeMs } from './lib/stats.ts';

@@ -19,6 +19,12 @@ export interface ApiClient {
 }
 
 
+/**
+ * Builds the CLI's API client on a signed-in session (its URL and token).
+ * `fetchFn` is injected so tests answer requests without a server. A token
+ * the server rejects is refreshed once when the session can, since the
+ * platform may have restarted or the user's role changed.
+ */
 export function createClient(session: Session, fetchFn: typeof fetch = fetch): ApiClient {
   async function send(path: string, init: RequestInit, refreshed = false): Promise<Response> {
     const headers = new Headers(init.headers);

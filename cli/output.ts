@@ -27,6 +27,11 @@ export interface Output {
   spin(text: string): { stop(): void };
 }
 
+/**
+ * Builds the CLI's writer over the given stdout and stderr. The streams and
+ * `env` are passed in rather than read from `process` so tests capture the
+ * text, and so NO_COLOR, TERM and `--json` decide the format in one place.
+ */
 export function createOutput(stdout: TtyWritable, stderr: TtyWritable, options: { json: boolean; env: Record<string, string | undefined> }): Output {
   const colorOn = Boolean(stdout.isTTY) && !options.env.NO_COLOR && options.env.TERM !== 'dumb';
   let spinner: { text: string; frame: number; timer: NodeJS.Timeout } | undefined;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { allocatePort } from '../shared/testing/ports.ts';
+import { allocatePort } from '../testing/ports.ts';
 import { parseFakeArgs } from './fake.ts';
 
 // Arguments

@@ -4,11 +4,11 @@
  * standard client at it, and runs until Ctrl-C. Useful to try a driver or a
  * CLI (kubectl, bq, gcloud) by hand against the same fake the tests trust.
  */
-import { startBigQueryFake, type ExportRow } from '../shared/testing/fakes/bigquery-fake.ts';
-import { startCloudRunFake } from '../shared/testing/fakes/cloud-run-fake.ts';
-import { startFlyFake } from '../shared/testing/fakes/fly-fake.ts';
-import { startGeminiFake } from '../shared/testing/fakes/gemini-fake.ts';
-import { startKubernetesFake } from '../shared/testing/fakes/kubernetes-fake.ts';
+import { startBigQueryFake, type ExportRow } from '../testing/fakes/bigquery-fake.ts';
+import { startCloudRunFake } from '../testing/fakes/cloud-run-fake.ts';
+import { startFlyFake } from '../testing/fakes/fly-fake.ts';
+import { startGeminiFake } from '../testing/fakes/gemini-fake.ts';
+import { startKubernetesFake } from '../testing/fakes/kubernetes-fake.ts';
 
 /** The billing export table the standalone BigQuery fake serves, with a few days of sample rows. */
 export const SAMPLE_BILLING_TABLE = 'tp-billing.billing_export.gcp_billing_export_v1_000000_000000_000000';

@@ -37,6 +37,11 @@ const SECRET_PATH = /(\/(?:credentials|activate|tokens?|confirm(?:ations?)?)\/)[
 /** A request path fit for the logs: tokens carried in the path are replaced by "[redacted]". */
 export const redactPath = (pathname: string): string => pathname.replace(SECRET_PATH, '$1[redacted]');
 
+/**
+ * Builds a logger that writes one JSON line per entry, dropping entries below
+ * `level` and adding `fields` to each. `write` is injectable so tests read the
+ * lines; it defaults to stdout, where Cloud Logging picks them up.
+ */
 export function createLogger(options: {
   level?: keyof typeof rank;
   write?: (line: string) => void;

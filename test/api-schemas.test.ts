@@ -1,6 +1,6 @@
 /**
  * What the Cloud Tasks and BigQuery drivers send, checked against the official
- * request schemas the gcloud SDK ships (shared/testing/sdk-schema.ts), and the
+ * request schemas the gcloud SDK ships (testing/sdk-schema.ts), and the
  * BigQuery location reaching the query request (the fake answers a job run in
  * another location as BigQuery does: 404 Not found: Dataset).
  */
@@ -10,8 +10,8 @@ import { createBigQuerySource } from '../shared/billing/bigquery.ts';
 import { parseBillingConfig } from '../shared/billing/config.ts';
 import { createCostSource } from '../shared/billing/index.ts';
 import { createQueue } from '../shared/queue/client.ts';
-import { startBigQueryFake, type ExportRow } from '../shared/testing/fakes/bigquery-fake.ts';
-import { loadSchema, schemaProblems, type Schema } from '../shared/testing/sdk-schema.ts';
+import { startBigQueryFake, type ExportRow } from '../testing/fakes/bigquery-fake.ts';
+import { loadSchema, schemaProblems, type Schema } from '../testing/sdk-schema.ts';
 import { startCloudTasksServer } from '../emulators/cloud-tasks/server.ts';
 
 const schemas = { cloudtasks: loadSchema('cloudtasks', 'v2'), bigquery: loadSchema('bigquery', 'v2') };

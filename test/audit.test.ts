@@ -4,9 +4,9 @@
  * outcome; admins see every entry, owners their own.
  */
 import test from 'ava';
-import { postChat } from '../shared/chat/test-support.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { postChat } from '../testing/chat.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 let stack: TestStack;
 let owner: TestUser;

@@ -13,8 +13,8 @@ import { apiRoutes } from '../functions/api/handler.ts';
 import { functionHandlers } from '../functions/registry.ts';
 import { POLICY, type Rule } from '../shared/auth/authorize.ts';
 import type { LocalDriver } from '../shared/runtime/index.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 const T = '/api/v1/tenants/:id';
 const P = '/api/v1/users/:uid/projects/:projectId';

@@ -3,8 +3,8 @@ import { aggregateDay, aggregateDays } from '../shared/billing/aggregate.ts';
 import { usageCollection } from '../shared/billing/metered.ts';
 import type { CostRow, CostSource, DayRange } from '../shared/billing/types.ts';
 import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 let stack: TestStack;
 let admin: TestUser;

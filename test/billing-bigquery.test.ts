@@ -2,8 +2,8 @@ import test from 'ava';
 import { OAuth2Client } from 'google-auth-library';
 import { buildCostQuery, createBigQuerySource } from '../shared/billing/bigquery.ts';
 import type { CostRow } from '../shared/billing/types.ts';
-import { startBigQueryFake, type BigQueryFake, type ExportRow } from '../shared/testing/fakes/bigquery-fake.ts';
-import { startFakeServer } from '../shared/testing/fakes/http-server.ts';
+import { startBigQueryFake, type BigQueryFake, type ExportRow } from '../testing/fakes/bigquery-fake.ts';
+import { startFakeServer } from '../testing/fakes/http-server.ts';
 
 const TABLE = 'billing-proj.billing_export.gcp_billing_export_v1_010101_F0FFF0_10X10X';
 

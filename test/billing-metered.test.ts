@@ -10,9 +10,9 @@ import { createMeteredSource, readUsageFromFirestore, usageCollection } from '..
 import { createUsageSampler, type UsageMeter } from '../shared/billing/sampler.ts';
 import { toDay } from '../shared/billing/types.ts';
 import { createFirestore } from '../shared/store/db.ts';
-import { createLocalDriver } from '../shared/runtime/local.ts';
+import { createLocalDriver } from '../shared/runtime/local/index.ts';
 import { waitFor } from '../scripts/dev/processes.ts';
-import { allocatePorts } from '../shared/testing/ports.ts';
+import { allocatePorts } from '../testing/ports.ts';
 
 const host = process.env.FIRESTORE_EMULATOR_HOST;
 let db: Firestore;

@@ -2,10 +2,10 @@ import test from 'ava';
 import { createHmac } from 'node:crypto';
 import { aggregateDay } from '../shared/billing/aggregate.ts';
 import { createPaddleProvider } from '../shared/billing/payments/paddle.ts';
-import { startPaddleFake, startStripeFake, type StripeFake } from '../shared/billing/payments/provider-fakes.ts';
+import { startPaddleFake, startStripeFake, type StripeFake } from '../testing/fakes/payment-providers-fake.ts';
 import type { CostRow } from '../shared/billing/types.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 const STRIPE_SECRET = 'whsec_test_current';
 const PADDLE_SECRET = 'pdl_ntfset_test';

@@ -12,8 +12,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCostQuery } from '../shared/billing/bigquery.ts';
-import { startBigQueryFake, type BigQueryFake } from '../shared/testing/fakes/bigquery-fake.ts';
-import { findOnPath } from '../shared/testing/find-on-path.ts';
+import { startBigQueryFake, type BigQueryFake } from '../testing/fakes/bigquery-fake.ts';
+import { findOnPath } from '../testing/find-on-path.ts';
 import { SAMPLE_BILLING_TABLE, sampleBillingRows } from '../scripts/fake.ts';
 
 const DISCOVERY = '/usr/lib/google-cloud-sdk/platform/bq/discovery_next/bigquery.json';

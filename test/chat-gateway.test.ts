@@ -1,8 +1,8 @@
 import test from 'ava';
-import { postChat } from '../shared/chat/test-support.ts';
-import { readEvents, waitForEvent } from '../shared/testing/events.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { postChat } from '../testing/chat.ts';
+import { readEvents, waitForEvent } from '../testing/events.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 // The chat as deployed: behind the gateway at /api/chat, on the real tenants service.
 let stack: TestStack;

@@ -5,11 +5,11 @@ import { parseConfig } from '../shared/config.ts';
 import { createGeminiModel, SAFETY_REFUSAL } from '../shared/chat/gemini.ts';
 import { createChatModel } from '../shared/chat/model.ts';
 import { UNTRUSTED_CLOSE, UNTRUSTED_OPEN } from '../shared/chat/prompt.ts';
-import { postChat, startChatServer } from '../shared/chat/test-support.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
-import { createMemoryTenants, type MemoryTenants } from '../shared/chat/test-tenants.ts';
-import { blockedReply, errorReply, functionCallReply, startGeminiFake, textReply, type GeminiFake } from '../shared/testing/fakes/gemini-fake.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { postChat, startChatServer } from '../testing/chat.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
+import { createMemoryTenants, type MemoryTenants } from '../testing/memory-tenants.ts';
+import { blockedReply, errorReply, functionCallReply, startGeminiFake, textReply, type GeminiFake } from '../testing/fakes/gemini-fake.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { tenantImage } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;

@@ -2,10 +2,10 @@ import test from 'ava';
 import type { Principal } from '../shared/auth/principal.ts';
 import { loadHistory } from '../shared/chat/conversations.ts';
 import { createActionExecutor, type ActionExecutor } from '../shared/chat/execute.ts';
-import { createMemoryTenants, type MemoryTenants } from '../shared/chat/test-tenants.ts';
-import { postChat, startChatServer } from '../shared/chat/test-support.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { createMemoryTenants, type MemoryTenants } from '../testing/memory-tenants.ts';
+import { postChat, startChatServer } from '../testing/chat.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { tenantImage } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;

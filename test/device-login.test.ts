@@ -11,8 +11,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Timestamp } from '@google-cloud/firestore';
 import { deviceCodeRef } from '../shared/store/device-codes.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 import { createCliHome, type CliHome } from '../cli/cli-test-kit.ts';
 
 const BIN = resolve(import.meta.dirname, '../cli/bin.js');

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser } from '../testing/users.ts';
 
 let stack: TestStack;
 test.before(async () => {

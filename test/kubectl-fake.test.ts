@@ -10,8 +10,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startKubernetesFake, type KubernetesFake } from '../shared/testing/fakes/kubernetes-fake.ts';
-import { findOnPath } from '../shared/testing/find-on-path.ts';
+import { startKubernetesFake, type KubernetesFake } from '../testing/fakes/kubernetes-fake.ts';
+import { findOnPath } from '../testing/find-on-path.ts';
 
 const kubectlPath = findOnPath('kubectl');
 const withKubectl = kubectlPath ? test : test.skip;

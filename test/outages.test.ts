@@ -2,11 +2,11 @@ import test from 'ava';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { startCloudTasksServer, type CloudTasksServer } from '../emulators/cloud-tasks/server.ts';
 import { waitFor } from '../scripts/dev/processes.ts';
-import { readEvents, waitForEvent } from '../shared/testing/events.ts';
-import { allocatePort } from '../shared/testing/ports.ts';
-import { tenantProcesses } from '../shared/testing/processes.ts';
-import { QUEUES, startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { readEvents, waitForEvent } from '../testing/events.ts';
+import { allocatePort } from '../testing/ports.ts';
+import { tenantProcesses } from '../testing/processes.ts';
+import { QUEUES, startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 import { TASK_OUTBOX } from '../shared/store/outbox.ts';
 import { sweepOperations } from '../shared/tenants/operation-sweep.ts';
 

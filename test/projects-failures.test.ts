@@ -13,8 +13,8 @@ import { AppError } from '../shared/errors.ts';
 import { projectRef } from '../shared/projects/names.ts';
 import { createProjectService, type ProjectService } from '../shared/projects/service.ts';
 import { createLocalDriver, type LocalDriver } from '../shared/runtime/index.ts';
-import { allocatePorts } from '../shared/testing/ports.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { allocatePorts } from '../testing/ports.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
 
 let stack: TestStack;
 let deps: Deps;

@@ -5,8 +5,8 @@
 import test from 'ava';
 import type { LocalDriver } from '../shared/runtime/index.ts';
 import { projectRef } from '../shared/projects/names.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 let stack: TestStack;
 let alice: TestUser;

@@ -6,11 +6,11 @@
  */
 import test from 'ava';
 import { createGcpClients } from '../shared/gcp/identity.ts';
-import { FAKE_PLATFORM_SERVICE_ACCOUNT, startCloudRunFake, type CloudRunFake } from '../shared/testing/fakes/cloud-run-fake.ts';
-import { fakeGoogleClientOptions } from '../shared/testing/fakes/google-auth.ts';
-import { readEvents, waitForEvent } from '../shared/testing/events.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { FAKE_PLATFORM_SERVICE_ACCOUNT, startCloudRunFake, type CloudRunFake } from '../testing/fakes/cloud-run-fake.ts';
+import { fakeGoogleClientOptions } from '../testing/fakes/google-auth.ts';
+import { readEvents, waitForEvent } from '../testing/events.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 

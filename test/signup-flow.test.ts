@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import test from 'ava';
 import { waitFor } from '../scripts/dev/processes.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { tokenFromMail, uniqueEmail } from './signup-harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -7,8 +7,8 @@
  */
 import test from 'ava';
 import { recordSubscription, tenantCountsPath } from '../shared/tenants/entitlements.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 let stack: TestStack;
 let owner: TestUser;

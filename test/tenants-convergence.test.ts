@@ -1,9 +1,9 @@
 import test from 'ava';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
-import { waitForEvent } from '../shared/testing/events.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
+import { waitForEvent } from '../testing/events.ts';
 import { waitFor } from '../scripts/dev/processes.ts';
-import { tenantProcesses } from '../shared/testing/processes.ts';
+import { tenantProcesses } from '../testing/processes.ts';
 import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
 import type { EnvironmentSpec } from '../shared/runtime/types.ts';
 

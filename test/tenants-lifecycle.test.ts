@@ -1,7 +1,7 @@
 import test from 'ava';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
-import { latestEventId, waitForEvent } from '../shared/testing/events.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
+import { latestEventId, waitForEvent } from '../testing/events.ts';
 import { tenantImage, tenantRepositoryPath } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;

@@ -8,8 +8,8 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, idTokenFor, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, idTokenFor, type TestUser } from '../testing/users.ts';
 
 let stack: TestStack;
 let admin: TestUser;

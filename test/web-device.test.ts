@@ -4,8 +4,8 @@
  * the waiting poll then receives its one-time token.
  */
 import test from 'ava';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser } from '../testing/users.ts';
 import { screenshotBothWidths, signInAs, startBrowser, type TestBrowser } from './web-browser.ts';
 
 let stack: TestStack;

@@ -7,7 +7,7 @@
  * test-output/screenshots/tour-*.png.
  */
 import test from 'ava';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { screenshotBothWidths, startBrowser, type TestBrowser } from './web-browser.ts';
 import { uniqueEmail } from './signup-harness.ts';
 

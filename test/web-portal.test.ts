@@ -6,9 +6,9 @@
  */
 import test from 'ava';
 import { functionHandlers } from '../functions/registry.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { readEvents } from '../shared/testing/events.ts';
-import { createTestUser, idTokenFor, type TestUser } from '../shared/testing/users.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { readEvents } from '../testing/events.ts';
+import { createTestUser, idTokenFor, type TestUser } from '../testing/users.ts';
 import { screenshotBothWidths, signInAs, startBrowser, type TestBrowser } from './web-browser.ts';
 
 let stack: TestStack;

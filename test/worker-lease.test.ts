@@ -5,10 +5,10 @@
 import test from 'ava';
 import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
 import type { EnvironmentSpec } from '../shared/runtime/types.ts';
-import { waitForEvent } from '../shared/testing/events.ts';
-import { tenantProcesses } from '../shared/testing/processes.ts';
-import { startTestStack, type TestStack } from '../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../shared/testing/users.ts';
+import { waitForEvent } from '../testing/events.ts';
+import { tenantProcesses } from '../testing/processes.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
 
 const LEASE_MS = 1500;
 let stack: TestStack;

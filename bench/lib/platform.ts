@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from '../../scripts/dev/emulators.ts';
-import { startTestStack, type TestStack } from '../../shared/testing/stack.ts';
-import { createTestUser, type TestUser } from '../../shared/testing/users.ts';
-import { waitForEvent } from '../../shared/testing/events.ts';
-import { readStartTicks, stopGroup } from '../../shared/runtime/local-process.ts';
+import { startTestStack, type TestStack } from '../../testing/stack.ts';
+import { createTestUser, type TestUser } from '../../testing/users.ts';
+import { waitForEvent } from '../../testing/events.ts';
+import { readStartTicks, stopGroup } from '../../shared/runtime/local/process.ts';
 import type { Tenant, TenantEvent } from '../../shared/tenants/types.ts';
 import { mapLimit } from './stats.ts';
 

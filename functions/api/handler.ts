@@ -42,6 +42,12 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
   ];
 }
 
+/**
+ * Builds the REST API function: the route table of every area behind the one
+ * router that authenticates and authorizes each route. Needs the platform's
+ * deps; the services it routes to are built from them here, so a test passes
+ * emulator-backed deps and gets the same API as production.
+ */
 export function createApiHandler(deps: Deps): Handler {
   return createApiRouter(deps, apiRoutes(deps));
 }

@@ -42,6 +42,12 @@ export function requestedRange(body: Record<string, unknown>, now: Date): DayRan
   return parseDayRange(body, fallback);
 }
 
+/**
+ * Builds the billing-aggregate function from the platform's deps. The cost
+ * source comes from config unless `options.source` gives one (tests pass a
+ * fake); without one, a missing BigQuery export table fails here, at start,
+ * rather than at the first nightly run.
+ */
 export function createBillingAggregateHandler(deps: Deps, options: BillingAggregateOptions = {}): Handler {
   if (!options.source) requireExportTable(deps.config.billing);
   let source = options.source;

@@ -60,6 +60,12 @@ function storedCosts(deps: Deps): BillingPort {
   };
 }
 
+/**
+ * Builds the chat function from the platform's deps. By default it acts
+ * through the same tenants service as the REST API, reads stored costs, and
+ * picks its model from config; `options` replace each of those so tests can
+ * use an in-memory service, a recorded model or a rate limit of their own.
+ */
 export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}): Handler {
   const tenants = options.tenants ?? createTenantService(deps);
   const billing = options.billing ?? storedCosts(deps);

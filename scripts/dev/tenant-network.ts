@@ -2,7 +2,7 @@
  * `npm start`'s part in keeping local tenants off the platform's ports: the
  * firewall tool is installed when it can be (root, apt-get), and the banner
  * says whether tenant processes are kept from this machine's own addresses
- * (shared/runtime/local-network.ts), and if not, why.
+ * (shared/runtime/local/network.ts), and if not, why.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

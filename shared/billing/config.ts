@@ -1,9 +1,10 @@
 /**
  * Billing, plans and payment settings, parsed from the environment as part of
- * parseConfig (shared/config.ts). Bad values fail the start with the variable's
- * name and an example; webhook secrets and API keys are kept here and nowhere else.
+ * parseConfig (shared/config.ts) with its readers (shared/config/readers.ts).
+ * Bad values fail the start with the variable's name and an example; webhook
+ * secrets and API keys are kept here and nowhere else.
  */
-import { ConfigError, type Env, type Mode } from '../config.ts';
+import { ConfigError, json, number, optional, type Env, type Mode } from '../config/readers.ts';
 import { PLAN_DEFAULTS, planDefaults } from '../tenants/plans.ts';
 import { ENV_NAMES, MEMORY_SIZES } from '../tenants/types.ts';
 import { EXPORT_TABLE_PATTERN } from './types.ts';
@@ -81,32 +82,6 @@ const DEFAULT_PRICES: Record<string, { name: string; priceMonthly: number }> = {
   pro: { name: 'Pro', priceMonthly: 4900 },
 };
 
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-function json(env: Env, name: string, example: string): unknown {
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new ConfigError(name, `must be JSON, got "${raw.slice(0, 60)}" (example: ${example}).`);
-  }
-}
-
-function number(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be a number from ${min} to ${max}, got "${raw}" (example: ${fallback}).`);
-  }
-  return value;
-}
-
 function parsePriceSheet(env: Env): PriceSheet {
   const example = '{"currency":"USD","instanceSecond":0.000024,"gibSecond":0.0000025,"millionRequests":0.4}';
   const given = json(env, 'PRICE_SHEET', example);
@@ -122,8 +97,8 @@ function parsePriceSheet(env: Env): PriceSheet {
 function parsePlans(env: Env): Plan[] {
   const example = '[{"id":"starter","priceMonthly":1900,"tenants":3,"maxMemoryMb":1024,"providerPrices":{"stripe":"price_123"}}]';
   const given = json(env, 'PLANS', example) as Partial<Plan>[] | undefined;
-  const stripe = (id: string) => read(env, `STRIPE_PRICE_${id.toUpperCase()}`);
-  const paddle = (id: string) => read(env, `PADDLE_PRICE_${id.toUpperCase()}`);
+  const stripe = (id: string) => optional(env, `STRIPE_PRICE_${id.toUpperCase()}`);
+  const paddle = (id: string) => optional(env, `PADDLE_PRICE_${id.toUpperCase()}`);
   const entries: Partial<Plan>[] = given ?? Object.keys(PLAN_DEFAULTS).map((id) => ({ id }));
   if (!Array.isArray(entries) || entries.length === 0) throw new ConfigError('PLANS', `must be a non-empty JSON array (example: ${example}).`);
   return entries.map((entry) => {
@@ -166,37 +141,37 @@ function checkLimits(plan: Plan, example: string): void {
 
 /** The billing part of the config; see {@link BillingConfig}. */
 export function parseBillingConfig(env: Env, base: { mode: Mode; publicUrl: string }): BillingConfig {
-  const source = read(env, 'BILLING_SOURCE') ?? (base.mode === 'production' ? 'bigquery' : 'metered');
+  const source = optional(env, 'BILLING_SOURCE') ?? (base.mode === 'production' ? 'bigquery' : 'metered');
   if (source !== 'bigquery' && source !== 'metered') throw new ConfigError('BILLING_SOURCE', `must be one of bigquery, metered, got "${source}".`);
-  const exportTable = read(env, 'BILLING_EXPORT_TABLE');
+  const exportTable = optional(env, 'BILLING_EXPORT_TABLE');
   if (exportTable && !EXPORT_TABLE_PATTERN.test(exportTable)) {
     throw new ConfigError('BILLING_EXPORT_TABLE', `must be project.dataset.table, got "${exportTable}" (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X).`);
   }
-  const provider = read(env, 'PAYMENT_PROVIDER') ?? 'stripe';
+  const provider = optional(env, 'PAYMENT_PROVIDER') ?? 'stripe';
   if (provider !== 'stripe' && provider !== 'paddle') throw new ConfigError('PAYMENT_PROVIDER', `must be one of stripe, paddle, got "${provider}".`);
   return {
     source,
     exportTable,
-    bigqueryEndpoint: read(env, 'BIGQUERY_API_ENDPOINT'),
-    exportLocation: read(env, 'BILLING_EXPORT_LOCATION'),
+    bigqueryEndpoint: optional(env, 'BIGQUERY_API_ENDPOINT'),
+    exportLocation: optional(env, 'BILLING_EXPORT_LOCATION'),
     priceSheet: parsePriceSheet(env),
     sampleSeconds: number(env, 'USAGE_SAMPLE_SECONDS', 60, 1, 3600),
     plans: parsePlans(env),
     payments: {
       provider,
-      successUrl: read(env, 'CHECKOUT_SUCCESS_URL') ?? `${base.publicUrl}/portal.html?checkout=success`,
-      cancelUrl: read(env, 'CHECKOUT_CANCEL_URL') ?? `${base.publicUrl}/portal.html?checkout=canceled`,
+      successUrl: optional(env, 'CHECKOUT_SUCCESS_URL') ?? `${base.publicUrl}/portal.html?checkout=success`,
+      cancelUrl: optional(env, 'CHECKOUT_CANCEL_URL') ?? `${base.publicUrl}/portal.html?checkout=canceled`,
       eventTtlDays: number(env, 'WEBHOOK_EVENT_TTL_DAYS', 30, 1, 400),
       stripe: {
-        apiKey: read(env, 'STRIPE_API_KEY'),
-        apiBase: (read(env, 'STRIPE_API_BASE') ?? 'https://api.stripe.com').replace(/\/+$/, ''),
-        webhookSecrets: (read(env, 'STRIPE_WEBHOOK_SECRETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+        apiKey: optional(env, 'STRIPE_API_KEY'),
+        apiBase: (optional(env, 'STRIPE_API_BASE') ?? 'https://api.stripe.com').replace(/\/+$/, ''),
+        webhookSecrets: (optional(env, 'STRIPE_WEBHOOK_SECRETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
         toleranceSeconds: 300,
       },
       paddle: {
-        apiKey: read(env, 'PADDLE_API_KEY'),
-        apiBase: (read(env, 'PADDLE_API_BASE') ?? 'https://api.paddle.com').replace(/\/+$/, ''),
-        webhookSecret: read(env, 'PADDLE_WEBHOOK_SECRET'),
+        apiKey: optional(env, 'PADDLE_API_KEY'),
+        apiBase: (optional(env, 'PADDLE_API_BASE') ?? 'https://api.paddle.com').replace(/\/+$/, ''),
+        webhookSecret: optional(env, 'PADDLE_WEBHOOK_SECRET'),
         toleranceSeconds: number(env, 'PADDLE_TOLERANCE_SECONDS', 5, 1, 3600),
       },
     },

@@ -55,6 +55,12 @@ function firstOfMonth(now: Date): string {
   return `${now.toISOString().slice(0, 7)}-01`;
 }
 
+/**
+ * Builds what runs the chat's actions: it needs the tenants service (which
+ * authorizes every call), billing, the store for confirmations, config, a
+ * logger and a clock. The model only proposes; this decides, so nothing a
+ * prompt says can skip validation, ownership checks or confirmation.
+ */
 export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
   const { tenants } = deps;
   const notYours = (action: string, site: string): ActionOutcome => ({

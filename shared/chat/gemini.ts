@@ -43,6 +43,11 @@ export function toModelError(err: unknown): AppError {
   return new AppError('unavailable', `The chat model is unavailable right now${detail}; try again later, or use plain commands like "list my sites".`, status ? { modelStatus: status } : undefined, { cause: err });
 }
 
+/**
+ * Builds the Gemini chat model from its options: an API key for the Gemini
+ * Developer API, or a Vertex AI project and location. The SDK is loaded on the
+ * first turn, so a chat that never reaches Gemini does not pay its start-up.
+ */
 export function createGeminiModel(options: GeminiOptions): ChatModel {
   let client: Promise<GoogleGenAI> | undefined;
   const getClient = () =>

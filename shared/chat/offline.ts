@@ -136,6 +136,10 @@ export function notUnderstood(message: string, hint?: string): string {
   return `${hint ?? `I didn't understand "${quoted}".`}\n${hint ? '' : `Try one of:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}`}`.trim();
 }
 
+/**
+ * Builds the offline intent model; it needs nothing but a clock (for dates
+ * such as "this month"), so the chat works with no AI service configured.
+ */
 export function createOfflineModel(options: { now?: () => Date } = {}): ChatModel {
   const now = options.now ?? (() => new Date());
   return {

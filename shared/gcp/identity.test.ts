@@ -1,8 +1,8 @@
 import test from 'ava';
 import { parseConfig } from '../config.ts';
 import { registryToken, resolveDeployImage, tenantImage } from '../tenants/registry.ts';
-import { FAKE_PLATFORM_SERVICE_ACCOUNT, startCloudRunFake, type CloudRunFake } from '../testing/fakes/cloud-run-fake.ts';
-import { fakeGoogleClientOptions } from '../testing/fakes/google-auth.ts';
+import { FAKE_PLATFORM_SERVICE_ACCOUNT, startCloudRunFake, type CloudRunFake } from '../../testing/fakes/cloud-run-fake.ts';
+import { fakeGoogleClientOptions } from '../../testing/fakes/google-auth.ts';
 import { createGcpClients, ensureTenantIdentity, removeTenantIdentity, tenantRepository, type GcpClients, type PlatformIdentities } from './identity.ts';
 import { tenantServiceAccountEmail, tenantServiceAccountId } from './names.ts';
 import { OAuth2Client } from 'google-auth-library';

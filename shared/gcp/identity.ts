@@ -19,6 +19,11 @@ export interface GcpClients {
   close(): Promise<void>;
 }
 
+/**
+ * Builds the Google clients used for tenant identities: a REST caller (IAM,
+ * Artifact Registry) and a token minter. `clientOptions` go to both, so tests
+ * point them at the local Google fake the same way.
+ */
 export function createGcpClients(clientOptions: Record<string, unknown> = {}): GcpClients {
   const minter = createTokenMinter(clientOptions);
   return { rest: createGoogleRest(clientOptions), minter, close: () => minter.close() };

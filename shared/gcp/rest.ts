@@ -27,6 +27,11 @@ export interface GoogleRest {
   call<T = any>(service: string, method: string, path: string, body?: unknown): Promise<T>;
 }
 
+/**
+ * Builds a caller of Google REST APIs from GAPIC-style client options. With
+ * no `authClient` given, it loads google-auth-library on the first call and
+ * uses Application Default Credentials, so importing it costs nothing.
+ */
 export function createGoogleRest(clientOptions: Record<string, unknown> = {}): GoogleRest {
   let auth: Promise<Pick<AuthClient, 'getRequestHeaders'>> | undefined;
   function credentials() {

@@ -26,6 +26,11 @@ export interface ProjectLifecycle {
   remove(uid: string, projectId: string): Promise<void>;
 }
 
+/**
+ * Builds the project lifecycle on the platform's deps: the runtime driver does
+ * the work, the store keeps the project's status, and
+ * `config.provision.readyTimeoutMs` bounds a request's wait for readiness.
+ */
 export function createProjectLifecycle(deps: Deps): ProjectLifecycle {
   const timeoutMs = deps.config.provision.readyTimeoutMs;
   const driver = () => deps.runtime();

@@ -4,7 +4,7 @@
  * and the Kubernetes resource names the SPEC records on every project, taken
  * from the Kubernetes driver's own naming so the two can never disagree.
  */
-import { namespaceOf, workloadNameOf } from '../runtime/kubernetes-resources.ts';
+import { namespaceOf, workloadNameOf } from '../runtime/kubernetes/resources.ts';
 import type { EnvironmentRef } from '../runtime/types.ts';
 
 /** The environment name every project runs as (`proj-<projectId>-api` on Kubernetes). */

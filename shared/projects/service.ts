@@ -54,6 +54,11 @@ export function deriveProjectId(name: string): string {
   return id;
 }
 
+/**
+ * Builds the projects service on the platform's deps. Each method authorizes
+ * the caller against the project's owner itself, so the API, the chat and
+ * scripts can all call it without their own checks.
+ */
 export function createProjectService(deps: Deps): ProjectService {
   const lifecycle = createProjectLifecycle(deps);
 

@@ -3,35 +3,38 @@
  * (provision worker, API, npm start) receives a `RuntimeDriver` and never
  * branches on the driver's name.
  */
-import { createCloudRunDriver, type CloudRunDriverOptions } from './cloud-run.ts';
-import { createFlyDriver, type FlyDriverOptions } from './fly.ts';
-import { createKubernetesDriver, type KubernetesDriverOptions } from './kubernetes.ts';
-import { createLocalDriver } from './local.ts';
-import type { LocalDriverOptions } from './local-options.ts';
+import { createCloudRunDriver, type CloudRunDriverOptions } from './cloud-run/index.ts';
+import { createFlyDriver, type FlyDriverOptions } from './fly/index.ts';
+import { createKubernetesDriver, type KubernetesDriverOptions } from './kubernetes/index.ts';
+import { createLocalDriver, type LocalDriverOptions } from './local/index.ts';
 import { DriverError, type RuntimeDriver } from './types.ts';
 
-export type { CloudRunDriverOptions } from './cloud-run.ts';
-export type { FlyDriverOptions } from './fly.ts';
-export type { KubernetesDriverOptions } from './kubernetes.ts';
-export type { LocalDriverOptions } from './local-options.ts';
-export type { LocalDriver, LocalUsage } from './local.ts';
-export { createLocalDriver } from './local.ts';
+export type { CloudRunDriverOptions } from './cloud-run/index.ts';
+export type { FlyDriverOptions } from './fly/index.ts';
+export type { KubernetesDriverOptions } from './kubernetes/index.ts';
+export { createLocalDriver, type LocalDriver, type LocalDriverOptions, type LocalUsage } from './local/index.ts';
 export * from './types.ts';
 
 /** Names accepted by {@link createDriver}, in the order they are documented. */
 export const DRIVER_NAMES = ['local', 'cloud-run', 'kubernetes', 'fly'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
 
-export interface DriverConfig {
+/**
+ * Each driver's options, under the key the config gives them. A config reads
+ * the variables of its chosen driver only, so the other drivers' options may
+ * lack required fields: those are partial here, and each driver names the
+ * missing option itself when created.
+ */
+export interface DriverOptionsMap {
+  local?: LocalDriverOptions;
+  cloudRun?: Partial<CloudRunDriverOptions>;
+  kubernetes?: Partial<KubernetesDriverOptions>;
+  fly?: Partial<FlyDriverOptions>;
+}
+
+export interface DriverConfig extends DriverOptionsMap {
   /** One of {@link DRIVER_NAMES}. */
   driver: string;
-  local?: LocalDriverOptions;
-  /** Options of `createCloudRunDriver` (shared/runtime/cloud-run.ts). */
-  cloudRun?: unknown;
-  /** Options of `createKubernetesDriver` (shared/runtime/kubernetes.ts). */
-  kubernetes?: unknown;
-  /** Options of `createFlyDriver` (shared/runtime/fly.ts). */
-  fly?: unknown;
 }
 
 /**
@@ -45,7 +48,8 @@ export function createDriver(config: DriverConfig): RuntimeDriver {
         throw new DriverError('local', 'not_configured', 'driver "local" needs config.local options, at least { dataDir: ".data/runtime" }');
       }
       return createLocalDriver(config.local);
-    // A new driver file gets its case here and its name in DRIVER_NAMES; registry.test.ts fails until it does.
+    // A new driver folder gets its case here, its name in DRIVER_NAMES and its options in
+    // DriverOptionsMap; registry.test.ts fails until it does. Each driver checks its own required options.
     case 'cloud-run':
       return createCloudRunDriver(config.cloudRun as CloudRunDriverOptions);
     case 'kubernetes':

@@ -9,10 +9,10 @@
  * Every environment the suite creates is destroyed in cleanup, even after a failure.
  */
 import test from 'ava';
-import { testDriverConformance, type ConformanceSetup } from '../testing/driver-conformance.ts';
-import { createCloudRunDriver } from './cloud-run.ts';
-import { createFlyDriver } from './fly.ts';
-import { createKubernetesDriver } from './kubernetes.ts';
+import { testDriverConformance, type ConformanceSetup } from '../../testing/driver-conformance.ts';
+import { createCloudRunDriver } from './cloud-run/driver.ts';
+import { createFlyDriver } from './fly/driver.ts';
+import { createKubernetesDriver } from './kubernetes/driver.ts';
 import type { EnvironmentRef, EnvironmentSpec, RuntimeDriver } from './types.ts';
 
 const env = process.env;

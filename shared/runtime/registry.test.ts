@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,13 +8,13 @@ import { createDriver, DRIVER_NAMES } from './index.ts';
 import { DriverError } from './types.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const HELPERS = new Set(['types.ts', 'index.ts', 'ports.ts']);
 
-/** Driver files: one per driver, exporting `createXDriver`; helpers (local-*.ts, types, index, ports) and tests excluded. */
-function listDriverFiles(): string[] {
-  return readdirSync(HERE)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('local-') && !HELPERS.has(f))
-    .filter((f) => /export (async )?function create\w+Driver\b|export const create\w+Driver\b/.test(readFileSync(join(HERE, f), 'utf8')));
+/** Driver folders: one per driver, whose index.ts exports `createXDriver`. */
+function listDriverFolders(): string[] {
+  return readdirSync(HERE, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(HERE, entry.name, 'index.ts')))
+    .map((entry) => entry.name)
+    .filter((name) => /export \{[^}]*\bcreate\w+Driver\b/.test(readFileSync(join(HERE, name, 'index.ts'), 'utf8')));
 }
 
 let dataDir = '';
@@ -39,20 +39,19 @@ function isReachable(name: string): { reachable: boolean; why?: string } {
 
 // Registration
 
-test('every driver file in shared/runtime is reachable through createDriver', (t) => {
-  const files = listDriverFiles();
-  t.true(files.includes('local.ts'), `driver files found: ${files.join(', ')}`);
-  for (const file of files) {
-    const name = file.replace(/\.ts$/, '');
-    t.true((DRIVER_NAMES as readonly string[]).includes(name), `${file} is a driver file but "${name}" is not in DRIVER_NAMES`);
+test('every driver folder in shared/runtime is reachable through createDriver', (t) => {
+  const folders = listDriverFolders();
+  t.true(folders.includes('local'), `driver folders found: ${folders.join(', ')}`);
+  for (const name of folders) {
+    t.true((DRIVER_NAMES as readonly string[]).includes(name), `${name}/ is a driver folder but "${name}" is not in DRIVER_NAMES`);
     const { reachable, why } = isReachable(name);
-    t.true(reachable, `${file} exists but createDriver({ driver: "${name}" }) does not reach it: ${why}`);
+    t.true(reachable, `${name}/ exists but createDriver({ driver: "${name}" }) does not reach it: ${why}`);
   }
 });
 
-test('every documented driver name has its driver file', (t) => {
-  const files = listDriverFiles();
-  for (const name of DRIVER_NAMES) t.true(files.includes(`${name}.ts`), `DRIVER_NAMES lists "${name}" but shared/runtime/${name}.ts exports no create…Driver`);
+test('every documented driver name has its driver folder', (t) => {
+  const folders = listDriverFolders();
+  for (const name of DRIVER_NAMES) t.true(folders.includes(name), `DRIVER_NAMES lists "${name}" but shared/runtime/${name}/index.ts exports no create…Driver`);
 });
 
 // Configuration errors

@@ -23,6 +23,11 @@ export async function countGenerated(db: Firestore, tx: Transaction, tenantId: s
   return (await tx.get(db.collection(collection(tenantId)).where('origin', '==', 'generated'))).size;
 }
 
+/**
+ * Builds the encrypted secret store on Firestore with the 32-byte key from
+ * config (SECRETS_KEY). Each value is bound to its document path when
+ * encrypted, so a ciphertext copied to another tenant does not decrypt.
+ */
 export function createSecretStore(db: Firestore, key: Buffer) {
   return {
     async list(tenantId: string): Promise<SecretMeta[]> {

@@ -16,6 +16,11 @@ import { isTenantId, type Tenant } from './types.ts';
 
 const MAX_VALUE = 64 * 1024;
 
+/**
+ * Builds the tenant secrets service on the platform's deps: the store, the
+ * queue (a change restarts running environments) and the secrets key from
+ * config. It authorizes every call itself, like the tenants service.
+ */
 export function createSecretsService(deps: Deps) {
   const store = () => createSecretStore(deps.db, deps.config.secrets.key);
   const ctx = { db: deps.db, queue: deps.queue, now: deps.now };

@@ -41,6 +41,11 @@ export type TenantServiceImpl = TenantService & {
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[b & 31]).join('');
 
+/**
+ * Builds the tenants service on the platform's deps (store, queue, clock,
+ * logger, config). It is the one place lifecycle rules live, so the REST API,
+ * the chat and webhooks all build it instead of writing tenant documents.
+ */
 export function createTenantService(deps: Deps): TenantServiceImpl {
   const { config } = deps;
   const ctx: OperationContext = { db: deps.db, queue: deps.queue, now: deps.now, log: deps.log };

@@ -44,6 +44,12 @@ export function paddleAction(type: string, status: string): WebhookAction {
   }
 }
 
+/**
+ * Builds the Paddle payment provider from its settings (API base, key,
+ * notification secret). Only checkout needs the API key, so webhooks still
+ * verify on a deployment that has not set one; `fetch` is injectable for the
+ * test fake.
+ */
 export function createPaddleProvider(options: PaddleOptions): PaymentProvider {
   const doFetch: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   return {

@@ -43,6 +43,12 @@ export function stripeAction(type: string, status: string): WebhookAction {
   }
 }
 
+/**
+ * Builds the Stripe payment provider from its settings (API base, secret key,
+ * webhook secrets, return URLs). Only checkout needs the key, so webhooks
+ * still verify without it; several webhook secrets are accepted so one can be
+ * rotated without dropping events; `fetch` is injectable for the test fake.
+ */
 export function createStripeProvider(options: StripeOptions): PaymentProvider {
   const doFetch: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   return {

@@ -1,0 +1,287 @@
+/**
+ * The local runtime driver: each environment is a real child process (the
+ * sample tenant by default) on its own port, with its own data and log folders.
+ *
+ * Processes are detached, so they outlive the control plane; a new driver on
+ * the same dataDir re-adopts them (or starts again those that died). Every
+ * operation on an environment holds its lock, in this process and across
+ * processes sharing the dataDir, so one environment never gets two processes.
+ *
+ * The workload's environment is built from nothing: `spec.vars`, then
+ * `spec.secrets` (names the secret-name rule refuses are dropped and noted in
+ * `system.log`), then the driver's own variables, which win: `PORT`, `HOST`,
+ * `TENANT_ID`, `ENV_NAME`, `IMAGE`, `DATA_DIR` (= `HOME`, the persistent
+ * folder), `TMPDIR` (inside it), `MEMORY_MB`, `TENANTPLANE_SECRET_KEYS` (names
+ * only), and a `PATH` that finds this Node. Of the control plane's own
+ * environment only `LANG`, `LC_ALL` and `TZ` pass through. A Node workload
+ * also gets `--max-old-space-size` of three quarters of `memoryMb`.
+ *
+ * Run as root, each environment's process runs as its own uid and gid from
+ * `uidRange` and its data folder is that user's alone (see sandbox.ts);
+ * otherwise every workload runs as the control plane's user, and
+ * `flags.isolatedUsers` says so. With users isolated, a firewall chain also
+ * refuses the workloads' connections to this machine's own addresses (other
+ * tenants, the platform's servers; see network.ts); `flags.isolatedNetwork`
+ * says whether it is in place, and the driver logs once why not.
+ */
+import { rm } from 'node:fs/promises';
+import {
+  adoptAll, describeExit, findEndTime, findSecrets, finishRun, isOurs, isSameSpec, probeHealth, probeMetrics,
+  startWorkload, stopWorkload, toStoredSpec, urlOf, type LifecycleContext,
+} from './lifecycle.ts';
+import { readLogs, writeSystemLog } from './logs.ts';
+import { createPausedPages } from './paused.ts';
+import { setUpNetwork, type NetworkIsolationState } from './network.ts';
+import { CpuSampler, readRssBytes } from './metrics.ts';
+import { resolveLocalOptions, type LocalDriverOptions } from './options.ts';
+import { envDir, logDirOf } from './paths.ts';
+import { createEnvRecords } from './records.ts';
+import { readState, toEnvKey, type EnvRecord } from './state.ts';
+import { pollUntilReady } from '../poll-until-ready.ts';
+import { DriverError, type EnvironmentMetrics, type EnvironmentRef, type EnvironmentStatus, type RuntimeDriver } from '../types.ts';
+
+/** Metered usage of one environment, for billing (R-BILL-2). */
+export interface LocalUsage {
+  /** Seconds the workload has run, all runs summed, including the current one up to now. */
+  runningSeconds: number;
+  /** Memory limit of the current spec. */
+  memoryMb: number;
+  /** Requests served, all runs summed (probes excluded); runs that died unseen count what they reported last. */
+  requests: number;
+}
+
+export interface LocalDriver extends RuntimeDriver {
+  /** Resolves once processes recorded as running have been re-adopted or started again. */
+  readonly adopted: Promise<void>;
+  /** Usage counters of an environment. @throws DriverError `not_found` for an unknown environment. */
+  usage(ref: EnvironmentRef): Promise<LocalUsage>;
+  /**
+   * Stops every environment's process (npm start on Ctrl-C) but keeps its desired
+   * state, so the next driver on this dataDir starts them again.
+   */
+  stopAll(): Promise<void>;
+  /** Whether workloads are kept from this machine's own addresses, and if not, why. */
+  readonly network: NetworkIsolationState;
+  /** Lets go of the firewall chain: the last driver of a uid range removes it, unless workloads of the range still run. */
+  close(): Promise<void>;
+}
+
+/** Creates the local driver; see {@link LocalDriverOptions} for the folder layout and defaults. */
+export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
+  const opts = resolveLocalOptions(options);
+  // Before adoption, so no workload of this driver runs a moment without the rules.
+  const network = setUpNetwork(opts);
+  const ctx: LifecycleContext = { opts, secrets: new Map(), exits: new Map() };
+  const cpu = new CpuSampler();
+  const records = createEnvRecords(opts);
+  const { withEnv, load, save } = records;
+  const requireRecord = records.require;
+  const reserve = records.reserve;
+
+  const paused = createPausedPages((key, message) => writeSystemLog(logDirOf(opts, key), message));
+  const adopted = adoptAll(ctx, records).then(showPausedPages);
+  // Surface adoption failures through the methods that await it, not as an unhandled rejection.
+  adopted.catch(() => {});
+
+  /** After a restart of the control plane, suspended environments answer "paused" again. */
+  async function showPausedPages(): Promise<void> {
+    const state = await readState(opts.dataDir);
+    for (const [key, rec] of Object.entries(state.environments)) if (rec.desired === 'stopped') await paused.open(key, opts.host, rec.port);
+  }
+
+  async function status(ref: EnvironmentRef): Promise<EnvironmentStatus> {
+    await adopted;
+    const key = toEnvKey(ref);
+    const rec = await load(key);
+    if (!rec) return { state: 'absent', ready: false };
+    const base = { url: urlOf(opts, rec), image: rec.spec?.image };
+    if (rec.desired === 'none') return { ...base, state: 'provisioning', ready: false, message: 'infrastructure ready; not deployed yet' };
+    if (rec.desired === 'stopped') return { ...base, state: 'stopped', ready: false };
+    if (!rec.pid) return { ...base, state: 'failed', ready: false, message: rec.lastError ?? `${key} is not running` };
+    if (!(await isOurs(opts, rec))) {
+      const message = describeExit(ctx, key, rec);
+      await withEnv(key, async () => {
+        const now = await load(key);
+        if (now && now.pid === rec.pid) await save(key, { ...finishRun(now, await findEndTime(ctx, key, now)), lastError: message });
+      });
+      return { ...base, state: 'failed', ready: false, message };
+    }
+    const healthy = (await probeHealth(opts, rec)) !== undefined;
+    if (healthy) return { ...base, state: 'running', ready: true };
+    return { ...base, state: 'running', ready: false, message: `waiting for GET ${opts.healthPath} to answer 200` };
+  }
+
+  async function waitReady(ref: EnvironmentRef, options: { timeoutMs?: number } = {}): Promise<EnvironmentStatus> {
+    const timeoutMs = options.timeoutMs ?? opts.startTimeoutMs;
+    const key = toEnvKey(ref);
+    return pollUntilReady(() => status(ref), {
+      timeoutMs,
+      intervalMs: 100,
+      isFinal: (current) => current.state === 'absent' || current.state === 'stopped' || current.state === 'failed',
+      async fail(current, reason) {
+        const done = reason === 'final';
+        const tail = (await readLogs(logDirOf(opts, key), { limit: 5 }, Object.values(ctx.secrets.get(key) ?? {})))
+          .map((l) => `  ${l.stream}: ${l.text}`).join('\n');
+        const why = done ? `is ${current.state}` : `was not ready after ${timeoutMs} ms`;
+        return new DriverError('local', done ? (current.state === 'absent' ? 'not_found' : 'failed') : 'timeout',
+          `${key} ${why}${current.message ? `: ${current.message}` : ''}${tail ? `\nlast log lines:\n${tail}` : ''}`);
+      },
+    });
+  }
+
+  /** Stops the current run (if any) and saves the record; under the environment's lock. */
+  async function stopAndSave(key: string, rec: EnvRecord, reason: string, desired: EnvRecord['desired']): Promise<void> {
+    const stopped = await stopWorkload(ctx, key, rec, reason);
+    cpu.forget(key);
+    await save(key, { ...stopped, desired });
+  }
+
+  async function ensureInfrastructure(spec: Parameters<RuntimeDriver['ensureInfrastructure']>[0]) {
+    await adopted;
+    const key = toEnvKey(spec);
+    const rec = await withEnv(key, () => reserve(spec, key));
+    return { url: urlOf(opts, rec) };
+  }
+
+  async function deploy(spec: Parameters<RuntimeDriver['deploy']>[0]): Promise<void> {
+    await adopted;
+    const key = toEnvKey(spec);
+    await withEnv(key, async () => {
+      const rec = await reserve(spec, key);
+      const stored = toStoredSpec(spec, rec.spec);
+      if (rec.desired === 'running' && isSameSpec(rec.spec, stored) && (await isOurs(opts, rec))) return;
+      const stopped = await stopWorkload(ctx, key, rec, 'redeploy');
+      cpu.forget(key);
+      await paused.close(key);
+      const next = { ...stopped, spec: stored };
+      try {
+        await save(key, await startWorkload(ctx, key, next, { ...spec.secrets }));
+      } catch (error) {
+        await save(key, { ...next, desired: 'running', lastError: error instanceof Error ? error.message : String(error) });
+        throw error;
+      }
+    });
+  }
+
+  async function suspend(ref: EnvironmentRef): Promise<void> {
+    await adopted;
+    const key = toEnvKey(ref);
+    await withEnv(key, async () => {
+      const rec = await requireRecord(key);
+      if (rec.desired === 'stopped' && !rec.pid) return;
+      await stopAndSave(key, rec, 'suspend', 'stopped');
+      await paused.open(key, opts.host, rec.port);
+    });
+  }
+
+  /** Starts the recorded spec again (resume, restart); secrets come from the provider or memory. */
+  async function startAgain(key: string, rec: EnvRecord): Promise<void> {
+    await paused.close(key);
+    await save(key, await startWorkload(ctx, key, rec, await findSecrets(ctx, key, rec)));
+  }
+
+  async function resume(ref: EnvironmentRef): Promise<void> {
+    await adopted;
+    const key = toEnvKey(ref);
+    await withEnv(key, async () => {
+      const rec = await requireRecord(key);
+      if (rec.desired === 'running' && (await isOurs(opts, rec))) return;
+      await startAgain(key, await stopWorkload(ctx, key, rec, 'resume after failure'));
+    });
+  }
+
+  async function restart(ref: EnvironmentRef): Promise<void> {
+    await adopted;
+    const key = toEnvKey(ref);
+    await withEnv(key, async () => {
+      const rec = await requireRecord(key);
+      // A suspended environment starts with current secrets on resume anyway; restarting it would resume it.
+      if (rec.desired === 'stopped' || rec.desired === 'none') return;
+      const stopped = await stopWorkload(ctx, key, rec, 'restart');
+      cpu.forget(key);
+      await startAgain(key, stopped);
+    });
+  }
+
+  async function destroy(ref: EnvironmentRef): Promise<void> {
+    await adopted;
+    const key = toEnvKey(ref);
+    await withEnv(key, async () => {
+      const rec = await load(key);
+      if (rec) await stopWorkload(ctx, key, rec, 'destroy');
+      await paused.close(key);
+      await rm(envDir(opts, key), { recursive: true, force: true });
+      if (rec) await save(key, undefined);
+      ctx.secrets.delete(key);
+      ctx.exits.delete(key);
+      cpu.forget(key);
+    });
+  }
+
+  async function metrics(ref: EnvironmentRef): Promise<EnvironmentMetrics> {
+    await adopted;
+    const key = toEnvKey(ref);
+    const rec = await requireRecord(key);
+    const sampledAt = new Date().toISOString();
+    if (!rec.pid || !rec.startedAt || !(await isOurs(opts, rec))) return { cpu: 0, memoryBytes: 0, uptimeSeconds: 0, sampledAt };
+    const started = Date.parse(rec.startedAt);
+    const fromApp = await probeMetrics(opts, rec);
+    const requests = typeof fromApp?.requests === 'number' ? fromApp.requests : undefined;
+    return {
+      cpu: cpu.sample(key, rec.pid, started) ?? 0,
+      memoryBytes: readRssBytes(rec.pid) ?? 0,
+      requests,
+      uptimeSeconds: Math.max(0, (Date.now() - started) / 1000),
+      sampledAt,
+    };
+  }
+
+  async function usage(ref: EnvironmentRef): Promise<LocalUsage> {
+    await adopted;
+    const rec = await requireRecord(toEnvKey(ref));
+    const live = rec.pid && rec.startedAt && (await isOurs(opts, rec));
+    const current = live ? Number((await probeMetrics(opts, rec))?.requests) || 0 : 0;
+    const runningNow = live ? Math.max(0, Date.now() - Date.parse(rec.startedAt!)) / 1000 : 0;
+    return { runningSeconds: rec.runningSeconds + runningNow, memoryMb: rec.spec?.memoryMb ?? 0, requests: rec.requests + current };
+  }
+
+  async function stopAll(): Promise<void> {
+    await adopted.catch(() => {});
+    const state = await readState(opts.dataDir);
+    await Promise.all(Object.keys(state.environments).map((key) => withEnv(key, async () => {
+      const rec = await load(key);
+      if (rec?.pid) await stopAndSave(key, { ...rec, lastError: 'stopped with the control plane; starts again with the next one' }, 'control plane shutting down', rec.desired);
+    })));
+    await paused.closeAll();
+  }
+
+  return {
+    name: 'local',
+    flags: { logs: true, metrics: true, restart: true, volumes: true, isolatedUsers: opts.isolateUsers, isolatedNetwork: network.isolated },
+    network: { isolated: network.isolated, chain: network.chain, reason: network.reason },
+    adopted,
+    ensureInfrastructure,
+    deploy,
+    waitReady,
+    status,
+    suspend,
+    resume,
+    restart,
+    destroy,
+    async logs(ref, query) {
+      await adopted;
+      const key = toEnvKey(ref);
+      await requireRecord(key);
+      return readLogs(logDirOf(opts, key), query, Object.values(ctx.secrets.get(key) ?? {}));
+    },
+    metrics,
+    usage,
+    stopAll,
+    async close() {
+      // Children are unref'd and log to files, so nothing of theirs holds this process; only wait for adoption to settle.
+      await adopted.catch(() => {});
+      await paused.closeAll();
+      network.release();
+    },
+  };
+}

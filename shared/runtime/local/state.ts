@@ -1,0 +1,178 @@
+/**
+ * The local runtime's memory between runs: `<dataDir>/runtime-state.json`,
+ * plus the lock files that keep two control-plane processes sharing one
+ * dataDir from acting on the same environment at once.
+ *
+ * Guarantees: every read-modify-write of the state file happens under
+ * `runtime-state.json.lock` and lands by rename (never half-written); every
+ * operation on one environment runs under `locks/<key>.lock`, in this process
+ * and across processes, so at most one process is ever started for it.
+ * A lock whose holder process is gone is broken; two processes breaking the
+ * same stale lock in the same instant is the one race not covered.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DriverError, type EnvironmentRef } from '../types.ts';
+
+/** The spec as stored: no secret values, only their names and a salted digest to notice a change. */
+export interface StoredSpec {
+  image: string;
+  memoryMb: number;
+  vars: Record<string, string>;
+  labels: Record<string, string>;
+  secretKeys: string[];
+  secretsDigest: string;
+}
+
+export interface EnvRecord {
+  ref: EnvironmentRef;
+  /** Reserved at ensureInfrastructure, kept until destroy so the URL never changes. */
+  port: number;
+  /** `none`: infrastructure only, never deployed. */
+  desired: 'none' | 'running' | 'stopped';
+  pid?: number;
+  /** The command `pid` was started with (without the heap flag), so a changed `command` option does not disown it. */
+  argv?: string[];
+  /** Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22): tells our process from a reused pid. */
+  pidStartTicks?: number;
+  startedAt?: string;
+  /** OS user (and group, same number) the workload runs as when users are isolated; kept until destroy so a restart reuses it. */
+  uid?: number;
+  spec?: StoredSpec;
+  /** Seconds of finished runs; the current run is added live by `usage`. */
+  runningSeconds: number;
+  /** Requests served by finished runs (read from the workload's /metrics before stopping it). */
+  requests: number;
+  lastError?: string;
+  createdAt: string;
+}
+
+export interface RuntimeState {
+  version: 1;
+  environments: Record<string, EnvRecord>;
+}
+
+const ENV_NAME = /^[a-z0-9]{1,20}$/;
+const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,29}$/;
+
+/** `<tenantId>-<env>`; unambiguous because env names carry no hyphen. Also the folder name, so it is validated. */
+export function toEnvKey(ref: EnvironmentRef): string {
+  if (!TENANT_ID.test(ref.tenantId) || !ENV_NAME.test(ref.env)) {
+    throw new DriverError('local', 'failed', `invalid environment ${JSON.stringify({ tenantId: ref.tenantId, env: ref.env })}: tenantId must match ${TENANT_ID} and env ${ENV_NAME}, e.g. { tenantId: "acme", env: "demo" }`);
+  }
+  return `${ref.tenantId}-${ref.env}`;
+}
+
+export function statePath(dataDir: string): string {
+  return join(dataDir, 'runtime-state.json');
+}
+
+export async function readState(dataDir: string): Promise<RuntimeState> {
+  const file = statePath(dataDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, environments: {} };
+    throw error;
+  }
+  try {
+    const state = JSON.parse(text) as RuntimeState;
+    if (state.version !== 1 || typeof state.environments !== 'object') throw new Error('unexpected shape');
+    return state;
+  } catch (error) {
+    throw new DriverError('local', 'failed', `${file} is not a valid runtime state (${String(error)}); move it aside to start over (running processes would then be orphaned)`, { cause: error });
+  }
+}
+
+async function writeState(dataDir: string, state: RuntimeState): Promise<void> {
+  const file = statePath(dataDir);
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+/**
+ * Changes one environment's record under the state lock, re-reading the file
+ * first so changes made by another process to other environments are kept.
+ * `change` returns the new record, or `undefined` to delete it.
+ */
+export async function updateRecord(
+  dataDir: string,
+  key: string,
+  change: (current: EnvRecord | undefined, state: RuntimeState) => EnvRecord | undefined | Promise<EnvRecord | undefined>,
+): Promise<EnvRecord | undefined> {
+  return withLock(`${statePath(dataDir)}.lock`, 10_000, async () => {
+    const state = await readState(dataDir);
+    const next = await change(state.environments[key], state);
+    if (next) state.environments[key] = next;
+    else delete state.environments[key];
+    await writeState(dataDir, state);
+    return next;
+  });
+}
+
+/** Serializes holders of one lock path inside this process, whichever driver object they belong to. */
+const inProcess = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` holding `lockPath`: first in-process (a promise chain), then across
+ * processes (an O_EXCL lock file naming the holder's pid).
+ * @throws DriverError `timeout` naming the lock and its holder when it stays taken longer than `timeoutMs`.
+ */
+export async function withLock<T>(lockPath: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const previous = inProcess.get(lockPath) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => { release = r; });
+  const chained = previous.then(() => mine);
+  inProcess.set(lockPath, chained);
+  try {
+    await previous;
+    await acquireFileLock(lockPath, timeoutMs);
+    try {
+      return await fn();
+    } finally {
+      await unlink(lockPath).catch(() => {});
+    }
+  } finally {
+    release();
+    if (inProcess.get(lockPath) === chained) inProcess.delete(lockPath);
+  }
+}
+
+async function acquireFileLock(lockPath: string, timeoutMs: number): Promise<void> {
+  await mkdir(dirname(lockPath), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+    // This process holds the in-process mutex, so a lock file with our own pid is left over from a
+    // crashed process that had the same pid; one naming a dead pid is left over from a crash too.
+    if (Number.isInteger(holder) && (holder === process.pid || !isPidAlive(holder))) {
+      await unlink(lockPath).catch(() => {});
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new DriverError('local', 'timeout', `lock ${lockPath} is still held by process ${holder || '(unknown)'} after ${timeoutMs} ms; if that process is stuck, stop it or delete the lock file`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** Math.min(attempt, 4), 250)));
+  }
+}
+
+/** True when a process with this pid exists (a zombie counts as alive here; see `isRunning`). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * A whole platform for one test file: a fresh Firestore/Auth project on the
+ * emulators that `npm test` started, an in-process Cloud Tasks server, a mail
+ * catcher, and the gateway on a free port with every function behind it.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type Config } from '../shared/config.ts';
+import { createDeps, type Deps } from '../shared/deps.ts';
+import { startMailCatcher, type MailCatcher } from '../emulators/mail-catcher/server.ts';
+import { startGateway } from '../scripts/dev/gateway.ts';
+import { allocatePort, allocatePorts } from './ports.ts';
+import { describeOpenStreams } from '../shared/http/sse.ts';
+
+export interface TestStack {
+  config: Config;
+  deps: Deps;
+  /** Gateway base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  mail: MailCatcher;
+  dataDir: string;
+  fetch(path: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export const QUEUES = ['provision', 'mail'];
+
+/** The default plans with room for many tenants of any size on the free plan. */
+const TEST_PLANS = JSON.stringify([{ id: 'free', tenants: 100, maxMemoryMb: 2048 }, { id: 'starter' }, { id: 'pro' }]);
+
+/** Names the missing emulator and how to get one, instead of a connection error deep in a client. */
+function emulatorHosts() {
+  const firestore = process.env.FIRESTORE_EMULATOR_HOST;
+  const auth = process.env.FIREBASE_AUTH_EMULATOR_HOST;
+  if (!firestore || !auth) {
+    throw new Error('Tests need the emulators: run them through `npm test` (or `npm test -- <file>`), which starts them.');
+  }
+  return { firestore, auth };
+}
+
+/**
+ * Names the step a close is in when it takes over 20 s, and afterwards what
+ * still keeps the process alive, so a test file that fails to exit says why.
+ */
+function watchSteps(what: string) {
+  let current = '';
+  const started = Date.now();
+  const timer = setInterval(() => process.stderr.write(`${what}: still in "${current}" after ${Math.round((Date.now() - started) / 1000)} s\n`), 20_000);
+  timer.unref();
+  const step = (name: string) => {
+    current = name;
+  };
+  step.done = () => {
+    clearInterval(timer);
+    setTimeout(() => process.stderr.write(`${what}: the process is still alive 20 s after; open: ${describeOpenHandles()}; streams: ${describeOpenStreams().join(' | ') || 'none'}\n`), 20_000).unref();
+  };
+  return step;
+}
+
+/** The open handles; for a TCP socket, both ends as `ss` shows them (which process holds the other). */
+function describeOpenHandles(): string {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const sockets = spawnSync('ss', ['-tanpH'], { encoding: 'utf8' }).stdout?.split('\n') ?? [];
+  return handles
+    .map((h) => {
+      const name = (h as object).constructor?.name ?? typeof h;
+      const { localPort, remotePort } = h as { localPort?: number; remotePort?: number };
+      if (remotePort === undefined) return name;
+      return `${name}(${localPort} -> ${remotePort}: ${sockets.filter((l) => l.includes(`:${remotePort} `)).join(' / ')})`;
+    })
+    .join(', ');
+}
+
+export async function startTestStack(options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {}): Promise<TestStack> {
+  const hosts = emulatorHosts();
+  const projectId = `demo-t${randomBytes(5).toString('hex')}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tp-stack-'));
+  const mail = await startMailCatcher();
+  // Test files run in parallel, each with its own runtime: the gateway's port and the
+  // environments' ports come from the one allocator, reserved to this process (see ports.ts).
+  const port = await allocatePort();
+  const environmentPorts = await allocatePorts(100);
+  let tasks: { endpoint: string; close(): Promise<void> } | undefined;
+  if (options.tasks !== false) {
+    const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
+    tasks = await startCloudTasksServer({
+      port: 0,
+      dedupWindowMs: 2000,
+      log: () => {},
+      queues: QUEUES.map((q) => ({ name: `projects/${projectId}/locations/us-central1/queues/${q}`, retryConfig: { minBackoff: { nanos: 100_000_000 }, maxBackoff: { seconds: 2 } } })),
+    });
+  }
+  const config = parseConfig({
+    TP_ENV: 'test',
+    GCP_PROJECT_ID: projectId,
+    GCP_REGION: 'us-central1',
+    // The Auth emulator signs tokens for one project; test files share it and use unique uids.
+    FIREBASE_PROJECT_ID: 'demo-tenantplane',
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    FIRESTORE_EMULATOR_HOST: hosts.firestore,
+    FIREBASE_AUTH_EMULATOR_HOST: hosts.auth,
+    TASKS_EMULATOR_HOST: tasks?.endpoint,
+    SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
+    DATA_DIR: dataDir,
+    LOCAL_PORT_RANGE: `${environmentPorts.from}-${environmentPorts.to}`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    // Test files create many tenants per user; test/tenant-boundary.test.ts passes PLANS: '' to test the product's own limits.
+    PLANS: TEST_PLANS,
+    ...options.env,
+  });
+  const deps = createDeps(config, options.deps);
+  const gateway = await startGateway(deps, { port });
+  const url = `http://127.0.0.1:${gateway.port}`;
+  return {
+    config,
+    deps,
+    url,
+    mail,
+    dataDir,
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set('Content-Type', 'application/json');
+        body = JSON.stringify(init.json);
+      }
+      return fetch(url + path, { ...init, headers, body });
+    },
+    async close() {
+      const step = watchSteps('test stack close');
+      // No new dispatches, then no new requests and the running ones finished, then the clients.
+      step('tasks server');
+      await tasks?.close();
+      step('gateway');
+      await gateway.close();
+      // Tenant processes are detached so they survive a control-plane restart; a test platform stops them all.
+      const runtime = deps.runtime() as { stopAll?: () => Promise<void>; adopted?: Promise<unknown> };
+      // Re-adoption may still be reading secrets from Firestore: let it finish before the client closes.
+      step('runtime adoption');
+      await runtime.adopted?.catch(() => undefined);
+      step('runtime stopAll');
+      await runtime.stopAll?.();
+      step('deps');
+      await deps.close();
+      step('mail catcher');
+      await mail.close();
+      step.done();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
