@@ -81,7 +81,7 @@ export async function runCli(io: CliIo): Promise<number> {
       return EXIT_OK;
     }
     if (!command) throw new UsageError(`Unknown command "${name}".`);
-    let parsed;
+    let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({ args: rest, options: { ...command.options, ...COMMON_OPTIONS }, allowPositionals: true, strict: true });
     } catch (err) {

@@ -38,7 +38,7 @@ export async function followAccepted(ctx: CommandContext, kind: OperationKind, a
     return EXIT_OK;
   }
   const spinner = out.spin(`${kind} ${tenant.name}…`);
-  let outcome;
+  let outcome: Awaited<ReturnType<typeof waitForOperation>>;
   try {
     outcome = await waitForOperation(ctx.client(), tenant.id, kind, { timeoutMs: timeoutMs(ctx.values), onEvent: (e) => out.line(formatEvent(out, e)) });
   } finally {

@@ -71,7 +71,7 @@ withBq('bq query runs the billing cost query with named parameters and no parame
   t.is((insert?.body as any)?.configuration?.query?.parameterMode, undefined, 'bq sent no parameterMode, and the fake took the query');
   const jobs = await bq(['ls', '-j']);
   t.is(jobs.code, 0, jobs.stdout + jobs.stderr);
-  t.deepEqual(JSON.parse(jobs.stdout).map((j: any) => [j.jobReference.jobId, j.state]), [[(insert?.body as any).jobReference.jobId, 'DONE']], 'the job bq named is listed');
+  t.deepEqual(JSON.parse(jobs.stdout).map((j: any) => [j.jobReference.jobId, j.state]), [[(insert!.body as any).jobReference.jobId, 'DONE']], 'the job bq named is listed');
 });
 
 test('SQL the fake cannot evaluate fails with a message saying so, not a made-up answer', async (t) => {

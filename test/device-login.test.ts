@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { Timestamp } from '@google-cloud/firestore';
 import { deviceCodeRef } from '../shared/store/device-codes.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
-import { createTestUser, type TestUser } from '../testing/users.ts';
+import { createTestUser, } from '../testing/users.ts';
 import { createCliHome, type CliHome } from '../cli/cli-test-kit.ts';
 
 const BIN = resolve(import.meta.dirname, '../cli/bin.js');
@@ -201,5 +201,5 @@ test.serial('creating codes is rate-limited per client address (the earlier test
   }
   t.truthy(refused, `no 429 after ${limit + 1} codes from one address`);
   t.truthy(refused?.headers.get('retry-after'));
-  t.is((await refused?.json()).error.code, 'rate_limited');
+  t.is((await refused!.json()).error.code, 'rate_limited');
 });

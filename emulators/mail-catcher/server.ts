@@ -82,12 +82,12 @@ export async function startMailCatcher(options: { host?: string; smtpPort?: numb
     } else if (url.pathname.startsWith('/messages/')) {
       const mail = inbox.find((m) => m.id === Number(url.pathname.split('/')[2]));
       if (!mail) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('No such message.');
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page(escape(mail.subject), `<p><a href="/">← Inbox</a></p>
-<p><b>To:</b> ${escape(mail.to.join(', '))}<br><b>Subject:</b> ${escape(mail.subject)}<br><b>At:</b> ${mail.receivedAt}</p>
-<iframe title="The message" sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escape(openLinksOnTop(mail.html || `<pre>${escape(mail.text)}</pre>`))}" style="width:100%;height:70vh;border:1px solid #ddd"></iframe>
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page(escapeHtml(mail.subject), `<p><a href="/">← Inbox</a></p>
+<p><b>To:</b> ${escapeHtml(mail.to.join(', '))}<br><b>Subject:</b> ${escapeHtml(mail.subject)}<br><b>At:</b> ${mail.receivedAt}</p>
+<iframe title="The message" sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escapeHtml(openLinksOnTop(mail.html || `<pre>${escapeHtml(mail.text)}</pre>`))}" style="width:100%;height:70vh;border:1px solid #ddd"></iframe>
 ${linkList(mail)}`));
     } else if (url.pathname === '/') {
-      const rows = [...inbox].reverse().map((m) => `<tr><td>${m.receivedAt.slice(11, 19)}</td><td>${escape(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escape(m.subject)}</a></td></tr>`);
+      const rows = [...inbox].reverse().map((m) => `<tr><td>${m.receivedAt.slice(11, 19)}</td><td>${escapeHtml(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escapeHtml(m.subject)}</a></td></tr>`);
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page('Inbox', `<p>${inbox.length} message(s) caught on SMTP port ${smtpPort}. <a href="/">Refresh</a></p>
 <table><thead><tr><th>Time</th><th>To</th><th>Subject</th></tr></thead><tbody>${rows.join('') || '<tr><td colspan=3>No mail yet.</td></tr>'}</tbody></table>`));
     } else {
@@ -144,10 +144,10 @@ export function openLinksOnTop(html: string): string {
 function linkList(mail: CaughtMail): string {
   const links = [...new Set([...(mail.html + '\n' + mail.text).matchAll(/https?:\/\/[^\s"'<>]+/g)].map((m) => m[0].replace(/&amp;/g, '&')))];
   if (links.length === 0) return '';
-  return `<p><b>Links in this mail</b> (open in this tab):</p><ul>${links.map((l) => `<li><a href="${escape(l)}">${escape(l)}</a></li>`).join('')}</ul>`;
+  return `<p><b>Links in this mail</b> (open in this tab):</p><ul>${links.map((l) => `<li><a href="${escapeHtml(l)}">${escapeHtml(l)}</a></li>`).join('')}</ul>`;
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

@@ -1,6 +1,6 @@
 import { dependencyUnavailable, withDeadline } from '../deadline.ts';
 import { AppError, unauthenticated } from '../errors.ts';
-import type { Auth } from 'firebase-admin/auth';
+import type { Auth, DecodedIdToken } from 'firebase-admin/auth';
 
 export type Role = 'admin' | 'tenant';
 export const ROLES: readonly Role[] = ['admin', 'tenant'];
@@ -16,7 +16,7 @@ export interface Principal {
 export async function verifyBearer(header: string | undefined, getAuth: () => Promise<Auth>, timeoutMs = 8000): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (!match) throw unauthenticated();
-  let decoded;
+  let decoded: DecodedIdToken;
   try {
     // The revocation check asks Auth: an outage is a 503 naming it, not a hang or a bogus 401.
     decoded = await withDeadline('auth', timeoutMs, (async () => (await getAuth()).verifyIdToken(match[1], true))());

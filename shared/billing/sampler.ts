@@ -61,7 +61,7 @@ export function createUsageSampler(options: UsageSamplerOptions): UsageSampler {
   let running: Promise<unknown> | undefined;
 
   async function sampleEnvironment(ref: EnvironmentRef): Promise<boolean> {
-    let counters;
+    let counters: Awaited<ReturnType<typeof meter.usage>>;
     try {
       counters = await meter.usage(ref);
     } catch (error) {

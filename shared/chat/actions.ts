@@ -55,7 +55,7 @@ export const ACTION_SCHEMAS = {
         .trim()
         .min(3)
         .max(300)
-        .regex(/^[a-z0-9][a-z0-9._\-/:]*[a-z0-9_\-]$/i, 'must be a container image reference like registry/repository:tag')
+        .regex(/^[a-z0-9][a-z0-9._\-/:]*[a-z0-9_-]$/i, 'must be a container image reference like registry/repository:tag')
         .describe("Container image to deploy; it must be in the site's own repository, <registry>/tp-<tenantId>/<name>:<tag>, or the default image."),
     })
     .strict()

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 
 /** Shortens `base` to `max` characters with a hash suffix when it had to be cut, so distinct inputs stay distinct. */
-function fit(base: string, max: number): string {
+function clip(base: string, max: number): string {
   if (base.length <= max) return base;
   const hash = createHash('sha256').update(base).digest('hex').slice(0, 6);
   return `${base.slice(0, max - 7).replace(/-+$/, '')}-${hash}`;
@@ -21,7 +21,7 @@ const slug = (tenantId: string) => tenantId.toLowerCase().replace(/[^a-z0-9-]/g,
  * test ids are padded with `-sa`, long ones shortened with a hash.
  */
 export function tenantServiceAccountId(tenantId: string): string {
-  let id = fit(`tp-${slug(tenantId)}`, 30).replace(/-+$/, '');
+  let id = clip(`tp-${slug(tenantId)}`, 30).replace(/-+$/, '');
   if (id.length < 6) id = `${id}-sa`;
   return id;
 }
@@ -30,7 +30,7 @@ export function tenantServiceAccountId(tenantId: string): string {
 export const tenantServiceAccountEmail = (projectId: string, tenantId: string) => `${tenantServiceAccountId(tenantId)}@${projectId}.iam.gserviceaccount.com`;
 
 /** Artifact Registry repository id `tp-<tenantId>` (lowercase letters, digits and hyphens, starts with a letter, ≤ 63). */
-export const tenantRepositoryId = (tenantId: string) => fit(`tp-${slug(tenantId)}`, 63).replace(/-+$/, '');
+export const tenantRepositoryId = (tenantId: string) => clip(`tp-${slug(tenantId)}`, 63).replace(/-+$/, '');
 
 /** `<location>-docker.pkg.dev/<project>`, the shape of an Artifact Registry docker host, split into its parts. */
 export function parseArtifactRegistryHost(host: string): { location: string; projectId: string } | undefined {

@@ -64,7 +64,7 @@ export function deviceRoutes(deps: Deps, options: DeviceRouteOptions = {}): ApiR
     await runKeyedTransaction(deps.db, ref.path, async (tx) => {
       const now = deps.now();
       const current = await readDeviceCode(tx, ref);
-      if (!current || current.status !== 'pending' || current.userCodeHash !== hashUserCode(userCode)) throw noUserCode();
+      if (current?.status !== 'pending' || current.userCodeHash !== hashUserCode(userCode)) throw noUserCode();
       if (current.expiresAt.getTime() <= now.getTime()) throw expired();
       writeDeviceCode(tx, ref, { ...current, status: decision, uid, decidedAt: now }, true);
     });

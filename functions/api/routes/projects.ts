@@ -14,7 +14,7 @@ const P = '/api/v1/users/:uid/projects';
 const ONE = `${P}/:projectId`;
 const owner = (ctx: Context) => ({ ownerId: ctx.params.uid });
 
-export function projectRoutes(deps: Deps, projects: ProjectService): ApiRoute[] {
+export function projectRoutes(_deps: Deps, projects: ProjectService): ApiRoute[] {
   const one = (ctx: Context) => [ctx.params.uid, ctx.params.projectId] as const;
   return [
     {

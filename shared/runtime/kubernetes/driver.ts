@@ -15,7 +15,7 @@ import {
   secretManifest, selectorOf, serviceAccountManifest, serviceAccountNameOf, serviceManifest, volumeClaimManifest, workloadNameOf,
   type ManifestOptions,
 } from './resources.ts';
-import { DriverError, type EnvironmentRef, type EnvironmentSpec, type EnvironmentStatus, type LogLine, type RuntimeDriver } from '../types.ts';
+import { DriverError, type EnvironmentRef, type EnvironmentStatus, type LogLine, type RuntimeDriver } from '../types.ts';
 import type { KubernetesDriverOptions } from './options.ts';
 import { pollUntilReady } from '../poll-until-ready.ts';
 

@@ -198,7 +198,7 @@ export async function adoptAll(ctx: LifecycleContext, records: EnvRecords): Prom
   for (const key of Object.keys(state.environments)) {
     await records.withEnv(key, async () => {
       const rec = await records.load(key);
-      if (!rec || rec.desired !== 'running' || (await isOurs(ctx.opts, rec))) return;
+      if (rec?.desired !== 'running' || (await isOurs(ctx.opts, rec))) return;
       const logDir = logDirOf(ctx.opts, key);
       const ended = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
       if (rec.pid) await writeSystemLog(logDir, `pid ${rec.pid} is gone or is no longer ours; starting ${key} again`);

@@ -9,7 +9,7 @@
  * takes the time of the dated line before it in the same file, or the first
  * dated line after it, or, in a file with no dates at all, the file's mtime.
  */
-import { appendFile, mkdir, open, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LogLine, LogQuery } from '../types.ts';
 
@@ -56,7 +56,7 @@ interface DatedLine {
 }
 
 async function readTail(file: string, stream: LogLine['stream']): Promise<DatedLine[]> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch {

@@ -11,7 +11,7 @@
  * (traverse, never read) so the workload can reach its own folder.
  */
 import { constants, readdirSync } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { secretNameProblem } from '../../secrets/names.ts';
 import type { ResolvedLocalOptions } from './options.ts';
@@ -144,7 +144,7 @@ async function ownTmpDir(tmpDir: string, identity: WorkloadIdentity | undefined)
     await mkdir(tmpDir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    let handle;
+    let handle: FileHandle;
     try {
       handle = await open(tmpDir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (error) {
