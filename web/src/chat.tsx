@@ -146,7 +146,10 @@ function Chat({ user }: { user: SignedInUser }) {
             </ul>
           </div>
         )}
-        {items.map((item, i) => <ChatItem key={i} item={item} busy={busy} onDecide={decide} />)}
+        {items.map((item, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: the conversation only grows, so an index names the same item for good
+          <ChatItem key={i} item={item} busy={busy} onDecide={decide} />
+        ))}
         {busy && <Spinner label="Working…" />}
         <div ref={end} />
       </div>

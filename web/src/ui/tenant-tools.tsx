@@ -205,9 +205,12 @@ export function LogsSection({ tenant }: { tenant: Tenant }) {
         <Button small variant="secondary" busy={busy} onClick={load}>Refresh logs</Button>
       </div>
       {error && <Notice kind="error">{error}</Notice>}
-      <pre aria-label={`Log lines of ${env}`} tabIndex={0} className="mono max-h-64 overflow-auto rounded-lg bg-slate-900 p-3 text-slate-100">
-        {newestFirst === null ? 'Loading…' : newestFirst.length === 0 ? 'No log lines yet.' : newestFirst.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
-      </pre>
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a box that scrolls must be reachable by keyboard to be scrolled */}
+      <section aria-label={`Log lines of ${env}`} tabIndex={0} className="max-h-64 overflow-auto rounded-lg bg-slate-900 p-3 text-slate-100">
+        <pre className="mono">
+          {newestFirst === null ? 'Loading…' : newestFirst.length === 0 ? 'No log lines yet.' : newestFirst.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
+        </pre>
+      </section>
     </section>
   );
 }
