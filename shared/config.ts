@@ -37,6 +37,8 @@ export interface Config {
     /** Longest wait on one call to a dependency (Firestore, Auth, Cloud Tasks) before answering 503. */
     dependencyTimeoutMs: number;
   };
+  /** Long answers (SSE): where clients open them, and the limits every stream keeps. */
+  streams: StreamsConfig;
   tasks: {
     location: string;
     /** Shared secret sent as a task header and checked by task endpoints (always set). */
@@ -111,6 +113,22 @@ export interface ChatConfig {
   historyBudgetChars: number;
   /** Chat requests per user per minute. */
   rateLimitPerMinute: number;
+}
+
+/**
+ * Streams (event streams, chat replies, the /messages proxy). Firebase Hosting
+ * buffers what its rewrites answer, so clients open streams on the function's
+ * own URL instead (`url`, `{name}` = api or chat) with the ID token in Authorization.
+ */
+export interface StreamsConfig {
+  /** STREAM_URL: a function's own URL, `{name}` replaced; default FUNCTIONS_URL (in production the cloudfunctions.net address). */
+  url: string;
+  /** STREAM_HEARTBEAT_MS: a comment line this often keeps proxies and clients from calling a quiet stream dead. */
+  heartbeatMs: number;
+  /** STREAM_DEADLINE_MS: a stream ends after this long; event streams are resumed by the client with Last-Event-ID. Keep it below the functions' timeout. */
+  deadlineMs: number;
+  /** STREAMS_PER_USER: open streams one user may hold on one function instance (not across instances). */
+  perUser: number;
 }
 
 /** Public Firebase web settings: the API key of a web app is an identifier, not a secret. */
@@ -277,6 +295,20 @@ function registryConfig(env: Env, mode: Mode, projectId: string, region: string)
   };
 }
 
+function streamsConfig(env: Env, functionsUrl: string): StreamsConfig {
+  const streamUrl = url(env, 'STREAM_URL', functionsUrl);
+  if (!streamUrl.includes('{name}')) {
+    throw new ConfigError('STREAM_URL', 'must contain {name} (example: https://europe-west1-my-project.cloudfunctions.net/{name}).');
+  }
+  return {
+    url: streamUrl,
+    heartbeatMs: int(env, 'STREAM_HEARTBEAT_MS', 15_000, 10, 600_000),
+    // Under the api and chat functions' 600 s timeout (scripts/deploy.sh), so a stream ends cleanly before Cloud Run cuts it.
+    deadlineMs: int(env, 'STREAM_DEADLINE_MS', 300_000, 200, 3_600_000),
+    perUser: int(env, 'STREAMS_PER_USER', 10, 1, 10_000),
+  };
+}
+
 // The config ------------------------------------------------------------
 
 export function parseConfig(env: Env = process.env): Config {
@@ -307,6 +339,7 @@ export function parseConfig(env: Env = process.env): Config {
       // Tests share loaded machines where a live emulator can take seconds: there only a long silence counts as down.
       dependencyTimeoutMs: int(env, 'DEPENDENCY_TIMEOUT_MS', mode === 'test' ? 30_000 : 8000, 100, 60_000),
     },
+    streams: streamsConfig(env, functionsUrl),
     tasks: {
       location: str(env, 'TASKS_LOCATION', region),
       secret: devDefault(env, mode, 'TASKS_SECRET', 'dev-tasks-secret', '$(openssl rand -hex 32)'),

@@ -15,12 +15,25 @@ export interface SseStream {
   readonly isClosed: boolean;
 }
 
+export interface SseOptions {
+  /** A comment line this often, so proxies and clients do not take a quiet stream for a dead one (default 15 s). */
+  heartbeatMs?: number;
+  /** The reconnection delay clients are told (`retry:`), default 2 s. */
+  retryMs?: number;
+  /**
+   * Ends the stream after this long. A stream held for hours pins an instance
+   * and outlives the function's timeout; clients reconnect (event streams with
+   * Last-Event-ID), which also spreads them over instances again.
+   */
+  deadlineMs?: number;
+}
+
 /**
  * Starts a Server-Sent Events response with heartbeats (comment lines) so
  * proxies keep the connection open, and without buffering so each event
  * reaches the client as soon as it is written.
  */
-export function openSse(res: ServerResponse, options: { heartbeatMs?: number; retryMs?: number } = {}): SseStream {
+export function openSse(res: ServerResponse, options: SseOptions = {}): SseStream {
   res.statusCode = 200;
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -35,10 +48,17 @@ export function openSse(res: ServerResponse, options: { heartbeatMs?: number; re
     if (isClosed) return;
     isClosed = true;
     clearInterval(heartbeat);
+    clearTimeout(deadline);
     resolveClosed();
   };
   const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
   heartbeat.unref();
+  const deadline = options.deadlineMs === undefined ? undefined : setTimeout(() => {
+    write(': deadline reached; reconnect (with Last-Event-ID) to continue\n\n');
+    if (!res.writableEnded) res.end();
+    finish();
+  }, options.deadlineMs);
+  deadline?.unref();
   res.on('close', finish);
   const write = (text: string) => {
     if (!isClosed && !res.writableEnded) res.write(text);
