@@ -99,7 +99,7 @@ export async function followOperation(
     (spec.done as readonly string[]).includes(event.type) ? { outcome: 'done', event } : (spec.failed as readonly string[]).includes(event.type) ? { outcome: 'failed', event } : null;
 
   const history: TenantEvent[] = [];
-  const res = await send(`${tenantPath(tenantId)}/events?follow=false`, { signal, headers: { Accept: 'text/event-stream' } });
+  const res = await send(`${tenantPath(tenantId)}/events?follow=false`, { via: 'api', signal, headers: { Accept: 'text/event-stream' } });
   if (!res.ok || !res.body) throw await errorFromResponse(res);
   await readEventStream(res.body, (m) => {
     const event = parseEvent(m.data);
@@ -120,6 +120,7 @@ export async function followOperation(
     return await new Promise<FollowResult>((resolve, reject) => {
       let settled = false;
       followEventStream(`${tenantPath(tenantId)}/events`, {
+        via: 'api',
         signal: local.signal,
         lastEventId: history.at(-1)?.id,
         onConnection,
