@@ -60,6 +60,9 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
   }, options.deadlineMs);
   deadline?.unref();
   res.on('close', finish);
+  // A caller who left while the stream was being prepared (history read, auth) has closed it already:
+  // waiting for a 'close' that was emitted before would hold its listener and its slot forever.
+  if (res.destroyed) finish();
   const write = (text: string) => {
     if (!isClosed && !res.writableEnded) res.write(text);
   };

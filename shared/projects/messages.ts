@@ -93,6 +93,8 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
         settle(badGateway(`answered ${status} to POST /messages${message ? `: ${message}` : '.'}`));
       }, (err) => settle(badGateway('broke off its answer.', err)));
     });
+    // The caller left while the project was being looked up: nothing to ask the agent.
+    if (res.destroyed) return abandon();
     upstream.end(payload);
   });
 }
