@@ -53,7 +53,8 @@ export function bufferLikeHosting(res: ServerResponse): void {
     // A visitor who left gets nothing; the function still ran to its end, as behind Hosting.
     if (!res.destroyed) {
       res.removeHeader('Transfer-Encoding');
-      res.setHeader('Content-Length', body.length);
+      // 204 and 304 carry no body, so no length either (RFC 9110 §8.6).
+      if (res.statusCode !== 204 && res.statusCode !== 304) res.setHeader('Content-Length', body.length);
     }
     ending = true;
     return end(body, callbackOf(chunk, ...rest));
