@@ -26,6 +26,31 @@ test('without a way to refresh, a rejected token asks to log in again', async (t
   t.is(calls, 1);
 });
 
+// Streams
+
+test("streams open on the api function's own URL that GET /api/config names, asked once; other calls stay on the platform's URL", async (t) => {
+  const sent: string[] = [];
+  const fetchFn = (async (url: string) => {
+    sent.push(String(url));
+    if (String(url).endsWith('/api/config')) return Response.json({ streams: { api: 'https://fn.example/api', chat: 'https://fn.example/chat' } });
+    return new Response('data: {}\n\n', { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+  }) as typeof fetch;
+  const client = createClient({ url: 'https://hosting.example', token: async () => 'tok' }, fetchFn);
+  await client.open('/api/v1/tenants/t-aaaaaaaaaa/events');
+  await client.open('/api/v1/tenants/t-aaaaaaaaaa/events?follow=false');
+  t.deepEqual(sent, ['https://hosting.example/api/config', 'https://fn.example/api/api/v1/tenants/t-aaaaaaaaaa/events', 'https://fn.example/api/api/v1/tenants/t-aaaaaaaaaa/events?follow=false']);
+});
+
+test("a platform whose config names no stream URL is streamed from its own URL", async (t) => {
+  const sent: string[] = [];
+  const fetchFn = (async (url: string) => {
+    sent.push(String(url));
+    return String(url).endsWith('/api/config') ? Response.json({ mode: 'production' }) : new Response('', { status: 200 });
+  }) as typeof fetch;
+  await createClient({ url: 'https://old.example', token: async () => 'tok' }, fetchFn).open('/api/v1/tenants/t-aaaaaaaaaa/events');
+  t.deepEqual(sent, ['https://old.example/api/config', 'https://old.example/api/v1/tenants/t-aaaaaaaaaa/events']);
+});
+
 // Tables
 
 test('table columns line up when cells are colored', (t) => {

@@ -10,7 +10,11 @@ import { CliError } from './errors.ts';
 export interface ApiClient {
   readonly url: string;
   request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
-  /** A raw authorized request (streams); the caller reads the body. */
+  /**
+   * A raw authorized GET of a stream; the caller reads the body. It goes to the
+   * api function's own URL (`streams.api` of `GET /api/config`), because Hosting
+   * would hand over a stream only once it is complete.
+   */
   open(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
   /** Every tenant the caller can see, following pagination. */
   listTenants(): Promise<Tenant[]>;
@@ -26,23 +30,38 @@ export interface ApiClient {
  * platform may have restarted or the user's role changed.
  */
 export function createClient(session: Session, fetchFn: typeof fetch = fetch): ApiClient {
-  async function send(path: string, init: RequestInit, refreshed = false): Promise<Response> {
+  let streamBase: Promise<string> | undefined;
+  /** Where streams are opened, asked once per run; a platform that does not say (older than STREAM_URL) streams from its own URL. */
+  function streamUrl(): Promise<string> {
+    streamBase ??= (async () => {
+      const res = await send('/api/config', {}, true, session.url, false);
+      if (!res.ok) throw toCliError(res.status, await res.json().catch(() => ({})), res.headers.get('x-request-id'));
+      const config = (await res.json().catch(() => ({}))) as { streams?: { api?: string } };
+      return (config.streams?.api ?? session.url).replace(/\/+$/, '');
+    })().catch((err) => {
+      streamBase = undefined;
+      throw err;
+    });
+    return streamBase;
+  }
+
+  async function send(path: string, init: RequestInit, refreshed = false, base = session.url, signed = true): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set('Authorization', `Bearer ${await session.token(refreshed)}`);
+    if (signed) headers.set('Authorization', `Bearer ${await session.token(refreshed)}`);
     // The audit trail records which path a change came through (R-AUDIT-1).
     headers.set('X-Tenantplane-Client', 'cli');
     try {
-      const res = await fetchFn(session.url + path, { ...init, headers });
+      const res = await fetchFn(base + path, { ...init, headers });
       // A token the server no longer accepts (the platform restarted, a role changed): refresh once and retry.
-      if (res.status === 401 && !refreshed && session.canRefresh) {
+      if (res.status === 401 && signed && !refreshed && session.canRefresh) {
         await res.body?.cancel();
-        return send(path, init, true);
+        return send(path, init, true, base);
       }
       return res;
     } catch (err) {
       if (err instanceof CliError) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`Cannot reach the API at ${session.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? Set the URL with \`tenantplane login --url\` or TENANTPLANE_URL.`, 'unreachable');
+      throw new CliError(`Cannot reach the API at ${base} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? Set the URL with \`tenantplane login --url\` or TENANTPLANE_URL.`, 'unreachable');
     }
   }
 
@@ -65,7 +84,7 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
       return parsed as T;
     },
     async open(path, headers = {}, signal) {
-      const res = await send(path, { headers, signal });
+      const res = await send(path, { headers, signal }, false, await streamUrl());
       if (!res.ok) {
         const parsed = await res.json().catch(() => ({}));
         throw toCliError(res.status, parsed, res.headers.get('x-request-id'));

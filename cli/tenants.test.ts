@@ -19,7 +19,7 @@ test.after.always(async () => {
   const left = stack ? await stack.fetch('/api/v1/tenants', { token: owner.token }).then((r) => r.json()).catch(() => ({ tenants: [] })) : { tenants: [] };
   for (const tenant of left.tenants ?? []) {
     await stack.fetch(`/api/v1/tenants/${tenant.id}`, { method: 'DELETE', token: owner.token });
-    await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+    await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
   }
   cli?.remove();
   await stack?.close();
@@ -130,13 +130,13 @@ test.serial('secrets set reads the value from stdin and never prints it; the lis
 test.serial('--no-wait returns as soon as the operation is accepted', async (t) => {
   const tenant = (await tenantByName('shop'))!;
   // The secret change above restarts the tenant; wait for that before starting another operation.
-  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_restarted'], 60_000);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_restarted'], 60_000);
   const res = await cli.run(['rotate', 'shop', '--yes', '--no-wait', '--json']);
   t.is(res.code, 0, res.stderr);
   const body = JSON.parse(res.stdout);
   t.is(body.tenant.operation, 'rotate');
   t.regex(body.links.credentials, /^\/api\/v1\/tenants\/t-\w+\/credentials\//);
-  await waitForEvent(stack.url, tenant.id, owner.token, ['credentials_rotated'], 60_000);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['credentials_rotated'], 60_000);
 });
 
 // Delete
@@ -169,7 +169,7 @@ test.serial('delete --yes deletes without asking, even with stdin closed', async
   const created = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'quick', environments: ['live'] } });
   t.is(created.status, 202);
   const { tenant } = await created.json();
-  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready'], 60_000);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready'], 60_000);
   const res = await cli.run(['delete', 'quick', '--yes']);
   t.is(res.code, 0, res.stderr);
   t.notRegex(res.stderr, /to confirm/);

@@ -7,7 +7,8 @@ import { wrap, type Handler, type NodeHandler } from '../shared/http/wrap.ts';
 export function toNodeHandler(handler: Handler, deps: Deps): NodeHandler {
   return wrap(handler, {
     log: deps.log,
-    corsOrigins: deps.config.http.corsOrigins,
+    // The pages, served from PUBLIC_URL, open their streams on a function's own URL: a cross-origin call.
+    corsOrigins: [...deps.config.http.corsOrigins, new URL(deps.config.publicUrl).origin],
     allowLocalhost: deps.config.mode !== 'production',
     bodyLimitBytes: deps.config.http.bodyLimitBytes,
     trustedProxyHops: deps.config.http.trustedProxyHops,

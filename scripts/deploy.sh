@@ -18,16 +18,21 @@ settings from the environment, .env and .env.production.
 EOF
 }
 
-# name service-account public? min-instances max-instances timeout
+# name service-account public? min-instances max-instances timeout concurrency
+# Concurrency "-" keeps the gen2 default of one request per instance. api and
+# chat hold streams (events, /messages, chat replies) open for up to
+# STREAM_DEADLINE_MS (5 min): one per instance would need an instance per open
+# stream, so they take 80 at once, which needs a whole vCPU (--cpu=1). Their
+# timeout stays above that deadline, so a stream ends cleanly before Cloud Run cuts it.
 FUNCTION_SPECS=(
-  "signup tp-functions public 0 10 60s"
-  "activate tp-functions public 0 10 60s"
+  "signup tp-functions public 0 10 60s -"
+  "activate tp-functions public 0 10 60s -"
   # api keeps one warm instance: it serves every page load and SSE stream.
-  "api tp-functions public 1 20 600s"
-  "provision tp-provisioner private 0 10 540s"
-  "mail tp-functions private 0 5 120s"
-  "billing-aggregate tp-functions private 0 1 540s"
-  "chat tp-functions public 0 10 300s"
+  "api tp-functions public 1 20 600s 80"
+  "provision tp-provisioner private 0 10 540s -"
+  "mail tp-functions private 0 5 120s -"
+  "billing-aggregate tp-functions private 0 1 540s -"
+  "chat tp-functions public 0 10 600s 80"
 )
 
 # Secrets every function may need, by variable: always mounted from Secret
@@ -89,6 +94,8 @@ prepare_config() {
   declare -A forced=(
     [TP_ENV]=production
     [FUNCTIONS_URL]=${FUNCTIONS_URL:-$(function_url '{name}')}
+    # Where clients open streams: each function's own URL, since Hosting buffers its rewrites.
+    [STREAM_URL]=${STREAM_URL:-${FUNCTIONS_URL:-$(function_url '{name}')}}
     [TASKS_SERVICE_ACCOUNT]=${TASKS_SERVICE_ACCOUNT:-$(sa_email tp-tasks)}
     [RUNTIME_DRIVER]=${RUNTIME_DRIVER:-cloud-run}
   )
@@ -130,15 +137,16 @@ prepare_config() {
 }
 
 deploy_function() {
-  local name=$1 sa=$2 access=$3 min=$4 max=$5 timeout=$6 source=$TP_ROOT/dist/functions/$1
-  local auth=--allow-unauthenticated
+  local name=$1 sa=$2 access=$3 min=$4 max=$5 timeout=$6 concurrency=$7 source=$TP_ROOT/dist/functions/$1
+  local auth=--allow-unauthenticated scaling=()
   [[ $access == private ]] && auth=--no-allow-unauthenticated
+  [[ $concurrency != - ]] && scaling=(--concurrency="$concurrency" --cpu=1)
   [[ -f $source/index.js ]] || fail "$source/index.js not found: run 'npm run build' (or drop --skip-build)"
   step "Deploy function $name"
   run "deploy function $name" gc functions deploy "$name" --gen2 --region="$GCP_REGION" --runtime=nodejs20 \
     --source="$source" --entry-point="$name" --trigger-http "$auth" \
     --service-account="$(sa_email "$sa")" --min-instances="$min" --max-instances="$max" \
-    --timeout="$timeout" --memory=512Mi --env-vars-file="$ENV_FILE" --set-secrets="$SECRETS_ARG" \
+    --timeout="$timeout" --memory=512Mi "${scaling[@]}" --env-vars-file="$ENV_FILE" --set-secrets="$SECRETS_ARG" \
     --update-labels="$TP_LABEL"
   ok "$name deployed"
   if [[ $access == private ]]; then
@@ -224,6 +232,7 @@ main() {
     info "$(printf '%-18s %s' "$name" "$uri")"
   done
   [[ -n ${PUBLIC_URL:-} ]] && info "$(printf '%-18s %s' public "$PUBLIC_URL")"
+  info "$(printf '%-18s %s' streams "${STREAM_URL:-${FUNCTIONS_URL:-$(function_url '{name}')}}")"
   check_health
   TP_STEP=""
   printf '\n%sDeploy complete.%s\n' "$C_GREEN$C_BOLD" "$C_RESET"

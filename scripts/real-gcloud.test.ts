@@ -129,10 +129,14 @@ realTest('deploy uploads each function, creates it gen2 with its account, env an
   t.like(api, {
     buildConfig: { runtime: 'nodejs20', entryPoint: 'api' },
     labels: { tenantplane: 'platform' },
+    // api holds streams: 80 requests at once per instance, on a whole vCPU as concurrency needs.
     serviceConfig: { serviceAccountEmail: sa('tp-functions'), minInstanceCount: 1, maxInstanceCount: 20, timeoutSeconds: 600, availableMemory: '512Mi',
-      environmentVariables: { TP_ENV: 'production', GCP_PROJECT_ID: 'tp-real', RUNTIME_DRIVER: 'cloud-run', TASKS_SERVICE_ACCOUNT: sa('tp-tasks'), FUNCTIONS_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}' } },
+      maxInstanceRequestConcurrency: 80, availableCpu: '1',
+      environmentVariables: { TP_ENV: 'production', GCP_PROJECT_ID: 'tp-real', RUNTIME_DRIVER: 'cloud-run', TASKS_SERVICE_ACCOUNT: sa('tp-tasks'), FUNCTIONS_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}',
+        STREAM_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}' } },
   });
   t.like(provision, { serviceConfig: { serviceAccountEmail: sa('tp-provisioner'), minInstanceCount: 0 } });
+  t.false('maxInstanceRequestConcurrency' in provision.serviceConfig, 'provision keeps one request per instance');
   const mounted = Object.fromEntries(api.serviceConfig.secretEnvironmentVariables.map((s: any) => [s.key, `${s.secret}:${s.version}`]));
   t.like(mounted, { TASKS_SECRET: 'tp-tasks-secret:latest', SECRETS_KEY: 'tp-secrets-key:latest', STRIPE_SECRET_KEY: 'tp-stripe-secret-key:latest' });
   t.false('TASKS_SECRET' in api.serviceConfig.environmentVariables);

@@ -39,6 +39,7 @@ function port(name: string, fallback: number): number {
 /** Each service's port: the variable that sets it and its default. */
 const PORT_VARS = {
   gateway: ['PORT', 8080],
+  functions: ['FUNCTIONS_PORT', 8082],
   firestore: ['FIRESTORE_PORT', 8081],
   auth: ['AUTH_PORT', 9099],
   tasks: ['TASKS_PORT', 8123],
@@ -140,12 +141,17 @@ try {
   line('Mail catcher', `http://127.0.0.1:${mail.httpPort}  (SMTP 127.0.0.1:${mail.smtpPort})`);
 
   const publicUrl = env.PUBLIC_URL ?? `http://localhost:${ports.gateway}`;
+  // The functions' own origin, as in production: streams are opened there (Hosting, on PORT, buffers rewrites).
+  // Same host name as the pages, so a browser that reaches them reaches it too.
+  const functionsOrigin = new URL(publicUrl);
+  functionsOrigin.port = String(ports.functions);
   const config = parseConfig({
     ...env,
     GCP_PROJECT_ID: projectId,
     GCP_REGION: region,
     PUBLIC_URL: publicUrl,
-    FUNCTIONS_URL: env.FUNCTIONS_URL ?? `http://127.0.0.1:${ports.gateway}/__fn/{name}`,
+    FUNCTIONS_URL: env.FUNCTIONS_URL ?? `http://127.0.0.1:${ports.functions}/{name}`,
+    STREAM_URL: env.STREAM_URL ?? `${functionsOrigin.origin}/{name}`,
     FIRESTORE_EMULATOR_HOST: firestore.host,
     FIREBASE_AUTH_EMULATOR_HOST: auth.host,
     TASKS_EMULATOR_HOST: tasks.endpoint,
@@ -170,11 +176,11 @@ try {
   line('Tenant environments', `${config.runtime.driver} driver, ports ${config.runtime.portRange.from}-${config.runtime.portRange.to}, data in ${join(dataDir, 'runtime')}`);
   if (config.runtime.driver === 'local') line('Tenant network', describeTenantNetwork(runtime as LocalDriver));
 
-  const gateway = await startGateway(deps, { port: ports.gateway, host: env.HOST ?? '127.0.0.1' });
+  const gateway = await startGateway(deps, { port: ports.gateway, functionsPort: ports.functions, host: env.HOST ?? '127.0.0.1' });
   cleanups.push(() => gateway.close());
   // Cleanups run newest first: stop dispatching tasks before the gateway stops taking requests.
   cleanups.push(() => tasks.close());
-  line('Gateway (hosting + functions)', `http://localhost:${gateway.port}`);
+  line('Gateway (hosting)', `http://localhost:${gateway.port}  (functions' own URLs http://127.0.0.1:${gateway.functionsPort}/<name>)`);
 
   // Cloud Scheduler's jobs, locally: the mail and operation sweepers every minute.
   const sweep = setInterval(() => {

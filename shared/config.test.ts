@@ -36,6 +36,22 @@ test('CORS origins come from a comma-separated list', (t) => {
   ]);
 });
 
+// Streams
+
+test('streams open on FUNCTIONS_URL unless STREAM_URL says otherwise, with a 15 s heartbeat, a 5 min deadline and 10 per user', (t) => {
+  t.deepEqual(parseConfig({ FUNCTIONS_URL: 'https://europe-west1-p.cloudfunctions.net/{name}' }).streams, {
+    url: 'https://europe-west1-p.cloudfunctions.net/{name}',
+    heartbeatMs: 15_000,
+    deadlineMs: 300_000,
+    perUser: 10,
+  });
+  const set = parseConfig({ STREAM_URL: 'https://{name}-abc123-ew.a.run.app', STREAM_HEARTBEAT_MS: '500', STREAM_DEADLINE_MS: '60000', STREAMS_PER_USER: '3' }).streams;
+  t.like(set, { url: 'https://{name}-abc123-ew.a.run.app', heartbeatMs: 500, deadlineMs: 60_000, perUser: 3 });
+  t.throws(() => parseConfig({ STREAM_URL: 'https://api.example.com' }), { message: /STREAM_URL: must contain \{name\}/ });
+  t.throws(() => parseConfig({ STREAMS_PER_USER: '0' }), { message: /STREAMS_PER_USER: must be a whole number from 1/ });
+  t.throws(() => parseConfig({ STREAM_DEADLINE_MS: 'forever' }), { message: /STREAM_DEADLINE_MS/ });
+});
+
 // Chat
 
 test('chat uses the offline model until Gemini credentials are configured', (t) => {

@@ -11,11 +11,13 @@ import { parseChatConfig, type ChatConfig } from './config/chat.ts';
 import { ConfigError, devDefault, hostPort, int, list, oneOf, optional, str, url, type Env, type Mode } from './config/readers.ts';
 import { parseRegistryConfig, type RegistryConfig } from './config/registry.ts';
 import { parseRuntimeConfig, type RuntimeConfig } from './config/runtime.ts';
+import { parseStreamsConfig, type StreamsConfig } from './config/streams.ts';
 
 export { ConfigError, type Env, type Mode } from './config/readers.ts';
 export type { ChatConfig } from './config/chat.ts';
 export type { RegistryConfig } from './config/registry.ts';
 export type { RuntimeConfig } from './config/runtime.ts';
+export type { StreamsConfig } from './config/streams.ts';
 
 export interface Config {
   mode: Mode;
@@ -36,6 +38,8 @@ export interface Config {
     /** Longest wait on one call to a dependency (Firestore, Auth, Cloud Tasks) before answering 503. */
     dependencyTimeoutMs: number;
   };
+  /** Long answers (SSE): where clients open them, and the limits every stream keeps. */
+  streams: StreamsConfig;
   tasks: {
     location: string;
     /** Shared secret sent as a task header and checked by task endpoints (always set). */
@@ -110,6 +114,7 @@ export function parseConfig(env: Env = process.env): Config {
       // Tests share loaded machines where a live emulator can take seconds: there only a long silence counts as down.
       dependencyTimeoutMs: int(env, 'DEPENDENCY_TIMEOUT_MS', mode === 'test' ? 30_000 : 8000, 100, 60_000),
     },
+    streams: parseStreamsConfig(env, functionsUrl),
     tasks: {
       location: str(env, 'TASKS_LOCATION', region),
       secret: devDefault(env, mode, 'TASKS_SECRET', 'dev-tasks-secret', '$(openssl rand -hex 32)'),

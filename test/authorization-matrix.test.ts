@@ -214,10 +214,16 @@ function expectationOf(rule: Rule, caller: Caller, route: MatrixRoute): { exactl
   return caller === 'admin' ? { allowed: true } : { exactly: 403 };
 }
 
-/** Sends one request and returns its status; streaming answers (SSE) are cut off once the status is known. */
+/**
+ * Sends one request and returns its status; streaming answers (SSE) are cut off once the status is known.
+ * The event stream goes to the api function's own URL, as clients open it: through Hosting its status would wait for its end.
+ */
 async function statusOf(route: MatrixRoute, caller: Caller): Promise<number> {
   const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
-  const res = await stack.fetch(fillPath(route), { method: route.method, token: tokenOf(caller), json: hasBody ? {} : undefined, signal: AbortSignal.timeout(60_000) });
+  const init = { method: route.method, token: tokenOf(caller), json: hasBody ? {} : undefined, signal: AbortSignal.timeout(60_000) };
+  const res = route.path.endsWith('/events')
+    ? await fetch(stack.streamUrl + fillPath(route), { method: 'GET', headers: init.token ? { Authorization: `Bearer ${init.token}` } : {}, signal: init.signal })
+    : await stack.fetch(fillPath(route), init);
   await res.body?.cancel().catch(() => undefined);
   return res.status;
 }

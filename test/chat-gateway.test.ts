@@ -30,7 +30,7 @@ test.serial('a site created by chat is a real tenant that provisions, and lists,
   const tenant = created.of('result')[0]?.data;
   t.truthy(tenant, JSON.stringify(created.events));
   t.like(tenant, { name: 'corner-shop', ownerId: owner.uid, environments: ['live'] });
-  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready', 'provisioning_failed'], 90_000);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready', 'provisioning_failed'], 90_000);
   t.is((await (await getTenant(tenant.id)).json()).tenant.state, 'ready');
   t.regex((await say(owner, 'list my sites')).of('result')[0].display, /corner-shop/);
   t.regex((await say(owner, 'status of corner-shop')).text, /corner-shop is ready/);
@@ -61,7 +61,7 @@ test.serial('deleting by chat waits for a confirmation, which runs once and only
   const again = await postChat(stack.url, owner.token, { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(again.status, 409);
   t.is(again.json.error.code, 'already_used');
-  await waitForEvent(stack.url, id, owner.token, ['tenant_deleted', 'delete_failed'], 60_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_deleted', 'delete_failed'], 60_000);
   // waitForEvent stops at the first match; count over the whole history once the deletion settled.
   const settled = (await (await getTenant(id)).json()).tenant;
   t.like(settled, { state: 'deleted' });

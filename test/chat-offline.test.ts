@@ -7,6 +7,7 @@ import { postChat, startChatServer } from '../testing/chat.ts';
 import { createTestUser, type TestUser } from '../testing/users.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { tenantImage } from '../shared/tenants/registry.ts';
+import { createStreamGate } from '../shared/http/stream-gate.ts';
 
 let stack: TestStack;
 let tenants: MemoryTenants;
@@ -166,6 +167,29 @@ test('each user has a chat budget per minute; past it the answer is 429 with Ret
     t.is(third.json.error.code, 'rate_limited');
     t.regex(third.headers.get('retry-after') ?? '', /^\d+$/);
     t.is((await postChat(server.url, token('calm'), { message: 'help' })).status, 200, 'other users are not affected');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a user holding as many open streams as allowed gets 429 with Retry-After, and the confirmation stays usable', async (t) => {
+  const user = await createTestUser(stack.deps);
+  const streams = createStreamGate({ perUser: 1, deadlineMs: 60_000 });
+  const server = await startChatServer(stack.deps, { tenants, billing, streams });
+  try {
+    const asked = await postChat(server.url, user.token, { message: 'create a site called capped' });
+    const [confirmation] = asked.of('confirmation_required');
+    const held = streams.enter(user.uid); // another reply of this user still streaming
+    const refused = await postChat(server.url, user.token, { confirm: confirmation.id, conversationId: asked.conversationId });
+    t.is(refused.status, 429);
+    t.is(refused.json.error.code, 'rate_limited');
+    t.regex(refused.headers.get('retry-after') ?? '', /^\d+$/);
+    t.false(tenants.all().some((x) => x.name === 'capped'), 'nothing ran');
+    held();
+    const confirmed = await postChat(server.url, user.token, { confirm: confirmation.id, conversationId: asked.conversationId });
+    t.is(confirmed.status, 200);
+    t.regex(confirmed.text, /Created tenant capped/);
+    t.is(streams.count(user.uid), 0, 'the finished reply gave its slot back');
   } finally {
     await server.close();
   }

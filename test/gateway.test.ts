@@ -36,6 +36,27 @@ test('a function is reachable directly under /__fn/<name>, as Cloud Tasks reache
   t.is(res.status, 200);
 });
 
+test("the functions' own origin serves /<name>/… as cloudfunctions.net does, and names the functions for a bare path", async (t) => {
+  const origin = new URL(stack.streamUrl).origin;
+  const health = await fetch(`${origin}/api/api/health`);
+  t.is(health.status, 200);
+  t.is((await health.json()).status, 'ok');
+  const bare = await fetch(`${origin}/`);
+  t.is(bare.status, 404);
+  t.regex((await bare.json()).error.message, /api.*chat/);
+});
+
+test('a rewritten answer arrives whole with a Content-Length, as Hosting sends it', async (t) => {
+  const res = await stack.fetch('/api/health');
+  const text = await res.text();
+  t.is(res.status, 200);
+  t.is(Number(res.headers.get('content-length')), Buffer.byteLength(text));
+  t.is(res.headers.get('transfer-encoding'), null);
+  const preflight = await stack.fetch('/api/v1/tenants', { method: 'OPTIONS', headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' } });
+  t.is(preflight.status, 204);
+  t.is(preflight.headers.get('content-length'), null, 'a 204 has no body, so no length');
+});
+
 test('hosting globs route deep API paths to their function, which answers in JSON', async (t) => {
   const unknown = await stack.fetch('/api/v1/some/deep/path');
   t.is(unknown.status, 404);

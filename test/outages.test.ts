@@ -153,7 +153,7 @@ test.serial('with Cloud Tasks down, creating a tenant answers 202 with its crede
   await startTasks();
   const swept = await sweepUntilQueueAnswers();
   t.is(swept.enqueued, 1);
-  await waitForEvent(stack.url, id, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
   t.is((await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json()).tenant.state, 'ready');
 
   // Nothing duplicated: one process, one environment_ready; the finished operation's record is dropped.
@@ -172,14 +172,14 @@ test.serial('with Cloud Tasks down, creating a tenant answers 202 with its crede
 test.serial('an operation started while the queue is down runs once it is back', async (t) => {
   const created = await (await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'suspend-outage', environments: ['live'] } })).json();
   const id: string = created.tenant.id;
-  await waitForEvent(stack.url, id, owner.token, ['tenant_ready'], 60_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready'], 60_000);
   await stopTasks(t);
   const { res, ms } = await timed(stack.fetch(`/api/v1/tenants/${id}/suspend`, { method: 'POST', token: owner.token }));
   t.is(res.status, 202);
   t.true(ms < 10_000);
   await startTasks();
   await sweepUntilQueueAnswers();
-  await waitForEvent(stack.url, id, owner.token, ['tenant_suspended'], 60_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_suspended'], 60_000);
   t.is((await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json()).tenant.state, 'suspended');
 });
 

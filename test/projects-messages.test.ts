@@ -7,7 +7,7 @@ import test from 'ava';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../shared/log.ts';
-import { proxyMessages } from '../shared/projects/messages.ts';
+import { proxyMessages, type ProxyOptions } from '../shared/projects/messages.ts';
 import { wrap } from '../shared/http/wrap.ts';
 
 type AgentHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -18,7 +18,7 @@ async function listen(server: Server): Promise<string> {
 }
 
 /** An agent whose behaviour each test decides, and a control plane edge (wrap) proxying to it. */
-async function setUp(agent: AgentHandler, endpoint?: string) {
+async function setUp(agent: AgentHandler, endpoint?: string, options: ProxyOptions = {}) {
   const agentServer = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -26,7 +26,7 @@ async function setUp(agent: AgentHandler, endpoint?: string) {
   });
   const agentUrl = await listen(agentServer);
   const edge = createServer(
-    wrap(async (ctx) => proxyMessages(ctx.res, endpoint ?? agentUrl, await ctx.json(), { requestId: ctx.requestId, headersTimeoutMs: 5000 }), {
+    wrap(async (ctx) => proxyMessages(ctx.res, endpoint ?? agentUrl, await ctx.json(), { requestId: ctx.requestId, headersTimeoutMs: 5000, ...options }), {
       log: createLogger({ level: 'error' }),
       corsOrigins: [],
       allowLocalhost: true,
@@ -96,6 +96,43 @@ test('a caller who leaves mid-stream makes the proxy abort its request to the ag
   controller.abort();
   await within(10_000, 'the agent seeing its request closed', closed);
   t.pass();
+});
+
+test('a quiet agent gets heartbeat comments between its events, never inside one', async (t) => {
+  const { url, close } = await setUp(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"delta":"a"}\n\n');
+      setTimeout(() => res.write('data: {"delta":'), 300);
+      setTimeout(() => res.write('"b"}\n\n'), 700);
+      setTimeout(() => res.end('event: done\ndata: {}\n\n'), 1000);
+    },
+    undefined,
+    { heartbeatMs: 50 },
+  );
+  t.teardown(close);
+  const text = await within(10_000, 'the end of the stream', (await post(url, { message: 'hi' })).text());
+  t.true((text.match(/^: heartbeat$/gm)?.length ?? 0) >= 4, text);
+  t.true(text.includes('data: {"delta":"b"}\n\n'), 'the event the agent was writing arrived in one piece');
+  t.is(text.replace(/: heartbeat\n\n/g, ''), 'data: {"delta":"a"}\n\ndata: {"delta":"b"}\n\nevent: done\ndata: {}\n\n');
+});
+
+test('an answer still running at the deadline is cut, and the request to the agent ends', async (t) => {
+  let agentSawClose!: () => void;
+  const closed = new Promise<void>((r) => (agentSawClose = r));
+  const { url, close } = await setUp(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"delta":"endless"}\n\n');
+      res.on('close', () => agentSawClose());
+    },
+    undefined,
+    { deadlineMs: 400 },
+  );
+  t.teardown(close);
+  const text = await within(10_000, 'the end of the stream', (await post(url, { message: 'hi' })).text());
+  t.regex(text, /^data: \{"delta":"endless"\}\n\n: deadline reached/);
+  await within(10_000, 'the agent seeing its request closed', closed);
 });
 
 // Failures

@@ -90,7 +90,12 @@ test.serial('activating starts the environment and stores an endpoint that answe
 
 test.serial("the agent's answer streams back in several chunks, the first arriving before the agent has finished", async (t) => {
   const words = Array.from({ length: 40 }, (_, i) => `word${i}`);
-  const res = await call('POST', `${base(alice)}/helper/messages`, alice, { message: words.join(' ') });
+  // On the api function's own URL, as the pages open it: Hosting would hand the answer over only at its end.
+  const res = await fetch(`${stack.streamUrl}${base(alice)}/helper/messages`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${alice.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ message: words.join(' ') }),
+  });
   t.is(res.status, 200);
   t.regex(res.headers.get('content-type') ?? '', /^text\/event-stream/);
   const reads = await readChunks(res);

@@ -32,13 +32,13 @@ test.before(async () => {
     const res = await stack.fetch('/api/v1/tenants', { method: 'POST', token: user.token, json: { name: `${who}-shop`, environments: ['live'] } });
     tenants[who] = (await res.json()).tenant.id;
   }
-  for (const [who, user] of [['alice', alice], ['bob', bob]] as const) await waitForEvent(stack.url, tenants[who], user.token, ['tenant_ready', 'provisioning_failed'], 60_000);
+  for (const [who, user] of [['alice', alice], ['bob', bob]] as const) await waitForEvent(stack.streamUrl, tenants[who], user.token, ['tenant_ready', 'provisioning_failed'], 60_000);
 });
 test.after.always(async () => {
   for (const [who, user] of [['alice', alice], ['bob', bob]] as const) {
     if (!tenants[who]) continue;
     await stack.fetch(`/api/v1/tenants/${tenants[who]}`, { method: 'DELETE', token: user.token });
-    await waitForEvent(stack.url, tenants[who], user.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+    await waitForEvent(stack.streamUrl, tenants[who], user.token, ['tenant_deleted'], 60_000).catch(() => undefined);
   }
   await stack?.close();
   await fake?.close();
@@ -74,7 +74,7 @@ test.serial('a deploy runs the digest its tag pointed to, so a later push change
   const digest = fake.artifactRegistry.push(token, `${repository}:v2`);
   const res = await stack.fetch(`/api/v1/tenants/${tenants.alice}/deploy`, { method: 'POST', token: alice.token, json: { image: `${repository}:v2` } });
   t.is(res.status, 202, await res.clone().text());
-  await waitForEvent(stack.url, tenants.alice, alice.token, ['deployed', 'deploy_failed'], 60_000);
+  await waitForEvent(stack.streamUrl, tenants.alice, alice.token, ['deployed', 'deploy_failed'], 60_000);
   fake.artifactRegistry.push(token, `${repository}:v2`);
   const tenant = (await (await stack.fetch(`/api/v1/tenants/${tenants.alice}`, { token: alice.token })).json()).tenant;
   t.is(tenant.image, `${repository}@${digest}`);

@@ -16,7 +16,7 @@ test.before(async () => {
 });
 test.after.always(async () => {
   for (const id of created) await stack.fetch(`/api/v1/tenants/${id}`, { method: 'DELETE', token: owner.token });
-  for (const id of created) await waitForEvent(stack.url, id, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+  for (const id of created) await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
   await stack?.close();
 });
 
@@ -37,7 +37,7 @@ test.serial('a provision task delivered three times at once converges to exactly
   const id = await create('twice');
   const answers = await Promise.all([deliver({ tenantId: id, generation: 1 }), deliver({ tenantId: id, generation: 1 }), deliver({ tenantId: id, generation: 1 })]);
   for (const answer of answers) t.true([200, 503].includes(answer.status), `answered ${answer.status}`);
-  await waitForEvent(stack.url, id, owner.token, ['tenant_ready'], 60_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready'], 60_000);
   t.deepEqual(tenantProcesses(id).map((p) => p.env), ['live']);
   const again = await deliver({ tenantId: id, generation: 1 });
   t.deepEqual(await again.json(), { outcome: 'stale' });
@@ -57,7 +57,7 @@ test.serial('a worker that dies after starting the process but before recording 
   let target = '';
   try {
     target = await create('crashy');
-    const events = await waitForEvent(stack.url, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
+    const events = await waitForEvent(stack.streamUrl, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
     t.true(crashed);
     t.is(events.at(-1)?.type, 'tenant_ready');
     t.is(events.filter((e) => e.type === 'deploy_started').length, 2, 'the deploy step ran again after the crash');
@@ -104,7 +104,7 @@ test.serial('deleting a tenant while it provisions leaves no process behind', as
   // Delete once a deploy is under way, not after a guessed pause that may land before or after provisioning.
   await waitFor('the first deploy of racer', async () => calls.deployStarted(id), 60_000);
   t.is((await stack.fetch(`/api/v1/tenants/${id}`, { method: 'DELETE', token: owner.token })).status, 202);
-  await waitForEvent(stack.url, id, owner.token, ['tenant_deleted'], 90_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_deleted'], 90_000);
   const deleted = calls.mark();
   // A superseded step that was mid-flight must not leave a process running: wait until every started runtime call ended.
   await waitFor('the superseded steps of racer to end', async () => calls.idle(id), 60_000);
@@ -122,7 +122,7 @@ test.serial('a lifecycle request during provisioning is an illegal transition, a
   const retry = await stack.fetch(`/api/v1/tenants/${id}/retry-provision`, { method: 'POST', token: owner.token });
   t.is(retry.status, 202);
   t.is((await retry.json()).tenant.generation, 1, 'no new operation while the same one runs');
-  await waitForEvent(stack.url, id, owner.token, ['tenant_ready'], 60_000);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready'], 60_000);
   t.is(tenantProcesses(id).length, 1);
 });
 

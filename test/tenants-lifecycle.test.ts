@@ -15,12 +15,12 @@ test.before(async () => {
   const body = await res.json();
   tenantId = body.tenant.id;
   credentialsLink = body.links.credentials;
-  await waitForEvent(stack.url, tenantId, owner.token, ['tenant_ready'], 60_000);
+  await waitForEvent(stack.streamUrl, tenantId, owner.token, ['tenant_ready'], 60_000);
 });
 test.after.always(async () => {
   if (tenantId) {
     await stack.fetch(`/api/v1/tenants/${tenantId}`, { method: 'DELETE', token: owner.token });
-    await waitForEvent(stack.url, tenantId, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+    await waitForEvent(stack.streamUrl, tenantId, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
   }
   await stack?.close();
 });
@@ -43,7 +43,7 @@ test.serial('a deploy of any image but the tenant-scoped one is refused and chan
 test.serial('the exact tenant image deploys to every environment', async (t) => {
   const image = tenantImage(stack.config, tenantId);
   t.is((await call('POST', '/deploy', { image })).status, 202);
-  await waitForEvent(stack.url, tenantId, owner.token, ['deployed', 'deploy_failed'], 60_000);
+  await waitForEvent(stack.streamUrl, tenantId, owner.token, ['deployed', 'deploy_failed'], 60_000);
   const { environments } = await (await call('GET', '/environments')).json();
   t.deepEqual(environments.map((e: { image: string }) => e.image), [image, image]);
   t.is((await tenant()).image, image);
@@ -62,7 +62,7 @@ test.serial('live is protected from reset; test is reset with fresh data at the 
   const before = (await tenant()).urls.test;
   await fetch(before); // leaves a visit in the test environment's data folder
   t.is((await call('POST', '/environments/test/reset')).status, 202);
-  await waitForEvent(stack.url, tenantId, owner.token, ['environment_reset', 'reset_failed'], 60_000);
+  await waitForEvent(stack.streamUrl, tenantId, owner.token, ['environment_reset', 'reset_failed'], 60_000);
   const page = await (await fetch((await tenant()).urls.test)).text();
   t.true(page.includes('<dd id="visits">1</dd>'), page);
 });
@@ -97,7 +97,7 @@ test.serial('third-party secrets are listed by key only, and generated ones cann
   t.is((await call('POST', '/secrets/lower-case', { value: 'x' })).status, 400);
   t.is((await call('DELETE', '/secrets/GEMINI_API_KEY')).status, 200);
   t.is((await call('DELETE', '/secrets/GEMINI_API_KEY')).status, 404);
-  await waitForEvent(stack.url, tenantId, owner.token, ['tenant_restarted'], 60_000);
+  await waitForEvent(stack.streamUrl, tenantId, owner.token, ['tenant_restarted'], 60_000);
 });
 
 test.serial('rotating credentials gives new values behind a new one-time link', async (t) => {
@@ -105,7 +105,7 @@ test.serial('rotating credentials gives new values behind a new one-time link', 
   const rotated = await call('POST', '/rotate-credentials');
   t.is(rotated.status, 202);
   const { links } = await rotated.json();
-  await waitForEvent(stack.url, tenantId, owner.token, ['credentials_rotated'], 60_000);
+  await waitForEvent(stack.streamUrl, tenantId, owner.token, ['credentials_rotated'], 60_000);
   const second = await stack.fetch(links.credentials, { token: owner.token });
   t.is(second.status, 200);
   const values = (await second.json()).credentials;
@@ -124,7 +124,7 @@ test.serial('memory accepts only the documented sizes and a change restarts the 
   const res = await call('PATCH', '', { memoryMb: 512 });
   t.is(res.status, 200);
   t.is((await res.json()).tenant.memoryMb, 512);
-  const seen = await waitForEvent(stack.url, tenantId, owner.token, ['tenant_restarted', 'restart_failed'], 60_000, cursor);
+  const seen = await waitForEvent(stack.streamUrl, tenantId, owner.token, ['tenant_restarted', 'restart_failed'], 60_000, cursor);
   t.is(seen.at(-1)?.type, 'tenant_restarted');
   t.true(seen.every((e) => e.id > cursor!));
 });

@@ -28,7 +28,7 @@ async function launch(name: string, environments = ['live']) {
 
 test.serial('launching a tenant gives a working environment at its own URL, with every step as an event', async (t) => {
   const { tenant } = await launch('shop');
-  const events = await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready', 'provisioning_failed']);
+  const events = await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready', 'provisioning_failed']);
   const types = events.map((e) => e.type);
   t.deepEqual(types.filter((x) => ['provisioning_started', 'infrastructure_ready', 'secrets_stored', 'deploy_started', 'environment_ready', 'tenant_ready'].includes(x)), [
     'provisioning_started', 'secrets_stored', 'infrastructure_ready', 'deploy_started', 'environment_ready', 'tenant_ready',
@@ -78,19 +78,19 @@ test.serial('suspend stops the environment, resume brings it back at the same UR
   const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: owner.token })).json();
   const { id, urls } = tenants[0];
   t.is((await post(`/api/v1/tenants/${id}/suspend`, owner.token)).status, 202);
-  await waitForEvent(stack.url, id, owner.token, ['tenant_suspended']);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_suspended']);
   const pausedPage = await fetch(urls.live);
   t.is(pausedPage.status, 503);
   t.regex(await pausedPage.text(), /paused/);
   t.is((await post(`/api/v1/tenants/${id}/suspend`, owner.token)).status, 409);
   t.is((await post(`/api/v1/tenants/${id}/resume`, owner.token)).status, 202);
-  await waitForEvent(stack.url, id, owner.token, ['tenant_resumed']);
+  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_resumed']);
   t.is((await fetch(urls.live)).status, 200);
 });
 
 test.serial('credentials are retrievable once, then gone', async (t) => {
   const { tenant, links } = await launch('creds');
-  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready']);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready']);
   const first = await stack.fetch(links.credentials, { token: owner.token });
   t.is(first.status, 200);
   const { credentials } = await first.json();
@@ -114,7 +114,7 @@ test.serial('the tenant list pages with a token, newest first, and a bad token i
 
 test.serial('parallel reads of one credentials link: exactly one gets the values, the others are told they are gone', async (t) => {
   const { tenant, links } = await launch('creds-race');
-  await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_ready']);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready']);
   const answers = await Promise.all(Array.from({ length: 8 }, () => stack.fetch(links.credentials, { token: owner.token })));
   t.deepEqual(answers.map((r) => r.status).sort(), [200, 410, 410, 410, 410, 410, 410, 410]);
   const bodies = await Promise.all(answers.map((r) => r.json()));
@@ -126,7 +126,7 @@ test.serial('deleting removes the environment and is safe to repeat', async (t) 
   const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: owner.token })).json();
   for (const tenant of tenants) {
     t.is((await stack.fetch(`/api/v1/tenants/${tenant.id}`, { method: 'DELETE', token: owner.token })).status, 202);
-    await waitForEvent(stack.url, tenant.id, owner.token, ['tenant_deleted']);
+    await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_deleted']);
     await t.throwsAsync(fetch(tenant.urls.live));
     const again = await stack.fetch(`/api/v1/tenants/${tenant.id}`, { method: 'DELETE', token: owner.token });
     t.is(again.status, 202);

@@ -19,7 +19,18 @@ export interface TestBrowser {
   browser: Browser;
   context: BrowserContext;
   page: Page;
+  /** The URL of every event stream (text/event-stream answer) the pages opened so far, in order. */
+  streams: string[];
   close(): Promise<void>;
+}
+
+/**
+ * The streams a page opened through the Hosting origin (`hostingUrl`). Hosting
+ * buffers its rewrites' answers, so in production such a stream would arrive
+ * only when it ends: every page must open streams on the function's own URL.
+ */
+export function streamsThroughHosting(web: TestBrowser, hostingUrl: string): string[] {
+  return web.streams.filter((url) => url.startsWith(`${hostingUrl}/`));
 }
 
 /** Builds the pages if their sources changed, then starts Chromium with one desktop-sized page. */
@@ -35,10 +46,15 @@ export async function startBrowser(): Promise<TestBrowser> {
   const context = await browser.newContext({ viewport: DESKTOP });
   context.setDefaultTimeout(30_000);
   const page = await context.newPage();
+  const streams: string[] = [];
+  context.on('response', (res) => {
+    if ((res.headers()['content-type'] ?? '').includes('text/event-stream')) streams.push(res.url());
+  });
   return {
     browser,
     context,
     page,
+    streams,
     async close() {
       await browser.close().catch(() => undefined);
     },

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
-import { screenshotBothWidths, startBrowser, type TestBrowser } from './web-browser.ts';
+import { screenshotBothWidths, startBrowser, streamsThroughHosting, type TestBrowser } from './web-browser.ts';
 import { uniqueEmail } from './signup-harness.ts';
 
 let stack: TestStack;
@@ -19,6 +19,10 @@ test.before(async () => {
 test.after.always(async () => {
   await web?.close();
   await stack?.close();
+});
+test.afterEach('no page opened a stream through Hosting, which would deliver it only at its end', (t) => {
+  t.deepEqual(streamsThroughHosting(web, stack.url), []);
+  web.streams.length = 0;
 });
 
 const email = uniqueEmail('web');
@@ -95,6 +99,7 @@ test.serial('3. Launch shows each step, survives a reload mid-launch, and links 
   t.is(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100');
   const steps = await page.getByRole('log', { name: 'Provisioning events' }).innerText();
   t.regex(steps, /Every environment is ready\./);
+  t.true(web.streams.some((url) => url.startsWith(`${stack.streamUrl}/api/v1/tenants/${tenantId}/events`)), "the progress came from the api function's own URL");
   t.is(await page.getByRole('link', { name: /^Open (Demo|Test|Live)$/ }).count(), 3);
   liveUrl = (await page.getByRole('link', { name: 'Open Live' }).getAttribute('href')) ?? '';
   const tenantPage = await context.newPage();
@@ -237,6 +242,7 @@ test.serial('the chat speaks of tenants, answers once, and keeps the conversatio
   await page.getByRole('button', { name: 'Send' }).and(page.locator(':not([aria-busy])')).waitFor();
   const said = await log.innerText();
   t.notRegex(said, /[A-Z]+_[A-Z]+/, 'no internal action names');
+  t.true(web.streams.includes(`${stack.config.streams.url.replace('{name}', 'chat')}/api/chat`), "the reply streamed from the chat function's own URL");
   await page.reload();
   await log.getByText('list my tenants').waitFor();
   t.is(await log.innerText(), said, 'the same conversation after a reload');

@@ -9,7 +9,7 @@ import { functionHandlers } from '../functions/registry.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { readEvents } from '../testing/events.ts';
 import { createTestUser, idTokenFor, type TestUser } from '../testing/users.ts';
-import { screenshotBothWidths, signInAs, startBrowser, type TestBrowser } from './web-browser.ts';
+import { screenshotBothWidths, signInAs, startBrowser, streamsThroughHosting, type TestBrowser } from './web-browser.ts';
 
 let stack: TestStack;
 let web: TestBrowser;
@@ -22,6 +22,10 @@ test.before(async () => {
 test.after.always(async () => {
   await web?.close();
   await stack?.close();
+});
+test.afterEach('no page opened a stream through Hosting, which would deliver it only at its end', (t) => {
+  t.deepEqual(streamsThroughHosting(web, stack.url), []);
+  web.streams.length = 0;
 });
 
 // Portal (admin)
@@ -60,6 +64,7 @@ test.serial("an admin activates a user's project, talks to its agent as the answ
   const reply = row.getByRole('log', { name: 'Agent reply' });
   await row.getByText('Reply complete.').waitFor();
   t.regex(await reply.innerText(), /You said: hello from the portal/);
+  t.true(web.streams.some((url) => url.startsWith(stack.streamUrl) && url.endsWith('/messages')), "the reply streamed from the api function's own URL");
   t.true((await screenshotBothWidths(page, 'portal')).phoneOverflow <= 0);
   await row.getByRole('button', { name: 'Deactivate' }).click();
   await row.getByText('Inactive').waitFor({ timeout: 60_000 });

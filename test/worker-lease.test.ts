@@ -54,7 +54,7 @@ test('a step longer than the lease keeps it renewed, so a second delivery waits 
   const second = await deliver({ tenantId: target, generation: 1 });
   t.is(second.status, 503, 'the lease was renewed, so the second delivery is told to come back later');
   release();
-  await waitForEvent(stack.url, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
+  await waitForEvent(stack.streamUrl, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
   t.deepEqual(tenantProcesses(target).map((p) => p.env), ['live']);
   // The worker gives the lease back just after its last event; wait for that rather than read at once.
   const leaseOf = async () => (await stack.deps.db.doc(`tenants/${target}`).get()).get('lease');
@@ -62,5 +62,5 @@ test('a step longer than the lease keeps it renewed, so a second delivery waits 
   while ((await leaseOf()) !== null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   t.is(await leaseOf(), null, 'the lease is given back when the work is done');
   await stack.fetch(`/api/v1/tenants/${target}`, { method: 'DELETE', token: owner.token });
-  await waitForEvent(stack.url, target, owner.token, ['tenant_deleted'], 60_000);
+  await waitForEvent(stack.streamUrl, target, owner.token, ['tenant_deleted'], 60_000);
 });

@@ -18,8 +18,10 @@ import { describeOpenStreams } from '../shared/http/sse.ts';
 export interface TestStack {
   config: Config;
   deps: Deps;
-  /** Gateway base URL, e.g. http://127.0.0.1:41234 */
+  /** Gateway base URL, e.g. http://127.0.0.1:41234: the Hosting origin, which buffers rewritten answers. */
   url: string;
+  /** The api function's own URL (STREAM_URL for api), where streams are opened: append `/api/v1/…` as to `url`. */
+  streamUrl: string;
   mail: MailCatcher;
   dataDir: string;
   fetch(path: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
@@ -82,6 +84,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
   // Test files run in parallel, each with its own runtime: the gateway's port and the
   // environments' ports come from the one allocator, reserved to this process (see ports.ts).
   const port = await allocatePort();
+  const functionsPort = await allocatePort();
   const environmentPorts = await allocatePorts(100);
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
@@ -100,6 +103,8 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     // The Auth emulator signs tokens for one project; test files share it and use unique uids.
     FIREBASE_PROJECT_ID: 'demo-tenantplane',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
+    // The functions' own origin, as Cloud Tasks and streaming clients reach them in production.
+    FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}/{name}`,
     FIRESTORE_EMULATOR_HOST: hosts.firestore,
     FIREBASE_AUTH_EMULATOR_HOST: hosts.auth,
     TASKS_EMULATOR_HOST: tasks?.endpoint,
@@ -112,12 +117,13 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
     ...options.env,
   });
   const deps = createDeps(config, options.deps);
-  const gateway = await startGateway(deps, { port });
+  const gateway = await startGateway(deps, { port, functionsPort });
   const url = `http://127.0.0.1:${gateway.port}`;
   return {
     config,
     deps,
     url,
+    streamUrl: config.streams.url.replace('{name}', 'api'),
     mail,
     dataDir,
     fetch(path, init = {}) {

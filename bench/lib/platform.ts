@@ -62,7 +62,7 @@ export async function startBenchPlatform(options: { env?: Record<string, string>
       return body.tenant;
     },
     async waitReady(tenantId, timeoutMs = 120_000) {
-      const events = await waitForEvent(stack.url, tenantId, user.token, ['tenant_ready', 'provisioning_failed'], timeoutMs);
+      const events = await waitForEvent(stack.streamUrl, tenantId, user.token, ['tenant_ready', 'provisioning_failed'], timeoutMs);
       const last = events.at(-1)!;
       if (last.type !== 'tenant_ready') throw new Error(`Tenant ${tenantId} failed to provision: ${last.message}`);
       return events;
@@ -70,7 +70,7 @@ export async function startBenchPlatform(options: { env?: Record<string, string>
     async close() {
       await mapLimit(created, 8, async (id) => {
         await stack.fetch(`/api/v1/tenants/${id}`, { method: 'DELETE', token: user.token }).catch(() => undefined);
-        await waitForEvent(stack.url, id, user.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+        await waitForEvent(stack.streamUrl, id, user.token, ['tenant_deleted'], 60_000).catch(() => undefined);
       });
       await stopLeftoverProcesses(join(stack.dataDir, 'runtime'));
       await stack.close();

@@ -13,9 +13,13 @@ import { auditRoutes } from './routes/audit.ts';
 import { deviceRoutes } from './routes/device.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
+import { createStreamGate, type StreamGate } from '../../shared/http/stream-gate.ts';
 
-/** The route table of the REST API; each area adds its routes from `routes/<area>.ts`. */
-export function apiRoutes(deps: Deps): ApiRoute[] {
+/**
+ * The route table of the REST API; each area adds its routes from `routes/<area>.ts`.
+ * `streams` counts open streams per user on this instance (STREAMS_PER_USER).
+ */
+export function apiRoutes(deps: Deps, streams: StreamGate = createStreamGate(deps.config.streams)): ApiRoute[] {
   const tenants = createTenantService(deps);
   const secrets = createSecretsService(deps);
   return [
@@ -32,10 +36,10 @@ export function apiRoutes(deps: Deps): ApiRoute[] {
         return { status, body: { status: health.status === 'ok' ? 'ok' : 'unavailable' } };
       },
     },
-    ...tenantRoutes(deps, tenants, secrets),
+    ...tenantRoutes(deps, tenants, secrets, streams),
     ...billingRoutes(deps, { tenants }),
     ...userRoutes(deps),
-    ...projectRoutes(deps, createProjectService(deps)),
+    ...projectRoutes(deps, createProjectService(deps), streams),
     ...webConfigRoutes(deps),
     ...auditRoutes(deps),
     ...deviceRoutes(deps),

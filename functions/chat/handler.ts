@@ -15,8 +15,9 @@ import type { Deps } from '../../shared/deps.ts';
 import { validationFailed } from '../../shared/errors.ts';
 import { createMatcher } from '../../shared/http/router.ts';
 import { enforceRateLimit } from '../../shared/http/rate-limit.ts';
-import { openSse } from '../../shared/http/sse.ts';
-import type { Handler } from '../../shared/http/wrap.ts';
+import { createStreamGate, openLimitedSse, type StreamGate } from '../../shared/http/stream-gate.ts';
+import type { Context, Handler } from '../../shared/http/wrap.ts';
+import type { Principal } from '../../shared/auth/principal.ts';
 import { readTenantCosts } from '../../shared/billing/index.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import type { TenantService } from '../../shared/tenants/types.ts';
@@ -30,6 +31,8 @@ export interface ChatHandlerOptions {
   model?: ChatModel;
   /** Default: CHAT_RATE_LIMIT_PER_MINUTE per user. */
   rateLimit?: RateLimiter;
+  /** Default: STREAMS_PER_USER open replies per user on this instance. */
+  streams?: StreamGate;
 }
 
 const MAX_MESSAGE = 4000;
@@ -77,28 +80,32 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
     });
   let model: Promise<ChatModel> | undefined;
   const getModel = () => (model ??= options.model ? Promise.resolve(options.model) : createChatModel(deps.config));
+  const streams = options.streams ?? createStreamGate(deps.config.streams);
   const executor = createActionExecutor({ db: deps.db, tenants, billing, config: deps.config, log: deps.log, now: deps.now });
+
+  /** Everything a turn needs, checked before its stream opens: a bad body, a used confirmation or an outage is a plain JSON error. */
+  async function prepareTurn(ctx: Context, principal: Principal) {
+    const body = parseBody(await ctx.json());
+    const conversation = await openConversation(deps.db, principal, body.conversationId, deps.now());
+    // Claimed before the stream opens, so a used, expired or foreign confirmation is a plain 409/410/404.
+    const confirmation = 'confirm' in body ? await executor.claim(principal, conversation.id, body.confirm) : undefined;
+    const session: SessionDeps = { db: deps.db, tenants, executor, model: await getModel(), config: deps.config, log: ctx.log, now: deps.now, requestId: ctx.requestId };
+    return { body, conversation, confirmation, session };
+  }
 
   return async (ctx) => {
     match(ctx.method, ctx.url.pathname);
     const principal = await verifyBearer(ctx.header('authorization'), deps.auth);
     authorize(principal, 'chat.use');
     await rateLimit(principal);
-    const body = parseBody(await ctx.json());
-    const conversation = await openConversation(deps.db, principal, body.conversationId, deps.now());
-    // Claimed before the stream opens, so a used, expired or foreign confirmation is a plain 409/410/404.
-    const confirmation = 'confirm' in body ? await executor.claim(principal, conversation.id, body.confirm) : undefined;
-    const session: SessionDeps = {
-      db: deps.db,
-      tenants,
-      executor,
-      model: await getModel(),
-      config: deps.config,
-      log: ctx.log,
-      now: deps.now,
-      requestId: ctx.requestId,
-    };
-    const sse = openSse(ctx.res);
+    // The slot is taken before a confirmation is claimed, so a caller over the cap keeps the confirmation for a retry.
+    const release = streams.enter(principal.uid);
+    const { body, conversation, confirmation, session } = await prepareTurn(ctx, principal).catch((err) => {
+      release();
+      throw err;
+    });
+    // At the deadline the reply stops streaming; the turn itself runs to its end and is stored in the conversation.
+    const sse = openLimitedSse(ctx.res, release, deps.config.streams);
     try {
       if (confirmation) await streamConfirmed(sse, session, principal, conversation.id, confirmation);
       else if ('message' in body) await streamMessage(sse, session, principal, conversation.id, body.message);

@@ -7,6 +7,7 @@ import { AppError } from '../../shared/errors.ts';
 import { sendJson } from '../../shared/http/wrap.ts';
 import { toNodeHandler } from '../../functions/start-function.ts';
 import { functionHandlers } from '../../functions/registry.ts';
+import { bufferLikeHosting } from './hosting-buffer.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -50,28 +51,72 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.map': 'application/json',
 };
 
+export interface GatewayOptions {
+  /** The Hosting origin: pages and rewrites (buffered, as Hosting does). */
+  port: number;
+  /** The functions' own origin, `/<name>/…` like `https://REGION-PROJECT.cloudfunctions.net/<name>/…` (streams); 0 picks a free port. */
+  functionsPort?: number;
+  host?: string;
+}
+
+export interface Gateway {
+  server: Server;
+  port: number;
+  /** The port of the functions' own origin. */
+  functionsPort: number;
+  close(): Promise<void>;
+}
+
+type NodeRequest = import('node:http').IncomingMessage;
+type NodeResponse = import('node:http').ServerResponse;
+
 /**
- * The local stand-in for Firebase Hosting: static files from the hosting folder,
- * rewrites to functions exactly as firebase.json says, and `/__fn/<name>/…` to
- * reach a function directly the way Cloud Tasks reaches its URL in production.
+ * The local stand-in for production's two ways in, on two ports of one process:
+ * - Hosting: static files from the hosting folder and rewrites to functions
+ *   exactly as firebase.json says, each rewritten answer buffered whole as
+ *   Hosting buffers it (hosting-buffer.ts); `/__fn/<name>/…` also reaches a
+ *   function directly, unbuffered, the way Cloud Tasks reaches its URL;
+ * - the functions' own URLs: `/<name>/…` on `functionsPort`, unbuffered, with
+ *   CORS from the functions themselves — where clients open their streams.
  */
-export async function startGateway(deps: Deps, options: { port: number; host?: string }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startGateway(deps: Deps, options: GatewayOptions): Promise<Gateway> {
   const hosting = loadHosting();
   const handlers = new Map(Object.entries(functionHandlers).map(([name, make]) => [name, toNodeHandler(make(deps), deps)]));
   const inFlight = new Set<Promise<unknown>>();
-  const server = createServer((req, res) => {
-    const handling = handle(req, res).finally(() => inFlight.delete(handling));
-    inFlight.add(handling);
-  });
-  async function handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  const track = (handle: (req: NodeRequest, res: NodeResponse) => Promise<void>) => (req: NodeRequest, res: NodeResponse) => {
     // Like the Google front end: append the peer address for the functions to read.
     const peer = req.socket.remoteAddress ?? '';
     req.headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${peer}` : peer;
+    const handling = handle(req, res).finally(() => inFlight.delete(handling));
+    inFlight.add(handling);
+  };
+  const server = createServer(track(handleHosting));
+  const functionsServer = createServer(track(handleFunction));
+
+  async function dispatch(fn: string, req: NodeRequest, res: NodeResponse) {
+    const handler = handlers.get(fn);
+    if (handler) return handler(req, res);
+    const error = fn
+      ? new AppError('unavailable', `The ${fn} function is not part of this build.`)
+      : new AppError('not_found', `Name a function first: /<name>/…, one of ${[...handlers.keys()].join(', ')}.`);
+    sendJson(res, error.status, error.toBody());
+  }
+
+  async function handleFunction(req: NodeRequest, res: NodeResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    // As on cloudfunctions.net, the function's name leads the path and the function sees the rest.
+    const match = /^\/([\w-]+)(\/.*)?$/.exec(url.pathname);
+    if (!match) return dispatch('', req, res);
+    req.url = (match[2] ?? '/') + url.search;
+    return dispatch(match[1], req, res);
+  }
+
+  async function handleHosting(req: NodeRequest, res: NodeResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
     const direct = /^\/__fn\/([\w-]+)(\/.*)?$/.exec(url.pathname);
     if (direct) {
       req.url = (direct[2] ?? '/') + url.search;
-      return dispatch(direct[1]);
+      return dispatch(direct[1], req, res);
     }
     // Hosting applies redirects before rewrites and keeps the query string.
     const redirect = hosting.redirects.find((r) => r.regex.test(url.pathname));
@@ -79,31 +124,36 @@ export async function startGateway(deps: Deps, options: { port: number; host?: s
     const rewrite = hosting.rewrites.find((r) => r.regex.test(url.pathname));
     // Hosting's custom headers (the page policy among them) go on what it serves from its folder.
     const headers = Object.assign({}, ...hosting.headers.filter((h) => h.regex.test(url.pathname)).map((h) => h.values));
-    if (rewrite && !serveStatic(hosting.publicDir, url.pathname, res, headers)) return dispatch(rewrite.fn);
+    if (rewrite && !serveStatic(hosting.publicDir, url.pathname, res, headers)) {
+      bufferLikeHosting(res);
+      return dispatch(rewrite.fn, req, res);
+    }
     if (!rewrite && !serveStatic(hosting.publicDir, url.pathname, res, headers)) {
       res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8' }).end('<h1>404</h1><p>Nothing here. <a href="/">Home</a></p>');
     }
-
-    async function dispatch(fn: string) {
-      const handler = handlers.get(fn);
-      if (handler) return handler(req, res);
-      const error = new AppError('unavailable', `The ${fn} function is not part of this build.`);
-      sendJson(res, error.status, error.toBody());
-    }
   }
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+
+  const listen = (target: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      target.keepAliveTimeout = 65_000;
+      target.once('error', reject);
+      target.listen(port, options.host ?? '127.0.0.1', () => resolve((target.address() as AddressInfo).port));
+    });
+  const port = await listen(server, options.port);
+  const functionsPort = await listen(functionsServer, options.functionsPort ?? 0).catch(async (err) => {
+    await new Promise((r) => server.close(r));
+    throw err;
   });
   return {
     server,
-    port: (server.address() as AddressInfo).port,
+    port,
+    functionsPort,
     /** Stops accepting, ends open connections (SSE included), then waits for handlers still running, so clients can close after. */
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = [server, functionsServer].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       server.closeAllConnections();
-      await closed;
+      functionsServer.closeAllConnections();
+      await Promise.all(closed);
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 15_000).unref())]);
     },
   };

@@ -27,6 +27,10 @@ deploy_call() { calls "^gcloud functions deploy $1 "; }
   done
   [[ $(deploy_call api) == *"--allow-unauthenticated --service-account=tp-functions@test-project.iam.gserviceaccount.com --min-instances=1 "* ]]
   [[ $(deploy_call chat) == *"--allow-unauthenticated"*"--min-instances=0 "* ]]
+  # The functions that hold streams take many requests at once (which needs a whole vCPU); the others one.
+  for fn in api chat; do [[ $(deploy_call "$fn") == *"--timeout=600s --memory=512Mi --concurrency=80 --cpu=1 "* ]]; done
+  for fn in signup activate provision mail billing-aggregate; do [[ $(deploy_call "$fn") != *"--concurrency"* ]]; done
+  [[ $output == *"streams"*"https://europe-west1-test-project.cloudfunctions.net/{name}"* ]]
   [[ $(deploy_call provision) == *"--no-allow-unauthenticated --service-account=tp-provisioner@test-project.iam.gserviceaccount.com --min-instances=0 "* ]]
   [[ $(deploy_call mail) == *"--no-allow-unauthenticated"* ]]
   [[ $(deploy_call billing-aggregate) == *"--no-allow-unauthenticated"* ]]
@@ -80,6 +84,8 @@ ENV
   grep -qxF "CORS_ORIGINS: 'https://a.example.com,https://b.example.com'" "$env_file"
   grep -qxF "TP_ENV: 'production'" "$env_file"
   grep -qxF "FUNCTIONS_URL: 'https://europe-west1-test-project.cloudfunctions.net/{name}'" "$env_file"
+  # Clients open streams on the functions' own URLs: Hosting buffers its rewrites.
+  grep -qxF "STREAM_URL: 'https://europe-west1-test-project.cloudfunctions.net/{name}'" "$env_file"
   grep -qxF "GCP_PROJECT_ID: 'test-project'" "$env_file"
   # placeholders, secrets with development values and emulator hosts never reach production
   [ -z "$(grep -E 'SECRET|SENDGRID|PARTNER|TASKS_SECRET|EMULATOR' "$env_file" || true)" ]

@@ -15,11 +15,19 @@ export interface SseStream {
   readonly isClosed: boolean;
 }
 
-/**
- * Starts a Server-Sent Events response with heartbeats (comment lines) so
- * proxies keep the connection open, and without buffering so each event
- * reaches the client as soon as it is written.
- */
+export interface SseOptions {
+  /** A comment line this often, so proxies and clients do not take a quiet stream for a dead one (default 15 s). */
+  heartbeatMs?: number;
+  /** The reconnection delay clients are told (`retry:`), default 2 s. */
+  retryMs?: number;
+  /**
+   * Ends the stream after this long. A stream held for hours pins an instance
+   * and outlives the function's timeout; clients reconnect (event streams with
+   * Last-Event-ID), which also spreads them over instances again.
+   */
+  deadlineMs?: number;
+}
+
 /** Streams open in this process, for a shutdown that finds one still open to say which. */
 const open = new Map<ServerResponse, { path: string; openedAt: number }>();
 
@@ -28,7 +36,12 @@ export function describeOpenStreams(): string[] {
   return [...open].map(([res, s]) => `${s.path} open ${Math.round((Date.now() - s.openedAt) / 1000)} s; destroyed ${res.destroyed}, socket ${res.socket ? (res.socket.destroyed ? 'destroyed' : 'open') : 'none'}, ended ${res.writableEnded}`);
 }
 
-export function openSse(res: ServerResponse, options: { heartbeatMs?: number; retryMs?: number } = {}): SseStream {
+/**
+ * Starts a Server-Sent Events response with heartbeats (comment lines) so
+ * proxies keep the connection open, and without buffering so each event
+ * reaches the client as soon as it is written.
+ */
+export function openSse(res: ServerResponse, options: SseOptions = {}): SseStream {
   res.statusCode = 200;
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -45,13 +58,20 @@ export function openSse(res: ServerResponse, options: { heartbeatMs?: number; re
     isClosed = true;
     open.delete(res);
     clearInterval(heartbeat);
+    clearTimeout(deadline);
     resolveClosed();
   };
   const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
   heartbeat.unref();
+  const deadline = options.deadlineMs === undefined ? undefined : setTimeout(() => {
+    write(': deadline reached; reconnect (with Last-Event-ID) to continue\n\n');
+    if (!res.writableEnded) res.end();
+    finish();
+  }, options.deadlineMs);
+  deadline?.unref();
   res.on('close', finish);
-  // The client may have gone while the handler was still reading (history, authorization): its 'close'
-  // came before anyone listened, and a stream waiting for it would hold its Firestore listener for ever.
+  // A caller who left while the stream was being prepared (history read, auth) has closed it already:
+  // waiting for a 'close' that was emitted before would hold its listener and its slot forever.
   if (res.destroyed || res.closed || res.socket?.destroyed) finish();
   const write = (text: string) => {
     if (!isClosed && !res.writableEnded) res.write(text);

@@ -12,8 +12,12 @@ import { AppError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 export interface ProxyOptions {
-  /** How long to wait for the agent's response headers (default 30 s); the stream itself has no limit. */
+  /** How long to wait for the agent's response headers (default 30 s). */
   headersTimeoutMs?: number;
+  /** A comment line this often while the agent is quiet between events (SSE answers only); default 15 s. */
+  heartbeatMs?: number;
+  /** The answer is cut after this long (STREAM_DEADLINE_MS), like every stream; none by default. */
+  deadlineMs?: number;
   /** Sent upstream so one request can be followed across both logs. */
   requestId?: string;
   log?: Logger;
@@ -73,7 +77,7 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
       upstream.setTimeout(0);
       const status = answer.statusCode ?? 502;
       if (status >= 200 && status < 300) {
-        pipeStream(answer, res, status);
+        pipeStream(answer, res, status, options);
         // After a normal end the pipe has ended res already; after an agent that died mid-stream, end it here.
         answer.on('close', () => {
           if (!res.writableEnded) res.end();
@@ -89,19 +93,48 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
         settle(badGateway(`answered ${status} to POST /messages${message ? `: ${message}` : '.'}`));
       }, (err) => settle(badGateway('broke off its answer.', err)));
     });
+    // The caller left while the project was being looked up: nothing to ask the agent.
+    if (res.destroyed) return abandon();
     upstream.end(payload);
   });
 }
 
-function pipeStream(answer: IncomingMessage, res: ServerResponse, status: number): void {
+function pipeStream(answer: IncomingMessage, res: ServerResponse, status: number, options: ProxyOptions): void {
   res.statusCode = status;
-  res.setHeader('Content-Type', answer.headers['content-type'] ?? 'text/event-stream; charset=utf-8');
+  const type = answer.headers['content-type'] ?? 'text/event-stream; charset=utf-8';
+  res.setHeader('Content-Type', type);
   res.setHeader('Cache-Control', 'no-cache, no-transform');
   res.setHeader('Connection', 'keep-alive');
   res.setHeader('X-Accel-Buffering', 'no');
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   answer.pipe(res);
+  keepAlive(answer, res, type.includes('text/event-stream'), options);
+}
+
+/**
+ * Heartbeats and the deadline on a piped answer. A comment line may only go
+ * between two events, never inside one the agent is still writing, so the
+ * last bytes passed through are watched for an event's end (a blank line).
+ */
+function keepAlive(answer: IncomingMessage, res: ServerResponse, isSse: boolean, options: ProxyOptions): void {
+  let tail = '\n\n';
+  const atBoundary = () => /(\r\n|\n|\r)(\r\n|\n|\r)$/.test(tail);
+  if (isSse) answer.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('latin1')).slice(-4)));
+  const heartbeat = isSse ? setInterval(() => atBoundary() && !res.writableEnded && res.write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000) : undefined;
+  const deadline = options.deadlineMs === undefined ? undefined : setTimeout(() => {
+    options.log?.info('message stream reached its deadline', { deadlineMs: options.deadlineMs });
+    answer.unpipe(res);
+    answer.destroy();
+    if (isSse && atBoundary() && !res.writableEnded) res.write(': deadline reached; the answer was cut\n\n');
+    if (!res.writableEnded) res.end();
+  }, options.deadlineMs);
+  heartbeat?.unref();
+  deadline?.unref();
+  res.on('close', () => {
+    clearInterval(heartbeat);
+    clearTimeout(deadline);
+  });
 }
 
 async function readBounded(answer: IncomingMessage): Promise<string> {

@@ -95,7 +95,7 @@ function Chat({ user }: { user: SignedInUser }) {
     let start = 0;
     setItems((all) => ((start = all.length), all));
     try {
-      await postEventStream('/api/chat', { ...body, ...(conversationId ? { conversationId } : {}) }, onEvent);
+      await postEventStream('/api/chat', { ...body, ...(conversationId ? { conversationId } : {}) }, onEvent, { via: 'chat' });
     } catch (err) {
       failed.current = true;
       push({ kind: 'error', message: describeError(err) });

@@ -5,6 +5,7 @@
  */
 import type { Deps } from '../../../shared/deps.ts';
 import { AppError } from '../../../shared/errors.ts';
+import type { StreamGate } from '../../../shared/http/stream-gate.ts';
 import type { Context } from '../../../shared/http/wrap.ts';
 import { proxyMessages } from '../../../shared/projects/messages.ts';
 import type { ProjectService } from '../../../shared/projects/service.ts';
@@ -14,7 +15,7 @@ const P = '/api/v1/users/:uid/projects';
 const ONE = `${P}/:projectId`;
 const owner = (ctx: Context) => ({ ownerId: ctx.params.uid });
 
-export function projectRoutes(_deps: Deps, projects: ProjectService): ApiRoute[] {
+export function projectRoutes(deps: Deps, projects: ProjectService, streams: StreamGate): ApiRoute[] {
   const one = (ctx: Context) => [ctx.params.uid, ctx.params.projectId] as const;
   return [
     {
@@ -80,7 +81,13 @@ export function projectRoutes(_deps: Deps, projects: ProjectService): ApiRoute[]
       handler: async (ctx, p) => {
         const body = await ctx.json();
         const endpoint = await projects.messagesEndpoint(signedIn(p), ...one(ctx));
-        await proxyMessages(ctx.res, endpoint, body, { requestId: ctx.requestId, log: ctx.log });
+        // The caller's slot, not the project owner's: an admin talking to many agents is held to the cap like anyone.
+        const release = streams.enter(signedIn(p).uid);
+        try {
+          await proxyMessages(ctx.res, endpoint, body, { requestId: ctx.requestId, log: ctx.log, heartbeatMs: deps.config.streams.heartbeatMs, deadlineMs: deps.config.streams.deadlineMs });
+        } finally {
+          release();
+        }
       },
     },
   ];

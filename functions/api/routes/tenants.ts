@@ -1,5 +1,6 @@
 import type { Deps } from '../../../shared/deps.ts';
 import { AppError } from '../../../shared/errors.ts';
+import type { StreamGate } from '../../../shared/http/stream-gate.ts';
 import type { SecretsService } from '../../../shared/tenants/secrets-service.ts';
 import type { TenantServiceImpl } from '../../../shared/tenants/service.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
@@ -8,7 +9,7 @@ import { streamTenantEvents } from './events.ts';
 const T = '/api/v1/tenants/:id';
 
 /** R-TENANT-1…6, R-DEPLOY-1, R-SECRETS-1/2, R-OBS-1 over the service layer. */
-export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: SecretsService): ApiRoute[] {
+export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: SecretsService, streams: StreamGate): ApiRoute[] {
   const links = (id: string) => ({ self: `/api/v1/tenants/${id}`, events: `/api/v1/tenants/${id}/events`, status: `/api/v1/tenants/${id}/status` });
   const accepted = (tenant: { id: string }) => ({ status: 202, body: { tenant, links: links(tenant.id) } });
   const op = (name: 'suspend' | 'resume' | 'restart' | 'retryProvision', path: string): ApiRoute => ({
@@ -90,7 +91,7 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       action: 'tenants.read',
       handler: async (ctx, p) => ({ body: { samples: await tenants.metricsHistory(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) } }),
     },
-    { method: 'GET', path: `${T}/events`, action: 'tenants.read', handler: (ctx, p) => streamTenantEvents(deps, tenants, ctx, signedIn(p)) },
+    { method: 'GET', path: `${T}/events`, action: 'tenants.read', handler: (ctx, p) => streamTenantEvents(deps, tenants, streams, ctx, signedIn(p)) },
     { method: 'GET', path: `${T}/secrets`, action: 'tenants.secrets', handler: async (ctx, p) => ({ body: { secrets: await secrets.list(signedIn(p), ctx.params.id) } }) },
     {
       method: 'POST',

@@ -13,6 +13,12 @@ export interface WebClientConfig {
   firebase: { apiKey: string; authDomain: string; projectId: string };
   authEmulatorHost?: string;
   mode: 'development' | 'test' | 'production';
+  /**
+   * Where to open streams (events, chat replies, /messages): the functions' own
+   * URLs, because Hosting buffers the answers of its rewrites. A path such as
+   * `/api/v1/tenants/{id}/events` is appended to `api`, `/api/chat` to `chat`.
+   */
+  streams: { api: string; chat: string };
 }
 
 /** Builds the page settings from config; throws 503 naming the variable when production lacks the API key. */
@@ -27,7 +33,13 @@ export function readWebClientConfig(config: Deps['config']): WebClientConfig {
     firebase: { apiKey, authDomain: config.web.firebaseAuthDomain, projectId: config.authProjectId },
     ...(emulator ? { authEmulatorHost: emulator } : {}),
     mode: config.mode,
+    streams: streamUrls(config),
   };
+}
+
+/** The base URL of each function that streams; a client appends the same path it would send to Hosting. */
+export function streamUrls(config: Deps['config']): WebClientConfig['streams'] {
+  return { api: config.streams.url.replace('{name}', 'api'), chat: config.streams.url.replace('{name}', 'chat') };
 }
 
 /** The route; cached briefly by browsers since it changes only with a deploy. */

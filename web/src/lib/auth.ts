@@ -17,7 +17,8 @@ import {
   type Auth,
   type User,
 } from 'firebase/auth';
-import { ApiError, errorFromResponse, networkError } from './errors.ts';
+import { getWebConfig } from './config.ts';
+import { ApiError } from './errors.ts';
 
 /** Where the activation page leaves what the next page needs to sign in. */
 export const SESSION_KEY = 'tenantplane.session';
@@ -30,11 +31,6 @@ export interface SignedInUser {
   role: Role;
 }
 
-interface WebClientConfig {
-  firebase: { apiKey: string; authDomain: string; projectId: string };
-  authEmulatorHost?: string;
-}
-
 interface PendingSession {
   uid?: string;
   email?: string;
@@ -44,14 +40,7 @@ interface PendingSession {
 let authPromise: Promise<Auth> | undefined;
 
 async function loadAuth(): Promise<Auth> {
-  let res: Response;
-  try {
-    res = await fetch('/api/config', { headers: { Accept: 'application/json' } });
-  } catch {
-    throw networkError();
-  }
-  if (!res.ok) throw await errorFromResponse(res);
-  const config = (await res.json()) as WebClientConfig;
+  const config = await getWebConfig();
   const app = initializeApp(config.firebase);
   // No popup/redirect resolver: sign-in is by custom token only, so nothing loads from the auth domain.
   const auth = initializeAuth(app, { persistence: [indexedDBLocalPersistence, browserLocalPersistence] });

@@ -1,7 +1,9 @@
 /**
  * Server-Sent Events over fetch: native EventSource cannot send an
  * Authorization header, so this reads the response body as a stream and
- * parses it as the HTML standard's event-stream format describes.
+ * parses it as the HTML standard's event-stream format describes. Streams are
+ * opened on a function's own URL (`via`), never through this page's origin:
+ * Hosting would deliver them only once they are complete.
  */
 import { send, type RequestOptions } from './api.ts';
 import { errorFromResponse } from './errors.ts';
@@ -52,7 +54,12 @@ export async function readEventStream(body: ReadableStream<Uint8Array>, onMessag
 }
 
 /** POSTs JSON and streams the SSE answer; an error answer (JSON) throws before any event. */
-export async function postEventStream(path: string, json: unknown, onMessage: (m: SseMessage) => void, options: Omit<RequestOptions, 'json'> = {}): Promise<void> {
+export async function postEventStream(
+  path: string,
+  json: unknown,
+  onMessage: (m: SseMessage) => void,
+  options: Omit<RequestOptions, 'json'> & { via: 'api' | 'chat' },
+): Promise<void> {
   const res = await send(path, { ...options, method: 'POST', json, headers: { Accept: 'text/event-stream' } });
   if (!res.ok || !res.body) throw await errorFromResponse(res);
   if (!(res.headers.get('Content-Type') ?? '').includes('text/event-stream')) {
@@ -64,6 +71,8 @@ export async function postEventStream(path: string, json: unknown, onMessage: (m
 }
 
 export interface FollowOptions {
+  /** The function whose own URL serves the stream. */
+  via: 'api' | 'chat';
   signal: AbortSignal;
   /** Resume after this id (the first request sends it as `Last-Event-ID`). */
   lastEventId?: string;
@@ -74,23 +83,33 @@ export interface FollowOptions {
 
 /**
  * Follows a GET event stream until aborted, reconnecting after a drop and
- * resending `Last-Event-ID`, so nothing is missed or shown twice. Errors the
- * server states (403, 404…) end it by throwing; network drops never do.
+ * resending `Last-Event-ID`, so nothing is missed or shown twice. The server
+ * ends every stream at a deadline: a stream that ran a while and ended cleanly
+ * is reopened at once; a drop waits the server's `retry:` delay, a 429 (too
+ * many streams open) its Retry-After. Errors the server states (403, 404…) end
+ * it by throwing; network drops never do.
  */
 export async function followEventStream(path: string, options: FollowOptions): Promise<void> {
   let lastId = options.lastEventId;
   let retryMs = 2000;
   while (!options.signal.aborted) {
     let res: Response | undefined;
+    let waitMs = retryMs;
     try {
-      res = await send(path, { signal: options.signal, headers: { Accept: 'text/event-stream', ...(lastId ? { 'Last-Event-ID': lastId } : {}) } });
+      res = await send(path, { via: options.via, signal: options.signal, headers: { Accept: 'text/event-stream', ...(lastId ? { 'Last-Event-ID': lastId } : {}) } });
     } catch (err) {
       if (options.signal.aborted) return;
       if ((err as { status?: number }).status !== 0) throw err;
     }
+    if (res?.status === 429) {
+      const error = await errorFromResponse(res);
+      waitMs = (error.retryAfter ?? retryMs / 1000) * 1000;
+      res = undefined;
+    }
     if (res && (!res.ok || !res.body)) throw await errorFromResponse(res);
     if (res?.body) {
       options.onConnection?.('live');
+      const opened = Date.now();
       try {
         await readEventStream(
           res.body,
@@ -100,12 +119,16 @@ export async function followEventStream(path: string, options: FollowOptions): P
           },
           (ms) => (retryMs = ms),
         );
+        // The server's deadline: pick up at once where it stopped. A stream that keeps ending at once waits instead.
+        if (Date.now() - opened >= 1000) waitMs = 0;
       } catch {
         // The connection dropped mid-stream: reconnect below.
       }
     }
     if (options.signal.aborted) return;
-    options.onConnection?.('reconnecting');
-    await new Promise((r) => setTimeout(r, retryMs));
+    if (waitMs > 0) {
+      options.onConnection?.('reconnecting');
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
   }
 }

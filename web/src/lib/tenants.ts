@@ -73,7 +73,7 @@ export async function followOperation(
     event.type === spec.done.event ? { outcome: 'done', event } : event.type === spec.failed.event ? { outcome: 'failed', event } : null;
 
   const history: TenantEvent[] = [];
-  const res = await send(`${tenantPath(tenantId)}/events?follow=false`, { signal, headers: { Accept: 'text/event-stream' } });
+  const res = await send(`${tenantPath(tenantId)}/events?follow=false`, { via: 'api', signal, headers: { Accept: 'text/event-stream' } });
   if (!res.ok || !res.body) throw await errorFromResponse(res);
   await readEventStream(res.body, (m) => {
     const event = parseEvent(m.data);
@@ -94,6 +94,7 @@ export async function followOperation(
     return await new Promise<FollowResult>((resolve, reject) => {
       let settled = false;
       followEventStream(`${tenantPath(tenantId)}/events`, {
+        via: 'api',
         signal: local.signal,
         lastEventId: history.at(-1)?.id,
         onConnection,

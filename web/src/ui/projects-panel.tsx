@@ -113,7 +113,7 @@ function MessageConsole({ path, name }: { path: string; name: string }) {
           if (!(err instanceof SyntaxError)) throw err;
         }
         setReply((r) => r + text);
-      }, { signal: stop.current.signal });
+      }, { via: 'api', signal: stop.current.signal });
       setState('done');
     } catch (err) {
       setError(describeError(err));
