@@ -77,7 +77,13 @@ export async function benchBilling(opts: BillingBenchOptions = {}): Promise<Benc
     recordsPerSecond: Math.round(records / (aggregateMs / 1000)),
     peakRssMb,
   };
-  const unit: Record<string, string> = { records: 'records', tenants: 'tenants', aggregateMs: 'ms', recordsPerSecond: 'records/s', peakRssMb: 'MiB' };
+  const unit: Record<string, string> = {
+    records: 'records',
+    tenants: 'tenants',
+    aggregateMs: 'ms',
+    recordsPerSecond: 'records/s',
+    peakRssMb: 'MiB',
+  };
 
   const host = opts.firestoreHost ?? process.env.FIRESTORE_EMULATOR_HOST;
   const writeTenants = Math.min(opts.writeTenants ?? 2000, tenants);
@@ -105,6 +111,7 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const tenants = process.argv[3] ? Number(process.argv[3]) : undefined;
   const result = await benchBilling({ records, tenants });
   console.log(result.name);
-  for (const [key, value] of Object.entries(result.figures)) console.log(`  ${key.padEnd(22)} ${String(value).padStart(10)} ${result.unit[key]}`);
+  for (const [key, value] of Object.entries(result.figures))
+    console.log(`  ${key.padEnd(22)} ${String(value).padStart(10)} ${result.unit[key]}`);
   if (!process.env.FIRESTORE_EMULATOR_HOST) console.log('  (set FIRESTORE_EMULATOR_HOST to also measure the Firestore writes)');
 }

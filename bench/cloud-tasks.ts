@@ -67,7 +67,13 @@ export async function benchCloudTasks(opts: { tasks?: number } = {}): Promise<Be
     await client.pauseQueue({ name: throughputQueue });
     const ids = [...Array(count).keys()].map((i) => `thr-${i}`);
     for (let i = 0; i < ids.length; i += 100) {
-      await Promise.all(ids.slice(i, i + 100).map((id) => client.createTask({ parent: throughputQueue, task: { name: `${throughputQueue}/tasks/${id}`, httpRequest: { url } } })));
+      await Promise.all(
+        ids
+          .slice(i, i + 100)
+          .map((id) =>
+            client.createTask({ parent: throughputQueue, task: { name: `${throughputQueue}/tasks/${id}`, httpRequest: { url } } }),
+          ),
+      );
     }
     const startedAt = performance.now();
     await client.resumeQueue({ name: throughputQueue });
@@ -87,7 +93,10 @@ export async function benchCloudTasks(opts: { tasks?: number } = {}): Promise<Be
   } finally {
     await client.close();
     await server.close();
-    await new Promise<void>((resolve) => { target.closeAllConnections(); target.close(() => resolve()); });
+    await new Promise<void>((resolve) => {
+      target.closeAllConnections();
+      target.close(() => resolve());
+    });
   }
 }
 
@@ -96,5 +105,6 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const tasks = process.argv[2] ? Number(process.argv[2]) : undefined;
   const result = await benchCloudTasks({ tasks });
   console.log(result.name);
-  for (const [key, value] of Object.entries(result.figures)) console.log(`  ${key.padEnd(26)} ${String(value).padStart(10)} ${result.unit[key]}`);
+  for (const [key, value] of Object.entries(result.figures))
+    console.log(`  ${key.padEnd(26)} ${String(value).padStart(10)} ${result.unit[key]}`);
 }

@@ -25,7 +25,9 @@ const FRAMEWORK = join(root, 'node_modules/@google-cloud/functions-framework/bui
 
 /** Every function with an entry (`functions/<name>/index.ts`). */
 export function listFunctions(): string[] {
-  return readdirSync(join(root, 'functions')).filter((n) => existsSync(join(root, 'functions', n, 'index.ts'))).sort();
+  return readdirSync(join(root, 'functions'))
+    .filter((n) => existsSync(join(root, 'functions', n, 'index.ts')))
+    .sort();
 }
 
 const bundlePath = (name: string) => join(root, 'dist/functions', name, 'index.js');
@@ -34,23 +36,39 @@ const bundlePath = (name: string) => join(root, 'dist/functions', name, 'index.j
 function ensureBundles(names: string[]): void {
   const missing = names.filter((n) => !existsSync(bundlePath(n)));
   if (missing.length === 0) return;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/build.ts'), ...missing], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/build.ts'), ...missing], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) throw new Error(`benchColdStart: \`npm run build\` failed for ${missing.join(', ')}; fix the build first`);
 }
 
 /** Spawns functions-framework and returns ms until the function's edge answers, then kills it. */
 async function timeStart(name: string, source: string, viaTsx: boolean, timeoutMs = 60_000): Promise<number> {
   const port = await freePort();
-  const env = { ...process.env, TP_ENV: 'development', LOG_LEVEL: 'error', METADATA_SERVER_DETECTION: 'none', NODE_OPTIONS: [process.env.NODE_OPTIONS, viaTsx ? '--import=tsx' : ''].filter(Boolean).join(' ') };
+  const env = {
+    ...process.env,
+    TP_ENV: 'development',
+    LOG_LEVEL: 'error',
+    METADATA_SERVER_DETECTION: 'none',
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, viaTsx ? '--import=tsx' : ''].filter(Boolean).join(' '),
+  };
   if (!viaTsx) env.NODE_OPTIONS = (process.env.NODE_OPTIONS ?? '').replace(/--import[= ](tsx|\S*tsx\S*)/g, '').trim();
   const started = performance.now();
-  const child = spawn(process.execPath, [FRAMEWORK, `--target=${name}`, `--source=${source}`, `--port=${port}`], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [FRAMEWORK, `--target=${name}`, `--source=${source}`, `--port=${port}`], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   try {
     while (performance.now() - started < timeoutMs) {
       if (child.exitCode !== null) throw new Error(`benchColdStart: ${name} (${source}) exited with ${child.exitCode}: ${stderr}`);
-      const answered = await fetch(`http://127.0.0.1:${port}/__bench/cold-start-probe`).then(async (r) => (await r.arrayBuffer(), r.headers.has('x-request-id')), () => false);
+      const answered = await fetch(`http://127.0.0.1:${port}/__bench/cold-start-probe`).then(
+        async (r) => (await r.arrayBuffer(), r.headers.has('x-request-id')),
+        () => false,
+      );
       if (answered) return performance.now() - started;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -68,7 +86,10 @@ export async function benchColdStart(opts: { runs?: number; functions?: string[]
   const report: BenchReport = {
     name: 'cold start (functions-framework)',
     figures: {},
-    notes: [`median of ${runs} starts each, alternating bundled and unbundled`, 'baseline: the same function from its TypeScript entry through tsx'],
+    notes: [
+      `median of ${runs} starts each, alternating bundled and unbundled`,
+      'baseline: the same function from its TypeScript entry through tsx',
+    ],
   };
   for (const name of names) {
     const bundled: number[] = [];
@@ -77,7 +98,12 @@ export async function benchColdStart(opts: { runs?: number; functions?: string[]
       bundled.push(await timeStart(name, join('dist/functions', name), false));
       unbundled.push(await timeStart(name, join('functions', name, 'index.ts'), true));
     }
-    report.figures[`${name}.start`] = { value: summarize(bundled).p50, unit: 'ms', baseline: summarize(unbundled).p50, baselineLabel: 'tsx, unbundled' };
+    report.figures[`${name}.start`] = {
+      value: summarize(bundled).p50,
+      unit: 'ms',
+      baseline: summarize(unbundled).p50,
+      baselineLabel: 'tsx, unbundled',
+    };
     report.figures[`${name}.bundle`] = { value: statSync(bundlePath(name)).size / 1024, unit: 'KiB' };
   }
   return report;

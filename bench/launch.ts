@@ -27,11 +27,17 @@ const STAGES = [
 async function spawnToHealthy(): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [SAMPLE_TENANT_SERVER], { env: { ...process.env, PORT: String(port), DATA_DIR: `/tmp/tp-bench-floor-${port}` }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [SAMPLE_TENANT_SERVER], {
+    env: { ...process.env, PORT: String(port), DATA_DIR: `/tmp/tp-bench-floor-${port}` },
+    stdio: 'ignore',
+  });
   try {
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return performance.now() - started;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -44,7 +50,10 @@ async function spawnToHealthy(): Promise<number> {
 async function waitFor200(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await fetch(url).then(async (r) => (await r.arrayBuffer(), r.status === 200), () => false);
+    const ok = await fetch(url).then(
+      async (r) => (await r.arrayBuffer(), r.status === 200),
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -75,7 +84,14 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       await waitFor200(url, 30_000);
       totals.push(performance.now() - started);
       const answeredAt = Date.now();
-      const marks = [sentAt, at('provisioning_requested'), at('provisioning_started'), at('deploy_started'), at('environment_ready'), answeredAt];
+      const marks = [
+        sentAt,
+        at('provisioning_requested'),
+        at('provisioning_started'),
+        at('deploy_started'),
+        at('environment_ready'),
+        answeredAt,
+      ];
       STAGES.forEach(([key], s) => stageMs[key].push(marks[s + 1] - marks[s]));
     }
 

@@ -50,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const machine = describeMachine();
-  console.log(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage1m}`);
+  console.log(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage1m}`,
+  );
   const startedAt = new Date();
   const stopEmulators = await ensureEmulators((line) => console.log(line));
   const reports: BenchReport[] = [];
@@ -80,7 +82,10 @@ async function main(argv: string[]): Promise<number> {
   const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(join(dir, 'latest.md'), `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage1m} at start\n\n${formatMarkdown(reports)}\n`);
+  writeFileSync(
+    join(dir, 'latest.md'),
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage1m} at start\n\n${formatMarkdown(reports)}\n`,
+  );
   console.log(`\nResults: ${file} (also latest.json, latest.md)`);
   if (failures.length) console.error(`✖ ${failures.length} benchmark(s) failed: ${failures.map((f) => f.name).join(', ')}`);
   return failures.length ? 1 : 0;

@@ -26,15 +26,20 @@ import { summarize, timeMs } from './lib/stats.ts';
 /** One bare write behind the same edge and path as the signup function. */
 async function startBaselineServer(deps: Deps): Promise<{ url: string; close(): Promise<void> }> {
   const handler = toNodeHandler(
-    createRouter([{
-      method: 'POST',
-      path: '/api/signup',
-      handler: async (ctx) => {
-        const body = await ctx.json();
-        await deps.db.collection('benchSignups').doc(randomBytes(10).toString('hex')).set({ email: body.email, at: new Date().toISOString() });
-        return { status: 202, body: { status: 'pending_activation' } };
+    createRouter([
+      {
+        method: 'POST',
+        path: '/api/signup',
+        handler: async (ctx) => {
+          const body = await ctx.json();
+          await deps.db
+            .collection('benchSignups')
+            .doc(randomBytes(10).toString('hex'))
+            .set({ email: body.email, at: new Date().toISOString() });
+          return { status: 202, body: { status: 'pending_activation' } };
+        },
       },
-    }]),
+    ]),
     deps,
   );
   const server = createServer((req, res) => {
@@ -45,19 +50,27 @@ async function startBaselineServer(deps: Deps): Promise<{ url: string; close(): 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** One POST over a keep-alive agent bound to a loopback address, so each client has its own IP. */
 function post(agent: Agent, url: URL, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -69,22 +82,33 @@ function post(agent: Agent, url: URL, body: string): Promise<{ status: number; t
  * loopback address (127.0.0.x), as real visitors come from their own
  * addresses; otherwise all share 127.0.0.1 and so one rate-limit counter.
  */
-async function drive(base: string, total: number, clients: number, prefix: string, distinctIps: boolean): Promise<{ perSecond: number; p50: number; p95: number }> {
+async function drive(
+  base: string,
+  total: number,
+  clients: number,
+  prefix: string,
+  distinctIps: boolean,
+): Promise<{ perSecond: number; p50: number; p95: number }> {
   const url = new URL('/api/signup', base);
-  const agents = Array.from({ length: clients }, (_, i) => new Agent({ keepAlive: true, maxSockets: 1, localAddress: distinctIps ? `127.0.0.${10 + i}` : '127.0.0.1' }));
+  const agents = Array.from(
+    { length: clients },
+    (_, i) => new Agent({ keepAlive: true, maxSockets: 1, localAddress: distinctIps ? `127.0.0.${10 + i}` : '127.0.0.1' }),
+  );
   const latencies: number[] = [];
   const started = performance.now();
   let next = 0;
   try {
-    await Promise.all(agents.map(async (agent) => {
-      while (next < total) {
-        const i = next++;
-        const t0 = performance.now();
-        const res = await post(agent, url, JSON.stringify({ email: `${prefix}-${i}@bench.example.com`, name: 'Bench User' }));
-        if (res.status !== 202) throw new Error(`benchSignup: ${url} answered ${res.status}: ${res.text}`);
-        latencies.push(performance.now() - t0);
-      }
-    }));
+    await Promise.all(
+      agents.map(async (agent) => {
+        while (next < total) {
+          const i = next++;
+          const t0 = performance.now();
+          const res = await post(agent, url, JSON.stringify({ email: `${prefix}-${i}@bench.example.com`, name: 'Bench User' }));
+          if (res.status !== 202) throw new Error(`benchSignup: ${url} answered ${res.status}: ${res.text}`);
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
   } finally {
     for (const agent of agents) agent.destroy();
   }
@@ -97,7 +121,8 @@ async function drive(base: string, total: number, clients: number, prefix: strin
 async function waitForMail(count: () => number, expected: number, timeoutMs: number): Promise<number> {
   const started = performance.now();
   while (count() < expected) {
-    if (performance.now() - started > timeoutMs) throw new Error(`benchSignup: only ${count()} of ${expected} activation mails arrived within ${timeoutMs / 1000} s`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`benchSignup: only ${count()} of ${expected} activation mails arrived within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return performance.now() - started;
@@ -127,7 +152,8 @@ export async function benchSignup(opts: { signups?: number; clients?: number } =
     // Each signup looks the address up in Auth (R-SIGNUP-3); timed alone it shows how much of a signup that is here.
     const auth = await platform.stack.deps.auth();
     const lookups: number[] = [];
-    for (let i = 0; i < 20; i++) lookups.push(await timeMs(() => auth.getUserByEmail(`nobody-${run}-${i}@bench.example.com`).catch(() => undefined)));
+    for (let i = 0; i < 20; i++)
+      lookups.push(await timeMs(() => auth.getUserByEmail(`nobody-${run}-${i}@bench.example.com`).catch(() => undefined)));
     const label = 'one bare Firestore write';
     return {
       name: `signup (${clients} clients)`,
@@ -155,7 +181,10 @@ export async function benchSignup(opts: { signups?: number; clients?: number } =
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const { formatTable } = await import('./lib/report.ts');
-  const report = await benchSignup({ signups: process.argv[2] ? Number(process.argv[2]) : undefined, clients: process.argv[3] ? Number(process.argv[3]) : undefined });
+  const report = await benchSignup({
+    signups: process.argv[2] ? Number(process.argv[2]) : undefined,
+    clients: process.argv[3] ? Number(process.argv[3]) : undefined,
+  });
   console.log(formatTable([report]));
   process.exit(0);
 }

@@ -37,16 +37,20 @@ export async function benchSteady(opts: { environments?: number; requests?: numb
     // Interleaved, so a burst of background load hits all three series alike.
     for (let i = 0; i < requests; i++) {
       const t = pick(i);
-      get.push(await timeMs(async () => {
-        const res = await stack.fetch(`/api/v1/tenants/${t.id}`, { token: user.token });
-        if (res.status !== 200) throw new Error(`GET tenant answered ${res.status}`);
-        await res.arrayBuffer();
-      }));
-      env.push(await timeMs(async () => {
-        const res = await fetch(t.url);
-        if (res.status !== 200) throw new Error(`${t.url} answered ${res.status}`);
-        await res.arrayBuffer();
-      }));
+      get.push(
+        await timeMs(async () => {
+          const res = await stack.fetch(`/api/v1/tenants/${t.id}`, { token: user.token });
+          if (res.status !== 200) throw new Error(`GET tenant answered ${res.status}`);
+          await res.arrayBuffer();
+        }),
+      );
+      env.push(
+        await timeMs(async () => {
+          const res = await fetch(t.url);
+          if (res.status !== 200) throw new Error(`${t.url} answered ${res.status}`);
+          await res.arrayBuffer();
+        }),
+      );
       bare.push(await timeMs(() => stack.deps.db.doc(`tenants/${t.id}`).get()));
     }
 
@@ -79,7 +83,10 @@ export async function benchSteady(opts: { environments?: number; requests?: numb
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const { formatTable } = await import('./lib/report.ts');
-  const report = await benchSteady({ environments: process.argv[2] ? Number(process.argv[2]) : undefined, requests: process.argv[3] ? Number(process.argv[3]) : undefined });
+  const report = await benchSteady({
+    environments: process.argv[2] ? Number(process.argv[2]) : undefined,
+    requests: process.argv[3] ? Number(process.argv[3]) : undefined,
+  });
   console.log(formatTable([report]));
   process.exit(0);
 }

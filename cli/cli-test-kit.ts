@@ -19,7 +19,10 @@ export interface CliRun {
 export interface CliHome {
   home: string;
   /** `interruptAfterMs` sends Ctrl-C's SIGINT then, for commands that run until stopped. */
-  run(args: string[], options?: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; interruptAfterMs?: number }): Promise<CliRun>;
+  run(
+    args: string[],
+    options?: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; interruptAfterMs?: number },
+  ): Promise<CliRun>;
   remove(): void;
 }
 
@@ -30,7 +33,16 @@ export function createCliHome(baseEnv: Record<string, string | undefined> = {}):
     home,
     run(args, options = {}) {
       const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries({ ...process.env, XDG_CONFIG_HOME: undefined, TENANTPLANE_TOKEN: undefined, TENANTPLANE_URL: undefined, NO_COLOR: '1', HOME: home, ...baseEnv, ...options.env })) {
+      for (const [k, v] of Object.entries({
+        ...process.env,
+        XDG_CONFIG_HOME: undefined,
+        TENANTPLANE_TOKEN: undefined,
+        TENANTPLANE_URL: undefined,
+        NO_COLOR: '1',
+        HOME: home,
+        ...baseEnv,
+        ...options.env,
+      })) {
         if (v !== undefined) env[k] = v;
       }
       return new Promise((resolvePromise, reject) => {
@@ -41,9 +53,14 @@ export function createCliHome(baseEnv: Record<string, string | undefined> = {}):
         child.stderr.on('data', (d) => (stderr += d));
         const timer = setTimeout(() => {
           child.kill('SIGKILL');
-          reject(new Error(`tenantplane ${args.join(' ')} did not finish within ${options.timeoutMs ?? 90_000} ms; stdout: ${stdout}; stderr: ${stderr}`));
+          reject(
+            new Error(
+              `tenantplane ${args.join(' ')} did not finish within ${options.timeoutMs ?? 90_000} ms; stdout: ${stdout}; stderr: ${stderr}`,
+            ),
+          );
         }, options.timeoutMs ?? 90_000);
-        const interrupt = options.interruptAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
+        const interrupt =
+          options.interruptAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
         child.on('error', reject);
         child.on('close', (code) => {
           clearTimeout(timer);

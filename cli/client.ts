@@ -22,7 +22,6 @@ export interface ApiClient {
   resolveTenant(idOrName: string): Promise<Tenant>;
 }
 
-
 /**
  * Builds the CLI's API client on a signed-in session (its URL and token).
  * `fetchFn` is injected so tests answer requests without a server. A token
@@ -61,7 +60,10 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
     } catch (err) {
       if (err instanceof CliError) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`Cannot reach the API at ${base} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? Set the URL with \`tenantplane login --url\` or TENANTPLANE_URL.`, 'unreachable');
+      throw new CliError(
+        `Cannot reach the API at ${base} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? Set the URL with \`tenantplane login --url\` or TENANTPLANE_URL.`,
+        'unreachable',
+      );
     }
   }
 
@@ -78,7 +80,11 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
       try {
         parsed = text ? JSON.parse(text) : {};
       } catch {
-        throw new CliError(`The API answered ${res.status} with a body that is not JSON; is ${session.url} a tenantplane API?`, 'bad_response', res.status);
+        throw new CliError(
+          `The API answered ${res.status} with a body that is not JSON; is ${session.url} a tenantplane API?`,
+          'bad_response',
+          res.status,
+        );
       }
       if (!res.ok) throw toCliError(res.status, parsed, res.headers.get('x-request-id'));
       return parsed as T;
@@ -106,8 +112,10 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
       if (isTenantId(idOrName)) return (await client.request<{ tenant: Tenant }>('GET', `/api/v1/tenants/${idOrName}`)).tenant;
       const name = idOrName.trim().toLowerCase();
       const found = (await client.listTenants()).filter((t) => t.name === name);
-      if (found.length === 0) throw new CliError(`No tenant with the id or name "${idOrName}"; \`tenantplane tenants list\` shows yours.`, 'not_found', 404);
-      if (found.length > 1) throw new CliError(`Several tenants are named "${name}" (${found.map((t) => t.id).join(', ')}); use the id.`, 'conflict', 409);
+      if (found.length === 0)
+        throw new CliError(`No tenant with the id or name "${idOrName}"; \`tenantplane tenants list\` shows yours.`, 'not_found', 404);
+      if (found.length > 1)
+        throw new CliError(`Several tenants are named "${name}" (${found.map((t) => t.id).join(', ')}); use the id.`, 'conflict', 409);
       return found[0];
     },
   };
@@ -120,7 +128,10 @@ function toCliError(status: number, body: unknown, requestId: string | null): Cl
   let message = error?.message ?? `The API answered HTTP ${status}.`;
   if (status === 401) message += ' Run `tenantplane login` to sign in again.';
   const fields = error?.details?.fields as Record<string, string> | undefined;
-  if (fields && !message.includes(Object.keys(fields)[0] ?? '\0')) message += ` (${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')})`;
+  if (fields && !message.includes(Object.keys(fields)[0] ?? '\0'))
+    message += ` (${Object.entries(fields)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('; ')})`;
   if (status >= 500 && requestId) message += ` (request id ${requestId})`;
   return new CliError(message, error?.code ?? `http_${status}`, status);
 }

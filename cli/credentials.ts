@@ -75,7 +75,12 @@ export function decodeJwt(token: string): { exp?: number; email?: string; user_i
 }
 
 /** Exchanges a refresh token for a new ID token (Secure Token API `grant_type=refresh_token`). */
-export async function refreshIdToken(endpoint: string, apiKey: string, refreshToken: string, fetchFn: typeof fetch = fetch): Promise<{ idToken: string; refreshToken: string }> {
+export async function refreshIdToken(
+  endpoint: string,
+  apiKey: string,
+  refreshToken: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ idToken: string; refreshToken: string }> {
   let res: Response;
   try {
     res = await fetchFn(`${endpoint}?key=${encodeURIComponent(apiKey)}`, {
@@ -84,7 +89,9 @@ export async function refreshIdToken(endpoint: string, apiKey: string, refreshTo
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
     });
   } catch (err) {
-    throw new CliError(`Cannot reach the token service at ${endpoint} (${(err as Error).message}); check your network or --token-endpoint.`);
+    throw new CliError(
+      `Cannot reach the token service at ${endpoint} (${(err as Error).message}); check your network or --token-endpoint.`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { id_token?: string; refresh_token?: string; error?: { message?: string } };
   if (!res.ok || !body.id_token) {

@@ -35,7 +35,11 @@ export interface DeviceLoginOptions {
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs the whole flow and returns what to store; throws a CliError saying what to do when it cannot finish. */
-export async function deviceLogin(url: string, ctx: Pick<CommandContext, 'fetch' | 'out'>, options: DeviceLoginOptions = {}): Promise<StoredCredentials> {
+export async function deviceLogin(
+  url: string,
+  ctx: Pick<CommandContext, 'fetch' | 'out'>,
+  options: DeviceLoginOptions = {},
+): Promise<StoredCredentials> {
   const sleep = options.sleep ?? wait;
   const config = await call<WebConfig>(ctx.fetch, url, 'GET', '/api/config');
   const start = await call<StartAnswer>(ctx.fetch, url, 'POST', '/api/v1/device/code', {});
@@ -46,7 +50,9 @@ export async function deviceLogin(url: string, ctx: Pick<CommandContext, 'fetch'
     ctx.out.note(`Then open ${start.verification_uri} on that device and enter the code ${start.user_code}.`);
   } else {
     ctx.out.note(`! Your one-time code: ${start.user_code}`);
-    ctx.out.note(`Open ${start.verification_uri_complete ?? start.verification_uri} in a browser where you are signed in to tenantplane, check that it shows this code, and approve.`);
+    ctx.out.note(
+      `Open ${start.verification_uri_complete ?? start.verification_uri} in a browser where you are signed in to tenantplane, check that it shows this code, and approve.`,
+    );
   }
   ctx.out.note(`Waiting for approval (the code expires in ${minutes} minutes; Ctrl-C cancels)…`);
 
@@ -66,9 +72,24 @@ async function pollForToken(fetchFn: typeof fetch, url: string, start: StartAnsw
     if (res.status === 200 && body.custom_token) return body.custom_token;
     if (res.status === 202) interval = body.interval ?? interval;
     else if (rfcError === 'slow_down') interval = body.error?.details?.interval ?? interval + 5;
-    else if (rfcError === 'access_denied') throw new CliError('The sign-in was denied in the browser. Run `tenantplane login` again to start over.', 'access_denied', res.status);
-    else if (rfcError === 'expired_token') throw new CliError('The code expired before it was approved. Run `tenantplane login` again for a new one.', 'expired_token', res.status);
-    else throw new CliError(`${body.error?.message ?? `The API answered HTTP ${res.status} while waiting for approval.`}`, body.error?.code ?? `http_${res.status}`, res.status);
+    else if (rfcError === 'access_denied')
+      throw new CliError(
+        'The sign-in was denied in the browser. Run `tenantplane login` again to start over.',
+        'access_denied',
+        res.status,
+      );
+    else if (rfcError === 'expired_token')
+      throw new CliError(
+        'The code expired before it was approved. Run `tenantplane login` again for a new one.',
+        'expired_token',
+        res.status,
+      );
+    else
+      throw new CliError(
+        `${body.error?.message ?? `The API answered HTTP ${res.status} while waiting for approval.`}`,
+        body.error?.code ?? `http_${res.status}`,
+        res.status,
+      );
   }
   throw new CliError('The code expired before it was approved. Run `tenantplane login` again for a new one.', 'expired_token');
 }
@@ -76,8 +97,12 @@ async function pollForToken(fetchFn: typeof fetch, url: string, start: StartAnsw
 /** `accounts:signInWithCustomToken`: the custom token becomes an ID token and a refresh token. */
 async function exchangeCustomToken(fetchFn: typeof fetch, config: WebConfig, customToken: string): Promise<Omit<StoredCredentials, 'url'>> {
   const apiKey = config.firebase.apiKey;
-  const base = config.authEmulatorHost ? `http://${config.authEmulatorHost}/identitytoolkit.googleapis.com` : 'https://identitytoolkit.googleapis.com';
-  const tokenEndpoint = config.authEmulatorHost ? `http://${config.authEmulatorHost}/securetoken.googleapis.com/v1/token` : PRODUCTION_TOKEN_ENDPOINT;
+  const base = config.authEmulatorHost
+    ? `http://${config.authEmulatorHost}/identitytoolkit.googleapis.com`
+    : 'https://identitytoolkit.googleapis.com';
+  const tokenEndpoint = config.authEmulatorHost
+    ? `http://${config.authEmulatorHost}/securetoken.googleapis.com/v1/token`
+    : PRODUCTION_TOKEN_ENDPOINT;
   let res: Response;
   try {
     res = await fetchFn(`${base}/v1/accounts:signInWithCustomToken?key=${encodeURIComponent(apiKey)}`, {
@@ -90,7 +115,11 @@ async function exchangeCustomToken(fetchFn: typeof fetch, config: WebConfig, cus
   }
   const body = (await res.json().catch(() => ({}))) as { idToken?: string; refreshToken?: string; error?: { message?: string } };
   if (!res.ok || !body.idToken || !body.refreshToken) {
-    throw new CliError(`The sign-in service refused the approved sign-in (${body.error?.message ?? `HTTP ${res.status}`}); run \`tenantplane login\` again.`, 'sign_in_failed', res.status);
+    throw new CliError(
+      `The sign-in service refused the approved sign-in (${body.error?.message ?? `HTTP ${res.status}`}); run \`tenantplane login\` again.`,
+      'sign_in_failed',
+      res.status,
+    );
   }
   return { idToken: body.idToken, refreshToken: body.refreshToken, apiKey, tokenEndpoint };
 }
@@ -104,14 +133,29 @@ async function send(fetchFn: typeof fetch, url: string, method: string, path: st
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause;
-    throw new CliError(`Cannot reach the API at ${url} (${cause?.code ?? (err as Error).message}); is it running? Pass --url.`, 'unreachable');
+    throw new CliError(
+      `Cannot reach the API at ${url} (${cause?.code ?? (err as Error).message}); is it running? Pass --url.`,
+      'unreachable',
+    );
   }
 }
 
-async function call<T = Record<string, unknown>>(fetchFn: typeof fetch, url: string, method: string, path: string, json?: unknown): Promise<T> {
+async function call<T = Record<string, unknown>>(
+  fetchFn: typeof fetch,
+  url: string,
+  method: string,
+  path: string,
+  json?: unknown,
+): Promise<T> {
   const res = await send(fetchFn, url, method, path, json);
   const body = (await res.json().catch(() => undefined)) as (T & ErrorBody) | undefined;
-  if (!body) throw new CliError(`The API answered ${res.status} with a body that is not JSON; is ${url} a tenantplane API?`, 'bad_response', res.status);
-  if (!res.ok) throw new CliError(body.error?.message ?? `The API answered HTTP ${res.status}.`, body.error?.code ?? `http_${res.status}`, res.status);
+  if (!body)
+    throw new CliError(
+      `The API answered ${res.status} with a body that is not JSON; is ${url} a tenantplane API?`,
+      'bad_response',
+      res.status,
+    );
+  if (!res.ok)
+    throw new CliError(body.error?.message ?? `The API answered HTTP ${res.status}.`, body.error?.code ?? `http_${res.status}`, res.status);
   return body;
 }

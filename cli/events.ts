@@ -50,7 +50,11 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
  * after the last event seen) when the stream ends or breaks, giving up after
  * five failed connections in a row. API refusals (401/403/404) end it at once.
  */
-export async function* streamEvents(client: ApiClient, tenantId: string, options: { signal?: AbortSignal; afterId?: string } = {}): AsyncGenerator<TenantEvent> {
+export async function* streamEvents(
+  client: ApiClient,
+  tenantId: string,
+  options: { signal?: AbortSignal; afterId?: string } = {},
+): AsyncGenerator<TenantEvent> {
   let lastId = options.afterId;
   let failures = 0;
   while (!options.signal?.aborted) {
@@ -65,7 +69,8 @@ export async function* streamEvents(client: ApiClient, tenantId: string, options
     } catch (err) {
       if (options.signal?.aborted) return;
       if (err instanceof CliError && err.status !== undefined && err.status < 500) throw err;
-      if (++failures >= 5) throw err instanceof CliError ? err : new CliError(`The event stream of ${tenantId} keeps failing: ${(err as Error).message}`);
+      if (++failures >= 5)
+        throw err instanceof CliError ? err : new CliError(`The event stream of ${tenantId} keeps failing: ${(err as Error).message}`);
     }
     await new Promise((r) => setTimeout(r, 500 * failures));
   }
@@ -107,5 +112,8 @@ export async function waitForOperation(
     controller.abort();
   }
   const seen = (current ?? history).map((e) => e.type).join(', ') || 'none';
-  throw new CliError(`No ${spec.done} or ${spec.failed} event for ${tenantId} within ${Math.round(options.timeoutMs / 1000)} s (events seen: ${seen}); it may still finish: \`tenantplane status ${tenantId}\`.`, 'timeout');
+  throw new CliError(
+    `No ${spec.done} or ${spec.failed} event for ${tenantId} within ${Math.round(options.timeoutMs / 1000)} s (events seen: ${seen}); it may still finish: \`tenantplane status ${tenantId}\`.`,
+    'timeout',
+  );
 }

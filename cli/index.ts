@@ -18,7 +18,23 @@ import { secrets } from './commands/secrets.ts';
 import { credentials } from './commands/credentials.ts';
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: Command[] = [login, logout, list, create, show, status, suspend, resume, deploy, logs, secrets, credentials, rotate, remove, events];
+export const COMMANDS: Command[] = [
+  login,
+  logout,
+  list,
+  create,
+  show,
+  status,
+  suspend,
+  resume,
+  deploy,
+  logs,
+  secrets,
+  credentials,
+  rotate,
+  remove,
+  events,
+];
 
 export interface CliIo {
   argv: string[];
@@ -55,7 +71,14 @@ export function formatCommandHelp(command: Command): string {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' <value>' : ''}`;
     return `  ${flag.padEnd(28)} ${o.description}`;
   });
-  return [`Usage: tenantplane ${command.usage}`, '', command.summary[0].toUpperCase() + command.summary.slice(1) + '.', '', 'Options:', ...lines].join('\n');
+  return [
+    `Usage: tenantplane ${command.usage}`,
+    '',
+    command.summary[0].toUpperCase() + command.summary.slice(1) + '.',
+    '',
+    'Options:',
+    ...lines,
+  ].join('\n');
 }
 
 function findCommand(argv: string[]): { command?: Command; rest: string[]; name?: string } {
@@ -93,7 +116,10 @@ export async function runCli(io: CliIo): Promise<number> {
     }
     const [min, max] = command.args;
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw new UsageError(parsed.positionals.length < min ? 'Missing argument.' : `Unexpected argument "${parsed.positionals[max]}".`, command.name);
+      throw new UsageError(
+        parsed.positionals.length < min ? 'Missing argument.' : `Unexpected argument "${parsed.positionals[max]}".`,
+        command.name,
+      );
     }
     let client: ApiClient | undefined;
     const ctx: CommandContext = {
@@ -110,11 +136,16 @@ export async function runCli(io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       const cmd = COMMANDS.find((c) => c.name === err.command);
-      io.stderr.write(`tenantplane: ${err.message}\n\n${cmd ? `Usage: tenantplane ${cmd.usage}\nRun \`tenantplane ${displayName(cmd)} --help\` for its options.` : formatUsage()}\n`);
+      io.stderr.write(
+        `tenantplane: ${err.message}\n\n${cmd ? `Usage: tenantplane ${cmd.usage}\nRun \`tenantplane ${displayName(cmd)} --help\` for its options.` : formatUsage()}\n`,
+      );
       return EXIT_USAGE;
     }
     if (err instanceof CliError) {
-      if (wantsJson) io.stdout.write(JSON.stringify({ error: { code: err.code ?? 'failed', message: err.message, status: err.status } }, null, 2) + '\n');
+      if (wantsJson)
+        io.stdout.write(
+          JSON.stringify({ error: { code: err.code ?? 'failed', message: err.message, status: err.status } }, null, 2) + '\n',
+        );
       io.stderr.write(`${out.color('red', 'Error:')} ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
       return EXIT_FAILURE;
     }
@@ -125,7 +156,13 @@ export async function runCli(io: CliIo): Promise<number> {
 
 /** The process entry: real streams, real environment, exit with the code. */
 export async function main(): Promise<void> {
-  const code = await runCli({ argv: process.argv.slice(2), env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+  const code = await runCli({
+    argv: process.argv.slice(2),
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
   // Let stdout drain before exiting, so piped output is never cut short.
   process.stdout.write('', () => process.exit(code));
 }

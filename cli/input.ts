@@ -12,7 +12,9 @@ type Stdin = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknow
 export async function readAll(stdin: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Asks a question on stderr and reads one line; undefined when stdin ends first. */

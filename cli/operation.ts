@@ -17,19 +17,28 @@ export interface Accepted {
 
 export function formatEvent(out: Output, event: TenantEvent): string {
   const failed = event.type.endsWith('_failed');
-  const type = out.color(failed ? 'red' : event.type.endsWith('_ready') || event.type === 'deployed' ? 'green' : 'blue', event.type.padEnd(22));
+  const type = out.color(
+    failed ? 'red' : event.type.endsWith('_ready') || event.type === 'deployed' ? 'green' : 'blue',
+    event.type.padEnd(22),
+  );
   return `${out.color('dim', clock(event.at))}  ${type} ${event.env ? `[${event.env}] ` : ''}${event.message}`;
 }
 
 export function timeoutMs(values: CommandContext['values']): number {
   if (values.timeout === undefined) return 600_000;
   const seconds = Number(values.timeout);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout is a number of seconds, e.g. 300; got "${values.timeout}".`);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError(`--timeout is a number of seconds, e.g. 300; got "${values.timeout}".`);
   return seconds * 1000;
 }
 
 /** Follows an accepted operation to its end and reports it; returns the exit code. */
-export async function followAccepted(ctx: CommandContext, kind: OperationKind, accepted: Accepted, describe: (tenant: Tenant) => string[] = () => []): Promise<number> {
+export async function followAccepted(
+  ctx: CommandContext,
+  kind: OperationKind,
+  accepted: Accepted,
+  describe: (tenant: Tenant) => string[] = () => [],
+): Promise<number> {
   const { out } = ctx;
   const { tenant } = accepted;
   if (ctx.values['no-wait']) {
@@ -40,7 +49,10 @@ export async function followAccepted(ctx: CommandContext, kind: OperationKind, a
   const spinner = out.spin(`${kind} ${tenant.name}…`);
   let outcome: Awaited<ReturnType<typeof waitForOperation>>;
   try {
-    outcome = await waitForOperation(ctx.client(), tenant.id, kind, { timeoutMs: timeoutMs(ctx.values), onEvent: (e) => out.line(formatEvent(out, e)) });
+    outcome = await waitForOperation(ctx.client(), tenant.id, kind, {
+      timeoutMs: timeoutMs(ctx.values),
+      onEvent: (e) => out.line(formatEvent(out, e)),
+    });
   } finally {
     spinner.stop();
   }
@@ -48,7 +60,9 @@ export async function followAccepted(ctx: CommandContext, kind: OperationKind, a
   const final = (await ctx.client().request<{ tenant: Tenant }>('GET', `/api/v1/tenants/${tenant.id}`)).tenant;
   if (out.jsonMode) out.json({ ...accepted, tenant: final, ok: outcome.ok, events: outcome.events });
   if (!outcome.ok) {
-    out.note(out.color('red', `✖ ${kind} of ${tenant.name} failed: ${outcome.final.message}`) + (final.error ? ` (${final.error.code})` : ''));
+    out.note(
+      out.color('red', `✖ ${kind} of ${tenant.name} failed: ${outcome.final.message}`) + (final.error ? ` (${final.error.code})` : ''),
+    );
     return EXIT_FAILURE;
   }
   out.line(out.color('green', `✔ ${OPERATIONS[kind].done.replace(/_/g, ' ')}: ${tenant.name} (${tenant.id}) is ${final.state}.`));

@@ -32,7 +32,11 @@ export interface Output {
  * `env` are passed in rather than read from `process` so tests capture the
  * text, and so NO_COLOR, TERM and `--json` decide the format in one place.
  */
-export function createOutput(stdout: TtyWritable, stderr: TtyWritable, options: { json: boolean; env: Record<string, string | undefined> }): Output {
+export function createOutput(
+  stdout: TtyWritable,
+  stderr: TtyWritable,
+  options: { json: boolean; env: Record<string, string | undefined> },
+): Output {
   const colorOn = Boolean(stdout.isTTY) && !options.env.NO_COLOR && options.env.TERM !== 'dumb';
   let spinner: { text: string; frame: number; timer: NodeJS.Timeout } | undefined;
   const clearSpinner = () => {
@@ -65,8 +69,22 @@ export function createOutput(stdout: TtyWritable, stderr: TtyWritable, options: 
       const cells = rows.map((row) => columns.map((c) => formatCell((row as Record<string, unknown>)[c])));
       // Color codes take no room on screen: widths count visible characters only.
       const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => visibleLength(r[i]))));
-      out.line(out.color('dim', columns.map((c, i) => c.toUpperCase().padEnd(widths[i])).join('  ').trimEnd()));
-      for (const r of cells) out.line(r.map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i] - visibleLength(cell)))).join('  ').trimEnd());
+      out.line(
+        out.color(
+          'dim',
+          columns
+            .map((c, i) => c.toUpperCase().padEnd(widths[i]))
+            .join('  ')
+            .trimEnd(),
+        ),
+      );
+      for (const r of cells)
+        out.line(
+          r
+            .map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i] - visibleLength(cell))))
+            .join('  ')
+            .trimEnd(),
+        );
     },
     color(color, text) {
       return colorOn ? `\x1b[${CODES[color]}m${text}\x1b[0m` : text;
@@ -74,12 +92,16 @@ export function createOutput(stdout: TtyWritable, stderr: TtyWritable, options: 
     spin(text) {
       if (!stderr.isTTY || options.json) return { stop() {} };
       const started = Date.now();
-      spinner = { text, frame: 0, timer: setInterval(() => {
-        if (!spinner) return;
-        spinner.frame++;
-        spinner.text = `${text} ${Math.round((Date.now() - started) / 1000)}s`;
-        drawSpinner();
-      }, 100) };
+      spinner = {
+        text,
+        frame: 0,
+        timer: setInterval(() => {
+          if (!spinner) return;
+          spinner.frame++;
+          spinner.text = `${text} ${Math.round((Date.now() - started) / 1000)}s`;
+          drawSpinner();
+        }, 100),
+      };
       drawSpinner();
       return {
         stop() {
@@ -102,7 +124,12 @@ export function visibleLength(text: string): number {
 function formatCell(value: unknown): string {
   if (value === undefined || value === null) return '-';
   if (Array.isArray(value)) return value.join(',');
-  if (typeof value === 'object') return Object.entries(value).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+  if (typeof value === 'object')
+    return (
+      Object.entries(value)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '-'
+    );
   return String(value);
 }
 

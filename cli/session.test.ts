@@ -56,11 +56,14 @@ test.serial('TENANTPLANE_TOKEN overrides the stored token, and a bad one fails w
 
 test.serial('login with a refresh token mints a new ID token when the stored one is missing or expiring', async (t) => {
   const customToken = await (await stack.deps.auth()).createCustomToken(user.uid);
-  const signIn = await fetch(`http://${stack.config.emulators.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=fake-api-key`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ token: customToken, returnSecureToken: true }),
-  });
+  const signIn = await fetch(
+    `http://${stack.config.emulators.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=fake-api-key`,
+    {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: customToken, returnSecureToken: true }),
+    },
+  );
   const { refreshToken } = (await signIn.json()) as { refreshToken: string };
   const login = await cli.run(['login', '--url', stack.url, '--refresh-token', refreshToken, '--api-key', 'fake-api-key']);
   t.is(login.code, 0, login.stderr);
@@ -98,7 +101,21 @@ test('an unknown command, a missing argument or an unknown option is a usage err
 test('--help lists every command and exits 0', async (t) => {
   const help = await cli.run(['--help']);
   t.is(help.code, 0);
-  for (const name of ['login', 'tenants list', 'create', 'show', 'suspend', 'resume', 'deploy', 'logs', 'secrets', 'rotate', 'delete', 'status', 'events']) {
+  for (const name of [
+    'login',
+    'tenants list',
+    'create',
+    'show',
+    'suspend',
+    'resume',
+    'deploy',
+    'logs',
+    'secrets',
+    'rotate',
+    'delete',
+    'status',
+    'events',
+  ]) {
     t.regex(help.stdout, new RegExp(`^  ${name} `, 'm'));
   }
 });

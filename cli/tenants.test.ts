@@ -16,7 +16,12 @@ test.before(async () => {
 });
 test.after.always(async () => {
   // Tenant processes outlive the stack, so whatever a failed test left running is deleted here.
-  const left = stack ? await stack.fetch('/api/v1/tenants', { token: owner.token }).then((r) => r.json()).catch(() => ({ tenants: [] })) : { tenants: [] };
+  const left = stack
+    ? await stack
+        .fetch('/api/v1/tenants', { token: owner.token })
+        .then((r) => r.json())
+        .catch(() => ({ tenants: [] }))
+    : { tenants: [] };
   for (const tenant of left.tenants ?? []) {
     await stack.fetch(`/api/v1/tenants/${tenant.id}`, { method: 'DELETE', token: owner.token });
     await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_deleted'], 60_000).catch(() => undefined);
@@ -36,9 +41,12 @@ test.serial('create follows provisioning event by event until the tenant is read
   const res = await cli.run(['create', 'shop', '--env', 'live']);
   t.is(res.code, 0, res.stderr);
   const types = [...res.stdout.matchAll(/^\d\d:\d\d:\d\d {2}(\w+)/gm)].map((m) => m[1]);
-  t.deepEqual(types.filter((x) => ['provisioning_requested', 'provisioning_started', 'deploy_started', 'environment_ready', 'tenant_ready'].includes(x)), [
-    'provisioning_requested', 'provisioning_started', 'deploy_started', 'environment_ready', 'tenant_ready',
-  ]);
+  t.deepEqual(
+    types.filter((x) =>
+      ['provisioning_requested', 'provisioning_started', 'deploy_started', 'environment_ready', 'tenant_ready'].includes(x),
+    ),
+    ['provisioning_requested', 'provisioning_started', 'deploy_started', 'environment_ready', 'tenant_ready'],
+  );
   const tenant = await tenantByName('shop');
   t.is(tenant?.state, 'ready');
   t.true(res.stdout.includes(`live  ${tenant!.urls.live}`));
@@ -106,7 +114,7 @@ test.serial('logs --follow prints the lines, then new ones as they come', async 
   t.is(new Set(lines).size, lines.length, 'no line is printed twice while following');
 });
 
-test.serial('logs show the environment\'s recent lines', async (t) => {
+test.serial("logs show the environment's recent lines", async (t) => {
   const res = await cli.run(['logs', 'shop', '--limit', '5', '--json']);
   t.is(res.code, 0, res.stderr);
   const { lines } = JSON.parse(res.stdout);
@@ -124,7 +132,12 @@ test.serial('secrets set reads the value from stdin and never prints it; the lis
   t.regex(list.stdout, /^GEMINI_API_KEY +user +1 /m);
   const json = await cli.run(['secrets', 'shop', '--json']);
   for (const out of [set.stdout, set.stderr, list.stdout, json.stdout]) t.false(out.includes(value));
-  t.deepEqual(Object.keys(JSON.parse(json.stdout).secrets.find((s: { key: string }) => s.key === 'GEMINI_API_KEY')).sort(), ['key', 'origin', 'updatedAt', 'version']);
+  t.deepEqual(Object.keys(JSON.parse(json.stdout).secrets.find((s: { key: string }) => s.key === 'GEMINI_API_KEY')).sort(), [
+    'key',
+    'origin',
+    'updatedAt',
+    'version',
+  ]);
 });
 
 test.serial('--no-wait returns as soon as the operation is accepted', async (t) => {
@@ -166,7 +179,11 @@ test.serial('delete asks for the name: a wrong answer deletes nothing, the right
 });
 
 test.serial('delete --yes deletes without asking, even with stdin closed', async (t) => {
-  const created = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'quick', environments: ['live'] } });
+  const created = await stack.fetch('/api/v1/tenants', {
+    method: 'POST',
+    token: owner.token,
+    json: { name: 'quick', environments: ['live'] },
+  });
   t.is(created.status, 202);
   const { tenant } = await created.json();
   await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready'], 60_000);

@@ -34,10 +34,13 @@ function tolerateFrameworkBodyErrors(): void {
   for (const kind of ['json', 'text', 'urlencoded', 'raw']) {
     const original = bodyParser[kind] as ((options: unknown) => Middleware) & { tolerant?: boolean };
     if (typeof original !== 'function' || original.tolerant) continue;
-    const tolerant = Object.assign((options: unknown): Middleware => {
-      const middleware = original(options);
-      return (req, res, next) => middleware(req, res, () => next());
-    }, { tolerant: true });
+    const tolerant = Object.assign(
+      (options: unknown): Middleware => {
+        const middleware = original(options);
+        return (req, res, next) => middleware(req, res, () => next());
+      },
+      { tolerant: true },
+    );
     Object.defineProperty(bodyParser, kind, { value: tolerant, configurable: true, enumerable: true });
   }
 }

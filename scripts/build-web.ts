@@ -33,7 +33,9 @@ export interface BuildWebOptions {
 
 /** The page entries: every `web/src/*.tsx` file is a page. */
 export function listPageEntries(): string[] {
-  return readdirSync(srcDir).filter((f) => f.endsWith('.tsx')).map((f) => join(srcDir, f));
+  return readdirSync(srcDir)
+    .filter((f) => f.endsWith('.tsx'))
+    .map((f) => join(srcDir, f));
 }
 
 function newestInput(dir = srcDir): number {
@@ -93,7 +95,12 @@ function compileStyles(minify: boolean): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolvePromise();
-      else reject(new Error(`Tailwind could not build web/src/styles.css (exit ${code}):\n${stderr.trim()}\nRun \`npm install\` if @tailwindcss/cli is missing.`));
+      else
+        reject(
+          new Error(
+            `Tailwind could not build web/src/styles.css (exit ${code}):\n${stderr.trim()}\nRun \`npm install\` if @tailwindcss/cli is missing.`,
+          ),
+        );
     });
   });
 }

@@ -21,14 +21,21 @@ function packageName(path: string): string {
 }
 
 function installedVersion(name: string): string {
-  return rootPackage.dependencies?.[name] ?? `^${JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version}`;
+  return (
+    rootPackage.dependencies?.[name] ?? `^${JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version}`
+  );
 }
 
 const names = readdirSync(join(root, 'functions')).filter(
-  (name) => statSync(join(root, 'functions', name)).isDirectory() && existsSync(join(root, 'functions', name, 'index.ts')) && (only.length === 0 || only.includes(name)),
+  (name) =>
+    statSync(join(root, 'functions', name)).isDirectory() &&
+    existsSync(join(root, 'functions', name, 'index.ts')) &&
+    (only.length === 0 || only.includes(name)),
 );
 if (only.length && names.length !== only.length) {
-  console.error(`Unknown function(s): ${only.filter((n) => !names.includes(n)).join(', ')}. Known: ${readdirSync(join(root, 'functions')).join(', ')}`);
+  console.error(
+    `Unknown function(s): ${only.filter((n) => !names.includes(n)).join(', ')}. Known: ${readdirSync(join(root, 'functions')).join(', ')}`,
+  );
   process.exit(2);
 }
 
@@ -56,10 +63,16 @@ for (const name of names) {
   const dependencies = Object.fromEntries([...imported].sort().map((dep) => [dep, installedVersion(dep)]));
   writeFileSync(
     join(out, 'package.json'),
-    JSON.stringify({ name: `tenantplane-${name}`, private: true, type: 'module', main: 'index.js', engines: { node: '>=20' }, dependencies }, null, 2) + '\n',
+    JSON.stringify(
+      { name: `tenantplane-${name}`, private: true, type: 'module', main: 'index.js', engines: { node: '>=20' }, dependencies },
+      null,
+      2,
+    ) + '\n',
   );
   const size = statSync(join(out, 'index.js')).size;
-  console.log(`  ${name.padEnd(18)} ${(size / 1024).toFixed(0).padStart(5)} KiB  ${Object.keys(dependencies).length} packages  ${Math.round(performance.now() - started)} ms`);
+  console.log(
+    `  ${name.padEnd(18)} ${(size / 1024).toFixed(0).padStart(5)} KiB  ${Object.keys(dependencies).length} packages  ${Math.round(performance.now() - started)} ms`,
+  );
 }
 if (only.length === 0) {
   // Hosting serves web/public: the pages are part of a full build.

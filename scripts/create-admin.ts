@@ -53,7 +53,9 @@ function describeTarget(config: Config): string {
 /** Bounded, so a Firestore without credentials fails in seconds instead of retrying for minutes. */
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms)));
+  const expired = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms)),
+  );
   try {
     return await Promise.race([work, expired]);
   } finally {
@@ -64,8 +66,12 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
 /** Runs the command; returns the exit code. Output goes to `out`/`err` (console by default). */
 export async function runCreateAdmin(argv: string[], env: Env, out = console.log, err = console.error): Promise<number> {
   try {
-    const email = argv.find((a) => !a.startsWith('-'))?.trim().toLowerCase();
-    if (!email || !EMAIL.test(email)) throw new UsageError(`Usage: npm run create-admin -- <email>${email ? ` ("${email}" is not an email address)` : ''}`);
+    const email = argv
+      .find((a) => !a.startsWith('-'))
+      ?.trim()
+      .toLowerCase();
+    if (!email || !EMAIL.test(email))
+      throw new UsageError(`Usage: npm run create-admin -- <email>${email ? ` ("${email}" is not an email address)` : ''}`);
     const config = parseConfig(env);
     const target = describeTarget(config);
     const auth = await createFirebaseAuth(config)();
@@ -83,17 +89,22 @@ export async function runCreateAdmin(argv: string[], env: Env, out = console.log
         await withTimeout(mirrorUser(db, { uid: user.uid, email, role: 'admin' }, new Date()), 20_000, 'writing users/' + user.uid);
         out(`✓ Mirrored the role in Firestore users/${user.uid}.`);
       } catch (error) {
-        err(`! The Firestore mirror users/${user.uid} was not written (${(error as Error).message}); the role is set, but the last-admin guard counts this admin only once an admin sets a role through the API.`);
+        err(
+          `! The Firestore mirror users/${user.uid} was not written (${(error as Error).message}); the role is set, but the last-admin guard counts this admin only once an admin sets a role through the API.`,
+        );
       } finally {
         await db.terminate().catch(() => undefined);
       }
     } else {
-      err('! FIRESTORE_EMULATOR_HOST is not set, so the Firestore mirror users/{uid} was not written; set it to the emulator npm start runs (127.0.0.1:8081) and run this again.');
+      err(
+        '! FIRESTORE_EMULATOR_HOST is not set, so the Firestore mirror users/{uid} was not written; set it to the emulator npm start runs (127.0.0.1:8081) and run this again.',
+      );
     }
 
     const mail = config.mail.catcherUrl ? ` (locally the mail lands in the mail catcher, ${config.mail.catcherUrl})` : '';
     out(`Sign in: open ${config.publicUrl}/signup.html and enter ${email}; the mail${mail} holds a one-time sign-in link.`);
-    if (!wasAdmin && !created) out('An ID token issued before this change still says "tenant": sign in again to get one with the admin role.');
+    if (!wasAdmin && !created)
+      out('An ID token issued before this change still says "tenant": sign in again to get one with the admin role.');
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {

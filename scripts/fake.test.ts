@@ -23,7 +23,9 @@ test('a missing or unknown name, a bad port or a stray flag is refused with the 
 
 test('the launcher starts a fake on the chosen port, prints its URL, and stops on SIGTERM', async (t) => {
   const port = await allocatePort();
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'scripts/fake.ts', 'kubernetes', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'scripts/fake.ts', 'kubernetes', '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     let stdout = '';
     child.stdout.setEncoding('utf8');

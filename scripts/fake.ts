@@ -40,7 +40,8 @@ interface Started {
 const FAKES: Record<string, { start(port?: number): Promise<Started>; hint(url: string): string }> = {
   kubernetes: {
     start: (port) => startKubernetesFake({ port }),
-    hint: (url) => `KUBECONFIG=/nonexistent kubectl --cache-dir=/tmp/kubectl-fake-cache --server=${url} get ns   (bearer token fake-token, optional over http)`,
+    hint: (url) =>
+      `KUBECONFIG=/nonexistent kubectl --cache-dir=/tmp/kubectl-fake-cache --server=${url} get ns   (bearer token fake-token, optional over http)`,
   },
   bigquery: {
     start: (port) => startBigQueryFake({ table: SAMPLE_BILLING_TABLE, rows: sampleBillingRows(), port }),
@@ -49,7 +50,8 @@ const FAKES: Record<string, { start(port?: number): Promise<Started>; hint(url: 
   },
   'cloud-run': {
     start: (port) => startCloudRunFake({ port }),
-    hint: (url) => `Cloud Run Admin v2, IAM, Artifact Registry, Secret Manager, Logging and Monitoring: CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=${url}/ (token fake-access-token is the platform)`,
+    hint: (url) =>
+      `Cloud Run Admin v2, IAM, Artifact Registry, Secret Manager, Logging and Monitoring: CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=${url}/ (token fake-access-token is the platform)`,
   },
   fly: {
     start: (port) => startFlyFake({ port }),

@@ -57,14 +57,24 @@ realTest('a first setup creates every resource with the documented settings, thr
   t.true(find(sent, 'PATCH', `${P}/databases/(default)/collectionGroups/rateLimits/fields/expiresAt`).length === 1);
   const index = find(sent, 'POST', `${P}/databases/(default)/collectionGroups/tenants/indexes`);
   t.is(index.length, 1);
-  t.deepEqual(index[0].body.fields, [{ fieldPath: 'ownerId', order: 'ASCENDING' }, { fieldPath: 'createdAt', order: 'DESCENDING' }]);
+  t.deepEqual(index[0].body.fields, [
+    { fieldPath: 'ownerId', order: 'ASCENDING' },
+    { fieldPath: 'createdAt', order: 'DESCENDING' },
+  ]);
   t.is(index[0].body.queryScope, 'COLLECTION');
 
   const queues = find(sent, 'POST', `${L}/queues`).map((c) => c.body);
-  t.deepEqual(queues.map((q) => [q.name.split('/').pop(), q.retryConfig.maxAttempts, q.retryConfig.minBackoff, q.retryConfig.maxBackoff]), [
-    ['provision', 20, '1s', '300s'], ['mail', 100, '10s', '3600s'],
-  ]);
-  t.deepEqual(find(sent, 'POST', `${P}/serviceAccounts`).map((c) => c.body.accountId), ['tp-functions', 'tp-provisioner', 'tp-tasks']);
+  t.deepEqual(
+    queues.map((q) => [q.name.split('/').pop(), q.retryConfig.maxAttempts, q.retryConfig.minBackoff, q.retryConfig.maxBackoff]),
+    [
+      ['provision', 20, '1s', '300s'],
+      ['mail', 100, '10s', '3600s'],
+    ],
+  );
+  t.deepEqual(
+    find(sent, 'POST', `${P}/serviceAccounts`).map((c) => c.body.accountId),
+    ['tp-functions', 'tp-provisioner', 'tp-tasks'],
+  );
   const secrets = find(sent, 'POST', `${P}/secrets`);
   t.is(secrets.length, 7);
   for (const secret of secrets) t.like(secret.body, { labels: { tenantplane: 'platform' }, replication: { automatic: {} } });
@@ -76,7 +86,9 @@ realTest('a first setup creates every resource with the documented settings, thr
   t.is(conditional.condition.expression, 'resource.name.startsWith("projects/246813579/secrets/tp-tenant-")');
   t.is(project.version, 3);
   const queuePolicy = find(sent, 'POST', `${L}/queues/provision:setIamPolicy`).at(-1)!.body.policy;
-  t.deepEqual(queuePolicy.bindings, [{ role: 'roles/cloudtasks.enqueuer', members: [`serviceAccount:${sa('tp-functions')}`, `serviceAccount:${sa('tp-provisioner')}`] }]);
+  t.deepEqual(queuePolicy.bindings, [
+    { role: 'roles/cloudtasks.enqueuer', members: [`serviceAccount:${sa('tp-functions')}`, `serviceAccount:${sa('tp-provisioner')}`] },
+  ]);
 });
 
 realTest('the scheduler jobs carry the task secret, retry with backoff, and no run of setup prints the secret', async (t) => {
@@ -85,11 +97,15 @@ realTest('the scheduler jobs carry the task secret, retry with backoff, and no r
   const jobs = find(cloud.recorder.calls, 'POST', `${L}/jobs`).map((c) => c.body);
   t.true(jobs.length >= 2);
   const fn = 'https://europe-west1-tp-real.cloudfunctions.net/billing-aggregate';
-  t.like(jobs.find((j) => j.name.endsWith('/tp-billing-aggregate')), {
-    schedule: '0 2 * * *', timeZone: 'Etc/UTC',
-    httpTarget: { uri: fn, httpMethod: 'POST', oidcToken: { serviceAccountEmail: sa('tp-tasks'), audience: fn } },
-    retryConfig: { retryCount: 3, minBackoffDuration: '600s', maxBackoffDuration: '3600s', maxDoublings: 2 },
-  });
+  t.like(
+    jobs.find((j) => j.name.endsWith('/tp-billing-aggregate')),
+    {
+      schedule: '0 2 * * *',
+      timeZone: 'Etc/UTC',
+      httpTarget: { uri: fn, httpMethod: 'POST', oidcToken: { serviceAccountEmail: sa('tp-tasks'), audience: fn } },
+      retryConfig: { retryCount: 3, minBackoffDuration: '600s', maxBackoffDuration: '3600s', maxDoublings: 2 },
+    },
+  );
   for (const job of jobs) {
     t.is(job.httpTarget.headers['x-tenantplane-task-secret'], secret, job.name);
     t.is(job.retryConfig.retryCount, 3, job.name);
@@ -102,16 +118,34 @@ realTest('the scheduler jobs carry the task secret, retry with backoff, and no r
 realTest('a second setup creates nothing and says each thing already exists', async (t) => {
   const { result, calls } = await during(() => cloud.run('setup.sh'));
   t.is(result.code, 0, show(result));
-  t.deepEqual(changes(calls).map((c) => `${c.method} ${c.host}${c.path}`), []);
-  for (const line of ['all 15 APIs: already enabled', 'index tenants(ownerId ASC, createdAt DESC): already exists', 'queue provision: already exists',
-    'secret tp-tasks-secret: already exists', 'scheduler job tp-billing-aggregate: already exists']) {
+  t.deepEqual(
+    changes(calls).map((c) => `${c.method} ${c.host}${c.path}`),
+    [],
+  );
+  for (const line of [
+    'all 15 APIs: already enabled',
+    'index tenants(ownerId ASC, createdAt DESC): already exists',
+    'queue provision: already exists',
+    'secret tp-tasks-secret: already exists',
+    'scheduler job tp-billing-aggregate: already exists',
+  ]) {
     t.true(result.stdout.includes(line), line);
   }
 });
 
 realTest('the recorder answers a second index of the same definition with ALREADY_EXISTS, as Firestore does', async (t) => {
-  const again = await cloud.gcloud(['firestore', 'indexes', 'composite', 'create', '--project=tp-real', '--collection-group=tenants',
-    '--query-scope=collection', '--field-config=field-path=ownerId,order=ascending', '--field-config=field-path=createdAt,order=descending', '--async']);
+  const again = await cloud.gcloud([
+    'firestore',
+    'indexes',
+    'composite',
+    'create',
+    '--project=tp-real',
+    '--collection-group=tenants',
+    '--query-scope=collection',
+    '--field-config=field-path=ownerId,order=ascending',
+    '--field-config=field-path=createdAt,order=descending',
+    '--async',
+  ]);
   t.is(again.code, 1);
   t.regex(again.stderr, /ALREADY_EXISTS: index already exists/);
 });
@@ -124,28 +158,55 @@ realTest('deploy uploads each function, creates it gen2 with its account, env an
   const sent = changes(calls);
   t.is(sent.filter((c) => c.method === 'PUT' && c.host === 'upload.tp.test').length, 2, 'one source upload per function');
   const created = find(sent, 'POST', `${L}/functions`);
-  t.deepEqual(created.map((c) => c.query.get('functionId')), ['api', 'provision']);
+  t.deepEqual(
+    created.map((c) => c.query.get('functionId')),
+    ['api', 'provision'],
+  );
   const [api, provision] = created.map((c) => c.body);
   t.like(api, {
     buildConfig: { runtime: 'nodejs20', entryPoint: 'api' },
     labels: { tenantplane: 'platform' },
     // api holds streams: 80 requests at once per instance, on a whole vCPU as concurrency needs.
-    serviceConfig: { serviceAccountEmail: sa('tp-functions'), minInstanceCount: 1, maxInstanceCount: 20, timeoutSeconds: 600, availableMemory: '512Mi',
-      maxInstanceRequestConcurrency: 80, availableCpu: '1',
-      environmentVariables: { TP_ENV: 'production', GCP_PROJECT_ID: 'tp-real', RUNTIME_DRIVER: 'cloud-run', TASKS_SERVICE_ACCOUNT: sa('tp-tasks'), FUNCTIONS_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}',
-        STREAM_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}' } },
+    serviceConfig: {
+      serviceAccountEmail: sa('tp-functions'),
+      minInstanceCount: 1,
+      maxInstanceCount: 20,
+      timeoutSeconds: 600,
+      availableMemory: '512Mi',
+      maxInstanceRequestConcurrency: 80,
+      availableCpu: '1',
+      environmentVariables: {
+        TP_ENV: 'production',
+        GCP_PROJECT_ID: 'tp-real',
+        RUNTIME_DRIVER: 'cloud-run',
+        TASKS_SERVICE_ACCOUNT: sa('tp-tasks'),
+        FUNCTIONS_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}',
+        STREAM_URL: 'https://europe-west1-tp-real.cloudfunctions.net/{name}',
+      },
+    },
   });
   t.like(provision, { serviceConfig: { serviceAccountEmail: sa('tp-provisioner'), minInstanceCount: 0 } });
   t.false('maxInstanceRequestConcurrency' in provision.serviceConfig, 'provision keeps one request per instance');
   const mounted = Object.fromEntries(api.serviceConfig.secretEnvironmentVariables.map((s: any) => [s.key, `${s.secret}:${s.version}`]));
-  t.like(mounted, { TASKS_SECRET: 'tp-tasks-secret:latest', SECRETS_KEY: 'tp-secrets-key:latest', STRIPE_SECRET_KEY: 'tp-stripe-secret-key:latest' });
+  t.like(mounted, {
+    TASKS_SECRET: 'tp-tasks-secret:latest',
+    SECRETS_KEY: 'tp-secrets-key:latest',
+    STRIPE_SECRET_KEY: 'tp-stripe-secret-key:latest',
+  });
   t.false('TASKS_SECRET' in api.serviceConfig.environmentVariables);
 
   // Invokers live on each function's Cloud Run service: everyone for api, only tp-tasks for provision.
-  const invokers = (fn: string) => find(sent, 'POST', `${L}/services/${fn}:setIamPolicy`).at(-1)?.body.policy.bindings.filter((b: any) => b.role === 'roles/run.invoker').flatMap((b: any) => b.members);
+  const invokers = (fn: string) =>
+    find(sent, 'POST', `${L}/services/${fn}:setIamPolicy`)
+      .at(-1)
+      ?.body.policy.bindings.filter((b: any) => b.role === 'roles/run.invoker')
+      .flatMap((b: any) => b.members);
   t.deepEqual(invokers('api'), ['allUsers']);
   t.deepEqual(invokers('provision'), [`serviceAccount:${sa('tp-tasks')}`]);
-  t.true(calls.some((c) => c.host === 'hosting.tp.test' && c.path === '/api/health'), 'the health check went to PUBLIC_URL');
+  t.true(
+    calls.some((c) => c.host === 'hosting.tp.test' && c.path === '/api/health'),
+    'the health check went to PUBLIC_URL',
+  );
 });
 
 realTest('a second deploy updates both functions in place and keeps provision private to tp-tasks without granting again', async (t) => {
@@ -154,7 +215,10 @@ realTest('a second deploy updates both functions in place and keeps provision pr
   const sent = changes(calls);
   t.deepEqual(find(sent, 'POST', `${L}/functions`), []);
   const patched = find(sent, 'PATCH', /\/functions\/(api|provision)$/);
-  t.deepEqual(patched.map((c) => c.path.split('/').pop()), ['api', 'provision']);
+  t.deepEqual(
+    patched.map((c) => c.path.split('/').pop()),
+    ['api', 'provision'],
+  );
   for (const patch of patched) t.truthy(patch.query.get('updateMask'), patch.path);
   // gcloud itself rewrites provision's policy for --no-allow-unauthenticated; the invoker stays, nobody else gets in.
   for (const set of find(sent, 'POST', `${L}/services/provision:setIamPolicy`)) {
@@ -167,11 +231,16 @@ realTest('a second deploy updates both functions in place and keeps provision pr
 
 realTest('manage status, urls and logs read functions, queues, the job and logs without changing anything', async (t) => {
   const { result, calls } = await during(async () => [
-    await cloud.run('manage.sh', ['status']), await cloud.run('manage.sh', ['urls']), await cloud.run('manage.sh', ['logs', 'api', '--limit', '5']),
+    await cloud.run('manage.sh', ['status']),
+    await cloud.run('manage.sh', ['urls']),
+    await cloud.run('manage.sh', ['logs', 'api', '--limit', '5']),
   ]);
   const [status, urls, logs] = result;
   for (const r of result) t.is(r.code, 0, show(r));
-  t.deepEqual(changes(calls).map((c) => `${c.method} ${c.path}`), ['POST /v2/entries:list']);
+  t.deepEqual(
+    changes(calls).map((c) => `${c.method} ${c.path}`),
+    ['POST /v2/entries:list'],
+  );
   t.regex(status.stdout, /api\s+ACTIVE\s+https:\/\/api-246813579\.europe-west1\.run\.app/);
   t.regex(status.stdout, /provision\s+RUNNING\s+0/);
   t.regex(status.stdout, /tp-billing-aggregate\s+ENABLED\s+0 2 \* \* \*/);
@@ -189,21 +258,42 @@ realTest('cleanup lists everything, deletes nothing unless DELETE ALL is typed, 
   const cancelled = await during(() => cloud.run('cleanup.sh', [], 'delete all\n'));
   t.is(cancelled.result.code, 0, show(cancelled.result));
   t.regex(cancelled.result.stdout, /nothing deleted/);
-  t.deepEqual(changes(cancelled.calls).map((c) => `${c.method} ${c.path}`), []);
+  t.deepEqual(
+    changes(cancelled.calls).map((c) => `${c.method} ${c.path}`),
+    [],
+  );
   // Cloud Run services are listed on the regional host gcloud derives from the override.
-  t.true(cancelled.calls.some((c) => c.host === 'europe-west1-run.tp.test' && c.path === '/apis/serving.knative.dev/v1/namespaces/tp-real/services'));
+  t.true(
+    cancelled.calls.some(
+      (c) => c.host === 'europe-west1-run.tp.test' && c.path === '/apis/serving.knative.dev/v1/namespaces/tp-real/services',
+    ),
+  );
 
   const { result, calls } = await during(() => cloud.run('cleanup.sh', [], 'DELETE ALL\n'));
   t.is(result.code, 0, show(result));
   const deleted = calls.filter((c) => c.method === 'DELETE').map((c) => c.path.replace(/^\/v\d\//, ''));
-  for (const name of [`${L}/jobs/tp-billing-aggregate`, `${L}/jobs/tp-mail-sweep`, `${L}/functions/api`, `${L}/functions/provision`, `${L}/queues/provision`, `${L}/queues/mail`,
-    `${P}/secrets/tp-tasks-secret`, `${P}/serviceAccounts/${sa('tp-functions')}`, `${P}/serviceAccounts/${sa('tp-tasks')}`]) {
-    t.true(deleted.some((d) => d === name || d === name.replace(P, 'projects/-')), `deleted ${name}`);
+  for (const name of [
+    `${L}/jobs/tp-billing-aggregate`,
+    `${L}/jobs/tp-mail-sweep`,
+    `${L}/functions/api`,
+    `${L}/functions/provision`,
+    `${L}/queues/provision`,
+    `${L}/queues/mail`,
+    `${P}/secrets/tp-tasks-secret`,
+    `${P}/serviceAccounts/${sa('tp-functions')}`,
+    `${P}/serviceAccounts/${sa('tp-tasks')}`,
+  ]) {
+    t.true(
+      deleted.some((d) => d === name || d === name.replace(P, 'projects/-')),
+      `deleted ${name}`,
+    );
   }
   // The accounts' project bindings go first, then nothing of theirs is left in the policy.
   const policy = cloud.recorder.cloud.policies.get(P)!;
   t.false(JSON.stringify(policy.bindings).includes('tp-functions@'));
-  const left = [...cloud.recorder.cloud.resources.keys()].filter((k) => !k.includes('/operations/') && /\/(jobs|functions|queues|secrets|serviceAccounts)\//.test(k));
+  const left = [...cloud.recorder.cloud.resources.keys()].filter(
+    (k) => !k.includes('/operations/') && /\/(jobs|functions|queues|secrets|serviceAccounts)\//.test(k),
+  );
   t.deepEqual(left, []);
   t.regex(result.stdout, /Cleanup complete\./);
 });
@@ -213,5 +303,8 @@ realTest('a second cleanup finds nothing to delete and asks nothing', async (t) 
   t.is(result.code, 0, show(result));
   t.regex(result.stdout, /nothing to delete/);
   t.notRegex(result.stdout, /Type DELETE ALL/);
-  t.deepEqual(changes(calls).map((c) => `${c.method} ${c.path}`), []);
+  t.deepEqual(
+    changes(calls).map((c) => `${c.method} ${c.path}`),
+    [],
+  );
 });

@@ -14,7 +14,14 @@ import { createUsageSampler } from '../shared/billing/sampler.ts';
 import type { LocalDriver } from '../shared/runtime/index.ts';
 import { startCloudTasksServer } from '../emulators/cloud-tasks/server.ts';
 import { startMailCatcher } from '../emulators/mail-catcher/server.ts';
-import { checkPrerequisites, exportAuth, exportFirestore, PrerequisiteError, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
+import {
+  checkPrerequisites,
+  exportAuth,
+  exportFirestore,
+  PrerequisiteError,
+  startAuthEmulator,
+  startFirestoreEmulator,
+} from './dev/emulators.ts';
 import { startGateway } from './dev/gateway.ts';
 import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
 import { AlreadyRunningError, commandLine, removeRunRecord, stopLeftovers, writeRunRecord } from './dev/leftovers.ts';
@@ -48,7 +55,9 @@ const PORT_VARS = {
   mailUi: ['MAIL_UI_PORT', 8025],
 } as const;
 type Service = keyof typeof PORT_VARS;
-const ports = Object.fromEntries(Object.entries(PORT_VARS).map(([name, [variable, fallback]]) => [name, port(variable, fallback)])) as Record<Service, number>;
+const ports = Object.fromEntries(
+  Object.entries(PORT_VARS).map(([name, [variable, fallback]]) => [name, port(variable, fallback)]),
+) as Record<Service, number>;
 const dataDir = resolve(env.DATA_DIR ?? '.data');
 const projectId = env.GCP_PROJECT_ID ?? 'demo-tenantplane';
 const region = env.GCP_REGION ?? 'us-central1';
@@ -72,7 +81,8 @@ try {
   fail(err instanceof AlreadyRunningError ? err.message : `Could not stop what an earlier run left behind: ${(err as Error).message}`);
 }
 for (const [name, value] of Object.entries(ports)) {
-  if (await isPortBusy(value)) fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${PORT_VARS[name as Service][0]}=<port>.`);
+  if (await isPortBusy(value))
+    fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${PORT_VARS[name as Service][0]}=<port>.`);
 }
 
 process.on('exit', killAllNow);
@@ -114,12 +124,19 @@ try {
     cmdline: commandLine(process.pid) ?? '',
     projectId,
     processes: [
-      { name: 'Firestore', pid: firestore.process.child.pid!, cmdline: commandLine(firestore.process.child.pid!) ?? '', firestoreHost: firestore.host },
+      {
+        name: 'Firestore',
+        pid: firestore.process.child.pid!,
+        cmdline: commandLine(firestore.process.child.pid!) ?? '',
+        firestoreHost: firestore.host,
+      },
       { name: 'Auth', pid: auth.process.child.pid!, cmdline: commandLine(auth.process.child.pid!) ?? '', authHubPort: auth.hubPort },
     ],
   });
   const saveData = async () => {
-    const previous = readdirSync(firestoreExport, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const previous = readdirSync(firestoreExport, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     await exportFirestore(firestore.host, projectId, firestoreExport);
     // Keep only the newest export: the emulator writes a new timestamped folder each time.
     const newest = latestExport(firestoreExport);
@@ -133,7 +150,13 @@ try {
   line('Auth emulator', auth.host);
 
   const queues = ['provision', 'mail'].map((q) => ({ name: `projects/${projectId}/locations/${region}/queues/${q}` }));
-  const tasks = await startCloudTasksServer({ port: ports.tasks, restPort: ports.tasksRest, dataFile: join(dataDir, 'cloud-tasks.json'), queues, log: () => {} });
+  const tasks = await startCloudTasksServer({
+    port: ports.tasks,
+    restPort: ports.tasksRest,
+    dataFile: join(dataDir, 'cloud-tasks.json'),
+    queues,
+    log: () => {},
+  });
   line('Cloud Tasks', `${tasks.endpoint} (REST http://127.0.0.1:${tasks.restPort})`);
 
   const mail = await startMailCatcher({ smtpPort: ports.smtp, httpPort: ports.mailUi });
@@ -169,11 +192,19 @@ try {
   cleanups.push(async () => (runtime as { stopAll?: () => Promise<void> }).stopAll?.());
   if (config.runtime.driver === 'local') {
     // Metered billing (R-BILL-2): usage of local environments sampled into Firestore.
-    const sampler = createUsageSampler({ db: deps.db, meter: runtime as LocalDriver, intervalSeconds: config.billing.sampleSeconds, log: deps.log });
+    const sampler = createUsageSampler({
+      db: deps.db,
+      meter: runtime as LocalDriver,
+      intervalSeconds: config.billing.sampleSeconds,
+      log: deps.log,
+    });
     sampler.start();
     cleanups.push(async () => sampler.stop());
   }
-  line('Tenant environments', `${config.runtime.driver} driver, ports ${config.runtime.portRange.from}-${config.runtime.portRange.to}, data in ${join(dataDir, 'runtime')}`);
+  line(
+    'Tenant environments',
+    `${config.runtime.driver} driver, ports ${config.runtime.portRange.from}-${config.runtime.portRange.to}, data in ${join(dataDir, 'runtime')}`,
+  );
   if (config.runtime.driver === 'local') line('Tenant network', describeTenantNetwork(runtime as LocalDriver));
 
   const gateway = await startGateway(deps, { port: ports.gateway, functionsPort: ports.functions, host: env.HOST ?? '127.0.0.1' });
@@ -185,7 +216,10 @@ try {
   // Cloud Scheduler's jobs, locally: the mail and operation sweepers every minute.
   const sweep = setInterval(() => {
     for (const path of ['mail/tasks/mail-sweep', 'provision/tasks/provision-sweep']) {
-      void fetch(`http://127.0.0.1:${gateway.port}/__fn/${path}`, { method: 'POST', headers: { [TASK_SECRET_HEADER]: config.tasks.secret } }).catch(() => undefined);
+      void fetch(`http://127.0.0.1:${gateway.port}/__fn/${path}`, {
+        method: 'POST',
+        headers: { [TASK_SECRET_HEADER]: config.tasks.secret },
+      }).catch(() => undefined);
     }
   }, 60_000);
   cleanups.push(async () => clearInterval(sweep));
@@ -199,7 +233,9 @@ try {
 /** The metadata file of the newest Firestore export under `dir`, if any. */
 function latestExport(dir: string): string | undefined {
   mkdirSync(dir, { recursive: true });
-  const folders = readdirSync(dir).filter((name) => name.startsWith('firestore_export_')).sort((a, b) => Number(b.slice(17)) - Number(a.slice(17)));
+  const folders = readdirSync(dir)
+    .filter((name) => name.startsWith('firestore_export_'))
+    .sort((a, b) => Number(b.slice(17)) - Number(a.slice(17)));
   for (const folder of folders) {
     const file = join(dir, folder, `${folder}.overall_export_metadata`);
     if (existsSync(file)) return file;

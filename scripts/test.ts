@@ -25,9 +25,12 @@ function run(title: string, command: string, commandArgs: string[], env: NodeJS.
 process.on('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().then(() => process.exit(130)));
 
-if (existsSync(join(root, 'scripts/ensure-tools.sh')) && run('Checking test tools', 'bash', ['scripts/ensure-tools.sh']) !== 0) process.exit(1);
+if (existsSync(join(root, 'scripts/ensure-tools.sh')) && run('Checking test tools', 'bash', ['scripts/ensure-tools.sh']) !== 0)
+  process.exit(1);
 // A type error fails the run, but the tests still run so one broken file does not hide the rest.
 const typecheckFailed = run('Typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit']) !== 0;
+// Biome formats and lints in one pass (biome.json); `npm run fix` formats and applies the safe fixes.
+const lintFailed = run('Format and lint (biome check)', 'npx', ['biome', 'check', '--max-diagnostics=50', '.']) !== 0;
 
 console.log('\n▶ Building the web pages');
 await buildWeb({ ifStale: true });
@@ -48,11 +51,15 @@ const env = {
   GOOGLE_CLOUD_PROJECT: 'demo-tenantplane',
 };
 
-let code = typecheckFailed ? 1 : 0;
+let code = typecheckFailed || lintFailed ? 1 : 0;
 // bats declares its binary through directories.bin, which npm ci does not link from the lock file.
 const bats = join(root, 'node_modules/bats/bin/bats');
 if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', bats, ['scripts/test'], env);
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
 await stopAll();
 if (typecheckFailed) console.error('\n✖ The typecheck failed (see above), so the run fails even where the tests passed.');
+if (lintFailed)
+  console.error(
+    '\n✖ Formatting or lint failed (see "biome check" above; `npm run fix` formats), so the run fails even where the tests passed.',
+  );
 process.exit(code);

@@ -15,13 +15,19 @@ test('development runs with no variables set at all', (t) => {
 test('production names each missing variable', (t) => {
   const error = t.throws(() => parseConfig({ TP_ENV: 'production' }), { instanceOf: ConfigError });
   t.is(error?.variable, 'GCP_PROJECT_ID');
-  const secret = t.throws(() => parseConfig({ TP_ENV: 'production', GCP_PROJECT_ID: 'p', GCP_REGION: 'europe-west1' }), { instanceOf: ConfigError });
+  const secret = t.throws(() => parseConfig({ TP_ENV: 'production', GCP_PROJECT_ID: 'p', GCP_REGION: 'europe-west1' }), {
+    instanceOf: ConfigError,
+  });
   t.is(secret?.variable, 'TASKS_SECRET');
 });
 
 test('a bad value is named with what is allowed and an example', (t) => {
-  t.throws(() => parseConfig({ RATE_LIMIT_PER_HOUR: 'lots' }), { message: /RATE_LIMIT_PER_HOUR: must be a whole number .* \(example: 20\)/ });
-  t.throws(() => parseConfig({ RUNTIME_DRIVER: 'docker' }), { message: /RUNTIME_DRIVER: must be one of local, cloud-run, kubernetes, fly/ });
+  t.throws(() => parseConfig({ RATE_LIMIT_PER_HOUR: 'lots' }), {
+    message: /RATE_LIMIT_PER_HOUR: must be a whole number .* \(example: 20\)/,
+  });
+  t.throws(() => parseConfig({ RUNTIME_DRIVER: 'docker' }), {
+    message: /RUNTIME_DRIVER: must be one of local, cloud-run, kubernetes, fly/,
+  });
   t.throws(() => parseConfig({ PUBLIC_URL: 'not a url' }), { message: /PUBLIC_URL: must be a URL/ });
   t.throws(() => parseConfig({ FIRESTORE_EMULATOR_HOST: 'localhost' }), { message: /host:port/ });
   t.throws(() => parseConfig({ LOCAL_PORT_RANGE: '9-5' }), { message: /LOCAL_PORT_RANGE/ });
@@ -45,7 +51,12 @@ test('streams open on FUNCTIONS_URL unless STREAM_URL says otherwise, with a 15 
     deadlineMs: 300_000,
     perUser: 10,
   });
-  const set = parseConfig({ STREAM_URL: 'https://{name}-abc123-ew.a.run.app', STREAM_HEARTBEAT_MS: '500', STREAM_DEADLINE_MS: '60000', STREAMS_PER_USER: '3' }).streams;
+  const set = parseConfig({
+    STREAM_URL: 'https://{name}-abc123-ew.a.run.app',
+    STREAM_HEARTBEAT_MS: '500',
+    STREAM_DEADLINE_MS: '60000',
+    STREAMS_PER_USER: '3',
+  }).streams;
   t.like(set, { url: 'https://{name}-abc123-ew.a.run.app', heartbeatMs: 500, deadlineMs: 60_000, perUser: 3 });
   t.throws(() => parseConfig({ STREAM_URL: 'https://api.example.com' }), { message: /STREAM_URL: must contain \{name\}/ });
   t.throws(() => parseConfig({ STREAMS_PER_USER: '0' }), { message: /STREAMS_PER_USER: must be a whole number from 1/ });
@@ -75,7 +86,14 @@ test('the web pages get a placeholder API key outside production and the auth do
   const dev = parseConfig({ FIREBASE_PROJECT_ID: 'users-project' }).web;
   t.is(dev.firebaseApiKey, 'demo-api-key');
   t.is(dev.firebaseAuthDomain, 'users-project.firebaseapp.com');
-  const prod = parseConfig({ TP_ENV: 'production', GCP_PROJECT_ID: 'p', GCP_REGION: 'europe-west1', TASKS_SECRET: 's', SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'), BILLING_SOURCE: 'metered' }).web;
+  const prod = parseConfig({
+    TP_ENV: 'production',
+    GCP_PROJECT_ID: 'p',
+    GCP_REGION: 'europe-west1',
+    TASKS_SECRET: 's',
+    SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
+    BILLING_SOURCE: 'metered',
+  }).web;
   t.is(prod.firebaseApiKey, undefined, 'production never invents a key');
   t.is(prod.firebaseAuthDomain, 'p.firebaseapp.com');
   const set = parseConfig({ FIREBASE_API_KEY: 'AIza-key', FIREBASE_AUTH_DOMAIN: 'login.example.com' }).web;
@@ -88,7 +106,10 @@ test('billing runs on metered usage in development, with the default price sheet
   const { billing } = parseConfig({});
   t.is(billing.source, 'metered');
   t.is(billing.priceSheet.currency, 'USD');
-  t.deepEqual(billing.plans.map((p) => p.id), ['free', 'starter', 'pro']);
+  t.deepEqual(
+    billing.plans.map((p) => p.id),
+    ['free', 'starter', 'pro'],
+  );
   t.is(billing.payments.provider, 'stripe');
   t.is(billing.payments.stripe.toleranceSeconds, 300);
   t.is(billing.payments.paddle.toleranceSeconds, 5);
@@ -104,7 +125,9 @@ test('production reads costs from the billing export, and a cost-reading functio
 });
 
 test('billing variables are checked and named', (t) => {
-  t.throws(() => parseConfig({ BILLING_SOURCE: 'bigquery', BILLING_EXPORT_TABLE: 'p.d.t`; DROP' }), { message: /BILLING_EXPORT_TABLE: must be project\.dataset\.table/ });
+  t.throws(() => parseConfig({ BILLING_SOURCE: 'bigquery', BILLING_EXPORT_TABLE: 'p.d.t`; DROP' }), {
+    message: /BILLING_EXPORT_TABLE: must be project\.dataset\.table/,
+  });
   t.throws(() => parseConfig({ BILLING_SOURCE: 'csv' }), { message: /BILLING_SOURCE: must be one of bigquery, metered/ });
   t.throws(() => parseConfig({ PRICE_SHEET: '{nope' }), { message: /PRICE_SHEET: must be JSON/ });
   t.throws(() => parseConfig({ PRICE_SHEET: '{"gibSecond":-1}' }), { message: /PRICE_SHEET: .*bad: gibSecond/ });
@@ -127,6 +150,9 @@ test('webhook secrets rotate through a comma list, and plan prices come from PLA
 test('a cloud runtime driver names the variables it needs', (t) => {
   t.throws(() => parseConfig({ RUNTIME_DRIVER: 'kubernetes' }), { message: /K8S_BASE_DOMAIN: is required when RUNTIME_DRIVER=kubernetes/ });
   t.throws(() => parseConfig({ RUNTIME_DRIVER: 'fly' }), { message: /FLY_API_TOKEN: is required when RUNTIME_DRIVER=fly/ });
-  t.is(parseConfig({ RUNTIME_DRIVER: 'kubernetes', K8S_BASE_DOMAIN: 'tenants.example.com' }).runtime.kubernetes.baseDomain, 'tenants.example.com');
+  t.is(
+    parseConfig({ RUNTIME_DRIVER: 'kubernetes', K8S_BASE_DOMAIN: 'tenants.example.com' }).runtime.kubernetes.baseDomain,
+    'tenants.example.com',
+  );
   t.is(parseConfig({ RUNTIME_DRIVER: 'cloud-run' }).runtime.driver, 'cloud-run');
 });

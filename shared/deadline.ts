@@ -22,10 +22,12 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /** The 503 a caller gets when `dependency` did not answer (or refused) in time. */
 export function dependencyUnavailable(dependency: Dependency, reason: string, cause?: unknown): AppError {
-  return new AppError('unavailable', `${LABELS[dependency]} is not answering (${reason}); try again shortly.`, { dependency }, { cause }).withHeader(
-    'Retry-After',
-    String(RETRY_AFTER_SECONDS),
-  );
+  return new AppError(
+    'unavailable',
+    `${LABELS[dependency]} is not answering (${reason}); try again shortly.`,
+    { dependency },
+    { cause },
+  ).withHeader('Retry-After', String(RETRY_AFTER_SECONDS));
 }
 
 /** True for an error raised by {@link withDeadline} or {@link dependencyUnavailable}. */
@@ -64,7 +66,13 @@ const UNREACHABLE_CODES = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE 
 export function asUnavailable(dependency: Dependency, err: unknown): unknown {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'number' && UNREACHABLE_CODES.has(code)) {
-    return dependencyUnavailable(dependency, String((err as Error).message ?? err).split('\n')[0].slice(0, 200), err);
+    return dependencyUnavailable(
+      dependency,
+      String((err as Error).message ?? err)
+        .split('\n')[0]
+        .slice(0, 200),
+      err,
+    );
   }
   return err;
 }

@@ -79,11 +79,18 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
       return driver;
     },
     async close() {
-      const closing = { firestore: db?.terminate(), queue: queue?.close(), mailer: mailer?.close?.(), gcp: gcp?.close(), drivers: Promise.all([...drivers.values()].map((d) => d.close?.())) };
+      const closing = {
+        firestore: db?.terminate(),
+        queue: queue?.close(),
+        mailer: mailer?.close?.(),
+        gcp: gcp?.close(),
+        drivers: Promise.all([...drivers.values()].map((d) => d.close?.())),
+      };
       const results = await Promise.allSettled(Object.values(closing));
       // A client that could not close (Firestore refuses while a listener is open) keeps its connections: say which.
       results.forEach((result, i) => {
-        if (result.status === 'rejected') deps.log.error('a client did not close', { client: Object.keys(closing)[i], error: String(result.reason) });
+        if (result.status === 'rejected')
+          deps.log.error('a client did not close', { client: Object.keys(closing)[i], error: String(result.reason) });
       });
     },
   };

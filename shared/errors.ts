@@ -83,16 +83,13 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: Record<string, unknown>) =>
-  new AppError('invalid_request', message, details);
-export const validationFailed = (message: string, details?: Record<string, unknown>) =>
-  new AppError('validation_failed', message, details);
+export const badRequest = (message: string, details?: Record<string, unknown>) => new AppError('invalid_request', message, details);
+export const validationFailed = (message: string, details?: Record<string, unknown>) => new AppError('validation_failed', message, details);
 export const unauthenticated = (message = 'Sign in first: send "Authorization: Bearer <Firebase ID token>".') =>
   new AppError('unauthenticated', message);
 export const forbidden = (message = 'You are not allowed to do this.') => new AppError('forbidden', message);
 export const notFound = (what: string) => new AppError('not_found', `${what} was not found.`);
-export const conflict = (message: string, details?: Record<string, unknown>) =>
-  new AppError('conflict', message, details);
+export const conflict = (message: string, details?: Record<string, unknown>) => new AppError('conflict', message, details);
 export const illegalTransition = (from: string, action: string) =>
   new AppError('illegal_transition', `Cannot ${action} while the tenant is ${from}.`, { state: from, action });
 export const notSupported = (driver: string, capability: string) =>
@@ -122,14 +119,26 @@ export class DriverError extends Error {
 function fromDriverError(err: DriverError): AppError {
   switch (err.code) {
     case 'not_supported':
-      return new AppError('not_supported', `The ${err.driver} runtime does not support this: ${err.message}`, { driver: err.driver }, { cause: err });
+      return new AppError(
+        'not_supported',
+        `The ${err.driver} runtime does not support this: ${err.message}`,
+        { driver: err.driver },
+        { cause: err },
+      );
     case 'failed':
     case 'timeout':
-      return new AppError('unavailable', `The ${err.driver} runtime did not answer as expected; try again in a minute.`, { driver: err.driver }, { cause: err }).withHeader('Retry-After', '30');
+      return new AppError(
+        'unavailable',
+        `The ${err.driver} runtime did not answer as expected; try again in a minute.`,
+        { driver: err.driver },
+        { cause: err },
+      ).withHeader('Retry-After', '30');
     case 'not_found':
       return new AppError('not_found', `The ${err.driver} runtime has no such resource.`, { driver: err.driver }, { cause: err });
     default:
-      return new AppError('internal', 'Something went wrong on our side. Quote the request id when you report it.', undefined, { cause: err });
+      return new AppError('internal', 'Something went wrong on our side. Quote the request id when you report it.', undefined, {
+        cause: err,
+      });
   }
 }
 

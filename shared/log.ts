@@ -42,18 +42,15 @@ export const redactPath = (pathname: string): string => pathname.replace(SECRET_
  * `level` and adding `fields` to each. `write` is injectable so tests read the
  * lines; it defaults to stdout, where Cloud Logging picks them up.
  */
-export function createLogger(options: {
-  level?: keyof typeof rank;
-  write?: (line: string) => void;
-  fields?: LogFields;
-} = {}): Logger {
+export function createLogger(options: { level?: keyof typeof rank; write?: (line: string) => void; fields?: LogFields } = {}): Logger {
   const min = rank[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const base = options.fields ?? {};
   const emit = (level: keyof typeof rank, severity: Severity, message: string, fields?: LogFields) => {
     if (rank[level] < min) return;
     const entry = redact({ ...base, ...fields }) as LogFields;
-    if (fields?.err instanceof Error) entry.err = { message: fields.err.message, stack: fields.err.stack, cause: String((fields.err as Error).cause ?? '') };
+    if (fields?.err instanceof Error)
+      entry.err = { message: fields.err.message, stack: fields.err.stack, cause: String((fields.err as Error).cause ?? '') };
     write(JSON.stringify({ severity, message, time: new Date().toISOString(), ...entry }));
   };
   return {

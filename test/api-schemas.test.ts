@@ -15,12 +15,26 @@ import { loadSchema, schemaProblems, type Schema } from '../testing/sdk-schema.t
 import { startCloudTasksServer } from '../emulators/cloud-tasks/server.ts';
 
 const schemas = { cloudtasks: loadSchema('cloudtasks', 'v2'), bigquery: loadSchema('bigquery', 'v2') };
-const missing = Object.entries(schemas).filter(([, s]) => !s).map(([api]) => api);
+const missing = Object.entries(schemas)
+  .filter(([, s]) => !s)
+  .map(([api]) => api);
 const withSdk = missing.length ? test.skip : test;
-if (missing.length) console.log(`skipping the schema checks: no generated messages for ${missing.join(', ')} under the gcloud SDK (install google-cloud-cli, or set GCLOUD_SDK_ROOT)`);
+if (missing.length)
+  console.log(
+    `skipping the schema checks: no generated messages for ${missing.join(', ')} under the gcloud SDK (install google-cloud-cli, or set GCLOUD_SDK_ROOT)`,
+  );
 
 const TABLE = 'billing-proj.billing_export.gcp_billing_export_v1_010101_F0FFF0_10X10X';
-const rows: ExportRow[] = [{ usage_start_time: '2024-05-01T10:00:00Z', service: { description: 'Cloud Run' }, labels: [{ key: 'tenantplane-tenant-id', value: 't-a' }], cost: 2, currency: 'EUR', credits: [] }];
+const rows: ExportRow[] = [
+  {
+    usage_start_time: '2024-05-01T10:00:00Z',
+    service: { description: 'Cloud Run' },
+    labels: [{ key: 'tenantplane-tenant-id', value: 't-a' }],
+    cost: 2,
+    currency: 'EUR',
+    credits: [],
+  },
+];
 
 function authClient() {
   const client = new OAuth2Client();
@@ -56,12 +70,25 @@ withSdk('the task the queue client creates is a Cloud Tasks v2 Task with an Http
     sent.push(request);
     return (create as any)(request, ...rest);
   }) as typeof client.createTask;
-  await queue.enqueue('provision', { fn: 'provision', path: '/tasks/provision', payload: { tenantId: 't1' }, name: 'op-1', scheduleTime: new Date(), dispatchDeadlineSeconds: 600 });
+  await queue.enqueue('provision', {
+    fn: 'provision',
+    path: '/tasks/provision',
+    payload: { tenantId: 't1' },
+    name: 'op-1',
+    scheduleTime: new Date(),
+    dispatchDeadlineSeconds: 600,
+  });
   t.is(sent.length, 1);
   t.deepEqual(schemaProblems(schemas.cloudtasks as Schema, 'Task', sent[0].task), []);
-  t.deepEqual(sent[0].task.httpRequest.oidcToken, { serviceAccountEmail: 'tp-tasks@schema-test.iam.gserviceaccount.com', audience: 'https://europe-west1-schema-test.cloudfunctions.net/provision' });
+  t.deepEqual(sent[0].task.httpRequest.oidcToken, {
+    serviceAccountEmail: 'tp-tasks@schema-test.iam.gserviceaccount.com',
+    audience: 'https://europe-west1-schema-test.cloudfunctions.net/provision',
+  });
   t.is(sent[0].task.httpRequest.url, 'https://europe-west1-schema-test.cloudfunctions.net/provision/tasks/provision');
-  t.regex(schemaProblems(schemas.cloudtasks as Schema, 'Task', { httpRequest: { url: 'u', oidcToken: { serviceAccount: 'x' } } })[0], /unknown field httpRequest\.oidcToken\.serviceAccount/);
+  t.regex(
+    schemaProblems(schemas.cloudtasks as Schema, 'Task', { httpRequest: { url: 'u', oidcToken: { serviceAccount: 'x' } } })[0],
+    /unknown field httpRequest\.oidcToken\.serviceAccount/,
+  );
 });
 
 // BigQuery
@@ -69,7 +96,13 @@ withSdk('the task the queue client creates is a Cloud Tasks v2 Task with an Http
 withSdk('the billing query is a BigQuery v2 QueryRequest the API defines, carrying the configured location', async (t) => {
   const fake = await startBigQueryFake({ table: TABLE, rows, location: 'EU' });
   t.teardown(fake.close);
-  const source = createBigQuerySource({ projectId: 'billing-proj', table: TABLE, apiEndpoint: fake.url, location: 'EU', authClient: authClient() });
+  const source = createBigQuerySource({
+    projectId: 'billing-proj',
+    table: TABLE,
+    apiEndpoint: fake.url,
+    location: 'EU',
+    authClient: authClient(),
+  });
   t.is((await costs(source)).length, 1);
   const posted = fake.requests.filter((r) => r.method === 'POST');
   t.true(posted.length >= 1);

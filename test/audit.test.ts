@@ -17,8 +17,17 @@ let createRequestId: string;
 
 test.before(async () => {
   stack = await startTestStack({ env: { CHAT_MODEL: 'offline' } });
-  [owner, stranger, admin] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps), createTestUser(stack.deps, { role: 'admin' })]);
-  const res = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'audited', environments: ['live'] }, headers: { 'X-Tenantplane-Client': 'cli' } });
+  [owner, stranger, admin] = await Promise.all([
+    createTestUser(stack.deps),
+    createTestUser(stack.deps),
+    createTestUser(stack.deps, { role: 'admin' }),
+  ]);
+  const res = await stack.fetch('/api/v1/tenants', {
+    method: 'POST',
+    token: owner.token,
+    json: { name: 'audited', environments: ['live'] },
+    headers: { 'X-Tenantplane-Client': 'cli' },
+  });
   createRequestId = res.headers.get('x-request-id')!;
   tenantId = (await res.json()).tenant.id;
 });
@@ -26,7 +35,14 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-type Entry = { actorId?: string; source: string; action: string; target: { type: string; id?: string }; requestId: string; outcome: { status: number; code?: string } };
+type Entry = {
+  actorId?: string;
+  source: string;
+  action: string;
+  target: { type: string; id?: string };
+  requestId: string;
+  outcome: { status: number; code?: string };
+};
 const auditOf = async (user: TestUser, query = '') => {
   const res = await stack.fetch(`/api/v1/audit${query}`, { token: user.token });
   if (res.status !== 200) throw new Error(`audit answered ${res.status}: ${await res.text()}`);
@@ -40,25 +56,39 @@ test.serial('a change through the API is recorded with who, where from, what, th
   const refused = await stack.fetch(`/api/v1/tenants/${tenantId}`, { method: 'PATCH', token: owner.token, json: { memoryMb: 3 } });
   t.is(refused.status, 400);
   const failed = (await auditOf(owner)).find((e) => e.requestId === refused.headers.get('x-request-id'));
-  t.like(failed, { actorId: owner.uid, source: 'api', target: { type: 'tenant', id: tenantId }, outcome: { status: 400, code: 'validation_failed' } });
+  t.like(failed, {
+    actorId: owner.uid,
+    source: 'api',
+    target: { type: 'tenant', id: tenantId },
+    outcome: { status: 400, code: 'validation_failed' },
+  });
   t.is((await auditOf(owner)).filter((e) => e.action.startsWith('GET ')).length, 0, 'reads are not state changes');
 });
 
-test.serial('a stranger\'s probe is seen by admins, not by the owner, and the stranger sees only their own entries', async (t) => {
+test.serial("a stranger's probe is seen by admins, not by the owner, and the stranger sees only their own entries", async (t) => {
   const probe = await stack.fetch(`/api/v1/tenants/${tenantId}/suspend`, { method: 'POST', token: stranger.token });
   t.is(probe.status, 404);
   const id = probe.headers.get('x-request-id');
-  t.like((await auditOf(admin)).find((e) => e.requestId === id), { actorId: stranger.uid, outcome: { status: 404 } });
+  t.like(
+    (await auditOf(admin)).find((e) => e.requestId === id),
+    { actorId: stranger.uid, outcome: { status: 404 } },
+  );
   t.falsy((await auditOf(owner)).find((e) => e.requestId === id));
   const theirs = await auditOf(stranger);
   t.true(theirs.some((e) => e.requestId === id));
-  t.false(theirs.some((e) => e.actorId === owner.uid), 'nothing of the owner\'s');
+  t.false(
+    theirs.some((e) => e.actorId === owner.uid),
+    "nothing of the owner's",
+  );
 });
 
-test.serial('an admin\'s change to a tenant shows in its owner\'s trail', async (t) => {
+test.serial("an admin's change to a tenant shows in its owner's trail", async (t) => {
   const res = await stack.fetch(`/api/v1/tenants/${tenantId}`, { method: 'PATCH', token: admin.token, json: { name: 'audited-two' } });
   t.is(res.status, 200);
-  t.like((await auditOf(owner, `?tenantId=${tenantId}`)).find((e) => e.requestId === res.headers.get('x-request-id')), { actorId: admin.uid, outcome: { status: 200 } });
+  t.like(
+    (await auditOf(owner, `?tenantId=${tenantId}`)).find((e) => e.requestId === res.headers.get('x-request-id')),
+    { actorId: admin.uid, outcome: { status: 200 } },
+  );
 });
 
 test.serial('a change the chat makes is recorded with the chat as its source', async (t) => {

@@ -151,16 +151,32 @@ let stack: TestStack;
 let owner: TestUser;
 let stranger: TestUser;
 let admin: TestUser;
-const params: Record<string, string> = { uid: '', id: '', projectId: 'matrix', env: 'test', key: 'MATRIX_KEY', token: 'a'.repeat(43), provider: 'stripe' };
+const params: Record<string, string> = {
+  uid: '',
+  id: '',
+  projectId: 'matrix',
+  env: 'test',
+  key: 'MATRIX_KEY',
+  token: 'a'.repeat(43),
+  provider: 'stripe',
+};
 
 test.before(async () => {
   stack = await startTestStack();
-  [owner, stranger, admin] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps), createTestUser(stack.deps, { role: 'admin' })]);
+  [owner, stranger, admin] = await Promise.all([
+    createTestUser(stack.deps),
+    createTestUser(stack.deps),
+    createTestUser(stack.deps, { role: 'admin' }),
+  ]);
   params.uid = owner.uid;
   const tenant = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'matrix' } });
   if (tenant.status !== 202) throw new Error(`creating the owner's tenant answered ${tenant.status}: ${await tenant.text()}`);
   params.id = (await tenant.json()).tenant.id;
-  const project = await stack.fetch(`/api/v1/users/${owner.uid}/projects`, { method: 'POST', token: owner.token, json: { project_id: params.projectId } });
+  const project = await stack.fetch(`/api/v1/users/${owner.uid}/projects`, {
+    method: 'POST',
+    token: owner.token,
+    json: { project_id: params.projectId },
+  });
   if (project.status !== 201) throw new Error(`creating the owner's project answered ${project.status}: ${await project.text()}`);
 });
 test.after.always(async () => {
@@ -184,13 +200,18 @@ const keyOf = (route: MatrixRoute) => `${route.method} ${route.path}`;
 
 function routesUnderTest(): MatrixRoute[] {
   const api = apiRoutes(stack.deps).map(({ method, path, action }) => ({ method, path, action: action as string }));
-  const functions = FUNCTION_ROUTES.filter((r) => r.fn in functionHandlers).map(({ method, path, action }) => ({ method, path, action: action as string }));
+  const functions = FUNCTION_ROUTES.filter((r) => r.fn in functionHandlers).map(({ method, path, action }) => ({
+    method,
+    path,
+    action: action as string,
+  }));
   return [...api, ...functions];
 }
 
 function fillPath(route: MatrixRoute): string {
   return route.path.replace(/:(\w+)/g, (_, name: string) => {
-    if (!(name in params)) throw new Error(`${keyOf(route)}: no sample value for :${name}; add one to params in test/authorization-matrix.test.ts`);
+    if (!(name in params))
+      throw new Error(`${keyOf(route)}: no sample value for :${name}; add one to params in test/authorization-matrix.test.ts`);
     return encodeURIComponent(params[name]);
   });
 }
@@ -199,7 +220,13 @@ type Caller = 'no token' | 'bad token' | 'tenant owner' | 'tenant non-owner' | '
 const CALLERS: Caller[] = ['no token', 'bad token', 'tenant non-owner', 'tenant owner', 'admin'];
 
 function tokenOf(caller: Caller): string | undefined {
-  return { 'no token': undefined, 'bad token': 'not-a-firebase-id-token', 'tenant owner': owner.token, 'tenant non-owner': stranger.token, admin: admin.token }[caller];
+  return {
+    'no token': undefined,
+    'bad token': 'not-a-firebase-id-token',
+    'tenant owner': owner.token,
+    'tenant non-owner': stranger.token,
+    admin: admin.token,
+  }[caller];
 }
 
 /**
@@ -222,7 +249,11 @@ async function statusOf(route: MatrixRoute, caller: Caller): Promise<number> {
   const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
   const init = { method: route.method, token: tokenOf(caller), json: hasBody ? {} : undefined, signal: AbortSignal.timeout(60_000) };
   const res = route.path.endsWith('/events')
-    ? await fetch(stack.streamUrl + fillPath(route), { method: 'GET', headers: init.token ? { Authorization: `Bearer ${init.token}` } : {}, signal: init.signal })
+    ? await fetch(stack.streamUrl + fillPath(route), {
+        method: 'GET',
+        headers: init.token ? { Authorization: `Bearer ${init.token}` } : {},
+        signal: init.signal,
+      })
     : await stack.fetch(fillPath(route), init);
   await res.body?.cancel().catch(() => undefined);
   return res.status;
@@ -238,42 +269,49 @@ test.serial('every route has a rule in the matrix, its action is in POLICY, and 
     const rule = (POLICY as Record<string, Rule>)[route.action];
     if (!(key in MATRIX)) problems.push(`${key} is not in the authorization matrix: add it to MATRIX with the rule it must follow`);
     else if (!rule) problems.push(`${key} names action "${route.action}", which POLICY (shared/auth/authorize.ts) does not define`);
-    else if (rule !== MATRIX[key]) problems.push(`${key}: action "${route.action}" is "${rule}" in POLICY, but the matrix says "${MATRIX[key]}"`);
+    else if (rule !== MATRIX[key])
+      problems.push(`${key}: action "${route.action}" is "${rule}" in POLICY, but the matrix says "${MATRIX[key]}"`);
   }
   const keys = new Set(routes.map(keyOf));
   const unregistered = new Set<string>(FUNCTION_ROUTES.filter((r) => !(r.fn in functionHandlers)).map((r) => `${r.method} ${r.path}`));
-  for (const key of Object.keys(MATRIX)) if (!keys.has(key) && !unregistered.has(key)) problems.push(`${key} is in the matrix but no such route exists: remove it`);
-  for (const key of Object.keys(MATRIX)) if (!ALLOWED[key]) problems.push(`${key} has no entry in ALLOWED: add the status an allowed caller gets`);
+  for (const key of Object.keys(MATRIX))
+    if (!keys.has(key) && !unregistered.has(key)) problems.push(`${key} is in the matrix but no such route exists: remove it`);
+  for (const key of Object.keys(MATRIX))
+    if (!ALLOWED[key]) problems.push(`${key} has no entry in ALLOWED: add the status an allowed caller gets`);
   t.deepEqual(problems, []);
   t.true(routes.length >= Object.keys(MATRIX).length - unregistered.size);
 });
 
 // The behaviour
 
-test.serial('every route answers each caller as its rule says: 401 without a valid token, 403 for the wrong caller (404 for another user\'s tenant), the documented status for an allowed one, never 500', async (t) => {
-  // Deletions last, so the other routes meet the tenant and the project while they exist.
-  const routes = routesUnderTest().sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
-  const problems: string[] = [];
-  let checked = 0;
-  for (const route of routes) {
-    const rule = MATRIX[keyOf(route)];
-    if (!rule) continue; // reported by the contract test
-    const statuses = new Map<Caller, number>();
-    for (const caller of CALLERS) {
-      const status = await statusOf(route, caller);
-      statuses.set(caller, status);
-      checked++;
-      const expected = expectationOf(rule, caller, route);
-      const label = `${keyOf(route)} (${rule}) × ${caller}`;
-      if ('exactly' in expected && status !== expected.exactly) problems.push(`${label}: expected ${expected.exactly}, got ${status}`);
-      if ('allowed' in expected && !(ALLOWED[keyOf(route)] ?? []).includes(status)) {
-        problems.push(`${label}: expected ${(ALLOWED[keyOf(route)] ?? ['an entry in ALLOWED']).join(' or ')}, got ${status}`);
+test.serial(
+  "every route answers each caller as its rule says: 401 without a valid token, 403 for the wrong caller (404 for another user's tenant), the documented status for an allowed one, never 500",
+  async (t) => {
+    // Deletions last, so the other routes meet the tenant and the project while they exist.
+    const routes = routesUnderTest().sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
+    const problems: string[] = [];
+    let checked = 0;
+    for (const route of routes) {
+      const rule = MATRIX[keyOf(route)];
+      if (!rule) continue; // reported by the contract test
+      const statuses = new Map<Caller, number>();
+      for (const caller of CALLERS) {
+        const status = await statusOf(route, caller);
+        statuses.set(caller, status);
+        checked++;
+        const expected = expectationOf(rule, caller, route);
+        const label = `${keyOf(route)} (${rule}) × ${caller}`;
+        if ('exactly' in expected && status !== expected.exactly) problems.push(`${label}: expected ${expected.exactly}, got ${status}`);
+        if ('allowed' in expected && !(ALLOWED[keyOf(route)] ?? []).includes(status)) {
+          problems.push(`${label}: expected ${(ALLOWED[keyOf(route)] ?? ['an entry in ALLOWED']).join(' or ')}, got ${status}`);
+        }
+        if (status === 500) problems.push(`${label}: answered 500 (a bug)`);
       }
-      if (status === 500) problems.push(`${label}: answered 500 (a bug)`);
+      // Public means a Firebase identity changes nothing (a webhook may still check its own signature).
+      if (rule === 'public' && new Set(statuses.values()).size > 1)
+        problems.push(`${keyOf(route)} (public): answers differ by caller: ${JSON.stringify(Object.fromEntries(statuses))}`);
     }
-    // Public means a Firebase identity changes nothing (a webhook may still check its own signature).
-    if (rule === 'public' && new Set(statuses.values()).size > 1) problems.push(`${keyOf(route)} (public): answers differ by caller: ${JSON.stringify(Object.fromEntries(statuses))}`);
-  }
-  t.log(`${checked} requests over ${routes.length} routes`);
-  t.deepEqual(problems, []);
-});
+    t.log(`${checked} requests over ${routes.length} routes`);
+    t.deepEqual(problems, []);
+  },
+);

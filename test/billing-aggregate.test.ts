@@ -27,7 +27,13 @@ function fixedSource(rows: CostRow[]): CostSource & { rows(range: DayRange): Asy
   };
 }
 
-const cost = (day: string, tenantId: string | null, service: string, amount: number): CostRow => ({ day, tenantId, service, currency: 'USD', amount });
+const cost = (day: string, tenantId: string | null, service: string, amount: number): CostRow => ({
+  day,
+  tenantId,
+  service,
+  currency: 'USD',
+  amount,
+});
 const deps = () => ({ db: stack.deps.db, now: () => new Date() });
 const read = async (path: string) => (await stack.deps.db.doc(path).get()).data();
 
@@ -45,7 +51,13 @@ test.serial('re-running a day replaces it: same totals, never double counted', a
   const firstDoc = await read('tenants/t-aaaaaaaaaa/costs/2024-06-01');
   const second = await aggregateDay(deps(), { source, day: '2024-06-01' });
   const secondDoc = await read('tenants/t-aaaaaaaaaa/costs/2024-06-01');
-  t.like(firstDoc, { day: '2024-06-01', currency: 'USD', total: 2.5, services: { 'Cloud Run': 2, 'Cloud Storage': 0.5 }, source: 'fixture' });
+  t.like(firstDoc, {
+    day: '2024-06-01',
+    currency: 'USD',
+    total: 2.5,
+    services: { 'Cloud Run': 2, 'Cloud Storage': 0.5 },
+    source: 'fixture',
+  });
   t.deepEqual({ ...secondDoc, updatedAt: '' }, { ...firstDoc, updatedAt: '' });
   t.is(first.days[0].total, 5.6);
   t.is(second.days[0].total, 5.6);
@@ -69,13 +81,23 @@ test.serial('a tenant missing from a re-run loses its cost document for that day
 test.serial('a range aggregates every day, and a day without rows is emptied', async (t) => {
   const source = fixedSource([cost('2024-06-02', 't-aaaaaaaaaa', 'Cloud Run', 1), cost('2024-06-03', 't-cccccccccc', 'Cloud Run', 4)]);
   const result = await aggregateDays(deps(), { source, range: { from: '2024-06-01', to: '2024-06-03' } });
-  t.deepEqual(result.days.map((d) => [d.day, d.tenants, d.total]), [['2024-06-01', 0, 0], ['2024-06-02', 1, 1], ['2024-06-03', 1, 4]]);
+  t.deepEqual(
+    result.days.map((d) => [d.day, d.tenants, d.total]),
+    [
+      ['2024-06-01', 0, 0],
+      ['2024-06-02', 1, 1],
+      ['2024-06-03', 1, 4],
+    ],
+  );
   t.is(await read('tenants/t-aaaaaaaaaa/costs/2024-06-01'), undefined);
   t.like(await read('tenants/t-cccccccccc/costs/2024-06-03'), { total: 4 });
 });
 
 test('a source that mixes currencies in one day is refused before anything is written', async (t) => {
-  const source = fixedSource([cost('2024-07-01', 't-dddddddddd', 'Cloud Run', 1), { ...cost('2024-07-01', 't-dddddddddd', 'Cloud Run', 1), currency: 'EUR' }]);
+  const source = fixedSource([
+    cost('2024-07-01', 't-dddddddddd', 'Cloud Run', 1),
+    { ...cost('2024-07-01', 't-dddddddddd', 'Cloud Run', 1), currency: 'EUR' },
+  ]);
   await t.throwsAsync(aggregateDay(deps(), { source, day: '2024-07-01' }), { message: /mixes currencies USD and EUR/ });
   t.is(await read('tenants/t-dddddddddd/costs/2024-07-01'), undefined);
 });
@@ -98,7 +120,13 @@ test('the function refuses callers that are neither the scheduler nor an admin',
 });
 
 test('bad dates are a 400 naming the field, and nothing is stored', async (t) => {
-  for (const json of [{ from: '2024-02-30' }, { from: '2024-08-05', to: '2024-08-01' }, { from: '2024-01-01', to: '2024-12-31' }, { day: '2024-08-01' }, { from: "2024-08-01' OR 1=1" }]) {
+  for (const json of [
+    { from: '2024-02-30' },
+    { from: '2024-08-05', to: '2024-08-01' },
+    { from: '2024-01-01', to: '2024-12-31' },
+    { day: '2024-08-01' },
+    { from: "2024-08-01' OR 1=1" },
+  ]) {
     const res = await aggregate({ task: true, json });
     t.is(res.status, 400, JSON.stringify(json));
     t.is((await res.json()).error.code, 'validation_failed');
@@ -109,8 +137,12 @@ test('bad dates are a 400 naming the field, and nothing is stored', async (t) =>
 test('the scheduler aggregates metered usage priced by the price sheet', async (t) => {
   const day = '2024-09-10';
   const records = stack.deps.db.collection(usageCollection(day));
-  await records.doc('t-eeeeeeeeee-live-1').set({ tenantId: 't-eeeeeeeeee', env: 'live', day, instanceSeconds: 3600, memoryMibSeconds: 3600 * 512, requests: 500_000 });
-  await records.doc('t-eeeeeeeeee-test-1').set({ tenantId: 't-eeeeeeeeee', env: 'test', day, instanceSeconds: 600, memoryMibSeconds: 600 * 256, requests: 500_000 });
+  await records
+    .doc('t-eeeeeeeeee-live-1')
+    .set({ tenantId: 't-eeeeeeeeee', env: 'live', day, instanceSeconds: 3600, memoryMibSeconds: 3600 * 512, requests: 500_000 });
+  await records
+    .doc('t-eeeeeeeeee-test-1')
+    .set({ tenantId: 't-eeeeeeeeee', env: 'test', day, instanceSeconds: 600, memoryMibSeconds: 600 * 256, requests: 500_000 });
   const res = await aggregate({ task: true, json: { from: day } });
   const body = await res.json();
   t.is(res.status, 200, JSON.stringify(body));

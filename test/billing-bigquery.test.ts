@@ -11,7 +11,12 @@ function row(day: string, tenant: string | null, service: string, cost: number, 
   return {
     usage_start_time: `${day}T10:00:00Z`,
     service: { description: service },
-    labels: tenant ? [{ key: 'goog-other', value: 'x' }, { key: 'tenantplane-tenant-id', value: tenant }] : [{ key: 'goog-other', value: 'x' }],
+    labels: tenant
+      ? [
+          { key: 'goog-other', value: 'x' },
+          { key: 'tenantplane-tenant-id', value: tenant },
+        ]
+      : [{ key: 'goog-other', value: 'x' }],
     cost,
     currency: 'USD',
     credits: credits.map((amount, i) => ({ name: `credit-${i}`, amount })),
@@ -75,13 +80,17 @@ test.serial('the real client sends one parameterized query with typed DATE param
 test('cost plus credits is summed per tenant and service, and rows without the label are kept as unattributed', async (t) => {
   const source = createBigQuerySource({ projectId: 'billing-proj', table: TABLE, apiEndpoint: fake.url, authClient: authClient() });
   const rows = await collect(source.rows({ from: '2024-05-01', to: '2024-05-02' }));
-  const find = (day: string, tenant: string | null, service: string) => rows.find((r) => r.day === day && r.tenantId === tenant && r.service === service);
+  const find = (day: string, tenant: string | null, service: string) =>
+    rows.find((r) => r.day === day && r.tenantId === tenant && r.service === service);
   t.is(find('2024-05-01', 't-aaaaaaaaaa', 'Cloud Run')?.amount, 8.5);
   t.is(find('2024-05-01', 't-aaaaaaaaaa', 'Cloud Storage')?.amount, 0.25);
   t.is(find('2024-05-01', 't-bbbbbbbbbb', 'Cloud Run')?.amount, 3);
   t.is(find('2024-05-01', null, 'Networking')?.amount, 3);
   t.is(find('2024-05-02', 't-aaaaaaaaaa', 'Cloud Run')?.amount, 7);
-  t.false(rows.some((r) => r.day === '2024-04-30'), 'a day outside the range is not read');
+  t.false(
+    rows.some((r) => r.day === '2024-04-30'),
+    'a day outside the range is not read',
+  );
   t.true(rows.every((r) => r.currency === 'USD' && typeof r.amount === 'number'));
 });
 
@@ -119,7 +128,10 @@ test('the fake rejects interpolated dates and missing parameters', async (t) => 
 });
 
 test('a failing BigQuery call surfaces as an error, not as an empty day', async (t) => {
-  const broken = await startFakeServer(() => ({ status: 403, body: { error: { code: 403, message: 'Access Denied: Table', status: 'PERMISSION_DENIED' } } }));
+  const broken = await startFakeServer(() => ({
+    status: 403,
+    body: { error: { code: 403, message: 'Access Denied: Table', status: 'PERMISSION_DENIED' } },
+  }));
   try {
     const source = createBigQuerySource({ projectId: 'billing-proj', table: TABLE, apiEndpoint: broken.url, authClient: authClient() });
     await t.throwsAsync(collect(source.rows({ from: '2024-05-01', to: '2024-05-01' })), { message: /Access Denied/ });

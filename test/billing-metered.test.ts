@@ -47,9 +47,18 @@ test('each sample records only what was added since the previous one', async (t)
   await sampler.sampleOnce();
   const day = toDay(new Date());
   const rows = await records(day, 't-sampleaaaa');
-  t.deepEqual(rows.map((r) => r.instanceSeconds).sort((a, b) => a - b), [60, 100]);
-  t.is(rows.reduce((s, r) => s + r.requests, 0), 50);
-  t.is(rows.reduce((s, r) => s + r.memoryMibSeconds, 0), 160 * 512);
+  t.deepEqual(
+    rows.map((r) => r.instanceSeconds).sort((a, b) => a - b),
+    [60, 100],
+  );
+  t.is(
+    rows.reduce((s, r) => s + r.requests, 0),
+    50,
+  );
+  t.is(
+    rows.reduce((s, r) => s + r.memoryMibSeconds, 0),
+    160 * 512,
+  );
 });
 
 test('two samplers at once never count the same seconds twice', async (t) => {
@@ -58,8 +67,14 @@ test('two samplers at once never count the same seconds twice', async (t) => {
   const make = () => createUsageSampler({ db, meter, environments: async () => [ref], intervalSeconds: 60 });
   await Promise.all([make().sampleOnce(), make().sampleOnce(), make().sampleOnce()]);
   const rows = await records(toDay(new Date()), 't-concurrent');
-  t.is(rows.reduce((s, r) => s + r.instanceSeconds, 0), 300);
-  t.is(rows.reduce((s, r) => s + r.requests, 0), 7);
+  t.is(
+    rows.reduce((s, r) => s + r.instanceSeconds, 0),
+    300,
+  );
+  t.is(
+    rows.reduce((s, r) => s + r.requests, 0),
+    7,
+  );
 });
 
 test('counters that went down (the environment was created again) count from zero', async (t) => {
@@ -70,7 +85,10 @@ test('counters that went down (the environment was created again) count from zer
   counters.runningSeconds = 20;
   await sampler.sampleOnce();
   const rows = await records(toDay(new Date()), 't-recreated');
-  t.is(rows.reduce((s, r) => s + r.instanceSeconds, 0), 520);
+  t.is(
+    rows.reduce((s, r) => s + r.instanceSeconds, 0),
+    520,
+  );
 });
 
 // End to end with the real local runtime
@@ -79,17 +97,28 @@ test('usage of a real local environment is sampled, priced and stored as that te
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-billing-local-'));
   const driver = createLocalDriver({ dataDir, portRange: await allocatePorts(100), stopTimeoutMs: 3000 });
   const ref = { ownerId: 'u-metered', tenantId: 't-metereddd1', env: 'live' };
-  const spec = { ...ref, image: 'sample', memoryMb: 512, vars: {}, secrets: {}, labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': 'live' } };
+  const spec = {
+    ...ref,
+    image: 'sample',
+    memoryMb: 512,
+    vars: {},
+    secrets: {},
+    labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': 'live' },
+  };
   try {
     const { url } = await driver.ensureInfrastructure(spec);
     await driver.deploy(spec);
     await driver.waitReady(ref, { timeoutMs: 60_000 });
     for (let i = 0; i < 5; i++) t.is((await fetch(`${url}/`)).status, 200);
     // Sample once the runtime has counted a second of running time and the five requests, not after a guessed pause.
-    await waitFor('usage of a second and five requests', async () => {
-      const usage = await driver.usage(ref);
-      return usage.runningSeconds >= 1 && usage.requests >= 5;
-    }, 30_000);
+    await waitFor(
+      'usage of a second and five requests',
+      async () => {
+        const usage = await driver.usage(ref);
+        return usage.runningSeconds >= 1 && usage.requests >= 5;
+      },
+      30_000,
+    );
     const sampler = createUsageSampler({ db, meter: driver, environments: async () => [ref], intervalSeconds: 1 });
     t.is((await sampler.sampleOnce()).written, 1);
     const day = toDay(new Date());
@@ -103,7 +132,7 @@ test('usage of a real local environment is sampled, priced and stored as that te
     const cost = (await db.doc(`tenants/${ref.tenantId}/costs/${day}`).get()).data()!;
     t.is(cost.source, 'metered');
     t.true(Math.abs(cost.services['Instance time'] - record.instanceSeconds * DEFAULT_PRICE_SHEET.instanceSecond) < 1e-6);
-    t.true(Math.abs(cost.services.Memory - (record.instanceSeconds * 0.5) * DEFAULT_PRICE_SHEET.gibSecond) < 1e-6);
+    t.true(Math.abs(cost.services.Memory - record.instanceSeconds * 0.5 * DEFAULT_PRICE_SHEET.gibSecond) < 1e-6);
     t.true(cost.services.Requests > 0);
   } finally {
     await driver.destroy(ref).catch(() => undefined);

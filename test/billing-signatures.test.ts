@@ -28,7 +28,12 @@ test('stripe: a valid signature over the raw body passes', (tt) => {
 
 test('stripe: a tampered body, a wrong secret, or re-serialized JSON fails', (tt) => {
   const header = `t=${t},v1=${hmac('whsec_a', `${t}.${body.toString()}`)}`;
-  tt.true(rejects(() => verifyStripeSignature(Buffer.from(body.toString().replace('sub_1', 'sub_2')), header, ['whsec_a'], now), /no signature matches/));
+  tt.true(
+    rejects(
+      () => verifyStripeSignature(Buffer.from(body.toString().replace('sub_1', 'sub_2')), header, ['whsec_a'], now),
+      /no signature matches/,
+    ),
+  );
   tt.true(rejects(() => verifyStripeSignature(body, header, ['whsec_b'], now), /no signature matches/));
   const reserialized = Buffer.from(JSON.stringify(JSON.parse(body.toString()), null, 2));
   tt.true(rejects(() => verifyStripeSignature(reserialized, header, ['whsec_a'], now), /no signature matches/));
@@ -38,7 +43,10 @@ test('stripe: a timestamp older or newer than 300 s fails even with a correct di
   for (const skew of [301, -301]) {
     const ts = String(now / 1000 - skew);
     const header = `t=${ts},v1=${hmac('whsec_a', `${ts}.${body.toString()}`)}`;
-    tt.true(rejects(() => verifyStripeSignature(body, header, ['whsec_a'], now), skew > 0 ? /old/ : /in the future/), String(skew));
+    tt.true(
+      rejects(() => verifyStripeSignature(body, header, ['whsec_a'], now), skew > 0 ? /old/ : /in the future/),
+      String(skew),
+    );
   }
   const edge = String(now / 1000 - 299);
   tt.notThrows(() => verifyStripeSignature(body, `t=${edge},v1=${hmac('whsec_a', `${edge}.${body.toString()}`)}`, ['whsec_a'], now));
@@ -48,13 +56,27 @@ test('stripe: during rotation any of several v1 signatures, and any configured s
   const header = `t=${t},v1=${hmac('whsec_old', `${t}.${body.toString()}`)},v1=${hmac('whsec_new', `${t}.${body.toString()}`)},v0=deadbeef`;
   tt.notThrows(() => verifyStripeSignature(body, header, ['whsec_new'], now));
   tt.notThrows(() => verifyStripeSignature(body, header, ['whsec_old'], now));
-  tt.notThrows(() => verifyStripeSignature(body, `t=${t},v1=${hmac('whsec_old', `${t}.${body.toString()}`)}`, ['whsec_new', 'whsec_old'], now));
+  tt.notThrows(() =>
+    verifyStripeSignature(body, `t=${t},v1=${hmac('whsec_old', `${t}.${body.toString()}`)}`, ['whsec_new', 'whsec_old'], now),
+  );
 });
 
 test('stripe: malformed or missing headers fail with a 401', (tt) => {
   const good = hmac('whsec_a', `${t}.${body.toString()}`);
-  for (const header of [undefined, '', 'garbage', `v1=${good}`, `t=${t}`, `t=abc,v1=${good}`, `t=${t},v1=zz${good.slice(2)}`, `t=${t},v1=${good.slice(0, 40)}`]) {
-    tt.true(rejects(() => verifyStripeSignature(body, header, ['whsec_a'], now), /signature is not valid/), String(header));
+  for (const header of [
+    undefined,
+    '',
+    'garbage',
+    `v1=${good}`,
+    `t=${t}`,
+    `t=abc,v1=${good}`,
+    `t=${t},v1=zz${good.slice(2)}`,
+    `t=${t},v1=${good.slice(0, 40)}`,
+  ]) {
+    tt.true(
+      rejects(() => verifyStripeSignature(body, header, ['whsec_a'], now), /signature is not valid/),
+      String(header),
+    );
   }
 });
 
@@ -65,12 +87,19 @@ test('paddle: a valid signature over the raw body passes', (tt) => {
 });
 
 test('paddle: the Stripe scheme (a dot instead of a colon) does not pass for Paddle', (tt) => {
-  tt.true(rejects(() => verifyPaddleSignature(body, `ts=${t};h1=${hmac('pdl_ntfset_a', `${t}.${body.toString()}`)}`, ['pdl_ntfset_a'], now), /no signature matches/));
+  tt.true(
+    rejects(
+      () => verifyPaddleSignature(body, `ts=${t};h1=${hmac('pdl_ntfset_a', `${t}.${body.toString()}`)}`, ['pdl_ntfset_a'], now),
+      /no signature matches/,
+    ),
+  );
 });
 
 test('paddle: a tampered body or a wrong secret fails', (tt) => {
   const header = `ts=${t};h1=${hmac('pdl_ntfset_a', `${t}:${body.toString()}`)}`;
-  tt.true(rejects(() => verifyPaddleSignature(Buffer.concat([body, Buffer.from(' ')]), header, ['pdl_ntfset_a'], now), /no signature matches/));
+  tt.true(
+    rejects(() => verifyPaddleSignature(Buffer.concat([body, Buffer.from(' ')]), header, ['pdl_ntfset_a'], now), /no signature matches/),
+  );
   tt.true(rejects(() => verifyPaddleSignature(body, header, ['pdl_ntfset_b'], now), /no signature matches/));
 });
 
@@ -93,6 +122,9 @@ test('paddle: several h1 values (rotation) may be present; one match is enough',
 test('paddle: malformed or missing headers fail with a 401', (tt) => {
   const good = hmac('pdl_ntfset_a', `${t}:${body.toString()}`);
   for (const header of [undefined, 'ts=;h1=', `h1=${good}`, `ts=${t}`, `ts=${t},h1=${good}`, `ts=1e9;h1=${good}`]) {
-    tt.true(rejects(() => verifyPaddleSignature(body, header, ['pdl_ntfset_a'], now), /signature is not valid/), String(header));
+    tt.true(
+      rejects(() => verifyPaddleSignature(body, header, ['pdl_ntfset_a'], now), /signature is not valid/),
+      String(header),
+    );
   }
 });

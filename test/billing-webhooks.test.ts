@@ -27,7 +27,11 @@ test.before(async () => {
       PADDLE_TOLERANCE_SECONDS: '30',
     },
   });
-  [owner, other, admin] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps), createTestUser(stack.deps, { role: 'admin' })]);
+  [owner, other, admin] = await Promise.all([
+    createTestUser(stack.deps),
+    createTestUser(stack.deps),
+    createTestUser(stack.deps, { role: 'admin' }),
+  ]);
 });
 /** Tenants the webhooks created; deleted at the end so no workload process outlives the tests. */
 const createdTenants: { id: string; token: () => string }[] = [];
@@ -50,19 +54,41 @@ test.after.always(async () => {
 function stripeDelivery(event: object, secret = STRIPE_SECRET, at = Math.floor(Date.now() / 1000)) {
   const body = JSON.stringify(event);
   const v1 = createHmac('sha256', secret).update(`${at}.${body}`).digest('hex');
-  return stack.fetch('/api/v1/webhooks/stripe', { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Stripe-Signature': `t=${at},v1=${v1}` } });
+  return stack.fetch('/api/v1/webhooks/stripe', {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', 'Stripe-Signature': `t=${at},v1=${v1}` },
+  });
 }
 
 function paddleDelivery(event: object, ts = Math.floor(Date.now() / 1000)) {
   const body = JSON.stringify(event);
   const h1 = createHmac('sha256', PADDLE_SECRET).update(`${ts}:${body}`).digest('hex');
-  return stack.fetch('/api/v1/webhooks/paddle', { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Paddle-Signature': `ts=${ts};h1=${h1}` } });
+  return stack.fetch('/api/v1/webhooks/paddle', {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', 'Paddle-Signature': `ts=${ts};h1=${h1}` },
+  });
 }
 
 let created = 1_717_000_000;
 function subscriptionEvent(id: string, type: string, status: string, uid: string, subscription = 'sub_1PqTest') {
   created += 10;
-  return { id, object: 'event', type, created, data: { object: { id: subscription, object: 'subscription', status, metadata: { uid, plan: 'free' }, items: { data: [{ price: { id: 'price_free' } }] } } } };
+  return {
+    id,
+    object: 'event',
+    type,
+    created,
+    data: {
+      object: {
+        id: subscription,
+        object: 'subscription',
+        status,
+        metadata: { uid, plan: 'free' },
+        items: { data: [{ price: { id: 'price_free' } }] },
+      },
+    },
+  };
 }
 
 async function tenantState(id: string): Promise<string> {
@@ -85,7 +111,10 @@ test('plans are public and say which can be bought', async (t) => {
   const body = await res.json();
   t.is(res.status, 200);
   t.is(body.provider, 'stripe');
-  t.deepEqual(body.plans.map((p: { id: string }) => p.id), ['free', 'starter', 'pro']);
+  t.deepEqual(
+    body.plans.map((p: { id: string }) => p.id),
+    ['free', 'starter', 'pro'],
+  );
   t.like(body.plans[1], { id: 'starter', purchasable: true, providerPrices: { stripe: 'price_starter_monthly' } });
   t.like(body.plans[0], { id: 'free', priceMonthly: 0, purchasable: false });
 });
@@ -123,7 +152,11 @@ test('a Paddle checkout is a transaction with custom_data, and its checkout URL 
     const driver = createPaddleProvider({ apiKey: 'pdl_key', apiBase: paddle.url, webhookSecret: PADDLE_SECRET });
     const checkout = await driver.createCheckout({ plan: 'pro', priceId: 'pri_pro', uid: 'u-1', name: 'site-one' });
     t.regex(checkout.url, /\?_ptxn=txn_/);
-    t.deepEqual(paddle.transactions[0], { items: [{ price_id: 'pri_pro', quantity: 1 }], collection_mode: 'automatic', custom_data: { uid: 'u-1', plan: 'pro', name: 'site-one' } });
+    t.deepEqual(paddle.transactions[0], {
+      items: [{ price_id: 'pri_pro', quantity: 1 }],
+      collection_mode: 'automatic',
+      custom_data: { uid: 'u-1', plan: 'pro', name: 'site-one' },
+    });
     const noLink = await startPaddleFake({ apiKey: 'pdl_key', defaultPaymentLink: null });
     const bare = createPaddleProvider({ apiKey: 'pdl_key', apiBase: noLink.url });
     await t.throwsAsync(bare.createCheckout({ plan: 'pro', priceId: 'pri_pro', uid: 'u-1' }), { message: /default payment link/ });
@@ -156,36 +189,52 @@ test.serial('a paid subscription creates the tenant for the buyer; the same deli
   t.true((await stack.deps.db.doc('webhookEvents/stripe:evt_created_1').get()).get('expiresAt') instanceof Object);
 });
 
-test.serial('a Stripe checkout round trip: what checkout sends comes back in the subscription event, and the webhook creates that tenant for the buyer', async (t) => {
-  const res = await stack.fetch('/api/v1/checkout', { method: 'POST', token: admin.token, json: { plan: 'starter', name: 'round-trip' } });
-  t.is(res.status, 200);
-  const sessionId = String((await res.json()).url).split('/').pop()!;
-  // The customer pays; Stripe sends the subscription it created from the session.
-  const event = stripe.subscriptionCreated(sessionId);
-  const body = await (await stripeDelivery(event)).json();
-  t.like(body, { received: true, action: 'activate', result: 'created' });
-  createdTenants.push({ id: body.tenantId, token: () => admin.token });
-  const tenant = (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: admin.token })).json()).tenant;
-  t.like(tenant, { name: 'round-trip', ownerId: admin.uid, plan: 'starter' });
-  t.like((await stack.deps.db.doc(`webhookEvents/stripe:${event.id}`).get()).data(), { status: 'done', tenantId: body.tenantId });
-  // Let provisioning finish, so deleting it at the end cannot race a starting workload.
-  const deadline = Date.now() + 90_000;
-  let state = tenant.state;
-  while (!['ready', 'failed'].includes(state) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 300));
-    state = (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: admin.token })).json()).tenant.state;
-  }
-  t.is(state, 'ready');
-});
+test.serial(
+  'a Stripe checkout round trip: what checkout sends comes back in the subscription event, and the webhook creates that tenant for the buyer',
+  async (t) => {
+    const res = await stack.fetch('/api/v1/checkout', {
+      method: 'POST',
+      token: admin.token,
+      json: { plan: 'starter', name: 'round-trip' },
+    });
+    t.is(res.status, 200);
+    const sessionId = String((await res.json()).url)
+      .split('/')
+      .pop()!;
+    // The customer pays; Stripe sends the subscription it created from the session.
+    const event = stripe.subscriptionCreated(sessionId);
+    const body = await (await stripeDelivery(event)).json();
+    t.like(body, { received: true, action: 'activate', result: 'created' });
+    createdTenants.push({ id: body.tenantId, token: () => admin.token });
+    const tenant = (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: admin.token })).json()).tenant;
+    t.like(tenant, { name: 'round-trip', ownerId: admin.uid, plan: 'starter' });
+    t.like((await stack.deps.db.doc(`webhookEvents/stripe:${event.id}`).get()).data(), { status: 'done', tenantId: body.tenantId });
+    // Let provisioning finish, so deleting it at the end cannot race a starting workload.
+    const deadline = Date.now() + 90_000;
+    let state = tenant.state;
+    while (!['ready', 'failed'].includes(state) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      state = (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: admin.token })).json()).tenant.state;
+    }
+    t.is(state, 'ready');
+  },
+);
 
 test.serial('a signature made with the previous secret still passes during rotation; a wrong one is 401 and stores nothing', async (t) => {
   const rotated = await stripeDelivery(subscriptionEvent('evt_rotation', 'invoice.paid', 'paid', owner.uid), 'whsec_test_previous');
   t.is(rotated.status, 200);
-  const forged = await stripeDelivery(subscriptionEvent('evt_forged', 'customer.subscription.deleted', 'canceled', owner.uid), 'whsec_attacker');
+  const forged = await stripeDelivery(
+    subscriptionEvent('evt_forged', 'customer.subscription.deleted', 'canceled', owner.uid),
+    'whsec_attacker',
+  );
   t.is(forged.status, 401);
   t.is((await forged.json()).error.code, 'unauthenticated');
   t.false((await stack.deps.db.doc('webhookEvents/stripe:evt_forged').get()).exists);
-  const old = await stripeDelivery(subscriptionEvent('evt_old', 'customer.subscription.deleted', 'canceled', owner.uid), STRIPE_SECRET, Math.floor(Date.now() / 1000) - 400);
+  const old = await stripeDelivery(
+    subscriptionEvent('evt_old', 'customer.subscription.deleted', 'canceled', owner.uid),
+    STRIPE_SECRET,
+    Math.floor(Date.now() / 1000) - 400,
+  );
   t.is(old.status, 401);
   t.regex((await old.json()).error.message, /old/);
 });
@@ -197,7 +246,13 @@ test('a webhook for an unknown provider is a 404 naming the valid ones', async (
 });
 
 test.serial('an unknown event type is answered 200, ignored and recorded', async (t) => {
-  const res = await stripeDelivery({ id: 'evt_unknown', object: 'event', type: 'invoice.finalized', created: 1_717_000_001, data: { object: { id: 'in_1', object: 'invoice' } } });
+  const res = await stripeDelivery({
+    id: 'evt_unknown',
+    object: 'event',
+    type: 'invoice.finalized',
+    created: 1_717_000_001,
+    data: { object: { id: 'in_1', object: 'invoice' } },
+  });
   const body = await res.json();
   t.is(res.status, 200);
   t.true(body.ignored);
@@ -214,14 +269,27 @@ test.serial('a lapsed subscription suspends the tenant, a paid one resumes it, a
   const resumed = await (await stripeDelivery(activeEvent)).json();
   t.like(resumed, { action: 'activate', result: 'resumed', tenantId });
   t.is(await waitForState(tenantId, ['ready']), 'ready');
-  const late = await (await stripeDelivery({ ...lapsedEvent, id: 'evt_paused_late', type: 'customer.subscription.paused', created: lapsedEvent.created - 5 })).json();
+  const late = await (
+    await stripeDelivery({ ...lapsedEvent, id: 'evt_paused_late', type: 'customer.subscription.paused', created: lapsedEvent.created - 5 })
+  ).json();
   t.like(late, { ignored: true });
   t.is(await tenantState(tenantId), 'ready');
   t.like((await stack.deps.db.doc('webhookEvents/stripe:evt_paused_late').get()).data(), { status: 'stale' });
 });
 
 test.serial('a Paddle subscription.activated creates the tenant from custom_data', async (t) => {
-  const event = { event_id: 'evt_01hpaddle', event_type: 'subscription.activated', occurred_at: new Date().toISOString(), notification_id: 'ntf_1', data: { id: 'sub_01hpaddle', status: 'active', custom_data: { uid: other.uid, plan: 'free', name: 'paddle-site' }, items: [{ price: { id: 'pri_free' } }] } };
+  const event = {
+    event_id: 'evt_01hpaddle',
+    event_type: 'subscription.activated',
+    occurred_at: new Date().toISOString(),
+    notification_id: 'ntf_1',
+    data: {
+      id: 'sub_01hpaddle',
+      status: 'active',
+      custom_data: { uid: other.uid, plan: 'free', name: 'paddle-site' },
+      items: [{ price: { id: 'pri_free' } }],
+    },
+  };
   const body = await (await paddleDelivery(event)).json();
   t.like(body, { action: 'activate', result: 'created' });
   createdTenants.push({ id: body.tenantId, token: () => other.token });
@@ -229,29 +297,60 @@ test.serial('a Paddle subscription.activated creates the tenant from custom_data
   t.like(tenant, { name: 'paddle-site', ownerId: other.uid });
   // Let provisioning finish, so deleting it at the end cannot race a starting workload.
   const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline && !['ready', 'failed'].includes((await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: other.token })).json()).tenant.state)) {
+  while (
+    Date.now() < deadline &&
+    !['ready', 'failed'].includes(
+      (await (await stack.fetch(`/api/v1/tenants/${body.tenantId}`, { token: other.token })).json()).tenant.state,
+    )
+  ) {
     await new Promise((r) => setTimeout(r, 300));
   }
   t.deepEqual(await (await paddleDelivery(event)).json(), { received: true, duplicate: true });
 });
 
-test.serial('a Paddle delivery signed outside the 30 s window is refused at the route and records nothing; inside it is taken', async (t) => {
-  const now = Math.floor(Date.now() / 1000);
-  const activation = { event_id: 'evt_01hreplayed', event_type: 'subscription.activated', occurred_at: new Date().toISOString(), notification_id: 'ntf_replay', data: { id: 'sub_01hreplayed', status: 'active', custom_data: { uid: other.uid, plan: 'free', name: 'replayed-site' }, items: [{ price: { id: 'pri_free' } }] } };
-  for (const [at, words] of [[now - 45, 'old'], [now + 45, 'in the future']] as const) {
-    const res = await paddleDelivery(activation, at);
-    t.is(res.status, 401, words);
-    t.regex((await res.json()).error.message, new RegExp(`${words}, more than the 30 s allowed`));
-  }
-  t.false((await stack.deps.db.doc('webhookEvents/paddle:evt_01hreplayed').get()).exists, 'the replay left no record');
-  const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: other.token })).json();
-  t.false(tenants.some((x: { name: string }) => x.name === 'replayed-site'), 'and created no tenant');
-  // Inside the window (an event that needs no action, so nothing provisions).
-  const fresh = { event_id: 'evt_01hinwindow', event_type: 'transaction.paid', occurred_at: new Date().toISOString(), notification_id: 'ntf_window', data: { id: 'txn_01hinwindow' } };
-  const inside = await paddleDelivery(fresh, now - 20);
-  t.is(inside.status, 200);
-  t.like(await inside.json(), { received: true, ignored: true });
-});
+test.serial(
+  'a Paddle delivery signed outside the 30 s window is refused at the route and records nothing; inside it is taken',
+  async (t) => {
+    const now = Math.floor(Date.now() / 1000);
+    const activation = {
+      event_id: 'evt_01hreplayed',
+      event_type: 'subscription.activated',
+      occurred_at: new Date().toISOString(),
+      notification_id: 'ntf_replay',
+      data: {
+        id: 'sub_01hreplayed',
+        status: 'active',
+        custom_data: { uid: other.uid, plan: 'free', name: 'replayed-site' },
+        items: [{ price: { id: 'pri_free' } }],
+      },
+    };
+    for (const [at, words] of [
+      [now - 45, 'old'],
+      [now + 45, 'in the future'],
+    ] as const) {
+      const res = await paddleDelivery(activation, at);
+      t.is(res.status, 401, words);
+      t.regex((await res.json()).error.message, new RegExp(`${words}, more than the 30 s allowed`));
+    }
+    t.false((await stack.deps.db.doc('webhookEvents/paddle:evt_01hreplayed').get()).exists, 'the replay left no record');
+    const { tenants } = await (await stack.fetch('/api/v1/tenants', { token: other.token })).json();
+    t.false(
+      tenants.some((x: { name: string }) => x.name === 'replayed-site'),
+      'and created no tenant',
+    );
+    // Inside the window (an event that needs no action, so nothing provisions).
+    const fresh = {
+      event_id: 'evt_01hinwindow',
+      event_type: 'transaction.paid',
+      occurred_at: new Date().toISOString(),
+      notification_id: 'ntf_window',
+      data: { id: 'txn_01hinwindow' },
+    };
+    const inside = await paddleDelivery(fresh, now - 20);
+    t.is(inside.status, 200);
+    t.like(await inside.json(), { received: true, ignored: true });
+  },
+);
 
 // The billing endpoint
 
@@ -261,7 +360,12 @@ test.serial('the owner and admins read a tenant’s costs; anyone else gets 404;
     { day: '2024-10-01', tenantId, service: 'Memory', currency: 'USD', amount: 0.25 },
     { day: '2024-10-02', tenantId, service: 'Instance time', currency: 'USD', amount: 2 },
   ];
-  const source = { name: 'fixture', async *rows() { yield* rows; } };
+  const source = {
+    name: 'fixture',
+    async *rows() {
+      yield* rows;
+    },
+  };
   await aggregateDay({ db: stack.deps.db, now: () => new Date() }, { source, day: '2024-10-01' });
   await aggregateDay({ db: stack.deps.db, now: () => new Date() }, { source, day: '2024-10-02' });
   const path = `/api/v1/tenants/${tenantId}/billing?from=2024-10-01&to=2024-10-31`;
@@ -269,8 +373,15 @@ test.serial('the owner and admins read a tenant’s costs; anyone else gets 404;
   const body = await mine.json();
   t.is(mine.status, 200, JSON.stringify(body));
   t.deepEqual(body, {
-    tenantId, currency: 'USD', from: '2024-10-01', to: '2024-10-31', total: 3.75,
-    days: [{ day: '2024-10-01', total: 1.75, services: { 'Instance time': 1.5, Memory: 0.25 } }, { day: '2024-10-02', total: 2, services: { 'Instance time': 2 } }],
+    tenantId,
+    currency: 'USD',
+    from: '2024-10-01',
+    to: '2024-10-31',
+    total: 3.75,
+    days: [
+      { day: '2024-10-01', total: 1.75, services: { 'Instance time': 1.5, Memory: 0.25 } },
+      { day: '2024-10-02', total: 2, services: { 'Instance time': 2 } },
+    ],
     services: { 'Instance time': 3.5, Memory: 0.25 },
   });
   t.is((await stack.fetch(path, { token: admin.token })).status, 200);
@@ -282,11 +393,27 @@ test.serial('the owner and admins read a tenant’s costs; anyone else gets 404;
 });
 
 test.serial('a subscription unlocks its paid plan for the buyer, and a cancelled one locks it again', async (t) => {
-  const create = () => stack.fetch('/api/v1/tenants', { method: 'POST', token: other.token, json: { name: 'paid-by-api', plan: 'starter', environments: ['live'] } });
+  const create = () =>
+    stack.fetch('/api/v1/tenants', {
+      method: 'POST',
+      token: other.token,
+      json: { name: 'paid-by-api', plan: 'starter', environments: ['live'] },
+    });
   const refused = await create();
   t.is(refused.status, 402);
   t.is((await refused.json()).error.code, 'payment_required');
-  const event = { ...subscriptionEvent('evt_unlock_1', 'customer.subscription.created', 'active', other.uid, 'sub_unlock'), data: { object: { id: 'sub_unlock', object: 'subscription', status: 'active', metadata: { uid: other.uid, plan: 'starter', name: 'bought-site' }, items: { data: [{ price: { id: 'price_starter_monthly' } }] } } } };
+  const event = {
+    ...subscriptionEvent('evt_unlock_1', 'customer.subscription.created', 'active', other.uid, 'sub_unlock'),
+    data: {
+      object: {
+        id: 'sub_unlock',
+        object: 'subscription',
+        status: 'active',
+        metadata: { uid: other.uid, plan: 'starter', name: 'bought-site' },
+        items: { data: [{ price: { id: 'price_starter_monthly' } }] },
+      },
+    },
+  };
   const applied = await (await stripeDelivery(event)).json();
   t.like(applied, { received: true, action: 'activate', result: 'created' });
   createdTenants.push({ id: applied.tenantId, token: () => other.token });
@@ -294,11 +421,20 @@ test.serial('a subscription unlocks its paid plan for the buyer, and a cancelled
   const allowed = await create();
   t.is(allowed.status, 202);
   createdTenants.push({ id: (await allowed.json()).tenant.id, token: () => other.token });
-  const cancelled = { ...event, id: 'evt_unlock_2', type: 'customer.subscription.deleted', created: event.created + 5, data: { object: { ...event.data.object, status: 'canceled' } } };
+  const cancelled = {
+    ...event,
+    id: 'evt_unlock_2',
+    type: 'customer.subscription.deleted',
+    created: event.created + 5,
+    data: { object: { ...event.data.object, status: 'canceled' } },
+  };
   // The bought tenant may still be provisioning: then the suspend answers 409 and the provider retries; the subscription is recorded either way.
   t.true([200, 409].includes((await stripeDelivery(cancelled)).status));
   t.is((await stack.deps.db.doc('subscriptions/stripe:sub_unlock').get()).get('status'), 'inactive');
-  t.is((await stack.fetch('/api/v1/tenants', { method: 'POST', token: other.token, json: { name: 'paid-again', plan: 'starter' } })).status, 402);
+  t.is(
+    (await stack.fetch('/api/v1/tenants', { method: 'POST', token: other.token, json: { name: 'paid-again', plan: 'starter' } })).status,
+    402,
+  );
 });
 
 test.serial('an event without an object is deduplicated by its id and never shares state with another such event', async (t) => {

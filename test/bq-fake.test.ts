@@ -46,7 +46,13 @@ function bq(args: string[]): Promise<{ code: number; stdout: string; stderr: str
     CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
     CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
   };
-  const flags = [`--api=${fake.url}`, `--discovery_file=${DISCOVERY}`, `--bigqueryrc=${bigqueryrc}`, `--project_id=${PROJECT}`, '--format=json'];
+  const flags = [
+    `--api=${fake.url}`,
+    `--discovery_file=${DISCOVERY}`,
+    `--bigqueryrc=${bigqueryrc}`,
+    `--project_id=${PROJECT}`,
+    '--format=json',
+  ];
   return new Promise((resolve) => {
     execFile(bqPath!, [...flags, ...args], { env, timeout: 100_000 }, (error, stdout, stderr) => {
       const killed = error && (error as { killed?: boolean }).killed ? `bq ${args[0]} was killed after 100 s\n` : '';
@@ -58,25 +64,43 @@ function bq(args: string[]): Promise<{ code: number; stdout: string; stderr: str
 // Query
 
 withBq('bq query runs the billing cost query with named parameters and no parameterMode', async (t) => {
-  const r = await bq(['query', '--nouse_legacy_sql', '--parameter=from:DATE:2024-05-01', '--parameter=to:DATE:2024-05-02', '--parameter=label:STRING:tenantplane-tenant-id', buildCostQuery(SAMPLE_BILLING_TABLE)]);
+  const r = await bq([
+    'query',
+    '--nouse_legacy_sql',
+    '--parameter=from:DATE:2024-05-01',
+    '--parameter=to:DATE:2024-05-02',
+    '--parameter=label:STRING:tenantplane-tenant-id',
+    buildCostQuery(SAMPLE_BILLING_TABLE),
+  ]);
   t.is(r.code, 0, r.stdout + r.stderr);
   const rows = JSON.parse(r.stdout) as Record<string, string | null>[];
-  t.deepEqual(rows.map((row) => [row.day, row.tenant_id, row.service, Number(row.amount)]), [
-    ['2024-05-01', null, 'Networking', 4],
-    ['2024-05-01', 't-aaaaaaaaaa', 'Cloud Run', 8],
-    ['2024-05-01', 't-bbbbbbbbbb', 'Cloud Run', 3],
-    ['2024-05-02', 't-aaaaaaaaaa', 'Cloud Storage', 0.25],
-  ]);
+  t.deepEqual(
+    rows.map((row) => [row.day, row.tenant_id, row.service, Number(row.amount)]),
+    [
+      ['2024-05-01', null, 'Networking', 4],
+      ['2024-05-01', 't-aaaaaaaaaa', 'Cloud Run', 8],
+      ['2024-05-01', 't-bbbbbbbbbb', 'Cloud Run', 3],
+      ['2024-05-02', 't-aaaaaaaaaa', 'Cloud Storage', 0.25],
+    ],
+  );
   const insert = fake.requests.find((req) => req.method === 'POST' && req.path.endsWith('/jobs'));
   t.is((insert?.body as any)?.configuration?.query?.parameterMode, undefined, 'bq sent no parameterMode, and the fake took the query');
   const jobs = await bq(['ls', '-j']);
   t.is(jobs.code, 0, jobs.stdout + jobs.stderr);
-  t.deepEqual(JSON.parse(jobs.stdout).map((j: any) => [j.jobReference.jobId, j.state]), [[(insert!.body as any).jobReference.jobId, 'DONE']], 'the job bq named is listed');
+  t.deepEqual(
+    JSON.parse(jobs.stdout).map((j: any) => [j.jobReference.jobId, j.state]),
+    [[(insert!.body as any).jobReference.jobId, 'DONE']],
+    'the job bq named is listed',
+  );
 });
 
 test('SQL the fake cannot evaluate fails with a message saying so, not a made-up answer', async (t) => {
   // Checked over HTTP rather than through bq: each bq run costs seconds of CPU.
-  const r = await fetch(`${fake.url}/bigquery/v2/projects/${PROJECT}/queries`, { method: 'POST', headers: { authorization: 'Bearer any', 'content-type': 'application/json' }, body: JSON.stringify({ query: 'SELECT 1', useLegacySql: false }) });
+  const r = await fetch(`${fake.url}/bigquery/v2/projects/${PROJECT}/queries`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'SELECT 1', useLegacySql: false }),
+  });
   t.is(r.status, 400);
   t.regex((await r.json()).error.message, /evaluates only the billing cost query/);
 });
@@ -86,11 +110,20 @@ test('SQL the fake cannot evaluate fails with a message saying so, not a made-up
 withBq('bq ls lists the project, its dataset, and the table inside it', async (t) => {
   const [projects, datasets, tables] = await Promise.all([bq(['ls', '-p']), bq(['ls']), bq(['ls', DATASET])]);
   t.is(projects.code, 0, projects.stdout + projects.stderr);
-  t.deepEqual(JSON.parse(projects.stdout).map((p: any) => p.projectReference.projectId), [PROJECT]);
+  t.deepEqual(
+    JSON.parse(projects.stdout).map((p: any) => p.projectReference.projectId),
+    [PROJECT],
+  );
   t.is(datasets.code, 0, datasets.stdout + datasets.stderr);
-  t.deepEqual(JSON.parse(datasets.stdout).map((d: any) => d.datasetReference), [{ projectId: PROJECT, datasetId: DATASET }]);
+  t.deepEqual(
+    JSON.parse(datasets.stdout).map((d: any) => d.datasetReference),
+    [{ projectId: PROJECT, datasetId: DATASET }],
+  );
   t.is(tables.code, 0, tables.stdout + tables.stderr);
-  t.deepEqual(JSON.parse(tables.stdout).map((d: any) => [d.tableReference.tableId, d.type]), [[TABLE, 'TABLE']]);
+  t.deepEqual(
+    JSON.parse(tables.stdout).map((d: any) => [d.tableReference.tableId, d.type]),
+    [[TABLE, 'TABLE']],
+  );
 });
 
 withBq('bq show describes the dataset and the table with its schema, and a missing table is not found', async (t) => {
@@ -100,8 +133,20 @@ withBq('bq show describes the dataset and the table with its schema, and a missi
   t.is(table.code, 0, table.stdout + table.stderr);
   const shown = JSON.parse(table.stdout);
   t.is(shown.numRows, String(sampleBillingRows().length));
-  t.deepEqual(shown.schema.fields.map((f: any) => `${f.name}:${f.type}:${f.mode}`), ['service:RECORD:NULLABLE', 'usage_start_time:TIMESTAMP:NULLABLE', 'labels:RECORD:REPEATED', 'cost:FLOAT:NULLABLE', 'currency:STRING:NULLABLE', 'credits:RECORD:REPEATED']);
-  const absent = await fetch(`${fake.url}/bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/nope`, { headers: { authorization: 'Bearer any' } });
+  t.deepEqual(
+    shown.schema.fields.map((f: any) => `${f.name}:${f.type}:${f.mode}`),
+    [
+      'service:RECORD:NULLABLE',
+      'usage_start_time:TIMESTAMP:NULLABLE',
+      'labels:RECORD:REPEATED',
+      'cost:FLOAT:NULLABLE',
+      'currency:STRING:NULLABLE',
+      'credits:RECORD:REPEATED',
+    ],
+  );
+  const absent = await fetch(`${fake.url}/bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/nope`, {
+    headers: { authorization: 'Bearer any' },
+  });
   t.is(absent.status, 404);
   t.regex((await absent.json()).error.message, /Not found: Table/);
 });

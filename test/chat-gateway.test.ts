@@ -38,7 +38,7 @@ test.serial('a site created by chat is a real tenant that provisions, and lists,
   t.is(logs.of('result').length, 1, JSON.stringify(logs.events));
 });
 
-test.serial("another user asking about the site is refused exactly as for a site that does not exist", async (t) => {
+test.serial('another user asking about the site is refused exactly as for a site that does not exist', async (t) => {
   const theirs = await say(other, 'status of corner-shop');
   const missing = await say(other, 'status of nowhere-shop');
   t.is(theirs.of('result').length, 0);

@@ -15,7 +15,15 @@ let chat: { url: string; close(): Promise<void> };
 const users: Record<string, TestUser> = {};
 const token = (who: string) => users[who].token;
 const uid = (who: string) => users[who].uid;
-const billing = { totals: async (_p: Principal, tenantId: string, range: { from: string; to: string }) => ({ tenantId, ...range, currency: 'USD', total: 4.2, byService: { run: 4.2 } }) };
+const billing = {
+  totals: async (_p: Principal, tenantId: string, range: { from: string; to: string }) => ({
+    tenantId,
+    ...range,
+    currency: 'USD',
+    total: 4.2,
+    byService: { run: 4.2 },
+  }),
+};
 
 test.before(async () => {
   stack = await startTestStack({ tasks: false, env: { CHAT_MODEL: 'offline', CHAT_RATE_LIMIT_PER_MINUTE: '1000' } });
@@ -40,7 +48,10 @@ test('creating a site by chat asks first, then creates the tenant and streams ac
   const [confirmation] = asked.of('confirmation_required');
   t.like(confirmation, { action: 'CREATE_SITE' });
   t.regex(confirmation.summary, /Create the tenant shop/);
-  t.false(tenants.all().some((x) => x.name === 'shop'), 'nothing created before confirming');
+  t.false(
+    tenants.all().some((x) => x.name === 'shop'),
+    'nothing created before confirming',
+  );
   const reply = await postChat(chat.url, token('alice'), { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(reply.status, 200);
   t.true(reply.events.map((e) => e.event).includes('result'));
@@ -85,7 +96,10 @@ test('delete needs a confirmation that runs exactly once, only for the same user
   t.like(confirmation, { action: 'DELETE_SITE' });
   t.regex(confirmation.summary, /doomed/);
   t.true(Date.parse(confirmation.expiresAt) > Date.now());
-  t.true(tenants.all().some((x) => x.name === 'doomed' && x.state === 'ready'), 'nothing deleted before confirming');
+  t.true(
+    tenants.all().some((x) => x.name === 'doomed' && x.state === 'ready'),
+    'nothing deleted before confirming',
+  );
 
   const stranger = await postChat(chat.url, token('bob'), { confirm: confirmation.id, conversationId: asked.conversationId });
   t.is(stranger.status, 404, 'another user cannot even see the conversation');
@@ -102,7 +116,10 @@ test('a confirmation is bound to its conversation', async (t) => {
   await createByChat('alice', 'bound');
   const asked = await say('alice', 'suspend bound');
   const other = await say('alice', 'list my sites');
-  const res = await postChat(chat.url, token('alice'), { confirm: asked.of('confirmation_required')[0].id, conversationId: other.conversationId });
+  const res = await postChat(chat.url, token('alice'), {
+    confirm: asked.of('confirmation_required')[0].id,
+    conversationId: other.conversationId,
+  });
   t.is(res.status, 404);
   t.true(tenants.all().some((x) => x.name === 'bound' && x.state === 'ready'));
 });
@@ -123,7 +140,11 @@ test('an expired confirmation does nothing and says it expired', async (t) => {
   t.regex(res.json.error.message, /expired.*ask again/);
   // Other tests of this file run at the same time and delete their own sites: look at this one's only.
   const stale = tenants.all().find((x) => x.name === 'stale' && x.ownerId === uid('alice'))!;
-  t.deepEqual(tenants.calls.slice(before).filter((c) => c.method === 'remove' && c.id === stale.id), [], 'nothing was deleted');
+  t.deepEqual(
+    tenants.calls.slice(before).filter((c) => c.method === 'remove' && c.id === stale.id),
+    [],
+    'nothing was deleted',
+  );
   t.true(tenants.all().some((x) => x.name === 'stale' && x.state === 'ready'));
 });
 
@@ -158,7 +179,9 @@ test('the conversation is stored with its messages for the owner', async (t) => 
 });
 
 test('each user has a chat budget per minute; past it the answer is 429 with Retry-After', async (t) => {
-  const limited = Object.create(stack.deps, { config: { value: { ...stack.config, chat: { ...stack.config.chat, rateLimitPerMinute: 2 } } } });
+  const limited = Object.create(stack.deps, {
+    config: { value: { ...stack.config, chat: { ...stack.config.chat, rateLimitPerMinute: 2 } } },
+  });
   const server = await startChatServer(limited, { tenants, billing });
   try {
     for (let i = 0; i < 2; i++) t.is((await postChat(server.url, token('hasty'), { message: 'help' })).status, 200);
@@ -184,7 +207,10 @@ test('a user holding as many open streams as allowed gets 429 with Retry-After, 
     t.is(refused.status, 429);
     t.is(refused.json.error.code, 'rate_limited');
     t.regex(refused.headers.get('retry-after') ?? '', /^\d+$/);
-    t.false(tenants.all().some((x) => x.name === 'capped'), 'nothing ran');
+    t.false(
+      tenants.all().some((x) => x.name === 'capped'),
+      'nothing ran',
+    );
     held();
     const confirmed = await postChat(server.url, user.token, { confirm: confirmation.id, conversationId: asked.conversationId });
     t.is(confirmed.status, 200);
@@ -203,7 +229,10 @@ test('history sent back to a model is the newest part of the conversation that f
   t.is(history.at(-1)?.role, 'assistant');
   t.regex(history.map((m) => m.text).join(' '), /nowhere-site/);
   t.notRegex(history.map((m) => m.text).join(' '), /I can manage your tenants/, 'the oldest reply was trimmed');
-  t.deepEqual(recentResults.map((r) => r.action), ['GET_STATUS']);
+  t.deepEqual(
+    recentResults.map((r) => r.action),
+    ['GET_STATUS'],
+  );
 });
 
 // Prompt injection and RBAC
@@ -221,15 +250,28 @@ test('a log line or a site name saying to delete everything leads to no action',
 });
 
 test('every action: a tenant on its own site is served, on another site refused exactly like a missing one, an admin anywhere', async (t) => {
-  const executor: ActionExecutor = createActionExecutor({ db: stack.deps.db, tenants, billing, config: stack.config, log: stack.deps.log, now: () => new Date() });
+  const executor: ActionExecutor = createActionExecutor({
+    db: stack.deps.db,
+    tenants,
+    billing,
+    config: stack.config,
+    log: stack.deps.log,
+    now: () => new Date(),
+  });
   const alice: Principal = { uid: uid('alice'), role: 'tenant' };
   const admin: Principal = { uid: uid('admin'), role: 'admin' };
   const own = await tenants.create(alice, { name: 'matrix' });
   const image = tenantImage(stack.config, own.id);
   // The outcome each action must have on a ready site: reads answer, changes ask first, and resuming a running site is the state conflict.
   const actions: [string, Record<string, unknown>, string][] = [
-    ['GET_STATUS', {}, 'result'], ['GET_LOGS', { env: 'live' }, 'result'], ['GET_METRICS', {}, 'result'], ['GET_BILLING', {}, 'result'],
-    ['RESUME_SITE', {}, 'failed:illegal_transition'], ['SUSPEND_SITE', {}, 'confirmation_required'], ['DEPLOY', { image }, 'confirmation_required'], ['DELETE_SITE', {}, 'confirmation_required'],
+    ['GET_STATUS', {}, 'result'],
+    ['GET_LOGS', { env: 'live' }, 'result'],
+    ['GET_METRICS', {}, 'result'],
+    ['GET_BILLING', {}, 'result'],
+    ['RESUME_SITE', {}, 'failed:illegal_transition'],
+    ['SUSPEND_SITE', {}, 'confirmation_required'],
+    ['DEPLOY', { image }, 'confirmation_required'],
+    ['DELETE_SITE', {}, 'confirmation_required'],
   ];
   const outcomeOf = (o: { kind: string; error?: { code: string } }) => (o.kind === 'failed' ? `failed:${o.error?.code}` : o.kind);
   for (const [action, extra, expected] of actions) {
@@ -238,7 +280,10 @@ test('every action: a tenant on its own site is served, on another site refused 
     const byAdmin = await executor.propose(admin, 'conv-matrix-2', action, { site: own.id, ...extra });
     t.is(outcomeOf(byAdmin as never), expected, `${action} by admin: ${byAdmin.summary}`);
     const byBob = await executor.propose({ uid: uid('bob'), role: 'tenant' }, 'conv-matrix-3', action, { site: own.id, ...extra });
-    const missing = await executor.propose({ uid: uid('bob'), role: 'tenant' }, 'conv-matrix-3', action, { site: 't-nonexisten' , ...extra });
+    const missing = await executor.propose({ uid: uid('bob'), role: 'tenant' }, 'conv-matrix-3', action, {
+      site: 't-nonexisten',
+      ...extra,
+    });
     t.is(byBob.kind, 'refused', action);
     t.is(byBob.summary.replace(own.id, 'X'), missing.summary.replace('t-nonexisten', 'X'), `${action} leaks nothing`);
   }

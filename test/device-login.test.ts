@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { Timestamp } from '@google-cloud/firestore';
 import { deviceCodeRef } from '../shared/store/device-codes.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
-import { createTestUser, } from '../testing/users.ts';
+import { createTestUser } from '../testing/users.ts';
 import { createCliHome, type CliHome } from '../cli/cli-test-kit.ts';
 
 const BIN = resolve(import.meta.dirname, '../cli/bin.js');
@@ -34,7 +34,14 @@ interface RunningCli {
 /** `tenantplane login …` as a child process whose output is read while it runs. */
 function startLogin(cli: CliHome, args: string[] = []): RunningCli {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, XDG_CONFIG_HOME: undefined, TENANTPLANE_TOKEN: undefined, TENANTPLANE_URL: undefined, NO_COLOR: '1', HOME: cli.home })) {
+  for (const [k, v] of Object.entries({
+    ...process.env,
+    XDG_CONFIG_HOME: undefined,
+    TENANTPLANE_TOKEN: undefined,
+    TENANTPLANE_URL: undefined,
+    NO_COLOR: '1',
+    HOME: cli.home,
+  })) {
     if (v !== undefined) env[k] = v;
   }
   const child = spawn(process.execPath, [BIN, 'login', '--url', stack.url, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -59,9 +66,16 @@ function startLogin(cli: CliHome, args: string[] = []): RunningCli {
   return { code, done };
 }
 
-const post = (path: string, json: unknown, token?: string, headers?: Record<string, string>) => stack.fetch(path, { method: 'POST', json, token, headers });
+const post = (path: string, json: unknown, token?: string, headers?: Record<string, string>) =>
+  stack.fetch(path, { method: 'POST', json, token, headers });
 
-async function startCode(): Promise<{ device_code: string; user_code: string; interval: number; expires_in: number; verification_uri: string }> {
+async function startCode(): Promise<{
+  device_code: string;
+  user_code: string;
+  interval: number;
+  expires_in: number;
+  verification_uri: string;
+}> {
   const res = await post('/api/v1/device/code', {});
   if (res.status !== 200) throw new Error(`starting a device code answered ${res.status}: ${await res.text()}`);
   return res.json();
@@ -71,48 +85,51 @@ const credentialsOf = (cli: CliHome) => join(cli.home, '.config/tenantplane/cred
 
 // The flow
 
-test.serial('login shows a short code and a URL, waits for approval, then stores a refresh token readable by the owner only; logout revokes it', async (t) => {
-  const user = await createTestUser(stack.deps);
-  const cli = createCliHome();
-  t.teardown(() => cli.remove());
-  const login = startLogin(cli);
-  const userCode = await login.code;
-  t.regex(userCode, /^[BCDFGHJKMNPQRTVW]{4}-[BCDFGHJKMNPQRTVW]{4}$/);
+test.serial(
+  'login shows a short code and a URL, waits for approval, then stores a refresh token readable by the owner only; logout revokes it',
+  async (t) => {
+    const user = await createTestUser(stack.deps);
+    const cli = createCliHome();
+    t.teardown(() => cli.remove());
+    const login = startLogin(cli);
+    const userCode = await login.code;
+    t.regex(userCode, /^[BCDFGHJKMNPQRTVW]{4}-[BCDFGHJKMNPQRTVW]{4}$/);
 
-  const approve = await post('/api/v1/device/approve', { user_code: userCode.toLowerCase() }, user.token);
-  t.is(approve.status, 200, await approve.clone().text());
-  const result = await login.done;
-  t.is(result.code, 0, result.stderr);
-  t.regex(result.stderr, new RegExp(`${stack.url}/device.html\\?code=${userCode}`));
-  t.regex(result.stdout, new RegExp(`Signed in to ${stack.url} as ${user.email}`));
+    const approve = await post('/api/v1/device/approve', { user_code: userCode.toLowerCase() }, user.token);
+    t.is(approve.status, 200, await approve.clone().text());
+    const result = await login.done;
+    t.is(result.code, 0, result.stderr);
+    t.regex(result.stderr, new RegExp(`${stack.url}/device.html\\?code=${userCode}`));
+    t.regex(result.stdout, new RegExp(`Signed in to ${stack.url} as ${user.email}`));
 
-  const file = credentialsOf(cli);
-  t.is(statSync(file).mode & 0o777, 0o600);
-  const stored = JSON.parse(readFileSync(file, 'utf8'));
-  t.truthy(stored.refreshToken);
-  t.truthy(stored.apiKey);
-  t.false(result.stdout.includes(stored.refreshToken) || result.stderr.includes(stored.refreshToken));
-  const list = await cli.run(['tenants', 'list']);
-  t.is(list.code, 0, list.stderr);
+    const file = credentialsOf(cli);
+    t.is(statSync(file).mode & 0o777, 0o600);
+    const stored = JSON.parse(readFileSync(file, 'utf8'));
+    t.truthy(stored.refreshToken);
+    t.truthy(stored.apiKey);
+    t.false(result.stdout.includes(stored.refreshToken) || result.stderr.includes(stored.refreshToken));
+    const list = await cli.run(['tenants', 'list']);
+    t.is(list.code, 0, list.stderr);
 
-  // Revocation has a one-second resolution: a token issued in the same second would outlive it.
-  await new Promise((r) => setTimeout(r, 1100));
-  const logout = await cli.run(['logout']);
-  t.is(logout.code, 0, logout.stderr);
-  t.regex(logout.stdout, /refresh token is revoked/);
-  t.throws(() => statSync(file));
-  const refreshed = await fetch(`${stored.tokenEndpoint}?key=${stored.apiKey}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stored.refreshToken }),
-  });
-  // Google's token service refuses a revoked refresh token; the Auth emulator's still mints an ID token,
-  // but that token carries the old sign-in time, so the API (which checks revocation) refuses it.
-  const minted = (await refreshed.json()) as { id_token?: string };
-  if (refreshed.ok) t.is((await stack.fetch('/api/v1/tenants', { token: minted.id_token })).status, 401);
-  t.is((await stack.fetch('/api/v1/tenants', { token: stored.idToken })).status, 401);
-  t.is((await stack.fetch('/api/v1/tenants', { token: user.token })).status, 401, 'every session of the account ends');
-});
+    // Revocation has a one-second resolution: a token issued in the same second would outlive it.
+    await new Promise((r) => setTimeout(r, 1100));
+    const logout = await cli.run(['logout']);
+    t.is(logout.code, 0, logout.stderr);
+    t.regex(logout.stdout, /refresh token is revoked/);
+    t.throws(() => statSync(file));
+    const refreshed = await fetch(`${stored.tokenEndpoint}?key=${stored.apiKey}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stored.refreshToken }),
+    });
+    // Google's token service refuses a revoked refresh token; the Auth emulator's still mints an ID token,
+    // but that token carries the old sign-in time, so the API (which checks revocation) refuses it.
+    const minted = (await refreshed.json()) as { id_token?: string };
+    if (refreshed.ok) t.is((await stack.fetch('/api/v1/tenants', { token: minted.id_token })).status, 401);
+    t.is((await stack.fetch('/api/v1/tenants', { token: stored.idToken })).status, 401);
+    t.is((await stack.fetch('/api/v1/tenants', { token: user.token })).status, 401, 'every session of the account ends');
+  },
+);
 
 test.serial('login --email mails a sign-in link and still waits for the code to be approved', async (t) => {
   const user = await createTestUser(stack.deps);
@@ -191,7 +208,7 @@ test.serial('an unknown or malformed code is refused without a 500', async (t) =
   t.is((await post('/api/v1/device/token', { device_code: 'short' })).status, 400);
 });
 
-test.serial('creating codes is rate-limited per client address (the earlier tests used some of this address\'s budget)', async (t) => {
+test.serial("creating codes is rate-limited per client address (the earlier tests used some of this address's budget)", async (t) => {
   const limit = stack.config.signup.rateLimitPerHour;
   let refused: Response | undefined;
   for (let i = 0; i <= limit && !refused; i++) {

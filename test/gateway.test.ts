@@ -52,7 +52,10 @@ test('a rewritten answer arrives whole with a Content-Length, as Hosting sends i
   t.is(res.status, 200);
   t.is(Number(res.headers.get('content-length')), Buffer.byteLength(text));
   t.is(res.headers.get('transfer-encoding'), null);
-  const preflight = await stack.fetch('/api/v1/tenants', { method: 'OPTIONS', headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' } });
+  const preflight = await stack.fetch('/api/v1/tenants', {
+    method: 'OPTIONS',
+    headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' },
+  });
   t.is(preflight.status, 204);
   t.is(preflight.headers.get('content-length'), null, 'a 204 has no body, so no length');
 });

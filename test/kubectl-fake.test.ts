@@ -15,16 +15,24 @@ import { findOnPath } from '../testing/find-on-path.ts';
 
 const kubectlPath = findOnPath('kubectl');
 const withKubectl = kubectlPath ? test : test.skip;
-if (!kubectlPath) console.log('skipping the kubectl tests: kubectl is not on PATH (it comes with the gcloud SDK: apt-get install kubectl, or gcloud components install kubectl)');
+if (!kubectlPath)
+  console.log(
+    'skipping the kubectl tests: kubectl is not on PATH (it comes with the gcloud SDK: apt-get install kubectl, or gcloud components install kubectl)',
+  );
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'kubectl-fake-'));
 
 /** Runs kubectl against the fake with no kubeconfig; resolves with exit code and output. */
 function kubectl(fake: KubernetesFake, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(kubectlPath!, [`--cache-dir=${cacheDir}`, `--server=${fake.url}`, ...args], { env: { ...process.env, KUBECONFIG: '/nonexistent' }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as NodeJS.ErrnoException & { code?: unknown }).code) || 1 : 0, stdout, stderr });
-    });
+    const child = execFile(
+      kubectlPath!,
+      [`--cache-dir=${cacheDir}`, `--server=${fake.url}`, ...args],
+      { env: { ...process.env, KUBECONFIG: '/nonexistent' }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as NodeJS.ErrnoException & { code?: unknown }).code) || 1 : 0, stdout, stderr });
+      },
+    );
     if (stdin !== undefined) child.stdin!.end(stdin);
   });
 }
@@ -79,8 +87,24 @@ withKubectl('kubectl discovers every kind the driver uses, with the real short n
   await withFake(async (fake) => {
     const { code, stdout, stderr } = await kubectl(fake, ['api-resources', '--no-headers']);
     t.is(code, 0, stderr);
-    const rows = new Map(stdout.trim().split('\n').map((line) => line.trim().split(/\s+/)).map((cols) => [cols[0], cols]));
-    for (const [name, short] of Object.entries({ namespaces: 'ns', deployments: 'deploy', services: 'svc', ingresses: 'ing', serviceaccounts: 'sa', networkpolicies: 'netpol', resourcequotas: 'quota', persistentvolumeclaims: 'pvc', pods: 'po' })) {
+    const rows = new Map(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .map((cols) => [cols[0], cols]),
+    );
+    for (const [name, short] of Object.entries({
+      namespaces: 'ns',
+      deployments: 'deploy',
+      services: 'svc',
+      ingresses: 'ing',
+      serviceaccounts: 'sa',
+      networkpolicies: 'netpol',
+      resourcequotas: 'quota',
+      persistentvolumeclaims: 'pvc',
+      pods: 'po',
+    })) {
       t.is(rows.get(name)?.[1], short, `${name} has short name ${short}`);
     }
     t.truthy(rows.get('secrets'), 'secrets are listed');
@@ -115,7 +139,10 @@ withKubectl('kubectl apply creates, then updates by strategic merge, and get sho
 withKubectl('kubectl get -A lists pods of every namespace, and logs reads a deployment pod', async (t) => {
   await withFake(async (fake) => {
     t.is((await kubectl(fake, ['apply', '--validate=false', '-f', '-'], APP('registry.example/web:1'))).code, 0);
-    t.is((await kubectl(fake, ['apply', '--validate=false', '-f', '-'], APP('registry.example/web:1').replaceAll('demo', 'other'))).code, 0);
+    t.is(
+      (await kubectl(fake, ['apply', '--validate=false', '-f', '-'], APP('registry.example/web:1').replaceAll('demo', 'other'))).code,
+      0,
+    );
     const pods = await until(async () => {
       const r = await kubectl(fake, ['get', 'pods', '-A']);
       return (r.stdout.match(/Running/g) ?? []).length === 2 ? r.stdout : undefined;
@@ -128,7 +155,17 @@ withKubectl('kubectl get -A lists pods of every namespace, and logs reads a depl
     const logs = await kubectl(fake, ['logs', '-n', 'demo', 'deploy/web']);
     t.is(logs.code, 0, logs.stderr);
     t.regex(logs.stdout, /container app started \(image registry\.example\/web:1\)/);
-    const selected = await kubectl(fake, ['get', 'pods', '-A', '-l', 'app in (web, api)', '--field-selector', 'status.phase=Running', '-o', 'name']);
+    const selected = await kubectl(fake, [
+      'get',
+      'pods',
+      '-A',
+      '-l',
+      'app in (web, api)',
+      '--field-selector',
+      'status.phase=Running',
+      '-o',
+      'name',
+    ]);
     t.is(selected.stdout.trim().split('\n').length, 2, selected.stderr);
   });
 });
@@ -172,7 +209,10 @@ withKubectl('no token over plain http is served, while a wrong token is refused'
   await withFake(async (fake) => {
     const r = await kubectl(fake, ['get', 'ns']);
     t.is(r.code, 0, r.stderr);
-    t.true(fake.requests.every((req) => req.headers.authorization === undefined), 'kubectl sent no token over http');
+    t.true(
+      fake.requests.every((req) => req.headers.authorization === undefined),
+      'kubectl sent no token over http',
+    );
     t.is((await fetch(`${fake.url}/api/v1/namespaces`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     t.is((await fetch(`${fake.url}/api/v1/namespaces`, { headers: { authorization: `Bearer ${fake.token}` } })).status, 200);
   });
@@ -184,10 +224,18 @@ withKubectl('a protobuf body is refused with 415 naming the accepted types, not 
     const r = await kubectl(fake, ['create', 'namespace', 'demo']);
     t.not(r.code, 0);
     t.regex(r.stderr, /UnsupportedMediaType.*application\/json/);
-    const raw = await fetch(`${fake.url}/api/v1/namespaces`, { method: 'POST', headers: { 'content-type': 'application/vnd.kubernetes.protobuf' }, body: Buffer.from('k8s\u0000\n\u0002v1') });
+    const raw = await fetch(`${fake.url}/api/v1/namespaces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.kubernetes.protobuf' },
+      body: Buffer.from('k8s\u0000\n\u0002v1'),
+    });
     t.is(raw.status, 415);
     t.is((await raw.json()).reason, 'UnsupportedMediaType');
-    const json = await fetch(`${fake.url}/api/v1/namespaces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }) });
+    const json = await fetch(`${fake.url}/api/v1/namespaces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }),
+    });
     t.is(json.status, 201);
     const onlyProtobuf = await fetch(`${fake.url}/api/v1/namespaces`, { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
     t.is(onlyProtobuf.status, 406);

@@ -94,10 +94,14 @@ test.before(async () => {
   admin = await createTestUser(stack.deps, { role: 'admin' });
   // The emulator's first transaction on a new project is slow: take it here, not inside a timed answer.
   const warmup = stack.deps.db.doc('warmup/x');
-  await waitFor('a first transaction', async () => {
-    await stack.deps.db.runTransaction(async (tx) => void tx.set(warmup, { seen: (await tx.get(warmup)).exists }));
-    return true;
-  }, 60_000);
+  await waitFor(
+    'a first transaction',
+    async () => {
+      await stack.deps.db.runTransaction(async (tx) => void tx.set(warmup, { seen: (await tx.get(warmup)).exists }));
+      return true;
+    },
+    60_000,
+  );
 });
 
 test.after.always(async () => {
@@ -116,10 +120,14 @@ const timed = async (work: Promise<Response>) => {
 /** Sweeps until the queue answers again (the client reconnects with a short backoff after a restart). */
 async function sweepUntilQueueAnswers(olderThanMs = 0) {
   let result: Awaited<ReturnType<typeof sweepOperations>> | undefined;
-  await waitFor('the queue to answer the sweeper', async () => {
-    result = await sweepOperations(stack.deps, { olderThanMs }).catch(() => undefined);
-    return result !== undefined;
-  }, 20_000);
+  await waitFor(
+    'the queue to answer the sweeper',
+    async () => {
+      result = await sweepOperations(stack.deps, { olderThanMs }).catch(() => undefined);
+      return result !== undefined;
+    },
+    20_000,
+  );
   return result!;
 }
 
@@ -134,43 +142,53 @@ async function stopTasks(t: { teardown(fn: () => Promise<void>): void }) {
   });
 }
 
-test.serial('with Cloud Tasks down, creating a tenant answers 202 with its credentials link, and the sweeper provisions it once the queue is back', async (t) => {
-  await stopTasks(t);
-  const { res, ms, body } = await timed(stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'queue-outage', environments: ['live'] } }));
-  t.is(res.status, 202, JSON.stringify(body));
-  t.true(ms < 10_000, `answered after ${Math.round(ms)} ms`);
-  const id: string = body.tenant.id;
-  t.is(body.tenant.state, 'provisioning');
-  t.regex(body.links.credentials, new RegExp(`^/api/v1/tenants/${id}/credentials/\\w+`));
-  const record = await stack.deps.db.collection(TASK_OUTBOX).doc(`${id}-provision-1`).get();
-  t.true(record.exists, 'the task waits in the outbox');
+test.serial(
+  'with Cloud Tasks down, creating a tenant answers 202 with its credentials link, and the sweeper provisions it once the queue is back',
+  async (t) => {
+    await stopTasks(t);
+    const { res, ms, body } = await timed(
+      stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'queue-outage', environments: ['live'] } }),
+    );
+    t.is(res.status, 202, JSON.stringify(body));
+    t.true(ms < 10_000, `answered after ${Math.round(ms)} ms`);
+    const id: string = body.tenant.id;
+    t.is(body.tenant.state, 'provisioning');
+    t.regex(body.links.credentials, new RegExp(`^/api/v1/tenants/${id}/credentials/\\w+`));
+    const record = await stack.deps.db.collection(TASK_OUTBOX).doc(`${id}-provision-1`).get();
+    t.true(record.exists, 'the task waits in the outbox');
 
-  // Queue still down: the sweeper says so, naming the queue, and keeps the record.
-  const down = await sweepOperations(stack.deps, { olderThanMs: 0 }).then(() => undefined, (err) => err);
-  t.is(down?.details?.dependency, 'queue');
-  t.true((await stack.deps.db.collection(TASK_OUTBOX).doc(`${id}-provision-1`).get()).exists);
+    // Queue still down: the sweeper says so, naming the queue, and keeps the record.
+    const down = await sweepOperations(stack.deps, { olderThanMs: 0 }).then(
+      () => undefined,
+      (err) => err,
+    );
+    t.is(down?.details?.dependency, 'queue');
+    t.true((await stack.deps.db.collection(TASK_OUTBOX).doc(`${id}-provision-1`).get()).exists);
 
-  await startTasks();
-  const swept = await sweepUntilQueueAnswers();
-  t.is(swept.enqueued, 1);
-  await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
-  t.is((await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json()).tenant.state, 'ready');
+    await startTasks();
+    const swept = await sweepUntilQueueAnswers();
+    t.is(swept.enqueued, 1);
+    await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
+    t.is((await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json()).tenant.state, 'ready');
 
-  // Nothing duplicated: one process, one environment_ready; the finished operation's record is dropped.
-  t.is(tenantProcesses(id).length, 1);
-  const events = await readEvents(stack.url, id, owner.token);
-  t.is(events.filter((e) => e.type === 'environment_ready').length, 1);
-  const after = await sweepOperations(stack.deps, { olderThanMs: 0 });
-  t.is(after.enqueued, 0);
-  t.false((await stack.deps.db.collection(TASK_OUTBOX).doc(`${id}-provision-1`).get()).exists);
+    // Nothing duplicated: one process, one environment_ready; the finished operation's record is dropped.
+    t.is(tenantProcesses(id).length, 1);
+    const events = await readEvents(stack.url, id, owner.token);
+    t.is(events.filter((e) => e.type === 'environment_ready').length, 1);
+    const after = await sweepOperations(stack.deps, { olderThanMs: 0 });
+    t.is(after.enqueued, 0);
+    t.false((await stack.deps.db.collection(TASK_OUTBOX).doc(`${id}-provision-1`).get()).exists);
 
-  // The one-time credentials link survived the outage, and stays one-time.
-  t.is((await stack.fetch(body.links.credentials, { token: owner.token })).status, 200);
-  t.is((await stack.fetch(body.links.credentials, { token: owner.token })).status, 410);
-});
+    // The one-time credentials link survived the outage, and stays one-time.
+    t.is((await stack.fetch(body.links.credentials, { token: owner.token })).status, 200);
+    t.is((await stack.fetch(body.links.credentials, { token: owner.token })).status, 410);
+  },
+);
 
 test.serial('an operation started while the queue is down runs once it is back', async (t) => {
-  const created = await (await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'suspend-outage', environments: ['live'] } })).json();
+  const created = await (
+    await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'suspend-outage', environments: ['live'] } })
+  ).json();
   const id: string = created.tenant.id;
   await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready'], 60_000);
   await stopTasks(t);
@@ -185,39 +203,46 @@ test.serial('an operation started while the queue is down runs once it is back',
 
 // Firestore
 
-test.serial('with Firestore down, the tenant list, signup and health answer 503 naming the store within 10 s, and recover when it is back', async (t) => {
-  await store.stop();
-  try {
-    // All at once: each waits on the store's deadline, not on the others.
-    const [list, signup, health, anonymous] = await Promise.all([
-      timed(stack.fetch('/api/v1/tenants', { token: owner.token })),
-      timed(stack.fetch('/api/signup', { method: 'POST', json: { email: `outage-${Date.now()}@example.com` } })),
-      timed(stack.fetch('/api/health', { token: admin.token })),
-      timed(stack.fetch('/api/health')),
-    ]);
-    t.is(list.res.status, 503);
-    t.is(list.body.error.code, 'unavailable');
-    t.is(list.body.error.details.dependency, 'store');
-    t.truthy(list.res.headers.get('retry-after'));
-    t.true(list.ms < 10_000, `list answered after ${Math.round(list.ms)} ms`);
+test.serial(
+  'with Firestore down, the tenant list, signup and health answer 503 naming the store within 10 s, and recover when it is back',
+  async (t) => {
+    await store.stop();
+    try {
+      // All at once: each waits on the store's deadline, not on the others.
+      const [list, signup, health, anonymous] = await Promise.all([
+        timed(stack.fetch('/api/v1/tenants', { token: owner.token })),
+        timed(stack.fetch('/api/signup', { method: 'POST', json: { email: `outage-${Date.now()}@example.com` } })),
+        timed(stack.fetch('/api/health', { token: admin.token })),
+        timed(stack.fetch('/api/health')),
+      ]);
+      t.is(list.res.status, 503);
+      t.is(list.body.error.code, 'unavailable');
+      t.is(list.body.error.details.dependency, 'store');
+      t.truthy(list.res.headers.get('retry-after'));
+      t.true(list.ms < 10_000, `list answered after ${Math.round(list.ms)} ms`);
 
-    t.is(signup.res.status, 503);
-    t.is(signup.body.error.details.dependency, 'store');
-    t.true(signup.ms < 10_000, `signup answered after ${Math.round(signup.ms)} ms`);
+      t.is(signup.res.status, 503);
+      t.is(signup.body.error.details.dependency, 'store');
+      t.true(signup.ms < 10_000, `signup answered after ${Math.round(signup.ms)} ms`);
 
-    t.is(health.res.status, 503);
-    t.is(health.body.dependencies.store.status, 'down');
-    t.is(health.body.dependencies.queue.status, 'up');
-    t.true(health.ms < 10_000);
-    t.is(anonymous.res.status, 503);
-    t.deepEqual(Object.keys(anonymous.body), ['status']);
-  } finally {
-    await store.start();
-  }
-  await waitFor('the tenant list to answer again', async () => (await stack.fetch('/api/v1/tenants', { token: owner.token })).status === 200, 20_000);
-  const signup = await stack.fetch('/api/signup', { method: 'POST', json: { email: `after-outage-${Date.now()}@example.com` } });
-  t.is(signup.status, 202);
-});
+      t.is(health.res.status, 503);
+      t.is(health.body.dependencies.store.status, 'down');
+      t.is(health.body.dependencies.queue.status, 'up');
+      t.true(health.ms < 10_000);
+      t.is(anonymous.res.status, 503);
+      t.deepEqual(Object.keys(anonymous.body), ['status']);
+    } finally {
+      await store.start();
+    }
+    await waitFor(
+      'the tenant list to answer again',
+      async () => (await stack.fetch('/api/v1/tenants', { token: owner.token })).status === 200,
+      20_000,
+    );
+    const signup = await stack.fetch('/api/signup', { method: 'POST', json: { email: `after-outage-${Date.now()}@example.com` } });
+    t.is(signup.status, 202);
+  },
+);
 
 // Mail
 
@@ -234,6 +259,10 @@ test.serial('with the mail server refusing, signup still answers 202 and the mes
     stack.mail.setFailing(false);
   }
   // The queue retries with backoff; the message is delivered exactly once.
-  await waitFor('the message to be sent', async () => (await stack.deps.db.collection('outbox').where('to', '==', email).get()).docs[0]?.get('status') === 'sent', 20_000);
+  await waitFor(
+    'the message to be sent',
+    async () => (await stack.deps.db.collection('outbox').where('to', '==', email).get()).docs[0]?.get('status') === 'sent',
+    20_000,
+  );
   t.is(stack.mail.messages().filter((m) => m.to.includes(email)).length, 1);
 });

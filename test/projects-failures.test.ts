@@ -27,7 +27,13 @@ test.before(async () => {
   stack = await startTestStack({ tasks: false, env: { PROVISION_READY_TIMEOUT_MS: '1500' } });
   dataDir = mkdtempSync(join(tmpdir(), 'tp-projects-failures-'));
   // A workload that runs but never answers its health check: activation can only time out.
-  driver = createLocalDriver({ dataDir, portRange: await allocatePorts(20), command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], startTimeoutMs: 1500, stopTimeoutMs: 1000 });
+  driver = createLocalDriver({
+    dataDir,
+    portRange: await allocatePorts(20),
+    command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    startTimeoutMs: 1500,
+    stopTimeoutMs: 1000,
+  });
   deps = createDeps(stack.config, { db: stack.deps.db, runtime: () => driver });
   projects = createProjectService(deps);
 });
@@ -61,7 +67,11 @@ test.serial('a failed project refuses messages and can still be deleted', async 
 test.serial('the service itself refuses another user, whoever calls it', async (t) => {
   await projects.create(user, user.uid, { project_id: 'mine' });
   const other: Principal = { uid: 'u-other', role: 'tenant' };
-  for (const attempt of [() => projects.get(other, user.uid, 'mine'), () => projects.activate(other, user.uid, 'mine'), () => projects.list(other, user.uid)]) {
+  for (const attempt of [
+    () => projects.get(other, user.uid, 'mine'),
+    () => projects.activate(other, user.uid, 'mine'),
+    () => projects.list(other, user.uid),
+  ]) {
     const error = await t.throwsAsync(attempt(), { instanceOf: AppError });
     t.is(error?.status, 403);
   }

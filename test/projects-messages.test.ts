@@ -26,12 +26,16 @@ async function setUp(agent: AgentHandler, endpoint?: string, options: ProxyOptio
   });
   const agentUrl = await listen(agentServer);
   const edge = createServer(
-    wrap(async (ctx) => proxyMessages(ctx.res, endpoint ?? agentUrl, await ctx.json(), { requestId: ctx.requestId, headersTimeoutMs: 5000, ...options }), {
-      log: createLogger({ level: 'error' }),
-      corsOrigins: [],
-      allowLocalhost: true,
-      bodyLimitBytes: 65536,
-    }),
+    wrap(
+      async (ctx) =>
+        proxyMessages(ctx.res, endpoint ?? agentUrl, await ctx.json(), { requestId: ctx.requestId, headersTimeoutMs: 5000, ...options }),
+      {
+        log: createLogger({ level: 'error' }),
+        corsOrigins: [],
+        allowLocalhost: true,
+        bodyLimitBytes: 65536,
+      },
+    ),
   );
   const url = await listen(edge);
   return {
@@ -50,7 +54,10 @@ const post = (url: string, json: unknown, signal?: AbortSignal) =>
 /** Fails the test instead of hanging when something never arrives. */
 function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 // Streaming
@@ -137,7 +144,7 @@ test('an answer still running at the deadline is cut, and the request to the age
 
 // Failures
 
-test('an agent that dies mid-stream ends the caller\'s stream instead of leaving it hanging', async (t) => {
+test("an agent that dies mid-stream ends the caller's stream instead of leaving it hanging", async (t) => {
   const { url, close } = await setUp((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: {"delta":"partial"}\n\n', () => setTimeout(() => res.socket?.destroy(), 50));
@@ -165,7 +172,9 @@ test('an agent that is not listening is a 502 with a SPEC error body', async (t)
 
 test("the agent's refusal of a bad message reaches the caller as a 400 in its own words", async (t) => {
   const { url, close } = await setUp((_req, res) => {
-    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'validation_failed', message: 'expected JSON {"message": "<non-empty text>"}' } }));
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { code: 'validation_failed', message: 'expected JSON {"message": "<non-empty text>"}' } }));
   });
   t.teardown(close);
   const res = await post(url, { text: 'wrong field' });

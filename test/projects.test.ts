@@ -14,16 +14,33 @@ let bob: TestUser;
 let admin: TestUser;
 test.before(async () => {
   stack = await startTestStack({ tasks: false });
-  [alice, bob, admin] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps), createTestUser(stack.deps, { role: 'admin' })]);
+  [alice, bob, admin] = await Promise.all([
+    createTestUser(stack.deps),
+    createTestUser(stack.deps),
+    createTestUser(stack.deps, { role: 'admin' }),
+  ]);
 });
 test.after.always(async () => {
   await (stack?.deps.runtime() as LocalDriver | undefined)?.stopAll();
   await stack?.close();
 });
 
-const SPEC_FIELDS = ['created_at', 'deployment', 'endpoint', 'ingress', 'name', 'namespace', 'project_id', 'service', 'status', 'updated_at', 'user_id'];
+const SPEC_FIELDS = [
+  'created_at',
+  'deployment',
+  'endpoint',
+  'ingress',
+  'name',
+  'namespace',
+  'project_id',
+  'service',
+  'status',
+  'updated_at',
+  'user_id',
+];
 const base = (user: TestUser) => `/api/v1/users/${user.uid}/projects`;
-const call = (method: string, path: string, user: TestUser | undefined, json?: unknown) => stack.fetch(path, { method, token: user?.token, json });
+const call = (method: string, path: string, user: TestUser | undefined, json?: unknown) =>
+  stack.fetch(path, { method, token: user?.token, json });
 
 async function createProject(owner: TestUser, projectId: string, by = owner) {
   const res = await call('POST', base(owner), by, { project_id: projectId, name: `Agent ${projectId}` });
@@ -46,7 +63,16 @@ async function readChunks(res: Response): Promise<string[]> {
 test.serial('a new project is inactive, carries exactly the SPEC fields and the Kubernetes names', async (t) => {
   const project = await createProject(alice, 'helper');
   t.deepEqual(Object.keys(project).sort(), SPEC_FIELDS);
-  t.like(project, { user_id: alice.uid, project_id: 'helper', name: 'Agent helper', status: 'inactive', endpoint: null, deployment: 'proj-helper-api', service: 'proj-helper-api', ingress: 'proj-helper-api' });
+  t.like(project, {
+    user_id: alice.uid,
+    project_id: 'helper',
+    name: 'Agent helper',
+    status: 'inactive',
+    endpoint: null,
+    deployment: 'proj-helper-api',
+    service: 'proj-helper-api',
+    ingress: 'proj-helper-api',
+  });
   t.regex(project.namespace, /^user-[a-z0-9-]+$/);
   const got = await (await call('GET', `${base(alice)}/helper`, alice)).json();
   t.deepEqual(got.project, project);
@@ -54,13 +80,23 @@ test.serial('a new project is inactive, carries exactly the SPEC fields and the 
 
 test.serial('a duplicate id is a conflict, and bad input is refused without storing anything', async (t) => {
   t.is((await call('POST', base(alice), alice, { project_id: 'helper' })).status, 409);
-  for (const bad of [{}, { project_id: 'X' }, { project_id: 'ends-' }, { project_id: '9lives' }, { project_id: 'ok-id', extra: 1 }, { project_id: 'ok-id', name: '' }]) {
+  for (const bad of [
+    {},
+    { project_id: 'X' },
+    { project_id: 'ends-' },
+    { project_id: '9lives' },
+    { project_id: 'ok-id', extra: 1 },
+    { project_id: 'ok-id', name: '' },
+  ]) {
     const res = await call('POST', base(alice), alice, bad);
     t.is(res.status, 400, JSON.stringify(bad));
     t.is((await res.json()).error.code, 'validation_failed');
   }
   const { projects } = await (await call('GET', base(alice), alice)).json();
-  t.deepEqual(projects.map((p: { project_id: string }) => p.project_id), ['helper']);
+  t.deepEqual(
+    projects.map((p: { project_id: string }) => p.project_id),
+    ['helper'],
+  );
 });
 
 test.serial('a project created with only a name gets an id made from it', async (t) => {
@@ -143,7 +179,13 @@ test.serial('deleting removes the environment and the record, and is safe to rep
 
 test.serial("users cannot see or touch each other's projects; admins can", async (t) => {
   await createProject(alice, 'private');
-  for (const [method, path] of [['GET', base(alice)], ['GET', `${base(alice)}/private`], ['POST', `${base(alice)}/private/activate`], ['DELETE', `${base(alice)}/private`], ['POST', `${base(alice)}/private/messages`]]) {
+  for (const [method, path] of [
+    ['GET', base(alice)],
+    ['GET', `${base(alice)}/private`],
+    ['POST', `${base(alice)}/private/activate`],
+    ['DELETE', `${base(alice)}/private`],
+    ['POST', `${base(alice)}/private/messages`],
+  ]) {
     t.is((await call(method, path, bob, method === 'POST' ? { message: 'x' } : undefined)).status, 403, `${method} ${path}`);
   }
   const { projects } = await (await call('GET', base(bob), bob)).json();
@@ -159,7 +201,7 @@ test.serial("a project id another user holds is taken, since it names the projec
   t.regex((await res.json()).error.message, /taken/);
 });
 
-test.serial('listing pages through a user\'s projects', async (t) => {
+test.serial("listing pages through a user's projects", async (t) => {
   const first = await (await call('GET', `${base(alice)}?pageSize=1`, alice)).json();
   t.is(first.projects.length, 1);
   t.truthy(first.nextPageToken);

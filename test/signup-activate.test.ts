@@ -14,7 +14,10 @@ test.before(async () => {
         const { createFirebaseAuth } = await import('../shared/auth/firebase.ts');
         const real = await createFirebaseAuth(h.config)();
         if (!authDown) return real;
-        return new Proxy(real, { get: (target, key) => (key === 'createUser' ? () => Promise.reject(new Error('auth is down (staged)')) : Reflect.get(target, key)) }) as Auth;
+        return new Proxy(real, {
+          get: (target, key) =>
+            key === 'createUser' ? () => Promise.reject(new Error('auth is down (staged)')) : Reflect.get(target, key),
+        }) as Auth;
       },
     },
   });
@@ -104,7 +107,10 @@ test.serial('an expired link answers 410 expired and offers to sign up again', a
 
 test.serial('unknown and malformed tokens answer 400 invalid_request', async (t) => {
   for (const token of ['a'.repeat(64), 'A'.repeat(64), 'abc', '', 42, null, undefined]) {
-    await t.notThrowsAsync(expectError(await h.post('/api/activate', token === undefined ? {} : { token }), 400, 'invalid_request'), String(token));
+    await t.notThrowsAsync(
+      expectError(await h.post('/api/activate', token === undefined ? {} : { token }), 400, 'invalid_request'),
+      String(token),
+    );
   }
   await t.notThrowsAsync(expectError(await h.get('/api/activate'), 400, 'invalid_request'));
   await t.notThrowsAsync(expectError(await h.post('/api/activate', undefined, { raw: '{bad' }), 400, 'invalid_json'));

@@ -42,11 +42,14 @@ test.serial('signup → mail through the task queue → link → activation → 
   t.deepEqual((await auth.getUser(uid)).customClaims, { role: 'tenant' });
 
   // The page signs in with the custom token; the Auth emulator speaks the same REST API as Firebase Auth.
-  const signIn = await fetch(`http://${stack.config.emulators.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=emulator`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ token: customToken, returnSecureToken: true }),
-  });
+  const signIn = await fetch(
+    `http://${stack.config.emulators.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=emulator`,
+    {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: customToken, returnSecureToken: true }),
+    },
+  );
   t.is(signIn.status, 200);
   const decoded = await auth.verifyIdToken((await signIn.json()).idToken);
   t.is(decoded.uid, uid);

@@ -24,23 +24,58 @@ async function storedCollections(h: Harness): Promise<Record<string, number>> {
 test('bad inputs all answer 4xx with a SPEC §9 error and store nothing at all', async (t) => {
   const h = await instance({ env: { BODY_LIMIT_BYTES: '4096' } });
   const email = uniqueEmail('bad');
-  const cases: Array<{ title: string; body?: unknown; raw?: string; path?: string; headers?: Record<string, string>; status: number; code: string; field?: string }> = [
+  const cases: Array<{
+    title: string;
+    body?: unknown;
+    raw?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    status: number;
+    code: string;
+    field?: string;
+  }> = [
     { title: 'no body', raw: '', status: 400, code: 'validation_failed', field: 'email' },
     { title: 'email is a number', body: { email: 42 }, status: 400, code: 'validation_failed', field: 'email' },
     { title: 'email is not an address', body: { email: 'ada-at-example.com' }, status: 400, code: 'validation_failed', field: 'email' },
     { title: 'email too long', body: { email: `${'a'.repeat(250)}@example.com` }, status: 400, code: 'validation_failed', field: 'email' },
     { title: 'name is an object', body: { email, name: { first: 'Ada' } }, status: 400, code: 'validation_failed', field: 'name' },
-    { title: 'name with a line break', body: { email, name: 'Ada\r\nBcc: x@example.com' }, status: 400, code: 'validation_failed', field: 'name' },
+    {
+      title: 'name with a line break',
+      body: { email, name: 'Ada\r\nBcc: x@example.com' },
+      status: 400,
+      code: 'validation_failed',
+      field: 'name',
+    },
     { title: 'company too long', body: { email, company: 'x'.repeat(101) }, status: 400, code: 'validation_failed', field: 'company' },
     { title: 'plan with spaces', body: { email, plan: 'Gold Plan' }, status: 400, code: 'validation_failed', field: 'plan' },
     { title: 'migration unknown', body: { email, migration: 'partial' }, status: 400, code: 'validation_failed', field: 'migration' },
-    { title: 'migration query unknown', body: { email }, path: '/api/signup?migration=all', status: 400, code: 'validation_failed', field: 'migration' },
-    { title: 'migration twice, disagreeing', body: { email, migration: 'fresh' }, path: '/api/signup?migration=full', status: 400, code: 'validation_failed', field: 'migration' },
+    {
+      title: 'migration query unknown',
+      body: { email },
+      path: '/api/signup?migration=all',
+      status: 400,
+      code: 'validation_failed',
+      field: 'migration',
+    },
+    {
+      title: 'migration twice, disagreeing',
+      body: { email, migration: 'fresh' },
+      path: '/api/signup?migration=full',
+      status: 400,
+      code: 'validation_failed',
+      field: 'migration',
+    },
     { title: 'an unknown field', body: { email, emial: email }, status: 400, code: 'validation_failed', field: 'emial' },
     { title: 'a JSON array', raw: '[]', status: 400, code: 'invalid_json' },
     { title: 'broken JSON', raw: '{"email": ', status: 400, code: 'invalid_json' },
     { title: 'a huge body', raw: JSON.stringify({ email, name: 'x'.repeat(10_000) }), status: 413, code: 'payload_too_large' },
-    { title: 'a form post', raw: `email=${email}`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type' },
+    {
+      title: 'a form post',
+      raw: `email=${email}`,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      status: 415,
+      code: 'unsupported_media_type',
+    },
   ];
   for (const c of cases) {
     const res = await h.post(c.path ?? '/api/signup', c.body, { raw: c.raw, headers: c.headers });
@@ -85,7 +120,11 @@ test('a client that writes its own X-Forwarded-For does not escape the per-addre
   const statuses = [];
   for (let i = 0; i < 5; i++) statuses.push((await h.post('/api/signup', { email: uniqueEmail('spoof') }, spoofed(i))).status);
   t.deepEqual(statuses, [202, 202, 202, 429, 429]);
-  t.is((await h.post('/api/signup', { email: uniqueEmail('spoof') }, { ip: '10.0.0.1' })).status, 202, 'the spoofed address itself has its own, untouched budget');
+  t.is(
+    (await h.post('/api/signup', { email: uniqueEmail('spoof') }, { ip: '10.0.0.1' })).status,
+    202,
+    'the spoofed address itself has its own, untouched budget',
+  );
 });
 
 test('activation is rate limited per address too', async (t) => {

@@ -37,7 +37,15 @@ test.serial('a signup answers 202 pending_activation, mails a link, and stores o
   const doc = await signupDoc(email);
   t.is(doc.get('tokenHash'), hashToken(token));
   t.false(JSON.stringify(doc.data()).includes(token), 'the token itself is not stored');
-  t.like(doc.data(), { email, name: 'Ada', company: 'Analytical Engines', plan: 'starter', migration: 'enhance', status: 'pending', usedAt: null });
+  t.like(doc.data(), {
+    email,
+    name: 'Ada',
+    company: 'Analytical Engines',
+    plan: 'starter',
+    migration: 'enhance',
+    status: 'pending',
+    usedAt: null,
+  });
   t.is(doc.get('tokenExpiresAt').toMillis() - doc.get('createdAt').toMillis(), 24 * 3_600_000);
   const outbox = (await h.deps.db.collection('outbox').where('to', '==', email).get()).docs;
   t.is(outbox.length, 1);
@@ -100,7 +108,10 @@ test.serial('new, pending and activated addresses get byte-identical answers; on
 
   const before = Math.max(...h.mail.messages().map((m) => m.id));
   await h.deliverMail();
-  const [toFresh, toActivated] = await Promise.all([h.mail.waitFor(fresh, { afterId: before }), h.mail.waitFor(activated, { afterId: before })]);
+  const [toFresh, toActivated] = await Promise.all([
+    h.mail.waitFor(fresh, { afterId: before }),
+    h.mail.waitFor(activated, { afterId: before }),
+  ]);
   t.regex(toFresh.text, /Confirm your email address to activate/);
   t.notRegex(toFresh.text, /already have an account/);
   t.regex(toActivated.text, /you already have an account/);

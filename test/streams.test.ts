@@ -33,7 +33,11 @@ test.after.always(async () => {
 
 let names = 0;
 async function createTenant(user: TestUser): Promise<string> {
-  const res = await stack.fetch('/api/v1/tenants', { method: 'POST', token: user.token, json: { name: `streams-${++names}`, environments: ['demo'] } });
+  const res = await stack.fetch('/api/v1/tenants', {
+    method: 'POST',
+    token: user.token,
+    json: { name: `streams-${++names}`, environments: ['demo'] },
+  });
   if (res.status !== 202) throw new Error(`creating a tenant answered ${res.status}: ${await res.text()}`);
   return (await res.json()).tenant.id;
 }
@@ -45,7 +49,8 @@ const append = (id: string, message: string) => recordEvent(stack.deps.db, id, {
 async function chunksOf(res: Response): Promise<{ text: string; at: number }[]> {
   const chunks: { text: string; at: number }[] = [];
   const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) chunks.push({ text: decoder.decode(chunk, { stream: true }), at: Date.now() });
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+    chunks.push({ text: decoder.decode(chunk, { stream: true }), at: Date.now() });
   return chunks;
 }
 
@@ -109,7 +114,8 @@ test('thirty streams opened by one user: ten stream, twenty get 429 with Retry-A
   const owner = await createTestUser(stack.deps);
   const id = await createTenant(owner);
   const controller = new AbortController();
-  const open = () => fetch(stack.streamUrl + eventsPath(id), { headers: { Authorization: `Bearer ${owner.token}` }, signal: controller.signal });
+  const open = () =>
+    fetch(stack.streamUrl + eventsPath(id), { headers: { Authorization: `Bearer ${owner.token}` }, signal: controller.signal });
   const answers = await Promise.all(Array.from({ length: 30 }, open));
   const refused = answers.filter((r) => r.status === 429);
   t.is(answers.filter((r) => r.status === 200).length, 10);
@@ -122,7 +128,9 @@ test('thirty streams opened by one user: ten stream, twenty get 429 with Retry-A
   t.true(retryAfter >= 1 && retryAfter <= Math.ceil(DEADLINE_MS / 1000), `Retry-After ${retryAfter}`);
 
   const other = await createTestUser(stack.deps);
-  const theirs = await fetch(stack.streamUrl + eventsPath(await createTenant(other)), { headers: { Authorization: `Bearer ${other.token}` } });
+  const theirs = await fetch(stack.streamUrl + eventsPath(await createTenant(other)), {
+    headers: { Authorization: `Bearer ${other.token}` },
+  });
   t.is(theirs.status, 200, 'the cap is per user');
   await theirs.body?.cancel();
 
@@ -160,11 +168,22 @@ test('the CLI reconnects at each deadline and resumes with Last-Event-ID: every 
     await append(id, `step ${i}`);
     await new Promise((r) => setTimeout(r, 500));
   }
-  await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error(`stuck after ${seen.map((e) => e.message).join(', ')}`)), 20_000))]);
+  await Promise.race([
+    reading,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`stuck after ${seen.map((e) => e.message).join(', ')}`)), 20_000)),
+  ]);
   const stored = await readEvents(stack.url, id, owner.token);
-  t.deepEqual(seen.map((e) => e.id), stored.map((e) => e.id), 'no duplicate, no gap');
+  t.deepEqual(
+    seen.map((e) => e.id),
+    stored.map((e) => e.id),
+    'no duplicate, no gap',
+  );
   t.true(connections.length >= 3, `${connections.length} connections`);
   t.is(connections[0], null);
   // Each reconnect names the last event the one before delivered.
-  for (const lastEventId of connections.slice(1)) t.truthy(stored.find((e) => e.id === lastEventId), String(lastEventId));
+  for (const lastEventId of connections.slice(1))
+    t.truthy(
+      stored.find((e) => e.id === lastEventId),
+      String(lastEventId),
+    );
 });

@@ -18,7 +18,11 @@ let tenantId: string;
 
 test.before(async () => {
   stack = await startTestStack({ env: { PLANS: '' } });
-  [owner, stranger, admin] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps), createTestUser(stack.deps, { role: 'admin' })]);
+  [owner, stranger, admin] = await Promise.all([
+    createTestUser(stack.deps),
+    createTestUser(stack.deps),
+    createTestUser(stack.deps, { role: 'admin' }),
+  ]);
   const res = await create(owner, { name: 'mine' });
   if (res.status !== 202) throw new Error(`create answered ${res.status}: ${await res.text()}`);
   tenantId = (await res.json()).tenant.id;
@@ -27,8 +31,10 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-const create = (user: { token: string }, json: Record<string, unknown>) => stack.fetch('/api/v1/tenants', { method: 'POST', token: user.token, json });
-const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+const create = (user: { token: string }, json: Record<string, unknown>) =>
+  stack.fetch('/api/v1/tenants', { method: 'POST', token: user.token, json });
+const errorOf = async (res: Response) =>
+  ((await res.json()) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
 
 /** Signs up straight with Firebase Auth (password, never activated) and returns its ID token. */
 async function passwordAccountToken(email: string): Promise<string> {
@@ -45,15 +51,28 @@ async function passwordAccountToken(email: string): Promise<string> {
 
 // Another user's tenant
 
-test('another user\'s tenant answers exactly like a tenant that does not exist', async (t) => {
+test("another user's tenant answers exactly like a tenant that does not exist", async (t) => {
   const unknown = 't-aaaaaaaaaa';
-  for (const [method, path] of [['GET', ''], ['GET', '/status'], ['GET', '/secrets'], ['GET', '/logs'], ['POST', '/suspend'], ['DELETE', ''], ['GET', '/registry-token'], ['POST', '/rotate-credentials']] as const) {
+  for (const [method, path] of [
+    ['GET', ''],
+    ['GET', '/status'],
+    ['GET', '/secrets'],
+    ['GET', '/logs'],
+    ['POST', '/suspend'],
+    ['DELETE', ''],
+    ['GET', '/registry-token'],
+    ['POST', '/rotate-credentials'],
+  ] as const) {
     const theirs = await stack.fetch(`/api/v1/tenants/${tenantId}${path}`, { method, token: stranger.token });
     const none = await stack.fetch(`/api/v1/tenants/${unknown}${path}`, { method, token: stranger.token });
     t.is(theirs.status, 404, `${method} ${path}`);
     t.is(none.status, 404, `${method} ${path}`);
     const [a, b] = [await errorOf(theirs), await errorOf(none)];
-    t.deepEqual({ ...a, message: a.message.replace(tenantId, 'ID') }, { ...b, message: b.message.replace(unknown, 'ID') }, `${method} ${path}`);
+    t.deepEqual(
+      { ...a, message: a.message.replace(tenantId, 'ID') },
+      { ...b, message: b.message.replace(unknown, 'ID') },
+      `${method} ${path}`,
+    );
   }
   t.is((await stack.fetch(`/api/v1/tenants/${tenantId}`, { token: owner.token })).status, 200);
 });
@@ -61,8 +80,24 @@ test('another user\'s tenant answers exactly like a tenant that does not exist',
 // Secrets
 
 test('reserved secret names are refused with the rule, and nothing is stored', async (t) => {
-  for (const key of ['NODE_OPTIONS', 'LD_PRELOAD', 'PATH', 'PORT', 'HOME', 'K_SERVICE', 'GOOGLE_APPLICATION_CREDENTIALS', 'FIREBASE_CONFIG', 'CLOUD_RUN_JOB', 'TP_ENV', 'lower']) {
-    const res = await stack.fetch(`/api/v1/tenants/${tenantId}/secrets/${key}`, { method: 'POST', token: owner.token, json: { value: '--import=data:text/javascript,1' } });
+  for (const key of [
+    'NODE_OPTIONS',
+    'LD_PRELOAD',
+    'PATH',
+    'PORT',
+    'HOME',
+    'K_SERVICE',
+    'GOOGLE_APPLICATION_CREDENTIALS',
+    'FIREBASE_CONFIG',
+    'CLOUD_RUN_JOB',
+    'TP_ENV',
+    'lower',
+  ]) {
+    const res = await stack.fetch(`/api/v1/tenants/${tenantId}/secrets/${key}`, {
+      method: 'POST',
+      token: owner.token,
+      json: { value: '--import=data:text/javascript,1' },
+    });
     t.is(res.status, 400, key);
     const error = await errorOf(res);
     t.is(error.code, 'validation_failed', key);
@@ -70,7 +105,11 @@ test('reserved secret names are refused with the rule, and nothing is stored', a
   }
   const listed = await (await stack.fetch(`/api/v1/tenants/${tenantId}/secrets`, { token: owner.token })).json();
   t.false(listed.secrets.some((s: { origin: string }) => s.origin === 'user'));
-  t.is((await stack.fetch(`/api/v1/tenants/${tenantId}/secrets/GEMINI_API_KEY`, { method: 'POST', token: owner.token, json: { value: 'k' } })).status, 201);
+  t.is(
+    (await stack.fetch(`/api/v1/tenants/${tenantId}/secrets/GEMINI_API_KEY`, { method: 'POST', token: owner.token, json: { value: 'k' } }))
+      .status,
+    201,
+  );
 });
 
 // Accounts
@@ -115,11 +154,25 @@ test('a paid plan needs an active subscription: 402 until the webhook records on
   t.is(refused.status, 402);
   t.like(await errorOf(refused), { code: 'payment_required', details: { plan: 'pro' } });
   t.false((await stack.deps.db.doc(tenantCountsPath(buyer.uid)).get()).exists, 'a refused request changes nothing stored');
-  await recordSubscription(stack.deps.db, { provider: 'stripe', subscriptionId: 'sub_test_pro', uid: buyer.uid, plan: 'pro', active: true, at: new Date() });
+  await recordSubscription(stack.deps.db, {
+    provider: 'stripe',
+    subscriptionId: 'sub_test_pro',
+    uid: buyer.uid,
+    plan: 'pro',
+    active: true,
+    at: new Date(),
+  });
   const allowed = await create(buyer, { name: 'paid', plan: 'pro', memoryMb: 2048 });
   t.is(allowed.status, 202);
   t.like((await allowed.json()).tenant, { plan: 'pro', memoryMb: 2048 });
-  await recordSubscription(stack.deps.db, { provider: 'stripe', subscriptionId: 'sub_test_pro', uid: buyer.uid, plan: 'pro', active: false, at: new Date() });
+  await recordSubscription(stack.deps.db, {
+    provider: 'stripe',
+    subscriptionId: 'sub_test_pro',
+    uid: buyer.uid,
+    plan: 'pro',
+    active: false,
+    at: new Date(),
+  });
   t.is((await create(buyer, { name: 'paid-two', plan: 'pro' })).status, 402);
 });
 
@@ -164,16 +217,53 @@ test('admins are not held to plans, and may create for others', async (t) => {
 
 // Hostile input
 
-const HOSTILE_IDS = ['%2F', 'a%2Fb', 't-aaaaaaaaaa%2F..', '__proto__', 'constructor', 'prototype', '..', '%2E%2E', '%00', 'x'.repeat(2000), 't-AAAAAAAAAA', '%E2%80%AE', '%25'];
+const HOSTILE_IDS = [
+  '%2F',
+  'a%2Fb',
+  't-aaaaaaaaaa%2F..',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '..',
+  '%2E%2E',
+  '%00',
+  'x'.repeat(2000),
+  't-AAAAAAAAAA',
+  '%E2%80%AE',
+  '%25',
+];
 
 test('hostile tenant ids, plans and page tokens get a 4xx, never a 5xx', async (t) => {
   const paths: Array<[string, string]> = [];
   for (const id of HOSTILE_IDS) {
-    for (const suffix of ['', '/status', '/events?follow=false', '/secrets', '/secrets/API_KEY', '/credentials/abc', '/logs', '/metrics', '/metrics/history', '/billing', '/environments', '/registry-token']) paths.push(['GET', `/api/v1/tenants/${id}${suffix}`]);
-    for (const suffix of ['/suspend', '/resume', '/deploy', '/rotate-credentials', '/environments/test/reset', `/secrets/${id}`]) paths.push(['POST', `/api/v1/tenants/${id}${suffix}`]);
-    paths.push(['GET', `/api/v1/tenants/${tenantId}/secrets/${id}`], ['GET', `/api/v1/tenants?pageToken=${id}`], ['GET', `/api/v1/users/${id}`], ['GET', `/api/v1/users/${id}/projects`], ['GET', `/api/v1/users/${owner.uid}/projects/${id}`]);
+    for (const suffix of [
+      '',
+      '/status',
+      '/events?follow=false',
+      '/secrets',
+      '/secrets/API_KEY',
+      '/credentials/abc',
+      '/logs',
+      '/metrics',
+      '/metrics/history',
+      '/billing',
+      '/environments',
+      '/registry-token',
+    ])
+      paths.push(['GET', `/api/v1/tenants/${id}${suffix}`]);
+    for (const suffix of ['/suspend', '/resume', '/deploy', '/rotate-credentials', '/environments/test/reset', `/secrets/${id}`])
+      paths.push(['POST', `/api/v1/tenants/${id}${suffix}`]);
+    paths.push(
+      ['GET', `/api/v1/tenants/${tenantId}/secrets/${id}`],
+      ['GET', `/api/v1/tenants?pageToken=${id}`],
+      ['GET', `/api/v1/users/${id}`],
+      ['GET', `/api/v1/users/${id}/projects`],
+      ['GET', `/api/v1/users/${owner.uid}/projects/${id}`],
+    );
   }
-  const tokens = [['x', 'a/b'], ['2026-01-01T00:00:00Z', 'a/b'], ['__proto__', 't-aaaaaaaaaa'], [1, 2], { a: 1 }].map((v) => Buffer.from(JSON.stringify(v)).toString('base64url'));
+  const tokens = [['x', 'a/b'], ['2026-01-01T00:00:00Z', 'a/b'], ['__proto__', 't-aaaaaaaaaa'], [1, 2], { a: 1 }].map((v) =>
+    Buffer.from(JSON.stringify(v)).toString('base64url'),
+  );
   for (const token of tokens) paths.push(['GET', `/api/v1/tenants?pageToken=${token}`]);
   // fetch resolves a last segment of ".." (or "%2E%2E") against the path, reaching another endpoint on purpose: not hostile input.
   for (const [method, path] of paths.filter(([, p]) => !/\/(\.\.|%2E%2E)$/.test(p))) {

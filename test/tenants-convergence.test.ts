@@ -28,17 +28,27 @@ async function create(name: string, environments = ['live']): Promise<string> {
 }
 
 const deliver = (payload: unknown, secret = stack.config.tasks.secret) =>
-  stack.fetch('/__fn/provision/tasks/provision', { method: 'POST', json: payload, headers: { [TASK_SECRET_HEADER]: secret, 'X-CloudTasks-TaskRetryCount': '0' } });
-
+  stack.fetch('/__fn/provision/tasks/provision', {
+    method: 'POST',
+    json: payload,
+    headers: { [TASK_SECRET_HEADER]: secret, 'X-CloudTasks-TaskRetryCount': '0' },
+  });
 
 // At-least-once delivery
 
 test.serial('a provision task delivered three times at once converges to exactly one environment', async (t) => {
   const id = await create('twice');
-  const answers = await Promise.all([deliver({ tenantId: id, generation: 1 }), deliver({ tenantId: id, generation: 1 }), deliver({ tenantId: id, generation: 1 })]);
+  const answers = await Promise.all([
+    deliver({ tenantId: id, generation: 1 }),
+    deliver({ tenantId: id, generation: 1 }),
+    deliver({ tenantId: id, generation: 1 }),
+  ]);
   for (const answer of answers) t.true([200, 503].includes(answer.status), `answered ${answer.status}`);
   await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready'], 60_000);
-  t.deepEqual(tenantProcesses(id).map((p) => p.env), ['live']);
+  t.deepEqual(
+    tenantProcesses(id).map((p) => p.env),
+    ['live'],
+  );
   const again = await deliver({ tenantId: id, generation: 1 });
   t.deepEqual(await again.json(), { outcome: 'stale' });
 });
@@ -92,7 +102,11 @@ function watchRuntimeCalls() {
     deployStarted: (id: string) => of(id).some((c) => c.method === 'deploy'),
     idle: (id: string) => of(id).every((c) => c.done),
     /** Methods called for `id` after `mark`. */
-    since: (id: string, mark: number) => calls.slice(mark).filter((c) => c.tenantId === id).map((c) => c.method),
+    since: (id: string, mark: number) =>
+      calls
+        .slice(mark)
+        .filter((c) => c.tenantId === id)
+        .map((c) => c.method),
     restore: () => Object.assign(driver, originals),
   };
 }
@@ -109,7 +123,11 @@ test.serial('deleting a tenant while it provisions leaves no process behind', as
   // A superseded step that was mid-flight must not leave a process running: wait until every started runtime call ended.
   await waitFor('the superseded steps of racer to end', async () => calls.idle(id), 60_000);
   t.deepEqual(tenantProcesses(id), []);
-  t.deepEqual(calls.since(id, deleted).filter((m) => m !== 'destroy'), [], 'nothing is started for a deleted tenant');
+  t.deepEqual(
+    calls.since(id, deleted).filter((m) => m !== 'destroy'),
+    [],
+    'nothing is started for a deleted tenant',
+  );
   const { tenant } = await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json();
   t.is(tenant.state, 'deleted');
 });

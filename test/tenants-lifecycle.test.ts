@@ -11,7 +11,11 @@ let credentialsLink: string;
 test.before(async () => {
   stack = await startTestStack();
   owner = await createTestUser(stack.deps);
-  const res = await stack.fetch('/api/v1/tenants', { method: 'POST', token: owner.token, json: { name: 'erp', environments: ['test', 'live'] } });
+  const res = await stack.fetch('/api/v1/tenants', {
+    method: 'POST',
+    token: owner.token,
+    json: { name: 'erp', environments: ['test', 'live'] },
+  });
   const body = await res.json();
   tenantId = body.tenant.id;
   credentialsLink = body.links.credentials;
@@ -25,14 +29,21 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-const call = (method: string, path: string, json?: unknown) => stack.fetch(`/api/v1/tenants/${tenantId}${path}`, { method, token: owner.token, json });
+const call = (method: string, path: string, json?: unknown) =>
+  stack.fetch(`/api/v1/tenants/${tenantId}${path}`, { method, token: owner.token, json });
 const tenant = async () => (await (await call('GET', '')).json()).tenant;
 
 // Deploy
 
 test.serial('a deploy of any image but the tenant-scoped one is refused and changes nothing', async (t) => {
   const lookAlike = `${tenantRepositoryPath(stack.config, tenantId)}x/app:latest`;
-  for (const image of ['nginx:latest', lookAlike, `${tenantImage(stack.config, tenantId)}:x`, tenantImage(stack.config, 't-otherother'), 42]) {
+  for (const image of [
+    'nginx:latest',
+    lookAlike,
+    `${tenantImage(stack.config, tenantId)}:x`,
+    tenantImage(stack.config, 't-otherother'),
+    42,
+  ]) {
     const res = await call('POST', '/deploy', { image });
     t.is(res.status, 400, String(image));
     t.is((await res.json()).error.code, 'validation_failed');
@@ -45,7 +56,10 @@ test.serial('the exact tenant image deploys to every environment', async (t) => 
   t.is((await call('POST', '/deploy', { image })).status, 202);
   await waitForEvent(stack.streamUrl, tenantId, owner.token, ['deployed', 'deploy_failed'], 60_000);
   const { environments } = await (await call('GET', '/environments')).json();
-  t.deepEqual(environments.map((e: { image: string }) => e.image), [image, image]);
+  t.deepEqual(
+    environments.map((e: { image: string }) => e.image),
+    [image, image],
+  );
   t.is((await tenant()).image, image);
   const token = await (await call('GET', '/registry-token')).json();
   t.is(`${token.repository}:${token.tag}`, image);

@@ -30,9 +30,12 @@ test.serial('launching a tenant gives a working environment at its own URL, with
   const { tenant } = await launch('shop');
   const events = await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_ready', 'provisioning_failed']);
   const types = events.map((e) => e.type);
-  t.deepEqual(types.filter((x) => ['provisioning_started', 'infrastructure_ready', 'secrets_stored', 'deploy_started', 'environment_ready', 'tenant_ready'].includes(x)), [
-    'provisioning_started', 'secrets_stored', 'infrastructure_ready', 'deploy_started', 'environment_ready', 'tenant_ready',
-  ]);
+  t.deepEqual(
+    types.filter((x) =>
+      ['provisioning_started', 'infrastructure_ready', 'secrets_stored', 'deploy_started', 'environment_ready', 'tenant_ready'].includes(x),
+    ),
+    ['provisioning_started', 'secrets_stored', 'infrastructure_ready', 'deploy_started', 'environment_ready', 'tenant_ready'],
+  );
   const got = await (await stack.fetch(`/api/v1/tenants/${tenant.id}`, { token: owner.token })).json();
   t.is(got.tenant.state, 'ready');
   const page = await fetch(got.tenant.urls.live);
@@ -65,7 +68,13 @@ test.serial('another user can neither read nor operate the tenant', async (t) =>
 test.serial('a second tenant with the same name is a conflict, and bad input changes nothing', async (t) => {
   const dup = await post('/api/v1/tenants', owner.token, { name: 'shop' });
   t.is(dup.status, 409);
-  for (const bad of [{ name: 'X' }, { name: 'ok-name', environments: ['prod'] }, { name: 'ok-name', memoryMb: 300 }, { name: 'ok-name', extra: 1 }, { name: 42 }]) {
+  for (const bad of [
+    { name: 'X' },
+    { name: 'ok-name', environments: ['prod'] },
+    { name: 'ok-name', memoryMb: 300 },
+    { name: 'ok-name', extra: 1 },
+    { name: 42 },
+  ]) {
     const res = await post('/api/v1/tenants', owner.token, bad);
     t.is(res.status, 400, JSON.stringify(bad));
     t.is((await res.json()).error.code, 'validation_failed');
@@ -105,7 +114,10 @@ test.serial('the tenant list pages with a token, newest first, and a bad token i
   t.is(first.tenants[0].name, 'creds');
   t.truthy(first.nextPageToken);
   const second = await (await stack.fetch(`/api/v1/tenants?pageSize=1&pageToken=${first.nextPageToken}`, { token: owner.token })).json();
-  t.deepEqual(second.tenants.map((x: { name: string }) => x.name), ['shop']);
+  t.deepEqual(
+    second.tenants.map((x: { name: string }) => x.name),
+    ['shop'],
+  );
   t.is(second.nextPageToken, undefined);
   const bad = await stack.fetch('/api/v1/tenants?pageToken=garbage', { token: owner.token });
   t.is(bad.status, 400);

@@ -17,7 +17,11 @@ let tenant: TestUser;
 let carol: TestUser;
 test.before(async () => {
   stack = await startTestStack({ tasks: false });
-  [admin, tenant, carol] = await Promise.all([createTestUser(stack.deps, { role: 'admin' }), createTestUser(stack.deps), createTestUser(stack.deps)]);
+  [admin, tenant, carol] = await Promise.all([
+    createTestUser(stack.deps, { role: 'admin' }),
+    createTestUser(stack.deps),
+    createTestUser(stack.deps),
+  ]);
 });
 test.after.always(async () => {
   await stack?.close();
@@ -33,14 +37,23 @@ test.serial("admins list users page by page with Auth's page tokens, each with r
   const first = await (await call('GET', '/api/v1/users?pageSize=2', admin.token)).json();
   t.is(first.users.length, 2);
   t.truthy(first.nextPageToken);
-  const second = await (await call('GET', `/api/v1/users?pageSize=2&pageToken=${encodeURIComponent(first.nextPageToken)}`, admin.token)).json();
+  const second = await (
+    await call('GET', `/api/v1/users?pageSize=2&pageToken=${encodeURIComponent(first.nextPageToken)}`, admin.token)
+  ).json();
   t.true(second.users.length >= 1);
-  t.false(second.users.some((u: { uid: string }) => first.users.some((f: { uid: string }) => f.uid === u.uid)), 'pages overlap');
+  t.false(
+    second.users.some((u: { uid: string }) => first.users.some((f: { uid: string }) => f.uid === u.uid)),
+    'pages overlap',
+  );
   // Other test files add users to the shared emulator: walk every page until ours are seen.
   const seen = new Map<string, Record<string, unknown>>();
   let pageToken: string | undefined;
   for (let pages = 0; pages < 50; pages++) {
-    const res = await call('GET', `/api/v1/users?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`, admin.token);
+    const res = await call(
+      'GET',
+      `/api/v1/users?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`,
+      admin.token,
+    );
     const page = await res.json();
     for (const user of page.users) seen.set(user.uid, user);
     pageToken = page.nextPageToken;
@@ -146,7 +159,11 @@ const createAdmin = (email: string) =>
     timeout: 60_000,
   }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
+    (err: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: err.code ?? 1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+    }),
   );
 
 test.serial('create-admin makes a new address an admin who can then use the admin API, and a second run changes nothing', async (t) => {

@@ -40,7 +40,16 @@ export async function startBrowser(): Promise<TestBrowser> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     // No --user-data-dir: playwright refuses it here and gives every launch a fresh temporary profile itself.
   });
   const context = await browser.newContext({ viewport: DESKTOP });
@@ -74,16 +83,28 @@ export async function signInAs(page: Page, baseUrl: string, deps: Deps, user: { 
     for (let attempt = 1; ; attempt++) {
       const customToken = await (await deps.auth()).createCustomToken(user.uid);
       await page.goto(`${baseUrl}/index.html`);
-      await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), { uid: user.uid, email: user.email, customToken });
+      await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), {
+        uid: user.uid,
+        email: user.email,
+        customToken,
+      });
       // The page that was open may have read the session before it was set: sign in on a fresh load and wait
       // until it is done, so the next navigation cannot cut the sign-in short and find the previous user.
       await page.reload();
       try {
-        await page.locator('header').getByText(user.email).waitFor({ timeout: attempt === 1 ? 15_000 : 30_000 });
+        await page
+          .locator('header')
+          .getByText(user.email)
+          .waitFor({ timeout: attempt === 1 ? 15_000 : 30_000 });
         return;
       } catch (error) {
-        const said = await page.locator('body').innerText().catch(() => '');
-        console.warn(`signInAs ${user.email}, attempt ${attempt}: the page did not show the user. It said: ${said.slice(0, 300)}; console errors: ${problems.join(' | ') || 'none'}`);
+        const said = await page
+          .locator('body')
+          .innerText()
+          .catch(() => '');
+        console.warn(
+          `signInAs ${user.email}, attempt ${attempt}: the page did not show the user. It said: ${said.slice(0, 300)}; console errors: ${problems.join(' | ') || 'none'}`,
+        );
         if (attempt === 2) throw error;
       }
     }

@@ -67,7 +67,10 @@ test.serial('2. the button in the mail, clicked in the local inbox, opens the ac
   const { page } = web;
   await stack.mail.waitFor(email, { timeoutMs: 30_000 });
   await page.goto(`http://127.0.0.1:${stack.mail.httpPort}/`);
-  await page.getByRole('link', { name: /Activate your tenantplane account/ }).first().click();
+  await page
+    .getByRole('link', { name: /Activate your tenantplane account/ })
+    .first()
+    .click();
   await shot(t, 'inbox-message');
   await page.frameLocator('iframe[title="The message"]').getByRole('link', { name: 'Activate my account' }).click();
   await page.waitForURL(/\/activate\.html/);
@@ -99,7 +102,10 @@ test.serial('3. Launch shows each step, survives a reload mid-launch, and links 
   t.is(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100');
   const steps = await page.getByRole('log', { name: 'Provisioning events' }).innerText();
   t.regex(steps, /Every environment is ready\./);
-  t.true(web.streams.some((url) => url.startsWith(`${stack.streamUrl}/api/v1/tenants/${tenantId}/events`)), "the progress came from the api function's own URL");
+  t.true(
+    web.streams.some((url) => url.startsWith(`${stack.streamUrl}/api/v1/tenants/${tenantId}/events`)),
+    "the progress came from the api function's own URL",
+  );
   t.is(await page.getByRole('link', { name: /^Open (Demo|Test|Live)$/ }).count(), 3);
   liveUrl = (await page.getByRole('link', { name: 'Open Live' }).getAttribute('href')) ?? '';
   const tenantPage = await context.newPage();
@@ -134,7 +140,9 @@ test.serial('the session survives closing the tab', async (t) => {
   web.page = await web.context.newPage();
   await web.page.goto(`${stack.url}/tenants.html`);
   await card().getByText('Live: ready').waitFor();
-  await card().getByText(/Plan: Free \(free\)/).waitFor();
+  await card()
+    .getByText(/Plan: Free \(free\)/)
+    .waitFor();
   t.pass();
 });
 
@@ -144,15 +152,24 @@ test.serial('4. a deploy explains images, asks before touching live, and its res
   const { page } = web;
   await card().getByRole('button', { name: 'Manage' }).click();
   await card().getByText('How do I push my own image?').click();
-  await card().getByText(/docker push/).waitFor();
+  await card()
+    .getByText(/docker push/)
+    .waitFor();
   await card().getByRole('button', { name: 'Deploy…' }).click();
   const dialog = page.getByRole('dialog', { name: 'Deploy to acme-shop?' });
   t.regex(await dialog.innerText(), /Live is included/);
   await shot(t, 'deploy-confirm');
   await dialog.getByRole('button', { name: 'Deploy, live included' }).click();
-  await card().getByText(/^Finished at .*: Deployed /).waitFor({ timeout: 90_000 });
+  await card()
+    .getByText(/^Finished at .*: Deployed /)
+    .waitFor({ timeout: 90_000 });
   await page.waitForTimeout(1500);
-  t.true(await card().getByText(/^Finished at .*: Deployed /).isVisible(), 'the outcome stays on the card');
+  t.true(
+    await card()
+      .getByText(/^Finished at .*: Deployed /)
+      .isVisible(),
+    'the outcome stays on the card',
+  );
   await shot(t, 'deployed');
 });
 
@@ -165,8 +182,14 @@ test.serial('4. suspend says live stops and asks first; resume brings it back at
   await dialog.getByRole('button', { name: 'Suspend, live included' }).click();
   await card().getByRole('button', { name: 'Resume' }).waitFor({ timeout: 60_000 });
   await card().getByText('Live: suspended').waitFor();
-  const paused = await fetch(liveUrl).then((r) => r.text(), () => 'no answer');
-  t.true(paused === 'no answer' || /paused|suspended/i.test(paused), `a suspended environment does not serve the app (${paused.slice(0, 80)})`);
+  const paused = await fetch(liveUrl).then(
+    (r) => r.text(),
+    () => 'no answer',
+  );
+  t.true(
+    paused === 'no answer' || /paused|suspended/i.test(paused),
+    `a suspended environment does not serve the app (${paused.slice(0, 80)})`,
+  );
   await shot(t, 'suspended');
   await card().getByRole('button', { name: 'Resume' }).click();
   await card().getByRole('button', { name: 'Suspend…' }).waitFor({ timeout: 60_000 });
@@ -182,10 +205,18 @@ test.serial('4. saving a secret says live restarts and asks first; logs show new
   t.regex(await dialog.innerText(), /live is briefly unavailable/);
   await dialog.getByRole('button', { name: 'Save and restart' }).click();
   await card().getByText('Added GEMINI_API_KEY').waitFor();
-  await card().getByText(/^Finished at /).waitFor({ timeout: 60_000 });
+  await card()
+    .getByText(/^Finished at /)
+    .waitFor({ timeout: 60_000 });
   t.false((await page.content()).includes('sk-test-value-never-shown'), 'the value is never shown back');
-  await card().getByText(/listening on/).first().waitFor({ timeout: 30_000 });
-  const times = (await card().getByLabel('Log lines of live').innerText()).split('\n').map((l) => l.slice(0, 8)).filter((x) => /^\d\d:\d\d:\d\d$/.test(x));
+  await card()
+    .getByText(/listening on/)
+    .first()
+    .waitFor({ timeout: 30_000 });
+  const times = (await card().getByLabel('Log lines of live').innerText())
+    .split('\n')
+    .map((l) => l.slice(0, 8))
+    .filter((x) => /^\d\d:\d\d:\d\d$/.test(x));
   t.deepEqual(times, [...times].sort().reverse(), 'newest line first');
   await shot(t, 'manage');
 });
@@ -217,7 +248,11 @@ test.serial('signing in again by mail: a sign-in mail, and a returning user land
   const resend = page.getByRole('button', { name: 'Send another link' });
   t.true(await resend.isDisabled(), 'the resend button waits out the minute');
   if (/We already sent a link to/.test(await page.getByRole('status').innerText())) {
-    await page.waitForFunction(() => [...document.querySelectorAll('button')].some((b) => b.textContent === 'Send another link' && !b.disabled), undefined, { timeout: 70_000 });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('button')].some((b) => b.textContent === 'Send another link' && !b.disabled),
+      undefined,
+      { timeout: 70_000 },
+    );
     await resend.click();
     await page.getByText(/We sent a link to/).waitFor();
   }
@@ -242,7 +277,10 @@ test.serial('the chat speaks of tenants, answers once, and keeps the conversatio
   await page.getByRole('button', { name: 'Send' }).and(page.locator(':not([aria-busy])')).waitFor();
   const said = await log.innerText();
   t.notRegex(said, /[A-Z]+_[A-Z]+/, 'no internal action names');
-  t.true(web.streams.includes(`${stack.config.streams.url.replace('{name}', 'chat')}/api/chat`), "the reply streamed from the chat function's own URL");
+  t.true(
+    web.streams.includes(`${stack.config.streams.url.replace('{name}', 'chat')}/api/chat`),
+    "the reply streamed from the chat function's own URL",
+  );
   await page.reload();
   await log.getByText('list my tenants').waitFor();
   t.is(await log.innerText(), said, 'the same conversation after a reload');

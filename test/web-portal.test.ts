@@ -64,7 +64,10 @@ test.serial("an admin activates a user's project, talks to its agent as the answ
   const reply = row.getByRole('log', { name: 'Agent reply' });
   await row.getByText('Reply complete.').waitFor();
   t.regex(await reply.innerText(), /You said: hello from the portal/);
-  t.true(web.streams.some((url) => url.startsWith(stack.streamUrl) && url.endsWith('/messages')), "the reply streamed from the api function's own URL");
+  t.true(
+    web.streams.some((url) => url.startsWith(stack.streamUrl) && url.endsWith('/messages')),
+    "the reply streamed from the api function's own URL",
+  );
   t.true((await screenshotBothWidths(page, 'portal')).phoneOverflow <= 0);
   await row.getByRole('button', { name: 'Deactivate' }).click();
   await row.getByText('Inactive').waitFor({ timeout: 60_000 });
@@ -99,20 +102,30 @@ chatTest('the chat creates a site from plain words and deletes it, each only aft
   t.deepEqual((await (await stack.fetch('/api/v1/tenants', { token })).json()).tenants, [], 'nothing is created before the confirmation');
   await createConfirm.click();
   // The Send button may not have turned busy yet when looked at: wait for the tenant itself.
-  const listed = async () => ((await (await stack.fetch('/api/v1/tenants', { token })).json()).tenants as { id: string; name: string }[]);
+  const listed = async () => (await (await stack.fetch('/api/v1/tenants', { token })).json()).tenants as { id: string; name: string }[];
   let tenants = await listed();
-  for (const deadline = Date.now() + 30_000; tenants.length === 0 && Date.now() < deadline; tenants = await listed()) await page.waitForTimeout(200);
-  t.deepEqual(tenants.map((x) => x.name), ['webby']);
+  for (const deadline = Date.now() + 30_000; tenants.length === 0 && Date.now() < deadline; tenants = await listed())
+    await page.waitForTimeout(200);
+  t.deepEqual(
+    tenants.map((x) => x.name),
+    ['webby'],
+  );
   await log.getByText('Confirmed.').first().waitFor();
 
   await message.fill('delete webby');
   await page.getByRole('button', { name: 'Send' }).click();
   const confirm = log.getByRole('button', { name: 'Confirm' }).last();
-  await log.getByText(/Delete webby/).first().waitFor();
+  await log
+    .getByText(/Delete webby/)
+    .first()
+    .waitFor();
   const before = await (await stack.fetch(`/api/v1/tenants/${tenants[0].id}`, { token })).json();
   // Not "anything but deleting": deleted would pass that too. The site is as created, and no deletion was asked for.
   t.true(['provisioning', 'ready'].includes(before.tenant.state), `nothing is deleted before the confirmation (${before.tenant.state})`);
-  t.false((await readEvents(stack.url, tenants[0].id, token)).some((e) => e.type === 'delete_requested'), 'no deletion was requested');
+  t.false(
+    (await readEvents(stack.url, tenants[0].id, token)).some((e) => e.type === 'delete_requested'),
+    'no deletion was requested',
+  );
   t.true((await screenshotBothWidths(page, 'chat')).phoneOverflow <= 0);
   await confirm.click();
   await log.getByText('Confirmed.').nth(1).waitFor();

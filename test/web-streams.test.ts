@@ -39,7 +39,11 @@ const STEPS: Omit<TenantEvent, 'id' | 'at'>[] = [
 test('the launch page resumes its event stream after each deadline and shows every step once, in order', async (t) => {
   const { page } = web;
   const user = await createTestUser(stack.deps);
-  const created = await stack.fetch('/api/v1/tenants', { method: 'POST', token: user.token, json: { name: 'deadlines', environments: ['demo'] } });
+  const created = await stack.fetch('/api/v1/tenants', {
+    method: 'POST',
+    token: user.token,
+    json: { name: 'deadlines', environments: ['demo'] },
+  });
   t.is(created.status, 202);
   const id: string = (await created.json()).tenant.id;
   // Every request that follows the stream, with the Last-Event-ID it resumed after.
@@ -58,10 +62,15 @@ test('the launch page resumes its event stream after each deadline and shows eve
   await page.getByRole('heading', { name: 'deadlines is ready' }).waitFor({ timeout: 30_000 });
 
   const stored = await readEvents(stack.url, id, user.token);
-  t.deepEqual(await log.locator('li > span').allInnerTexts(), stored.map((e) => e.message), 'every step once, in order');
+  t.deepEqual(
+    await log.locator('li > span').allInnerTexts(),
+    stored.map((e) => e.message),
+    'every step once, in order',
+  );
   t.true(follows.length >= 3, `the stream was reopened after its deadlines (${follows.length} connections)`);
   const ids = stored.map((e) => e.id);
-  for (const lastEventId of follows) t.true(lastEventId !== null && ids.includes(lastEventId), `resumed after a known event (${lastEventId})`);
+  for (const lastEventId of follows)
+    t.true(lastEventId !== null && ids.includes(lastEventId), `resumed after a known event (${lastEventId})`);
   t.deepEqual([...follows].sort(), follows, 'never resumed from an earlier event than before');
   t.deepEqual(streamsThroughHosting(web, stack.url), []);
 });

@@ -22,7 +22,11 @@ test.after.always(async () => {
 });
 
 const deliver = (payload: unknown) =>
-  stack.fetch('/__fn/provision/tasks/provision', { method: 'POST', json: payload, headers: { [TASK_SECRET_HEADER]: stack.config.tasks.secret, 'X-CloudTasks-TaskRetryCount': '0' } });
+  stack.fetch('/__fn/provision/tasks/provision', {
+    method: 'POST',
+    json: payload,
+    headers: { [TASK_SECRET_HEADER]: stack.config.tasks.secret, 'X-CloudTasks-TaskRetryCount': '0' },
+  });
 
 test('a step longer than the lease keeps it renewed, so a second delivery waits instead of joining in', async (t) => {
   const driver = stack.deps.runtime();
@@ -55,7 +59,10 @@ test('a step longer than the lease keeps it renewed, so a second delivery waits 
   t.is(second.status, 503, 'the lease was renewed, so the second delivery is told to come back later');
   release();
   await waitForEvent(stack.streamUrl, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
-  t.deepEqual(tenantProcesses(target).map((p) => p.env), ['live']);
+  t.deepEqual(
+    tenantProcesses(target).map((p) => p.env),
+    ['live'],
+  );
   // The worker gives the lease back just after its last event; wait for that rather than read at once.
   const leaseOf = async () => (await stack.deps.db.doc(`tenants/${target}`).get()).get('lease');
   const deadline = Date.now() + 10_000;

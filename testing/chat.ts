@@ -29,7 +29,12 @@ export interface ChatReply {
 export async function postChat(baseUrl: string, token: string | undefined, body: unknown): Promise<ChatReply> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(`${baseUrl}/api/chat`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${baseUrl}/api/chat`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
   const raw = await res.text();
   const events: ChatEvent[] = [];
   let json: unknown;
@@ -37,7 +42,10 @@ export async function postChat(baseUrl: string, token: string | undefined, body:
     for (const block of raw.split('\n\n')) {
       const lines = block.split('\n');
       const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      const data = lines
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
       if (event) events.push({ event, data: JSON.parse(data) });
     }
   } else if (raw) {
@@ -49,7 +57,9 @@ export async function postChat(baseUrl: string, token: string | undefined, body:
     headers: res.headers,
     events,
     json,
-    text: of('text').map((d) => d.text).join(''),
+    text: of('text')
+      .map((d) => d.text)
+      .join(''),
     of,
     conversationId: of('done')[0]?.conversationId,
   };

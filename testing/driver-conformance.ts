@@ -109,7 +109,12 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
     });
 
   /** A driver that lacks a capability says so: no method, or a rejection with `not_supported`. */
-  const expectNotSupported = async (t: Context, h: ConformanceHarness, flag: keyof DriverFlags, method: 'logs' | 'metrics' | 'restart' | undefined) => {
+  const expectNotSupported = async (
+    t: Context,
+    h: ConformanceHarness,
+    flag: keyof DriverFlags,
+    method: 'logs' | 'metrics' | 'restart' | undefined,
+  ) => {
     const fn = method && (h.driver[method] as ((ref: EnvironmentRef) => Promise<unknown>) | undefined);
     if (!fn) {
       t.pass();
@@ -126,7 +131,9 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
   const runWith = (flag: keyof DriverFlags, method: 'logs' | 'metrics' | 'restart' | undefined, title: string, body: Case) => {
     if (setup.flags && !setup.flags[flag]) {
       test.skip(`${prefix} ${title} (driver lacks ${flag})`, () => {});
-      run(`without ${flag}, ${method ?? 'the driver'} rejects with not_supported instead of faking it`, (t, h) => expectNotSupported(t, h, flag, method));
+      run(`without ${flag}, ${method ?? 'the driver'} rejects with not_supported instead of faking it`, (t, h) =>
+        expectNotSupported(t, h, flag, method),
+      );
       return;
     }
     run(title, async (t, h) => {
@@ -144,7 +151,11 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
     const declared = setup.flags;
     run('the flags the suite skips by are the ones the driver declares', async (t, h) => {
       for (const flag of Object.keys(declared) as (keyof DriverFlags)[]) {
-        t.is(h.driver.flags[flag], declared[flag], `flags.${flag}: the driver says ${h.driver.flags[flag]}, the suite was set up with ${declared[flag]}`);
+        t.is(
+          h.driver.flags[flag],
+          declared[flag],
+          `flags.${flag}: the driver says ${h.driver.flags[flag]}, the suite was set up with ${declared[flag]}`,
+        );
       }
     });
   }
@@ -272,7 +283,10 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
       t.is(typeof line.text, 'string');
     }
     const times = lines.map((l) => Date.parse(l.time));
-    t.deepEqual(times, [...times].sort((a, b) => a - b));
+    t.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+    );
     t.true((await h.driver.logs!(ref, { limit: 1 })).length <= 1);
     const future = new Date(Date.now() + 3_600_000).toISOString();
     t.is((await h.driver.logs!(ref, { since: future })).length, 0);

@@ -6,12 +6,26 @@ import { EventSource } from 'eventsource';
 import type { TenantEvent } from '../shared/tenants/types.ts';
 
 /** Collects events until one of `types` arrives (resolves with all seen) or the timeout passes. */
-export function waitForEvent(baseUrl: string, tenantId: string, token: string, types: string[], timeoutMs = 30_000, lastEventId?: string): Promise<TenantEvent[]> {
+export function waitForEvent(
+  baseUrl: string,
+  tenantId: string,
+  token: string,
+  types: string[],
+  timeoutMs = 30_000,
+  lastEventId?: string,
+): Promise<TenantEvent[]> {
   return new Promise((resolve, reject) => {
     const seen: TenantEvent[] = [];
     const source = new EventSource(`${baseUrl}/api/v1/tenants/${tenantId}/events`, {
       fetch: (input, init) =>
-        fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), Authorization: `Bearer ${token}`, ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) } }),
+        fetch(input, {
+          ...init,
+          headers: {
+            ...(init?.headers as Record<string, string>),
+            Authorization: `Bearer ${token}`,
+            ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}),
+          },
+        }),
     });
     const timer = setTimeout(() => {
       source.close();
@@ -34,11 +48,40 @@ export function waitForEvent(baseUrl: string, tenantId: string, token: string, t
 }
 
 export const EVENT_TYPES = [
-  'provisioning_requested', 'provisioning_started', 'infrastructure_ready', 'secrets_stored', 'deploy_started', 'environment_ready',
-  'tenant_ready', 'identity_ready', 'provisioning_failed', 'suspend_requested', 'environment_suspended', 'tenant_suspended', 'resume_requested',
-  'tenant_resumed', 'restart_requested', 'tenant_restarted', 'deploy_requested', 'deployed', 'reset_requested', 'environment_destroyed',
-  'environment_reset', 'rotate_requested', 'credentials_rotated', 'delete_requested', 'resources_removed', 'tenant_deleted',
-  'tenant_updated', 'suspend_failed', 'resume_failed', 'deploy_failed', 'restart_failed', 'reset_failed', 'rotate_failed', 'delete_failed',
+  'provisioning_requested',
+  'provisioning_started',
+  'infrastructure_ready',
+  'secrets_stored',
+  'deploy_started',
+  'environment_ready',
+  'tenant_ready',
+  'identity_ready',
+  'provisioning_failed',
+  'suspend_requested',
+  'environment_suspended',
+  'tenant_suspended',
+  'resume_requested',
+  'tenant_resumed',
+  'restart_requested',
+  'tenant_restarted',
+  'deploy_requested',
+  'deployed',
+  'reset_requested',
+  'environment_destroyed',
+  'environment_reset',
+  'rotate_requested',
+  'credentials_rotated',
+  'delete_requested',
+  'resources_removed',
+  'tenant_deleted',
+  'tenant_updated',
+  'suspend_failed',
+  'resume_failed',
+  'deploy_failed',
+  'restart_failed',
+  'reset_failed',
+  'rotate_failed',
+  'delete_failed',
 ];
 
 /**

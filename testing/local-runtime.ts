@@ -14,8 +14,13 @@ import type { EnvironmentRef, EnvironmentSpec } from '../shared/runtime/types.ts
 
 export function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
   return {
-    ...ref, image: 'sample-tenant:v1', memoryMb: 256, vars: { GREETING: 'hello' }, secrets: {},
-    labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': ref.env }, ...overrides,
+    ...ref,
+    image: 'sample-tenant:v1',
+    memoryMb: 256,
+    vars: { GREETING: 'hello' },
+    secrets: {},
+    labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': ref.env },
+    ...overrides,
   };
 }
 

@@ -59,9 +59,20 @@ export function createMemoryTenants(options: { registry: Config['registry']; now
       }
       const id = `t-${(++seq).toString().padStart(10, 'a').replace(/[01]/g, 'b')}`;
       const tenant: Tenant = {
-        id, name: input.name, ownerId, plan: input.plan ?? 'pro', region: 'us-central1', memoryMb: 512, state: 'ready',
-        environments: input.environments ?? (['demo', 'test', 'live'] as EnvName[]), driver: 'local', image: options.registry.defaultImage,
-        generation: 1, urls: { live: `http://127.0.0.1/${id}` }, createdAt: now(), updatedAt: now(),
+        id,
+        name: input.name,
+        ownerId,
+        plan: input.plan ?? 'pro',
+        region: 'us-central1',
+        memoryMb: 512,
+        state: 'ready',
+        environments: input.environments ?? (['demo', 'test', 'live'] as EnvName[]),
+        driver: 'local',
+        image: options.registry.defaultImage,
+        generation: 1,
+        urls: { live: `http://127.0.0.1/${id}` },
+        createdAt: now(),
+        updatedAt: now(),
       };
       tenants.set(id, tenant);
       return { ...tenant };
@@ -103,7 +114,14 @@ export function createMemoryTenants(options: { registry: Config['registry']; now
     },
     async status(p, id) {
       const t = load(p, id, 'status');
-      const environments = t.environments.map((env) => ({ tenantId: id, env, status: t.state === 'suspended' ? ('suspended' as const) : ('ready' as const), image: t.image, steps: [], updatedAt: t.updatedAt }));
+      const environments = t.environments.map((env) => ({
+        tenantId: id,
+        env,
+        status: t.state === 'suspended' ? ('suspended' as const) : ('ready' as const),
+        image: t.image,
+        steps: [],
+        updatedAt: t.updatedAt,
+      }));
       return { tenant: { ...t }, environments };
     },
     async logs(p, id, query) {
@@ -115,13 +133,27 @@ export function createMemoryTenants(options: { registry: Config['registry']; now
       const sample: EnvironmentMetrics = { cpu: 0.05, memoryBytes: 64 * 1_048_576, requests: 12, uptimeSeconds: 30, sampledAt: now() };
       return Object.fromEntries(t.environments.map((env) => [env, t.state === 'ready' ? sample : null]));
     },
-    async update() { throw notSupported('memory', 'update'); },
-    async restart() { throw notSupported('memory', 'restart'); },
-    async retryProvision() { throw notSupported('memory', 'retryProvision'); },
-    async environments() { throw notSupported('memory', 'environments'); },
-    async resetEnvironment() { throw notSupported('memory', 'resetEnvironment'); },
-    async registryToken() { throw notSupported('memory', 'registryToken'); },
-    async events() { return []; },
+    async update() {
+      throw notSupported('memory', 'update');
+    },
+    async restart() {
+      throw notSupported('memory', 'restart');
+    },
+    async retryProvision() {
+      throw notSupported('memory', 'retryProvision');
+    },
+    async environments() {
+      throw notSupported('memory', 'environments');
+    },
+    async resetEnvironment() {
+      throw notSupported('memory', 'resetEnvironment');
+    },
+    async registryToken() {
+      throw notSupported('memory', 'registryToken');
+    },
+    async events() {
+      return [];
+    },
   };
   return service;
 }

@@ -85,7 +85,9 @@ function claimBlock(): { next: number; to: number } {
     claimed.push(file);
     return { next: from, to: from + BLOCK - 1 };
   }
-  throw new Error(`No free block of ${BLOCK} test ports left between ${FIRST} and ${lastPort}: remove stale files in ${LOCK_DIR} if no tests are running.`);
+  throw new Error(
+    `No free block of ${BLOCK} test ports left between ${FIRST} and ${lastPort}: remove stale files in ${LOCK_DIR} if no tests are running.`,
+  );
 }
 
 /**

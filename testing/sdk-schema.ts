@@ -39,15 +39,25 @@ export function messagesFile(api: string, version: string, root = SDK_ROOT): str
 }
 
 const KINDS: Record<string, SchemaField['kind']> = {
-  MessageField: 'message', EnumField: 'enum', StringField: 'string', IntegerField: 'integer',
-  FloatField: 'number', BooleanField: 'boolean', BytesField: 'bytes',
+  MessageField: 'message',
+  EnumField: 'enum',
+  StringField: 'string',
+  IntegerField: 'integer',
+  FloatField: 'number',
+  BooleanField: 'boolean',
+  BytesField: 'bytes',
 };
 
 /** Parses a generated `_messages.py` file. */
 export function parseMessages(source: string): Schema {
   const schema: Schema = new Map();
   // Open classes by indentation, so nested classes (LimitsValue, AdditionalProperty) get qualified names.
-  const stack: { indent: number; name: string; docs: Map<string, string>; pending: { name: string; kind: SchemaField['kind']; type?: string; repeated: boolean }[] }[] = [];
+  const stack: {
+    indent: number;
+    name: string;
+    docs: Map<string, string>;
+    pending: { name: string; kind: SchemaField['kind']; type?: string; repeated: boolean }[];
+  }[] = [];
   const lines = source.split('\n');
   const close = (indent: number) => {
     while (stack.length && stack.at(-1)!.indent >= indent) {
@@ -55,7 +65,12 @@ export function parseMessages(source: string): Schema {
       const message: SchemaMessage = { name: open.name, fields: new Map(), isMap: false };
       for (const field of open.pending) {
         const type = field.type ? resolve(field.type, open.name) : undefined;
-        message.fields.set(field.name, { kind: field.kind, type, repeated: field.repeated, required: /^Required\b/.test(open.docs.get(field.name) ?? '') });
+        message.fields.set(field.name, {
+          kind: field.kind,
+          type,
+          repeated: field.repeated,
+          required: /^Required\b/.test(open.docs.get(field.name) ?? ''),
+        });
       }
       message.isMap = message.fields.size === 1 && message.fields.has('additionalProperties');
       schema.set(open.name, message);
@@ -86,10 +101,15 @@ export function parseMessages(source: string): Schema {
         let inFields = false;
         for (; j < lines.length; j++) {
           const doc = lines[j];
-          if (/^\s*Fields:\s*$/.test(doc)) { inFields = true; continue; }
+          if (/^\s*Fields:\s*$/.test(doc)) {
+            inFields = true;
+            continue;
+          }
           const entry = inFields ? /^\s{4}(\w+): ?(.*)$/.exec(doc.slice(indent)) : null;
-          if (entry) { current = entry[1]; docs.set(current, entry[2]); }
-          else if (inFields && current && doc.trim() && !doc.includes('"""')) docs.set(current, `${docs.get(current)} ${doc.trim()}`);
+          if (entry) {
+            current = entry[1];
+            docs.set(current, entry[2]);
+          } else if (inFields && current && doc.trim() && !doc.includes('"""')) docs.set(current, `${docs.get(current)} ${doc.trim()}`);
           if (j > i + 1 && doc.includes('"""')) break;
         }
       }
@@ -102,7 +122,8 @@ export function parseMessages(source: string): Schema {
       const indent = field[1].length;
       close(indent);
       const kind = KINDS[field[3]];
-      if (kind && stack.length) stack.at(-1)!.pending.push({ name: field[2], kind, type: field[4], repeated: /repeated=True/.test(field[5]) });
+      if (kind && stack.length)
+        stack.at(-1)!.pending.push({ name: field[2], kind, type: field[4], repeated: /repeated=True/.test(field[5]) });
       continue;
     }
     const code = /^(\S)/.exec(line);

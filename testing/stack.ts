@@ -50,14 +50,23 @@ function emulatorHosts() {
 function watchSteps(what: string) {
   let current = '';
   const started = Date.now();
-  const timer = setInterval(() => process.stderr.write(`${what}: still in "${current}" after ${Math.round((Date.now() - started) / 1000)} s\n`), 20_000);
+  const timer = setInterval(
+    () => process.stderr.write(`${what}: still in "${current}" after ${Math.round((Date.now() - started) / 1000)} s\n`),
+    20_000,
+  );
   timer.unref();
   const step = (name: string) => {
     current = name;
   };
   step.done = () => {
     clearInterval(timer);
-    setTimeout(() => process.stderr.write(`${what}: the process is still alive 20 s after; open: ${describeOpenHandles()}; streams: ${describeOpenStreams().join(' | ') || 'none'}\n`), 20_000).unref();
+    setTimeout(
+      () =>
+        process.stderr.write(
+          `${what}: the process is still alive 20 s after; open: ${describeOpenHandles()}; streams: ${describeOpenStreams().join(' | ') || 'none'}\n`,
+        ),
+      20_000,
+    ).unref();
   };
   return step;
 }
@@ -76,7 +85,9 @@ function describeOpenHandles(): string {
     .join(', ');
 }
 
-export async function startTestStack(options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {},
+): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-stack-'));
@@ -93,7 +104,10 @@ export async function startTestStack(options: { env?: Record<string, string>; ta
       port: 0,
       dedupWindowMs: 2000,
       log: () => {},
-      queues: QUEUES.map((q) => ({ name: `projects/${projectId}/locations/us-central1/queues/${q}`, retryConfig: { minBackoff: { nanos: 100_000_000 }, maxBackoff: { seconds: 2 } } })),
+      queues: QUEUES.map((q) => ({
+        name: `projects/${projectId}/locations/us-central1/queues/${q}`,
+        retryConfig: { minBackoff: { nanos: 100_000_000 }, maxBackoff: { seconds: 2 } },
+      })),
     });
   }
   const config = parseConfig({

@@ -131,7 +131,9 @@ async function streamReply(req, res) {
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   let closed = false;
-  res.on('close', () => { closed = true; });
+  res.on('close', () => {
+    closed = true;
+  });
   const words = `Agent of ${tenantId}/${envName} here. You said: ${message.trim().slice(0, 500)}`.split(/\s+/);
   for (const [index, word] of words.entries()) {
     if (closed) return;
@@ -155,7 +157,12 @@ const server = createServer((req, res) => {
         return sendJson(res, 200, { status: 'ok', tenantId, env: envName, uptimeSeconds: Math.round(process.uptime()), requests });
       }
       if (req.method === 'GET' && path === '/metrics') {
-        return sendJson(res, 200, { requests, uptimeSeconds: Math.round(process.uptime()), memory: process.memoryUsage(), startedAt: startedAt.toISOString() });
+        return sendJson(res, 200, {
+          requests,
+          uptimeSeconds: Math.round(process.uptime()),
+          memory: process.memoryUsage(),
+          startedAt: startedAt.toISOString(),
+        });
       }
       if (req.method === 'POST' && path === '/messages') return streamReply(req, res);
       if (req.method === 'GET' && path === '/') {
@@ -163,7 +170,9 @@ const server = createServer((req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         return res.end(page);
       }
-      return sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${req.method} ${path}; try GET /, GET /health, GET /metrics or POST /messages` } });
+      return sendJson(res, 404, {
+        error: { code: 'not_found', message: `no route for ${req.method} ${path}; try GET /, GET /health, GET /metrics or POST /messages` },
+      });
     })
     .catch((error) => {
       process.stderr.write(`${new Date().toISOString()} request failed: ${error instanceof Error ? error.stack : String(error)}\n`);
@@ -178,7 +187,10 @@ function shutDown(signal) {
   server.close(() => process.exit(0));
   server.closeIdleConnections();
   // Streams in progress get a moment to finish, then the process leaves anyway.
-  setTimeout(() => { server.closeAllConnections(); process.exit(0); }, 2000).unref();
+  setTimeout(() => {
+    server.closeAllConnections();
+    process.exit(0);
+  }, 2000).unref();
 }
 process.on('SIGTERM', () => shutDown('SIGTERM'));
 process.on('SIGINT', () => shutDown('SIGINT'));

@@ -21,16 +21,27 @@ const folders: string[] = [];
 async function startTenant(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Running> {
   const child = spawn(process.execPath, [SERVER], {
     env: {
-      PATH: process.env.PATH ?? '', PORT: '0', TENANT_ID: 'acme', ENV_NAME: 'demo', IMAGE: 'sample:v1',
-      DATA_DIR: dataDir, JWT_SECRET: SECRET_VALUE, TENANTPLANE_SECRET_KEYS: 'JWT_SECRET,DATABASE_URL',
-      STREAM_DELAY_MS: '40', ...extraEnv,
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      TENANT_ID: 'acme',
+      ENV_NAME: 'demo',
+      IMAGE: 'sample:v1',
+      DATA_DIR: dataDir,
+      JWT_SECRET: SECRET_VALUE,
+      TENANTPLANE_SECRET_KEYS: 'JWT_SECRET,DATABASE_URL',
+      STREAM_DELAY_MS: '40',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(child);
   let out = '';
-  child.stdout!.on('data', (c) => { out += c; });
-  child.stderr!.on('data', (c) => { out += c; });
+  child.stdout!.on('data', (c) => {
+    out += c;
+  });
+  child.stderr!.on('data', (c) => {
+    out += c;
+  });
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const match = /listening on (http:\/\/\S+)/.exec(out);
@@ -118,7 +129,9 @@ test('POST /messages streams the reply word by word as separate SSE events, then
   // Words spaced well apart, so even a busy machine cannot make a correct stream look buffered.
   const app = await startTenant(await makeDataDir(), { STREAM_DELAY_MS: '120' });
   const res = await fetch(`${app.url}/messages`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'hello there' }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message: 'hello there' }),
   });
   t.is(res.status, 200);
   t.regex(res.headers.get('content-type') ?? '', /^text\/event-stream/);
@@ -132,7 +145,13 @@ test('POST /messages streams the reply word by word as separate SSE events, then
   const all = arrivals.map((a) => a.text).join('');
   const deltas = [...all.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
   t.true(all.trimEnd().endsWith('event: done\ndata: {"words":' + (deltas.length - 1) + '}'));
-  t.is(deltas.slice(0, -1).map((d) => d.delta).join(''), 'Agent of acme/demo here. You said: hello there');
+  t.is(
+    deltas
+      .slice(0, -1)
+      .map((d) => d.delta)
+      .join(''),
+    'Agent of acme/demo here. You said: hello there',
+  );
   // Unbuffered: the first words arrive on their own, long before the end of the stream.
   t.true(arrivals.length >= 2, `expected several reads, got ${arrivals.length}`);
   t.false(arrivals[0].text.includes('event: done'), 'the first read already held the whole reply');
@@ -162,7 +181,9 @@ test('a missing PORT stops the process with a message saying how to set it', asy
   const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(child);
   let err = '';
-  child.stderr.on('data', (c) => { err += c; });
+  child.stderr.on('data', (c) => {
+    err += c;
+  });
   t.is(await waitExit(child), 2);
   t.regex(err, /PORT must be set.*PORT=8080/);
 });

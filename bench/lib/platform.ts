@@ -26,7 +26,10 @@ export async function ensureEmulators(log: (line: string) => void = () => {}): P
   checkPrerequisites();
   const logDir = mkdtempSync(join(tmpdir(), 'tenantplane-bench-'));
   log(`Starting the Firestore and Auth emulators (logs in ${logDir})…`);
-  const [firestore, auth] = await Promise.all([startFirestoreEmulator({ logDir }), startAuthEmulator({ projectId: 'demo-tenantplane', logDir })]);
+  const [firestore, auth] = await Promise.all([
+    startFirestoreEmulator({ logDir }),
+    startAuthEmulator({ projectId: 'demo-tenantplane', logDir }),
+  ]);
   process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
   process.env.FIREBASE_AUTH_EMULATOR_HOST = auth.host;
   return async () => {
@@ -85,7 +88,9 @@ export async function startBenchPlatform(options: { env?: Record<string, string>
 export async function runtimePids(runtimeDir: string): Promise<Map<string, number>> {
   const pids = new Map<string, number>();
   try {
-    const state = JSON.parse(await readFile(join(runtimeDir, 'runtime-state.json'), 'utf8')) as { environments: Record<string, { pid?: number; pidStartTicks?: number }> };
+    const state = JSON.parse(await readFile(join(runtimeDir, 'runtime-state.json'), 'utf8')) as {
+      environments: Record<string, { pid?: number; pidStartTicks?: number }>;
+    };
     for (const [key, rec] of Object.entries(state.environments)) {
       if (rec.pid && rec.pidStartTicks !== undefined && readStartTicks(rec.pid) === rec.pidStartTicks) pids.set(key, rec.pid);
     }

@@ -62,7 +62,11 @@ export function formatTable(reports: BenchReport[]): string {
     }
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row: string[]) => row.map((cell, i) => (i === 2 || i === 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => (i === 2 || i === 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
@@ -72,8 +76,11 @@ export function formatMarkdown(reports: BenchReport[]): string {
   for (const report of reports) {
     for (const [name, f] of Object.entries(report.figures)) {
       const r = ratio(f);
-      const baseline = f.baseline === undefined ? '–' : `${formatNumber(f.baseline)} ${f.unit}${f.baselineLabel ? ` (${f.baselineLabel})` : ''}`;
-      out.push(`| ${report.name} | ${name} | ${formatNumber(f.value)} ${f.unit} | ${baseline} | ${r === undefined ? '–' : `${formatNumber(r)}×`} |`);
+      const baseline =
+        f.baseline === undefined ? '–' : `${formatNumber(f.baseline)} ${f.unit}${f.baselineLabel ? ` (${f.baselineLabel})` : ''}`;
+      out.push(
+        `| ${report.name} | ${name} | ${formatNumber(f.value)} ${f.unit} | ${baseline} | ${r === undefined ? '–' : `${formatNumber(r)}×`} |`,
+      );
     }
   }
   return out.join('\n');

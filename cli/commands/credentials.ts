@@ -13,14 +13,24 @@ export const credentials: Command = {
   usage: 'credentials <tenant> [--link <one-time link>]',
   summary: "show a tenant's generated credentials, once",
   args: [1, 1],
-  options: { link: { type: 'string', description: 'the one-time link (a URL or /api/v1/… path) if this machine did not create or rotate the tenant' } },
+  options: {
+    link: {
+      type: 'string',
+      description: 'the one-time link (a URL or /api/v1/… path) if this machine did not create or rotate the tenant',
+    },
+  },
   async run(ctx) {
     const tenant = await resolveArg(ctx);
     const client = ctx.client();
     const given = ctx.values.link === undefined ? undefined : String(ctx.values.link);
     const link = given ? given.replace(/^https?:\/\/[^/]+/, '') : readCredentialsLink(ctx.env, client.url, tenant.id);
     const rotateHint = `Rotate them to get new ones, which you can show once: tenantplane rotate ${tenant.name}`;
-    if (!link) throw new CliError(`The credentials of ${tenant.name} were already shown, or were created on another machine. ${rotateHint}`, 'gone', 410);
+    if (!link)
+      throw new CliError(
+        `The credentials of ${tenant.name} were already shown, or were created on another machine. ${rotateHint}`,
+        'gone',
+        410,
+      );
     let values: Record<string, string>;
     try {
       values = (await client.request<{ credentials: Record<string, string> }>('GET', link)).credentials;
@@ -33,7 +43,12 @@ export const credentials: Command = {
     }
     forgetCredentialsLink(ctx.env, client.url, tenant.id);
     if (ctx.out.jsonMode) return ctx.out.json({ credentials: values });
-    ctx.out.note(ctx.out.color('yellow', `Shown once: save these now. ${rotateHint.replace('Rotate them to get new ones, which you can show once:', 'Lost later? Rotate:')}`));
+    ctx.out.note(
+      ctx.out.color(
+        'yellow',
+        `Shown once: save these now. ${rotateHint.replace('Rotate them to get new ones, which you can show once:', 'Lost later? Rotate:')}`,
+      ),
+    );
     for (const [key, value] of Object.entries(values)) ctx.out.line(`${key}=${value}`);
   },
 };

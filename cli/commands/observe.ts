@@ -22,19 +22,23 @@ export const logs: Command = {
     const q = new URLSearchParams();
     if (ctx.values.env !== undefined) q.set('env', String(ctx.values.env));
     if (ctx.values.limit !== undefined) {
-      if (!/^\d+$/.test(String(ctx.values.limit))) throw new UsageError(`--limit is a number of lines, e.g. 50; got "${ctx.values.limit}".`, 'logs');
+      if (!/^\d+$/.test(String(ctx.values.limit)))
+        throw new UsageError(`--limit is a number of lines, e.g. 50; got "${ctx.values.limit}".`, 'logs');
       q.set('limit', String(ctx.values.limit));
     }
     if (ctx.values.since !== undefined) {
       const since = new Date(String(ctx.values.since));
-      if (Number.isNaN(since.getTime())) throw new UsageError(`--since is an ISO-8601 time such as 2024-05-01T10:00:00Z; got "${ctx.values.since}".`, 'logs');
+      if (Number.isNaN(since.getTime()))
+        throw new UsageError(`--since is an ISO-8601 time such as 2024-05-01T10:00:00Z; got "${ctx.values.since}".`, 'logs');
       q.set('since', since.toISOString());
     }
     const path = `/api/v1/tenants/${id}/logs`;
     const { lines } = await ctx.client().request<{ lines: LogLine[] }>('GET', `${path}${q.size ? `?${q}` : ''}`);
     const print = (l: LogLine) => {
       if (ctx.out.jsonMode) return ctx.out.jsonLine(l);
-      ctx.out.line(`${ctx.out.color('dim', l.time)} ${l.stream === 'stderr' ? ctx.out.color('red', l.text) : l.stream === 'system' ? ctx.out.color('yellow', l.text) : l.text}`);
+      ctx.out.line(
+        `${ctx.out.color('dim', l.time)} ${l.stream === 'stderr' ? ctx.out.color('red', l.text) : l.stream === 'system' ? ctx.out.color('yellow', l.text) : l.text}`,
+      );
     };
     if (!ctx.values.follow) {
       if (ctx.out.jsonMode) return ctx.out.json({ lines });
@@ -58,7 +62,15 @@ export const logs: Command = {
  * Polls for lines at or after the newest one seen and prints only those not
  * printed yet (same time, stream and text), so nothing repeats or goes missing.
  */
-async function followLogs(client: ReturnType<CommandContext['client']>, path: string, base: URLSearchParams, seen: LogLine[], print: (l: LogLine) => void, signal: AbortSignal, intervalMs: number): Promise<void> {
+async function followLogs(
+  client: ReturnType<CommandContext['client']>,
+  path: string,
+  base: URLSearchParams,
+  seen: LogLine[],
+  print: (l: LogLine) => void,
+  signal: AbortSignal,
+  intervalMs: number,
+): Promise<void> {
   const keyOf = (l: LogLine) => `${l.time}\u0000${l.stream}\u0000${l.text}`;
   let newest = seen.at(-1)?.time;
   let atNewest = new Set(seen.filter((l) => l.time === newest).map(keyOf));

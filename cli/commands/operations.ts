@@ -18,7 +18,11 @@ function simple(kind: OperationKind & ('suspend' | 'resume'), summary: string): 
     async run(ctx) {
       const tenant = await resolveArg(ctx);
       if (kind === 'suspend' && tenant.environments.includes('live')) {
-        await confirmYes(ctx, `Suspending ${tenant.name} stops every environment, live included: live stops answering until you resume. Data is kept.`, 'Suspend');
+        await confirmYes(
+          ctx,
+          `Suspending ${tenant.name} stops every environment, live included: live stops answering until you resume. Data is kept.`,
+          'Suspend',
+        );
       }
       return followAccepted(ctx, kind, await ctx.client().request<Accepted>('POST', `/api/v1/tenants/${tenant.id}/${kind}`));
     },
@@ -52,7 +56,11 @@ export const rotate: Command = {
   options: { ...YES, ...WAIT_OPTIONS },
   async run(ctx) {
     const tenant = await resolveArg(ctx);
-    await confirmYes(ctx, `Rotating replaces the credentials of ${tenant.name}: the old values stop working and every environment${tenant.environments.includes('live') ? ', live included,' : ''} restarts.`, 'Rotate');
+    await confirmYes(
+      ctx,
+      `Rotating replaces the credentials of ${tenant.name}: the old values stop working and every environment${tenant.environments.includes('live') ? ', live included,' : ''} restarts.`,
+      'Rotate',
+    );
     const accepted = await ctx.client().request<Accepted>('POST', `/api/v1/tenants/${tenant.id}/rotate-credentials`);
     if (accepted.links.credentials) rememberCredentialsLink(ctx.env, ctx.client().url, tenant.id, accepted.links.credentials);
     return followAccepted(ctx, 'rotate', accepted, () => [`  Show the new credentials once: tenantplane credentials ${tenant.name}`]);
@@ -78,7 +86,8 @@ async function confirmYes(ctx: CommandContext, warning: string, verb: string): P
   if (ctx.values.yes) return;
   ctx.out.note(ctx.out.color('yellow', warning));
   const answer = await askLine(ctx.stdin, ctx.stderr, `${verb}? [y/N] `);
-  if (answer === undefined) throw new CliError(`Nothing done: no confirmation was given (stdin ended). Answer y, or pass --yes.`, 'not_confirmed');
+  if (answer === undefined)
+    throw new CliError(`Nothing done: no confirmation was given (stdin ended). Answer y, or pass --yes.`, 'not_confirmed');
   if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('Nothing done.', 'not_confirmed');
 }
 
@@ -86,6 +95,7 @@ async function confirmYes(ctx: CommandContext, warning: string, verb: string): P
 async function confirmName(ctx: CommandContext, name: string, id: string): Promise<void> {
   ctx.out.note(ctx.out.color('red', `This deletes ${name} (${id}) with every environment and all their data. It cannot be undone.`));
   const answer = await askLine(ctx.stdin, ctx.stderr, `Type the tenant's name (${name}) to confirm: `);
-  if (answer === undefined) throw new CliError(`Not deleted: no confirmation was given (stdin ended). Type the name, or pass --yes.`, 'not_confirmed');
+  if (answer === undefined)
+    throw new CliError(`Not deleted: no confirmation was given (stdin ended). Type the name, or pass --yes.`, 'not_confirmed');
   if (answer.trim() !== name) throw new CliError(`Not deleted: "${answer.trim()}" is not "${name}".`, 'not_confirmed');
 }

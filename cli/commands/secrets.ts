@@ -29,7 +29,12 @@ export const secrets: Command = {
     if ((first === 'rm' || first === 'remove') && rest.length === 2) return removeKey({ ...ctx, args: rest });
     if (first === 'list' && rest.length === 1) return listKeys({ ...ctx, args: rest });
     if (ctx.args.length !== 1) {
-      throw new UsageError(first === 'set' || first === 'rm' ? `secrets ${first} takes a tenant and a KEY, e.g. \`secrets ${first} shop GEMINI_API_KEY\`.` : `Unknown secrets command "${first}"; use set or rm.`, 'secrets');
+      throw new UsageError(
+        first === 'set' || first === 'rm'
+          ? `secrets ${first} takes a tenant and a KEY, e.g. \`secrets ${first} shop GEMINI_API_KEY\`.`
+          : `Unknown secrets command "${first}"; use set or rm.`,
+        'secrets',
+      );
     }
     return listKeys(ctx);
   },
@@ -44,7 +49,11 @@ async function listKeys(ctx: CommandContext) {
 }
 
 function checkKey(key: string) {
-  if (!KEY.test(key)) throw new UsageError(`Secret keys are UPPER_SNAKE_CASE, 2–64 characters, starting with a letter (e.g. GEMINI_API_KEY); got "${key}".`, 'secrets');
+  if (!KEY.test(key))
+    throw new UsageError(
+      `Secret keys are UPPER_SNAKE_CASE, 2–64 characters, starting with a letter (e.g. GEMINI_API_KEY); got "${key}".`,
+      'secrets',
+    );
 }
 
 async function set(ctx: CommandContext) {
@@ -52,7 +61,11 @@ async function set(ctx: CommandContext) {
   checkKey(key);
   const { id, name } = await resolveArg(ctx);
   const value = await readSecretValue(ctx.stdin, ctx.stderr, `Value of ${key} (input hidden): `);
-  if (!value) throw new UsageError(`No value for ${key}: pipe it on stdin, e.g. \`printf %s "$VALUE" | tenantplane secrets set ${name} ${key}\`.`, 'secrets');
+  if (!value)
+    throw new UsageError(
+      `No value for ${key}: pipe it on stdin, e.g. \`printf %s "$VALUE" | tenantplane secrets set ${name} ${key}\`.`,
+      'secrets',
+    );
   const path = `/api/v1/tenants/${id}/secrets/${key}`;
   let secret: SecretMeta;
   try {
@@ -69,7 +82,9 @@ async function removeKey(ctx: CommandContext) {
   const key = ctx.args[1];
   checkKey(key);
   const { id, name } = await resolveArg(ctx);
-  const result = await ctx.client().request<{ key: string; deleted: boolean; restarting?: boolean }>('DELETE', `/api/v1/tenants/${id}/secrets/${key}`);
+  const result = await ctx
+    .client()
+    .request<{ key: string; deleted: boolean; restarting?: boolean }>('DELETE', `/api/v1/tenants/${id}/secrets/${key}`);
   if (ctx.out.jsonMode) return ctx.out.json(result);
   ctx.out.line(`Removed ${key} from ${name}.${result.restarting ? ' The environments restart without it.' : ''}`);
 }

@@ -1,7 +1,16 @@
 /** `login` and `logout`: where the CLI's sign-in comes from and goes. */
 import type { Command } from '../command.ts';
 import { createClient } from '../client.ts';
-import { DEFAULT_URL, decodeJwt, defaultTokenEndpoint, readCredentials, refreshIdToken, removeCredentials, writeCredentials, type StoredCredentials } from '../credentials.ts';
+import {
+  DEFAULT_URL,
+  decodeJwt,
+  defaultTokenEndpoint,
+  readCredentials,
+  refreshIdToken,
+  removeCredentials,
+  writeCredentials,
+  type StoredCredentials,
+} from '../credentials.ts';
 import { UsageError } from '../errors.ts';
 import { readSecretValue } from '../input.ts';
 import { deviceLogin } from '../device-login.ts';
@@ -18,7 +27,10 @@ export const login: Command = {
     token: { type: 'string', description: 'Firebase ID token; prefer piping it on stdin so it stays out of shell history' },
     'refresh-token': { type: 'string', description: 'Firebase refresh token: the CLI mints fresh ID tokens with it' },
     'api-key': { type: 'string', description: 'the Firebase web API key (needed with --refresh-token)' },
-    'token-endpoint': { type: 'string', description: 'Secure Token API URL (default: the Auth emulator when FIREBASE_AUTH_EMULATOR_HOST is set)' },
+    'token-endpoint': {
+      type: 'string',
+      description: 'Secure Token API URL (default: the Auth emulator when FIREBASE_AUTH_EMULATOR_HOST is set)',
+    },
   },
   async run(ctx) {
     const { values, env, out } = ctx;
@@ -34,12 +46,21 @@ export const login: Command = {
       credentials.refreshToken = String(values['refresh-token']);
       credentials.apiKey = String(values['api-key']);
       credentials.tokenEndpoint = String(values['token-endpoint'] ?? defaultTokenEndpoint(env));
-      credentials.idToken = (await refreshIdToken(credentials.tokenEndpoint, credentials.apiKey, credentials.refreshToken, ctx.fetch)).idToken;
+      credentials.idToken = (
+        await refreshIdToken(credentials.tokenEndpoint, credentials.apiKey, credentials.refreshToken, ctx.fetch)
+      ).idToken;
     } else {
       // An ID token given or piped in (scripts) is used as before; a terminal, or nothing piped, starts the device flow.
-      const piped = values.token === undefined && !ctx.stdin.isTTY && values.email === undefined ? (await readSecretValue(ctx.stdin, ctx.stderr, '')).trim() : '';
+      const piped =
+        values.token === undefined && !ctx.stdin.isTTY && values.email === undefined
+          ? (await readSecretValue(ctx.stdin, ctx.stderr, '')).trim()
+          : '';
       const token = (values.token as string | undefined) ?? piped;
-      if (values.token !== undefined && !token) throw new UsageError('--token is empty: pass the ID token, or run `tenantplane login` alone to approve a code in the browser.', 'login');
+      if (values.token !== undefined && !token)
+        throw new UsageError(
+          '--token is empty: pass the ID token, or run `tenantplane login` alone to approve a code in the browser.',
+          'login',
+        );
       if (token) credentials.idToken = token;
       else Object.assign(credentials, await deviceLogin(url, ctx, { email: values.email as string | undefined }));
     }
@@ -51,7 +72,13 @@ export const login: Command = {
     const who = claims?.email ?? claims?.user_id ?? claims?.sub ?? 'your account';
     if (out.jsonMode) out.json({ url, user: who, credentialsFile: file, refreshes: Boolean(credentials.refreshToken) });
     out.line(`Signed in to ${url} as ${who}. Credentials saved in ${file}.`);
-    if (!credentials.refreshToken && claims?.exp) out.line(out.color('dim', `The ID token expires at ${new Date(claims.exp * 1000).toLocaleString()}; log in with --refresh-token to stay signed in.`));
+    if (!credentials.refreshToken && claims?.exp)
+      out.line(
+        out.color(
+          'dim',
+          `The ID token expires at ${new Date(claims.exp * 1000).toLocaleString()}; log in with --refresh-token to stay signed in.`,
+        ),
+      );
   },
 };
 
@@ -67,7 +94,11 @@ export const logout: Command = {
     const revoked = ctx.values['keep-sessions'] ? false : await revokeStoredSession(ctx);
     const removed = removeCredentials(ctx.env);
     if (ctx.out.jsonMode) ctx.out.json({ signedOut: removed, revoked });
-    ctx.out.line(removed ? `Signed out: ${revoked ? 'the refresh token is revoked (every session of this account ends) and ' : ''}the stored credentials are deleted.` : 'You were not signed in.');
+    ctx.out.line(
+      removed
+        ? `Signed out: ${revoked ? 'the refresh token is revoked (every session of this account ends) and ' : ''}the stored credentials are deleted.`
+        : 'You were not signed in.',
+    );
     if (ctx.env.TENANTPLANE_TOKEN) ctx.out.note('TENANTPLANE_TOKEN is still set in this shell and still signs you in.');
   },
 };

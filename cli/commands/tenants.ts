@@ -18,7 +18,12 @@ export const list: Command = {
     if (ctx.out.jsonMode) return ctx.out.json({ tenants });
     if (tenants.length === 0) return ctx.out.line('No tenants yet. Create one with `tenantplane create <name>`.');
     ctx.out.table(
-      tenants.map((t) => ({ ...t, state: paintState(ctx.out, t.state), environments: t.environments.join(','), url: t.urls.live ?? Object.values(t.urls)[0] })),
+      tenants.map((t) => ({
+        ...t,
+        state: paintState(ctx.out, t.state),
+        environments: t.environments.join(','),
+        url: t.urls.live ?? Object.values(t.urls)[0],
+      })),
       ['id', 'name', 'state', 'plan', 'environments', 'url'],
     );
   },
@@ -30,8 +35,8 @@ export const create: Command = {
   summary: 'create a tenant and follow its provisioning until it is ready',
   args: [1, 1],
   options: {
-    env: { type: 'string', description: 'environments, comma-separated, of demo, test, live (default: the plan\'s)' },
-    plan: { type: 'string', description: 'plan name (default: the platform\'s default plan)' },
+    env: { type: 'string', description: "environments, comma-separated, of demo, test, live (default: the plan's)" },
+    plan: { type: 'string', description: "plan name (default: the platform's default plan)" },
     memory: { type: 'string', description: 'memory per environment in MiB: 256, 512, 1024 or 2048' },
     region: { type: 'string', description: 'region such as europe-west1' },
     ...WAIT_OPTIONS,
@@ -39,16 +44,21 @@ export const create: Command = {
   async run(ctx) {
     const body: Record<string, unknown> = { name: ctx.args[0] };
     if (ctx.values.env !== undefined) {
-      const envs = String(ctx.values.env).split(',').map((e) => e.trim()).filter(Boolean);
+      const envs = String(ctx.values.env)
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       const bad = envs.filter((e) => !ENVS.includes(e));
-      if (envs.length === 0 || bad.length) throw new UsageError(`--env takes a comma-separated list of ${ENVS.join(', ')}; got "${ctx.values.env}".`, 'create');
+      if (envs.length === 0 || bad.length)
+        throw new UsageError(`--env takes a comma-separated list of ${ENVS.join(', ')}; got "${ctx.values.env}".`, 'create');
       body.environments = envs;
     }
     if (ctx.values.plan !== undefined) body.plan = ctx.values.plan;
     if (ctx.values.region !== undefined) body.region = ctx.values.region;
     if (ctx.values.memory !== undefined) {
       const memory = Number(ctx.values.memory);
-      if (!Number.isInteger(memory)) throw new UsageError(`--memory is a whole number of MiB (256, 512, 1024 or 2048); got "${ctx.values.memory}".`, 'create');
+      if (!Number.isInteger(memory))
+        throw new UsageError(`--memory is a whole number of MiB (256, 512, 1024 or 2048); got "${ctx.values.memory}".`, 'create');
       body.memoryMb = memory;
     }
     const accepted = await ctx.client().request<Accepted>('POST', '/api/v1/tenants', body);
@@ -85,7 +95,14 @@ export const status: Command = {
     printTenant(ctx.out, result.tenant);
     ctx.out.line();
     ctx.out.table(
-      result.environments.map((e) => ({ env: e.env, status: paintState(ctx.out, e.status), url: e.url, image: e.image, error: e.error?.message, updated: e.updatedAt })),
+      result.environments.map((e) => ({
+        env: e.env,
+        status: paintState(ctx.out, e.status),
+        url: e.url,
+        image: e.image,
+        error: e.error?.message,
+        updated: e.updatedAt,
+      })),
       ['env', 'status', 'url', 'image', 'error', 'updated'],
     );
   },

@@ -28,10 +28,23 @@ export const Code = {
 export type CodeName = keyof typeof Code;
 
 const HTTP_STATUS: Record<CodeName, number> = {
-  OK: 200, CANCELLED: 499, UNKNOWN: 500, INVALID_ARGUMENT: 400, DEADLINE_EXCEEDED: 504,
-  NOT_FOUND: 404, ALREADY_EXISTS: 409, PERMISSION_DENIED: 403, RESOURCE_EXHAUSTED: 429,
-  FAILED_PRECONDITION: 400, ABORTED: 409, OUT_OF_RANGE: 400, UNIMPLEMENTED: 501,
-  INTERNAL: 500, UNAVAILABLE: 503, DATA_LOSS: 500, UNAUTHENTICATED: 401,
+  OK: 200,
+  CANCELLED: 499,
+  UNKNOWN: 500,
+  INVALID_ARGUMENT: 400,
+  DEADLINE_EXCEEDED: 504,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  PERMISSION_DENIED: 403,
+  RESOURCE_EXHAUSTED: 429,
+  FAILED_PRECONDITION: 400,
+  ABORTED: 409,
+  OUT_OF_RANGE: 400,
+  UNIMPLEMENTED: 501,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  DATA_LOSS: 500,
+  UNAUTHENTICATED: 401,
 };
 
 /** An API failure with its canonical code; thrown by the API layer. */
@@ -54,17 +67,28 @@ export class ApiError extends Error {
 export function codeForHttpStatus(status: number): number {
   if (status >= 200 && status < 300) return Code.OK;
   switch (status) {
-    case 400: return Code.INVALID_ARGUMENT;
-    case 401: return Code.UNAUTHENTICATED;
-    case 403: return Code.PERMISSION_DENIED;
-    case 404: return Code.NOT_FOUND;
-    case 409: return Code.ABORTED;
-    case 429: return Code.RESOURCE_EXHAUSTED;
-    case 499: return Code.CANCELLED;
-    case 501: return Code.UNIMPLEMENTED;
-    case 503: return Code.UNAVAILABLE;
-    case 504: return Code.DEADLINE_EXCEEDED;
-    default: return status >= 500 ? Code.INTERNAL : Code.UNKNOWN;
+    case 400:
+      return Code.INVALID_ARGUMENT;
+    case 401:
+      return Code.UNAUTHENTICATED;
+    case 403:
+      return Code.PERMISSION_DENIED;
+    case 404:
+      return Code.NOT_FOUND;
+    case 409:
+      return Code.ABORTED;
+    case 429:
+      return Code.RESOURCE_EXHAUSTED;
+    case 499:
+      return Code.CANCELLED;
+    case 501:
+      return Code.UNIMPLEMENTED;
+    case 503:
+      return Code.UNAVAILABLE;
+    case 504:
+      return Code.DEADLINE_EXCEEDED;
+    default:
+      return status >= 500 ? Code.INTERNAL : Code.UNKNOWN;
   }
 }
 

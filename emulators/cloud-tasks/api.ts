@@ -151,7 +151,10 @@ export class TasksApi {
     const now = Date.now();
     const task = createTaskRecord(queue.name, req.task as TaskInput, now);
     if (this.store.getTask(task.name) || this.store.isReserved(task.name, now)) {
-      throw new ApiError('ALREADY_EXISTS', `Requested entity already exists: task "${task.name}" exists or was deleted or executed within the last ${Math.round(this.dedupWindowMs / 1000)}s (task names are reserved for that long).`);
+      throw new ApiError(
+        'ALREADY_EXISTS',
+        `Requested entity already exists: task "${task.name}" exists or was deleted or executed within the last ${Math.round(this.dedupWindowMs / 1000)}s (task names are reserved for that long).`,
+      );
     }
     this.store.putTask(task);
     // Durable before acknowledging, so an accepted task survives a crash.

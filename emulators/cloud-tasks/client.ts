@@ -36,6 +36,7 @@ export function createLocalTasksClient(endpoint: string, options: { rest?: boole
     // (otherwise the auth transport throws a bare HTTP error first).
     authClient: new googleAuthLibrary.PassThroughClient({ transporterOptions: { validateStatus: () => true } }),
   };
-  if (options.rest) return new CloudTasksClient({ ...common, fallback: 'rest', protocol: 'http' } as ConstructorParameters<typeof CloudTasksClient>[0]);
+  if (options.rest)
+    return new CloudTasksClient({ ...common, fallback: 'rest', protocol: 'http' } as ConstructorParameters<typeof CloudTasksClient>[0]);
   return new CloudTasksClient({ ...common, sslCreds: grpc.credentials.createInsecure() });
 }

@@ -84,6 +84,15 @@ export function taskToApi(task: TaskRecord, view: 'BASIC' | 'FULL'): Record<stri
 /** Reads a Task.View enum value (name or number); unspecified means BASIC. */
 export function readView(value: unknown): 'BASIC' | 'FULL' {
   if (value === 'FULL' || value === 2) return 'FULL';
-  if (value === undefined || value === null || value === '' || value === 'BASIC' || value === 'VIEW_UNSPECIFIED' || value === 0 || value === 1) return 'BASIC';
+  if (
+    value === undefined ||
+    value === null ||
+    value === '' ||
+    value === 'BASIC' ||
+    value === 'VIEW_UNSPECIFIED' ||
+    value === 0 ||
+    value === 1
+  )
+    return 'BASIC';
   throw new ApiError('INVALID_ARGUMENT', `Invalid value for response_view: ${String(value)}; use BASIC or FULL.`);
 }

@@ -11,7 +11,11 @@ test('a target slower than dispatchDeadline is retried', async (t) => {
   const client = createLocalTasksClient(server.endpoint);
   // The first attempt never answers; later ones succeed.
   const target = await startTarget((request) => (request.headers['x-cloudtasks-taskretrycount'] === '0' ? undefined : 200));
-  t.teardown(async () => { await target.close(); await client.close(); await server.close(); });
+  t.teardown(async () => {
+    await target.close();
+    await client.close();
+    await server.close();
+  });
   const parent = 'projects/deadline-test/locations/us-central1';
   const queue = `${parent}/queues/slow`;
   await client.createQueue({ parent, queue: { name: queue, retryConfig: { minBackoff: { nanos: 50_000_000 } } } });

@@ -37,10 +37,17 @@ test('200 tasks are each delivered until success, with retry headers and growing
   });
   t.teardown(target.close);
   const queue = await createQueue('many');
-  await Promise.all([...Array(200).keys()].map((i) => client.createTask({
-    parent: queue,
-    task: { name: `${queue}/tasks/t-${i}`, httpRequest: { url: `${target.url}/work?i=${i}`, body: Buffer.from(`payload ${i}`), headers: { 'Content-Type': 'text/plain' } } },
-  })));
+  await Promise.all(
+    [...Array(200).keys()].map((i) =>
+      client.createTask({
+        parent: queue,
+        task: {
+          name: `${queue}/tasks/t-${i}`,
+          httpRequest: { url: `${target.url}/work?i=${i}`, body: Buffer.from(`payload ${i}`), headers: { 'Content-Type': 'text/plain' } },
+        },
+      }),
+    ),
+  );
   await waitFor(async () => (await client.listTasks({ parent: queue }))[0].length === 0, 'all 200 tasks to be done');
 
   for (let i = 0; i < 200; i++) {
@@ -62,14 +69,20 @@ test('200 tasks are each delivered until success, with retry headers and growing
         t.is(attempt.headers['x-cloudtasks-taskretryreason'], `HTTP status ${[500, 429][n - 1]}`);
         // Documented backoff: min_backoff, then doubled (50 ms, 100 ms); never earlier.
         const backoff = 50 * 2 ** (n - 1);
-        t.true(attempt.at - attempts[n - 1].at >= backoff - 5, `${id} retry ${n} waited ${attempt.at - attempts[n - 1].at} ms, expected >= ${backoff}`);
+        t.true(
+          attempt.at - attempts[n - 1].at >= backoff - 5,
+          `${id} retry ${n} waited ${attempt.at - attempts[n - 1].at} ms, expected >= ${backoff}`,
+        );
         t.true(Number(attempt.headers['x-cloudtasks-tasketa']) > Number(attempts[n - 1].headers['x-cloudtasks-tasketa']));
       }
     });
   }
   // 429 is a response below 500, so it counts as an execution; 500 does not.
   const third = target.forTask('t-2');
-  t.deepEqual(third.map((r) => r.headers['x-cloudtasks-taskexecutioncount']), ['0', '0', '1']);
+  t.deepEqual(
+    third.map((r) => r.headers['x-cloudtasks-taskexecutioncount']),
+    ['0', '0', '1'],
+  );
   t.true(logs.some((line) => line.task === 't-2' && line.attempt === 3 && line.status === 204 && typeof line.ms === 'number'));
 });
 
@@ -112,7 +125,10 @@ test('a named task cannot be created twice, not even after it ran', async (t) =>
 test('a task name is free again once the dedup window has passed', async (t) => {
   const shortWindow = await startCloudTasksServer({ dedupWindowMs: 3000, log: () => undefined });
   const local = createLocalTasksClient(shortWindow.endpoint);
-  t.teardown(async () => { await local.close(); await shortWindow.close(); });
+  t.teardown(async () => {
+    await local.close();
+    await shortWindow.close();
+  });
   const queue = `${parent}/queues/short-window`;
   await local.createQueue({ parent, queue: { name: queue } });
   await local.pauseQueue({ name: queue });
@@ -174,7 +190,8 @@ test('RunTask dispatches a task at once, even on a paused queue', async (t) => {
 test('dispatchDeadline outside 15 s to 30 min answers INVALID_ARGUMENT', async (t) => {
   const queue = await createQueue('deadlines');
   await client.pauseQueue({ name: queue });
-  const create = (seconds: number) => client.createTask({ parent: queue, task: { httpRequest: { url: 'http://127.0.0.1:9/' }, dispatchDeadline: { seconds } } });
+  const create = (seconds: number) =>
+    client.createTask({ parent: queue, task: { httpRequest: { url: 'http://127.0.0.1:9/' }, dispatchDeadline: { seconds } } });
   t.is(await codeOf(create(14)), INVALID_ARGUMENT);
   t.is(await codeOf(create(30 * 60 + 1)), INVALID_ARGUMENT);
   t.is(await codeOf(create(15)), undefined);
@@ -186,15 +203,26 @@ test('dispatchDeadline outside 15 s to 30 min answers INVALID_ARGUMENT', async (
 test('invalid tasks answer INVALID_ARGUMENT and unknown queues NOT_FOUND', async (t) => {
   const queue = await createQueue('invalid');
   t.is(await codeOf(client.createTask({ parent: queue, task: { httpRequest: { url: 'ftp://x/' } } })), INVALID_ARGUMENT);
-  t.is(await codeOf(client.createTask({ parent: queue, task: { httpRequest: { url: 'http://x/', httpMethod: 'GET', body: Buffer.from('no') } } })), INVALID_ARGUMENT);
-  t.is(await codeOf(client.createTask({ parent: queue, task: { name: `${parent}/queues/other/tasks/x`, httpRequest: { url: 'http://x/' } } })), INVALID_ARGUMENT);
+  t.is(
+    await codeOf(
+      client.createTask({ parent: queue, task: { httpRequest: { url: 'http://x/', httpMethod: 'GET', body: Buffer.from('no') } } }),
+    ),
+    INVALID_ARGUMENT,
+  );
+  t.is(
+    await codeOf(client.createTask({ parent: queue, task: { name: `${parent}/queues/other/tasks/x`, httpRequest: { url: 'http://x/' } } })),
+    INVALID_ARGUMENT,
+  );
   t.is(await codeOf(client.createTask({ parent: `${parent}/queues/none`, task: { httpRequest: { url: 'http://x/' } } })), NOT_FOUND);
 });
 
 test('the BASIC view omits the body and FULL includes it', async (t) => {
   const queue = await createQueue('views');
   await client.pauseQueue({ name: queue });
-  const [task] = await client.createTask({ parent: queue, task: { httpRequest: { url: 'http://127.0.0.1:9/', body: Buffer.from('secret') } } });
+  const [task] = await client.createTask({
+    parent: queue,
+    task: { httpRequest: { url: 'http://127.0.0.1:9/', body: Buffer.from('secret') } },
+  });
   t.is(task.view, 'BASIC');
   t.falsy(task.httpRequest?.body && Buffer.from(task.httpRequest.body as Uint8Array).length);
   const [full] = await client.getTask({ name: task.name, responseView: 'FULL' });
@@ -207,7 +235,10 @@ test('an oidcToken task carries an unsigned JWT naming the service account and a
   const target = await startTarget();
   t.teardown(target.close);
   const queue = await createQueue('oidc');
-  await client.createTask({ parent: queue, task: { httpRequest: { url: `${target.url}/hook`, oidcToken: { serviceAccountEmail: 'tasks@p.iam.gserviceaccount.com' } } } });
+  await client.createTask({
+    parent: queue,
+    task: { httpRequest: { url: `${target.url}/hook`, oidcToken: { serviceAccountEmail: 'tasks@p.iam.gserviceaccount.com' } } },
+  });
   await waitFor(() => target.received.length === 1, 'the delivery');
   const [scheme, token] = String(target.received[0].headers.authorization).split(' ');
   t.is(scheme, 'Bearer');

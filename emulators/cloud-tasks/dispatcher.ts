@@ -33,7 +33,10 @@ export interface DispatcherOptions {
   privateTargets?: readonly string[];
 }
 
-interface Bucket { tokens: number; at: number }
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 // Longest single timer; the loop simply re-plans when it fires.
 const MAX_SLEEP_MS = 60_000;
@@ -58,7 +61,10 @@ export class Dispatcher {
   kick(): void {
     if (this.kicked || this.shutdown.signal.aborted) return;
     this.kicked = true;
-    setImmediate(() => { this.kicked = false; this.tick(); });
+    setImmediate(() => {
+      this.kicked = false;
+      this.tick();
+    });
   }
 
   /** Forgets rate-limit state of a deleted or updated queue. */
@@ -154,12 +160,24 @@ export class Dispatcher {
     else map.delete(key);
   }
 
-  private settle(queueName: string, task: TaskRecord, attempt: AttemptRecord, attemptNumber: number, outcome: AttemptOutcome, retryBase: number, startedAt: number): void {
+  private settle(
+    queueName: string,
+    task: TaskRecord,
+    attempt: AttemptRecord,
+    attemptNumber: number,
+    outcome: AttemptOutcome,
+    retryBase: number,
+    startedAt: number,
+  ): void {
     const now = Date.now();
     const { store, log, dedupWindowMs } = this.options;
     const line: DispatchLogLine = {
-      queue: shortId(queueName), task: shortId(task.name), attempt: attemptNumber,
-      status: outcome.kind === 'response' ? outcome.status : outcome.kind, ms: now - startedAt, outcome: 'done',
+      queue: shortId(queueName),
+      task: shortId(task.name),
+      attempt: attemptNumber,
+      status: outcome.kind === 'response' ? outcome.status : outcome.kind,
+      ms: now - startedAt,
+      outcome: 'done',
     };
     if (outcome.kind === 'aborted') {
       // Server shutting down: the task stays as it is and is attempted after restart.
@@ -185,7 +203,10 @@ export class Dispatcher {
       task.previousHttpStatus = outcome.status;
       task.previousFailure = `HTTP status ${outcome.status}`;
     } else if (outcome.kind === 'deadline-exceeded') {
-      attempt.responseStatus = { code: Code.DEADLINE_EXCEEDED, message: `No response within the dispatch deadline of ${task.dispatchDeadlineMs / 1000}s` };
+      attempt.responseStatus = {
+        code: Code.DEADLINE_EXCEEDED,
+        message: `No response within the dispatch deadline of ${task.dispatchDeadlineMs / 1000}s`,
+      };
       task.previousHttpStatus = undefined;
       task.previousFailure = 'Deadline exceeded';
     } else {

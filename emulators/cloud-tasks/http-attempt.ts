@@ -49,25 +49,43 @@ export interface DispatchAgents {
 export function createDispatchAgents(): DispatchAgents {
   const http = new HttpAgent({ keepAlive: true, maxSockets: MAX_CONCURRENT_DISPATCHES });
   const https = new HttpsAgent({ keepAlive: true, maxSockets: MAX_CONCURRENT_DISPATCHES });
-  return { http, https, destroy: () => { http.destroy(); https.destroy(); } };
+  return {
+    http,
+    https,
+    destroy: () => {
+      http.destroy();
+      https.destroy();
+    },
+  };
 }
 
 const MAX_REDIRECTS = 10;
 
-function sendOnce(url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, agents: DispatchAgents, signal: AbortSignal): Promise<{ status: number; location?: string }> {
+function sendOnce(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  agents: DispatchAgents,
+  signal: AbortSignal,
+): Promise<{ status: number; location?: string }> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, {
-      method,
-      headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers,
-      agent: url.protocol === 'https:' ? agents.https : agents.http,
-      signal,
-    }, (res) => {
-      // Drain the body: frees the socket, and a slow body counts against the deadline.
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
-      res.on('error', reject);
-    });
+    const req = send(
+      url,
+      {
+        method,
+        headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers,
+        agent: url.protocol === 'https:' ? agents.https : agents.http,
+        signal,
+      },
+      (res) => {
+        // Drain the body: frees the socket, and a slow body counts against the deadline.
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -87,7 +105,10 @@ export async function sendAttempt(
 ): Promise<AttemptOutcome> {
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; controller.abort(); }, task.dispatchDeadlineMs);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, task.dispatchDeadlineMs);
   const onShutdown = (): void => controller.abort();
   shutdown.addEventListener('abort', onShutdown, { once: true });
   try {

@@ -20,7 +20,11 @@ export interface Route {
 }
 
 interface HttpRule {
-  get?: string; post?: string; put?: string; patch?: string; delete?: string;
+  get?: string;
+  post?: string;
+  put?: string;
+  patch?: string;
+  delete?: string;
   custom?: { kind: string; path: string };
   body?: string;
   additional_bindings?: HttpRule | HttpRule[];
@@ -47,7 +51,10 @@ export function compileTemplate(template: string): { pattern: RegExp; variables:
   if (verb) rest = template.slice(0, -verb.length);
   while (rest.length) {
     const open = rest.indexOf('{');
-    if (open === -1) { source += segmentsToRegExp(rest); break; }
+    if (open === -1) {
+      source += segmentsToRegExp(rest);
+      break;
+    }
     source += segmentsToRegExp(rest.slice(0, open));
     const close = rest.indexOf('}', open);
     const [field, sub = '*'] = rest.slice(open + 1, close).split('=');
@@ -68,7 +75,9 @@ export function buildRoutes(service: protobuf.Service): Route[] {
   const routes: Route[] = [];
   for (const method of Object.values(service.methods)) {
     method.resolve();
-    const rule = (method.parsedOptions ?? []).find((o: Record<string, unknown>) => '(google.api.http)' in o)?.['(google.api.http)'] as HttpRule | undefined;
+    const rule = (method.parsedOptions ?? []).find((o: Record<string, unknown>) => '(google.api.http)' in o)?.['(google.api.http)'] as
+      | HttpRule
+      | undefined;
     if (!rule) continue;
     for (const binding of bindingsOf(rule)) {
       const verbs = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -78,8 +87,13 @@ export function buildRoutes(service: protobuf.Service): Route[] {
       if (!httpMethod || !template) continue;
       const { pattern, variables } = compileTemplate(template);
       routes.push({
-        rpc: method.name, httpMethod, pattern, variables, body: binding.body ?? '',
-        requestType: method.resolvedRequestType!, responseType: method.resolvedResponseType!,
+        rpc: method.name,
+        httpMethod,
+        pattern,
+        variables,
+        body: binding.body ?? '',
+        requestType: method.resolvedRequestType!,
+        responseType: method.resolvedResponseType!,
       });
     }
   }

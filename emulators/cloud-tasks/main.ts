@@ -21,7 +21,8 @@ function readPort(env: NodeJS.ProcessEnv, key: string, fallback: number): number
   const raw = env[key];
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError(`${key}="${raw}" is not a port number; example: ${key}=${fallback}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new OptionsError(`${key}="${raw}" is not a port number; example: ${key}=${fallback}`);
   return port;
 }
 
@@ -32,10 +33,15 @@ export function parseOptions(env: NodeJS.ProcessEnv = process.env): CloudTasksSe
   if (dedupWindowMs !== undefined && !(Number.isFinite(dedupWindowMs) && dedupWindowMs >= 0)) {
     throw new OptionsError(`TASKS_DEDUP_WINDOW_MS="${dedupRaw}" is not a number of milliseconds; example: TASKS_DEDUP_WINDOW_MS=3600000`);
   }
-  const queues = (env.TASKS_QUEUES ?? '').split(',').map((q) => q.trim()).filter(Boolean);
+  const queues = (env.TASKS_QUEUES ?? '')
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean);
   for (const name of queues) {
     if (!/^projects\/[^/]+\/locations\/[^/]+\/queues\/[^/]+$/.test(name)) {
-      throw new OptionsError(`TASKS_QUEUES entry "${name}" is not a full queue name; example: TASKS_QUEUES=projects/demo/locations/us-central1/queues/provision`);
+      throw new OptionsError(
+        `TASKS_QUEUES entry "${name}" is not a full queue name; example: TASKS_QUEUES=projects/demo/locations/us-central1/queues/provision`,
+      );
     }
   }
   let privateTargets: string[];
@@ -70,10 +76,13 @@ async function main(): Promise<void> {
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    server.close().then(() => process.exit(0), (error) => {
-      process.stderr.write(`Cloud Tasks emulator failed to close cleanly: ${(error as Error).message}\n`);
-      process.exit(1);
-    });
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`Cloud Tasks emulator failed to close cleanly: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

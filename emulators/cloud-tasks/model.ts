@@ -101,7 +101,10 @@ const TASK_RE = new RegExp(`^(projects/${PROJECT}/locations/${LOCATION}/queues/$
 /** Checks `projects/P/locations/L`; throws INVALID_ARGUMENT otherwise. */
 export function checkLocationName(name: unknown, field = 'parent'): string {
   if (typeof name !== 'string' || !LOCATION_RE.test(name)) {
-    throw new ApiError('INVALID_ARGUMENT', `Invalid resource field value in the request: ${field} "${String(name ?? '')}" must be formatted "projects/PROJECT_ID/locations/LOCATION_ID".`);
+    throw new ApiError(
+      'INVALID_ARGUMENT',
+      `Invalid resource field value in the request: ${field} "${String(name ?? '')}" must be formatted "projects/PROJECT_ID/locations/LOCATION_ID".`,
+    );
   }
   return name;
 }
@@ -109,7 +112,10 @@ export function checkLocationName(name: unknown, field = 'parent'): string {
 /** Checks `projects/P/locations/L/queues/Q`; throws INVALID_ARGUMENT otherwise. */
 export function checkQueueName(name: unknown, field = 'name'): string {
   if (typeof name !== 'string' || !QUEUE_RE.test(name)) {
-    throw new ApiError('INVALID_ARGUMENT', `Invalid resource field value in the request: ${field} "${String(name ?? '')}" must be formatted "projects/PROJECT_ID/locations/LOCATION_ID/queues/QUEUE_ID" (QUEUE_ID: letters, digits and hyphens, at most 100).`);
+    throw new ApiError(
+      'INVALID_ARGUMENT',
+      `Invalid resource field value in the request: ${field} "${String(name ?? '')}" must be formatted "projects/PROJECT_ID/locations/LOCATION_ID/queues/QUEUE_ID" (QUEUE_ID: letters, digits and hyphens, at most 100).`,
+    );
   }
   return name;
 }
@@ -118,7 +124,10 @@ export function checkQueueName(name: unknown, field = 'name'): string {
 export function checkTaskName(name: unknown, field = 'name'): { queue: string; id: string } {
   const match = typeof name === 'string' ? TASK_RE.exec(name) : null;
   if (!match) {
-    throw new ApiError('INVALID_ARGUMENT', `Invalid resource field value in the request: ${field} "${String(name ?? '')}" must be formatted "projects/PROJECT_ID/locations/LOCATION_ID/queues/QUEUE_ID/tasks/TASK_ID" (TASK_ID: letters, digits, hyphens and underscores, at most 500).`);
+    throw new ApiError(
+      'INVALID_ARGUMENT',
+      `Invalid resource field value in the request: ${field} "${String(name ?? '')}" must be formatted "projects/PROJECT_ID/locations/LOCATION_ID/queues/QUEUE_ID/tasks/TASK_ID" (TASK_ID: letters, digits, hyphens and underscores, at most 500).`,
+    );
   }
   return { queue: match[1], id: match[2] };
 }

@@ -9,7 +9,8 @@ import type { QueueRecord } from './model.ts';
 /** Page size with the API's rule: unset means the maximum, negative is invalid. */
 export function readPageSize(value: unknown, max: number): number {
   const size = Number(value ?? 0);
-  if (!Number.isInteger(size) || size < 0) throw new ApiError('INVALID_ARGUMENT', `Invalid page_size ${String(value)}: must be a non-negative integer.`);
+  if (!Number.isInteger(size) || size < 0)
+    throw new ApiError('INVALID_ARGUMENT', `Invalid page_size ${String(value)}: must be a non-negative integer.`);
   return size === 0 ? max : Math.min(size, max);
 }
 
@@ -40,7 +41,10 @@ export function parseQueueFilter(filter: string): (queue: QueueRecord) => boolea
   if (!text) return () => true;
   const match = /^state\s*(:|=|!=)\s*([A-Z_]+)$/.exec(text);
   if (!match) {
-    throw new ApiError('INVALID_ARGUMENT', `Unsupported filter "${filter}": the local Cloud Tasks server supports only "state: STATE", "state = STATE" and "state != STATE".`);
+    throw new ApiError(
+      'INVALID_ARGUMENT',
+      `Unsupported filter "${filter}": the local Cloud Tasks server supports only "state: STATE", "state = STATE" and "state != STATE".`,
+    );
   }
   const [, op, state] = match;
   return op === '!=' ? (q) => q.state !== state : (q) => q.state === state;

@@ -24,7 +24,11 @@ test('closing and restarting the server on the same data file delivers every rem
   const queue = `${parent}/queues/restart`;
   // 4/s with a burst of 4: 40 tasks would need about nine seconds, so
   // closing after 8 deliveries leaves most of the work for the second run.
-  const first = await startCloudTasksServer({ dataFile, queues: [{ name: queue, rateLimits: { maxDispatchesPerSecond: 4 } }], log: () => undefined });
+  const first = await startCloudTasksServer({
+    dataFile,
+    queues: [{ name: queue, rateLimits: { maxDispatchesPerSecond: 4 } }],
+    log: () => undefined,
+  });
   const client = createLocalTasksClient(first.endpoint);
   await client.pauseQueue({ name: queue });
   for (let i = 0; i < 40; i++) {
@@ -43,7 +47,10 @@ test('closing and restarting the server on the same data file delivers every rem
   t.teardown(() => client2.close());
   // The queue kept its settings from the first run; raise the rate so the rest drains fast.
   t.is((await client2.getQueue({ name: queue }))[0].rateLimits?.maxDispatchesPerSecond, 4);
-  await client2.updateQueue({ queue: { name: queue, rateLimits: { maxDispatchesPerSecond: 500 } }, updateMask: { paths: ['rate_limits.max_dispatches_per_second'] } });
+  await client2.updateQueue({
+    queue: { name: queue, rateLimits: { maxDispatchesPerSecond: 500 } },
+    updateMask: { paths: ['rate_limits.max_dispatches_per_second'] },
+  });
   await waitFor(() => ids().size === 40, 'all 40 tasks delivered across the restart');
   await waitFor(async () => (await client2.listTasks({ parent: queue }))[0].length === 0, 'the queue to drain');
   t.pass();
@@ -56,15 +63,20 @@ test('tasks acknowledged by a server that is then killed hard are delivered afte
     env: { ...process.env, TASKS_EMULATOR_PORT: '0', TASKS_EMULATOR_REST_PORT: '0', TASKS_EMULATOR_DATA: dataFile, TASKS_QUEUES: queue },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  t.teardown(() => { child.kill('SIGKILL'); });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   await waitFor(() => /grpc=(\S+)/.test(output), 'the emulator to print its endpoints', 30_000);
   const client = createLocalTasksClient(/grpc=(\S+)/.exec(output)![1]);
   await client.pauseQueue({ name: queue });
   const target = await startTarget();
   t.teardown(target.close);
-  for (let i = 0; i < 20; i++) await client.createTask({ parent: queue, task: { name: `${queue}/tasks/k-${i}`, httpRequest: { url: target.url } } });
+  for (let i = 0; i < 20; i++)
+    await client.createTask({ parent: queue, task: { name: `${queue}/tasks/k-${i}`, httpRequest: { url: target.url } } });
   await client.close();
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');

@@ -19,7 +19,8 @@ const server = await startCloudTasksServer({
   log: (line) => logs.push(line as Record<string, unknown>),
 });
 const raw = createLocalTasksClient(server.endpoint);
-for (const id of ['provision', 'mail', 'other']) await raw.createQueue({ parent, queue: { name: `${parent}/queues/${id}`, retryConfig: fastRetry } });
+for (const id of ['provision', 'mail', 'other'])
+  await raw.createQueue({ parent, queue: { name: `${parent}/queues/${id}`, retryConfig: fastRetry } });
 const queue = createTaskQueue({
   projectId: project,
   tasks: { location, secret: 'task-secret', serviceAccount: tasksAccount } as never,
@@ -33,7 +34,8 @@ test.after.always(async () => {
   await target.close();
 });
 
-const claimsOf = (authorization: unknown) => JSON.parse(Buffer.from(String(authorization).split(' ')[1].split('.')[1], 'base64url').toString());
+const claimsOf = (authorization: unknown) =>
+  JSON.parse(Buffer.from(String(authorization).split(' ')[1].split('.')[1], 'base64url').toString());
 
 // The queue client's audience
 
@@ -57,14 +59,29 @@ test('mail tasks get the mail function URL as their audience, not the host', asy
 
 test('a private function never receives a task whose audience is only the host: 401, retried, then given up', async (t) => {
   const name = `${parent}/queues/provision/tasks/host-audience`;
-  await raw.createTask({ parent: `${parent}/queues/provision`, task: { name, httpRequest: { url: `${functionUrl('provision')}/tasks/provision?host`, oidcToken: { serviceAccountEmail: tasksAccount, audience: target.url } } } });
+  await raw.createTask({
+    parent: `${parent}/queues/provision`,
+    task: {
+      name,
+      httpRequest: {
+        url: `${functionUrl('provision')}/tasks/provision?host`,
+        oidcToken: { serviceAccountEmail: tasksAccount, audience: target.url },
+      },
+    },
+  });
   await waitFor(() => logs.some((l) => l.task === 'host-audience' && l.outcome === 'gave-up'), 'the task to be given up');
-  t.deepEqual(logs.filter((l) => l.task === 'host-audience').map((l) => l.status), [401, 401]);
+  t.deepEqual(
+    logs.filter((l) => l.task === 'host-audience').map((l) => l.status),
+    [401, 401],
+  );
   t.false(target.received.some((r) => r.path.endsWith('?host')));
 });
 
 test('a private function refuses a task without an OIDC token with 403', async (t) => {
-  await raw.createTask({ parent: `${parent}/queues/mail`, task: { name: `${parent}/queues/mail/tasks/no-token`, httpRequest: { url: `${functionUrl('mail')}/tasks/mail?no-token` } } });
+  await raw.createTask({
+    parent: `${parent}/queues/mail`,
+    task: { name: `${parent}/queues/mail/tasks/no-token`, httpRequest: { url: `${functionUrl('mail')}/tasks/mail?no-token` } },
+  });
   await waitFor(() => logs.some((l) => l.task === 'no-token' && l.outcome === 'gave-up'), 'the task to be given up');
   t.is(logs.find((l) => l.task === 'no-token')!.status, 403);
   await sleep(50);
@@ -81,7 +98,13 @@ test('refusalFor matches a private URL by whole path segments and tolerates a tr
   const targets = ['https://r-p.cloudfunctions.net/mail/'];
   const oidc = (audience: string) => ({ serviceAccountEmail: tasksAccount, audience });
   t.is(refusalFor({ url: 'https://r-p.cloudfunctions.net/mailer/x' }, targets), undefined);
-  t.is(refusalFor({ url: 'https://r-p.cloudfunctions.net/mail/tasks/mail', oidcToken: oidc('https://r-p.cloudfunctions.net/mail') }, targets), undefined);
-  t.deepEqual(refusalFor({ url: 'https://r-p.cloudfunctions.net/mail/tasks/mail', oidcToken: oidc('') }, targets), { kind: 'response', status: 401 });
+  t.is(
+    refusalFor({ url: 'https://r-p.cloudfunctions.net/mail/tasks/mail', oidcToken: oidc('https://r-p.cloudfunctions.net/mail') }, targets),
+    undefined,
+  );
+  t.deepEqual(refusalFor({ url: 'https://r-p.cloudfunctions.net/mail/tasks/mail', oidcToken: oidc('') }, targets), {
+    kind: 'response',
+    status: 401,
+  });
   t.throws(() => parsePrivateTargets('provision'), { message: /TASKS_PRIVATE_TARGETS entry "provision" is not a URL; example/ });
 });

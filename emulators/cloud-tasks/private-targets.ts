@@ -20,7 +20,10 @@ export function privateTargetOf(url: string, privateTargets: readonly string[]):
 }
 
 /** The answer Cloud Run's front end gives instead of delivering, or undefined when the call may go through. */
-export function refusalFor(http: Pick<HttpTargetRecord, 'url' | 'oidcToken'>, privateTargets: readonly string[]): AttemptOutcome | undefined {
+export function refusalFor(
+  http: Pick<HttpTargetRecord, 'url' | 'oidcToken'>,
+  privateTargets: readonly string[],
+): AttemptOutcome | undefined {
   const target = privateTargetOf(http.url, privateTargets);
   if (!target) return undefined;
   if (!http.oidcToken) return { kind: 'response', status: 403 };
@@ -30,10 +33,15 @@ export function refusalFor(http: Pick<HttpTargetRecord, 'url' | 'oidcToken'>, pr
 
 /** Reads TASKS_PRIVATE_TARGETS: comma-separated function URLs that require an OIDC token for exactly that URL. */
 export function parsePrivateTargets(raw: string | undefined): string[] {
-  const targets = (raw ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const targets = (raw ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const target of targets) {
     if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(target)) {
-      throw new Error(`TASKS_PRIVATE_TARGETS entry "${target}" is not a URL; example: TASKS_PRIVATE_TARGETS=http://127.0.0.1:8080/__fn/provision,http://127.0.0.1:8080/__fn/mail`);
+      throw new Error(
+        `TASKS_PRIVATE_TARGETS entry "${target}" is not a URL; example: TASKS_PRIVATE_TARGETS=http://127.0.0.1:8080/__fn/provision,http://127.0.0.1:8080/__fn/mail`,
+      );
     }
   }
   return targets;

@@ -7,8 +7,13 @@
 import { ApiError } from './api-error.ts';
 import { toMs, type SecondsNanos } from './convert.ts';
 import {
-  DEFAULT_RATE_LIMITS, DEFAULT_RETRY_CONFIG, MAX_CONCURRENT_DISPATCHES, MAX_DISPATCHES_PER_SECOND,
-  type QueueRecord, type RateLimitsRecord, type RetryConfigRecord,
+  DEFAULT_RATE_LIMITS,
+  DEFAULT_RETRY_CONFIG,
+  MAX_CONCURRENT_DISPATCHES,
+  MAX_DISPATCHES_PER_SECOND,
+  type QueueRecord,
+  type RateLimitsRecord,
+  type RetryConfigRecord,
 } from './model.ts';
 
 /** A Queue message as the API layer receives it. */
@@ -16,8 +21,11 @@ export interface QueueInput {
   name?: string;
   rateLimits?: { maxDispatchesPerSecond?: number; maxBurstSize?: number; maxConcurrentDispatches?: number } | null;
   retryConfig?: {
-    maxAttempts?: number; maxRetryDuration?: SecondsNanos | null; minBackoff?: SecondsNanos | null;
-    maxBackoff?: SecondsNanos | null; maxDoublings?: number;
+    maxAttempts?: number;
+    maxRetryDuration?: SecondsNanos | null;
+    minBackoff?: SecondsNanos | null;
+    maxBackoff?: SecondsNanos | null;
+    maxDoublings?: number;
   } | null;
   appEngineRoutingOverride?: Record<string, unknown> | null;
   stackdriverLoggingConfig?: { samplingRatio?: number } | null;
@@ -57,11 +65,19 @@ function finishRateLimits(limits: RateLimitsRecord): RateLimitsRecord {
 
 function validate(queue: QueueRecord): QueueRecord {
   const { rateLimits: l, retryConfig: r } = queue;
-  const bad = (message: string): never => { throw new ApiError('INVALID_ARGUMENT', message); };
+  const bad = (message: string): never => {
+    throw new ApiError('INVALID_ARGUMENT', message);
+  };
   if (!(l.maxDispatchesPerSecond > 0) || l.maxDispatchesPerSecond > MAX_DISPATCHES_PER_SECOND) {
-    bad(`Invalid rate_limits.max_dispatches_per_second ${l.maxDispatchesPerSecond}: must be greater than 0 and at most ${MAX_DISPATCHES_PER_SECOND}.`);
+    bad(
+      `Invalid rate_limits.max_dispatches_per_second ${l.maxDispatchesPerSecond}: must be greater than 0 and at most ${MAX_DISPATCHES_PER_SECOND}.`,
+    );
   }
-  if (!Number.isInteger(l.maxConcurrentDispatches) || l.maxConcurrentDispatches < 1 || l.maxConcurrentDispatches > MAX_CONCURRENT_DISPATCHES) {
+  if (
+    !Number.isInteger(l.maxConcurrentDispatches) ||
+    l.maxConcurrentDispatches < 1 ||
+    l.maxConcurrentDispatches > MAX_CONCURRENT_DISPATCHES
+  ) {
     bad(`Invalid rate_limits.max_concurrent_dispatches ${l.maxConcurrentDispatches}: must be between 1 and ${MAX_CONCURRENT_DISPATCHES}.`);
   }
   if (r.maxAttempts < -1) bad(`Invalid retry_config.max_attempts ${r.maxAttempts}: must be >= -1 (-1 means unlimited).`);
@@ -76,7 +92,10 @@ function validate(queue: QueueRecord): QueueRecord {
 function checkNoAppEngine(input: QueueInput): void {
   const routing = input.appEngineRoutingOverride;
   if (routing && Object.values(routing).some((v) => v)) {
-    throw new ApiError('UNIMPLEMENTED', 'app_engine_routing_override is not supported by the local Cloud Tasks server: it dispatches HTTP-target tasks only.');
+    throw new ApiError(
+      'UNIMPLEMENTED',
+      'app_engine_routing_override is not supported by the local Cloud Tasks server: it dispatches HTTP-target tasks only.',
+    );
   }
 }
 
@@ -101,8 +120,11 @@ const RATE_FIELDS: Record<string, keyof RateLimitsRecord> = {
   max_burst_size: 'maxBurstSize',
 };
 const RETRY_FIELDS: Record<string, keyof RetryConfigRecord> = {
-  max_attempts: 'maxAttempts', max_retry_duration: 'maxRetryDurationMs', min_backoff: 'minBackoffMs',
-  max_backoff: 'maxBackoffMs', max_doublings: 'maxDoublings',
+  max_attempts: 'maxAttempts',
+  max_retry_duration: 'maxRetryDurationMs',
+  min_backoff: 'minBackoffMs',
+  max_backoff: 'maxBackoffMs',
+  max_doublings: 'maxDoublings',
 };
 const IGNORED_PATHS = new Set(['name', 'state', 'purge_time', 'app_engine_routing_override']);
 

@@ -47,9 +47,23 @@ test('creating a queue twice answers ALREADY_EXISTS', async (t) => {
 test('bad queue names and settings answer INVALID_ARGUMENT', async (t) => {
   t.is(await codeOf(client.createQueue({ parent, queue: { name: `${parent}/queues/bad_underscore` } })), INVALID_ARGUMENT);
   t.is(await codeOf(client.createQueue({ parent, queue: { name: 'projects/other/locations/x/queues/q' } })), INVALID_ARGUMENT);
-  t.is(await codeOf(client.createQueue({ parent, queue: { name: `${parent}/queues/fast`, rateLimits: { maxDispatchesPerSecond: 501 } } })), INVALID_ARGUMENT);
-  t.is(await codeOf(client.createQueue({ parent, queue: { name: `${parent}/queues/wide`, rateLimits: { maxConcurrentDispatches: 5001 } } })), INVALID_ARGUMENT);
-  t.is(await codeOf(client.createQueue({ parent, queue: { name: `${parent}/queues/back`, retryConfig: { minBackoff: { seconds: 10 }, maxBackoff: { seconds: 5 } } } })), INVALID_ARGUMENT);
+  t.is(
+    await codeOf(client.createQueue({ parent, queue: { name: `${parent}/queues/fast`, rateLimits: { maxDispatchesPerSecond: 501 } } })),
+    INVALID_ARGUMENT,
+  );
+  t.is(
+    await codeOf(client.createQueue({ parent, queue: { name: `${parent}/queues/wide`, rateLimits: { maxConcurrentDispatches: 5001 } } })),
+    INVALID_ARGUMENT,
+  );
+  t.is(
+    await codeOf(
+      client.createQueue({
+        parent,
+        queue: { name: `${parent}/queues/back`, retryConfig: { minBackoff: { seconds: 10 }, maxBackoff: { seconds: 5 } } },
+      }),
+    ),
+    INVALID_ARGUMENT,
+  );
   t.is(await codeOf(client.getQueue({ name: `${parent}/queues/never-created` })), NOT_FOUND);
 });
 
@@ -117,7 +131,10 @@ test('listing queues pages through every queue of the location once', async (t) 
     pages++;
   } while (pageToken);
   t.is(pages, 3);
-  t.deepEqual(names, [...Array(7).keys()].map((i) => `${location}/queues/page-${i}`));
+  t.deepEqual(
+    names,
+    [...Array(7).keys()].map((i) => `${location}/queues/page-${i}`),
+  );
   const [paused] = await client.listQueues({ parent: location, filter: 'state: PAUSED' });
   t.is(paused.length, 0);
 });

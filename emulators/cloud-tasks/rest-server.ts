@@ -14,7 +14,21 @@ import { buildRoutes, type Route } from './http-rules.ts';
 import { loadTasksProtos, OBJECT_OPTIONS, SERVICE_NAME } from './protos.ts';
 
 // System parameters that never map to request fields.
-const SYSTEM_PARAMS = new Set(['$alt', 'alt', 'key', 'fields', '$fields', 'prettyPrint', 'access_token', 'callback', 'quotaUser', 'upload_protocol', 'uploadType', '$.xgafv', 'oauth_token']);
+const SYSTEM_PARAMS = new Set([
+  '$alt',
+  'alt',
+  'key',
+  'fields',
+  '$fields',
+  'prettyPrint',
+  'access_token',
+  'callback',
+  'quotaUser',
+  'upload_protocol',
+  'uploadType',
+  '$.xgafv',
+  'oauth_token',
+]);
 const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const INT_TYPES = /^(u?int|s?fixed|sint)(32|64)$|^(float|double)$/;
 
@@ -25,7 +39,10 @@ function normalizeKeys(type: protobuf.Type, json: unknown): unknown {
   for (const [key, value] of Object.entries(json)) {
     const name = camel(key);
     const field = type.fields[name];
-    if (!field) { out[name] = value; continue; }
+    if (!field) {
+      out[name] = value;
+      continue;
+    }
     const sub = field.resolve().resolvedType;
     const isMessage = sub && 'fields' in sub && !field.map;
     if (isMessage && field.repeated && Array.isArray(value)) out[name] = value.map((v) => normalizeKeys(sub as protobuf.Type, v));
@@ -83,14 +100,20 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 }
 
 /** Decodes one REST request into the RPC name and its request object. */
-async function decodeRequest(routes: Route[], req: IncomingMessage): Promise<{ route: Route; request: Record<string, unknown>; numericEnums: boolean }> {
+async function decodeRequest(
+  routes: Route[],
+  req: IncomingMessage,
+): Promise<{ route: Route; request: Record<string, unknown>; numericEnums: boolean }> {
   const url = new URL(req.url ?? '/', 'http://local');
   const path = decodeURIComponent(url.pathname);
   const method = (req.method ?? 'GET').toUpperCase();
   let match: RegExpExecArray | null = null;
   const route = routes.find((r) => r.httpMethod === method && (match = r.pattern.exec(path)) !== null);
   if (!route || !match) {
-    throw new ApiError('NOT_FOUND', `No ${SERVICE_NAME} REST method matches ${method} ${url.pathname}; paths look like /v2/projects/PROJECT/locations/LOCATION/queues.`);
+    throw new ApiError(
+      'NOT_FOUND',
+      `No ${SERVICE_NAME} REST method matches ${method} ${url.pathname}; paths look like /v2/projects/PROJECT/locations/LOCATION/queues.`,
+    );
   }
   const body = route.body ? await readBody(req) : {};
   let json: Record<string, unknown> = {};
@@ -101,7 +124,7 @@ async function decodeRequest(routes: Route[], req: IncomingMessage): Promise<{ r
     json[camel(route.body)] = sub && 'fields' in sub ? normalizeKeys(sub as protobuf.Type, body) : body;
   }
   for (const [key, value] of url.searchParams) if (!SYSTEM_PARAMS.has(key)) setField(route.requestType, json, key, value, true);
-  (route.variables).forEach((variable, index) => setField(route.requestType, json, variable, (match as RegExpExecArray)[index + 1], false));
+  route.variables.forEach((variable, index) => setField(route.requestType, json, variable, (match as RegExpExecArray)[index + 1], false));
   const alt = url.searchParams.get('$alt') ?? url.searchParams.get('alt') ?? '';
   let message: protobuf.Message;
   try {
@@ -134,7 +157,10 @@ export async function startRestServer(api: TasksApi, host: string, port: number)
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return { server, port: (server.address() as AddressInfo).port };
 }

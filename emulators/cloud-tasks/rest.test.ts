@@ -12,7 +12,8 @@ test.after.always(async () => {
   await server.close();
 });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const response = await fetch(`${base}${path}`, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
@@ -29,10 +30,17 @@ test('the client in REST mode creates a queue, creates tasks and lists them', as
   const [queue] = await rest.createQueue({ parent, queue: { name: `${parent}/queues/client-rest` } });
   t.is(queue.rateLimits?.maxDispatchesPerSecond, 500);
   await rest.pauseQueue({ name: queue.name });
-  const [task] = await rest.createTask({ parent: queue.name, task: { httpRequest: { url: target.url, body: Buffer.from('via rest') } }, responseView: 'FULL' });
+  const [task] = await rest.createTask({
+    parent: queue.name,
+    task: { httpRequest: { url: target.url, body: Buffer.from('via rest') } },
+    responseView: 'FULL',
+  });
   t.is(Buffer.from(task.httpRequest!.body as Uint8Array).toString(), 'via rest');
   const [tasks] = await rest.listTasks({ parent: queue.name });
-  t.deepEqual(tasks.map((x) => x.name), [task.name]);
+  t.deepEqual(
+    tasks.map((x) => x.name),
+    [task.name],
+  );
   t.is(tasks[0].view, 'BASIC');
   await rest.resumeQueue({ name: queue.name });
   await waitFor(() => target.received.length === 1, 'the REST-created task to be delivered');
@@ -56,7 +64,10 @@ test('plain JSON requests accept enum names, snake_case fields and base64 bytes'
   t.is(created.json.state, 'RUNNING');
   await call('POST', `/v2/${queue}:pause`, {});
   const task = await call('POST', `/v2/${queue}/tasks`, {
-    task: { name: `${queue}/tasks/json-1`, httpRequest: { url: 'http://127.0.0.1:9/', httpMethod: 'PUT', body: Buffer.from('bytes!').toString('base64') } },
+    task: {
+      name: `${queue}/tasks/json-1`,
+      httpRequest: { url: 'http://127.0.0.1:9/', httpMethod: 'PUT', body: Buffer.from('bytes!').toString('base64') },
+    },
     responseView: 'FULL',
   });
   t.is(task.status, 200);
@@ -74,7 +85,10 @@ test('enum-encoding=int answers enums as integers and integer enums are accepted
   await call('POST', `/v2/${parent}/queues`, { name: queue });
   const paused = await call('POST', `/v2/${queue}:pause?$alt=json;enum-encoding=int`, {});
   t.is(paused.json.state, 2);
-  const task = await call('POST', `/v2/${queue}/tasks?$alt=json;enum-encoding=int`, { task: { httpRequest: { url: 'http://127.0.0.1:9/', httpMethod: 2 } }, responseView: 2 });
+  const task = await call('POST', `/v2/${queue}/tasks?$alt=json;enum-encoding=int`, {
+    task: { httpRequest: { url: 'http://127.0.0.1:9/', httpMethod: 2 } },
+    responseView: 2,
+  });
   t.is(task.json.httpRequest.httpMethod, 2);
   t.is(task.json.view, 2);
 });
@@ -82,7 +96,9 @@ test('enum-encoding=int answers enums as integers and integer enums are accepted
 test('UpdateQueue over REST applies the updateMask query parameter', async (t) => {
   const queue = `${parent}/queues/patched`;
   await call('POST', `/v2/${parent}/queues`, { name: queue, rateLimits: { maxConcurrentDispatches: 7 } });
-  const patched = await call('PATCH', `/v2/${queue}?updateMask=rateLimits.maxDispatchesPerSecond`, { rateLimits: { maxDispatchesPerSecond: 3, maxConcurrentDispatches: 99 } });
+  const patched = await call('PATCH', `/v2/${queue}?updateMask=rateLimits.maxDispatchesPerSecond`, {
+    rateLimits: { maxDispatchesPerSecond: 3, maxConcurrentDispatches: 99 },
+  });
   t.is(patched.status, 200);
   t.is(patched.json.rateLimits.maxDispatchesPerSecond, 3);
   t.is(patched.json.rateLimits.maxConcurrentDispatches, 7);

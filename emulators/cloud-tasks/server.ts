@@ -58,11 +58,18 @@ export async function startCloudTasksServer(options: CloudTasksServerOptions = {
   const host = options.host ?? '127.0.0.1';
   const dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
   if (!Number.isFinite(dedupWindowMs) || dedupWindowMs < 0) {
-    throw new Error(`dedupWindowMs must be a non-negative number of milliseconds, got ${String(options.dedupWindowMs)} (example: 3600000).`);
+    throw new Error(
+      `dedupWindowMs must be a non-negative number of milliseconds, got ${String(options.dedupWindowMs)} (example: 3600000).`,
+    );
   }
   const store = await openStore({ dataFile: options.dataFile });
   const log = options.log ?? logToStderr;
-  const dispatcher = new Dispatcher({ store, dedupWindowMs, log: (line: DispatchLogLine) => log(line), privateTargets: options.privateTargets });
+  const dispatcher = new Dispatcher({
+    store,
+    dedupWindowMs,
+    log: (line: DispatchLogLine) => log(line),
+    privateTargets: options.privateTargets,
+  });
   const api = new TasksApi(store, dispatcher, dedupWindowMs);
 
   for (const declared of options.queues ?? []) {
@@ -90,7 +97,11 @@ export async function startCloudTasksServer(options: CloudTasksServerOptions = {
         await dispatcher.close();
         await Promise.all([
           stopGrpcServer(grpc.server),
-          rest && new Promise<void>((resolve) => { rest!.server.close(() => resolve()); rest!.server.closeAllConnections(); }),
+          rest &&
+            new Promise<void>((resolve) => {
+              rest!.server.close(() => resolve());
+              rest!.server.closeAllConnections();
+            }),
         ]);
         await store.flush();
       })();

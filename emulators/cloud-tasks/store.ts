@@ -91,9 +91,12 @@ export class TaskStore {
     try {
       snapshot = JSON.parse(text) as Snapshot;
     } catch (error) {
-      throw new Error(`Cloud Tasks data file ${this.options.dataFile} is not valid JSON (${(error as Error).message}); move it away to start empty.`);
+      throw new Error(
+        `Cloud Tasks data file ${this.options.dataFile} is not valid JSON (${(error as Error).message}); move it away to start empty.`,
+      );
     }
-    if (snapshot.version !== 1) throw new Error(`Cloud Tasks data file ${this.options.dataFile} has unknown version ${String(snapshot.version)}; expected 1.`);
+    if (snapshot.version !== 1)
+      throw new Error(`Cloud Tasks data file ${this.options.dataFile} has unknown version ${String(snapshot.version)}; expected 1.`);
     for (const queue of snapshot.queues) this.putQueue(queue);
     for (const task of snapshot.tasks) this.putTask(task);
     const now = Date.now();
@@ -136,14 +139,19 @@ export class TaskStore {
     // newer one; at most one more waits behind the running one, and it takes
     // its snapshot when it starts, so a slow disk cannot build a backlog.
     if (!this.queued) {
-      this.queued = this.writing.catch(() => undefined).then(() => {
-        this.queued = undefined;
-        return this.writeSnapshot();
-      });
+      this.queued = this.writing
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.writeSnapshot();
+        });
       this.writing = this.queued;
     }
     const write = this.queued;
-    write.then(() => waiters.forEach((w) => w.resolve()), (e) => waiters.forEach((w) => w.reject(e)));
+    write.then(
+      () => waiters.forEach((w) => w.resolve()),
+      (e) => waiters.forEach((w) => w.reject(e)),
+    );
     return write;
   }
 

@@ -21,10 +21,19 @@ export async function startTarget(respond: (request: Received, res: ServerRespon
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const request: Received = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request: Received = {
+        at: Date.now(),
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       received.push(request);
       const status = respond(request, res, req);
-      if (typeof status === 'number') { res.statusCode = status; res.end('ok'); }
+      if (typeof status === 'number') {
+        res.statusCode = status;
+        res.end('ok');
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,7 +43,11 @@ export async function startTarget(respond: (request: Received, res: ServerRespon
     received,
     /** Requests for one task id (X-CloudTasks-TaskName). */
     forTask: (id: string) => received.filter((r) => r.headers['x-cloudtasks-taskname'] === id),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

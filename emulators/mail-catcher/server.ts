@@ -30,7 +30,9 @@ export interface MailCatcher {
  * A local SMTP server that keeps every message in memory, with a web inbox
  * (GET / lists, GET /messages/:id shows one with clickable links, GET /api/messages as JSON).
  */
-export async function startMailCatcher(options: { host?: string; smtpPort?: number; httpPort?: number; max?: number } = {}): Promise<MailCatcher> {
+export async function startMailCatcher(
+  options: { host?: string; smtpPort?: number; httpPort?: number; max?: number } = {},
+): Promise<MailCatcher> {
   const host = options.host ?? '127.0.0.1';
   const max = options.max ?? 500;
   const inbox: CaughtMail[] = [];
@@ -82,14 +84,29 @@ export async function startMailCatcher(options: { host?: string; smtpPort?: numb
     } else if (url.pathname.startsWith('/messages/')) {
       const mail = inbox.find((m) => m.id === Number(url.pathname.split('/')[2]));
       if (!mail) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('No such message.');
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page(escapeHtml(mail.subject), `<p><a href="/">← Inbox</a></p>
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(
+        page(
+          escapeHtml(mail.subject),
+          `<p><a href="/">← Inbox</a></p>
 <p><b>To:</b> ${escapeHtml(mail.to.join(', '))}<br><b>Subject:</b> ${escapeHtml(mail.subject)}<br><b>At:</b> ${mail.receivedAt}</p>
 <iframe title="The message" sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escapeHtml(openLinksOnTop(mail.html || `<pre>${escapeHtml(mail.text)}</pre>`))}" style="width:100%;height:70vh;border:1px solid #ddd"></iframe>
-${linkList(mail)}`));
+${linkList(mail)}`,
+        ),
+      );
     } else if (url.pathname === '/') {
-      const rows = [...inbox].reverse().map((m) => `<tr><td>${m.receivedAt.slice(11, 19)}</td><td>${escapeHtml(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escapeHtml(m.subject)}</a></td></tr>`);
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page('Inbox', `<p>${inbox.length} message(s) caught on SMTP port ${smtpPort}. <a href="/">Refresh</a></p>
-<table><thead><tr><th>Time</th><th>To</th><th>Subject</th></tr></thead><tbody>${rows.join('') || '<tr><td colspan=3>No mail yet.</td></tr>'}</tbody></table>`));
+      const rows = [...inbox]
+        .reverse()
+        .map(
+          (m) =>
+            `<tr><td>${m.receivedAt.slice(11, 19)}</td><td>${escapeHtml(m.to.join(', '))}</td><td><a href="/messages/${m.id}">${escapeHtml(m.subject)}</a></td></tr>`,
+        );
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(
+        page(
+          'Inbox',
+          `<p>${inbox.length} message(s) caught on SMTP port ${smtpPort}. <a href="/">Refresh</a></p>
+<table><thead><tr><th>Time</th><th>To</th><th>Subject</th></tr></thead><tbody>${rows.join('') || '<tr><td colspan=3>No mail yet.</td></tr>'}</tbody></table>`,
+        ),
+      );
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found.');
     }
@@ -142,7 +159,9 @@ export function openLinksOnTop(html: string): string {
 
 /** The mail's links, listed again outside the frame as plain top-level links. */
 function linkList(mail: CaughtMail): string {
-  const links = [...new Set([...(mail.html + '\n' + mail.text).matchAll(/https?:\/\/[^\s"'<>]+/g)].map((m) => m[0].replace(/&amp;/g, '&')))];
+  const links = [
+    ...new Set([...(mail.html + '\n' + mail.text).matchAll(/https?:\/\/[^\s"'<>]+/g)].map((m) => m[0].replace(/&amp;/g, '&'))),
+  ];
   if (links.length === 0) return '';
   return `<p><b>Links in this mail</b> (open in this tab):</p><ul>${links.map((l) => `<li><a href="${escapeHtml(l)}">${escapeHtml(l)}</a></li>`).join('')}</ul>`;
 }

@@ -22,7 +22,10 @@ export interface ActivationResult {
 }
 
 const invalid = () =>
-  new AppError('invalid_request', 'This activation link is not valid (it may have been replaced by a newer one). Sign up again to get a new link.');
+  new AppError(
+    'invalid_request',
+    'This activation link is not valid (it may have been replaced by a newer one). Sign up again to get a new link.',
+  );
 
 /**
  * GET /api/activate?token=… and POST /api/activate {token}. The token is
@@ -41,7 +44,12 @@ export function createActivateHandler(deps: Deps): Handler {
 
 async function activate(deps: Deps, ctx: Context, token: unknown): Promise<ActivationResult> {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) throw invalid();
-  await enforceRateLimit(deps.db, { key: `activate:${ctx.ip}`, limit: deps.config.signup.rateLimitPerHour, windowMs: HOUR, now: deps.now() });
+  await enforceRateLimit(deps.db, {
+    key: `activate:${ctx.ip}`,
+    limit: deps.config.signup.rateLimitPerHour,
+    windowMs: HOUR,
+    now: deps.now(),
+  });
   const tokenHash = hashToken(token);
   const ref = await findSignupRefByTokenHash(deps.db, tokenHash);
   if (!ref) throw invalid();
@@ -52,7 +60,8 @@ async function activate(deps: Deps, ctx: Context, token: unknown): Promise<Activ
     const now = deps.now();
     const current = await readSignup(tx, ref);
     if (!current || current.tokenHash !== tokenHash) throw invalid();
-    if (current.usedAt) throw new AppError('already_used', 'This link was already used: your account is active. Sign in, or sign up again for a new link.');
+    if (current.usedAt)
+      throw new AppError('already_used', 'This link was already used: your account is active. Sign in, or sign up again for a new link.');
     if (isExpired(current, now)) throw new AppError('expired', 'This link has expired. Sign up again to get a new one.');
     writeSignup(tx, ref, { ...current, usedAt: now, activationId, updatedAt: now }, true);
     return current;
@@ -70,7 +79,9 @@ async function activate(deps: Deps, ctx: Context, token: unknown): Promise<Activ
     await releaseClaim(deps, ref, activationId).catch((releaseErr: unknown) =>
       ctx.log.error('could not release an activation claim', { err: releaseErr, emailHash }),
     );
-    throw new AppError('unavailable', 'We could not create your account just now. Try the same link again in a minute.', undefined, { cause: err });
+    throw new AppError('unavailable', 'We could not create your account just now. Try the same link again in a minute.', undefined, {
+      cause: err,
+    });
   }
 
   await runKeyedTransaction(deps.db, ref.path, async (tx) => {

@@ -45,10 +45,17 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
 }
 
 /** State changes by a signed-in caller or a payment webhook; anonymous calls (a device-code poll, a bad token) are not anyone's act. */
-const isAudited = (ctx: Context, principal: Principal | null) => ctx.method !== 'GET' && ctx.method !== 'HEAD' && (principal !== null || Boolean(ctx.params.provider));
+const isAudited = (ctx: Context, principal: Principal | null) =>
+  ctx.method !== 'GET' && ctx.method !== 'HEAD' && (principal !== null || Boolean(ctx.params.provider));
 
 /** One audit entry per state-changing request, whatever its outcome (R-AUDIT-1); a failed write is logged, never the request's failure. */
-async function audit(deps: Deps, ctx: Context, route: ApiRoute, principal: Principal | null, outcome: { status: number; code?: string }): Promise<void> {
+async function audit(
+  deps: Deps,
+  ctx: Context,
+  route: ApiRoute,
+  principal: Principal | null,
+  outcome: { status: number; code?: string },
+): Promise<void> {
   try {
     const { id, uid, projectId, provider } = ctx.params;
     const tenant = id ? await getTenantDoc(deps.db, id) : undefined;

@@ -35,7 +35,10 @@ async function checkCaller(ctx: Context, deps: Deps): Promise<string> {
 /** The days to aggregate: the body's range, one day when only one end is given, else yesterday. */
 export function requestedRange(body: Record<string, unknown>, now: Date): DayRange {
   const unknown = Object.keys(body).filter((k) => k !== 'from' && k !== 'to');
-  if (unknown.length > 0) throw validationFailed(`Unknown field(s): ${unknown.join(', ')}; send {from?, to?} as YYYY-MM-DD.`, { fields: Object.fromEntries(unknown.map((k) => [k, 'unknown field'])) });
+  if (unknown.length > 0)
+    throw validationFailed(`Unknown field(s): ${unknown.join(', ')}; send {from?, to?} as YYYY-MM-DD.`, {
+      fields: Object.fromEntries(unknown.map((k) => [k, 'unknown field'])),
+    });
   const yesterday = addDays(toDay(now), -1);
   const one = (body.from ?? body.to) as string | undefined;
   const fallback = typeof one === 'string' ? { from: one, to: one } : { from: yesterday, to: yesterday };

@@ -2,4 +2,7 @@ import { http } from '@google-cloud/functions-framework';
 import { startFunction } from '../start-function.ts';
 import { createBillingAggregateHandler } from './handler.ts';
 
-http('billing-aggregate', startFunction((deps) => createBillingAggregateHandler(deps)));
+http(
+  'billing-aggregate',
+  startFunction((deps) => createBillingAggregateHandler(deps)),
+);

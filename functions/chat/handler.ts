@@ -37,7 +37,9 @@ export interface ChatHandlerOptions {
 
 const MAX_MESSAGE = 4000;
 const conversationId = z.string().trim().min(1).max(64);
-const messageBody = z.object({ message: z.string().trim().min(1, 'must not be empty').max(MAX_MESSAGE), conversationId: conversationId.optional() }).strict();
+const messageBody = z
+  .object({ message: z.string().trim().min(1, 'must not be empty').max(MAX_MESSAGE), conversationId: conversationId.optional() })
+  .strict();
 const confirmBody = z.object({ confirm: z.string().trim().min(1).max(64), conversationId }).strict();
 
 function parseBody(body: Record<string, unknown>): z.output<typeof messageBody> | z.output<typeof confirmBody> {
@@ -49,8 +51,15 @@ function parseBody(body: Record<string, unknown>): z.output<typeof messageBody> 
     const key = issue.path.join('.') || '(body)';
     fields[key] ??= issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message;
   }
-  const usage = isConfirm ? 'send {"confirm": "<id>", "conversationId": "<id>"}' : `send {"message": "<text, at most ${MAX_MESSAGE} characters>", "conversationId"?: "<id>"}`;
-  throw validationFailed(`The request is not valid (${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')}); ${usage}.`, { fields });
+  const usage = isConfirm
+    ? 'send {"confirm": "<id>", "conversationId": "<id>"}'
+    : `send {"message": "<text, at most ${MAX_MESSAGE} characters>", "conversationId"?: "<id>"}`;
+  throw validationFailed(
+    `The request is not valid (${Object.entries(fields)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('; ')}); ${usage}.`,
+    { fields },
+  );
 }
 
 /** The stored daily costs; the caller's access to the tenant was checked by tenants.resolve before this runs. */
@@ -76,7 +85,12 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
   const rateLimit: RateLimiter =
     options.rateLimit ??
     (async (p) => {
-      await enforceRateLimit(deps.db, { key: `chat:${p.uid}`, limit: deps.config.chat.rateLimitPerMinute, windowMs: 60_000, now: deps.now() });
+      await enforceRateLimit(deps.db, {
+        key: `chat:${p.uid}`,
+        limit: deps.config.chat.rateLimitPerMinute,
+        windowMs: 60_000,
+        now: deps.now(),
+      });
     });
   let model: Promise<ChatModel> | undefined;
   const getModel = () => (model ??= options.model ? Promise.resolve(options.model) : createChatModel(deps.config));
@@ -89,7 +103,16 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
     const conversation = await openConversation(deps.db, principal, body.conversationId, deps.now());
     // Claimed before the stream opens, so a used, expired or foreign confirmation is a plain 409/410/404.
     const confirmation = 'confirm' in body ? await executor.claim(principal, conversation.id, body.confirm) : undefined;
-    const session: SessionDeps = { db: deps.db, tenants, executor, model: await getModel(), config: deps.config, log: ctx.log, now: deps.now, requestId: ctx.requestId };
+    const session: SessionDeps = {
+      db: deps.db,
+      tenants,
+      executor,
+      model: await getModel(),
+      config: deps.config,
+      log: ctx.log,
+      now: deps.now,
+      requestId: ctx.requestId,
+    };
     return { body, conversation, confirmation, session };
   }
 

@@ -2,4 +2,7 @@ import { http } from '@google-cloud/functions-framework';
 import { startFunction } from '../start-function.ts';
 import { createChatHandler } from './handler.ts';
 
-http('chat', startFunction((deps) => createChatHandler(deps)));
+http(
+  'chat',
+  startFunction((deps) => createChatHandler(deps)),
+);

@@ -4,13 +4,7 @@ import { createRouter } from '../../shared/http/router.ts';
 import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
 import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { hashEmail } from '../../shared/store/signups.ts';
-import {
-  claimOutboxMessage,
-  listPendingOutboxIds,
-  markOutboxSent,
-  outboxTask,
-  releaseOutboxMessage,
-} from '../../shared/store/outbox.ts';
+import { claimOutboxMessage, listPendingOutboxIds, markOutboxSent, outboxTask, releaseOutboxMessage } from '../../shared/store/outbox.ts';
 
 /** How long a worker may hold a message while the provider answers (SMTP timeouts are 5–10 s). */
 const LEASE_MS = 60_000;
@@ -40,7 +34,9 @@ async function deliver(deps: Deps, ctx: Context): Promise<Reply> {
   const body = await ctx.json();
   const id = body.id;
   if (typeof id !== 'string' || !/^[\w-]{1,100}$/.test(id)) {
-    throw new AppError('validation_failed', 'The mail task needs {"id": "<outbox message id>"}.', { fields: { id: 'must be an outbox id' } });
+    throw new AppError('validation_failed', 'The mail task needs {"id": "<outbox message id>"}.', {
+      fields: { id: 'must be an outbox id' },
+    });
   }
   const claim = await claimOutboxMessage(deps.db, id, deps.now(), LEASE_MS);
   if (claim.outcome === 'missing') {
@@ -53,7 +49,13 @@ async function deliver(deps: Deps, ctx: Context): Promise<Reply> {
     return retryLater('Another worker is sending this message; the queue will check again.', seconds);
   }
   const { message } = claim;
-  const fields = { outboxId: id, kind: message.kind, toHash: hashEmail(message.to), attempt: message.attempts, retryCount: task.retryCount };
+  const fields = {
+    outboxId: id,
+    kind: message.kind,
+    toHash: hashEmail(message.to),
+    attempt: message.attempts,
+    retryCount: task.retryCount,
+  };
   try {
     await deps.mailer.send({ to: message.to, subject: message.subject, text: message.text, html: message.html });
   } catch (err) {

@@ -51,8 +51,21 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
     const activated = accountExists || existing?.status === 'activated';
     const signup = nextSignup(existing, input, activated, hashToken(token), now, settings.tokenTtlHours, decision.mailTimes);
     writeSignup(tx, ref, signup, existing !== undefined);
-    const mail = { to: input.email, name: signup.name, company: signup.company, link: buildActivationLink(publicUrl, token), ttlHours: settings.tokenTtlHours };
-    addOutboxMessage(tx, deps.db, outboxId, activated ? 'signin' : 'activation', activated ? renderAccountExistsMail(mail) : renderActivationMail(mail), now);
+    const mail = {
+      to: input.email,
+      name: signup.name,
+      company: signup.company,
+      link: buildActivationLink(publicUrl, token),
+      ttlHours: settings.tokenTtlHours,
+    };
+    addOutboxMessage(
+      tx,
+      deps.db,
+      outboxId,
+      activated ? 'signin' : 'activation',
+      activated ? renderAccountExistsMail(mail) : renderActivationMail(mail),
+      now,
+    );
     return { queued: true as const, kind: activated ? 'signin' : 'activation' };
   });
 
@@ -96,9 +109,10 @@ function nextSignup(
   ttlHours: number,
   mailTimes: Date[],
 ): Signup {
-  const profile = existing?.status === 'activated'
-    ? { name: existing.name, company: existing.company, plan: existing.plan, migration: existing.migration }
-    : { name: input.name, company: input.company, plan: input.plan, migration: input.migration };
+  const profile =
+    existing?.status === 'activated'
+      ? { name: existing.name, company: existing.company, plan: existing.plan, migration: existing.migration }
+      : { name: input.name, company: input.company, plan: input.plan, migration: input.migration };
   return {
     ...existing,
     ...profile,
@@ -117,10 +131,9 @@ function nextSignup(
 async function countSuppressed(deps: Deps, ctx: Context, reason: 'per_minute' | 'per_day'): Promise<void> {
   const field = reason === 'per_minute' ? 'mailSuppressedPerMinute' : 'mailSuppressedPerDay';
   try {
-    await deps.db.doc(SIGNUP_METRICS_DOC).set(
-      { mailSuppressed: FieldValue.increment(1), [field]: FieldValue.increment(1), updatedAt: deps.now() },
-      { merge: true },
-    );
+    await deps.db
+      .doc(SIGNUP_METRICS_DOC)
+      .set({ mailSuppressed: FieldValue.increment(1), [field]: FieldValue.increment(1), updatedAt: deps.now() }, { merge: true });
   } catch (err) {
     ctx.log.warn('could not count a suppressed signup mail', { err });
   }

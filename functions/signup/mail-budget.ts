@@ -8,9 +8,7 @@ export interface MailBudget {
   perDay: number;
 }
 
-export type MailDecision =
-  | { send: true; mailTimes: Date[] }
-  | { send: false; reason: 'per_minute' | 'per_day'; mailTimes: Date[] };
+export type MailDecision = { send: true; mailTimes: Date[] } | { send: false; reason: 'per_minute' | 'per_day'; mailTimes: Date[] };
 
 /**
  * The anti mail-bombing rule (R-SIGNUP-7), a sliding window over the times

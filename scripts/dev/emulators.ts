@@ -16,17 +16,26 @@ export function checkPrerequisites(): void {
   }
   let components = '';
   try {
-    components = execFileSync('gcloud', ['components', 'list', '--only-local-state', '--format=value(id)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    components = execFileSync('gcloud', ['components', 'list', '--only-local-state', '--format=value(id)'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     throw new PrerequisiteError('The gcloud SDK is missing: install it and run `gcloud components install cloud-firestore-emulator`.');
   }
   if (!components.includes('cloud-firestore-emulator')) {
-    throw new PrerequisiteError('The Firestore emulator is missing: run `gcloud components install cloud-firestore-emulator` (or `apt-get install google-cloud-cli-firestore-emulator`).');
+    throw new PrerequisiteError(
+      'The Firestore emulator is missing: run `gcloud components install cloud-firestore-emulator` (or `apt-get install google-cloud-cli-firestore-emulator`).',
+    );
   }
 }
 
 /** The gcloud SDK's Firestore emulator (runs on Java 17; the firebase-tools one needs Java 21). */
-export async function startFirestoreEmulator(options: { port?: number; logDir: string; importFrom?: string }): Promise<{ host: string; process: Managed }> {
+export async function startFirestoreEmulator(options: {
+  port?: number;
+  logDir: string;
+  importFrom?: string;
+}): Promise<{ host: string; process: Managed }> {
   const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   mkdirSync(options.logDir, { recursive: true });

@@ -40,15 +40,24 @@ export function loadHosting(file = join(root, 'firebase.json')) {
   };
   return {
     publicDir: join(root, hosting.public),
-    headers: (hosting.headers ?? []).map((h) => ({ regex: globToRegex(h.source), values: Object.fromEntries(h.headers.map((x) => [x.key, x.value])) })),
+    headers: (hosting.headers ?? []).map((h) => ({
+      regex: globToRegex(h.source),
+      values: Object.fromEntries(h.headers.map((x) => [x.key, x.value])),
+    })),
     redirects: (hosting.redirects ?? []).map((r) => ({ regex: globToRegex(r.source), to: r.destination, status: r.type ?? 301 })),
     rewrites: hosting.rewrites.map((r) => ({ regex: globToRegex(r.source), fn: r.function.functionId })),
   };
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
 };
 
 export interface GatewayOptions {
@@ -171,7 +180,12 @@ function serveStatic(dir: string, pathname: string, res: import('node:http').Ser
   try {
     if (statSync(path).isDirectory()) path = join(path, 'index.html');
     const stat = statSync(path);
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream', 'Content-Length': stat.size, 'Cache-Control': 'no-cache' });
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream',
+      'Content-Length': stat.size,
+      'Cache-Control': 'no-cache',
+    });
     createReadStream(path).pipe(res);
     return true;
   } catch {

@@ -7,7 +7,10 @@ import { AlreadyRunningError, commandLine, stopLeftovers, writeRunRecord, type R
 
 /** A stand-in emulator: a detached process group, like startManaged makes. */
 async function startStandIn(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'tenantplane-leftover-stand-in'], { detached: true, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'tenantplane-leftover-stand-in'], {
+    detached: true,
+    stdio: 'ignore',
+  });
   child.unref();
   while (!commandLine(child.pid!)?.includes('stand-in')) await new Promise((r) => setTimeout(r, 20));
   return child.pid!;
@@ -37,7 +40,12 @@ test('the emulators of a hard-killed run are saved, then stopped', async (t) => 
 test('a recorded pid now running something else is left alone', async (t) => {
   const dir = dataDir();
   const pid = await startStandIn();
-  writeRunRecord(dir, { pid: 2 ** 22 + 1, cmdline: 'x', projectId: 'demo-x', processes: [{ name: 'Auth', pid, cmdline: 'java -jar something-else' }] });
+  writeRunRecord(dir, {
+    pid: 2 ** 22 + 1,
+    cmdline: 'x',
+    projectId: 'demo-x',
+    processes: [{ name: 'Auth', pid, cmdline: 'java -jar something-else' }],
+  });
   t.deepEqual(await stopLeftovers({ dataDir: dir, log: () => {} }), []);
   t.truthy(commandLine(pid), 'still running');
   process.kill(-pid, 'SIGKILL');

@@ -78,13 +78,19 @@ export async function stopLeftovers(options: LeftoverOptions): Promise<string[]>
   const record = readRunRecord(options.dataDir);
   if (!record) return [];
   if (record.pid !== process.pid && isSameProcess(record.pid, record.cmdline)) {
-    throw new AlreadyRunningError(`tenantplane is already running (pid ${record.pid}): use that one, or stop it with Ctrl-C in its terminal (or \`kill ${record.pid}\`) and start again.`);
+    throw new AlreadyRunningError(
+      `tenantplane is already running (pid ${record.pid}): use that one, or stop it with Ctrl-C in its terminal (or \`kill ${record.pid}\`) and start again.`,
+    );
   }
   const stopped: string[] = [];
   for (const leftover of record.processes) {
     if (!isSameProcess(leftover.pid, leftover.cmdline)) continue;
-    options.log(`Found the ${leftover.name} emulator of an earlier run still running (pid ${leftover.pid}): saving its data and stopping it.`);
-    await options.save?.(leftover, record.projectId).catch((err) => options.log(`  Could not save its data (${(err as Error).message}); the last autosave is used.`));
+    options.log(
+      `Found the ${leftover.name} emulator of an earlier run still running (pid ${leftover.pid}): saving its data and stopping it.`,
+    );
+    await options
+      .save?.(leftover, record.projectId)
+      .catch((err) => options.log(`  Could not save its data (${(err as Error).message}); the last autosave is used.`));
     await stopGroup(leftover.pid);
     stopped.push(leftover.name);
   }

@@ -18,18 +18,37 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const SCRIPTS = join(HERE, '..');
 
 /** APIs the scripts reach, by the name gcloud's override variable uses. */
-const APIS = ['cloudfunctions', 'run', 'cloudtasks', 'cloudscheduler', 'iam', 'secretmanager', 'artifactregistry',
-  'firestore', 'serviceusage', 'cloudresourcemanager', 'logging', 'cloudbuild', 'storage', 'iamcredentials'];
+const APIS = [
+  'cloudfunctions',
+  'run',
+  'cloudtasks',
+  'cloudscheduler',
+  'iam',
+  'secretmanager',
+  'artifactregistry',
+  'firestore',
+  'serviceusage',
+  'cloudresourcemanager',
+  'logging',
+  'cloudbuild',
+  'storage',
+  'iamcredentials',
+];
 
 /** The SDK root of the installed gcloud, or why there is none. */
 export function findSdk(): { root: string; python: string } | { missing: string } {
   const root = process.env.GCLOUD_SDK_ROOT ?? '/usr/lib/google-cloud-sdk';
-  if (!existsSync(join(root, 'lib/googlecloudsdk/gcloud_main.py'))) return { missing: `no gcloud SDK at ${root} (install google-cloud-cli, or set GCLOUD_SDK_ROOT)` };
+  if (!existsSync(join(root, 'lib/googlecloudsdk/gcloud_main.py')))
+    return { missing: `no gcloud SDK at ${root} (install google-cloud-cli, or set GCLOUD_SDK_ROOT)` };
   const bundled = join(root, 'platform/bundledpythonunix/bin/python3');
   return { root, python: existsSync(bundled) ? bundled : 'python3' };
 }
 
-export interface ScriptResult { code: number; stdout: string; stderr: string }
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface RealCloud {
   recorder: Recorder;
@@ -47,7 +66,10 @@ export interface RealCloud {
  * against them. `direct` (or TP_REAL_GCLOUD_DIRECT=1) runs the SDK's own
  * bin/gcloud for every call instead: the same requests, three to five times slower.
  */
-export async function startRealCloud(sdk: { root: string; python: string }, direct = process.env.TP_REAL_GCLOUD_DIRECT === '1'): Promise<RealCloud> {
+export async function startRealCloud(
+  sdk: { root: string; python: string },
+  direct = process.env.TP_REAL_GCLOUD_DIRECT === '1',
+): Promise<RealCloud> {
   const projectId = 'tp-real';
   const region = 'europe-west1';
   const recorder = await startRecorder({ projectId });
@@ -61,7 +83,10 @@ export async function startRealCloud(sdk: { root: string; python: string }, dire
     writeFileSync(join(root, 'dist/functions', fn, 'index.js'), `exports.${fn.replace('-', '_')} = (req, res) => res.send('ok');\n`);
     writeFileSync(join(root, 'dist/functions', fn, 'package.json'), JSON.stringify({ name: fn, main: 'index.js' }));
   }
-  writeFileSync(join(root, '.env'), `GCP_PROJECT_ID=${projectId}\nGCP_REGION=${region}\nPUBLIC_URL=http://hosting.tp.test\nSUPPORT_EMAIL=ops@example.com\n`);
+  writeFileSync(
+    join(root, '.env'),
+    `GCP_PROJECT_ID=${projectId}\nGCP_REGION=${region}\nPUBLIC_URL=http://hosting.tp.test\nSUPPORT_EMAIL=ops@example.com\n`,
+  );
 
   const env: NodeJS.ProcessEnv = {
     PATH: `${direct ? join(sdk.root, 'bin') : join(HERE, 'bin')}:${process.env.PATH}`,
@@ -102,7 +127,10 @@ export async function startRealCloud(sdk: { root: string; python: string }, dire
   }
 
   return {
-    recorder, projectId, region, root,
+    recorder,
+    projectId,
+    region,
+    root,
     run: (script, args = [], input = '') => exec(join(SCRIPTS, script), args, input),
     gcloud: (args) => exec('gcloud', args, ''),
     async close() {
@@ -115,7 +143,8 @@ export async function startRealCloud(sdk: { root: string; python: string }, dire
   function exec(command: string, args: string[], input: string): Promise<ScriptResult> {
     return new Promise((resolve) => {
       const child = spawn(command, args, { env, cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '', stderr = '';
+      let stdout = '',
+        stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
       child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));

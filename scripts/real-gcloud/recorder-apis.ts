@@ -38,11 +38,17 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
   const ok = (body: unknown): Answer => ({ status: 200, body });
   const notFound = (name: string) => apiError('NOT_FOUND', `Resource '${name}' was not found`);
   // `projects/-/…` (service accounts by email) means the project the resource is in: this one.
-  const stripVersion = (path: string) => path.replace(/^\/v\d+\w*\//, '').replace(/^\//, '').replace(/^projects\/-\//, `projects/${projectId}/`);
+  const stripVersion = (path: string) =>
+    path
+      .replace(/^\/v\d+\w*\//, '')
+      .replace(/^\//, '')
+      .replace(/^projects\/-\//, `projects/${projectId}/`);
 
   function children(collection: string): Json[] {
     const prefix = `${collection}/`;
-    return [...cloud.resources.entries()].filter(([name]) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/')).map(([, r]) => r);
+    return [...cloud.resources.entries()]
+      .filter(([name]) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/'))
+      .map(([, r]) => r);
   }
 
   function policyOf(resource: string): Json {
@@ -56,7 +62,11 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
     const policy = policyOf(resource);
     if (verb === 'getIamPolicy') return ok(policy);
     const next = call.body?.policy ?? {};
-    if (next.etag && next.etag !== policy.etag) return apiError('ABORTED', 'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
+    if (next.etag && next.etag !== policy.etag)
+      return apiError(
+        'ABORTED',
+        'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.',
+      );
     const stored = { version: next.version ?? 1, etag: Buffer.from(randomUUID()).toString('base64'), bindings: next.bindings ?? [] };
     cloud.policies.set(resource, stored);
     return ok(stored);
@@ -74,12 +84,37 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
   function operation(call: RecordedCall, name: string, response: unknown): Answer {
     const database = /^projects\/[^/]+\/databases\/[^/]+/.exec(name)?.[0];
     const parent = database ?? name.split('/').slice(0, 4).join('/');
-    let metadata: Record<string, unknown> = { '@type': 'type.googleapis.com/google.longrunning.OperationMetadata', target: name, createTime: now(), endTime: now() };
-    if (name.includes('/indexes/')) metadata = { '@type': 'type.googleapis.com/google.firestore.admin.v1.IndexOperationMetadata', index: name, state: 'SUCCESSFUL', startTime: now(), endTime: now() };
-    if (name.includes('/fields/')) metadata = { '@type': 'type.googleapis.com/google.firestore.admin.v1.FieldOperationMetadata', field: name, state: 'SUCCESSFUL', startTime: now(), endTime: now() };
+    let metadata: Record<string, unknown> = {
+      '@type': 'type.googleapis.com/google.longrunning.OperationMetadata',
+      target: name,
+      createTime: now(),
+      endTime: now(),
+    };
+    if (name.includes('/indexes/'))
+      metadata = {
+        '@type': 'type.googleapis.com/google.firestore.admin.v1.IndexOperationMetadata',
+        index: name,
+        state: 'SUCCESSFUL',
+        startTime: now(),
+        endTime: now(),
+      };
+    if (name.includes('/fields/'))
+      metadata = {
+        '@type': 'type.googleapis.com/google.firestore.admin.v1.FieldOperationMetadata',
+        field: name,
+        state: 'SUCCESSFUL',
+        startTime: now(),
+        endTime: now(),
+      };
     if (apiOf(call.host) === 'cloudfunctions') {
-      metadata = { '@type': 'type.googleapis.com/google.cloud.functions.v2.OperationMetadata', target: name, verb: call.method === 'DELETE' ? 'delete' : 'create', createTime: now(), endTime: now(),
-        stages: ['BUILD', 'SERVICE'].map((stage) => ({ name: stage, state: 'COMPLETE', message: '' })) };
+      metadata = {
+        '@type': 'type.googleapis.com/google.cloud.functions.v2.OperationMetadata',
+        target: name,
+        verb: call.method === 'DELETE' ? 'delete' : 'create',
+        createTime: now(),
+        endTime: now(),
+        stages: ['BUILD', 'SERVICE'].map((stage) => ({ name: stage, state: 'COMPLETE', message: '' })),
+      };
     }
     const answer = doneOperation(parent, response, metadata);
     // gcloud polls an operation even when it came back done.
@@ -90,7 +125,8 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
   function create(call: RecordedCall, collection: string): Answer {
     // Firestore ids indexes itself and refuses a second index of the same definition.
     if (collection.endsWith('/indexes')) {
-      const same = (index: Json) => index.queryScope === call.body?.queryScope && JSON.stringify(index.fields) === JSON.stringify(call.body?.fields);
+      const same = (index: Json) =>
+        index.queryScope === call.body?.queryScope && JSON.stringify(index.fields) === JSON.stringify(call.body?.fields);
       if (children(collection).some(same)) return apiError('ALREADY_EXISTS', 'index already exists');
     }
     const id = idOf(call) ?? `C${randomUUID().replace(/-/g, '').slice(0, 12)}`;
@@ -121,7 +157,8 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
     const next: Json = { ...existing };
     for (const [key, value] of Object.entries(typeof call.body === 'object' && call.body ? call.body : {})) {
       const old = next[key];
-      next[key] = value && old && typeof value === 'object' && typeof old === 'object' && !Array.isArray(value) ? { ...old, ...value } : value;
+      next[key] =
+        value && old && typeof value === 'object' && typeof old === 'object' && !Array.isArray(value) ? { ...old, ...value } : value;
     }
     Object.assign(next, { name, updateTime: now() });
     cloud.resources.set(name, next);
@@ -141,7 +178,11 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
     const region = call.host.split('-run.')[0];
     const key = (id: string) => `knative/${region}/${id}`;
     if (!m[2] && call.method === 'GET') {
-      return ok({ apiVersion: 'serving.knative.dev/v1', kind: 'ServiceList', items: [...cloud.resources.entries()].filter(([k]) => k.startsWith(`knative/${region}/`)).map(([, s]) => s) });
+      return ok({
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'ServiceList',
+        items: [...cloud.resources.entries()].filter(([k]) => k.startsWith(`knative/${region}/`)).map(([, s]) => s),
+      });
     }
     if (m[2] && call.method === 'DELETE') {
       if (!cloud.resources.delete(key(m[2]))) return notFound(`namespaces/${m[1]}/services/${m[2]}`);
@@ -154,21 +195,37 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
   function special(call: RecordedCall, raw: Buffer): Answer | undefined {
     const api = apiOf(call.host);
     const path = stripVersion(call.path);
-    if (api === 'hosting') return call.path.endsWith('/api/health') ? { status: project.hostingHealth, body: { status: 'ok' } } : notFound(call.path);
+    if (api === 'hosting')
+      return call.path.endsWith('/api/health') ? { status: project.hostingHealth, body: { status: 'ok' } } : notFound(call.path);
     if (api === 'upload') return call.method === 'PUT' ? { status: 200, body: '' } : undefined;
     if (api === 'run' && call.path.startsWith('/apis/')) return knative(call);
     if (api === 'serviceusage') {
       if (call.method === 'GET' && /^projects\/[^/]+\/services$/.test(path)) {
-        const services = [...cloud.enabled].sort().map((s) => ({ name: `projects/${projectNumber}/services/${s}`, config: { name: s, title: s }, state: 'ENABLED', parent: `projects/${projectNumber}` }));
+        const services = [...cloud.enabled].sort().map((s) => ({
+          name: `projects/${projectNumber}/services/${s}`,
+          config: { name: s, title: s },
+          state: 'ENABLED',
+          parent: `projects/${projectNumber}`,
+        }));
         return ok(services.length ? { services } : {});
       }
       const one = /^projects\/[^/]+\/services\/([^/:]+)$/.exec(path);
       if (one && call.method === 'GET') {
-        return ok({ name: `projects/${projectNumber}/services/${one[1]}`, config: { name: one[1] }, state: cloud.enabled.has(one[1]) ? 'ENABLED' : 'DISABLED', parent: `projects/${projectNumber}` });
+        return ok({
+          name: `projects/${projectNumber}/services/${one[1]}`,
+          config: { name: one[1] },
+          state: cloud.enabled.has(one[1]) ? 'ENABLED' : 'DISABLED',
+          parent: `projects/${projectNumber}`,
+        });
       }
       if (call.method === 'POST' && path.endsWith('/services:batchEnable')) {
         for (const s of call.body?.serviceIds ?? []) cloud.enabled.add(s);
-        return doneOperation(`projects/${projectNumber}`, { services: (call.body?.serviceIds ?? []).map((s: string) => ({ name: `projects/${projectNumber}/services/${s}`, state: 'ENABLED' })) });
+        return doneOperation(`projects/${projectNumber}`, {
+          services: (call.body?.serviceIds ?? []).map((s: string) => ({
+            name: `projects/${projectNumber}/services/${s}`,
+            state: 'ENABLED',
+          })),
+        });
       }
     }
     if (api === 'cloudresourcemanager' && call.method === 'GET' && path === `projects/${projectId}`) {
@@ -178,7 +235,9 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
       // collectionGroups/- lists across every collection group.
       const m = /^(projects\/[^/]+\/databases\/[^/]+)\/collectionGroups\/-\/(indexes|fields)$/.exec(path);
       if (m) {
-        const items = [...cloud.resources.entries()].filter(([k]) => k.startsWith(`${m[1]}/collectionGroups/`) && k.split('/')[6] === m[2]).map(([, r]) => r);
+        const items = [...cloud.resources.entries()]
+          .filter(([k]) => k.startsWith(`${m[1]}/collectionGroups/`) && k.split('/')[6] === m[2])
+          .map(([, r]) => r);
         return ok(items.length ? { [m[2]]: items } : {});
       }
     }
@@ -192,7 +251,12 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
           versions.push(payload);
           cloud.versions.set(m[1], versions);
           // gcloud checks that the API saw the checksum it sent.
-          return ok({ name: `${m[1]}/versions/${versions.length}`, state: 'ENABLED', createTime: now(), clientSpecifiedPayloadChecksum: Boolean(payload.dataCrc32c) });
+          return ok({
+            name: `${m[1]}/versions/${versions.length}`,
+            state: 'ENABLED',
+            createTime: now(),
+            clientSpecifiedPayloadChecksum: Boolean(payload.dataCrc32c),
+          });
         }
         const index = m[2] === 'latest' ? versions.length : Number(m[2]);
         if (!versions[index - 1]) return notFound(`${m[1]}/versions/${m[2]}`);
@@ -200,17 +264,40 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
       }
     }
     if (api === 'cloudbuild' && call.method === 'GET' && path.endsWith('/defaultServiceAccount')) {
-      return ok({ name: path, serviceAccountEmail: `projects/${projectId}/serviceAccounts/${projectNumber}-compute@developer.gserviceaccount.com` });
+      return ok({
+        name: path,
+        serviceAccountEmail: `projects/${projectId}/serviceAccounts/${projectNumber}-compute@developer.gserviceaccount.com`,
+      });
     }
     if (api === 'cloudfunctions' && call.method === 'GET' && /^projects\/[^/]+\/locations\/[^/]+\/runtimes$/.test(path)) {
-      return ok({ runtimes: ['nodejs20', 'nodejs22'].map((name) => ({ name, displayName: `Node.js ${name.slice(6)}`, stage: 'GA', environment: 'GEN_2' })) });
+      return ok({
+        runtimes: ['nodejs20', 'nodejs22'].map((name) => ({
+          name,
+          displayName: `Node.js ${name.slice(6)}`,
+          stage: 'GA',
+          environment: 'GEN_2',
+        })),
+      });
     }
     if (api === 'cloudfunctions' && call.method === 'POST' && path.endsWith('/functions:generateUploadUrl')) {
       const object = `function-source-${randomUUID().slice(0, 8)}.zip`;
-      return ok({ uploadUrl: `http://upload.tp.test/${object}?signed=1`, storageSource: { bucket: `gcf-v2-uploads-${projectNumber}`, object } });
+      return ok({
+        uploadUrl: `http://upload.tp.test/${object}?signed=1`,
+        storageSource: { bucket: `gcf-v2-uploads-${projectNumber}`, object },
+      });
     }
     if (api === 'logging' && call.method === 'POST' && path === 'entries:list') {
-      return ok({ entries: [{ logName: `projects/${projectId}/logs/run.googleapis.com%2Fstdout`, timestamp: now(), severity: 'INFO', textPayload: 'recorded log line', resource: { type: 'cloud_run_revision', labels: {} } }] });
+      return ok({
+        entries: [
+          {
+            logName: `projects/${projectId}/logs/run.googleapis.com%2Fstdout`,
+            timestamp: now(),
+            severity: 'INFO',
+            textPayload: 'recorded log line',
+            resource: { type: 'cloud_run_revision', labels: {} },
+          },
+        ],
+      });
     }
     void raw;
     return undefined;

@@ -34,7 +34,14 @@ export interface Answer {
   headers?: Record<string, string>;
 }
 
-const STATUS: Record<string, number> = { INVALID_ARGUMENT: 400, PERMISSION_DENIED: 403, NOT_FOUND: 404, ALREADY_EXISTS: 409, ABORTED: 409, UNIMPLEMENTED: 501 };
+const STATUS: Record<string, number> = {
+  INVALID_ARGUMENT: 400,
+  PERMISSION_DENIED: 403,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  ABORTED: 409,
+  UNIMPLEMENTED: 501,
+};
 
 /** The documented error body. */
 export function apiError(status: keyof typeof STATUS, message: string): Answer {
@@ -64,9 +71,15 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** Starts the recorder on 127.0.0.1; `hostingHealth` is what GET /api/health answers on the hosting host. */
-export async function startRecorder(options: { projectId: string; projectNumber?: string; hostingHealth?: number } = { projectId: 'tp-real' }): Promise<Recorder> {
+export async function startRecorder(
+  options: { projectId: string; projectNumber?: string; hostingHealth?: number } = { projectId: 'tp-real' },
+): Promise<Recorder> {
   const calls: RecordedCall[] = [];
-  const routes = gcloudApiRoutes({ projectId: options.projectId, projectNumber: options.projectNumber ?? '246813579', hostingHealth: options.hostingHealth ?? 200 });
+  const routes = gcloudApiRoutes({
+    projectId: options.projectId,
+    projectNumber: options.projectNumber ?? '246813579',
+    hostingHealth: options.hostingHealth ?? 200,
+  });
   const server: Server = createServer((req, res) => {
     void (async () => {
       const raw = await readBody(req);
@@ -75,12 +88,24 @@ export async function startRecorder(options: { projectId: string; projectNumber?
       const text = raw.toString('utf8');
       let body: any = text;
       if ((req.headers['content-type'] ?? '').includes('json') && text) {
-        try { body = JSON.parse(text); } catch { /* kept as text */ }
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* kept as text */
+        }
       }
-      const call: RecordedCall = { host: url.hostname, method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), query: url.searchParams, body, status: 0 };
+      const call: RecordedCall = {
+        host: url.hostname,
+        method: req.method ?? 'GET',
+        path: decodeURIComponent(url.pathname),
+        query: url.searchParams,
+        body,
+        status: 0,
+      };
       let answer: Answer;
       try {
-        answer = routes.handle(call, raw) ?? apiError('UNIMPLEMENTED', `The recorder has no route for ${call.method} ${call.host}${call.path}`);
+        answer =
+          routes.handle(call, raw) ?? apiError('UNIMPLEMENTED', `The recorder has no route for ${call.method} ${call.host}${call.path}`);
       } catch (error) {
         answer = { status: 500, body: { error: { code: 500, message: String((error as Error).stack), status: 'INTERNAL' } } };
       }
@@ -99,6 +124,10 @@ export async function startRecorder(options: { projectId: string; projectNumber?
     calls,
     cloud: routes.cloud,
     mutations: () => calls.filter((c) => c.method !== 'GET' && !c.path.endsWith(':getIamPolicy') && !c.path.endsWith(':access')),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

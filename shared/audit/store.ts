@@ -51,7 +51,11 @@ export interface AuditPage {
  * Newest first. Admins see everything (optionally one actor's or one tenant's
  * entries); others see the entries they made or that concern what they own.
  */
-export async function listAudit(db: Firestore, p: Principal, options: { pageSize?: number; pageToken?: string; tenantId?: string } = {}): Promise<AuditPage> {
+export async function listAudit(
+  db: Firestore,
+  p: Principal,
+  options: { pageSize?: number; pageToken?: string; tenantId?: string } = {},
+): Promise<AuditPage> {
   const pageSize = Math.min(Math.max(Number(options.pageSize) || 50, 1), 200);
   if (options.pageToken !== undefined && !/^\d{4}-\d{2}-\d{2}T[\d:.]+Z-[0-9a-f]{8}$/.test(options.pageToken)) {
     throw new AppError('invalid_request', 'The pageToken is not valid; use the nextPageToken of a previous page.');

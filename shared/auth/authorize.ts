@@ -65,7 +65,12 @@ export function authorize(principal: Principal | null | undefined, action: Actio
  * caller does not own it, the answer is the 404 of a resource that does not
  * exist, so nobody learns which ids are taken (R-ISO-3).
  */
-export function authorizeHidden(principal: Principal | null | undefined, action: Action, resource: { ownerId?: string }, what: string): void {
+export function authorizeHidden(
+  principal: Principal | null | undefined,
+  action: Action,
+  resource: { ownerId?: string },
+  what: string,
+): void {
   if (POLICY[action] === 'owner' && principal && principal.role !== 'admin' && resource.ownerId !== principal.uid) throw notFound(what);
   authorize(principal, action, resource);
 }

@@ -22,7 +22,8 @@ export async function verifyBearer(header: string | undefined, getAuth: () => Pr
     decoded = await withDeadline('auth', timeoutMs, (async () => (await getAuth()).verifyIdToken(match[1], true))());
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
-    if (code === 'app/network-error' || code === 'app/network-timeout' || code === 'auth/internal-error') throw dependencyUnavailable('auth', code, err);
+    if (code === 'app/network-error' || code === 'app/network-timeout' || code === 'auth/internal-error')
+      throw dependencyUnavailable('auth', code, err);
     if (code === 'auth/id-token-expired') throw new AppError('unauthenticated', 'Your sign-in has expired; sign in again.');
     if (code === 'auth/user-disabled') throw new AppError('forbidden', 'This account is disabled.');
     if (code.startsWith('auth/') || err instanceof SyntaxError) throw unauthenticated('The sign-in token is not valid; sign in again.');
@@ -31,7 +32,11 @@ export async function verifyBearer(header: string | undefined, getAuth: () => Pr
   // Only accounts that confirmed their address through our activation (which sets the role) act:
   // a password account registered straight with Firebase Auth has neither (R-ISO-3).
   if (decoded.email_verified !== true || !ROLES.includes(decoded.role as Role)) {
-    throw new AppError('forbidden', 'This account is not activated yet: open the link in the email we sent you (or sign up again for a new one).', { reason: 'not_activated' });
+    throw new AppError(
+      'forbidden',
+      'This account is not activated yet: open the link in the email we sent you (or sign up again for a new one).',
+      { reason: 'not_activated' },
+    );
   }
   return { uid: decoded.uid, email: decoded.email, role: decoded.role as Role };
 }

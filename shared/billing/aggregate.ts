@@ -72,7 +72,9 @@ export async function sumCosts(source: CostSource, range: DayRange): Promise<Map
     if (!day) continue;
     day.rows += 1;
     if (day.currency && row.currency !== day.currency) {
-      throw new Error(`the ${source.name} source mixes currencies ${day.currency} and ${row.currency} on ${row.day}; costs are stored in one currency per day`);
+      throw new Error(
+        `the ${source.name} source mixes currencies ${day.currency} and ${row.currency} on ${row.day}; costs are stored in one currency per day`,
+      );
     }
     day.currency = row.currency;
     const tenantId = row.tenantId && TENANT_ID.test(row.tenantId) ? row.tenantId : null;
@@ -135,7 +137,14 @@ export async function writeDay(deps: AggregateDeps, day: string, sums: DaySums, 
 
   const chunks = await writeManifest(db, day, current, widened);
   const unattributed = roundMoney(sums.unattributed?.total ?? 0);
-  const result: DayResult = { day, currency: sums.currency ?? null, tenants: current.length, total: roundMoney(total + unattributed), unattributed, removed: removed.length };
+  const result: DayResult = {
+    day,
+    currency: sums.currency ?? null,
+    tenants: current.length,
+    total: roundMoney(total + unattributed),
+    unattributed,
+    removed: removed.length,
+  };
   await db.doc(`billingDays/${day}`).set({ ...result, source, chunks, rows: sums.rows, updatedAt });
   return result;
 }
@@ -160,7 +169,14 @@ export async function aggregateDays(deps: AggregateDeps, options: { source: Cost
     await writer.close();
   }
   const result = { source: source.name, from: range.from, to: range.to, rows, days, durationMs: Math.round(performance.now() - started) };
-  deps.log?.info('billing aggregated', { source: result.source, from: range.from, to: range.to, rows, days: days.length, durationMs: result.durationMs });
+  deps.log?.info('billing aggregated', {
+    source: result.source,
+    from: range.from,
+    to: range.to,
+    rows,
+    days: days.length,
+    durationMs: result.durationMs,
+  });
   return result;
 }
 

@@ -33,7 +33,9 @@ export interface BigQuerySourceOptions {
  */
 export function buildCostQuery(table: string): string {
   if (!EXPORT_TABLE_PATTERN.test(table)) {
-    throw new Error(`billing export table "${table}" is not project.dataset.table (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X)`);
+    throw new Error(
+      `billing export table "${table}" is not project.dataset.table (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X)`,
+    );
   }
   return [
     'WITH costs AS (',

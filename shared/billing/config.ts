@@ -89,7 +89,10 @@ function parsePriceSheet(env: Env): PriceSheet {
   const sheet = { ...DEFAULT_PRICE_SHEET, ...(given as object) } as Record<string, unknown>;
   const bad = ['instanceSecond', 'gibSecond', 'millionRequests'].find((k) => typeof sheet[k] !== 'number' || (sheet[k] as number) < 0);
   if (bad || typeof sheet.currency !== 'string' || !/^[A-Z]{3}$/.test(sheet.currency)) {
-    throw new ConfigError('PRICE_SHEET', `needs a 3-letter currency and non-negative numbers ${bad ? `(bad: ${bad})` : ''} (example: ${example}).`);
+    throw new ConfigError(
+      'PRICE_SHEET',
+      `needs a 3-letter currency and non-negative numbers ${bad ? `(bad: ${bad})` : ''} (example: ${example}).`,
+    );
   }
   return sheet as unknown as PriceSheet;
 }
@@ -100,13 +103,15 @@ function parsePlans(env: Env): Plan[] {
   const stripe = (id: string) => optional(env, `STRIPE_PRICE_${id.toUpperCase()}`);
   const paddle = (id: string) => optional(env, `PADDLE_PRICE_${id.toUpperCase()}`);
   const entries: Partial<Plan>[] = given ?? Object.keys(PLAN_DEFAULTS).map((id) => ({ id }));
-  if (!Array.isArray(entries) || entries.length === 0) throw new ConfigError('PLANS', `must be a non-empty JSON array (example: ${example}).`);
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw new ConfigError('PLANS', `must be a non-empty JSON array (example: ${example}).`);
   return entries.map((entry) => {
     const id = String(entry?.id ?? '');
     const defaults = planDefaults(id);
     if (!defaults) throw new ConfigError('PLANS', `names plan "${id}", but tenants know only ${Object.keys(PLAN_DEFAULTS).join(', ')}.`);
     const price = entry.priceMonthly ?? DEFAULT_PRICES[id]?.priceMonthly ?? 0;
-    if (!Number.isInteger(price) || price < 0) throw new ConfigError('PLANS', `priceMonthly of "${id}" must be a whole number of cents (example: ${example}).`);
+    if (!Number.isInteger(price) || price < 0)
+      throw new ConfigError('PLANS', `priceMonthly of "${id}" must be a whole number of cents (example: ${example}).`);
     const plan = {
       id,
       name: entry.name ?? DEFAULT_PRICES[id]?.name ?? id,
@@ -127,7 +132,9 @@ function parsePlans(env: Env): Plan[] {
 function checkLimits(plan: Plan, example: string): void {
   const sizes = MEMORY_SIZES as readonly number[];
   const problem =
-    !Array.isArray(plan.environments) || plan.environments.length === 0 || plan.environments.some((e) => !(ENV_NAMES as readonly string[]).includes(e))
+    !Array.isArray(plan.environments) ||
+    plan.environments.length === 0 ||
+    plan.environments.some((e) => !(ENV_NAMES as readonly string[]).includes(e))
       ? `environments must be a non-empty list of ${ENV_NAMES.join(', ')}`
       : !sizes.includes(plan.maxMemoryMb)
         ? `maxMemoryMb must be one of ${sizes.join(', ')}`
@@ -142,13 +149,18 @@ function checkLimits(plan: Plan, example: string): void {
 /** The billing part of the config; see {@link BillingConfig}. */
 export function parseBillingConfig(env: Env, base: { mode: Mode; publicUrl: string }): BillingConfig {
   const source = optional(env, 'BILLING_SOURCE') ?? (base.mode === 'production' ? 'bigquery' : 'metered');
-  if (source !== 'bigquery' && source !== 'metered') throw new ConfigError('BILLING_SOURCE', `must be one of bigquery, metered, got "${source}".`);
+  if (source !== 'bigquery' && source !== 'metered')
+    throw new ConfigError('BILLING_SOURCE', `must be one of bigquery, metered, got "${source}".`);
   const exportTable = optional(env, 'BILLING_EXPORT_TABLE');
   if (exportTable && !EXPORT_TABLE_PATTERN.test(exportTable)) {
-    throw new ConfigError('BILLING_EXPORT_TABLE', `must be project.dataset.table, got "${exportTable}" (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X).`);
+    throw new ConfigError(
+      'BILLING_EXPORT_TABLE',
+      `must be project.dataset.table, got "${exportTable}" (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X).`,
+    );
   }
   const provider = optional(env, 'PAYMENT_PROVIDER') ?? 'stripe';
-  if (provider !== 'stripe' && provider !== 'paddle') throw new ConfigError('PAYMENT_PROVIDER', `must be one of stripe, paddle, got "${provider}".`);
+  if (provider !== 'stripe' && provider !== 'paddle')
+    throw new ConfigError('PAYMENT_PROVIDER', `must be one of stripe, paddle, got "${provider}".`);
   return {
     source,
     exportTable,
@@ -165,7 +177,10 @@ export function parseBillingConfig(env: Env, base: { mode: Mode; publicUrl: stri
       stripe: {
         apiKey: optional(env, 'STRIPE_API_KEY'),
         apiBase: (optional(env, 'STRIPE_API_BASE') ?? 'https://api.stripe.com').replace(/\/+$/, ''),
-        webhookSecrets: (optional(env, 'STRIPE_WEBHOOK_SECRETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+        webhookSecrets: (optional(env, 'STRIPE_WEBHOOK_SECRETS') ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
         toleranceSeconds: 300,
       },
       paddle: {
@@ -181,6 +196,9 @@ export function parseBillingConfig(env: Env, base: { mode: Mode; publicUrl: stri
 /** Fails the start of a cost-reading function when the bigquery source has no table, naming the variable. */
 export function requireExportTable(billing: BillingConfig): void {
   if (billing.source === 'bigquery' && !billing.exportTable) {
-    throw new ConfigError('BILLING_EXPORT_TABLE', 'is required when BILLING_SOURCE is bigquery (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X).');
+    throw new ConfigError(
+      'BILLING_EXPORT_TABLE',
+      'is required when BILLING_SOURCE is bigquery (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X).',
+    );
   }
 }

@@ -16,12 +16,22 @@ export type { CostRow, CostSource, DailyCost, DayRange } from './types.ts';
  * The configured cost source: `bigquery` (the Cloud Billing export) or `metered`
  * (local runtime usage priced by the price sheet). `authClient` is for tests.
  */
-export function createCostSource(config: Pick<Config, 'projectId' | 'billing'>, db: Firestore, options: { authClient?: unknown } = {}): CostSource {
+export function createCostSource(
+  config: Pick<Config, 'projectId' | 'billing'>,
+  db: Firestore,
+  options: { authClient?: unknown } = {},
+): CostSource {
   const billing = config.billing;
   switch (billing.source) {
     case 'bigquery':
       if (!billing.exportTable) throw new Error('BILLING_EXPORT_TABLE must be set for the bigquery billing source');
-      return createBigQuerySource({ projectId: config.projectId, table: billing.exportTable, apiEndpoint: billing.bigqueryEndpoint, location: billing.exportLocation, authClient: options.authClient });
+      return createBigQuerySource({
+        projectId: config.projectId,
+        table: billing.exportTable,
+        apiEndpoint: billing.bigqueryEndpoint,
+        location: billing.exportLocation,
+        authClient: options.authClient,
+      });
     case 'metered':
       return createMeteredSource({ priceSheet: billing.priceSheet, read: readUsageFromFirestore(db) });
     default:

@@ -25,7 +25,9 @@ export interface UsageRecord {
 }
 
 /** Reads a day's usage records, one at a time. */
-export type UsageReader = (day: string) => AsyncIterable<Pick<UsageRecord, 'tenantId' | 'instanceSeconds' | 'memoryMibSeconds' | 'requests'>>;
+export type UsageReader = (
+  day: string,
+) => AsyncIterable<Pick<UsageRecord, 'tenantId' | 'instanceSeconds' | 'memoryMibSeconds' | 'requests'>>;
 
 /** Service names on metered cost documents (like `service.description` in the billing export). */
 export const METERED_SERVICES = { instances: 'Instance time', memory: 'Memory', requests: 'Requests' } as const;

@@ -45,7 +45,8 @@ export interface DailyCost {
 export const TENANT_LABEL = 'tenantplane-tenant-id';
 
 /** The Cloud Billing export table: project (letters, digits, dashes, optionally `domain:`), dataset, table. */
-export const EXPORT_TABLE_PATTERN = /^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z_][A-Za-z0-9_]{0,1023}\.[A-Za-z_][A-Za-z0-9_-]{0,1023}$/;
+export const EXPORT_TABLE_PATTERN =
+  /^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z_][A-Za-z0-9_]{0,1023}\.[A-Za-z_][A-Za-z0-9_-]{0,1023}$/;
 
 /** The most days one request may aggregate or read. */
 export const MAX_RANGE_DAYS = 92;
@@ -94,7 +95,9 @@ export function parseDayRange(input: { from?: unknown; to?: unknown }, fallback:
     else if ((Date.parse(to) - Date.parse(from)) / DAY_MS + 1 > maxDays) fields.to = `the range may cover at most ${maxDays} days`;
   }
   if (Object.keys(fields).length > 0) {
-    const summary = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+    const summary = Object.entries(fields)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('; ');
     throw validationFailed(`The date range is not valid: ${summary}.`, { fields });
   }
   return { from, to };

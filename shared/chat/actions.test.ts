@@ -5,7 +5,10 @@ import { ACTION_NAMES, ACTION_SCHEMAS, CONFIRMED_ACTIONS, functionDeclarations, 
 
 test('every action has a described schema and one generated declaration', (t) => {
   const declarations = functionDeclarations('admin');
-  t.deepEqual(declarations.map((d) => d.name), ACTION_NAMES);
+  t.deepEqual(
+    declarations.map((d) => d.name),
+    ACTION_NAMES,
+  );
   for (const d of declarations) t.truthy(d.description, d.name);
 });
 
@@ -14,7 +17,11 @@ test('a declaration carries the schema in Gemini form: upper-case types, require
   t.like(logs?.parameters, {
     type: 'OBJECT',
     required: ['site'],
-    properties: { site: { type: 'STRING' }, env: { type: 'STRING', enum: ['demo', 'test', 'live'] }, limit: { type: 'INTEGER', minimum: 1, maximum: 200 } },
+    properties: {
+      site: { type: 'STRING' },
+      env: { type: 'STRING', enum: ['demo', 'test', 'live'] },
+      limit: { type: 'INTEGER', minimum: 1, maximum: 200 },
+    },
   });
   const json = JSON.stringify(functionDeclarations('admin'));
   t.false(json.includes('additionalProperties'));
@@ -30,9 +37,31 @@ test('a JSON Schema type Gemini cannot express is an error naming it, not a sile
 
 test('the model is offered only the actions of the caller role', (t) => {
   // Written out, not read from ROLE_ACTIONS: a table compared with itself cannot fail.
-  const tenantActions = ['CREATE_SITE', 'LIST_SITES', 'GET_STATUS', 'GET_LOGS', 'GET_METRICS', 'GET_BILLING', 'SUSPEND_SITE', 'RESUME_SITE', 'DEPLOY', 'DELETE_SITE'];
-  t.deepEqual(functionDeclarations('tenant').map((d) => d.name).sort(), [...tenantActions].sort());
-  t.deepEqual(functionDeclarations('admin').map((d) => d.name).sort(), [...ACTION_NAMES].sort(), 'an admin is offered every action');
+  const tenantActions = [
+    'CREATE_SITE',
+    'LIST_SITES',
+    'GET_STATUS',
+    'GET_LOGS',
+    'GET_METRICS',
+    'GET_BILLING',
+    'SUSPEND_SITE',
+    'RESUME_SITE',
+    'DEPLOY',
+    'DELETE_SITE',
+  ];
+  t.deepEqual(
+    functionDeclarations('tenant')
+      .map((d) => d.name)
+      .sort(),
+    [...tenantActions].sort(),
+  );
+  t.deepEqual(
+    functionDeclarations('admin')
+      .map((d) => d.name)
+      .sort(),
+    [...ACTION_NAMES].sort(),
+    'an admin is offered every action',
+  );
   t.deepEqual(functionDeclarations('nobody' as never), [], 'an unknown role is offered nothing');
 });
 

@@ -45,7 +45,10 @@ export const ACTION_SCHEMAS = {
     })
     .strict()
     .describe('Show what a site cost over a date range.'),
-  SUSPEND_SITE: z.object({ site }).strict().describe('Suspend a site: scale every environment to zero, keeping all data. Needs confirmation.'),
+  SUSPEND_SITE: z
+    .object({ site })
+    .strict()
+    .describe('Suspend a site: scale every environment to zero, keeping all data. Needs confirmation.'),
   RESUME_SITE: z.object({ site }).strict().describe('Resume a suspended site on the same URL. Needs confirmation.'),
   DEPLOY: z
     .object({
@@ -56,7 +59,9 @@ export const ACTION_SCHEMAS = {
         .min(3)
         .max(300)
         .regex(/^[a-z0-9][a-z0-9._\-/:]*[a-z0-9_-]$/i, 'must be a container image reference like registry/repository:tag')
-        .describe("Container image to deploy; it must be in the site's own repository, <registry>/tp-<tenantId>/<name>:<tag>, or the default image."),
+        .describe(
+          "Container image to deploy; it must be in the site's own repository, <registry>/tp-<tenantId>/<name>:<tag>, or the default image.",
+        ),
     })
     .strict()
     .describe('Deploy a new image to every environment of a site. Needs confirmation.'),
@@ -68,7 +73,13 @@ export type ActionArgs<A extends ActionName = ActionName> = z.output<(typeof ACT
 export const ACTION_NAMES = Object.keys(ACTION_SCHEMAS) as ActionName[];
 
 /** Actions that change state (create, suspend, resume, deploy, delete): run only after the user confirms that exact call. Reads run at once. */
-export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(['CREATE_SITE', 'SUSPEND_SITE', 'RESUME_SITE', 'DEPLOY', 'DELETE_SITE']);
+export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+  'CREATE_SITE',
+  'SUSPEND_SITE',
+  'RESUME_SITE',
+  'DEPLOY',
+  'DELETE_SITE',
+]);
 
 /**
  * Which actions each role may use. Ownership is separate (the tenants service
@@ -77,7 +88,18 @@ export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(['
  */
 export const ROLE_ACTIONS: Record<Role, readonly ActionName[]> = {
   admin: ACTION_NAMES,
-  tenant: ['CREATE_SITE', 'LIST_SITES', 'GET_STATUS', 'GET_LOGS', 'GET_METRICS', 'GET_BILLING', 'SUSPEND_SITE', 'RESUME_SITE', 'DEPLOY', 'DELETE_SITE'],
+  tenant: [
+    'CREATE_SITE',
+    'LIST_SITES',
+    'GET_STATUS',
+    'GET_LOGS',
+    'GET_METRICS',
+    'GET_BILLING',
+    'SUSPEND_SITE',
+    'RESUME_SITE',
+    'DEPLOY',
+    'DELETE_SITE',
+  ],
 };
 
 export function isActionName(name: string): name is ActionName {

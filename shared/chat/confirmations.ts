@@ -32,7 +32,9 @@ interface StoredConfirmation extends Confirmation {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -48,7 +50,15 @@ const ref = (db: Firestore, conversationId: string, id: string) =>
 /** Stores a pending confirmation and returns what the user is shown. */
 export async function createConfirmation(
   db: Firestore,
-  input: { uid: string; conversationId: string; action: ActionName; args: Record<string, unknown>; summary: string; now: Date; ttlSeconds: number },
+  input: {
+    uid: string;
+    conversationId: string;
+    action: ActionName;
+    args: Record<string, unknown>;
+    summary: string;
+    now: Date;
+    ttlSeconds: number;
+  },
 ): Promise<Confirmation> {
   const id = `c-${randomBytes(12).toString('base64url')}`;
   const expires = new Date(input.now.getTime() + input.ttlSeconds * 1000);
@@ -73,7 +83,10 @@ export async function createConfirmation(
  * unknown or not the caller's (the same answer, so ids of others reveal nothing),
  * 409 when already used, 410 when expired.
  */
-export async function claimConfirmation(db: Firestore, input: { uid: string; conversationId: string; id: string; now: Date }): Promise<Confirmation> {
+export async function claimConfirmation(
+  db: Firestore,
+  input: { uid: string; conversationId: string; id: string; now: Date },
+): Promise<Confirmation> {
   if (!/^c-[\w-]{8,40}$/.test(input.id)) throw notFound('That confirmation');
   return db.runTransaction(async (tx) => {
     const snap = await tx.get(ref(db, input.conversationId, input.id));
@@ -82,9 +95,12 @@ export async function claimConfirmation(db: Firestore, input: { uid: string; con
     if (stored.hash !== hashBinding(stored.uid, stored.conversationId, stored.action, stored.args)) {
       throw new AppError('conflict', 'This confirmation does not match the action it was issued for; ask again.');
     }
-    if (stored.usedAt) throw new AppError('already_used', 'This confirmation was already used; ask again to repeat the action.', { usedAt: stored.usedAt });
+    if (stored.usedAt)
+      throw new AppError('already_used', 'This confirmation was already used; ask again to repeat the action.', { usedAt: stored.usedAt });
     if (Date.parse(stored.expiresAt) <= input.now.getTime()) {
-      throw new AppError('expired', 'This confirmation has expired; ask again and confirm within the time shown.', { expiresAt: stored.expiresAt });
+      throw new AppError('expired', 'This confirmation has expired; ask again and confirm within the time shown.', {
+        expiresAt: stored.expiresAt,
+      });
     }
     tx.update(snap.ref, { usedAt: input.now.toISOString() });
     return { id: stored.id, action: stored.action, args: stored.args, summary: stored.summary, expiresAt: stored.expiresAt };

@@ -21,7 +21,12 @@ export interface StoredMessage {
 const conversations = (db: Firestore) => db.collection('conversations');
 
 /** Loads the caller's conversation, or starts a new one when no id is given. */
-export async function openConversation(db: Firestore, p: Principal, id: string | undefined, now: Date): Promise<{ id: string; created: boolean }> {
+export async function openConversation(
+  db: Firestore,
+  p: Principal,
+  id: string | undefined,
+  now: Date,
+): Promise<{ id: string; created: boolean }> {
   if (id) {
     if (!/^[\w-]{8,64}$/.test(id)) throw notFound('That conversation');
     const snap = await conversations(db).doc(id).get();
@@ -38,7 +43,12 @@ function messageId(now: Date): string {
   return `${now.getTime().toString().padStart(14, '0')}-${randomBytes(4).toString('hex')}`;
 }
 
-export async function appendMessages(db: Firestore, conversationId: string, messages: Omit<StoredMessage, 'at'>[], now: Date): Promise<void> {
+export async function appendMessages(
+  db: Firestore,
+  conversationId: string,
+  messages: Omit<StoredMessage, 'at'>[],
+  now: Date,
+): Promise<void> {
   if (messages.length === 0) return;
   const batch = db.batch();
   const conversation = conversations(db).doc(conversationId);
@@ -71,6 +81,9 @@ export async function loadHistory(
   picked.reverse();
   return {
     history: picked.filter((m) => m.role !== 'action').map((m) => ({ role: m.role as HistoryMessage['role'], text: m.text })),
-    recentResults: picked.filter((m) => m.role === 'action').slice(-10).map((m) => ({ action: m.action ?? '?', summary: m.text })),
+    recentResults: picked
+      .filter((m) => m.role === 'action')
+      .slice(-10)
+      .map((m) => ({ action: m.action ?? '?', summary: m.text })),
   };
 }

@@ -46,10 +46,20 @@ export interface ActionExecutor {
   runConfirmed(p: Principal, confirmation: Confirmation, requestId?: string): Promise<ActionOutcome>;
 }
 
-const VERBS: Partial<Record<ActionName, string>> = { DELETE_SITE: 'Delete', SUSPEND_SITE: 'Suspend', RESUME_SITE: 'Resume', DEPLOY: 'Deploy to' };
+const VERBS: Partial<Record<ActionName, string>> = {
+  DELETE_SITE: 'Delete',
+  SUSPEND_SITE: 'Suspend',
+  RESUME_SITE: 'Resume',
+  DEPLOY: 'Deploy to',
+};
 
 /** The operation an action starts, checked against the site's state before anyone is asked to confirm. */
-const OPERATIONS: Partial<Record<ActionName, OperationName>> = { SUSPEND_SITE: 'suspend', RESUME_SITE: 'resume', DEPLOY: 'deploy', DELETE_SITE: 'delete' };
+const OPERATIONS: Partial<Record<ActionName, OperationName>> = {
+  SUSPEND_SITE: 'suspend',
+  RESUME_SITE: 'resume',
+  DEPLOY: 'deploy',
+  DELETE_SITE: 'delete',
+};
 
 function firstOfMonth(now: Date): string {
   return `${now.toISOString().slice(0, 7)}-01`;
@@ -129,7 +139,9 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
       const parsed = ACTION_SCHEMAS[name].safeParse(rawArgs ?? {});
       if (!parsed.success) {
         const fields = Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || '(arguments)', i.message]));
-        const text = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+        const text = Object.entries(fields)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; ');
         return { kind: 'invalid', action: name, summary: `I can't run ${name}: ${text}.`, details: { fields } };
       }
       const args = { ...parsed.data } as Record<string, unknown>;
@@ -213,7 +225,12 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
           ownerId: tenant?.ownerId ?? created?.ownerId,
           requestId,
           // A refusal is the not-found answer a stranger gets; a failure carries its own error.
-          outcome: outcome.kind === 'result' ? { status: 202 } : error ? { status: new AppError(error.code, error.message).status, code: error.code } : { status: 404, code: 'not_found' },
+          outcome:
+            outcome.kind === 'result'
+              ? { status: 202 }
+              : error
+                ? { status: new AppError(error.code, error.message).status, code: error.code }
+                : { status: 404, code: 'not_found' },
         },
         deps.now(),
       ).catch((err: unknown) => deps.log.warn('audit entry not written', { err, action }));

@@ -13,7 +13,9 @@ export interface Formatted {
 }
 
 function siteLine(t: Tenant): string {
-  const urls = Object.entries(t.urls ?? {}).map(([env, url]) => `${env}: ${url}`).join(', ');
+  const urls = Object.entries(t.urls ?? {})
+    .map(([env, url]) => `${env}: ${url}`)
+    .join(', ');
   return `• ${t.name} (${t.id}) — ${t.state}, ${t.plan}, ${t.environments.join('/')}${urls ? ` — ${urls}` : ''}`;
 }
 

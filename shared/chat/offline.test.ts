@@ -9,7 +9,11 @@ const action = (text: string) => parseCommand(text, now);
 
 const cases: [string, string, Record<string, unknown>][] = [
   ['create a site called shop', 'CREATE_SITE', { name: 'shop' }],
-  ['Please make me a new site named blog-2 with test and live on the starter plan', 'CREATE_SITE', { name: 'blog-2', environments: ['test', 'live'], plan: 'starter' }],
+  [
+    'Please make me a new site named blog-2 with test and live on the starter plan',
+    'CREATE_SITE',
+    { name: 'blog-2', environments: ['test', 'live'], plan: 'starter' },
+  ],
   ['list my sites', 'LIST_SITES', {}],
   ['what sites do I have?', 'LIST_SITES', {}],
   ['status of shop', 'GET_STATUS', { site: 'shop' }],
@@ -24,7 +28,11 @@ const cases: [string, string, Record<string, unknown>][] = [
   ['suspend shop', 'SUSPEND_SITE', { site: 'shop' }],
   ['pause the site shop', 'SUSPEND_SITE', { site: 'shop' }],
   ['resume shop', 'RESUME_SITE', { site: 'shop' }],
-  ['deploy europe-docker.pkg.dev/p/tenants:tenant-t-abc to shop', 'DEPLOY', { site: 'shop', image: 'europe-docker.pkg.dev/p/tenants:tenant-t-abc' }],
+  [
+    'deploy europe-docker.pkg.dev/p/tenants:tenant-t-abc to shop',
+    'DEPLOY',
+    { site: 'shop', image: 'europe-docker.pkg.dev/p/tenants:tenant-t-abc' },
+  ],
   ['delete shop', 'DELETE_SITE', { site: 'shop' }],
   ['please remove the site called t-abcdefghij', 'DELETE_SITE', { site: 't-abcdefghij' }],
 ];

@@ -42,10 +42,12 @@ const INTENTS: [ActionName | 'HELP', RegExp][] = [
 ];
 
 const STOP = new Set(
-  ('a an the my our your me i we you it its is are was were be of for on to from in at with and or this that these those what whats ' +
+  (
+    'a an the my our your me i we you it its is are was were be of for on to from in at with and or this that these those what whats ' +
     'which how hows did does do show give get tell display see check please can could would will just now current currently ' +
     'about all much many last latest recent lines line entries month week today yesterday site sites tenant tenants website ' +
-    'app called named environment env envs plan new one some there here log').split(' '),
+    'app called named environment env envs plan new one some there here log'
+  ).split(' '),
 );
 const ENVS = ['demo', 'test', 'live'] as const;
 const NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
@@ -53,7 +55,10 @@ const TENANT_ID = /^t-[a-z0-9]{6,20}$/;
 const KEYWORDS = new Set(INTENTS.flatMap(([, r]) => r.source.match(/[a-z]+/g) ?? []));
 
 function words(text: string): string[] {
-  return text.split(/\s+/).map((w) => w.replace(/^["'(`]+|["'),.!?;`]+$/g, '')).filter(Boolean);
+  return text
+    .split(/\s+/)
+    .map((w) => w.replace(/^["'(`]+|["'),.!?;`]+$/g, ''))
+    .filter(Boolean);
 }
 
 /** Words that can name a site: not a command word, not filler, shaped like a name or a tenant id. */
@@ -96,7 +101,8 @@ export function parseCommand(input: string, now: Date = new Date()): ParsedComma
     case 'CREATE_SITE': {
       const after = ws.findIndex((w) => w === 'called' || w === 'named');
       const planAt = ws.indexOf('plan');
-      const plan = planAt > 0 ? (ws[planAt - 1] === 'the' ? undefined : STOP.has(ws[planAt - 1]) ? ws[planAt + 1] : ws[planAt - 1]) : undefined;
+      const plan =
+        planAt > 0 ? (ws[planAt - 1] === 'the' ? undefined : STOP.has(ws[planAt - 1]) ? ws[planAt + 1] : ws[planAt - 1]) : undefined;
       const name = after >= 0 ? ws[after + 1] : siteCandidates(ws).find((w) => w !== plan && !(ENVS as readonly string[]).includes(w));
       if (!name) return { kind: 'unknown', hint: 'What should the tenant be called? For example: "create a tenant called shop".' };
       const withAt = ws.indexOf('with');

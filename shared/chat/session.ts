@@ -33,18 +33,27 @@ export interface SessionDeps {
 function sendOutcome(sse: SseStream, outcome: ActionOutcome): void {
   switch (outcome.kind) {
     case 'result':
-      sse.send({ event: 'result', data: { action: outcome.action, summary: outcome.summary, display: outcome.display, data: outcome.data } });
+      sse.send({
+        event: 'result',
+        data: { action: outcome.action, summary: outcome.summary, display: outcome.display, data: outcome.data },
+      });
       return;
     case 'confirmation_required': {
       const c = outcome.confirmation;
-      sse.send({ event: 'confirmation_required', data: { id: c.id, action: c.action, args: c.args, summary: c.summary, expiresAt: c.expiresAt } });
+      sse.send({
+        event: 'confirmation_required',
+        data: { id: c.id, action: c.action, args: c.args, summary: c.summary, expiresAt: c.expiresAt },
+      });
       return;
     }
     case 'refused':
       sse.send({ event: 'error', data: { error: { code: outcome.code, message: outcome.summary, details: { action: outcome.action } } } });
       return;
     case 'invalid':
-      sse.send({ event: 'error', data: { error: { code: 'validation_failed', message: outcome.summary, details: { action: outcome.action, ...outcome.details } } } });
+      sse.send({
+        event: 'error',
+        data: { error: { code: 'validation_failed', message: outcome.summary, details: { action: outcome.action, ...outcome.details } } },
+      });
       return;
     case 'failed':
       sse.send({ event: 'error', data: { error: { ...outcome.error, details: { ...outcome.error.details, action: outcome.action } } } });
@@ -67,12 +76,19 @@ async function buildContext(deps: SessionDeps, p: Principal, recentResults: Chat
 }
 
 /** Streams the answer to a message. Model failures become an `error` event; the conversation keeps what was said. */
-export async function streamMessage(sse: SseStream, deps: SessionDeps, p: Principal, conversationId: string, message: string): Promise<void> {
+export async function streamMessage(
+  sse: SseStream,
+  deps: SessionDeps,
+  p: Principal,
+  conversationId: string,
+  message: string,
+): Promise<void> {
   const stored: Omit<StoredMessage, 'at'>[] = [{ role: 'user', text: message }];
   let reply = '';
   try {
     const { history, recentResults } = await loadHistory(deps.db, conversationId, deps.config.chat.historyBudgetChars);
-    const context = deps.model.name === 'offline' ? { uid: p.uid, role: p.role, sites: [], recentResults } : await buildContext(deps, p, recentResults);
+    const context =
+      deps.model.name === 'offline' ? { uid: p.uid, role: p.role, sites: [], recentResults } : await buildContext(deps, p, recentResults);
     await deps.model.respond({
       message,
       history,
@@ -95,13 +111,21 @@ export async function streamMessage(sse: SseStream, deps: SessionDeps, p: Princi
     sendError(sse, deps.log, err);
   } finally {
     if (reply) stored.push({ role: 'assistant', text: reply });
-    await appendMessages(deps.db, conversationId, stored, deps.now()).catch((err) => deps.log.error('chat: storing messages failed', { err }));
+    await appendMessages(deps.db, conversationId, stored, deps.now()).catch((err) =>
+      deps.log.error('chat: storing messages failed', { err }),
+    );
     sse.send({ event: 'done', data: { conversationId } });
   }
 }
 
 /** Runs a claimed confirmation and streams its result. */
-export async function streamConfirmed(sse: SseStream, deps: SessionDeps, p: Principal, conversationId: string, confirmation: Confirmation): Promise<void> {
+export async function streamConfirmed(
+  sse: SseStream,
+  deps: SessionDeps,
+  p: Principal,
+  conversationId: string,
+  confirmation: Confirmation,
+): Promise<void> {
   const stored: Omit<StoredMessage, 'at'>[] = [{ role: 'user', text: `Confirmed: ${confirmation.summary}` }];
   try {
     sse.send({ event: 'action', data: { action: confirmation.action, args: confirmation.args } });
@@ -112,7 +136,9 @@ export async function streamConfirmed(sse: SseStream, deps: SessionDeps, p: Prin
   } catch (err) {
     sendError(sse, deps.log, err);
   } finally {
-    await appendMessages(deps.db, conversationId, stored, deps.now()).catch((err) => deps.log.error('chat: storing messages failed', { err }));
+    await appendMessages(deps.db, conversationId, stored, deps.now()).catch((err) =>
+      deps.log.error('chat: storing messages failed', { err }),
+    );
     sse.send({ event: 'done', data: { conversationId } });
   }
 }

@@ -88,7 +88,10 @@ export function hostPort(env: Env, name: string): string | undefined {
 }
 
 export function list(env: Env, name: string): string[] {
-  return (optional(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (optional(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function portRange(env: Env, name: string, fallback: string): { from: number; to: number } {

@@ -20,10 +20,18 @@ export interface RegistryConfig {
 /** The registry section; see {@link RegistryConfig}. */
 export function parseRegistryConfig(env: Env, base: { mode: Mode; projectId: string; region: string }): RegistryConfig {
   const { mode, projectId, region } = base;
-  const driver = oneOf(env, 'REGISTRY_DRIVER', ['local', 'artifact-registry'] as const, mode === 'production' ? 'artifact-registry' : 'local');
+  const driver = oneOf(
+    env,
+    'REGISTRY_DRIVER',
+    ['local', 'artifact-registry'] as const,
+    mode === 'production' ? 'artifact-registry' : 'local',
+  );
   const host = str(env, 'REGISTRY', `${region}-docker.pkg.dev/${projectId}`);
   if (driver === 'artifact-registry' && !/^[a-z0-9-]+-docker\.pkg\.dev\/[^/]+$/.test(host)) {
-    throw new ConfigError('REGISTRY', `must be an Artifact Registry docker host when REGISTRY_DRIVER=artifact-registry (example: europe-west1-docker.pkg.dev/${projectId}).`);
+    throw new ConfigError(
+      'REGISTRY',
+      `must be an Artifact Registry docker host when REGISTRY_DRIVER=artifact-registry (example: europe-west1-docker.pkg.dev/${projectId}).`,
+    );
   }
   return {
     driver,

@@ -52,10 +52,15 @@ export function parseRuntimeConfig(env: Env, base: { region: string; projectId: 
         ingressNamespace: str(env, 'K8S_INGRESS_NAMESPACE', 'ingress-nginx'),
         automountServiceAccountToken: k8sAutomountToken,
       },
-      fly: { apiToken: requiredFor('fly', 'FLY_API_TOKEN'), orgSlug: requiredFor('fly', 'FLY_ORG'), region: str(env, 'FLY_REGION', region.startsWith('europe') ? 'fra' : 'iad') },
+      fly: {
+        apiToken: requiredFor('fly', 'FLY_API_TOKEN'),
+        orgSlug: requiredFor('fly', 'FLY_ORG'),
+        region: str(env, 'FLY_REGION', region.startsWith('europe') ? 'fra' : 'iad'),
+      },
     };
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(err.variable, `is required when RUNTIME_DRIVER=${driver} (${err.message.split(': ')[1]})`);
+    if (err instanceof ConfigError)
+      throw new ConfigError(err.variable, `is required when RUNTIME_DRIVER=${driver} (${err.message.split(': ')[1]})`);
     throw err;
   }
 }

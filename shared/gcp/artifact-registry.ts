@@ -12,7 +12,8 @@ import { isStatus, type GoogleRest } from './rest.ts';
 
 const AR = 'artifactregistry';
 
-export const repositoryName = (projectId: string, location: string, repositoryId: string) => `projects/${projectId}/locations/${location}/repositories/${repositoryId}`;
+export const repositoryName = (projectId: string, location: string, repositoryId: string) =>
+  `projects/${projectId}/locations/${location}/repositories/${repositoryId}`;
 
 /** Looks the repository up and creates it when missing (409 ALREADY_EXISTS is fine); waits until it can be read. */
 export async function ensureRepository(rest: GoogleRest, name: string, labels: Record<string, string>): Promise<void> {
@@ -60,7 +61,11 @@ export async function grantOnRepository(rest: GoogleRest, name: string, grants: 
 /** The digest (`sha256:…`) a tag points to, or undefined when the image or tag does not exist. */
 export async function resolveTag(rest: GoogleRest, repository: string, image: string, tag: string): Promise<string | undefined> {
   try {
-    const found = await rest.call<{ version?: string }>(AR, 'GET', `v1/${repository}/packages/${encodeURIComponent(image)}/tags/${encodeURIComponent(tag)}`);
+    const found = await rest.call<{ version?: string }>(
+      AR,
+      'GET',
+      `v1/${repository}/packages/${encodeURIComponent(image)}/tags/${encodeURIComponent(tag)}`,
+    );
     const version = decodeURIComponent(found.version?.split('/versions/').pop() ?? '');
     return /^sha256:[a-f0-9]{64}$/.test(version) ? version : undefined;
   } catch (error) {

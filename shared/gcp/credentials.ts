@@ -17,7 +17,9 @@ export function createTokenMinter(clientOptions: Record<string, unknown> = {}): 
   let client: Promise<any> | undefined;
   return {
     async mint(email, lifetimeSeconds) {
-      client ??= import('@google-cloud/iam-credentials').then((mod: any) => new (mod.IAMCredentialsClient ?? mod.default.IAMCredentialsClient)(clientOptions));
+      client ??= import('@google-cloud/iam-credentials').then(
+        (mod: any) => new (mod.IAMCredentialsClient ?? mod.default.IAMCredentialsClient)(clientOptions),
+      );
       const [answer] = await (await client).generateAccessToken({
         name: `projects/-/serviceAccounts/${email}`,
         scope: [CLOUD_PLATFORM_SCOPE],

@@ -20,7 +20,10 @@ export async function ensureServiceAccount(rest: GoogleRest, projectId: string, 
     if (!isStatus(error, 'NOT_FOUND')) throw error;
   }
   try {
-    await rest.call('iam', 'POST', `v1/projects/${projectId}/serviceAccounts`, { accountId, serviceAccount: { displayName, description: 'tenantplane tenant identity' } });
+    await rest.call('iam', 'POST', `v1/projects/${projectId}/serviceAccounts`, {
+      accountId,
+      serviceAccount: { displayName, description: 'tenantplane tenant identity' },
+    });
   } catch (error) {
     if (!isStatus(error, 'ALREADY_EXISTS')) throw error;
   }

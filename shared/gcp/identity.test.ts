@@ -3,7 +3,14 @@ import { parseConfig } from '../config.ts';
 import { registryToken, resolveDeployImage, tenantImage } from '../tenants/registry.ts';
 import { FAKE_PLATFORM_SERVICE_ACCOUNT, startCloudRunFake, type CloudRunFake } from '../../testing/fakes/cloud-run-fake.ts';
 import { fakeGoogleClientOptions } from '../../testing/fakes/google-auth.ts';
-import { createGcpClients, ensureTenantIdentity, removeTenantIdentity, tenantRepository, type GcpClients, type PlatformIdentities } from './identity.ts';
+import {
+  createGcpClients,
+  ensureTenantIdentity,
+  removeTenantIdentity,
+  tenantRepository,
+  type GcpClients,
+  type PlatformIdentities,
+} from './identity.ts';
 import { tenantServiceAccountEmail, tenantServiceAccountId } from './names.ts';
 import { OAuth2Client } from 'google-auth-library';
 
@@ -19,7 +26,11 @@ const config = parseConfig({
   REGISTRY_DRIVER: 'artifact-registry',
   REGISTRY_TOKEN_MINTER: FAKE_PLATFORM_SERVICE_ACCOUNT,
 });
-const platform: PlatformIdentities = { projectId: PROJECT, tokenMinter: FAKE_PLATFORM_SERVICE_ACCOUNT, deployer: 'tp-provisioner@tp-test.iam.gserviceaccount.com' };
+const platform: PlatformIdentities = {
+  projectId: PROJECT,
+  tokenMinter: FAKE_PLATFORM_SERVICE_ACCOUNT,
+  deployer: 'tp-provisioner@tp-test.iam.gserviceaccount.com',
+};
 
 /** Clients that present `token` instead of the platform's, to act as another identity. */
 function clientsWithToken(fake: CloudRunFake, token: string): GcpClients {
@@ -39,7 +50,8 @@ async function withCloud(run: (fake: CloudRunFake, gcp: GcpClients) => Promise<v
   }
 }
 
-const bindings = (policy: { bindings: { role: string; members: string[] }[] }) => policy.bindings.flatMap((b) => b.members.map((m) => `${b.role} ${m}`)).sort();
+const bindings = (policy: { bindings: { role: string; members: string[] }[] }) =>
+  policy.bindings.flatMap((b) => b.members.map((m) => `${b.role} ${m}`)).sort();
 
 // Identity
 
@@ -74,33 +86,40 @@ test.serial('removing the identity deletes the repository and the account, and c
 
 // Registry tokens
 
-test.serial('a registry token is minted for the tenant\'s own account, lives at most 15 minutes and pushes to its repository only', async (t) => {
-  await withCloud(async (fake, gcp) => {
-    for (const id of [A, B]) await ensureTenantIdentity(gcp.rest, platform, config.registry.host, id);
-    const now = new Date();
-    const answer = await registryToken(config, () => gcp, A, now);
-    t.is(answer.username, 'oauth2accesstoken');
-    t.is(answer.registry, 'europe-west1-docker.pkg.dev');
-    t.is(`${answer.repository}:${answer.tag}`, tenantImage(config, A));
-    t.not(answer.token, 'fake-access-token', 'never the platform\'s own token');
-    t.is(fake.callers.memberOfToken(answer.token), `serviceAccount:${tenantServiceAccountEmail(PROJECT, A)}`);
-    t.true(Date.parse(answer.expiresAt) <= now.getTime() + 15 * 60_000 + 1000);
-    const mint = fake.requests.find((r) => r.path.endsWith(':generateAccessToken'))!;
-    t.is((mint.body as { lifetime: string }).lifetime, '900s');
+test.serial(
+  "a registry token is minted for the tenant's own account, lives at most 15 minutes and pushes to its repository only",
+  async (t) => {
+    await withCloud(async (fake, gcp) => {
+      for (const id of [A, B]) await ensureTenantIdentity(gcp.rest, platform, config.registry.host, id);
+      const now = new Date();
+      const answer = await registryToken(config, () => gcp, A, now);
+      t.is(answer.username, 'oauth2accesstoken');
+      t.is(answer.registry, 'europe-west1-docker.pkg.dev');
+      t.is(`${answer.repository}:${answer.tag}`, tenantImage(config, A));
+      t.not(answer.token, 'fake-access-token', "never the platform's own token");
+      t.is(fake.callers.memberOfToken(answer.token), `serviceAccount:${tenantServiceAccountEmail(PROJECT, A)}`);
+      t.true(Date.parse(answer.expiresAt) <= now.getTime() + 15 * 60_000 + 1000);
+      const mint = fake.requests.find((r) => r.path.endsWith(':generateAccessToken'))!;
+      t.is((mint.body as { lifetime: string }).lifetime, '900s');
 
-    t.regex(fake.artifactRegistry.push(answer.token, tenantImage(config, A)), /^sha256:[a-f0-9]{64}$/);
-    t.throws(() => fake.artifactRegistry.push(answer.token, tenantImage(config, B)), { message: /denied/ });
-  });
-});
+      t.regex(fake.artifactRegistry.push(answer.token, tenantImage(config, A)), /^sha256:[a-f0-9]{64}$/);
+      t.throws(() => fake.artifactRegistry.push(answer.token, tenantImage(config, B)), { message: /denied/ });
+    });
+  },
+);
 
-test.serial('a tenant\'s token can neither mint for another tenant nor manage accounts, repositories or policies', async (t) => {
+test.serial("a tenant's token can neither mint for another tenant nor manage accounts, repositories or policies", async (t) => {
   await withCloud(async (fake, gcp) => {
     for (const id of [A, B]) await ensureTenantIdentity(gcp.rest, platform, config.registry.host, id);
     const { token } = await registryToken(config, () => gcp, A, new Date());
     const asTenant = clientsWithToken(fake, token);
     try {
-      await t.throwsAsync(() => asTenant.minter.mint(tenantServiceAccountEmail(PROJECT, B), 900), { message: /PERMISSION_DENIED|getAccessToken/ });
-      await t.throwsAsync(() => ensureTenantIdentity(asTenant.rest, platform, config.registry.host, 't-cccccccccccccccc'), { message: /PERMISSION_DENIED/ });
+      await t.throwsAsync(() => asTenant.minter.mint(tenantServiceAccountEmail(PROJECT, B), 900), {
+        message: /PERMISSION_DENIED|getAccessToken/,
+      });
+      await t.throwsAsync(() => ensureTenantIdentity(asTenant.rest, platform, config.registry.host, 't-cccccccccccccccc'), {
+        message: /PERMISSION_DENIED/,
+      });
       await t.throwsAsync(() => removeTenantIdentity(asTenant.rest, platform, config.registry.host, B), { message: /PERMISSION_DENIED/ });
     } finally {
       await asTenant.close();

@@ -52,9 +52,15 @@ async function retryNotFound<T>(fn: () => Promise<T>, attempts = 5): Promise<T> 
 
 /** Ensures the tenant's service account and its own policy (token creation for the minter, actAs for the deployer). Returns its email. */
 export async function ensureTenantServiceAccount(rest: GoogleRest, platform: PlatformIdentities, tenantId: string): Promise<string> {
-  const email = await ensureServiceAccount(rest, platform.projectId, tenantServiceAccountId(tenantId), `tenantplane tenant ${tenantId}`.slice(0, 100));
+  const email = await ensureServiceAccount(
+    rest,
+    platform.projectId,
+    tenantServiceAccountId(tenantId),
+    `tenantplane tenant ${tenantId}`.slice(0, 100),
+  );
   const grants: Grant[] = [];
-  if (platform.tokenMinter) grants.push({ role: 'roles/iam.serviceAccountTokenCreator', member: serviceAccountMember(platform.tokenMinter) });
+  if (platform.tokenMinter)
+    grants.push({ role: 'roles/iam.serviceAccountTokenCreator', member: serviceAccountMember(platform.tokenMinter) });
   if (platform.deployer) grants.push({ role: 'roles/iam.serviceAccountUser', member: serviceAccountMember(platform.deployer) });
   if (grants.length) await retryNotFound(() => grantOnServiceAccount(rest, platform.projectId, email, grants));
   return email;
@@ -63,7 +69,8 @@ export async function ensureTenantServiceAccount(rest: GoogleRest, platform: Pla
 /** Where a tenant's images live: the repository resource and the docker path prefix `<host>/<repo>`. */
 export function tenantRepository(registryHost: string, tenantId: string): { name: string; path: string } {
   const parsed = parseArtifactRegistryHost(registryHost);
-  if (!parsed) throw new Error(`REGISTRY "${registryHost}" is not an Artifact Registry docker host (example: europe-west1-docker.pkg.dev/acme-prod).`);
+  if (!parsed)
+    throw new Error(`REGISTRY "${registryHost}" is not an Artifact Registry docker host (example: europe-west1-docker.pkg.dev/acme-prod).`);
   const id = tenantRepositoryId(tenantId);
   return { name: repositoryName(parsed.projectId, parsed.location, id), path: `${registryHost}/${id}` };
 }
@@ -78,10 +85,20 @@ export interface TenantIdentity {
  * The account, the repository, writer on the repository for the account alone
  * and reader for the minter (which resolves tags to digests at deploy).
  */
-export async function ensureTenantIdentity(rest: GoogleRest, platform: PlatformIdentities, registryHost: string, tenantId: string): Promise<TenantIdentity> {
+export async function ensureTenantIdentity(
+  rest: GoogleRest,
+  platform: PlatformIdentities,
+  registryHost: string,
+  tenantId: string,
+): Promise<TenantIdentity> {
   const serviceAccount = await ensureTenantServiceAccount(rest, platform, tenantId);
   const { name } = tenantRepository(registryHost, tenantId);
-  await ensureRepository(rest, name, { 'tenantplane-tenant-id': tenantId.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63) });
+  await ensureRepository(rest, name, {
+    'tenantplane-tenant-id': tenantId
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '_')
+      .slice(0, 63),
+  });
   const grants: Grant[] = [{ role: 'roles/artifactregistry.writer', member: serviceAccountMember(serviceAccount) }];
   if (platform.tokenMinter) grants.push({ role: 'roles/artifactregistry.reader', member: serviceAccountMember(platform.tokenMinter) });
   await retryNotFound(() => grantOnRepository(rest, name, grants));
@@ -89,7 +106,12 @@ export async function ensureTenantIdentity(rest: GoogleRest, platform: PlatformI
 }
 
 /** Removes the repository (with its images) and the account; both already gone is fine. */
-export async function removeTenantIdentity(rest: GoogleRest, platform: PlatformIdentities, registryHost: string, tenantId: string): Promise<void> {
+export async function removeTenantIdentity(
+  rest: GoogleRest,
+  platform: PlatformIdentities,
+  registryHost: string,
+  tenantId: string,
+): Promise<void> {
   await deleteRepository(rest, tenantRepository(registryHost, tenantId).name);
   await deleteServiceAccount(rest, platform.projectId, tenantServiceAccountEmail(platform.projectId, tenantId));
 }

@@ -27,7 +27,8 @@ export function tenantServiceAccountId(tenantId: string): string {
 }
 
 /** The tenant's service account email in `projectId`. */
-export const tenantServiceAccountEmail = (projectId: string, tenantId: string) => `${tenantServiceAccountId(tenantId)}@${projectId}.iam.gserviceaccount.com`;
+export const tenantServiceAccountEmail = (projectId: string, tenantId: string) =>
+  `${tenantServiceAccountId(tenantId)}@${projectId}.iam.gserviceaccount.com`;
 
 /** Artifact Registry repository id `tp-<tenantId>` (lowercase letters, digits and hyphens, starts with a letter, ≤ 63). */
 export const tenantRepositoryId = (tenantId: string) => clip(`tp-${slug(tenantId)}`, 63).replace(/-+$/, '');

@@ -36,7 +36,11 @@ export function withGrants(policy: Policy, grants: Grant[]): Policy | undefined 
 }
 
 /** Adds the grants; a concurrent writer (etag conflict) gets one retry on a fresh read. */
-export async function addGrants(read: () => Promise<Policy>, write: (policy: Policy) => Promise<unknown>, grants: Grant[]): Promise<boolean> {
+export async function addGrants(
+  read: () => Promise<Policy>,
+  write: (policy: Policy) => Promise<unknown>,
+  grants: Grant[],
+): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     const next = withGrants((await read()) ?? {}, grants);
     if (!next) return false;

@@ -37,7 +37,9 @@ export function createGoogleRest(clientOptions: Record<string, unknown> = {}): G
   function credentials() {
     auth ??= clientOptions.authClient
       ? Promise.resolve(clientOptions.authClient as AuthClient)
-      : import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).getClient());
+      : import('google-auth-library').then(({ GoogleAuth }) =>
+          new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).getClient(),
+        );
     return auth;
   }
   const base = (service: string) =>
@@ -59,7 +61,11 @@ export function createGoogleRest(clientOptions: Record<string, unknown> = {}): G
         json = undefined;
       }
       if (!response.ok) {
-        throw new GoogleApiError(response.status, json?.error?.status ?? `HTTP_${response.status}`, json?.error?.message ?? text.slice(0, 200));
+        throw new GoogleApiError(
+          response.status,
+          json?.error?.status ?? `HTTP_${response.status}`,
+          json?.error?.message ?? text.slice(0, 200),
+        );
       }
       return json;
     },

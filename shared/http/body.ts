@@ -13,7 +13,7 @@ export async function readRawBody(req: IncomingRequest, limit: number): Promise<
     if (req.rawBody.length > limit) throw tooLarge(limit);
     return req.rawBody;
   }
-  if (req.readableEnded || req.complete && req.readableLength === 0 && req.rawBody !== undefined) return Buffer.alloc(0);
+  if (req.readableEnded || (req.complete && req.readableLength === 0 && req.rawBody !== undefined)) return Buffer.alloc(0);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];

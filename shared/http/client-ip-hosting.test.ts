@@ -9,7 +9,14 @@ import { wrap } from './wrap.ts';
 // visitor connected from, then the Google front end appends the CDN's, so the
 // visitor is the second entry from the right (TRUSTED_PROXY_HOPS=2 in production).
 
-const production = { TP_ENV: 'production', GCP_PROJECT_ID: 'p', GCP_REGION: 'europe-west1', TASKS_SECRET: 's', SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'), BILLING_SOURCE: 'metered' };
+const production = {
+  TP_ENV: 'production',
+  GCP_PROJECT_ID: 'p',
+  GCP_REGION: 'europe-west1',
+  TASKS_SECRET: 's',
+  SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
+  BILLING_SOURCE: 'metered',
+};
 
 test('production trusts the two hops Hosting and the Google front end append; local stacks trust the one gateway hop', (t) => {
   t.is(parseConfig(production).http.trustedProxyHops, 2);
@@ -22,14 +29,18 @@ test('production trusts the two hops Hosting and the Google front end append; lo
 test('behind Hosting, the address limits count is the visitor, whatever the visitor wrote into X-Forwarded-For', async (t) => {
   const hops = parseConfig(production).http.trustedProxyHops;
   const seen: string[] = [];
-  const handler = wrap(async (ctx) => {
-    seen.push(ctx.ip);
-    return { status: 204 };
-  }, { log: createLogger({ level: 'error' }), corsOrigins: [], allowLocalhost: false, bodyLimitBytes: 1024, trustedProxyHops: hops });
+  const handler = wrap(
+    async (ctx) => {
+      seen.push(ctx.ip);
+      return { status: 204 };
+    },
+    { log: createLogger({ level: 'error' }), corsOrigins: [], allowLocalhost: false, bodyLimitBytes: 1024, trustedProxyHops: hops },
+  );
   const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/signup`;
-  const send = (xff: string) => fetch(url, { method: 'POST', headers: { 'X-Forwarded-For': xff, 'Fastly-Client-IP': '203.0.113.99' } }).then((r) => r.arrayBuffer());
+  const send = (xff: string) =>
+    fetch(url, { method: 'POST', headers: { 'X-Forwarded-For': xff, 'Fastly-Client-IP': '203.0.113.99' } }).then((r) => r.arrayBuffer());
   try {
     // What the function receives: [client-written entries,] visitor (appended by Hosting's CDN), CDN node (appended by the front end).
     await send('203.0.113.99, 151.101.1.195');

@@ -5,7 +5,10 @@ import { clientIp } from './wrap.ts';
 // Which address the per-IP limits count: the one the nearest trusted proxy saw.
 
 const request = (forwarded: string | undefined, peer = '10.9.9.9') =>
-  ({ headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded }, socket: { remoteAddress: peer } }) as unknown as IncomingRequest;
+  ({
+    headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded },
+    socket: { remoteAddress: peer },
+  }) as unknown as IncomingRequest;
 
 test('with one trusted hop, entries a client wrote to the left of the proxy-appended address are ignored', (t) => {
   t.is(clientIp(request('203.0.113.5'), 1), '203.0.113.5');

@@ -11,11 +11,7 @@ export function isAllowedOrigin(origin: string, allowed: string[], allowLocalhos
  * Sets CORS headers for allowed origins only; other origins get none, so the
  * browser blocks them. Returns true when the request was a preflight and has been answered.
  */
-export function applyCors(
-  req: IncomingMessage,
-  res: ServerResponse,
-  options: { allowed: string[]; allowLocalhost: boolean },
-): boolean {
+export function applyCors(req: IncomingMessage, res: ServerResponse, options: { allowed: string[]; allowLocalhost: boolean }): boolean {
   const origin = req.headers.origin;
   const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
   res.setHeader('Vary', 'Origin');

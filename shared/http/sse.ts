@@ -33,7 +33,10 @@ const open = new Map<ServerResponse, { path: string; openedAt: number }>();
 
 /** The open streams: path, age, and whether their connection is already gone (then nobody saw it close). */
 export function describeOpenStreams(): string[] {
-  return [...open].map(([res, s]) => `${s.path} open ${Math.round((Date.now() - s.openedAt) / 1000)} s; destroyed ${res.destroyed}, socket ${res.socket ? (res.socket.destroyed ? 'destroyed' : 'open') : 'none'}, ended ${res.writableEnded}`);
+  return [...open].map(
+    ([res, s]) =>
+      `${s.path} open ${Math.round((Date.now() - s.openedAt) / 1000)} s; destroyed ${res.destroyed}, socket ${res.socket ? (res.socket.destroyed ? 'destroyed' : 'open') : 'none'}, ended ${res.writableEnded}`,
+  );
 }
 
 /**
@@ -63,11 +66,14 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
   };
   const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000);
   heartbeat.unref();
-  const deadline = options.deadlineMs === undefined ? undefined : setTimeout(() => {
-    write(': deadline reached; reconnect (with Last-Event-ID) to continue\n\n');
-    if (!res.writableEnded) res.end();
-    finish();
-  }, options.deadlineMs);
+  const deadline =
+    options.deadlineMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          write(': deadline reached; reconnect (with Last-Event-ID) to continue\n\n');
+          if (!res.writableEnded) res.end();
+          finish();
+        }, options.deadlineMs);
   deadline?.unref();
   res.on('close', finish);
   // A caller who left while the stream was being prepared (history read, auth) has closed it already:

@@ -20,8 +20,20 @@ async function serve(handler: Handler, t: { teardown(fn: () => void): void }, co
 const echo = createRouter([
   { method: 'POST', path: '/echo', handler: async (ctx) => ({ status: 201, body: await ctx.json() }) },
   { method: 'GET', path: '/items/:id', handler: async (ctx) => ({ body: { id: ctx.params.id } }) },
-  { method: 'GET', path: '/boom', handler: async () => { throw new Error('database password is hunter2'); } },
-  { method: 'GET', path: '/limited', handler: async () => { throw new AppError('rate_limited', 'Slow down.').withHeader('Retry-After', '60'); } },
+  {
+    method: 'GET',
+    path: '/boom',
+    handler: async () => {
+      throw new Error('database password is hunter2');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/limited',
+    handler: async () => {
+      throw new AppError('rate_limited', 'Slow down.').withHeader('Retry-After', '60');
+    },
+  },
 ]);
 
 // Request ids and logs
@@ -70,7 +82,8 @@ test('a JSON body is parsed and answered', async (t) => {
 
 test('bad JSON, a non-object body, a wrong content type and a huge body are clear 4xx errors', async (t) => {
   const url = await serve(echo, t);
-  const post = (body: string, type = 'application/json') => fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': type }, body });
+  const post = (body: string, type = 'application/json') =>
+    fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': type }, body });
   const bad = await post('{"a":');
   t.is(bad.status, 400);
   t.is((await bad.json()).error.code, 'invalid_json');
@@ -104,7 +117,10 @@ test('errors carry their extra headers, such as Retry-After', async (t) => {
 
 test('an allowed origin gets CORS headers and its preflight is answered', async (t) => {
   const url = await serve(echo, t);
-  const pre = await fetch(`${url}/echo`, { method: 'OPTIONS', headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'POST' } });
+  const pre = await fetch(`${url}/echo`, {
+    method: 'OPTIONS',
+    headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'POST' },
+  });
   t.is(pre.status, 204);
   t.is(pre.headers.get('access-control-allow-origin'), 'https://app.example.com');
   t.regex(pre.headers.get('access-control-allow-headers') ?? '', /Authorization/);
@@ -115,7 +131,10 @@ test('another origin gets no CORS headers at all', async (t) => {
   const res = await fetch(`${url}/items/1`, { headers: { Origin: 'https://evil.example.com' } });
   t.is(res.status, 200);
   t.is(res.headers.get('access-control-allow-origin'), null);
-  const pre = await fetch(`${url}/echo`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'POST' } });
+  const pre = await fetch(`${url}/echo`, {
+    method: 'OPTIONS',
+    headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'POST' },
+  });
   t.is(pre.headers.get('access-control-allow-origin'), null);
 });
 
@@ -147,7 +166,10 @@ test('SSE events reach the client one by one, with heartbeats in between', async
 });
 
 test('tokens carried in a path never reach the logs', async (t) => {
-  const url = await serve(createRouter([{ method: 'GET', path: '/api/v1/tenants/:id/credentials/:token', handler: async () => ({ body: {} }) }]), t);
+  const url = await serve(
+    createRouter([{ method: 'GET', path: '/api/v1/tenants/:id/credentials/:token', handler: async () => ({ body: {} }) }]),
+    t,
+  );
   const token = 'f'.repeat(64);
   lines.length = 0;
   await fetch(`${url}/api/v1/tenants/t-abcdefghij/credentials/${token}`);
@@ -160,7 +182,16 @@ test('a driver error reaches the caller by its kind: 501 lacking, 503 naming a f
   const throwing = (code: DriverError['code']) => async () => {
     throw new DriverError('cloud-run', code, 'PERMISSION_DENIED: projects/secret-project/locations/x');
   };
-  const url = await serve(createRouter(['not_supported', 'failed', 'timeout', 'not_found', 'not_configured'].map((code) => ({ method: 'GET' as const, path: `/${code}`, handler: throwing(code as DriverError['code']) }))), t);
+  const url = await serve(
+    createRouter(
+      ['not_supported', 'failed', 'timeout', 'not_found', 'not_configured'].map((code) => ({
+        method: 'GET' as const,
+        path: `/${code}`,
+        handler: throwing(code as DriverError['code']),
+      })),
+    ),
+    t,
+  );
   const answer = async (code: string) => {
     const res = await fetch(`${url}/${code}`);
     return { status: res.status, retryAfter: res.headers.get('retry-after'), error: (await res.json()).error };
@@ -169,7 +200,7 @@ test('a driver error reaches the caller by its kind: 501 lacking, 503 naming a f
   for (const code of ['failed', 'timeout']) {
     const got = await answer(code);
     t.like(got, { status: 503, retryAfter: '30', error: { code: 'unavailable', details: { driver: 'cloud-run' } } });
-    t.notRegex(got.error.message, /secret-project/, 'the outside system\'s own message stays in the logs');
+    t.notRegex(got.error.message, /secret-project/, "the outside system's own message stays in the logs");
   }
   t.like(await answer('not_found'), { status: 404, error: { code: 'not_found' } });
   const misconfigured = await answer('not_configured');

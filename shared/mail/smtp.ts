@@ -3,10 +3,7 @@ import type { Mailer } from './types.ts';
 /** SMTP through nodemailer; `url` like smtp://user:pass@host:587 or smtps://… */
 export function createSmtpMailer(options: { url: string; from: string }): Mailer {
   let transport: Promise<import('nodemailer').Transporter> | undefined;
-  const get = () =>
-    (transport ??= import('nodemailer').then((m) =>
-      m.default.createTransport(withTimeouts(options.url)),
-    ));
+  const get = () => (transport ??= import('nodemailer').then((m) => m.default.createTransport(withTimeouts(options.url))));
   return {
     name: 'smtp',
     async send(message) {
@@ -24,7 +21,11 @@ export function createSmtpMailer(options: { url: string; from: string }): Mailer
 /** Short timeouts so a dead provider fails fast and the queue retries later. */
 function withTimeouts(url: string): string {
   const parsed = new URL(url);
-  for (const [key, value] of [['connectionTimeout', '5000'], ['greetingTimeout', '5000'], ['socketTimeout', '10000']]) {
+  for (const [key, value] of [
+    ['connectionTimeout', '5000'],
+    ['greetingTimeout', '5000'],
+    ['socketTimeout', '10000'],
+  ]) {
     if (!parsed.searchParams.has(key)) parsed.searchParams.set(key, value);
   }
   return parsed.toString();

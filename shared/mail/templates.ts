@@ -36,7 +36,7 @@ export function renderActivationMail(input: SignupMailInput): MailMessage {
     '',
     `The link works once and expires in ${hours(input.ttlHours)}. If it expires, sign up again to get a new one.`,
     '',
-    "If you did not sign up, ignore this mail: nothing happens until the link is opened.",
+    'If you did not sign up, ignore this mail: nothing happens until the link is opened.',
   ].join('\n');
   const html = layout(
     `Activate your ${escapeHtml(product)} account`,

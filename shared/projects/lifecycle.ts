@@ -144,7 +144,10 @@ class DeadlineExceeded extends Error {}
 async function beforeDeadline<T>(work: Promise<T>, deadline: number, record: ProjectRecord): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(`project ${record.project_id}: deadline passed`)), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => reject(new DeadlineExceeded(`project ${record.project_id}: deadline passed`)),
+      Math.max(0, deadline - Date.now()),
+    );
   });
   try {
     return await Promise.race([work, expired]);
@@ -166,7 +169,10 @@ function toProjectError(err: unknown, record: ProjectRecord, runtime: RuntimeDri
     return new AppError('unavailable', message, details, { status: 504, cause: err });
   }
   if (err instanceof DriverError) {
-    if (err.code === 'not_supported') return new AppError('not_supported', `The ${runtime.name} runtime cannot ${action} projects: ${err.message}`, details, { cause: err });
+    if (err.code === 'not_supported')
+      return new AppError('not_supported', `The ${runtime.name} runtime cannot ${action} projects: ${err.message}`, details, {
+        cause: err,
+      });
     const message = `Could not ${action} project ${id} on the ${runtime.name} runtime: ${firstLine(err.message)} The project is marked failed; retry with ${retry}, or ask an operator to check the runtime.`;
     return new AppError('unavailable', message, { ...details, reason: err.code }, { cause: err });
   }

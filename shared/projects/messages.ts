@@ -24,7 +24,13 @@ export interface ProxyOptions {
 }
 
 /** Agent statuses that describe the caller's message, answered with the agent's own words; any other failure is a 502. */
-const CALLER_ERRORS = new Map<number, ErrorCode>([[400, 'validation_failed'], [413, 'payload_too_large'], [415, 'unsupported_media_type'], [422, 'validation_failed'], [429, 'rate_limited']]);
+const CALLER_ERRORS = new Map<number, ErrorCode>([
+  [400, 'validation_failed'],
+  [413, 'payload_too_large'],
+  [415, 'unsupported_media_type'],
+  [422, 'validation_failed'],
+  [429, 'rate_limited'],
+]);
 const MAX_ERROR_BODY = 64 * 1024;
 
 /**
@@ -32,7 +38,12 @@ const MAX_ERROR_BODY = 64 * 1024;
  * stream ended (or the caller left). Before anything is written it throws
  * AppError: 502 when the agent is unreachable or answers with a failure.
  */
-export function proxyMessages(res: ServerResponse, endpoint: string, body: Record<string, unknown>, options: ProxyOptions = {}): Promise<void> {
+export function proxyMessages(
+  res: ServerResponse,
+  endpoint: string,
+  body: Record<string, unknown>,
+  options: ProxyOptions = {},
+): Promise<void> {
   const target = new URL('messages', endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
   const payload = Buffer.from(JSON.stringify(body));
   const client = target.protocol === 'https:' ? https : http;
@@ -63,7 +74,9 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
       settle();
     };
     res.on('close', abandon);
-    upstream.setTimeout(options.headersTimeoutMs ?? 30_000, () => upstream.destroy(badGateway(`did not answer within ${Math.round((options.headersTimeoutMs ?? 30_000) / 1000)} s.`)));
+    upstream.setTimeout(options.headersTimeoutMs ?? 30_000, () =>
+      upstream.destroy(badGateway(`did not answer within ${Math.round((options.headersTimeoutMs ?? 30_000) / 1000)} s.`)),
+    );
     upstream.on('error', (err) => {
       if (res.headersSent) {
         // Mid-stream: the status is already sent, so end the stream; the client sees it close.
@@ -71,7 +84,14 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
         if (!res.writableEnded) res.end();
         return settle();
       }
-      settle(err instanceof AppError ? err : badGateway(`is not reachable (${(err as NodeJS.ErrnoException).code ?? err.message}); the project may have stopped: deactivate and activate it again.`, err));
+      settle(
+        err instanceof AppError
+          ? err
+          : badGateway(
+              `is not reachable (${(err as NodeJS.ErrnoException).code ?? err.message}); the project may have stopped: deactivate and activate it again.`,
+              err,
+            ),
+      );
     });
     upstream.on('response', (answer) => {
       upstream.setTimeout(0);
@@ -86,12 +106,16 @@ export function proxyMessages(res: ServerResponse, endpoint: string, body: Recor
         answer.on('error', () => undefined);
         return;
       }
-      readBounded(answer).then((text) => {
-        const message = parseErrorMessage(text);
-        const code = CALLER_ERRORS.get(status);
-        if (code && message) return settle(new AppError(code, `The project's agent refused the message: ${message}`, undefined, { status }));
-        settle(badGateway(`answered ${status} to POST /messages${message ? `: ${message}` : '.'}`));
-      }, (err) => settle(badGateway('broke off its answer.', err)));
+      readBounded(answer).then(
+        (text) => {
+          const message = parseErrorMessage(text);
+          const code = CALLER_ERRORS.get(status);
+          if (code && message)
+            return settle(new AppError(code, `The project's agent refused the message: ${message}`, undefined, { status }));
+          settle(badGateway(`answered ${status} to POST /messages${message ? `: ${message}` : '.'}`));
+        },
+        (err) => settle(badGateway('broke off its answer.', err)),
+      );
     });
     // The caller left while the project was being looked up: nothing to ask the agent.
     if (res.destroyed) return abandon();
@@ -121,14 +145,19 @@ function keepAlive(answer: IncomingMessage, res: ServerResponse, isSse: boolean,
   let tail = '\n\n';
   const atBoundary = () => /(\r\n|\n|\r)(\r\n|\n|\r)$/.test(tail);
   if (isSse) answer.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('latin1')).slice(-4)));
-  const heartbeat = isSse ? setInterval(() => atBoundary() && !res.writableEnded && res.write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000) : undefined;
-  const deadline = options.deadlineMs === undefined ? undefined : setTimeout(() => {
-    options.log?.info('message stream reached its deadline', { deadlineMs: options.deadlineMs });
-    answer.unpipe(res);
-    answer.destroy();
-    if (isSse && atBoundary() && !res.writableEnded) res.write(': deadline reached; the answer was cut\n\n');
-    if (!res.writableEnded) res.end();
-  }, options.deadlineMs);
+  const heartbeat = isSse
+    ? setInterval(() => atBoundary() && !res.writableEnded && res.write(': heartbeat\n\n'), options.heartbeatMs ?? 15_000)
+    : undefined;
+  const deadline =
+    options.deadlineMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          options.log?.info('message stream reached its deadline', { deadlineMs: options.deadlineMs });
+          answer.unpipe(res);
+          answer.destroy();
+          if (isSse && atBoundary() && !res.writableEnded) res.write(': deadline reached; the answer was cut\n\n');
+          if (!res.writableEnded) res.end();
+        }, options.deadlineMs);
   heartbeat?.unref();
   deadline?.unref();
   res.on('close', () => {

@@ -19,15 +19,31 @@ import { PROJECT_ID, projectResourceNames } from './names.ts';
 export type { ProjectRecord, ProjectStatus } from '../store/projects.ts';
 
 const projectName = z.string().trim().min(1, 'must not be empty').max(80, 'use at most 80 characters');
-const projectId = z.string().regex(PROJECT_ID, 'use 3–30 lowercase letters, digits or dashes, starting with a letter and not ending with a dash');
+const projectId = z
+  .string()
+  .regex(PROJECT_ID, 'use 3–30 lowercase letters, digits or dashes, starting with a letter and not ending with a dash');
 
 const createSchema = z
   .object({ project_id: projectId.optional(), projectId: projectId.optional(), name: projectName.optional() })
   .strict()
   .refine((v) => v.project_id ?? v.projectId ?? v.name, { message: 'is required (or send a name to derive it from)', path: ['project_id'] })
-  .refine((v) => !(v.project_id && v.projectId && v.project_id !== v.projectId), { message: 'project_id and projectId differ; send one', path: ['project_id'] });
+  .refine((v) => !(v.project_id && v.projectId && v.project_id !== v.projectId), {
+    message: 'project_id and projectId differ; send one',
+    path: ['project_id'],
+  });
 
-const READ_ONLY = ['user_id', 'project_id', 'namespace', 'deployment', 'service', 'ingress', 'status', 'endpoint', 'created_at', 'updated_at'] as const;
+const READ_ONLY = [
+  'user_id',
+  'project_id',
+  'namespace',
+  'deployment',
+  'service',
+  'ingress',
+  'status',
+  'endpoint',
+  'created_at',
+  'updated_at',
+] as const;
 const replaceSchema = z.object({ name: projectName }).strict();
 
 export interface ProjectService {
@@ -45,11 +61,19 @@ export interface ProjectService {
 
 /** A project id from a display name ("My Agent" → "my-agent"), for callers that only name the project. */
 export function deriveProjectId(name: string): string {
-  let id = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+/, '');
+  let id = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+/, '');
   if (!/^[a-z]/.test(id)) id = `p-${id}`;
   id = id.slice(0, 30).replace(/-+$/, '');
   if (!PROJECT_ID.test(id)) {
-    throw new AppError('validation_failed', `The request is not valid: project_id: cannot be made from the name "${name}"; send a project_id of 3–30 lowercase letters, digits or dashes.`, { fields: { project_id: 'is required' } });
+    throw new AppError(
+      'validation_failed',
+      `The request is not valid: project_id: cannot be made from the name "${name}"; send a project_id of 3–30 lowercase letters, digits or dashes.`,
+      { fields: { project_id: 'is required' } },
+    );
   }
   return id;
 }
@@ -79,7 +103,9 @@ export function createProjectService(deps: Deps): ProjectService {
       check(p, 'projects.read', uid);
       const pageSize = Math.min(Math.max(Math.trunc(Number(options.pageSize)) || 50, 1), 200);
       if (options.pageToken !== undefined && !PROJECT_ID.test(options.pageToken)) {
-        throw new AppError('validation_failed', 'pageToken is not valid: pass the nextPageToken of the previous page unchanged.', { field: 'pageToken' });
+        throw new AppError('validation_failed', 'pageToken is not valid: pass the nextPageToken of the previous page unchanged.', {
+          field: 'pageToken',
+        });
       }
       return listProjects(deps.db, uid, { pageSize, pageToken: options.pageToken });
     },
@@ -114,7 +140,11 @@ export function createProjectService(deps: Deps): ProjectService {
       const readOnly = READ_ONLY.filter((k) => k in body);
       if (readOnly.length > 0) {
         const fields = Object.fromEntries(readOnly.map((k) => [k, 'read-only']));
-        throw new AppError('validation_failed', `The request is not valid: ${readOnly.join(', ')} cannot be changed; send {"name": "<text>"}.`, { fields });
+        throw new AppError(
+          'validation_failed',
+          `The request is not valid: ${readOnly.join(', ')} cannot be changed; send {"name": "<text>"}.`,
+          { fields },
+        );
       }
       const input = parseInput(replaceSchema, raw);
       return updateProject(deps.db, uid, id, () => ({ name: input.name, updated_at: deps.now().toISOString() }));

@@ -33,7 +33,9 @@ const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
 
 /** Cloud Tasks through the real client; locally pointed at emulators/cloud-tasks with insecure credentials. */
-export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulators' | 'functionsUrl'> & { http?: Pick<Config['http'], 'dependencyTimeoutMs'> }): Queue {
+export function createQueue(
+  config: Pick<Config, 'projectId' | 'tasks' | 'emulators' | 'functionsUrl'> & { http?: Pick<Config['http'], 'dependencyTimeoutMs'> },
+): Queue {
   // A queue that is down answers 503 naming it within this, instead of the client's minute-long retries.
   const timeoutMs = config.http?.dependencyTimeoutMs ?? 8000;
   const callOptions = { timeout: timeoutMs, maxRetries: 0 };
@@ -72,13 +74,15 @@ export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulat
           url,
           headers: { 'Content-Type': 'application/json', [TASK_SECRET_HEADER]: config.tasks.secret },
           body: Buffer.from(JSON.stringify(options.payload)),
-          oidcToken: config.tasks.serviceAccount
-            ? { serviceAccountEmail: config.tasks.serviceAccount, audience: functionUrl }
-            : undefined,
+          oidcToken: config.tasks.serviceAccount ? { serviceAccountEmail: config.tasks.serviceAccount, audience: functionUrl } : undefined,
         },
       };
       try {
-        const [created] = await withDeadline('queue', timeoutMs, (async () => (await client()).createTask({ parent, task }, callOptions))());
+        const [created] = await withDeadline(
+          'queue',
+          timeoutMs,
+          (async () => (await client()).createTask({ parent, task }, callOptions))(),
+        );
         return { created: true, name: created.name ?? name ?? '' };
       } catch (err) {
         if ((err as { code?: number }).code === ALREADY_EXISTS) return { created: false, name: name ?? '' };
@@ -87,7 +91,11 @@ export function createQueue(config: Pick<Config, 'projectId' | 'tasks' | 'emulat
     },
     async deleteTask(queue, name) {
       try {
-        await withDeadline('queue', timeoutMs, (async () => (await client()).deleteTask({ name: `${queuePath(queue)}/tasks/${name}` }, callOptions))());
+        await withDeadline(
+          'queue',
+          timeoutMs,
+          (async () => (await client()).deleteTask({ name: `${queuePath(queue)}/tasks/${name}` }, callOptions))(),
+        );
       } catch (err) {
         if ((err as { code?: number }).code !== NOT_FOUND) throw asUnavailable('queue', err);
       }

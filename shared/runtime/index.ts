@@ -45,7 +45,11 @@ export function createDriver(config: DriverConfig): RuntimeDriver {
   switch (config.driver) {
     case 'local':
       if (!config.local) {
-        throw new DriverError('local', 'not_configured', 'driver "local" needs config.local options, at least { dataDir: ".data/runtime" }');
+        throw new DriverError(
+          'local',
+          'not_configured',
+          'driver "local" needs config.local options, at least { dataDir: ".data/runtime" }',
+        );
       }
       return createLocalDriver(config.local);
     // A new driver folder gets its case here, its name in DRIVER_NAMES and its options in

@@ -20,7 +20,8 @@ const env = process.env;
 /** Wraps a driver so cleanup can destroy every environment the suite touched. */
 function tracking(driver: RuntimeDriver): { driver: RuntimeDriver; destroyAll(): Promise<void> } {
   const refs = new Map<string, EnvironmentRef>();
-  const remember = (ref: EnvironmentRef) => refs.set(`${ref.ownerId}/${ref.tenantId}/${ref.env}`, { ownerId: ref.ownerId, tenantId: ref.tenantId, env: ref.env });
+  const remember = (ref: EnvironmentRef) =>
+    refs.set(`${ref.ownerId}/${ref.tenantId}/${ref.env}`, { ownerId: ref.ownerId, tenantId: ref.tenantId, env: ref.env });
   const wrapped: RuntimeDriver = Object.create(driver);
   wrapped.ensureInfrastructure = (spec) => (remember(spec), driver.ensureInfrastructure(spec));
   wrapped.deploy = (spec) => (remember(spec), driver.deploy(spec));
@@ -69,8 +70,12 @@ function skip(name: string, variables: string): void {
 // Cloud Run
 
 if (env.GOOGLE_APPLICATION_CREDENTIALS && env.TP_LIVE_GCP_PROJECT) {
-  testDriverConformance(test, liveSetup('cloud-run', 'us-docker.pkg.dev/cloudrun/container/hello', () =>
-    createCloudRunDriver({ projectId: env.TP_LIVE_GCP_PROJECT!, region: env.TP_LIVE_GCP_REGION ?? 'europe-west1' })));
+  testDriverConformance(
+    test,
+    liveSetup('cloud-run', 'us-docker.pkg.dev/cloudrun/container/hello', () =>
+      createCloudRunDriver({ projectId: env.TP_LIVE_GCP_PROJECT!, region: env.TP_LIVE_GCP_REGION ?? 'europe-west1' }),
+    ),
+  );
 } else {
   skip('cloud-run', 'GOOGLE_APPLICATION_CREDENTIALS and TP_LIVE_GCP_PROJECT');
 }
@@ -78,8 +83,16 @@ if (env.GOOGLE_APPLICATION_CREDENTIALS && env.TP_LIVE_GCP_PROJECT) {
 // Kubernetes
 
 if (env.KUBECONFIG && env.TP_LIVE_K8S === '1' && env.TP_LIVE_K8S_BASE_DOMAIN) {
-  testDriverConformance(test, liveSetup('kubernetes', 'nginxinc/nginx-unprivileged:stable', () =>
-    createKubernetesDriver({ kubeconfigPath: env.KUBECONFIG!.split(':')[0], baseDomain: env.TP_LIVE_K8S_BASE_DOMAIN!, ingressClassName: env.TP_LIVE_K8S_INGRESS_CLASS })));
+  testDriverConformance(
+    test,
+    liveSetup('kubernetes', 'nginxinc/nginx-unprivileged:stable', () =>
+      createKubernetesDriver({
+        kubeconfigPath: env.KUBECONFIG!.split(':')[0],
+        baseDomain: env.TP_LIVE_K8S_BASE_DOMAIN!,
+        ingressClassName: env.TP_LIVE_K8S_INGRESS_CLASS,
+      }),
+    ),
+  );
 } else {
   skip('kubernetes', 'KUBECONFIG, TP_LIVE_K8S=1 and TP_LIVE_K8S_BASE_DOMAIN');
 }
@@ -87,8 +100,17 @@ if (env.KUBECONFIG && env.TP_LIVE_K8S === '1' && env.TP_LIVE_K8S_BASE_DOMAIN) {
 // Fly
 
 if (env.FLY_API_TOKEN && env.TP_LIVE_FLY_ORG) {
-  testDriverConformance(test, liveSetup('fly', 'flyio/hellofly:latest', () =>
-    createFlyDriver({ apiToken: env.FLY_API_TOKEN!, orgSlug: env.TP_LIVE_FLY_ORG!, region: env.TP_LIVE_FLY_REGION ?? 'ams', appPrefix: 'tp-live' })));
+  testDriverConformance(
+    test,
+    liveSetup('fly', 'flyio/hellofly:latest', () =>
+      createFlyDriver({
+        apiToken: env.FLY_API_TOKEN!,
+        orgSlug: env.TP_LIVE_FLY_ORG!,
+        region: env.TP_LIVE_FLY_REGION ?? 'ams',
+        appPrefix: 'tp-live',
+      }),
+    ),
+  );
 } else {
   skip('fly', 'FLY_API_TOKEN and TP_LIVE_FLY_ORG');
 }

@@ -51,7 +51,8 @@ test('every driver folder in shared/runtime is reachable through createDriver', 
 
 test('every documented driver name has its driver folder', (t) => {
   const folders = listDriverFolders();
-  for (const name of DRIVER_NAMES) t.true(folders.includes(name), `DRIVER_NAMES lists "${name}" but shared/runtime/${name}/index.ts exports no create…Driver`);
+  for (const name of DRIVER_NAMES)
+    t.true(folders.includes(name), `DRIVER_NAMES lists "${name}" but shared/runtime/${name}/index.ts exports no create…Driver`);
 });
 
 // Configuration errors

@@ -21,7 +21,12 @@ test.after.always(async () => {
 });
 
 /** The plaintext and the encodings a lazy "encryption" would leave it in. */
-const disguises = (text: string) => [text, Buffer.from(text).toString('base64'), Buffer.from(text).toString('base64url'), Buffer.from(text).toString('hex')];
+const disguises = (text: string) => [
+  text,
+  Buffer.from(text).toString('base64'),
+  Buffer.from(text).toString('base64url'),
+  Buffer.from(text).toString('hex'),
+];
 
 test('the stored document holds no trace of the value, only a sealed v1 string', async (t) => {
   const store = createSecretStore(db, key);

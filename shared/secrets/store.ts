@@ -49,7 +49,13 @@ export function createSecretStore(db: Firestore, key: Buffer) {
       return Object.fromEntries(snap.docs.map((d) => [d.id, decrypt(key, d.data().value, path(tenantId, d.id))]));
     },
     put(tenantId: string, name: string, value: string, origin: SecretMeta['origin'], now: Date, tx?: Transaction, previousVersion = 0) {
-      const data = { key: name, origin, version: previousVersion + 1, updatedAt: now.toISOString(), value: encrypt(key, value, path(tenantId, name)) };
+      const data = {
+        key: name,
+        origin,
+        version: previousVersion + 1,
+        updatedAt: now.toISOString(),
+        value: encrypt(key, value, path(tenantId, name)),
+      };
       const ref = db.doc(path(tenantId, name));
       return tx ? tx.set(ref, data) : ref.set(data);
     },

@@ -7,7 +7,9 @@ import { applyFirestoreDeadline } from './firestore-deadline.ts';
  * (plain-text gRPC, the emulator's "owner" token so no credentials are looked up),
  * else Application Default Credentials.
  */
-export function createFirestore(config: Pick<Config, 'projectId' | 'emulators'> & { http?: Pick<Config['http'], 'dependencyTimeoutMs'> }): Firestore {
+export function createFirestore(
+  config: Pick<Config, 'projectId' | 'emulators'> & { http?: Pick<Config['http'], 'dependencyTimeoutMs'> },
+): Firestore {
   const db = connect(config);
   // Every call gets a deadline, so an outage answers 503 naming the store instead of hanging (see firestore-deadline.ts).
   return config.http ? applyFirestoreDeadline(db, config.http.dependencyTimeoutMs) : db;

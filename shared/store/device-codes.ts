@@ -64,7 +64,12 @@ export function deviceCodeRef(db: Firestore, deviceCode: string): DocumentRefere
 
 /** The pending document holding this user code, if any. */
 export async function findDeviceCodeRefByUserCode(db: Firestore, userCode: string): Promise<DocumentReference | undefined> {
-  const snap = await db.collection(DEVICE_CODES).where('userCodeHash', '==', hashUserCode(userCode)).where('status', '==', 'pending').limit(1).get();
+  const snap = await db
+    .collection(DEVICE_CODES)
+    .where('userCodeHash', '==', hashUserCode(userCode))
+    .where('status', '==', 'pending')
+    .limit(1)
+    .get();
   return snap.docs[0]?.ref;
 }
 
@@ -72,7 +77,8 @@ export async function readDeviceCode(tx: Transaction, ref: DocumentReference): P
   const snap = await tx.get(ref);
   if (!snap.exists) return undefined;
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(snap.data() as Record<string, unknown>)) out[key] = value instanceof Timestamp ? value.toDate() : value;
+  for (const [key, value] of Object.entries(snap.data() as Record<string, unknown>))
+    out[key] = value instanceof Timestamp ? value.toDate() : value;
   return out as unknown as DeviceCode;
 }
 

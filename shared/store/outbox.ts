@@ -97,7 +97,10 @@ export async function markOutboxSent(db: Firestore, id: string, now: Date): Prom
 
 /** Gives the lease back after a failed send, keeping the provider's error for operators. */
 export async function releaseOutboxMessage(db: Firestore, id: string, error: string, now: Date): Promise<void> {
-  await db.collection(OUTBOX).doc(id).update({ leaseUntil: null, lastError: error.slice(0, 500), updatedAt: Timestamp.fromDate(now) });
+  await db
+    .collection(OUTBOX)
+    .doc(id)
+    .update({ leaseUntil: null, lastError: error.slice(0, 500), updatedAt: Timestamp.fromDate(now) });
 }
 
 /**
@@ -162,7 +165,12 @@ export function addOutboxTask(tx: Transaction, db: Firestore, task: OutboxTask, 
 
 /** Tasks recorded before `olderThan`, oldest first (single-field query on `pendingSince`, no composite index). */
 export async function listPendingOutboxTasks(db: Firestore, olderThan: Date, limit: number): Promise<PendingOutboxTask[]> {
-  const snap = await db.collection(TASK_OUTBOX).where('pendingSince', '<', Timestamp.fromDate(olderThan)).orderBy('pendingSince').limit(limit).get();
+  const snap = await db
+    .collection(TASK_OUTBOX)
+    .where('pendingSince', '<', Timestamp.fromDate(olderThan))
+    .orderBy('pendingSince')
+    .limit(limit)
+    .get();
   return snap.docs.map((d) => {
     const data = d.data() as { queue: string; options: OutboxTask['options']; pendingSince: Timestamp };
     return { id: d.id, queue: data.queue, options: data.options, pendingSince: data.pendingSince.toDate() };

@@ -37,8 +37,15 @@ export async function getProject(db: Firestore, uid: string, projectId: string, 
 }
 
 /** A user's projects ordered by id; `pageToken` is the last id of the previous page. */
-export async function listProjects(db: Firestore, uid: string, options: { pageSize: number; pageToken?: string }): Promise<{ items: ProjectRecord[]; nextPageToken?: string }> {
-  let query = db.collection(`users/${uid}/projects`).orderBy('project_id').limit(options.pageSize + 1);
+export async function listProjects(
+  db: Firestore,
+  uid: string,
+  options: { pageSize: number; pageToken?: string },
+): Promise<{ items: ProjectRecord[]; nextPageToken?: string }> {
+  let query = db
+    .collection(`users/${uid}/projects`)
+    .orderBy('project_id')
+    .limit(options.pageSize + 1);
   if (options.pageToken) query = query.startAfter(options.pageToken);
   const docs = (await query.get()).docs.map((d) => d.data() as ProjectRecord);
   const items = docs.slice(0, options.pageSize);
@@ -52,7 +59,10 @@ export async function insertProject(db: Firestore, record: ProjectRecord): Promi
     const [mine, held] = await Promise.all([tx.get(db.doc(projectPath(record.user_id, record.project_id))), tx.get(reservation)]);
     if (mine.exists) throw conflict(`A project "${record.project_id}" already exists for this user.`, { field: 'project_id' });
     if (held.exists && held.data()?.user_id !== record.user_id) {
-      throw conflict(`The project id "${record.project_id}" is taken: project ids name the project's environment and are unique across the platform; choose another.`, { field: 'project_id' });
+      throw conflict(
+        `The project id "${record.project_id}" is taken: project ids name the project's environment and are unique across the platform; choose another.`,
+        { field: 'project_id' },
+      );
     }
     tx.set(reservation, { user_id: record.user_id, project_id: record.project_id, created_at: record.created_at });
     tx.create(db.doc(projectPath(record.user_id, record.project_id)), record);

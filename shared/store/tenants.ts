@@ -49,8 +49,16 @@ export async function tenantsOfOwner(db: Firestore, ownerId: string): Promise<Te
 }
 
 /** Tenants in one of `states`, with only the fields asked for. */
-export async function tenantsInStates(db: Firestore, states: Tenant['state'][], fields: (keyof TenantDoc)[]): Promise<Partial<TenantDoc>[]> {
-  const snap = await db.collection('tenants').where('state', 'in', states).select(...fields).get();
+export async function tenantsInStates(
+  db: Firestore,
+  states: Tenant['state'][],
+  fields: (keyof TenantDoc)[],
+): Promise<Partial<TenantDoc>[]> {
+  const snap = await db
+    .collection('tenants')
+    .where('state', 'in', states)
+    .select(...fields)
+    .get();
   return snap.docs.map((d) => ({ ...d.data(), id: d.id }) as Partial<TenantDoc>);
 }
 
@@ -122,7 +130,13 @@ export async function listEvents(db: Firestore, tenantId: string, afterId?: stri
  * Calls `onEvent` for each event after `afterId` as it is appended (live, from a
  * snapshot listener) until the returned function is called.
  */
-export function watchEvents(db: Firestore, tenantId: string, afterId: string, onEvent: (event: TenantEvent) => void, onError: (err: Error) => void): () => void {
+export function watchEvents(
+  db: Firestore,
+  tenantId: string,
+  afterId: string,
+  onEvent: (event: TenantEvent) => void,
+  onError: (err: Error) => void,
+): () => void {
   return db
     .collection(eventsPath(tenantId))
     .orderBy('id')

@@ -62,14 +62,19 @@ export async function getUserRecord(auth: Auth, uid: string): Promise<UserRecord
 }
 
 /** One page of users in Auth's own order; `pageToken` is Auth's. */
-export async function listUserPage(auth: Auth, options: { pageSize: number; pageToken?: string }): Promise<{ users: UserView[]; nextPageToken?: string }> {
+export async function listUserPage(
+  auth: Auth,
+  options: { pageSize: number; pageToken?: string },
+): Promise<{ users: UserView[]; nextPageToken?: string }> {
   try {
     const page = await auth.listUsers(options.pageSize, options.pageToken);
     return { users: page.users.map(toUserView), nextPageToken: page.pageToken || undefined };
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'auth/invalid-page-token' || code === 'auth/argument-error') {
-      throw new AppError('validation_failed', 'pageToken is not valid: pass the nextPageToken of the previous page unchanged.', { field: 'pageToken' });
+      throw new AppError('validation_failed', 'pageToken is not valid: pass the nextPageToken of the previous page unchanged.', {
+        field: 'pageToken',
+      });
     }
     throw err;
   }
@@ -127,7 +132,10 @@ export async function changeUserRole(deps: RoleChangeDeps, caller: Principal, ui
     return false;
   });
   if (lastAdmin) {
-    throw conflict(`${target.email ?? uid} is the last admin; make another user admin first (PATCH /api/v1/users/{uid} {"role": "admin"}), then change this role.`, { uid, role: current });
+    throw conflict(
+      `${target.email ?? uid} is the last admin; make another user admin first (PATCH /api/v1/users/{uid} {"role": "admin"}), then change this role.`,
+      { uid, role: current },
+    );
   }
   if (current !== role) {
     try {

@@ -39,7 +39,14 @@ export function issueRetrievalToken(db: Firestore, tx: Transaction, tenantId: st
 }
 
 /** Stores newly generated values (encrypted) within a transaction. */
-export function storeGenerated(secrets: SecretStore, tenantId: string, values: Record<string, string>, now: Date, tx: Transaction, versions: Record<string, number> = {}) {
+export function storeGenerated(
+  secrets: SecretStore,
+  tenantId: string,
+  values: Record<string, string>,
+  now: Date,
+  tx: Transaction,
+  versions: Record<string, number> = {},
+) {
   for (const [key, value] of Object.entries(values)) secrets.put(tenantId, key, value, 'generated', now, tx, versions[key] ?? 0);
 }
 
@@ -55,8 +62,10 @@ export async function retrieveCredentials(db: Firestore, secrets: SecretStore, t
     if (!snap.exists) throw new AppError('not_found', 'That credentials link is not valid.');
     const data = snap.data()!;
     if (data.usedAt) throw new AppError('gone', 'These credentials were already retrieved; rotate them to get new ones.');
-    if (data.expiresAt < now.toISOString()) throw new AppError('gone', 'This credentials link has expired; rotate the credentials to get a new one.');
-    if ((await countGenerated(db, tx, tenantId)) < GENERATED_KEYS.length) throw new AppError('conflict', 'The credentials are not ready yet; try again when provisioning has stored them.');
+    if (data.expiresAt < now.toISOString())
+      throw new AppError('gone', 'This credentials link has expired; rotate the credentials to get a new one.');
+    if ((await countGenerated(db, tx, tenantId)) < GENERATED_KEYS.length)
+      throw new AppError('conflict', 'The credentials are not ready yet; try again when provisioning has stored them.');
     tx.update(ref, { usedAt: now.toISOString() });
   });
   const values = await secrets.values(tenantId);

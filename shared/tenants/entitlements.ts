@@ -27,7 +27,9 @@ export function findPlan(config: Pick<Config, 'billing'>, id: string): Plan {
   const plan = config.billing.plans.find((p) => p.id === id);
   if (!plan) {
     const ids = config.billing.plans.map((p) => p.id);
-    throw new AppError('validation_failed', `The request is not valid: plan: must be one of ${ids.join(', ')}.`, { fields: { plan: `must be one of ${ids.join(', ')}` } });
+    throw new AppError('validation_failed', `The request is not valid: plan: must be one of ${ids.join(', ')}.`, {
+      fields: { plan: `must be one of ${ids.join(', ')}` },
+    });
   }
   return plan;
 }
@@ -40,10 +42,17 @@ export function checkPlanShape(p: Principal, plan: Plan, request: { environments
   if (p.role === 'admin') return;
   const outside = request.environments?.filter((e) => !plan.environments.includes(e)) ?? [];
   if (outside.length > 0) {
-    throw quotaExceeded(plan, 'environments', `The ${plan.name} plan includes only the ${plan.environments.join(', ')} environments, not ${outside.join(', ')}.`, { allowed: plan.environments });
+    throw quotaExceeded(
+      plan,
+      'environments',
+      `The ${plan.name} plan includes only the ${plan.environments.join(', ')} environments, not ${outside.join(', ')}.`,
+      { allowed: plan.environments },
+    );
   }
   if (request.memoryMb !== undefined && request.memoryMb > plan.maxMemoryMb) {
-    throw quotaExceeded(plan, 'memoryMb', `The ${plan.name} plan allows at most ${plan.maxMemoryMb} MB of memory per environment.`, { allowed: plan.maxMemoryMb });
+    throw quotaExceeded(plan, 'memoryMb', `The ${plan.name} plan allows at most ${plan.maxMemoryMb} MB of memory per environment.`, {
+      allowed: plan.maxMemoryMb,
+    });
   }
 }
 
@@ -58,14 +67,23 @@ export async function claimTenantSlot(db: Firestore, tx: Transaction, p: Princip
   const { counts, exists } = await readCounts(db, tx, ownerId);
   const subscribed = plan.priceMonthly > 0 && p.role !== 'admin' ? await hasActiveSubscription(db, ownerId, plan.id) : true;
   if (!subscribed) {
-    throw new AppError('payment_required', `The ${plan.name} plan needs an active subscription: subscribe to it first, or choose a free plan.`, {
-      plan: plan.id,
-      checkout: '/api/v1/checkout',
-    });
+    throw new AppError(
+      'payment_required',
+      `The ${plan.name} plan needs an active subscription: subscribe to it first, or choose a free plan.`,
+      {
+        plan: plan.id,
+        checkout: '/api/v1/checkout',
+      },
+    );
   }
   const used = counts[plan.id] ?? 0;
   if (p.role !== 'admin' && used >= plan.tenants) {
-    throw quotaExceeded(plan, 'tenants', `The ${plan.name} plan allows ${plan.tenants} tenant${plan.tenants === 1 ? '' : 's'} per user, and you have ${used}.`, { allowed: plan.tenants, used });
+    throw quotaExceeded(
+      plan,
+      'tenants',
+      `The ${plan.name} plan allows ${plan.tenants} tenant${plan.tenants === 1 ? '' : 's'} per user, and you have ${used}.`,
+      { allowed: plan.tenants, used },
+    );
   }
   const written = { plans: { ...counts, [plan.id]: used + 1 }, updatedAt: new Date().toISOString() };
   // `create` for a first count: a missing document is not locked, so of two first creations one must fail and retry.
@@ -103,7 +121,8 @@ export async function releaseTenantSlot(db: Firestore, tx: Transaction, tenant: 
   const snap = await tx.get(ref);
   const used = (snap.get(`plans.${tenant.plan}`) as number | undefined) ?? 0;
   return () => {
-    if (snap.exists && used > 0) tx.update(ref, { [`plans.${tenant.plan}`]: FieldValue.increment(-1), updatedAt: new Date().toISOString() });
+    if (snap.exists && used > 0)
+      tx.update(ref, { [`plans.${tenant.plan}`]: FieldValue.increment(-1), updatedAt: new Date().toISOString() });
   };
 }
 
@@ -113,7 +132,14 @@ export async function recordSubscription(
   input: { provider: string; subscriptionId: string; uid: string; plan: string; active: boolean; at: Date },
 ): Promise<void> {
   await db.doc(subscriptionPath(input.provider, input.subscriptionId)).set(
-    { provider: input.provider, subscriptionId: input.subscriptionId, uid: input.uid, plan: input.plan, status: input.active ? 'active' : 'inactive', updatedAt: input.at.toISOString() },
+    {
+      provider: input.provider,
+      subscriptionId: input.subscriptionId,
+      uid: input.uid,
+      plan: input.plan,
+      status: input.active ? 'active' : 'inactive',
+      updatedAt: input.at.toISOString(),
+    },
     { merge: true },
   );
 }

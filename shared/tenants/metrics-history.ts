@@ -14,7 +14,12 @@ export interface MetricsSample extends EnvironmentMetrics {
 
 const minuteOf = (date: Date) => date.toISOString().slice(0, 16).replace(/\D/g, '');
 
-export async function recordMetricsSamples(db: Firestore, tenantId: string, metrics: Record<string, EnvironmentMetrics | null | undefined>, now: Date): Promise<void> {
+export async function recordMetricsSamples(
+  db: Firestore,
+  tenantId: string,
+  metrics: Record<string, EnvironmentMetrics | null | undefined>,
+  now: Date,
+): Promise<void> {
   const minute = minuteOf(now);
   const writes = Object.entries(metrics)
     .filter((entry): entry is [string, EnvironmentMetrics] => Boolean(entry[1]))

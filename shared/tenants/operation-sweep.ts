@@ -44,7 +44,10 @@ export async function sweepOperations(
     const { created } = await deps.queue.enqueue(record.queue, record.options);
     if (created) {
       result.enqueued++;
-      deps.log.warn('operation sweep enqueued a task that was missing', { task: record.id, pendingSince: record.pendingSince.toISOString() });
+      deps.log.warn('operation sweep enqueued a task that was missing', {
+        task: record.id,
+        pendingSince: record.pendingSince.toISOString(),
+      });
     }
   }
   return result;

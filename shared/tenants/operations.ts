@@ -21,7 +21,8 @@ export type { OperationName };
 
 /** 409 when `op` cannot start from the tenant's state; lets a caller refuse before asking anyone to confirm. */
 export function checkCanStart(tenant: { state: TenantState }, op: OperationName): void {
-  if (!(OPERATIONS[op].from as readonly TenantState[]).includes(tenant.state)) throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
+  if (!(OPERATIONS[op].from as readonly TenantState[]).includes(tenant.state))
+    throw illegalTransition(tenant.state, op === 'provision' ? 'retry provisioning' : op);
 }
 
 export const PROVISION_QUEUE = 'provision';
@@ -116,7 +117,13 @@ export async function startOperation(
     options.extra?.(tx, tenant, now);
     const generation = tenant.generation + 1;
     const operation = { name: op, generation, env: options.env, image: options.image, startedAt: now.toISOString() };
-    const eventSeq = appendEvent(ctx.db, tx, tenant, { type: OPERATIONS[op].requested[0], env: options.env, message: options.message }, now);
+    const eventSeq = appendEvent(
+      ctx.db,
+      tx,
+      tenant,
+      { type: OPERATIONS[op].requested[0], env: options.env, message: options.message },
+      now,
+    );
     recordOperationTask(tx, ctx.db, tenantId, op, generation, now);
     const updated: TenantDoc = {
       ...tenant,

@@ -22,10 +22,15 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 export const tenantRepositoryPath = (config: RegistryConfig, tenantId: string) => `${config.registry.host}/${tenantRepositoryId(tenantId)}`;
 
 /** The image `docker push` targets by default: `<REGISTRY>/tp-<tenantId>/app:latest`. */
-export const tenantImage = (config: RegistryConfig, tenantId: string, name = 'app', tag = 'latest') => `${tenantRepositoryPath(config, tenantId)}/${name}:${tag}`;
+export const tenantImage = (config: RegistryConfig, tenantId: string, name = 'app', tag = 'latest') =>
+  `${tenantRepositoryPath(config, tenantId)}/${name}:${tag}`;
 
 /** Splits an image of the tenant's own repository into its name and tag or digest; undefined for anything else. */
-export function parseTenantImage(config: RegistryConfig, tenantId: string, image: string): { name: string; tag?: string; digest?: string } | undefined {
+export function parseTenantImage(
+  config: RegistryConfig,
+  tenantId: string,
+  image: string,
+): { name: string; tag?: string; digest?: string } | undefined {
   const prefix = `${tenantRepositoryPath(config, tenantId)}/`;
   if (!image.startsWith(prefix)) return undefined;
   const rest = image.slice(prefix.length);
@@ -62,7 +67,9 @@ export async function resolveDeployImage(config: Config, gcp: () => GcpClients, 
   if (!parsed?.tag || config.registry.driver !== 'artifact-registry') return image;
   const digest = await resolveTag(gcp().rest, tenantRepository(config.registry.host, tenantId).name, parsed.name, parsed.tag);
   if (!digest) {
-    throw new AppError('validation_failed', `Your repository has no image ${image}; push it first (docker push ${image}).`, { field: 'image' });
+    throw new AppError('validation_failed', `Your repository has no image ${image}; push it first (docker push ${image}).`, {
+      field: 'image',
+    });
   }
   return `${tenantRepositoryPath(config, tenantId)}/${parsed.name}@${digest}`;
 }
@@ -90,13 +97,17 @@ export async function registryToken(config: Config, gcp: () => GcpClients, tenan
       .minter.mint(email, TOKEN_TTL_SECONDS)
       .catch((error: unknown) => {
         // The account appears with the provision step; until then (or if its grant is missing) there is nothing to mint for.
-        throw new AppError('unavailable', 'The registry identity of this tenant is not ready yet; try again in a minute.', undefined, { cause: error });
+        throw new AppError('unavailable', 'The registry identity of this tenant is not ready yet; try again in a minute.', undefined, {
+          cause: error,
+        });
       });
     const expiresAt = new Date(Math.min(Date.parse(minted.expiresAt) || latest.getTime(), latest.getTime())).toISOString();
     return { registry, username: 'oauth2accesstoken', token: minted.token, repository, tag, expiresAt };
   }
   const expiresAt = latest.toISOString();
-  const claims = Buffer.from(JSON.stringify({ sub: tenantId, scope: `push:${tenantRepositoryPath(config, tenantId)}`, exp: expiresAt })).toString('base64url');
+  const claims = Buffer.from(
+    JSON.stringify({ sub: tenantId, scope: `push:${tenantRepositoryPath(config, tenantId)}`, exp: expiresAt }),
+  ).toString('base64url');
   const signature = createHmac('sha256', config.secrets.key).update(claims).digest('base64url');
   return { registry, username: `tenant-${tenantId}`, token: `${claims}.${signature}`, repository, tag, expiresAt };
 }

@@ -101,10 +101,23 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       await claimTenantSlot(deps.db, tx, p, ownerId, plan);
       tx.create(nameRef, { tenantId: id });
       for (const env of tenant.environments) {
-        const record: EnvironmentRecord = { tenantId: id, env, status: 'pending', image: tenant.image, steps: [], updatedAt: now.toISOString() };
+        const record: EnvironmentRecord = {
+          tenantId: id,
+          env,
+          status: 'pending',
+          image: tenant.image,
+          steps: [],
+          updatedAt: now.toISOString(),
+        };
         createEnvironment(deps.db, tx, record);
       }
-      tenant.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'provisioning_requested', message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` }, now);
+      tenant.eventSeq = appendEvent(
+        deps.db,
+        tx,
+        tenant,
+        { type: 'provisioning_requested', message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` },
+        now,
+      );
       const token = issueRetrievalToken(deps.db, tx, id, now);
       tx.create(deps.db.doc(tenantPath(id)), JSON.parse(JSON.stringify(tenant)));
       // The provision task is saved with the tenant: a queue outage after this commit delays it, never loses it.
@@ -172,7 +185,13 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
           changes.memoryMb = patch.memoryMb;
         }
         if (Object.keys(changes).length > 1) {
-          changes.eventSeq = appendEvent(deps.db, tx, tenant, { type: 'tenant_updated', message: 'Settings changed.', data: { ...patch } }, now);
+          changes.eventSeq = appendEvent(
+            deps.db,
+            tx,
+            tenant,
+            { type: 'tenant_updated', message: 'Settings changed.', data: { ...patch } },
+            now,
+          );
           tx.update(deps.db.doc(tenantPath(id)), changes);
         }
         return { ...tenant, ...changes, memoryChanged: changes.memoryMb !== undefined };
@@ -185,7 +204,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       return toTenant(tenant);
     },
     remove: (p, id) => startOperation(ctx, p, id, 'tenants.delete', 'delete', { message: 'Deleting the tenant and everything it owns.' }),
-    suspend: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'suspend', { message: 'Suspending: scaling every environment to zero.' }),
+    suspend: (p, id) =>
+      startOperation(ctx, p, id, 'tenants.operate', 'suspend', { message: 'Suspending: scaling every environment to zero.' }),
     resume: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'resume', { message: 'Resuming every environment.' }),
     restart: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'restart', { message: 'Restarting every environment.' }),
     retryProvision: (p, id) => startOperation(ctx, p, id, 'tenants.operate', 'provision', { message: 'Retrying provisioning.' }),
@@ -261,7 +281,13 @@ function encodeToken(createdAt: string, id: string) {
 function decodeToken(token: string): [string, string] {
   try {
     const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && !Number.isNaN(Date.parse(value[0])) && isTenantId(String(value[1]))) {
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      !Number.isNaN(Date.parse(value[0])) &&
+      isTenantId(String(value[1]))
+    ) {
       return value as [string, string];
     }
   } catch {

@@ -23,7 +23,10 @@ export const createTenantSchema = z
       .max(3)
       .refine((envs) => new Set(envs).size === envs.length, 'must not repeat an environment')
       .optional(),
-    region: z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'must be a region like europe-west1').optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]+-[a-z]+\d+$/, 'must be a region like europe-west1')
+      .optional(),
     /** Checked against the configured plans by the service. */
     plan: z.string().min(1).max(40).optional(),
     memoryMb: memoryMb.optional(),
@@ -47,8 +50,11 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   const fields: Record<string, string> = {};
   for (const issue of result.error.issues) {
     const key = issue.path.join('.') || '(body)';
-    fields[key] ??= issue.code === 'unrecognized_keys' ? `unknown field(s): ${(issue as { keys: string[] }).keys.join(', ')}` : issue.message;
+    fields[key] ??=
+      issue.code === 'unrecognized_keys' ? `unknown field(s): ${(issue as { keys: string[] }).keys.join(', ')}` : issue.message;
   }
-  const summary = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+  const summary = Object.entries(fields)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ');
   throw validationFailed(`The request is not valid: ${summary}.`, { fields });
 }

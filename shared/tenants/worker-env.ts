@@ -36,18 +36,26 @@ async function readEnv(ctx: StepContext, env: EnvName): Promise<EnvironmentRecor
   return snap.exists ? (snap.data() as EnvironmentRecord & { stepsGeneration?: number }) : undefined;
 }
 
-export async function setEnv(ctx: StepContext, env: EnvName, fields: Partial<EnvironmentRecord> & { status?: EnvironmentStatusName }): Promise<void> {
-  await ctx.deps.db.doc(envPath(ctx.tenant.id, env)).set(
-    JSON.parse(JSON.stringify({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() })),
-    { merge: true },
-  );
+export async function setEnv(
+  ctx: StepContext,
+  env: EnvName,
+  fields: Partial<EnvironmentRecord> & { status?: EnvironmentStatusName },
+): Promise<void> {
+  await ctx.deps.db
+    .doc(envPath(ctx.tenant.id, env))
+    .set(JSON.parse(JSON.stringify({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() })), { merge: true });
 }
 
 /** Runs `fn` unless this generation already recorded `name` as done for the environment. */
-export async function step(ctx: StepContext, env: EnvName, name: string, fn: () => Promise<Partial<EnvironmentRecord> | void>): Promise<void> {
+export async function step(
+  ctx: StepContext,
+  env: EnvName,
+  name: string,
+  fn: () => Promise<Partial<EnvironmentRecord> | void>,
+): Promise<void> {
   await ctx.checkCurrent();
   const record = (await readEnv(ctx, env)) as (EnvironmentRecord & { stepsGeneration?: number }) | undefined;
-  const done = record?.stepsGeneration === ctx.generation ? record.steps ?? [] : [];
+  const done = record?.stepsGeneration === ctx.generation ? (record.steps ?? []) : [];
   if (done.includes(name)) return;
   const fields = (await fn()) ?? {};
   await setEnv(ctx, env, { ...fields, steps: [...done, name], stepsGeneration: ctx.generation } as Partial<EnvironmentRecord>);

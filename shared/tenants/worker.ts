@@ -22,7 +22,11 @@ export class Superseded extends Error {}
 
 export type Outcome = 'done' | 'stale' | 'failed';
 
-export async function runOperation(deps: Deps, task: { tenantId: string; generation: number }, attempt: { retryCount: number }): Promise<Outcome> {
+export async function runOperation(
+  deps: Deps,
+  task: { tenantId: string; generation: number },
+  attempt: { retryCount: number },
+): Promise<Outcome> {
   const { db } = deps;
   const holder = randomUUID();
   const leaseMs = deps.config.provision.leaseMs;
@@ -38,7 +42,13 @@ export async function runOperation(deps: Deps, task: { tenantId: string; generat
   });
   if (!tenant) return 'stale';
   // A step may outlast the lease (a slow health check, a cloud API); renew it while we work so no second delivery joins in.
-  const renewal = setInterval(() => void renewLease(deps, tenant.id, holder, leaseMs).catch((err: unknown) => deps.log.warn('lease renewal failed', { tenantId: tenant.id, err })), leaseMs / 3);
+  const renewal = setInterval(
+    () =>
+      void renewLease(deps, tenant.id, holder, leaseMs).catch((err: unknown) =>
+        deps.log.warn('lease renewal failed', { tenantId: tenant.id, err }),
+      ),
+    leaseMs / 3,
+  );
   renewal.unref();
   const operation = tenant.operation!;
   const ctx: StepContext = {
@@ -100,29 +110,40 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       return finish(ctx, 'provision', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
     }
     case 'suspend':
-      await eachEnv(envs, (e) => step(ctx, e, 'suspend', async () => {
-        await driver.suspend(envRef(tenant, e));
-        await event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
-        return { status: 'suspended' };
-      }));
+      await eachEnv(envs, (e) =>
+        step(ctx, e, 'suspend', async () => {
+          await driver.suspend(envRef(tenant, e));
+          await event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
+          return { status: 'suspended' };
+        }),
+      );
       return finish(ctx, 'suspend', 'Suspended: every environment is scaled to zero.');
     case 'resume':
-      await eachEnv(envs, (e) => step(ctx, e, 'resume', async () => {
-        await driver.resume(envRef(tenant, e));
-        return { status: 'ready', url: await announceReady(ctx, e) };
-      }));
+      await eachEnv(envs, (e) =>
+        step(ctx, e, 'resume', async () => {
+          await driver.resume(envRef(tenant, e));
+          return { status: 'ready', url: await announceReady(ctx, e) };
+        }),
+      );
       return finish(ctx, 'resume', 'Resumed: every environment answers again.');
     case 'restart':
     case 'rotate':
     case 'deploy': {
       const newImage = op === 'deploy' ? image! : tenant.image;
-      await eachEnv(envs, (e) => step(ctx, e, op, async () => {
-        await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
-        // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
-        await driver.deploy(await envSpec(ctx, e, newImage));
-        return { status: 'ready', url: await announceReady(ctx, e), image: newImage };
-      }));
-      return finish(ctx, op, op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.', op === 'deploy' ? { image: newImage } : {});
+      await eachEnv(envs, (e) =>
+        step(ctx, e, op, async () => {
+          await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
+          // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
+          await driver.deploy(await envSpec(ctx, e, newImage));
+          return { status: 'ready', url: await announceReady(ctx, e), image: newImage };
+        }),
+      );
+      return finish(
+        ctx,
+        op,
+        op === 'deploy' ? `Deployed ${newImage}.` : 'Every environment restarted.',
+        op === 'deploy' ? { image: newImage } : {},
+      );
     }
     case 'reset': {
       await step(ctx, env!, 'destroy', async () => {
@@ -177,7 +198,10 @@ async function finish(ctx: StepContext, op: OperationName, message: string, chan
     const eventSeq = appendEvent(db, tx, t, { type, message }, now());
     releaseSlot?.();
     const urls = { ...t.urls, ...(changes.urls ?? {}) };
-    tx.update(db.doc(tenantPath(t.id)), JSON.parse(JSON.stringify({ ...changes, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() })));
+    tx.update(
+      db.doc(tenantPath(t.id)),
+      JSON.parse(JSON.stringify({ ...changes, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() })),
+    );
   });
 }
 
@@ -189,7 +213,13 @@ async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefine
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) return;
     const failed: OperationSpec['failed'] = OPERATIONS[op].failed;
-    const eventSeq = appendEvent(db, tx, t, { type: failed.event, message: `${op} failed: ${error.message}`, env, data: { code: error.code } }, now());
+    const eventSeq = appendEvent(
+      db,
+      tx,
+      t,
+      { type: failed.event, message: `${op} failed: ${error.message}`, env, data: { code: error.code } },
+      now(),
+    );
     const state = failed.state ?? t.state;
     tx.update(db.doc(tenantPath(t.id)), { state, eventSeq, operation: null, error, updatedAt: now().toISOString() });
   });

@@ -42,13 +42,22 @@ export class PushRefused extends Error {}
  */
 export function createArtifactRegistryState(callers: Callers) {
   const repositories = new Map<string, StoredRepository>();
-  const view = (r: StoredRepository) => ({ name: r.name, format: r.format, description: r.description, labels: r.labels, createTime: r.createTime, updateTime: r.updateTime, mode: 'STANDARD_REPOSITORY' });
+  const view = (r: StoredRepository) => ({
+    name: r.name,
+    format: r.format,
+    description: r.description,
+    labels: r.labels,
+    createTime: r.createTime,
+    updateTime: r.updateTime,
+    mode: 'STANDARD_REPOSITORY',
+  });
   const operation = (parent: string, response: unknown) => ({
     name: `${parent}/operations/${crypto.randomUUID()}`,
     done: true,
     response: { '@type': 'type.googleapis.com/google.devtools.artifactregistry.v1.Repository', ...(response as object) },
   });
-  const denied = (permission: string, name: string) => googleError('PERMISSION_DENIED', `Permission '${permission}' denied on resource '${name}' (or it may not exist).`);
+  const denied = (permission: string, name: string) =>
+    googleError('PERMISSION_DENIED', `Permission '${permission}' denied on resource '${name}' (or it may not exist).`);
 
   function handle(request: RecordedRequest): FakeResponse | undefined {
     const { method, path } = request;
@@ -59,17 +68,29 @@ export function createArtifactRegistryState(callers: Callers) {
       const id = request.query.get('repositoryId') ?? '';
       if (!/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(id)) return googleError('INVALID_ARGUMENT', `Invalid repository id "${id}".`);
       const body = (request.body ?? {}) as { format?: string; description?: string; labels?: Record<string, string> };
-      if (body.format !== 'DOCKER') return googleError('INVALID_ARGUMENT', 'Repository format must be specified (this fake serves DOCKER).');
+      if (body.format !== 'DOCKER')
+        return googleError('INVALID_ARGUMENT', 'Repository format must be specified (this fake serves DOCKER).');
       const name = `${m[1]}/repositories/${id}`;
       if (repositories.has(name)) return googleError('ALREADY_EXISTS', `the repository already exists`);
       const now = new Date().toISOString();
-      const repository: StoredRepository = { name, format: 'DOCKER', description: body.description, labels: body.labels, createTime: now, updateTime: now, policy: emptyPolicy(), tags: new Map(), versions: new Map() };
+      const repository: StoredRepository = {
+        name,
+        format: 'DOCKER',
+        description: body.description,
+        labels: body.labels,
+        createTime: now,
+        updateTime: now,
+        policy: emptyPolicy(),
+        tags: new Map(),
+        versions: new Map(),
+      };
       repositories.set(name, repository);
       return { status: 200, body: operation(m[1], view(repository)) };
     }
     if ((m = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/:]+)(:getIamPolicy|:setIamPolicy)?$/.exec(path))) {
       const repository = repositories.get(m[1]);
-      if (!callers.isPlatform(caller)) return denied(`artifactregistry.repositories.${m[2] ? m[2].slice(1) : method === 'DELETE' ? 'delete' : 'get'}`, m[1]);
+      if (!callers.isPlatform(caller))
+        return denied(`artifactregistry.repositories.${m[2] ? m[2].slice(1) : method === 'DELETE' ? 'delete' : 'get'}`, m[1]);
       if (!repository) return googleError('NOT_FOUND', `Requested entity was not found.`);
       if (m[2] === ':getIamPolicy' && method === 'GET') return { status: 200, body: clone(repository.policy) };
       if (m[2] === ':setIamPolicy' && method === 'POST') {
@@ -81,13 +102,22 @@ export function createArtifactRegistryState(callers: Callers) {
       if (!m[2] && method === 'GET') return { status: 200, body: view(repository) };
       if (!m[2] && method === 'DELETE') {
         repositories.delete(m[1]);
-        return { status: 200, body: { ...operation(m[1].split('/repositories/')[0], {}), response: { '@type': 'type.googleapis.com/google.protobuf.Empty' } } };
+        return {
+          status: 200,
+          body: { ...operation(m[1].split('/repositories/')[0], {}), response: { '@type': 'type.googleapis.com/google.protobuf.Empty' } },
+        };
       }
     }
     // Reads of images: the caller needs reader on the repository (the platform's own identity included).
-    if ((m = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/:]+)\/(dockerImages|packages\/(.+)\/tags(?:\/([^/]+))?)$/.exec(path)) && method === 'GET') {
+    if (
+      (m = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/:]+)\/(dockerImages|packages\/(.+)\/tags(?:\/([^/]+))?)$/.exec(
+        path,
+      )) &&
+      method === 'GET'
+    ) {
       const repository = repositories.get(m[1]);
-      if (!caller || !repository || !policyGrants(repository.policy, caller, READERS)) return denied('artifactregistry.repositories.downloadArtifacts', m[1]);
+      if (!caller || !repository || !policyGrants(repository.policy, caller, READERS))
+        return denied('artifactregistry.repositories.downloadArtifacts', m[1]);
       if (m[2] === 'dockerImages') {
         const [, , project, , location, , repo] = m[1].split('/');
         const dockerImages = [...repository.versions.values()].map((v) => ({
@@ -101,7 +131,10 @@ export function createArtifactRegistryState(callers: Callers) {
         return { status: 200, body: dockerImages.length ? { dockerImages } : {} };
       }
       const [pkg, tag] = [m[3], m[4]];
-      const tagView = (t: string, digest: string) => ({ name: `${m![1]}/packages/${encodeURIComponent(pkg)}/tags/${t}`, version: `${m![1]}/packages/${encodeURIComponent(pkg)}/versions/${digest}` });
+      const tagView = (t: string, digest: string) => ({
+        name: `${m![1]}/packages/${encodeURIComponent(pkg)}/tags/${t}`,
+        version: `${m![1]}/packages/${encodeURIComponent(pkg)}/versions/${digest}`,
+      });
       const tags = repository.tags.get(pkg);
       if (tag === undefined) return { status: 200, body: tags?.size ? { tags: [...tags.entries()].map(([t, d]) => tagView(t, d)) } : {} };
       const digest = tags?.get(tag);
@@ -126,7 +159,9 @@ export function createArtifactRegistryState(callers: Callers) {
     if (!member) throw new PushRefused('unauthorized: authentication failed');
     const repository = repositories.get(where.name);
     if (!repository || !policyGrants(repository.policy, member, WRITERS)) {
-      throw new PushRefused(`denied: Permission "artifactregistry.repositories.uploadArtifacts" denied on resource "${where.name}" (or it may not exist)`);
+      throw new PushRefused(
+        `denied: Permission "artifactregistry.repositories.uploadArtifacts" denied on resource "${where.name}" (or it may not exist)`,
+      );
     }
     const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
     repository.versions.set(`${where.pkg}@${digest}`, { pkg: where.pkg, digest, uploadTime: new Date().toISOString() });

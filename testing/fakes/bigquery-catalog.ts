@@ -32,22 +32,43 @@ export const EXPORT_SCHEMA = {
   fields: [
     { name: 'service', type: 'RECORD', mode: 'NULLABLE', fields: [{ name: 'description', type: 'STRING', mode: 'NULLABLE' }] },
     { name: 'usage_start_time', type: 'TIMESTAMP', mode: 'NULLABLE' },
-    { name: 'labels', type: 'RECORD', mode: 'REPEATED', fields: [{ name: 'key', type: 'STRING', mode: 'NULLABLE' }, { name: 'value', type: 'STRING', mode: 'NULLABLE' }] },
+    {
+      name: 'labels',
+      type: 'RECORD',
+      mode: 'REPEATED',
+      fields: [
+        { name: 'key', type: 'STRING', mode: 'NULLABLE' },
+        { name: 'value', type: 'STRING', mode: 'NULLABLE' },
+      ],
+    },
     { name: 'cost', type: 'FLOAT', mode: 'NULLABLE' },
     { name: 'currency', type: 'STRING', mode: 'NULLABLE' },
-    { name: 'credits', type: 'RECORD', mode: 'REPEATED', fields: [{ name: 'name', type: 'STRING', mode: 'NULLABLE' }, { name: 'amount', type: 'FLOAT', mode: 'NULLABLE' }] },
+    {
+      name: 'credits',
+      type: 'RECORD',
+      mode: 'REPEATED',
+      fields: [
+        { name: 'name', type: 'STRING', mode: 'NULLABLE' },
+        { name: 'amount', type: 'FLOAT', mode: 'NULLABLE' },
+      ],
+    },
   ],
 };
 
 function notFound(message: string): FakeResponse {
-  return { status: 404, body: { error: { code: 404, message, status: 'NOT_FOUND', errors: [{ message, domain: 'global', reason: 'notFound' }] } } };
+  return {
+    status: 404,
+    body: { error: { code: 404, message, status: 'NOT_FOUND', errors: [{ message, domain: 'global', reason: 'notFound' }] } },
+  };
 }
 
 /** One field's value in the REST row encoding. */
 function cell(field: Json, value: unknown, int64Timestamps: boolean): unknown {
   if (value === null || value === undefined) return null;
-  if (field.mode === 'REPEATED') return (value as unknown[]).map((item) => ({ v: cell({ ...field, mode: 'NULLABLE' }, item, int64Timestamps) }));
-  if (field.type === 'RECORD') return { f: (field.fields as Json[]).map((sub) => ({ v: cell(sub, (value as Json)[sub.name], int64Timestamps) })) };
+  if (field.mode === 'REPEATED')
+    return (value as unknown[]).map((item) => ({ v: cell({ ...field, mode: 'NULLABLE' }, item, int64Timestamps) }));
+  if (field.type === 'RECORD')
+    return { f: (field.fields as Json[]).map((sub) => ({ v: cell(sub, (value as Json)[sub.name], int64Timestamps) })) };
   if (field.type === 'TIMESTAMP') {
     const ms = Date.parse(String(value));
     return int64Timestamps ? String(ms * 1000) : String(ms / 1000);
@@ -66,7 +87,23 @@ export function createBigQueryCatalog(table: string, rows: () => ExportRow[], lo
 
   return function handle(req: RecordedRequest): FakeResponse | undefined {
     if (req.method === 'GET' && req.path === `${base}/projects`) {
-      return { status: 200, body: { kind: 'bigquery#projectList', etag: etag(), projects: [{ kind: 'bigquery#project', id: projectId, numericId: '100000000001', projectReference: { projectId }, friendlyName: projectId }], totalItems: 1 } };
+      return {
+        status: 200,
+        body: {
+          kind: 'bigquery#projectList',
+          etag: etag(),
+          projects: [
+            {
+              kind: 'bigquery#project',
+              id: projectId,
+              numericId: '100000000001',
+              projectReference: { projectId },
+              friendlyName: projectId,
+            },
+          ],
+          totalItems: 1,
+        },
+      };
     }
     const m = /^\/bigquery\/v2\/projects\/([^/]+)\/datasets(?:\/([^/]+)(?:\/tables(?:\/([^/]+)(\/data)?)?)?)?$/.exec(req.path);
     if (!m || req.method !== 'GET') return undefined;
@@ -74,21 +111,48 @@ export function createBigQueryCatalog(table: string, rows: () => ExportRow[], lo
     const isTables = req.path.includes('/tables');
     if (!dataset) {
       if (project !== projectId) return { status: 200, body: { kind: 'bigquery#datasetList', etag: etag() } };
-      return { status: 200, body: { kind: 'bigquery#datasetList', etag: etag(), datasets: [{ kind: 'bigquery#dataset', id: `${projectId}:${datasetId}`, datasetReference, location: location }] } };
+      return {
+        status: 200,
+        body: {
+          kind: 'bigquery#datasetList',
+          etag: etag(),
+          datasets: [{ kind: 'bigquery#dataset', id: `${projectId}:${datasetId}`, datasetReference, location: location }],
+        },
+      };
     }
     if (project !== projectId || dataset !== datasetId) return notFound(`Not found: Dataset ${project}:${dataset}`);
     if (!isTables) {
       return {
         status: 200,
         body: {
-          kind: 'bigquery#dataset', etag: etag(), id: `${projectId}:${datasetId}`, selfLink: `${base}/projects/${projectId}/datasets/${datasetId}`,
-          datasetReference, access: [{ role: 'OWNER', specialGroup: 'projectOwners' }, { role: 'READER', specialGroup: 'projectReaders' }],
-          creationTime: created, lastModifiedTime: created, location: location, type: 'DEFAULT',
+          kind: 'bigquery#dataset',
+          etag: etag(),
+          id: `${projectId}:${datasetId}`,
+          selfLink: `${base}/projects/${projectId}/datasets/${datasetId}`,
+          datasetReference,
+          access: [
+            { role: 'OWNER', specialGroup: 'projectOwners' },
+            { role: 'READER', specialGroup: 'projectReaders' },
+          ],
+          creationTime: created,
+          lastModifiedTime: created,
+          location: location,
+          type: 'DEFAULT',
         },
       };
     }
     if (!tableName) {
-      return { status: 200, body: { kind: 'bigquery#tableList', etag: etag(), tables: [{ kind: 'bigquery#table', id: `${projectId}:${datasetId}.${tableId}`, tableReference, type: 'TABLE', creationTime: created }], totalItems: 1 } };
+      return {
+        status: 200,
+        body: {
+          kind: 'bigquery#tableList',
+          etag: etag(),
+          tables: [
+            { kind: 'bigquery#table', id: `${projectId}:${datasetId}.${tableId}`, tableReference, type: 'TABLE', creationTime: created },
+          ],
+          totalItems: 1,
+        },
+      };
     }
     if (tableName !== tableId) return notFound(`Not found: Table ${projectId}:${datasetId}.${tableName}`);
     const all = rows();
@@ -96,9 +160,19 @@ export function createBigQueryCatalog(table: string, rows: () => ExportRow[], lo
       return {
         status: 200,
         body: {
-          kind: 'bigquery#table', etag: etag(), id: `${projectId}:${datasetId}.${tableId}`, selfLink: `${base}/projects/${projectId}/datasets/${datasetId}/tables/${tableId}`,
-          tableReference, schema: EXPORT_SCHEMA, numRows: String(all.length), numBytes: String(all.length * 200), numLongTermBytes: '0',
-          creationTime: created, lastModifiedTime: created, type: 'TABLE', location: location,
+          kind: 'bigquery#table',
+          etag: etag(),
+          id: `${projectId}:${datasetId}.${tableId}`,
+          selfLink: `${base}/projects/${projectId}/datasets/${datasetId}/tables/${tableId}`,
+          tableReference,
+          schema: EXPORT_SCHEMA,
+          numRows: String(all.length),
+          numBytes: String(all.length * 200),
+          numLongTermBytes: '0',
+          creationTime: created,
+          lastModifiedTime: created,
+          type: 'TABLE',
+          location: location,
         },
       };
     }
@@ -111,9 +185,13 @@ export function createBigQueryCatalog(table: string, rows: () => ExportRow[], lo
     return {
       status: 200,
       body: {
-        kind: 'bigquery#tableDataList', etag: etag(), totalRows: String(all.length),
+        kind: 'bigquery#tableDataList',
+        etag: etag(),
+        totalRows: String(all.length),
         ...(next < all.length ? { pageToken: Buffer.from(String(next)).toString('base64url') } : {}),
-        rows: slice.map((row) => ({ f: EXPORT_SCHEMA.fields.map((field) => ({ v: cell(field, (row as unknown as Json)[field.name], int64) })) })),
+        rows: slice.map((row) => ({
+          f: EXPORT_SCHEMA.fields.map((field) => ({ v: cell(field, (row as unknown as Json)[field.name], int64) })),
+        })),
       },
     };
   };

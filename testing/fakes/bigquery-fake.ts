@@ -81,7 +81,17 @@ interface Job {
 }
 
 function invalid(message: string, status = 400): FakeResponse {
-  return { status, body: { error: { code: status, message, status: status === 404 ? 'NOT_FOUND' : 'INVALID_ARGUMENT', errors: [{ message, domain: 'global', reason: status === 404 ? 'notFound' : 'invalidQuery' }] } } };
+  return {
+    status,
+    body: {
+      error: {
+        code: status,
+        message,
+        status: status === 404 ? 'NOT_FOUND' : 'INVALID_ARGUMENT',
+        errors: [{ message, domain: 'global', reason: status === 404 ? 'notFound' : 'invalidQuery' }],
+      },
+    },
+  };
 }
 
 /** Starts the fake; point the client at it with `apiEndpoint: fake.url`. */
@@ -95,26 +105,35 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
   function check(request: Record<string, any>): FakeResponse | Record<string, { type: string; value: string }> {
     const sql = String(request.query ?? '');
     if (request.useLegacySql !== false) return invalid('The fake only runs Standard SQL: set useLegacySql to false.');
-    if (/'\d{4}-\d{2}-\d{2}|"\d{4}-\d{2}-\d{2}|\bDATE\s*'/i.test(sql)) return invalid('Dates must be query parameters (@from, @to), not literals in the SQL text.');
+    if (/'\d{4}-\d{2}-\d{2}|"\d{4}-\d{2}-\d{2}|\bDATE\s*'/i.test(sql))
+      return invalid('Dates must be query parameters (@from, @to), not literals in the SQL text.');
     const table = /FROM\s+`([^`]+)`/i.exec(sql)?.[1];
-    if (!table) return invalid(`The BigQuery fake evaluates only the billing cost query over \`${options.table}\`; it cannot run this query (no table).`);
-    if (table !== options.table) return invalid(`Not found: Table ${table.replace('.', ':')} was not found in location ${options.location ?? 'US'}`, 404);
+    if (!table)
+      return invalid(
+        `The BigQuery fake evaluates only the billing cost query over \`${options.table}\`; it cannot run this query (no table).`,
+      );
+    if (table !== options.table)
+      return invalid(`Not found: Table ${table.replace('.', ':')} was not found in location ${options.location ?? 'US'}`, 404);
     for (const part of [/UNNEST\(labels\)/i, /UNNEST\(credits\)/i, /\bcost\b/, /service\.description/, /usage_start_time/, /GROUP BY/i]) {
       if (!part.test(sql)) return invalid(`The fake expects the billing cost query; it has no ${part.source}.`);
     }
     const params: Record<string, { type: string; value: string }> = {};
     // parameterMode is optional (QueryRequest/JobConfigurationQuery): named parameters are taken without it, as bq sends them.
-    const mode = request.parameterMode === undefined || request.parameterMode === null ? undefined : String(request.parameterMode).toUpperCase();
-    if (mode !== undefined && mode !== 'NAMED' && mode !== 'POSITIONAL') return invalid(`Invalid value for parameterMode: "${request.parameterMode}"; expected NAMED or POSITIONAL.`);
+    const mode =
+      request.parameterMode === undefined || request.parameterMode === null ? undefined : String(request.parameterMode).toUpperCase();
+    if (mode !== undefined && mode !== 'NAMED' && mode !== 'POSITIONAL')
+      return invalid(`Invalid value for parameterMode: "${request.parameterMode}"; expected NAMED or POSITIONAL.`);
     if (mode === 'POSITIONAL' && /@\w/.test(sql)) return invalid('Query has named parameters (@name) but parameterMode is POSITIONAL.');
-    if ((request.queryParameters ?? []).some((p: { name?: string }) => !p.name) && mode !== 'POSITIONAL') return invalid('Positional (unnamed) query parameters need parameterMode POSITIONAL.');
+    if ((request.queryParameters ?? []).some((p: { name?: string }) => !p.name) && mode !== 'POSITIONAL')
+      return invalid('Positional (unnamed) query parameters need parameterMode POSITIONAL.');
     for (const p of request.queryParameters ?? []) params[p.name] = { type: p.parameterType?.type, value: p.parameterValue?.value };
     for (const name of new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]))) {
       if (!params[name]) return invalid(`Query parameter '${name}' not found at [1:1]`);
     }
     for (const name of ['from', 'to']) {
       if (!params[name]) return invalid(`The cost query must filter days with the @${name} parameter.`);
-      if (params[name].type !== 'DATE' || !/^\d{4}-\d{2}-\d{2}$/.test(params[name].value ?? '')) return invalid(`Parameter @${name} must be a DATE written YYYY-MM-DD.`);
+      if (params[name].type !== 'DATE' || !/^\d{4}-\d{2}-\d{2}$/.test(params[name].value ?? ''))
+        return invalid(`Parameter @${name} must be a DATE written YYYY-MM-DD.`);
     }
     if (params.label?.type !== 'STRING') return invalid('Parameter @label must be a STRING.');
     queries.push({ sql, params });
@@ -143,7 +162,8 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
 
   function startJob(projectId: string, request: Record<string, any>, location: string | undefined, jobId?: string): Job | FakeResponse {
     const [project, dataset] = options.table.split('.');
-    if (options.location && (location ?? 'US') !== options.location) return invalid(`Not found: Dataset ${project}:${dataset} was not found in location ${location ?? 'US'}`, 404);
+    if (options.location && (location ?? 'US') !== options.location)
+      return invalid(`Not found: Dataset ${project}:${dataset} was not found in location ${location ?? 'US'}`, 404);
     const params = check(request);
     if ('status' in params && typeof params.status === 'number') return params as FakeResponse;
     const job: Job = {
@@ -164,7 +184,13 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
       job.pollsLeft -= 1;
       return { status: 200, body: { kind, jobReference, jobComplete: false } };
     }
-    const offset = pageToken ? Number(Buffer.from(pageToken, 'base64url').toString('utf8').replace(/^offset:/, '')) : 0;
+    const offset = pageToken
+      ? Number(
+          Buffer.from(pageToken, 'base64url')
+            .toString('utf8')
+            .replace(/^offset:/, ''),
+        )
+      : 0;
     if (!Number.isInteger(offset) || offset < 0 || offset > job.rows.length) return invalid(`Invalid page token "${pageToken}".`);
     const slice = job.rows.slice(offset, offset + maxResults);
     const next = offset + slice.length;
@@ -190,59 +216,84 @@ export async function startBigQueryFake(options: BigQueryFakeOptions): Promise<B
     const location = options.location ?? 'US';
     const time = String(job.created);
     return {
-      kind: 'bigquery#job', etag: randomHex(12), id: `${job.projectId}:${location}.${job.jobId}`,
+      kind: 'bigquery#job',
+      etag: randomHex(12),
+      id: `${job.projectId}:${location}.${job.jobId}`,
       selfLink: `/bigquery/v2/projects/${job.projectId}/jobs/${job.jobId}?location=${location}`,
       jobReference: { projectId: job.projectId, jobId: job.jobId, location },
       configuration: { jobType: 'QUERY', ...job.configuration },
       status: { state: 'DONE' },
-      statistics: { creationTime: time, startTime: time, endTime: time, totalBytesProcessed: String(fixture.length * 200), query: { totalBytesProcessed: String(fixture.length * 200), totalBytesBilled: '10485760', cacheHit: false, statementType: 'SELECT' } },
+      statistics: {
+        creationTime: time,
+        startTime: time,
+        endTime: time,
+        totalBytesProcessed: String(fixture.length * 200),
+        query: {
+          totalBytesProcessed: String(fixture.length * 200),
+          totalBytesBilled: '10485760',
+          cacheHit: false,
+          statementType: 'SELECT',
+        },
+      },
     };
   }
 
   const catalog = createBigQueryCatalog(options.table, () => fixture, options.location ?? 'US');
-  const fake = await startFakeServer((req: RecordedRequest) => {
-    const denied = checkBearer(req);
-    if (denied) return denied;
-    const body = (req.body ?? {}) as Record<string, any>;
-    let m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries$/.exec(req.path);
-    if (m && req.method === 'POST') {
-      const job = startJob(m[1], body, body.location);
-      if (!('jobId' in job)) return job;
-      return page(job, 'bigquery#queryResponse', null, job.firstPageSize);
-    }
-    m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(req.path);
-    if (m && req.method === 'GET') {
-      const job = jobs.get(m[2]);
-      if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
-      // startIndex (zero-based row) is the other documented way to page, which bq uses.
-      const startIndex = req.query.get('startIndex');
-      const pageToken = req.query.get('pageToken') ?? (startIndex ? Buffer.from(`offset:${startIndex}`).toString('base64url') : null);
-      return page(job, 'bigquery#getQueryResultsResponse', pageToken, Number(req.query.get('maxResults')) || pageSizeDefault);
-    }
-    m = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
-    if (m) {
-      if (req.method === 'GET' && !m[2]) {
-        // jobs.list: this project's jobs, newest first, in the list's short form.
-        const listed = [...jobs.values()].filter((j) => j.projectId === m![1]).reverse().map((j) => {
-          const { kind, id, jobReference, configuration, status, statistics } = jobResource(j);
-          return { kind, id, jobReference, state: status.state, configuration, status, statistics };
-        });
-        return { status: 200, body: { kind: 'bigquery#jobList', etag: randomHex(12), jobs: listed } };
+  const fake = await startFakeServer(
+    (req: RecordedRequest) => {
+      const denied = checkBearer(req);
+      if (denied) return denied;
+      const body = (req.body ?? {}) as Record<string, any>;
+      let m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries$/.exec(req.path);
+      if (m && req.method === 'POST') {
+        const job = startJob(m[1], body, body.location);
+        if (!('jobId' in job)) return job;
+        return page(job, 'bigquery#queryResponse', null, job.firstPageSize);
       }
-      const existing = m[2] ? jobs.get(m[2]) : undefined;
-      if (req.method === 'POST' && !m[2] && body.jobReference?.jobId && jobs.has(body.jobReference.jobId)) {
-        const message = `Already Exists: Job ${m[1]}:${body.jobReference.jobId}`;
-        return { status: 409, body: { error: { code: 409, message, status: 'ALREADY_EXISTS', errors: [{ message, domain: 'global', reason: 'duplicate' }] } } };
+      m = /^\/bigquery\/v2\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(req.path);
+      if (m && req.method === 'GET') {
+        const job = jobs.get(m[2]);
+        if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
+        // startIndex (zero-based row) is the other documented way to page, which bq uses.
+        const startIndex = req.query.get('startIndex');
+        const pageToken = req.query.get('pageToken') ?? (startIndex ? Buffer.from(`offset:${startIndex}`).toString('base64url') : null);
+        return page(job, 'bigquery#getQueryResultsResponse', pageToken, Number(req.query.get('maxResults')) || pageSizeDefault);
       }
-      const job = req.method === 'POST' && !m[2] ? startJob(m[1], body.configuration?.query ?? {}, body.jobReference?.location, body.jobReference?.jobId) : existing;
-      if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
-      if (!('jobId' in job)) return job;
-      if (req.method === 'POST') job.configuration = body.configuration;
-      // A dry run validates and estimates without keeping a job (JobConfiguration.dryRun).
-      if (req.method === 'POST' && body.configuration?.dryRun) jobs.delete(job.jobId);
-      return { status: 200, body: jobResource(job) };
-    }
-    return catalog(req) ?? invalid(`The BigQuery fake does not implement ${req.method} ${req.path}.`, 404);
-  }, { port: options.port });
+      m = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
+      if (m) {
+        if (req.method === 'GET' && !m[2]) {
+          // jobs.list: this project's jobs, newest first, in the list's short form.
+          const listed = [...jobs.values()]
+            .filter((j) => j.projectId === m![1])
+            .reverse()
+            .map((j) => {
+              const { kind, id, jobReference, configuration, status, statistics } = jobResource(j);
+              return { kind, id, jobReference, state: status.state, configuration, status, statistics };
+            });
+          return { status: 200, body: { kind: 'bigquery#jobList', etag: randomHex(12), jobs: listed } };
+        }
+        const existing = m[2] ? jobs.get(m[2]) : undefined;
+        if (req.method === 'POST' && !m[2] && body.jobReference?.jobId && jobs.has(body.jobReference.jobId)) {
+          const message = `Already Exists: Job ${m[1]}:${body.jobReference.jobId}`;
+          return {
+            status: 409,
+            body: { error: { code: 409, message, status: 'ALREADY_EXISTS', errors: [{ message, domain: 'global', reason: 'duplicate' }] } },
+          };
+        }
+        const job =
+          req.method === 'POST' && !m[2]
+            ? startJob(m[1], body.configuration?.query ?? {}, body.jobReference?.location, body.jobReference?.jobId)
+            : existing;
+        if (!job) return invalid(`Not found: Job ${m[1]}:${m[2]}`, 404);
+        if (!('jobId' in job)) return job;
+        if (req.method === 'POST') job.configuration = body.configuration;
+        // A dry run validates and estimates without keeping a job (JobConfiguration.dryRun).
+        if (req.method === 'POST' && body.configuration?.dryRun) jobs.delete(job.jobId);
+        return { status: 200, body: jobResource(job) };
+      }
+      return catalog(req) ?? invalid(`The BigQuery fake does not implement ${req.method} ${req.path}.`, 404);
+    },
+    { port: options.port },
+  );
   return { ...fake, queries, setRows: (rows) => void (fixture = rows) };
 }

@@ -75,11 +75,16 @@ export function parseLogFilter(filter: string): Predicate {
 
 function compare(a: number, b: number, op: string): boolean {
   switch (op) {
-    case '=': return a === b;
-    case '>=': return a >= b;
-    case '<=': return a <= b;
-    case '>': return a > b;
-    default: return a < b;
+    case '=':
+      return a === b;
+    case '>=':
+      return a >= b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    default:
+      return a < b;
   }
 }
 
@@ -93,7 +98,12 @@ export function createCloudLoggingState(options: CloudLoggingFakeOptions = {}) {
   function write(entry: Omit<FakeLogEntry, 'insertId' | 'receiveTimestamp' | 'timestamp'> & { timestamp?: string }): FakeLogEntry {
     sequence += 1;
     const now = new Date().toISOString();
-    const stored = { ...entry, timestamp: entry.timestamp ?? now, receiveTimestamp: now, insertId: `${Date.now().toString(36)}${String(sequence).padStart(6, '0')}` };
+    const stored = {
+      ...entry,
+      timestamp: entry.timestamp ?? now,
+      receiveTimestamp: now,
+      insertId: `${Date.now().toString(36)}${String(sequence).padStart(6, '0')}`,
+    };
     entries.push(stored);
     return stored;
   }
@@ -101,14 +111,25 @@ export function createCloudLoggingState(options: CloudLoggingFakeOptions = {}) {
   function handle(request: RecordedRequest): FakeResponse | undefined {
     if (request.path !== '/v2/entries:list') return undefined;
     if (request.method !== 'POST') return googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`);
-    const body = (request.body ?? {}) as { resourceNames?: string[]; filter?: string; orderBy?: string; pageSize?: number; pageToken?: string };
+    const body = (request.body ?? {}) as {
+      resourceNames?: string[];
+      filter?: string;
+      orderBy?: string;
+      pageSize?: number;
+      pageToken?: string;
+    };
     const names = body.resourceNames ?? [];
     if (names.length === 0) return googleError('INVALID_ARGUMENT', 'resourceNames: at least one resource name is required.');
     const projects: string[] = [];
     for (const name of names) {
       const m = /^projects\/([^/]+)$/.exec(name);
-      if (!m) return googleError('INVALID_ARGUMENT', `resourceNames: unsupported resource name "${name}" (this fake knows projects/[PROJECT_ID]).`);
-      if (options.deniedProjects?.includes(m[1])) return googleError('PERMISSION_DENIED', `The caller does not have permission to read logs of ${name}.`);
+      if (!m)
+        return googleError(
+          'INVALID_ARGUMENT',
+          `resourceNames: unsupported resource name "${name}" (this fake knows projects/[PROJECT_ID]).`,
+        );
+      if (options.deniedProjects?.includes(m[1]))
+        return googleError('PERMISSION_DENIED', `The caller does not have permission to read logs of ${name}.`);
       projects.push(m[1]);
     }
     const orderBy = (body.orderBy ?? 'timestamp asc').trim();
@@ -116,7 +137,8 @@ export function createCloudLoggingState(options: CloudLoggingFakeOptions = {}) {
       return googleError('INVALID_ARGUMENT', `orderBy: only "timestamp asc" and "timestamp desc" are permitted, got "${orderBy}".`);
     }
     const pageSize = body.pageSize ?? 50;
-    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000) return googleError('INVALID_ARGUMENT', `pageSize must be between 0 and 1000, got ${pageSize}.`);
+    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000)
+      return googleError('INVALID_ARGUMENT', `pageSize must be between 0 and 1000, got ${pageSize}.`);
     let matches: Predicate;
     try {
       matches = parseLogFilter(body.filter ?? '');
@@ -128,7 +150,8 @@ export function createCloudLoggingState(options: CloudLoggingFakeOptions = {}) {
     let offset = 0;
     if (body.pageToken) {
       const decoded = decodeToken(body.pageToken);
-      if (!decoded || decoded.query !== query) return googleError('INVALID_ARGUMENT', 'pageToken is invalid or belongs to a different query.');
+      if (!decoded || decoded.query !== query)
+        return googleError('INVALID_ARGUMENT', 'pageToken is invalid or belongs to a different query.');
       offset = decoded.offset;
     }
     const selected = entries
@@ -139,7 +162,10 @@ export function createCloudLoggingState(options: CloudLoggingFakeOptions = {}) {
     const next = offset + page.length;
     return {
       status: 200,
-      body: { ...(page.length ? { entries: page } : {}), ...(next < selected.length ? { nextPageToken: encodeToken({ query, offset: next }) } : {}) },
+      body: {
+        ...(page.length ? { entries: page } : {}),
+        ...(next < selected.length ? { nextPageToken: encodeToken({ query, offset: next }) } : {}),
+      },
     };
   }
 

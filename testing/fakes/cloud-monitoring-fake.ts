@@ -57,16 +57,30 @@ type Json = Record<string, any>;
 /** Monitoring over the services `listServing` reports. `handle` answers undefined for paths it does not own. */
 export function createCloudMonitoringState(listServing: () => ServingService[], options: CloudMonitoringFakeOptions = {}) {
   function seriesOf(s: ServingService, type: string, start: number, end: number): Json[] {
-    const resource = { type: 'cloud_run_revision', labels: { project_id: s.project, service_name: s.serviceId, revision_name: s.revision, location: s.region, configuration_name: s.serviceId } };
+    const resource = {
+      type: 'cloud_run_revision',
+      labels: {
+        project_id: s.project,
+        service_name: s.serviceId,
+        revision_name: s.revision,
+        location: s.region,
+        configuration_name: s.serviceId,
+      },
+    };
     // One-minute windows from the instance start up to now, as Cloud Run samples every 60 s.
     const windows: [number, number][] = [];
     for (let from = s.since; from < end; from += MINUTE) windows.push([from, Math.min(from + MINUTE, end)]);
     const inside = windows.filter(([from, to]) => to >= start && from <= end);
     const iso = (ms: number) => new Date(ms).toISOString();
-    const point = (from: number, to: number, value: Json) => ({ interval: type.endsWith('instance_count') ? { startTime: iso(to), endTime: iso(to) } : { startTime: iso(from), endTime: iso(to) }, value });
+    const point = (from: number, to: number, value: Json) => ({
+      interval: type.endsWith('instance_count') ? { startTime: iso(to), endTime: iso(to) } : { startTime: iso(from), endTime: iso(to) },
+      value,
+    });
     let points: Json[];
     if (type.endsWith('instance_count')) {
-      points = [...inside.map(([from]) => point(from, from, { int64Value: '1' })), point(end, end, { int64Value: '1' })].filter((p) => Date.parse(p.interval.endTime) >= start);
+      points = [...inside.map(([from]) => point(from, from, { int64Value: '1' })), point(end, end, { int64Value: '1' })].filter(
+        (p) => Date.parse(p.interval.endTime) >= start,
+      );
     } else if (type.endsWith('request_count')) {
       points = inside
         .map(([from, to]) => [from, to, s.requests.filter((at) => at >= from && at < to + 1).length] as const)
@@ -77,7 +91,11 @@ export function createCloudMonitoringState(listServing: () => ServingService[], 
       points = inside.map(([from, to]) => point(from, to, { distributionValue: { count: '1', mean, sumOfSquaredDeviation: 0 } }));
     }
     if (points.length === 0) return [];
-    const labels = type.endsWith('instance_count') ? { state: 'active' } : type.endsWith('request_count') ? { response_code: '200', response_code_class: '2xx' } : {};
+    const labels = type.endsWith('instance_count')
+      ? { state: 'active' }
+      : type.endsWith('request_count')
+        ? { response_code: '200', response_code_class: '2xx' }
+        : {};
     return [{ metric: { type, labels }, resource, ...KINDS[type], points: points.reverse() }];
   }
 
@@ -86,16 +104,19 @@ export function createCloudMonitoringState(listServing: () => ServingService[], 
     if (!m) return undefined;
     if (request.method !== 'GET') return googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`);
     const project = m[1];
-    if (options.deniedProjects?.includes(project)) return googleError('PERMISSION_DENIED', `Permission monitoring.timeSeries.list denied on projects/${project}.`);
+    if (options.deniedProjects?.includes(project))
+      return googleError('PERMISSION_DENIED', `Permission monitoring.timeSeries.list denied on projects/${project}.`);
     const q = request.query;
     const filter = q.get('filter');
     if (!filter) return googleError('INVALID_ARGUMENT', 'Field filter had an invalid value: a filter is required.');
     const end = Date.parse(q.get('interval.endTime') ?? '');
     if (Number.isNaN(end)) return googleError('INVALID_ARGUMENT', 'Field interval.endTime had an invalid value: it is required.');
     const start = q.get('interval.startTime') ? Date.parse(q.get('interval.startTime')!) : end;
-    if (Number.isNaN(start) || start > end) return googleError('INVALID_ARGUMENT', 'Field interval.startTime had an invalid value: it must not be after interval.endTime.');
+    if (Number.isNaN(start) || start > end)
+      return googleError('INVALID_ARGUMENT', 'Field interval.startTime had an invalid value: it must not be after interval.endTime.');
     for (const key of q.keys()) {
-      if (key.startsWith('aggregation.') || key.startsWith('secondaryAggregation.')) return googleError('INVALID_ARGUMENT', `This fake does not implement ${key}; the driver reads raw points.`);
+      if (key.startsWith('aggregation.') || key.startsWith('secondaryAggregation.'))
+        return googleError('INVALID_ARGUMENT', `This fake does not implement ${key}; the driver reads raw points.`);
     }
     const wanted: Record<string, string> = {};
     for (const raw of filter.split(/\s+AND\s+/)) {
@@ -104,7 +125,8 @@ export function createCloudMonitoringState(listServing: () => ServingService[], 
       wanted[t[1]] = t[2];
     }
     const type = wanted['metric.type'];
-    if (!type) return googleError('INVALID_ARGUMENT', `Field filter had an invalid value of "${filter}": it must specify a single metric type.`);
+    if (!type)
+      return googleError('INVALID_ARGUMENT', `Field filter had an invalid value of "${filter}": it must specify a single metric type.`);
     if (!KINDS[type]) return { status: 200, body: {} };
     const series = listServing()
       .filter((s) => s.project === project)

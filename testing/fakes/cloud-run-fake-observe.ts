@@ -20,19 +20,34 @@ export interface CloudRunObserveOptions {
 }
 
 /** Logging and Monitoring state over the Cloud Run fake's `services`, served on the same fake server. */
-export function createCloudRunObservability(services: Map<string, Json>, isServing: (service: Json) => boolean, options: CloudRunObserveOptions = {}) {
+export function createCloudRunObservability(
+  services: Map<string, Json>,
+  isServing: (service: Json) => boolean,
+  options: CloudRunObserveOptions = {},
+) {
   const logging = createCloudLoggingState(options.logging);
   const requestTimes = new Map<string, number[]>();
   const utilization = options.utilization ?? { cpu: 0.25, memory: 0.5 };
 
   function labelsOf(service: Json): { project: string; region: string; serviceId: string; revision: string } {
     const [, project, , region, , serviceId] = (service.name as string).split('/');
-    return { project, region, serviceId, revision: String(service.latestReadyRevision ?? '').split('/').pop() ?? '' };
+    return {
+      project,
+      region,
+      serviceId,
+      revision:
+        String(service.latestReadyRevision ?? '')
+          .split('/')
+          .pop() ?? '',
+    };
   }
 
   function resourceOf(service: Json) {
     const { project, region, serviceId, revision } = labelsOf(service);
-    return { type: 'cloud_run_revision', labels: { project_id: project, service_name: serviceId, revision_name: revision, location: region, configuration_name: serviceId } };
+    return {
+      type: 'cloud_run_revision',
+      labels: { project_id: project, service_name: serviceId, revision_name: revision, location: region, configuration_name: serviceId },
+    };
   }
 
   const monitoring = createCloudMonitoringState(
@@ -66,7 +81,10 @@ export function createCloudRunObservability(services: Map<string, Json>, isServi
     },
 
     /** Container output of the service `serviceName` (full resource name) as Cloud Run forwards it. */
-    writeLog(serviceName: string, line: { stream: 'stdout' | 'stderr'; text?: string; json?: Json; timestamp?: string; severity?: string }): FakeLogEntry {
+    writeLog(
+      serviceName: string,
+      line: { stream: 'stdout' | 'stderr'; text?: string; json?: Json; timestamp?: string; severity?: string },
+    ): FakeLogEntry {
       const service = services.get(serviceName);
       if (!service) throw new Error(`writeLog: no service ${serviceName}`);
       return logging.write({

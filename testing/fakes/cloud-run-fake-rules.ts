@@ -27,11 +27,18 @@ const SYSTEM_ANNOTATION = /^(run\.googleapis\.com|cloud\.googleapis\.com|serving
 
 /** The INVALID_ARGUMENT message Cloud Run answers for `service`, or undefined when it accepts it. */
 export function serviceRuleViolation(service: Json): string | undefined {
-  for (const [where, labels] of [['labels', service.labels], ['template.labels', service.template?.labels]] as const) {
+  for (const [where, labels] of [
+    ['labels', service.labels],
+    ['template.labels', service.template?.labels],
+  ] as const) {
     const bad = invalidLabel(labels);
-    if (bad) return `Invalid ${bad} in ${where}: keys and values are lowercase letters, digits, '_' and '-', keys start with a letter, at most 63 characters.`;
+    if (bad)
+      return `Invalid ${bad} in ${where}: keys and values are lowercase letters, digits, '_' and '-', keys start with a letter, at most 63 characters.`;
   }
-  for (const [where, annotations] of [['annotations', service.annotations], ['template.annotations', service.template?.annotations]] as const) {
+  for (const [where, annotations] of [
+    ['annotations', service.annotations],
+    ['template.annotations', service.template?.annotations],
+  ] as const) {
     const system = Object.keys(annotations ?? {}).find((key) => SYSTEM_ANNOTATION.test(key));
     if (system) return `${where}: setting the system annotation ${system} is not supported in v2; use the corresponding field.`;
   }
@@ -41,7 +48,8 @@ export function serviceRuleViolation(service: Json): string | undefined {
     const env = (container.env ?? []) as Json[];
     const names = env.map((entry) => String(entry.name ?? ''));
     const reserved = names.filter((name) => (CLOUD_RUN_RESERVED_ENV as readonly string[]).includes(name));
-    if (reserved.length) return `${where}: The following reserved env names were provided: ${reserved.join(', ')}. These values are automatically set by the system.`;
+    if (reserved.length)
+      return `${where}: The following reserved env names were provided: ${reserved.join(', ')}. These values are automatically set by the system.`;
     const empty = names.findIndex((name) => name === '' || name.includes('='));
     if (empty >= 0) return `${where}[${empty}].name: must be non-empty and must not contain '='.`;
     const duplicate = names.find((name, i) => names.indexOf(name) !== i);

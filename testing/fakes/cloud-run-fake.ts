@@ -37,9 +37,21 @@ import { createIamState } from './iam-fake.ts';
 import { createTimerSet, randomHex, startFakeServer, type RecordedRequest, type FakeResponse } from './http-server.ts';
 import { createSecretManagerState } from './secret-manager-fake.ts';
 
-const INGRESS: EnumTable = ['INGRESS_TRAFFIC_UNSPECIFIED', 'INGRESS_TRAFFIC_ALL', 'INGRESS_TRAFFIC_INTERNAL_ONLY', 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER', 'INGRESS_TRAFFIC_NONE'];
+const INGRESS: EnumTable = [
+  'INGRESS_TRAFFIC_UNSPECIFIED',
+  'INGRESS_TRAFFIC_ALL',
+  'INGRESS_TRAFFIC_INTERNAL_ONLY',
+  'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER',
+  'INGRESS_TRAFFIC_NONE',
+];
 const SCALING_MODE: EnumTable = ['SCALING_MODE_UNSPECIFIED', 'AUTOMATIC', 'MANUAL'];
-const CONDITION_STATE: EnumTable = ['STATE_UNSPECIFIED', 'CONDITION_PENDING', 'CONDITION_RECONCILING', 'CONDITION_FAILED', 'CONDITION_SUCCEEDED'];
+const CONDITION_STATE: EnumTable = [
+  'STATE_UNSPECIFIED',
+  'CONDITION_PENDING',
+  'CONDITION_RECONCILING',
+  'CONDITION_FAILED',
+  'CONDITION_SUCCEEDED',
+];
 const PROJECT_NUMBER = '123456789012';
 
 type Json = Record<string, any>;
@@ -103,14 +115,16 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       return 'scaling.manualInstanceCount can only be set when scaling.scalingMode is MANUAL';
     }
     const account = runtimeAccount(service);
-    if (service.template?.serviceAccount && !iam.exists(account)) return `spec.template.spec.service_account_name: Service account ${account} does not exist.`;
+    if (service.template?.serviceAccount && !iam.exists(account))
+      return `spec.template.spec.service_account_name: Service account ${account} does not exist.`;
     return undefined;
   }
 
   /** Why a revision of this template cannot start, if it cannot. */
   function revisionFailure(service: Json, project: string): string | undefined {
     for (const container of service.template.containers as Json[]) {
-      if (options.missingImages?.includes(container.image) || !artifactRegistry.canPull(container.image)) return `Image '${container.image}' not found.`;
+      if (options.missingImages?.includes(container.image) || !artifactRegistry.canPull(container.image))
+        return `Image '${container.image}' not found.`;
       for (const env of (container.env ?? []) as Json[]) {
         const secret = env.valueSource?.secretKeyRef?.secret as string | undefined;
         if (!secret) continue;
@@ -153,13 +167,21 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       current.observedGeneration = generation;
       current.revisionFailure = failure;
       if (failure) {
-        current.terminalCondition = condition('Ready', 'CONDITION_FAILED', `Revision '${current.latestCreatedRevision.split('/').pop()}' is not ready and cannot serve traffic. ${failure}`);
+        current.terminalCondition = condition(
+          'Ready',
+          'CONDITION_FAILED',
+          `Revision '${current.latestCreatedRevision.split('/').pop()}' is not ready and cannot serve traffic. ${failure}`,
+        );
         current.conditions = [current.terminalCondition, condition('ConfigurationsReady', 'CONDITION_FAILED', failure)];
         return finish(op, current, { code: 9, message: current.terminalCondition.message });
       }
       current.latestReadyRevision = current.latestCreatedRevision;
       current.terminalCondition = condition('Ready', 'CONDITION_SUCCEEDED');
-      current.conditions = [current.terminalCondition, condition('ConfigurationsReady', 'CONDITION_SUCCEEDED'), condition('RoutesReady', 'CONDITION_SUCCEEDED')];
+      current.conditions = [
+        current.terminalCondition,
+        condition('ConfigurationsReady', 'CONDITION_SUCCEEDED'),
+        condition('RoutesReady', 'CONDITION_SUCCEEDED'),
+      ];
       finish(op, current, undefined);
     });
   }
@@ -188,7 +210,10 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       if (method !== 'POST') return undefined;
       const id = request.query.get('serviceId') ?? '';
       if (!/^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$/.test(id)) {
-        return googleError('INVALID_ARGUMENT', `service_id "${id}" must be at most 49 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen.`);
+        return googleError(
+          'INVALID_ARGUMENT',
+          `service_id "${id}" must be at most 49 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen.`,
+        );
       }
       const name = `${parent}/services/${id}`;
       if (services.has(name)) return googleError('ALREADY_EXISTS', `Resource '${id}' already exists.`);
@@ -198,8 +223,14 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       const region = parent.split('/')[3];
       const now = new Date().toISOString();
       Object.assign(service, {
-        name, uid: crypto.randomUUID(), generation: 1, createTime: now, updateTime: now, etag: `"${randomHex(16)}"`,
-        uri: `https://${id}-${PROJECT_NUMBER}.${region}.run.app`, urls: [`https://${id}-${PROJECT_NUMBER}.${region}.run.app`],
+        name,
+        uid: crypto.randomUUID(),
+        generation: 1,
+        createTime: now,
+        updateTime: now,
+        etag: `"${randomHex(16)}"`,
+        uri: `https://${id}-${PROJECT_NUMBER}.${region}.run.app`,
+        urls: [`https://${id}-${PROJECT_NUMBER}.${region}.run.app`],
       });
       services.set(name, service);
       const op = startOperation(parent, publicView(service));
@@ -211,7 +242,11 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       const name = `${parent}/services/${id}`;
       const existing = services.get(name);
       if (method === 'GET') {
-        if (!existing) return googleError('NOT_FOUND', `Resource '${id}' of kind 'SERVICE' in region '${parent.split('/')[3]}' in project '${parent.split('/')[1]}' does not exist.`);
+        if (!existing)
+          return googleError(
+            'NOT_FOUND',
+            `Resource '${id}' of kind 'SERVICE' in region '${parent.split('/')[3]}' in project '${parent.split('/')[1]}' does not exist.`,
+          );
         return { status: 200, body: encode(publicView(existing), numeric) };
       }
       if (method === 'PATCH') {
@@ -220,12 +255,36 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
           if (request.query.get('allowMissing') !== 'true') return googleError('NOT_FOUND', `Resource '${id}' does not exist.`);
           return handleRun({ ...request, method: 'POST', path: `/v2/${parent}/services`, query: new URLSearchParams({ serviceId: id }) });
         }
-        if (body.etag && body.etag !== existing.etag) return googleError('ABORTED', `Etag mismatch: the service was modified concurrently (have ${existing.etag}, got ${body.etag}).`);
+        if (body.etag && body.etag !== existing.etag)
+          return googleError('ABORTED', `Etag mismatch: the service was modified concurrently (have ${existing.etag}, got ${body.etag}).`);
         const invalid = validate(body);
         if (invalid) return googleError('INVALID_ARGUMENT', invalid);
         const templateChanged = canonical(body.template) !== canonical(existing.template);
-        const keep = ['name', 'uid', 'createTime', 'uri', 'urls', 'latestReadyRevision', 'latestCreatedRevision', 'observedGeneration', 'revisionFailure'];
-        const next: Json = { ...Object.fromEntries(keep.filter((k) => k in existing).map((k) => [k, existing[k]])), ...pick(body, ['labels', 'annotations', 'template', 'ingress', 'scaling', 'traffic', 'invokerIamDisabled', 'description', 'launchStage']) };
+        const keep = [
+          'name',
+          'uid',
+          'createTime',
+          'uri',
+          'urls',
+          'latestReadyRevision',
+          'latestCreatedRevision',
+          'observedGeneration',
+          'revisionFailure',
+        ];
+        const next: Json = {
+          ...Object.fromEntries(keep.filter((k) => k in existing).map((k) => [k, existing[k]])),
+          ...pick(body, [
+            'labels',
+            'annotations',
+            'template',
+            'ingress',
+            'scaling',
+            'traffic',
+            'invokerIamDisabled',
+            'description',
+            'launchStage',
+          ]),
+        };
         Object.assign(next, { generation: existing.generation + 1, updateTime: new Date().toISOString(), etag: `"${randomHex(16)}"` });
         services.set(name, next);
         const op = startOperation(parent, publicView(next));
@@ -264,20 +323,25 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
   }
   const observe = createCloudRunObservability(services, serving, options);
 
-  const server = await startFakeServer((request) => {
-    const denied = checkBearer(request);
-    if (denied) return denied;
-    const platformOnly = (answer: () => FakeResponse | undefined) =>
-      callers.isPlatform(callers.memberOf(request)) ? answer() : googleError('PERMISSION_DENIED', `The caller does not have permission for ${request.method} ${request.path}.`);
-    return (
-      iam.handle(request) ??
-      artifactRegistry.handle(request) ??
-      secretManager.handle(request) ??
-      (request.path.startsWith('/v2/') ? platformOnly(() => handleRun(request)) : undefined) ??
-      observe.handle(request) ??
-      googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`)
-    );
-  }, { port: options.port });
+  const server = await startFakeServer(
+    (request) => {
+      const denied = checkBearer(request);
+      if (denied) return denied;
+      const platformOnly = (answer: () => FakeResponse | undefined) =>
+        callers.isPlatform(callers.memberOf(request))
+          ? answer()
+          : googleError('PERMISSION_DENIED', `The caller does not have permission for ${request.method} ${request.path}.`);
+      return (
+        iam.handle(request) ??
+        artifactRegistry.handle(request) ??
+        secretManager.handle(request) ??
+        (request.path.startsWith('/v2/') ? platformOnly(() => handleRun(request)) : undefined) ??
+        observe.handle(request) ??
+        googleError('NOT_FOUND', `No route for ${request.method} ${request.path}`)
+      );
+    },
+    { port: options.port },
+  );
 
   return {
     ...server,
@@ -324,7 +388,10 @@ function pick(source: Json, keys: string[]): Json {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Json)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Json)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }

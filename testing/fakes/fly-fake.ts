@@ -37,7 +37,10 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
   const delay = options.delayMs ?? 150;
   const timers = createTimerSet();
   let closed = false;
-  const apps = new Map<string, { app: Json; machines: Map<string, Json>; volumes: Map<string, Json>; ips: Json[]; certificates: Json[]; secrets: Map<string, string> }>();
+  const apps = new Map<
+    string,
+    { app: Json; machines: Map<string, Json>; volumes: Map<string, Json>; ips: Json[]; certificates: Json[]; secrets: Map<string, string> }
+  >();
 
   function transition(machine: Json, via: string, to: string) {
     machine.state = via;
@@ -61,7 +64,8 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
     for (const mount of (config.mounts ?? []) as Json[]) {
       const volume = entry.volumes.get(mount.volume);
       if (!volume) return `volume ${mount.volume} not found`;
-      if (volume.attached_machine_id && volume.attached_machine_id !== machineId) return `volume ${mount.volume} is already attached to machine ${volume.attached_machine_id}`;
+      if (volume.attached_machine_id && volume.attached_machine_id !== machineId)
+        return `volume ${mount.volume} is already attached to machine ${volume.attached_machine_id}`;
       volume.attached_machine_id = machineId;
     }
     return undefined;
@@ -74,7 +78,14 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
       if (!/^[a-z0-9-]{2,63}$/.test(body.app_name ?? '')) return err(400, `invalid app name "${body.app_name}"`);
       if (!body.org_slug) return err(400, 'org_slug is required');
       if (apps.has(body.app_name)) return err(409, `app "${body.app_name}" already exists`);
-      apps.set(body.app_name, { app: { name: body.app_name, id: randomHex(14), organization: { slug: body.org_slug }, status: 'pending', machine_count: 0 }, machines: new Map(), volumes: new Map(), ips: [], certificates: [], secrets: new Map() });
+      apps.set(body.app_name, {
+        app: { name: body.app_name, id: randomHex(14), organization: { slug: body.org_slug }, status: 'pending', machine_count: 0 },
+        machines: new Map(),
+        volumes: new Map(),
+        ips: [],
+        certificates: [],
+        secrets: new Map(),
+      });
       return { status: 201, body: {} };
     }
     const m = /^\/v1\/apps\/([^/]+)(?:\/(machines|volumes)(?:\/([^/]+))?(?:\/(stop|start|restart|wait))?)?$/.exec(path);
@@ -94,7 +105,15 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
       if (!id && method === 'POST') {
         if (!/^[a-z0-9_]{1,30}$/.test(body.name ?? '')) return err(400, `invalid volume name "${body.name}"`);
         if (!body.region) return err(400, 'region is required');
-        const volume = { id: `vol_${randomHex(16)}`, name: body.name, region: body.region, size_gb: body.size_gb ?? 1, state: 'created', attached_machine_id: null, created_at: new Date().toISOString() };
+        const volume = {
+          id: `vol_${randomHex(16)}`,
+          name: body.name,
+          region: body.region,
+          size_gb: body.size_gb ?? 1,
+          state: 'created',
+          attached_machine_id: null,
+          created_at: new Date().toISOString(),
+        };
         entry.volumes.set(volume.id, volume);
         return { status: 200, body: volume };
       }
@@ -102,7 +121,8 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
       if (!volume) return err(404, 'volume not found');
       if (method === 'GET') return { status: 200, body: volume };
       if (method === 'DELETE') {
-        if (volume.attached_machine_id && entry.machines.has(volume.attached_machine_id)) return err(412, `volume is attached to machine ${volume.attached_machine_id}; destroy it first`);
+        if (volume.attached_machine_id && entry.machines.has(volume.attached_machine_id))
+          return err(412, `volume is attached to machine ${volume.attached_machine_id}; destroy it first`);
         entry.volumes.delete(volume.id);
         return { status: 200, body: { ...volume, state: 'destroyed' } };
       }
@@ -115,7 +135,18 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
         const machineId = randomHex(14);
         const problem = attach(entry, body.config, machineId);
         if (problem) return err(412, problem);
-        const machine = { id: machineId, name: body.name ?? `machine-${machineId}`, region: body.region, instance_id: randomHex(26).toUpperCase(), config: body.config, state: 'created', events: [], created_at: new Date().toISOString(), updated_at: new Date().toISOString(), private_ip: 'fdaa::1' };
+        const machine = {
+          id: machineId,
+          name: body.name ?? `machine-${machineId}`,
+          region: body.region,
+          instance_id: randomHex(26).toUpperCase(),
+          config: body.config,
+          state: 'created',
+          events: [],
+          created_at: new Date().toISOString(),
+          updated_at: new Date().toISOString(),
+          private_ip: 'fdaa::1',
+        };
         entry.machines.set(machineId, machine);
         if (!body.skip_launch) transition(machine, 'starting', 'started');
         return { status: 200, body: machine };
@@ -141,7 +172,8 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
         transition(machine, 'stopping', 'stopped');
         return { status: 200, body: { ok: true } };
       case 'POST start':
-        if (!['stopped', 'suspended', 'created'].includes(machine.state)) return err(412, `machine is in state ${machine.state}; only stopped machines can be started`);
+        if (!['stopped', 'suspended', 'created'].includes(machine.state))
+          return err(412, `machine is in state ${machine.state}; only stopped machines can be started`);
         transition(machine, 'starting', 'started');
         return { status: 200, body: { previous_state: 'stopped' } };
       case 'POST restart':
@@ -152,13 +184,15 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
         const state = query.get('state') ?? 'started';
         const deadline = Date.now() + Number(query.get('timeout') ?? 60) * 1000;
         while (machine.state !== state && entry.machines.get(machine.id) === machine && !closed) {
-          if (Date.now() > deadline) return err(408, `deadline_exceeded: machine ${machine.id} did not reach state ${state} (is ${machine.state})`);
+          if (Date.now() > deadline)
+            return err(408, `deadline_exceeded: machine ${machine.id} did not reach state ${state} (is ${machine.state})`);
           await new Promise((r) => setTimeout(r, 25));
         }
         return machine.state === state ? { status: 200, body: { ok: true } } : err(404, 'machine not found');
       }
       case 'DELETE ': {
-        if (machine.state === 'started' && query.get('force') !== 'true') return err(412, 'machine is running; stop it first or pass force=true');
+        if (machine.state === 'started' && query.get('force') !== 'true')
+          return err(412, 'machine is running; stop it first or pass force=true');
         entry.machines.delete(machine.id);
         for (const volume of entry.volumes.values()) if (volume.attached_machine_id === machine.id) volume.attached_machine_id = null;
         return { status: 200, body: { ok: true } };
@@ -169,21 +203,41 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
 
   function graphql(request: RecordedRequest): FakeResponse {
     const { query = '', variables = {} } = (request.body ?? {}) as { query?: string; variables?: Json };
-    const gqlError = (message: string, code = 'NOT_FOUND'): FakeResponse => ({ status: 200, body: { data: null, errors: [{ message, extensions: { code } }] } });
+    const gqlError = (message: string, code = 'NOT_FOUND'): FakeResponse => ({
+      status: 200,
+      body: { data: null, errors: [{ message, extensions: { code } }] },
+    });
     const appOf = (name: string | undefined) => (name ? apps.get(name) : undefined);
     if (/\ballocateIpAddress\s*\(/.test(query)) {
       const entry = appOf(variables.input?.appId);
       if (!entry) return gqlError('Could not find App');
-      if (!['v4', 'v6', 'shared_v4', 'private_v6'].includes(variables.input.type)) return gqlError(`invalid type ${variables.input.type}`, 'BAD_REQUEST');
-      const ip = { id: `ip_${randomHex(8)}`, type: variables.input.type, address: variables.input.type === 'shared_v4' ? '66.241.124.10' : `2a09:8280:1::${randomHex(4)}`, region: 'global', createdAt: new Date().toISOString() };
+      if (!['v4', 'v6', 'shared_v4', 'private_v6'].includes(variables.input.type))
+        return gqlError(`invalid type ${variables.input.type}`, 'BAD_REQUEST');
+      const ip = {
+        id: `ip_${randomHex(8)}`,
+        type: variables.input.type,
+        address: variables.input.type === 'shared_v4' ? '66.241.124.10' : `2a09:8280:1::${randomHex(4)}`,
+        region: 'global',
+        createdAt: new Date().toISOString(),
+      };
       entry.ips.push(ip);
-      return { status: 200, body: { data: { allocateIpAddress: { ipAddress: ip, app: { sharedIpAddress: ip.type === 'shared_v4' ? ip.address : null } } } } };
+      return {
+        status: 200,
+        body: { data: { allocateIpAddress: { ipAddress: ip, app: { sharedIpAddress: ip.type === 'shared_v4' ? ip.address : null } } } },
+      };
     }
     if (/\baddCertificate\s*\(/.test(query)) {
       const entry = appOf(variables.appId);
       if (!entry) return gqlError('Could not find App');
-      if (entry.certificates.some((c) => c.hostname === variables.hostname)) return gqlError('Hostname already exists on app', 'UNPROCESSABLE');
-      const certificate = { id: `cert_${randomHex(8)}`, hostname: variables.hostname, configured: false, clientStatus: 'Awaiting configuration', createdAt: new Date().toISOString() };
+      if (entry.certificates.some((c) => c.hostname === variables.hostname))
+        return gqlError('Hostname already exists on app', 'UNPROCESSABLE');
+      const certificate = {
+        id: `cert_${randomHex(8)}`,
+        hostname: variables.hostname,
+        configured: false,
+        clientStatus: 'Awaiting configuration',
+        createdAt: new Date().toISOString(),
+      };
       entry.certificates.push(certificate);
       return { status: 200, body: { data: { addCertificate: { certificate, app: { name: entry.app.name } } } } };
     }
@@ -196,15 +250,33 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
     if (/\bapp\s*\(\s*name\s*:/.test(query)) {
       const entry = appOf(variables.name);
       if (!entry) return gqlError('Could not find App');
-      return { status: 200, body: { data: { app: { name: entry.app.name, ipAddresses: { nodes: entry.ips }, certificates: { nodes: entry.certificates }, secrets: [...entry.secrets.keys()].map((name) => ({ name })) } } } };
+      return {
+        status: 200,
+        body: {
+          data: {
+            app: {
+              name: entry.app.name,
+              ipAddresses: { nodes: entry.ips },
+              certificates: { nodes: entry.certificates },
+              secrets: [...entry.secrets.keys()].map((name) => ({ name })),
+            },
+          },
+        },
+      };
     }
     return gqlError('unsupported operation in the fake', 'BAD_REQUEST');
   }
 
-  const server = await startFakeServer(async (request) => {
-    if (request.headers.authorization !== `Bearer ${token}`) return request.path === '/graphql' ? { status: 401, body: { errors: [{ message: 'You must be authenticated to view this.' }] } } : err(401, 'unauthorized');
-    return request.path === '/graphql' && request.method === 'POST' ? graphql(request) : rest(request);
-  }, { port: options.port });
+  const server = await startFakeServer(
+    async (request) => {
+      if (request.headers.authorization !== `Bearer ${token}`)
+        return request.path === '/graphql'
+          ? { status: 401, body: { errors: [{ message: 'You must be authenticated to view this.' }] } }
+          : err(401, 'unauthorized');
+      return request.path === '/graphql' && request.method === 'POST' ? graphql(request) : rest(request);
+    },
+    { port: options.port },
+  );
 
   return {
     ...server,
@@ -216,7 +288,10 @@ export async function startFlyFake(options: FlyFakeOptions = {}) {
       for (const entry of apps.values()) {
         const matches = host === `${entry.app.name}.fly.dev` || entry.certificates.some((c) => c.hostname === host);
         if (!matches) continue;
-        return entry.ips.length > 0 && [...entry.machines.values()].some((machine) => machine.state === 'started' && (machine.config.services ?? []).length > 0);
+        return (
+          entry.ips.length > 0 &&
+          [...entry.machines.values()].some((machine) => machine.state === 'started' && (machine.config.services ?? []).length > 0)
+        );
       }
       return false;
     },

@@ -69,7 +69,10 @@ const envelope = (body: Json): Json => ({ ...body, modelVersion: 'gemini-2.5-fla
 export function textReply(...pieces: string[]): GeminiReply {
   return {
     chunks: pieces.map((text, i) =>
-      envelope({ candidates: [candidate([{ text }], i === pieces.length - 1 ? 'STOP' : undefined)], ...(i === pieces.length - 1 ? { usageMetadata: usage } : {}) }),
+      envelope({
+        candidates: [candidate([{ text }], i === pieces.length - 1 ? 'STOP' : undefined)],
+        ...(i === pieces.length - 1 ? { usageMetadata: usage } : {}),
+      }),
     ),
   };
 }
@@ -82,7 +85,17 @@ export function functionCallReply(calls: { name: string; args?: Json }[], text?:
 
 /** The prompt was blocked: no candidates, only promptFeedback. */
 export function blockedReply(blockReason = 'SAFETY'): GeminiReply {
-  return { chunks: [envelope({ promptFeedback: { blockReason, safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }] }, usageMetadata: { promptTokenCount: 40, totalTokenCount: 40 } })] };
+  return {
+    chunks: [
+      envelope({
+        promptFeedback: {
+          blockReason,
+          safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }],
+        },
+        usageMetadata: { promptTokenCount: 40, totalTokenCount: 40 },
+      }),
+    ],
+  };
 }
 
 /** An HTTP error as Google APIs answer it. */
@@ -121,7 +134,8 @@ export function checkGenerateContentRequest(body: unknown): string[] {
   if (body.systemInstruction !== undefined) {
     problems.push(...checkContent(body.systemInstruction, 'systemInstruction', false));
     const parts = (body.systemInstruction as Json).parts;
-    if (Array.isArray(parts) && parts.some((p) => !isObject(p) || typeof p.text !== 'string')) problems.push('systemInstruction may hold only text parts');
+    if (Array.isArray(parts) && parts.some((p) => !isObject(p) || typeof p.text !== 'string'))
+      problems.push('systemInstruction may hold only text parts');
   }
   if (body.tools !== undefined) {
     if (!Array.isArray(body.tools)) problems.push('tools must be a list');
@@ -136,7 +150,8 @@ export function checkGenerateContentRequest(body: unknown): string[] {
         declarations.forEach((d, j) => {
           const at = `tools[${i}].functionDeclarations[${j}]`;
           if (!isObject(d)) return problems.push(`${at} must be an object`);
-          if (typeof d.name !== 'string' || !/^[A-Za-z_][\w.:-]{0,63}$/.test(d.name)) problems.push(`${at}.name ${JSON.stringify(d.name)} is not a valid function name`);
+          if (typeof d.name !== 'string' || !/^[A-Za-z_][\w.:-]{0,63}$/.test(d.name))
+            problems.push(`${at}.name ${JSON.stringify(d.name)} is not a valid function name`);
           else if (names.has(d.name)) problems.push(`${at}.name ${d.name} is declared twice`);
           else names.add(d.name);
           if (d.description !== undefined && typeof d.description !== 'string') problems.push(`${at}.description must be text`);
@@ -145,11 +160,23 @@ export function checkGenerateContentRequest(body: unknown): string[] {
       });
     }
   }
-  for (const key of ['toolConfig', 'generationConfig'] as const) if (body[key] !== undefined && !isObject(body[key])) problems.push(`${key} must be an object`);
+  for (const key of ['toolConfig', 'generationConfig'] as const)
+    if (body[key] !== undefined && !isObject(body[key])) problems.push(`${key} must be an object`);
   return problems;
 }
 
-const TOOL_FIELDS = ['functionDeclarations', 'googleSearchRetrieval', 'codeExecution', 'googleSearch', 'urlContext', 'computerUse', 'fileSearch', 'retrieval', 'googleMaps', 'enterpriseWebSearch'];
+const TOOL_FIELDS = [
+  'functionDeclarations',
+  'googleSearchRetrieval',
+  'codeExecution',
+  'googleSearch',
+  'urlContext',
+  'computerUse',
+  'fileSearch',
+  'retrieval',
+  'googleMaps',
+  'enterpriseWebSearch',
+];
 const PART_DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult'];
 const SCHEMA_TYPES = ['TYPE_UNSPECIFIED', 'STRING', 'NUMBER', 'INTEGER', 'BOOLEAN', 'ARRAY', 'OBJECT', 'NULL'];
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -158,15 +185,20 @@ function checkContent(content: unknown, at: string, roleRequired: boolean): stri
   if (!isObject(content)) return [`${at} must be an object`];
   const problems: string[] = [];
   const role = content.role;
-  if ((roleRequired || role !== undefined) && role !== 'user' && role !== 'model') problems.push(`${at}.role must be "user" or "model", not ${JSON.stringify(role)}`);
+  if ((roleRequired || role !== undefined) && role !== 'user' && role !== 'model')
+    problems.push(`${at}.role must be "user" or "model", not ${JSON.stringify(role)}`);
   if (!Array.isArray(content.parts) || content.parts.length === 0) return [...problems, `${at}.parts must be a non-empty list`];
   content.parts.forEach((part, k) => {
     if (!isObject(part)) return problems.push(`${at}.parts[${k}] must be an object`);
     const data = PART_DATA.filter((key) => part[key] !== undefined);
     if (data.length !== 1) problems.push(`${at}.parts[${k}] must hold exactly one of ${PART_DATA.join(', ')}, not ${data.length}`);
     if (part.functionCall !== undefined && role !== 'model') problems.push(`${at}.parts[${k}]: a functionCall comes only from the model`);
-    if (part.functionResponse !== undefined && role !== 'user') problems.push(`${at}.parts[${k}]: a functionResponse is sent with role "user"`);
-    if (part.functionResponse !== undefined && (!isObject(part.functionResponse) || typeof part.functionResponse.name !== 'string' || !isObject(part.functionResponse.response))) {
+    if (part.functionResponse !== undefined && role !== 'user')
+      problems.push(`${at}.parts[${k}]: a functionResponse is sent with role "user"`);
+    if (
+      part.functionResponse !== undefined &&
+      (!isObject(part.functionResponse) || typeof part.functionResponse.name !== 'string' || !isObject(part.functionResponse.response))
+    ) {
       problems.push(`${at}.parts[${k}].functionResponse needs a name and a response object`);
     }
   });
@@ -176,16 +208,22 @@ function checkContent(content: unknown, at: string, roleRequired: boolean): stri
 function checkSchema(schema: unknown, at: string): string[] {
   if (!isObject(schema)) return [`${at} must be a Schema object`];
   const problems: string[] = [];
-  if (schema.type !== undefined && !SCHEMA_TYPES.includes(schema.type as string)) problems.push(`${at}.type ${JSON.stringify(schema.type)} is not one of ${SCHEMA_TYPES.join(', ')}`);
-  if (isObject(schema.properties)) for (const [name, sub] of Object.entries(schema.properties)) problems.push(...checkSchema(sub, `${at}.properties.${name}`));
+  if (schema.type !== undefined && !SCHEMA_TYPES.includes(schema.type as string))
+    problems.push(`${at}.type ${JSON.stringify(schema.type)} is not one of ${SCHEMA_TYPES.join(', ')}`);
+  if (isObject(schema.properties))
+    for (const [name, sub] of Object.entries(schema.properties)) problems.push(...checkSchema(sub, `${at}.properties.${name}`));
   if (schema.items !== undefined) problems.push(...checkSchema(schema.items, `${at}.items`));
-  if (schema.required !== undefined && (!Array.isArray(schema.required) || schema.required.some((r) => !isObject(schema.properties) || !(String(r) in schema.properties)))) {
+  if (
+    schema.required !== undefined &&
+    (!Array.isArray(schema.required) || schema.required.some((r) => !isObject(schema.properties) || !(String(r) in schema.properties)))
+  ) {
     problems.push(`${at}.required must name properties it declares`);
   }
   return problems;
 }
 
-const PATH = /^\/[\w.]+\/(?:(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/)?models\/([^/:]+)):(generateContent|streamGenerateContent)$/;
+const PATH =
+  /^\/[\w.]+\/(?:(projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/)?models\/([^/:]+)):(generateContent|streamGenerateContent)$/;
 
 /** Starts the fake on `port` of 127.0.0.1 (default: a free one). */
 export async function startGeminiFake(options: { port?: number } = {}): Promise<GeminiFake> {
@@ -197,9 +235,16 @@ export async function startGeminiFake(options: { port?: number } = {}): Promise<
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     const match = PATH.exec(url.pathname);
     const sendError = (status: number, code: string, message: string) => {
-      res.writeHead(status, { 'Content-Type': 'application/json; charset=UTF-8' }).end(JSON.stringify({ error: { code: status, message, status: code } }));
+      res
+        .writeHead(status, { 'Content-Type': 'application/json; charset=UTF-8' })
+        .end(JSON.stringify({ error: { code: status, message, status: code } }));
     };
-    if (req.method !== 'POST' || !match) return sendError(404, 'NOT_FOUND', `The fake serves only :generateContent and :streamGenerateContent, not ${req.method} ${url.pathname}.`);
+    if (req.method !== 'POST' || !match)
+      return sendError(
+        404,
+        'NOT_FOUND',
+        `The fake serves only :generateContent and :streamGenerateContent, not ${req.method} ${url.pathname}.`,
+      );
     const method = match[3] as GeminiRequest['method'];
     let body: GeminiRequest['body'];
     try {
@@ -208,11 +253,24 @@ export async function startGeminiFake(options: { port?: number } = {}): Promise<
       return sendError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
     }
     const problems = checkGenerateContentRequest(body);
-    requests.push({ api: match[1] ? 'vertex' : 'developer', method, model: match[2], path: url.pathname, headers: req.headers, body, problems });
+    requests.push({
+      api: match[1] ? 'vertex' : 'developer',
+      method,
+      model: match[2],
+      path: url.pathname,
+      headers: req.headers,
+      body,
+      problems,
+    });
     // The real API refuses such a request; so does the fake, before using up a queued reply.
     if (problems.length > 0) return sendError(400, 'INVALID_ARGUMENT', `Invalid GenerateContentRequest: ${problems.join('; ')}`);
     const reply = queue.shift();
-    if (!reply) return sendError(500, 'INTERNAL', 'The Gemini fake has no reply queued for this request; the test scripted fewer model turns than the code made.');
+    if (!reply)
+      return sendError(
+        500,
+        'INTERNAL',
+        'The Gemini fake has no reply queued for this request; the test scripted fewer model turns than the code made.',
+      );
     if ('error' in reply) return sendError(reply.error.status, reply.error.code, reply.error.message);
     if (method === 'generateContent') {
       res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' }).end(JSON.stringify(merge(reply.chunks)));

@@ -74,7 +74,9 @@ export function invalidLabel(labels: Record<string, string> | undefined): string
  * are issued, with their expiry.
  */
 export function createCallers(platform: Record<string, string>) {
-  const tokens = new Map<string, { member: string; expiresAt?: number }>(Object.entries(platform).map(([token, member]) => [token, { member }]));
+  const tokens = new Map<string, { member: string; expiresAt?: number }>(
+    Object.entries(platform).map(([token, member]) => [token, { member }]),
+  );
   return {
     /** The member behind the request's bearer token, or undefined for an unknown or expired token. */
     memberOf(request: RecordedRequest): string | undefined {
@@ -114,10 +116,25 @@ export function policyGrants(policy: FakePolicy | undefined, member: string, rol
 export function setPolicy(current: FakePolicy, body: unknown): { policy?: FakePolicy; error?: FakeResponse } {
   const next = (body as { policy?: Partial<FakePolicy> } | undefined)?.policy;
   if (!next || typeof next !== 'object') return { error: googleError('INVALID_ARGUMENT', 'SetIamPolicyRequest.policy is required.') };
-  if (next.etag && next.etag !== current.etag) return { error: googleError('ABORTED', 'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.') };
+  if (next.etag && next.etag !== current.etag)
+    return {
+      error: googleError(
+        'ABORTED',
+        'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.',
+      ),
+    };
   for (const b of next.bindings ?? []) {
-    if (!/^roles\/[A-Za-z0-9_.]+$/.test(String(b.role))) return { error: googleError('INVALID_ARGUMENT', `Role ${b.role} is not a valid role.`) };
-    for (const m of b.members ?? []) if (!/^(serviceAccount|user|group|domain|principal):\S+$|^allUsers$|^allAuthenticatedUsers$/.test(m)) return { error: googleError('INVALID_ARGUMENT', `Invalid member ${m}.`) };
+    if (!/^roles\/[A-Za-z0-9_.]+$/.test(String(b.role)))
+      return { error: googleError('INVALID_ARGUMENT', `Role ${b.role} is not a valid role.`) };
+    for (const m of b.members ?? [])
+      if (!/^(serviceAccount|user|group|domain|principal):\S+$|^allUsers$|^allAuthenticatedUsers$/.test(m))
+        return { error: googleError('INVALID_ARGUMENT', `Invalid member ${m}.`) };
   }
-  return { policy: { version: next.version ?? 1, etag: Buffer.from(randomEtag()).toString('base64'), bindings: clone(next.bindings ?? []).filter((b) => b.members?.length) } };
+  return {
+    policy: {
+      version: next.version ?? 1,
+      etag: Buffer.from(randomEtag()).toString('base64'),
+      bindings: clone(next.bindings ?? []).filter((b) => b.members?.length),
+    },
+  };
 }

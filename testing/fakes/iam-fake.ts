@@ -39,7 +39,16 @@ const MAX_LIFETIME_S = 3600;
  */
 export function createIamState(callers: Callers) {
   const accounts = new Map<string, StoredServiceAccount>();
-  const view = (a: StoredServiceAccount) => ({ name: a.name, projectId: a.projectId, uniqueId: a.uniqueId, email: a.email, displayName: a.displayName, description: a.description, etag: a.etag, oauth2ClientId: a.uniqueId });
+  const view = (a: StoredServiceAccount) => ({
+    name: a.name,
+    projectId: a.projectId,
+    uniqueId: a.uniqueId,
+    email: a.email,
+    displayName: a.displayName,
+    description: a.description,
+    etag: a.etag,
+    oauth2ClientId: a.uniqueId,
+  });
   const denied = (what: string) => googleError('PERMISSION_DENIED', `Permission '${what}' denied on resource (or it may not exist).`);
 
   function handle(request: RecordedRequest): FakeResponse | undefined {
@@ -49,12 +58,16 @@ export function createIamState(callers: Callers) {
     if ((m = /^\/v1\/projects\/[^/]+\/serviceAccounts\/([^/:]+):generateAccessToken$/.exec(path)) && method === 'POST') {
       const account = accounts.get(m[1]);
       if (!caller) return googleError('UNAUTHENTICATED', 'Request had invalid authentication credentials.');
-      if (!account || !policyGrants(account.policy, caller, ['roles/iam.serviceAccountTokenCreator', 'roles/owner'])) return denied('iam.serviceAccounts.getAccessToken');
+      if (!account || !policyGrants(account.policy, caller, ['roles/iam.serviceAccountTokenCreator', 'roles/owner']))
+        return denied('iam.serviceAccounts.getAccessToken');
       const body = (request.body ?? {}) as { scope?: string[]; lifetime?: string };
       if (!Array.isArray(body.scope) || body.scope.length === 0) return googleError('INVALID_ARGUMENT', 'Scope is required.');
       const lifetime = body.lifetime === undefined ? MAX_LIFETIME_S : Number(/^(\d+(?:\.\d+)?)s$/.exec(body.lifetime)?.[1] ?? NaN);
       if (!Number.isFinite(lifetime) || lifetime <= 0 || lifetime > MAX_LIFETIME_S) {
-        return googleError('INVALID_ARGUMENT', `The lifetime of the access token must be a positive duration of at most ${MAX_LIFETIME_S}s; got ${body.lifetime}.`);
+        return googleError(
+          'INVALID_ARGUMENT',
+          `The lifetime of the access token must be a positive duration of at most ${MAX_LIFETIME_S}s; got ${body.lifetime}.`,
+        );
       }
       const accessToken = `ya29.fake-${randomHex(32)}`;
       const expiresAt = Date.now() + lifetime * 1000;
@@ -65,19 +78,31 @@ export function createIamState(callers: Callers) {
       if (!callers.isPlatform(caller)) return denied('iam.serviceAccounts.create');
       const body = (request.body ?? {}) as { accountId?: string; serviceAccount?: { displayName?: string; description?: string } };
       const id = body.accountId ?? '';
-      if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id)) return googleError('INVALID_ARGUMENT', `Invalid account id "${id}": 6–30 characters, lowercase letters, digits and hyphens, starting with a letter.`);
+      if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id))
+        return googleError(
+          'INVALID_ARGUMENT',
+          `Invalid account id "${id}": 6–30 characters, lowercase letters, digits and hyphens, starting with a letter.`,
+        );
       const email = `${id}@${m[1]}.iam.gserviceaccount.com`;
-      if (accounts.has(email)) return googleError('ALREADY_EXISTS', `Service account ${id} already exists within project projects/${m[1]}.`);
+      if (accounts.has(email))
+        return googleError('ALREADY_EXISTS', `Service account ${id} already exists within project projects/${m[1]}.`);
       const account: StoredServiceAccount = {
-        name: `projects/${m[1]}/serviceAccounts/${email}`, projectId: m[1], uniqueId: String(100000000000000000000n + BigInt(accounts.size + 1)), email,
-        displayName: body.serviceAccount?.displayName, description: body.serviceAccount?.description, etag: 'MDEwMjE5MjA=', policy: emptyPolicy(),
+        name: `projects/${m[1]}/serviceAccounts/${email}`,
+        projectId: m[1],
+        uniqueId: String(100000000000000000000n + BigInt(accounts.size + 1)),
+        email,
+        displayName: body.serviceAccount?.displayName,
+        description: body.serviceAccount?.description,
+        etag: 'MDEwMjE5MjA=',
+        policy: emptyPolicy(),
       };
       accounts.set(email, account);
       return { status: 200, body: view(account) };
     }
     if ((m = /^\/v1\/projects\/[^/]+\/serviceAccounts\/([^/:]+)(:getIamPolicy|:setIamPolicy)?$/.exec(path))) {
       const account = accounts.get(m[1]);
-      if (!callers.isPlatform(caller)) return denied(`iam.serviceAccounts.${m[2] ? m[2].slice(1) : method === 'DELETE' ? 'delete' : 'get'}`);
+      if (!callers.isPlatform(caller))
+        return denied(`iam.serviceAccounts.${m[2] ? m[2].slice(1) : method === 'DELETE' ? 'delete' : 'get'}`);
       if (!account) return googleError('NOT_FOUND', `Unknown service account ${m[1]}.`);
       if (m[2] === ':getIamPolicy' && method === 'POST') return { status: 200, body: clone(account.policy) };
       if (m[2] === ':setIamPolicy' && method === 'POST') {

@@ -28,8 +28,24 @@ export interface ResourceInfo {
   categories?: string[];
 }
 
-const core = (kind: string, singularName: string, shortNames?: string[], namespaced = true, categories?: string[]): ResourceInfo => ({ kind, apiVersion: 'v1', prefix: '/api/v1', namespaced, singularName, shortNames, categories });
-const grouped = (group: string, kind: string, singularName: string, shortNames: string[], categories?: string[]): ResourceInfo => ({ kind, apiVersion: `${group}/v1`, prefix: `/apis/${group}/v1`, namespaced: true, singularName, shortNames, categories });
+const core = (kind: string, singularName: string, shortNames?: string[], namespaced = true, categories?: string[]): ResourceInfo => ({
+  kind,
+  apiVersion: 'v1',
+  prefix: '/api/v1',
+  namespaced,
+  singularName,
+  shortNames,
+  categories,
+});
+const grouped = (group: string, kind: string, singularName: string, shortNames: string[], categories?: string[]): ResourceInfo => ({
+  kind,
+  apiVersion: `${group}/v1`,
+  prefix: `/apis/${group}/v1`,
+  namespaced: true,
+  singularName,
+  shortNames,
+  categories,
+});
 
 /** The resources the fake serves, keyed by plural. */
 export const RESOURCES: Record<string, ResourceInfo> = {
@@ -50,8 +66,15 @@ const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 
 /** The discovery document at `path`, or undefined when `path` is not a discovery path. */
 export function discovery(path: string, serverAddress: string): Json | undefined {
-  if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
-  const groups = [...new Set(Object.values(RESOURCES).map((r) => r.apiVersion).filter((v) => v.includes('/')))];
+  if (path === '/api')
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+  const groups = [
+    ...new Set(
+      Object.values(RESOURCES)
+        .map((r) => r.apiVersion)
+        .filter((v) => v.includes('/')),
+    ),
+  ];
   if (path === '/apis') {
     return {
       kind: 'APIGroupList',
@@ -74,15 +97,42 @@ export function discovery(path: string, serverAddress: string): Json | undefined
   const resources: Json[] = [];
   for (const [name, info] of Object.entries(RESOURCES)) {
     if (info.apiVersion !== groupVersion) continue;
-    resources.push({ name, singularName: info.singularName, namespaced: info.namespaced, kind: info.kind, verbs: VERBS, ...(info.shortNames ? { shortNames: info.shortNames } : {}), ...(info.categories ? { categories: info.categories } : {}) });
+    resources.push({
+      name,
+      singularName: info.singularName,
+      namespaced: info.namespaced,
+      kind: info.kind,
+      verbs: VERBS,
+      ...(info.shortNames ? { shortNames: info.shortNames } : {}),
+      ...(info.categories ? { categories: info.categories } : {}),
+    });
     if (name === 'pods') resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
-    if (name === 'deployments') resources.push({ name: 'deployments/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
+    if (name === 'deployments')
+      resources.push({
+        name: 'deployments/scale',
+        singularName: '',
+        namespaced: true,
+        group: 'autoscaling',
+        version: 'v1',
+        kind: 'Scale',
+        verbs: ['get', 'patch', 'update'],
+      });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
 
 /** version.Info of the fake (`kubectl version`). */
-export const VERSION_INFO = { major: '1', minor: '32', gitVersion: 'v1.32.0-tenantplane-fake', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
+export const VERSION_INFO = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0-tenantplane-fake',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2025-01-01T00:00:00Z',
+  goVersion: 'go1.23.0',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+};
 
 /** True when the Accept header asks for a meta.k8s.io/v1 Table first (as `kubectl get` does). */
 export function wantsTable(accept: string | undefined): boolean {
@@ -114,15 +164,69 @@ const nameColumn: Column = ['Name', 'string', (o) => o.metadata.name];
 const ageColumn: Column = ['Age', 'string', (o) => age(o.metadata.creationTimestamp)];
 const COLUMNS: Record<string, Column[]> = {
   namespaces: [nameColumn, ['Status', 'string', (o) => o.status?.phase ?? 'Active'], ageColumn],
-  pods: [nameColumn, ['Ready', 'string', (o) => `${o.status?.phase === 'Running' ? (o.spec?.containers ?? []).length : 0}/${(o.spec?.containers ?? []).length}`], ['Status', 'string', (o) => (o.metadata.deletionTimestamp ? 'Terminating' : o.status?.phase ?? 'Pending')], ['Restarts', 'string', () => '0'], ageColumn],
-  services: [nameColumn, ['Type', 'string', (o) => o.spec?.type], ['Cluster-IP', 'string', (o) => o.spec?.clusterIP ?? '<none>'], ['External-IP', 'string', () => '<none>'], ['Port(s)', 'string', (o) => (o.spec?.ports ?? []).map((p: Json) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>'], ageColumn],
-  deployments: [nameColumn, ['Ready', 'string', (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 1}`], ['Up-to-date', 'integer', (o) => o.status?.updatedReplicas ?? 0], ['Available', 'integer', (o) => o.status?.availableReplicas ?? 0], ageColumn],
+  pods: [
+    nameColumn,
+    [
+      'Ready',
+      'string',
+      (o) => `${o.status?.phase === 'Running' ? (o.spec?.containers ?? []).length : 0}/${(o.spec?.containers ?? []).length}`,
+    ],
+    ['Status', 'string', (o) => (o.metadata.deletionTimestamp ? 'Terminating' : (o.status?.phase ?? 'Pending'))],
+    ['Restarts', 'string', () => '0'],
+    ageColumn,
+  ],
+  services: [
+    nameColumn,
+    ['Type', 'string', (o) => o.spec?.type],
+    ['Cluster-IP', 'string', (o) => o.spec?.clusterIP ?? '<none>'],
+    ['External-IP', 'string', () => '<none>'],
+    ['Port(s)', 'string', (o) => (o.spec?.ports ?? []).map((p: Json) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>'],
+    ageColumn,
+  ],
+  deployments: [
+    nameColumn,
+    ['Ready', 'string', (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 1}`],
+    ['Up-to-date', 'integer', (o) => o.status?.updatedReplicas ?? 0],
+    ['Available', 'integer', (o) => o.status?.availableReplicas ?? 0],
+    ageColumn,
+  ],
   secrets: [nameColumn, ['Type', 'string', (o) => o.type], ['Data', 'string', (o) => String(Object.keys(o.data ?? {}).length)], ageColumn],
   serviceaccounts: [nameColumn, ['Secrets', 'string', (o) => String((o.secrets ?? []).length)], ageColumn],
-  resourcequotas: [nameColumn, ageColumn, ['Request', 'string', (o) => quotaPart(o, false)], ['Limit', 'string', (o) => quotaPart(o, true)]],
-  ingresses: [nameColumn, ['Class', 'string', (o) => o.spec?.ingressClassName ?? '<none>'], ['Hosts', 'string', (o) => (o.spec?.rules ?? []).map((r: Json) => r.host ?? '*').join(',') || '*'], ['Address', 'string', () => ''], ['Ports', 'string', (o) => (o.spec?.tls?.length ? '80, 443' : '80')], ageColumn],
-  networkpolicies: [nameColumn, ['Pod-Selector', 'string', (o) => Object.entries(o.spec?.podSelector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'], ageColumn],
-  persistentvolumeclaims: [nameColumn, ['Status', 'string', (o) => o.status?.phase ?? 'Pending'], ['Volume', 'string', () => ''], ['Capacity', 'string', () => ''], ['Access Modes', 'string', (o) => (o.spec?.accessModes ?? []).join(',')], ['StorageClass', 'string', (o) => o.spec?.storageClassName ?? '<unset>'], ageColumn],
+  resourcequotas: [
+    nameColumn,
+    ageColumn,
+    ['Request', 'string', (o) => quotaPart(o, false)],
+    ['Limit', 'string', (o) => quotaPart(o, true)],
+  ],
+  ingresses: [
+    nameColumn,
+    ['Class', 'string', (o) => o.spec?.ingressClassName ?? '<none>'],
+    ['Hosts', 'string', (o) => (o.spec?.rules ?? []).map((r: Json) => r.host ?? '*').join(',') || '*'],
+    ['Address', 'string', () => ''],
+    ['Ports', 'string', (o) => (o.spec?.tls?.length ? '80, 443' : '80')],
+    ageColumn,
+  ],
+  networkpolicies: [
+    nameColumn,
+    [
+      'Pod-Selector',
+      'string',
+      (o) =>
+        Object.entries(o.spec?.podSelector?.matchLabels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '<none>',
+    ],
+    ageColumn,
+  ],
+  persistentvolumeclaims: [
+    nameColumn,
+    ['Status', 'string', (o) => o.status?.phase ?? 'Pending'],
+    ['Volume', 'string', () => ''],
+    ['Capacity', 'string', () => ''],
+    ['Access Modes', 'string', (o) => (o.spec?.accessModes ?? []).join(',')],
+    ['StorageClass', 'string', (o) => o.spec?.storageClassName ?? '<unset>'],
+    ageColumn,
+  ],
 };
 
 function quotaPart(quota: Json, limits: boolean): string {
@@ -140,7 +244,10 @@ export function toTable(plural: string, objects: Json[], resourceVersion: string
     apiVersion: 'meta.k8s.io/v1',
     metadata: { resourceVersion },
     columnDefinitions: columns.map(([name, type]) => ({ name, type, format: name === 'Name' ? 'name' : '', description: '', priority: 0 })),
-    rows: objects.map((o) => ({ cells: columns.map(([, , cell]) => cell(o)), object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } })),
+    rows: objects.map((o) => ({
+      cells: columns.map(([, , cell]) => cell(o)),
+      object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+    })),
   };
 }
 
@@ -171,7 +278,15 @@ export function parseLabelSelector(selector: string | null): (labels: Record<str
 /** Fields each kind can be selected by besides metadata.name and metadata.namespace (from the API server's field label conversions). */
 const FIELD_LABELS: Record<string, string[]> = {
   namespaces: ['status.phase'],
-  pods: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+  pods: [
+    'spec.nodeName',
+    'spec.restartPolicy',
+    'spec.schedulerName',
+    'spec.serviceAccountName',
+    'status.phase',
+    'status.podIP',
+    'status.nominatedNodeName',
+  ],
   secrets: ['type'],
 };
 

@@ -26,11 +26,17 @@ export function restrictedViolations(podSpec: Json): string[] {
   const pod = podSpec.securityContext ?? {};
   for (const c of (podSpec.containers ?? []) as Json[]) {
     const sc = c.securityContext ?? {};
-    if (sc.allowPrivilegeEscalation !== false) problems.push(`allowPrivilegeEscalation != false (container "${c.name}" must set securityContext.allowPrivilegeEscalation=false)`);
-    if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`unrestricted capabilities (container "${c.name}" must set securityContext.capabilities.drop=["ALL"])`);
-    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) problems.push(`runAsNonRoot != true (pod or container "${c.name}" must set securityContext.runAsNonRoot=true)`);
+    if (sc.allowPrivilegeEscalation !== false)
+      problems.push(`allowPrivilegeEscalation != false (container "${c.name}" must set securityContext.allowPrivilegeEscalation=false)`);
+    if (!(sc.capabilities?.drop ?? []).includes('ALL'))
+      problems.push(`unrestricted capabilities (container "${c.name}" must set securityContext.capabilities.drop=["ALL"])`);
+    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true)
+      problems.push(`runAsNonRoot != true (pod or container "${c.name}" must set securityContext.runAsNonRoot=true)`);
     const seccomp = (sc.seccompProfile ?? pod.seccompProfile)?.type;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`seccompProfile (pod or container "${c.name}" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+      problems.push(
+        `seccompProfile (pod or container "${c.name}" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`,
+      );
   }
   return problems;
 }
@@ -80,24 +86,46 @@ export function reconcileDeployment(state: ClusterState, logs: PodLogs, namespac
       ...(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted'
         ? restrictedViolations(template.spec).map((p) => `violates PodSecurity "restricted:latest": ${p}`)
         : []),
-      ...missingQuotaResources(template.spec, [...state.objects('resourcequotas', namespace).values()]).map((r) => `failed quota: must specify ${r}`),
+      ...missingQuotaResources(template.spec, [...state.objects('resourcequotas', namespace).values()]).map(
+        (r) => `failed quota: must specify ${r}`,
+      ),
     ];
     const accountName: string = template.spec.serviceAccountName ?? 'default';
     const account = state.objects('serviceaccounts', namespace).get(accountName);
     if (!account) refusal.push(`error looking up service account ${namespace}/${accountName}: serviceaccount "${accountName}" not found`);
     const conditions: Json[] = [];
     if (wanted > current.length && refusal.length) {
-      conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: `pods "${name}-${hash}-" is forbidden: ${refusal.join('; ')}`, lastUpdateTime: new Date().toISOString() });
+      conditions.push({
+        type: 'ReplicaFailure',
+        status: 'True',
+        reason: 'FailedCreate',
+        message: `pods "${name}-${hash}-" is forbidden: ${refusal.join('; ')}`,
+        lastUpdateTime: new Date().toISOString(),
+      });
     } else {
       for (let i = current.length; i < wanted; i++) {
         const podName = `${name}-${hash}-${randomHex(5)}`;
         pods.set(podName, {
-          apiVersion: 'v1', kind: 'Pod',
-          metadata: { name: podName, namespace, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-${hash}`, controller: true }], uid: crypto.randomUUID(), resourceVersion: state.nextResourceVersion(), creationTimestamp: new Date().toISOString(), labels: { ...template.metadata?.labels, 'pod-template-hash': hash } },
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: podName,
+            namespace,
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-${hash}`, controller: true }],
+            uid: crypto.randomUUID(),
+            resourceVersion: state.nextResourceVersion(),
+            creationTimestamp: new Date().toISOString(),
+            labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
+          },
           spec: admitServiceAccount(template.spec, account ?? {}),
           status: { phase: 'Running', startTime: new Date().toISOString() },
         });
-        logs.set(`${namespace}/${podName}`, [{ time: new Date().toISOString(), text: `container ${template.spec.containers[0].name} started (image ${template.spec.containers[0].image})` }]);
+        logs.set(`${namespace}/${podName}`, [
+          {
+            time: new Date().toISOString(),
+            text: `container ${template.spec.containers[0].name} started (image ${template.spec.containers[0].image})`,
+          },
+        ]);
       }
       for (const extra of current.slice(wanted)) pods.delete(extra.metadata.name);
       conditions.push({ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', lastUpdateTime: new Date().toISOString() });
@@ -105,8 +133,12 @@ export function reconcileDeployment(state: ClusterState, logs: PodLogs, namespac
     const ready = refusal.length && wanted > current.length ? current.length : wanted;
     deployment.status = {
       observedGeneration: deployment.metadata.generation,
-      replicas: ready, updatedReplicas: ready, readyReplicas: ready || undefined, availableReplicas: ready || undefined,
-      unavailableReplicas: wanted - ready || undefined, conditions,
+      replicas: ready,
+      updatedReplicas: ready,
+      readyReplicas: ready || undefined,
+      availableReplicas: ready || undefined,
+      unavailableReplicas: wanted - ready || undefined,
+      conditions,
     };
     deployment.metadata.resourceVersion = state.nextResourceVersion();
     // Stored again so watchers see the status change as a MODIFIED event.
@@ -120,8 +152,14 @@ export function admitServiceAccount(podSpec: Json, account: Json): Json {
   spec.serviceAccount = spec.serviceAccountName; // the deprecated alias the API server still fills in
   if ((podSpec.automountServiceAccountToken ?? account.automountServiceAccountToken) === false) return spec;
   const volume = `kube-api-access-${randomHex(5)}`;
-  spec.volumes = [...(podSpec.volumes ?? []), { name: volume, projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } }];
-  spec.containers = (podSpec.containers ?? []).map((c: Json) => ({ ...c, volumeMounts: [...(c.volumeMounts ?? []), { name: volume, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }));
+  spec.volumes = [
+    ...(podSpec.volumes ?? []),
+    { name: volume, projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } },
+  ];
+  spec.containers = (podSpec.containers ?? []).map((c: Json) => ({
+    ...c,
+    volumeMounts: [...(c.volumeMounts ?? []), { name: volume, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
+  }));
   return spec;
 }
 
@@ -152,6 +190,14 @@ export function readPodLog(lines: { time: string; text: string }[], query: URLSe
 /** A Deployment's `scale` subresource: an autoscaling/v1 Scale with the desired and current replicas and the selector. */
 export function scaleOf(deployment: Json): Json {
   const { name, namespace, uid, resourceVersion, creationTimestamp } = deployment.metadata;
-  const selector = Object.entries((deployment.spec.selector?.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
-  return { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace, uid, resourceVersion, creationTimestamp }, spec: { replicas: deployment.spec.replicas }, status: { replicas: deployment.status?.replicas ?? 0, selector } };
+  const selector = Object.entries((deployment.spec.selector?.matchLabels ?? {}) as Record<string, string>)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: { name, namespace, uid, resourceVersion, creationTimestamp },
+    spec: { replicas: deployment.spec.replicas },
+    status: { replicas: deployment.status?.replicas ?? 0, selector },
+  };
 }

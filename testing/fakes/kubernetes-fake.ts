@@ -34,7 +34,16 @@
  * Controllers (deployments, admission, kubelet logs) live in kubernetes-controllers.ts.
  */
 import { createTimerSet, startFakeServer, type FakeResponse, type RecordedRequest } from './http-server.ts';
-import { acceptsJson, discovery, parseFieldSelector, parseLabelSelector, RESOURCES, toTable, VERSION_INFO, wantsTable } from './kubernetes-api.ts';
+import {
+  acceptsJson,
+  discovery,
+  parseFieldSelector,
+  parseLabelSelector,
+  RESOURCES,
+  toTable,
+  VERSION_INFO,
+  wantsTable,
+} from './kubernetes-api.ts';
 import { ownerOf, readPodLog, reconcileDeployment, scaleOf, type PodLogs } from './kubernetes-controllers.ts';
 import { patchObject, readBody } from './kubernetes-patch.ts';
 import { status, validate } from './kubernetes-validation.ts';
@@ -83,15 +92,26 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
   function admit(plural: string, namespace: string, body: Json, existing?: Json): Json {
     const now = new Date().toISOString();
     const obj: Json = { ...body, kind: KINDS[plural].kind, apiVersion: KINDS[plural].apiVersion };
-    obj.metadata = { ...body.metadata, namespace: namespace || undefined, uid: existing?.metadata.uid ?? crypto.randomUUID(), creationTimestamp: existing?.metadata.creationTimestamp ?? now, resourceVersion: nextResourceVersion() };
+    obj.metadata = {
+      ...body.metadata,
+      namespace: namespace || undefined,
+      uid: existing?.metadata.uid ?? crypto.randomUUID(),
+      creationTimestamp: existing?.metadata.creationTimestamp ?? now,
+      resourceVersion: nextResourceVersion(),
+    };
     if (plural === 'secrets') {
       obj.data = { ...body.data };
-      for (const [k, v] of Object.entries((body.stringData ?? {}) as Record<string, string>)) obj.data[k] = Buffer.from(v).toString('base64');
+      for (const [k, v] of Object.entries((body.stringData ?? {}) as Record<string, string>))
+        obj.data[k] = Buffer.from(v).toString('base64');
       delete obj.stringData;
       obj.type ??= 'Opaque';
     }
     if (plural === 'services') {
-      obj.spec = { type: 'ClusterIP', ...body.spec, clusterIP: existing?.spec.clusterIP ?? `10.96.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 2}` };
+      obj.spec = {
+        type: 'ClusterIP',
+        ...body.spec,
+        clusterIP: existing?.spec.clusterIP ?? `10.96.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 2}`,
+      };
       obj.spec.clusterIPs = [obj.spec.clusterIP];
     }
     if (plural === 'namespaces') obj.status = existing?.status ?? { phase: 'Active' };
@@ -108,11 +128,16 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
   function remove(plural: string, namespace: string, name: string) {
     if (plural !== 'namespaces') objects(plural, namespace).delete(name);
     if (plural === 'deployments') {
-      for (const pod of [...objects('pods', namespace).values()]) if (ownerOf(pod) === name) objects('pods', namespace).delete(pod.metadata.name);
+      for (const pod of [...objects('pods', namespace).values()])
+        if (ownerOf(pod) === name) objects('pods', namespace).delete(pod.metadata.name);
     }
     if (plural === 'namespaces') {
       const ns = namespaces.get(name)!;
-      namespaces.set(name, { ...ns, metadata: { ...ns.metadata, deletionTimestamp: new Date().toISOString(), resourceVersion: nextResourceVersion() }, status: { phase: 'Terminating' } });
+      namespaces.set(name, {
+        ...ns,
+        metadata: { ...ns.metadata, deletionTimestamp: new Date().toISOString(), resourceVersion: nextResourceVersion() },
+        status: { phase: 'Terminating' },
+      });
       timers.after(delay, () => {
         for (const byNs of store.values()) {
           for (const key of [...(byNs.get(name)?.keys() ?? [])]) byNs.get(name)!.delete(key);
@@ -126,7 +151,12 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
   function handle(request: RecordedRequest): FakeResponse {
     const auth = request.headers.authorization;
     if (auth !== undefined && auth !== `Bearer ${token}`) return status(401, 'Unauthorized', 'Unauthorized');
-    if (!acceptsJson(request.headers.accept)) return status(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io`);
+    if (!acceptsJson(request.headers.accept))
+      return status(
+        406,
+        'NotAcceptable',
+        `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io`,
+      );
     if (request.method === 'GET' && request.path === '/version') return { status: 200, body: VERSION_INFO };
     const about = request.method === 'GET' ? discovery(request.path, `127.0.0.1:${server.port}`) : undefined;
     if (about) return { status: 200, body: about };
@@ -135,11 +165,16 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
     const [prefix, namespace, plural, name, sub] = nsOnly ? ['/api/v1', '', 'namespaces', nsOnly[1], undefined] : m ? m.slice(1) : [];
     const kind = KINDS[plural ?? ''];
     const misplaced = kind && (kind.namespaced ? !namespace && (name || request.method !== 'GET') : Boolean(namespace));
-    if (!kind || kind.prefix !== prefix || misplaced) return status(404, 'NotFound', `the server could not find the requested resource (${request.method} ${request.path})`);
+    if (!kind || kind.prefix !== prefix || misplaced)
+      return status(404, 'NotFound', `the server could not find the requested resource (${request.method} ${request.path})`);
     const items = objects(plural, namespace ?? '');
     const existing = name ? items.get(name) : undefined;
     const dryRun = request.query.get('dryRun') === 'All';
-    const notFound = () => status(404, 'NotFound', `${plural}${kind.apiVersion.includes('/') ? '.' + kind.apiVersion.split('/')[0] : ''} "${name}" not found`, { name, kind: plural });
+    const notFound = () =>
+      status(404, 'NotFound', `${plural}${kind.apiVersion.includes('/') ? '.' + kind.apiVersion.split('/')[0] : ''} "${name}" not found`, {
+        name,
+        kind: plural,
+      });
     const table = wantsTable(request.headers.accept);
     if (sub === 'log') {
       if (plural !== 'pods' || request.method !== 'GET' || !existing) return notFound();
@@ -148,29 +183,45 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
     if (sub === 'scale') {
       if (plural !== 'deployments' || !existing) return notFound();
       if (request.method === 'GET') return { status: 200, body: scaleOf(existing) };
-      if (request.method !== 'PUT' && request.method !== 'PATCH') return status(405, 'MethodNotAllowed', `${request.method} is not supported on the scale subresource`);
+      if (request.method !== 'PUT' && request.method !== 'PATCH')
+        return status(405, 'MethodNotAllowed', `${request.method} is not supported on the scale subresource`);
       const read = readBody(request);
       const next = 'error' in read || request.method === 'PUT' ? read : patchObject(request, scaleOf(existing), read.body);
       if ('error' in next) return next.error;
       const replicas = next.body.spec?.replicas;
-      if (!Number.isInteger(replicas) || replicas < 0) return status(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`);
+      if (!Number.isInteger(replicas) || replicas < 0)
+        return status(
+          422,
+          'Invalid',
+          `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
+        );
       const updated = admit(plural, namespace, { ...existing, spec: { ...existing.spec, replicas } }, existing);
       if (!dryRun && !sameObject(updated, existing)) items.set(name!, updated);
       return { status: 200, body: scaleOf(dryRun ? updated : items.get(name!)!) };
     }
-    const read = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH' ? readBody(request) : { body: (request.body ?? {}) as Json };
+    const read =
+      request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH'
+        ? readBody(request)
+        : { body: (request.body ?? {}) as Json };
     if ('error' in read) return read.error;
     const body = read.body;
     if (namespace && plural !== 'namespaces' && request.method !== 'GET' && request.method !== 'DELETE') {
       const ns = namespaces.get(namespace);
       if (!ns) return status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
       if (ns.status.phase === 'Terminating' && request.method === 'POST') {
-        return status(403, 'Forbidden', `${plural} "${body?.metadata?.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+        return status(
+          403,
+          'Forbidden',
+          `${plural} "${body?.metadata?.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        );
       }
     }
     switch (request.method) {
       case 'GET': {
-        if (name) return existing ? { status: 200, body: table ? toTable(plural, [existing], existing.metadata.resourceVersion) : existing } : notFound();
+        if (name)
+          return existing
+            ? { status: 200, body: table ? toTable(plural, [existing], existing.metadata.resourceVersion) : existing }
+            : notFound();
         let byLabels: (labels: Record<string, string>) => boolean;
         let byFields: (o: Json) => boolean;
         try {
@@ -183,19 +234,37 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
         const isWatch = request.query.get('watch');
         if (isWatch === 'true' || isWatch === '1') {
           const current = () => allObjects(plural, namespace ?? '').filter(matches);
-          return watchResponse(changes, request, { plural, namespace: namespace ?? '', matches, current, resourceVersion: () => resourceVersion, isClosed: () => closed });
+          return watchResponse(changes, request, {
+            plural,
+            namespace: namespace ?? '',
+            matches,
+            current,
+            resourceVersion: () => resourceVersion,
+            isClosed: () => closed,
+          });
         }
         const list = allObjects(plural, namespace ?? '').filter(matches);
         const rv = String(resourceVersion);
-        return { status: 200, body: table ? toTable(plural, list, rv) : { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata: { resourceVersion: rv }, items: list } };
+        return {
+          status: 200,
+          body: table
+            ? toTable(plural, list, rv)
+            : { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata: { resourceVersion: rv }, items: list },
+        };
       }
       case 'POST': {
         if (name) return status(405, 'MethodNotAllowed', 'POST to an item is not allowed');
-        if (body.kind !== undefined && body.kind !== kind.kind) return status(400, 'BadRequest', `the kind of the object (${body.kind}) does not match the resource (${kind.kind})`);
+        if (body.kind !== undefined && body.kind !== kind.kind)
+          return status(400, 'BadRequest', `the kind of the object (${body.kind}) does not match the resource (${kind.kind})`);
         const invalid = validate(plural, body);
         if (invalid) return status(422, 'Invalid', `${kind.kind} "${body.metadata?.name}" is invalid: ${invalid}`);
-        if (items.has(body.metadata.name)) return status(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`, { name: body.metadata.name, kind: plural });
-        if (body.metadata.namespace && namespace && body.metadata.namespace !== namespace) return status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+        if (items.has(body.metadata.name))
+          return status(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`, {
+            name: body.metadata.name,
+            kind: plural,
+          });
+        if (body.metadata.namespace && namespace && body.metadata.namespace !== namespace)
+          return status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
         const created = admit(plural, namespace ?? '', body);
         if (dryRun) return { status: 201, body: created };
         items.set(created.metadata.name, created);
@@ -215,9 +284,15 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
           if ('error' in patched) return patched.error;
           next = patched.body;
         } else if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== existing.metadata.resourceVersion) {
-          return status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: plural });
+          return status(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            { name, kind: plural },
+          );
         }
-        if (next.metadata?.name !== name) return status(400, 'BadRequest', `the name of the object (${next.metadata?.name}) does not match the name on the URL (${name})`);
+        if (next.metadata?.name !== name)
+          return status(400, 'BadRequest', `the name of the object (${next.metadata?.name}) does not match the name on the URL (${name})`);
         const invalid = validate(plural, next, existing);
         if (invalid) return status(422, 'Invalid', `${kind.kind} "${name}" is invalid: ${invalid}`);
         const updated = admit(plural, namespace ?? '', next, existing);
@@ -229,7 +304,16 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
       case 'DELETE': {
         if (!existing) return notFound();
         if (!dryRun) remove(plural, namespace ?? '', name!);
-        return { status: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: plural, uid: existing.metadata.uid } } };
+        return {
+          status: 200,
+          body: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Success',
+            details: { name, kind: plural, uid: existing.metadata.uid },
+          },
+        };
       }
     }
     return status(405, 'MethodNotAllowed', `${request.method} is not supported`);
@@ -254,7 +338,10 @@ export async function startKubernetesFake(options: KubernetesFakeOptions = {}) {
           const backend = rule?.http?.paths?.[0]?.backend?.service?.name;
           const service = backend && objects('services', ns).get(backend);
           if (!service) continue;
-          const pod = [...objects('pods', ns).values()].find((p) => p.status.phase === 'Running' && Object.entries(service.spec.selector ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v));
+          const pod = [...objects('pods', ns).values()].find(
+            (p) =>
+              p.status.phase === 'Running' && Object.entries(service.spec.selector ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v),
+          );
           if (!pod) return false;
           logs.get(`${ns}/${pod.metadata.name}`)?.push({ time: new Date().toISOString(), text: `GET / 200 host=${host}` });
           return true;

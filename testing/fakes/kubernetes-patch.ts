@@ -18,7 +18,10 @@ type Json = Record<string, any>;
 type Read = { body: Json } | { error: FakeResponse };
 
 const PATCH_TYPES = ['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json'];
-const mediaType = (request: RecordedRequest) => String(request.headers['content-type'] ?? 'application/json').split(';')[0].trim();
+const mediaType = (request: RecordedRequest) =>
+  String(request.headers['content-type'] ?? 'application/json')
+    .split(';')[0]
+    .trim();
 
 /**
  * A write's body in the media types the fake reads: JSON (also when no Content-Type is sent) and
@@ -28,7 +31,14 @@ const mediaType = (request: RecordedRequest) => String(request.headers['content-
 export function readBody(request: RecordedRequest): Read {
   const type = mediaType(request);
   const accepted = request.method === 'PATCH' ? PATCH_TYPES : ['application/json', 'application/yaml'];
-  if (!accepted.includes(type)) return { error: status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`) };
+  if (!accepted.includes(type))
+    return {
+      error: status(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+      ),
+    };
   if (type === 'application/yaml') {
     try {
       return { body: (parseYaml(String(request.body ?? '')) ?? {}) as Json };
@@ -98,7 +108,8 @@ export function strategicMergePatch(target: any, patch: any): any {
   }
   for (const [key, value] of Object.entries(patch)) {
     const field = key.split('/')[1];
-    if (key.startsWith('$deleteFromPrimitiveList/') && Array.isArray(out[field])) out[field] = out[field].filter((v: unknown) => !(value as unknown[]).includes(v));
+    if (key.startsWith('$deleteFromPrimitiveList/') && Array.isArray(out[field]))
+      out[field] = out[field].filter((v: unknown) => !(value as unknown[]).includes(v));
     if (key.startsWith('$setElementOrder/') && Array.isArray(out[field])) out[field] = reorder(field, out[field], value as unknown[]);
   }
   if (Array.isArray(patch.$retainKeys)) for (const key of Object.keys(out)) if (!patch.$retainKeys.includes(key)) delete out[key];
@@ -110,7 +121,8 @@ function mergeList(field: string, current: unknown, patch: unknown[]): unknown[]
   if (MERGED_PRIMITIVE_LISTS.has(field)) return [...new Set([...existing, ...patch])];
   const rule = MERGE_KEYS[field];
   if (!rule || !patch.every(isMap)) return patch.map((p) => (isMap(p) ? withoutDirectives(p) : p));
-  if (patch.some((p) => (p as Json).$patch === 'replace')) return patch.filter((p) => (p as Json).$patch !== 'replace').map((p) => withoutDirectives(p as Json));
+  if (patch.some((p) => (p as Json).$patch === 'replace'))
+    return patch.filter((p) => (p as Json).$patch !== 'replace').map((p) => withoutDirectives(p as Json));
   const key = typeof rule === 'string' ? rule : rule([...existing, ...patch] as Json[]);
   const out = [...existing] as Json[];
   for (const item of patch as Json[]) {
@@ -145,7 +157,13 @@ function isMap(value: unknown): value is Json {
 export function jsonPatch(target: Json, operations: unknown): Json {
   if (!Array.isArray(operations)) throw new Error('a JSON patch must be an array of operations');
   let doc: any = structuredClone(target);
-  const parse = (pointer: string) => (pointer === '' ? [] : pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const parse = (pointer: string) =>
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const parentOf = (path: string[]) => {
     let node = doc;
     for (const part of path.slice(0, -1)) {
@@ -172,13 +190,31 @@ export function jsonPatch(target: Json, operations: unknown): Json {
   for (const op of operations as Json[]) {
     const path = parse(String(op.path ?? ''));
     switch (op.op) {
-      case 'add': add(path, op.value); break;
-      case 'remove': remove(path); break;
-      case 'replace': remove(path); add(path, op.value); break;
-      case 'move': { const from = parse(op.from); const value = get(from); remove(from); add(path, value); break; }
-      case 'copy': add(path, structuredClone(get(parse(op.from)))); break;
-      case 'test': if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) throw new Error(`testing value /${path.join('/')} failed`); break;
-      default: throw new Error(`Unexpected kind: ${op.op}`);
+      case 'add':
+        add(path, op.value);
+        break;
+      case 'remove':
+        remove(path);
+        break;
+      case 'replace':
+        remove(path);
+        add(path, op.value);
+        break;
+      case 'move': {
+        const from = parse(op.from);
+        const value = get(from);
+        remove(from);
+        add(path, value);
+        break;
+      }
+      case 'copy':
+        add(path, structuredClone(get(parse(op.from))));
+        break;
+      case 'test':
+        if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) throw new Error(`testing value /${path.join('/')} failed`);
+        break;
+      default:
+        throw new Error(`Unexpected kind: ${op.op}`);
     }
   }
   return doc;

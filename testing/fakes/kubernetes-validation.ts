@@ -23,20 +23,26 @@ export function status(code: number, reason: string, message: string, details: J
 export function validate(plural: string, body: Json, existing?: Json): string | undefined {
   const name = body.metadata?.name;
   const nameRule = plural === 'namespaces' || plural === 'services' ? DNS_LABEL : DNS_SUBDOMAIN;
-  if (typeof name !== 'string' || !nameRule.test(name)) return `metadata.name: Invalid value: "${name}": must be a lowercase RFC 1123 ${nameRule === DNS_LABEL ? 'label' : 'subdomain'}`;
+  if (typeof name !== 'string' || !nameRule.test(name))
+    return `metadata.name: Invalid value: "${name}": must be a lowercase RFC 1123 ${nameRule === DNS_LABEL ? 'label' : 'subdomain'}`;
   for (const [key, value] of Object.entries((body.metadata.labels ?? {}) as Record<string, string>)) {
-    if (!LABEL_VALUE.test(String(value)) || key.split('/').pop()!.length > 63) return `metadata.labels: Invalid value: "${value}" for key "${key}"`;
+    if (!LABEL_VALUE.test(String(value)) || key.split('/').pop()!.length > 63)
+      return `metadata.labels: Invalid value: "${value}" for key "${key}"`;
   }
   if (plural === 'deployments') {
     const selector = body.spec?.selector?.matchLabels ?? {};
     const labels = body.spec?.template?.metadata?.labels ?? {};
     if (!Object.keys(selector).length) return 'spec.selector: Required value';
-    if (Object.entries(selector).some(([k, v]) => labels[k] !== v)) return 'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`';
-    if (existing && JSON.stringify(existing.spec.selector) !== JSON.stringify(body.spec.selector)) return 'spec.selector: Invalid value: field is immutable';
+    if (Object.entries(selector).some(([k, v]) => labels[k] !== v))
+      return 'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`';
+    if (existing && JSON.stringify(existing.spec.selector) !== JSON.stringify(body.spec.selector))
+      return 'spec.selector: Invalid value: field is immutable';
   }
-  if (plural === 'services' && existing && body.spec?.clusterIP && body.spec.clusterIP !== existing.spec.clusterIP) return 'spec.clusterIP: Invalid value: field is immutable';
+  if (plural === 'services' && existing && body.spec?.clusterIP && body.spec.clusterIP !== existing.spec.clusterIP)
+    return 'spec.clusterIP: Invalid value: field is immutable';
   if (plural === 'ingresses') {
-    for (const rule of (body.spec?.rules ?? []) as Json[]) if (rule.host && !DNS_SUBDOMAIN.test(rule.host)) return `spec.rules[0].host: Invalid value: "${rule.host}"`;
+    for (const rule of (body.spec?.rules ?? []) as Json[])
+      if (rule.host && !DNS_SUBDOMAIN.test(rule.host)) return `spec.rules[0].host: Invalid value: "${rule.host}"`;
   }
   return undefined;
 }

@@ -76,7 +76,14 @@ export class WatchedMap extends Map<string, Json> {
     const existed = this.has(name);
     super.set(name, object);
     // Map's constructor may call set before the fields exist.
-    if (this.log) this.log.record({ rv: Number(object.metadata?.resourceVersion ?? 0), type: existed ? 'MODIFIED' : 'ADDED', plural: this.plural, namespace: this.namespace, object });
+    if (this.log)
+      this.log.record({
+        rv: Number(object.metadata?.resourceVersion ?? 0),
+        type: existed ? 'MODIFIED' : 'ADDED',
+        plural: this.plural,
+        namespace: this.namespace,
+        object,
+      });
     return this;
   }
   override delete(name: string): boolean {
@@ -84,7 +91,13 @@ export class WatchedMap extends Map<string, Json> {
     const deleted = super.delete(name);
     if (object && this.log) {
       const rv = this.nextResourceVersion();
-      this.log.record({ rv: Number(rv), type: 'DELETED', plural: this.plural, namespace: this.namespace, object: { ...object, metadata: { ...object.metadata, resourceVersion: rv } } });
+      this.log.record({
+        rv: Number(rv),
+        type: 'DELETED',
+        plural: this.plural,
+        namespace: this.namespace,
+        object: { ...object, metadata: { ...object.metadata, resourceVersion: rv } },
+      });
     }
     return deleted;
   }
@@ -106,7 +119,8 @@ export function watchResponse(changes: ReturnType<typeof createWatchLog>, reques
   const rv = request.query.get('resourceVersion');
   const line = (e: { type: string; object: Json }) => `${JSON.stringify({ type: e.type, object: e.object })}\n`;
   const timeoutMs = Number(request.query.get('timeoutSeconds') ?? 300) * 1000;
-  const mine = (e: WatchEvent) => e.plural === target.plural && (!target.namespace || e.namespace === target.namespace) && target.matches(e.object);
+  const mine = (e: WatchEvent) =>
+    e.plural === target.plural && (!target.namespace || e.namespace === target.namespace) && target.matches(e.object);
   return {
     status: 200,
     stream: async (write, signal) => {
@@ -115,7 +129,9 @@ export function watchResponse(changes: ReturnType<typeof createWatchLog>, reques
         since = target.resourceVersion();
         for (const object of target.current()) write(line({ type: 'ADDED', object }));
       } else if (since < changes.oldest()) {
-        return write(line({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rv} (${changes.oldest()})`).body as Json }));
+        return write(
+          line({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rv} (${changes.oldest()})`).body as Json }),
+        );
       }
       const deadline = Date.now() + timeoutMs;
       while (!signal.aborted && !target.isClosed() && Date.now() < deadline) {

@@ -32,7 +32,13 @@ export function createSecretManagerState(callers?: Callers) {
   const secrets = new Map<string, StoredSecret>();
 
   function view(secret: StoredSecret) {
-    return { name: secret.name, labels: clone(secret.labels), replication: clone(secret.replication), createTime: secret.createTime, etag: secret.etag };
+    return {
+      name: secret.name,
+      labels: clone(secret.labels),
+      replication: clone(secret.replication),
+      createTime: secret.createTime,
+      etag: secret.etag,
+    };
   }
 
   function matches(secret: StoredSecret, filter: string): boolean {
@@ -52,7 +58,11 @@ export function createSecretManagerState(callers?: Callers) {
     if (callers && !callers.isPlatform(caller)) {
       // A tenant's identity may only read versions of secrets it was granted.
       m = /^\/v1\/(projects\/[^/]+\/secrets\/[^/:]+)\/versions\/[^/:]+:access$/.exec(path);
-      if (!m || !caller || !canAccess(caller, m[1])) return googleError('PERMISSION_DENIED', `Permission 'secretmanager.versions.access' denied for resource '${m?.[1] ?? path.slice(4)}' (or it may not exist).`);
+      if (!m || !caller || !canAccess(caller, m[1]))
+        return googleError(
+          'PERMISSION_DENIED',
+          `Permission 'secretmanager.versions.access' denied for resource '${m?.[1] ?? path.slice(4)}' (or it may not exist).`,
+        );
     }
     if ((m = /^\/v1\/(projects\/[^/]+\/secrets\/[^/:]+):(getIamPolicy|setIamPolicy)$/.exec(path))) {
       const secret = secrets.get(m[1]);
@@ -85,7 +95,15 @@ export function createSecretManagerState(callers?: Callers) {
         if (bad) return googleError('INVALID_ARGUMENT', `Invalid ${bad}.`);
         const name = `${parent}/secrets/${id}`;
         if (secrets.has(name)) return googleError('ALREADY_EXISTS', `Secret [${name}] already exists.`);
-        const secret: StoredSecret = { name, labels: body.labels ?? {}, replication: body.replication, createTime: new Date().toISOString(), etag: `"${Date.now().toString(16)}"`, versions: [], policy: emptyPolicy() };
+        const secret: StoredSecret = {
+          name,
+          labels: body.labels ?? {},
+          replication: body.replication,
+          createTime: new Date().toISOString(),
+          etag: `"${Date.now().toString(16)}"`,
+          versions: [],
+          policy: emptyPolicy(),
+        };
         secrets.set(name, secret);
         return { status: 200, body: view(secret) };
       }
@@ -97,7 +115,10 @@ export function createSecretManagerState(callers?: Callers) {
       if (typeof data !== 'string') return googleError('INVALID_ARGUMENT', 'SecretPayload.data must be set.');
       secret.versions.push({ data, createTime: new Date().toISOString(), state: 'ENABLED' });
       const number = secret.versions.length;
-      return { status: 200, body: { name: `${secret.name}/versions/${number}`, createTime: secret.versions[number - 1].createTime, state: 'ENABLED' } };
+      return {
+        status: 200,
+        body: { name: `${secret.name}/versions/${number}`, createTime: secret.versions[number - 1].createTime, state: 'ENABLED' },
+      };
     }
     if ((m = /^\/v1\/(projects\/[^/]+\/secrets\/[^/:]+)\/versions\/([^/:]+):access$/.exec(path)) && method === 'GET') {
       const secret = secrets.get(m[1]);

@@ -27,12 +27,27 @@ const signUpAgain = (label = 'Sign up again', href = '/signup.html', variant = '
 );
 
 async function activate(): Promise<Outcome> {
-  if (!token) return { heading: 'No activation link', kind: 'error', body: 'Open this page from the link in your activation email.', actions: signUpAgain('Sign up') };
+  if (!token)
+    return {
+      heading: 'No activation link',
+      kind: 'error',
+      body: 'Open this page from the link in your activation email.',
+      actions: signUpAgain('Sign up'),
+    };
   let res: Response;
   try {
-    res = await fetch('/api/activate', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ token }) });
+    res = await fetch('/api/activate', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ token }),
+    });
   } catch {
-    return { heading: 'We could not reach the server', kind: 'error', body: 'Check your connection and try again.', actions: <RetryButton /> };
+    return {
+      heading: 'We could not reach the server',
+      kind: 'error',
+      body: 'Check your connection and try again.',
+      actions: <RetryButton />,
+    };
   }
   const body = await res.json().catch(() => null);
   switch (res.status) {
@@ -53,13 +68,25 @@ async function activate(): Promise<Outcome> {
           user,
           body: (
             <>
-              Welcome back, <strong>{email}</strong>. You have {tenants.length === 1 ? <>a tenant, <strong>{tenants[0].name}</strong></> : `${tenants.length} tenants`}. This browser keeps you signed in until you sign out.
+              Welcome back, <strong>{email}</strong>. You have{' '}
+              {tenants.length === 1 ? (
+                <>
+                  a tenant, <strong>{tenants[0].name}</strong>
+                </>
+              ) : (
+                `${tenants.length} tenants`
+              )}
+              . This browser keeps you signed in until you sign out.
             </>
           ),
           actions: (
             <>
-              <a href="/tenants.html" className="btn btn-primary" autoFocus>Go to my tenants</a>
-              <a href={next || '/launch.html'} className="btn btn-secondary">Launch another tenant</a>
+              <a href="/tenants.html" className="btn btn-primary" autoFocus>
+                Go to my tenants
+              </a>
+              <a href={next || '/launch.html'} className="btn btn-secondary">
+                Launch another tenant
+              </a>
             </>
           ),
         };
@@ -70,7 +97,8 @@ async function activate(): Promise<Outcome> {
         user,
         body: (
           <>
-            Welcome, <strong>{email}</strong>. You are signed in. Press Launch to create your first tenant: its demo, test and live environments.
+            Welcome, <strong>{email}</strong>. You are signed in. Press Launch to create your first tenant: its demo, test and live
+            environments.
           </>
         ),
         actions: (
@@ -78,24 +106,50 @@ async function activate(): Promise<Outcome> {
             <a href={next || '/launch.html'} id="launch" className="btn btn-primary" autoFocus>
               Launch
             </a>
-            {user?.role === 'admin' && <a href="/portal.html" className="btn btn-secondary">Open the portal</a>}
+            {user?.role === 'admin' && (
+              <a href="/portal.html" className="btn btn-secondary">
+                Open the portal
+              </a>
+            )}
           </>
         ),
       };
     }
     case 410:
-      return { heading: 'This link has expired', kind: 'error', body: 'Activation links work for 24 hours. Sign up again and we will send you a new one.', actions: signUpAgain() };
+      return {
+        heading: 'This link has expired',
+        kind: 'error',
+        body: 'Activation links work for 24 hours. Sign up again and we will send you a new one.',
+        actions: signUpAgain(),
+      };
     case 409:
       return {
         heading: 'Already activated',
         kind: 'ok',
         body: 'This link was already used, so your account is already active. If this browser does not have you signed in, ask for a new sign-in link.',
-        actions: <><a href="/tenants.html" className="btn btn-primary">Go to my tenants</a>{signUpAgain('Get a sign-in link', '/signup.html?mode=signin', 'secondary')}</>,
+        actions: (
+          <>
+            <a href="/tenants.html" className="btn btn-primary">
+              Go to my tenants
+            </a>
+            {signUpAgain('Get a sign-in link', '/signup.html?mode=signin', 'secondary')}
+          </>
+        ),
       };
     case 400:
-      return { heading: 'This link is not valid', kind: 'error', body: 'It may be incomplete, or replaced by a newer link we sent you. Use the newest email, or sign up again.', actions: signUpAgain() };
+      return {
+        heading: 'This link is not valid',
+        kind: 'error',
+        body: 'It may be incomplete, or replaced by a newer link we sent you. Use the newest email, or sign up again.',
+        actions: signUpAgain(),
+      };
     case 429:
-      return { heading: 'Too many attempts', kind: 'error', body: `Please try again ${describeWait(Number(res.headers.get('Retry-After')) || null)}.`, actions: null };
+      return {
+        heading: 'Too many attempts',
+        kind: 'error',
+        body: `Please try again ${describeWait(Number(res.headers.get('Retry-After')) || null)}.`,
+        actions: null,
+      };
     default: {
       const reference = res.headers.get('X-Request-Id');
       return {
@@ -115,7 +169,11 @@ async function activate(): Promise<Outcome> {
 
 function RetryButton() {
   return (
-    <button type="button" className="btn btn-primary" onClick={() => location.replace(`${location.pathname}?token=${encodeURIComponent(token ?? '')}`)}>
+    <button
+      type="button"
+      className="btn btn-primary"
+      onClick={() => location.replace(`${location.pathname}?token=${encodeURIComponent(token ?? '')}`)}
+    >
       Try again
     </button>
   );
@@ -138,7 +196,13 @@ function Activate() {
           {outcome?.heading ?? 'Checking your link…'}
         </h1>
         <div role="status" aria-live="polite" aria-busy={!outcome} className="mt-4">
-          {outcome ? <Notice kind={outcome.kind}><p>{outcome.body}</p></Notice> : <Spinner label="One moment while we check your link." />}
+          {outcome ? (
+            <Notice kind={outcome.kind}>
+              <p>{outcome.body}</p>
+            </Notice>
+          ) : (
+            <Spinner label="One moment while we check your link." />
+          )}
         </div>
         {outcome?.actions && <p className="mt-6 flex flex-wrap gap-3">{outcome.actions}</p>}
       </div>

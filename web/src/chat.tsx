@@ -18,7 +18,13 @@ type Item =
   | { kind: 'confirm'; id: string; action: string; summary: string; state: 'open' | 'sent' | 'confirmed' | 'cancelled' }
   | { kind: 'error'; message: string };
 
-const EXAMPLES = ['list my tenants', 'create a tenant called shop', 'status of shop', 'show the logs of shop', 'what did shop cost this month'];
+const EXAMPLES = [
+  'list my tenants',
+  'create a tenant called shop',
+  'status of shop',
+  'show the logs of shop',
+  'what did shop cost this month',
+];
 
 /** What the assistant is doing, in words (the actions' internal names never show). */
 const ACTION_WORDS: Record<string, string> = {
@@ -36,13 +42,18 @@ const ACTION_WORDS: Record<string, string> = {
 };
 const describeAction = (action: string) => ACTION_WORDS[action] ?? 'Working';
 
-interface Stored { conversationId?: string; items: Item[] }
+interface Stored {
+  conversationId?: string;
+  items: Item[];
+}
 
 function readStored(key: string): Stored {
   try {
     const stored = JSON.parse(localStorage.getItem(key) ?? 'null') as Stored | null;
     // A confirmation left mid-flight by a reload is open again: its outcome was not seen.
-    return stored ? { ...stored, items: stored.items.map((x) => (x.kind === 'confirm' && x.state === 'sent' ? { ...x, state: 'open' } : x)) } : { items: [] };
+    return stored
+      ? { ...stored, items: stored.items.map((x) => (x.kind === 'confirm' && x.state === 'sent' ? { ...x, state: 'open' } : x)) }
+      : { items: [] };
   } catch {
     return { items: [] };
   }
@@ -69,16 +80,22 @@ function Chat({ user }: { user: SignedInUser }) {
   const appendText = (text: string) =>
     setItems((all) => {
       const last = all.at(-1);
-      return last?.kind === 'assistant' ? [...all.slice(0, -1), { ...last, text: last.text + text }] : [...all, { kind: 'assistant', text }];
+      return last?.kind === 'assistant'
+        ? [...all.slice(0, -1), { ...last, text: last.text + text }]
+        : [...all, { kind: 'assistant', text }];
     });
 
   function onEvent(m: SseMessage) {
     const data = JSON.parse(m.data || '{}');
     switch (m.event) {
-      case 'text': return appendText(data.text ?? '');
-      case 'action': return push({ kind: 'action', action: data.action });
-      case 'result': return push({ kind: 'result', action: data.action, summary: data.summary, display: data.display });
-      case 'confirmation_required': return push({ kind: 'confirm', id: data.id, action: data.action, summary: data.summary, state: 'open' });
+      case 'text':
+        return appendText(data.text ?? '');
+      case 'action':
+        return push({ kind: 'action', action: data.action });
+      case 'result':
+        return push({ kind: 'result', action: data.action, summary: data.summary, display: data.display });
+      case 'confirmation_required':
+        return push({ kind: 'confirm', id: data.id, action: data.action, summary: data.summary, state: 'open' });
       case 'error':
         failed.current = true;
         return push({ kind: 'error', message: data.error?.message ?? 'Something went wrong.' });
@@ -102,7 +119,9 @@ function Chat({ user }: { user: SignedInUser }) {
     } finally {
       // A reply that repeats a result or error of the same turn is shown once.
       setItems((all) => {
-        const said = new Set(all.slice(start).flatMap((x) => (x.kind === 'result' ? [x.summary.trim()] : x.kind === 'error' ? [x.message.trim()] : [])));
+        const said = new Set(
+          all.slice(start).flatMap((x) => (x.kind === 'result' ? [x.summary.trim()] : x.kind === 'error' ? [x.message.trim()] : [])),
+        );
         return all.filter((x, i) => i < start || x.kind !== 'assistant' || !said.has(x.text.trim()));
       });
       setBusy(false);
@@ -121,7 +140,8 @@ function Chat({ user }: { user: SignedInUser }) {
   }
 
   function decide(id: string, confirmed: boolean) {
-    const mark = (state: 'open' | 'sent' | 'confirmed' | 'cancelled') => setItems((all) => all.map((x) => (x.kind === 'confirm' && x.id === id ? { ...x, state } : x)));
+    const mark = (state: 'open' | 'sent' | 'confirmed' | 'cancelled') =>
+      setItems((all) => all.map((x) => (x.kind === 'confirm' && x.id === id ? { ...x, state } : x)));
     if (!confirmed) {
       mark('cancelled');
       return push({ kind: 'assistant', text: 'Cancelled: nothing was changed.' });
@@ -135,14 +155,37 @@ function Chat({ user }: { user: SignedInUser }) {
     <div className="flex flex-col gap-4">
       <div className="flex flex-wrap items-center justify-between gap-2">
         <h1>Chat</h1>
-        <Button small variant="secondary" onClick={() => { localStorage.removeItem(storeKey); setConversationId(undefined); setItems([]); }}>New conversation</Button>
+        <Button
+          small
+          variant="secondary"
+          onClick={() => {
+            localStorage.removeItem(storeKey);
+            setConversationId(undefined);
+            setItems([]);
+          }}
+        >
+          New conversation
+        </Button>
       </div>
       <div role="log" aria-live="polite" aria-label="Conversation" className="card min-h-64 space-y-3">
         {items.length === 0 && (
           <div className="text-sm text-slate-600">
             <p>Ask me to manage your tenants. For example:</p>
             <ul className="mt-2 flex flex-wrap gap-2">
-              {EXAMPLES.map((x) => <li key={x}><button type="button" className="btn btn-secondary btn-small" onClick={() => { input.current!.value = x; input.current!.focus(); }}>{x}</button></li>)}
+              {EXAMPLES.map((x) => (
+                <li key={x}>
+                  <button
+                    type="button"
+                    className="btn btn-secondary btn-small"
+                    onClick={() => {
+                      input.current!.value = x;
+                      input.current!.focus();
+                    }}
+                  >
+                    {x}
+                  </button>
+                </li>
+              ))}
             </ul>
           </div>
         )}
@@ -155,11 +198,27 @@ function Chat({ user }: { user: SignedInUser }) {
       </div>
       <form onSubmit={send} className="flex flex-col gap-2 sm:flex-row sm:items-end">
         <div className="flex-1">
-          <label htmlFor="chat-message" className="label">Message</label>
-          <textarea id="chat-message" ref={input} rows={2} maxLength={4000} className="input resize-y" placeholder="create a tenant called shop"
-            onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); } }} />
+          <label htmlFor="chat-message" className="label">
+            Message
+          </label>
+          <textarea
+            id="chat-message"
+            ref={input}
+            rows={2}
+            maxLength={4000}
+            className="input resize-y"
+            placeholder="create a tenant called shop"
+            onKeyDown={(e) => {
+              if (e.key === 'Enter' && !e.shiftKey) {
+                e.preventDefault();
+                send();
+              }
+            }}
+          />
         </div>
-        <Button type="submit" busy={busy} busyLabel="Sending…">Send</Button>
+        <Button type="submit" busy={busy} busyLabel="Sending…">
+          Send
+        </Button>
       </form>
     </div>
   );
@@ -168,9 +227,19 @@ function Chat({ user }: { user: SignedInUser }) {
 function ChatItem({ item, busy, onDecide }: { item: Item; busy: boolean; onDecide: (id: string, confirmed: boolean) => void }) {
   switch (item.kind) {
     case 'user':
-      return <p className="ml-auto w-fit max-w-[85%] rounded-2xl rounded-br-sm bg-brand-600 px-3 py-2 text-white"><span className="sr-only">You: </span>{item.text}</p>;
+      return (
+        <p className="ml-auto w-fit max-w-[85%] rounded-2xl rounded-br-sm bg-brand-600 px-3 py-2 text-white">
+          <span className="sr-only">You: </span>
+          {item.text}
+        </p>
+      );
     case 'assistant':
-      return <p className="w-fit max-w-[85%] whitespace-pre-wrap rounded-2xl rounded-bl-sm bg-slate-100 px-3 py-2"><span className="sr-only">Assistant: </span>{item.text}</p>;
+      return (
+        <p className="w-fit max-w-[85%] whitespace-pre-wrap rounded-2xl rounded-bl-sm bg-slate-100 px-3 py-2">
+          <span className="sr-only">Assistant: </span>
+          {item.text}
+        </p>
+      );
     case 'action':
       return <p className="text-xs text-slate-500">{describeAction(item.action)}…</p>;
     case 'result':
@@ -181,17 +250,36 @@ function ChatItem({ item, busy, onDecide }: { item: Item; busy: boolean; onDecid
         </div>
       );
     case 'error':
-      return <div className="notice notice-error" role="alert">{item.message}</div>;
+      return (
+        <div className="notice notice-error" role="alert">
+          {item.message}
+        </div>
+      );
     case 'confirm':
       return (
         <div className="notice notice-info space-y-2">
-          <p><strong>Please confirm:</strong> {item.summary}</p>
+          <p>
+            <strong>Please confirm:</strong> {item.summary}
+          </p>
           {item.state === 'open' || item.state === 'sent' ? (
             <div className="flex gap-2">
-              <Button small variant="danger" disabled={busy} busy={item.state === 'sent'} busyLabel="Running…" onClick={() => onDecide(item.id, true)}>Confirm</Button>
-              <Button small variant="secondary" disabled={busy} onClick={() => onDecide(item.id, false)}>Cancel</Button>
+              <Button
+                small
+                variant="danger"
+                disabled={busy}
+                busy={item.state === 'sent'}
+                busyLabel="Running…"
+                onClick={() => onDecide(item.id, true)}
+              >
+                Confirm
+              </Button>
+              <Button small variant="secondary" disabled={busy} onClick={() => onDecide(item.id, false)}>
+                Cancel
+              </Button>
             </div>
-          ) : <p className="text-xs text-slate-600">{item.state === 'confirmed' ? 'Confirmed.' : 'Cancelled.'}</p>}
+          ) : (
+            <p className="text-xs text-slate-600">{item.state === 'confirmed' ? 'Confirmed.' : 'Cancelled.'}</p>
+          )}
         </div>
       );
   }

@@ -45,15 +45,17 @@ function Device({ user }: { user: SignedInUser }) {
   if (outcome?.kind === 'denied') {
     return (
       <Notice kind="info" title="Sign-in denied" className="mt-4">
-        <p role="status">The terminal that showed <strong>{code}</strong> was not signed in.</p>
+        <p role="status">
+          The terminal that showed <strong>{code}</strong> was not signed in.
+        </p>
       </Notice>
     );
   }
   return (
     <form className="mt-4 max-w-md space-y-4" onSubmit={(e) => decide('approve', e)}>
       <p>
-        A terminal asks to sign in to tenantplane as <strong>{user.email}</strong>. Approve only if you just ran <code>tenantplane login</code> and it shows this
-        code.
+        A terminal asks to sign in to tenantplane as <strong>{user.email}</strong>. Approve only if you just ran{' '}
+        <code>tenantplane login</code> and it shows this code.
       </p>
       <Field
         label="Code shown in your terminal"
@@ -84,4 +86,13 @@ function Device({ user }: { user: SignedInUser }) {
   );
 }
 
-mount(<SignedInPage title="Approve a CLI sign-in">{(user) => (<><h1>Approve a CLI sign-in</h1><Device user={user} /></>)}</SignedInPage>);
+mount(
+  <SignedInPage title="Approve a CLI sign-in">
+    {(user) => (
+      <>
+        <h1>Approve a CLI sign-in</h1>
+        <Device user={user} />
+      </>
+    )}
+  </SignedInPage>,
+);

@@ -4,7 +4,10 @@ import { Layout, mount, useSession } from './ui/layout.tsx';
 const FEATURES: [string, string][] = [
   ['Launch in seconds', 'Sign up, confirm your email, press Launch: Demo, Test and Live environments, each with its own URL.'],
   ['Run the whole life', 'Deploy, suspend and resume, secrets, logs, costs and deletion from one place.'],
-  ['Ask in plain words', 'The chat turns "create a tenant called shop" into the same safe actions, with confirmation for anything destructive.'],
+  [
+    'Ask in plain words',
+    'The chat turns "create a tenant called shop" into the same safe actions, with confirmation for anything destructive.',
+  ],
 ];
 
 function Home() {
@@ -19,8 +22,12 @@ function Home() {
         </p>
         {session.status === 'signed-in' ? (
           <div className="mt-8 flex flex-wrap gap-3">
-            <a href="/tenants.html" className="btn btn-primary">Go to my tenants</a>
-            <a href="/launch.html" className="btn btn-secondary">Launch a tenant</a>
+            <a href="/tenants.html" className="btn btn-primary">
+              Go to my tenants
+            </a>
+            <a href="/launch.html" className="btn btn-secondary">
+              Launch a tenant
+            </a>
           </div>
         ) : (
           <div className="mt-8 flex flex-wrap gap-3">

@@ -14,13 +14,19 @@ import { SignedInPage, mount } from './ui/layout.tsx';
 import { CredentialsPanel, rememberCredentialsLink } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
 
-type Phase = { kind: 'form' } | { kind: 'running'; tenant: Tenant } | { kind: 'ready'; tenant: Tenant } | { kind: 'failed'; tenant: Tenant; message: string };
+type Phase =
+  | { kind: 'form' }
+  | { kind: 'running'; tenant: Tenant }
+  | { kind: 'ready'; tenant: Tenant }
+  | { kind: 'failed'; tenant: Tenant; message: string };
 
 /** Milestones of one provisioning run: three for the tenant, three per environment. */
 function progressOf(events: TenantEvent[], envs: EnvName[]): number {
   const perEnv = ['infrastructure_ready', 'deploy_started', 'environment_ready'];
   const whole = ['provisioning_started', 'secrets_stored', 'tenant_ready'];
-  const done = new Set(events.filter((e) => whole.includes(e.type) || (e.env && perEnv.includes(e.type))).map((e) => `${e.type}:${e.env ?? ''}`));
+  const done = new Set(
+    events.filter((e) => whole.includes(e.type) || (e.env && perEnv.includes(e.type))).map((e) => `${e.type}:${e.env ?? ''}`),
+  );
   return done.size / (whole.length + perEnv.length * envs.length);
 }
 
@@ -39,7 +45,10 @@ function Launch({ user }: { user: SignedInUser }) {
   useEffect(() => () => stop.current.abort(), []);
   useEffect(() => {
     if (!watchId) return;
-    api<{ tenant: Tenant }>(tenantPath(watchId)).then(({ tenant }) => watch(tenant), (err) => setErrors({ form: describeError(err) }));
+    api<{ tenant: Tenant }>(tenantPath(watchId)).then(
+      ({ tenant }) => watch(tenant),
+      (err) => setErrors({ form: describeError(err) }),
+    );
   }, [watchId]);
   useEffect(() => {
     if (phase.kind === 'ready' || phase.kind === 'failed') outcomeHeading.current?.focus();
@@ -48,9 +57,19 @@ function Launch({ user }: { user: SignedInUser }) {
   async function watch(tenant: Tenant) {
     setPhase({ kind: 'running', tenant });
     try {
-      const result = await followOperation(tenant.id, 'provision', (e) => setEvents((all) => (all.some((x) => x.id === e.id) ? all : [...all, e])), stop.current.signal, setConnection);
+      const result = await followOperation(
+        tenant.id,
+        'provision',
+        (e) => setEvents((all) => (all.some((x) => x.id === e.id) ? all : [...all, e])),
+        stop.current.signal,
+        setConnection,
+      );
       const latest = (await api<{ tenant: Tenant }>(tenantPath(tenant.id))).tenant;
-      setPhase(result.outcome === 'done' ? { kind: 'ready', tenant: latest } : { kind: 'failed', tenant: latest, message: latest.error?.message ?? result.event.message });
+      setPhase(
+        result.outcome === 'done'
+          ? { kind: 'ready', tenant: latest }
+          : { kind: 'failed', tenant: latest, message: latest.error?.message ?? result.event.message },
+      );
     } catch (err) {
       if ((err as Error).name !== 'AbortError') setPhase({ kind: 'failed', tenant, message: describeError(err) });
     }
@@ -62,7 +81,8 @@ function Launch({ user }: { user: SignedInUser }) {
     const name = String(data.get('name') ?? '').trim();
     const environments = ENV_NAMES.filter((env) => data.getAll('environments').includes(env));
     const next: typeof errors = {};
-    if (!/^[a-z][a-z0-9-]{1,28}[a-z0-9]$/.test(name)) next.name = 'Use 3 to 30 lowercase letters, digits or dashes, starting with a letter.';
+    if (!/^[a-z][a-z0-9-]{1,28}[a-z0-9]$/.test(name))
+      next.name = 'Use 3 to 30 lowercase letters, digits or dashes, starting with a letter.';
     if (environments.length === 0) next.environments = 'Choose at least one environment.';
     setErrors(next);
     if (Object.keys(next).length > 0) return;
@@ -98,13 +118,28 @@ function Launch({ user }: { user: SignedInUser }) {
       <h1>{tenant ? (phase.kind === 'ready' ? `${tenant.name} is ready` : `Launching ${tenant.name}`) : 'Launch your tenant'}</h1>
       {phase.kind === 'form' && !watchId && (
         <form noValidate onSubmit={submit} className="card mt-6 space-y-5">
-          <p className="text-slate-600">Signed in as <strong>{user.email}</strong>. Choose a name for your tenant: you will find it by this name in My tenants, the chat and the CLI.</p>
-          <Field label="Name" name="name" defaultValue={suggestTenantName(profile.email === user.email ? profile.company : undefined, user.email)} autoComplete="off" spellCheck={false} maxLength={30} hint="3–30 lowercase letters, digits or dashes." error={errors.name} />
+          <p className="text-slate-600">
+            Signed in as <strong>{user.email}</strong>. Choose a name for your tenant: you will find it by this name in My tenants, the chat
+            and the CLI.
+          </p>
+          <Field
+            label="Name"
+            name="name"
+            defaultValue={suggestTenantName(profile.email === user.email ? profile.company : undefined, user.email)}
+            autoComplete="off"
+            spellCheck={false}
+            maxLength={30}
+            hint="3–30 lowercase letters, digits or dashes."
+            error={errors.name}
+          />
           <fieldset>
             <legend className="label">Environments</legend>
             <div className="flex flex-wrap gap-3">
               {ENV_NAMES.map((env) => (
-                <label key={env} className="flex items-center gap-2 rounded-lg border border-slate-200 px-3 py-2 has-[:checked]:border-brand-500 has-[:checked]:bg-brand-50">
+                <label
+                  key={env}
+                  className="flex items-center gap-2 rounded-lg border border-slate-200 px-3 py-2 has-[:checked]:border-brand-500 has-[:checked]:bg-brand-50"
+                >
                   <input type="checkbox" name="environments" value={env} defaultChecked className="accent-brand-600" />
                   {ENV_LABELS[env]}
                 </label>
@@ -120,18 +155,32 @@ function Launch({ user }: { user: SignedInUser }) {
           </Button>
         </form>
       )}
-      {phase.kind === 'form' && watchId && <div role="status" className="mt-4">{errors.form ? <Notice kind="error">{errors.form}</Notice> : 'Loading…'}</div>}
+      {phase.kind === 'form' && watchId && (
+        <div role="status" className="mt-4">
+          {errors.form ? <Notice kind="error">{errors.form}</Notice> : 'Loading…'}
+        </div>
+      )}
       {tenant && (
         <section className="card mt-6 space-y-4" aria-labelledby="progress-title">
           <h2 id="progress-title">Progress</h2>
           <ProgressBar value={phase.kind === 'ready' ? 1 : progressOf(events, tenant.environments)} label={`Provisioning ${tenant.name}`} />
           <p className="text-sm text-slate-600" aria-live="polite">
-            {phase.kind === 'running' && (connection === 'live' ? 'Working… each step appears below as it happens.' : 'Connection lost; reconnecting without missing a step…')}
+            {phase.kind === 'running' &&
+              (connection === 'live'
+                ? 'Working… each step appears below as it happens.'
+                : 'Connection lost; reconnecting without missing a step…')}
           </p>
-          <ol role="log" aria-live="polite" aria-label="Provisioning events" className="max-h-80 space-y-1 overflow-y-auto rounded-lg bg-slate-50 p-3 text-sm">
+          <ol
+            role="log"
+            aria-live="polite"
+            aria-label="Provisioning events"
+            className="max-h-80 space-y-1 overflow-y-auto rounded-lg bg-slate-50 p-3 text-sm"
+          >
             {events.map((e) => (
               <li key={e.id} className={`flex gap-3 ${e.type.endsWith('_failed') ? 'text-red-800' : ''}`}>
-                <time className="mono shrink-0 pt-0.5 text-slate-500" dateTime={e.at}>{formatTime(e.at)}</time>
+                <time className="mono shrink-0 pt-0.5 text-slate-500" dateTime={e.at}>
+                  {formatTime(e.at)}
+                </time>
                 <span>{e.message}</span>
               </li>
             ))}
@@ -140,7 +189,9 @@ function Launch({ user }: { user: SignedInUser }) {
       )}
       {phase.kind === 'ready' && (
         <section className="card mt-6 space-y-4" aria-labelledby="ready-title">
-          <h2 id="ready-title" ref={outcomeHeading} tabIndex={-1} className="outline-none">Your environments are ready</h2>
+          <h2 id="ready-title" ref={outcomeHeading} tabIndex={-1} className="outline-none">
+            Your environments are ready
+          </h2>
           <ul className="grid gap-3 sm:grid-cols-3">
             {phase.tenant.environments.map((env) => (
               <li key={env}>
@@ -155,16 +206,22 @@ function Launch({ user }: { user: SignedInUser }) {
             ))}
           </ul>
           <CredentialsPanel tenant={phase.tenant} />
-          <p><a href="/tenants.html">Manage it in My tenants</a></p>
+          <p>
+            <a href="/tenants.html">Manage it in My tenants</a>
+          </p>
         </section>
       )}
       {phase.kind === 'failed' && (
         <section className="mt-6" aria-labelledby="failed-title">
           <Notice kind="error">
-            <h2 id="failed-title" ref={outcomeHeading} tabIndex={-1} className="outline-none">Provisioning did not finish</h2>
+            <h2 id="failed-title" ref={outcomeHeading} tabIndex={-1} className="outline-none">
+              Provisioning did not finish
+            </h2>
             <p className="mt-1">{phase.message}</p>
             <p className="mt-3">
-              <Button onClick={() => retry(phase.tenant)} busy={busy} busyLabel="Retrying…">Retry</Button>
+              <Button onClick={() => retry(phase.tenant)} busy={busy} busyLabel="Retrying…">
+                Retry
+              </Button>
             </p>
           </Notice>
         </section>

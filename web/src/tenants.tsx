@@ -3,7 +3,16 @@ import { useEffect, useRef, useState } from 'react';
 import { api } from './lib/api.ts';
 import type { SignedInUser } from './lib/auth.ts';
 import { describeError } from './lib/errors.ts';
-import { ENV_LABELS, OPERATION_PATHS, followOperation, listTenants, tenantPath, type EnvironmentRecord, type OperationName, type Tenant } from './lib/tenants.ts';
+import {
+  ENV_LABELS,
+  OPERATION_PATHS,
+  followOperation,
+  listTenants,
+  tenantPath,
+  type EnvironmentRecord,
+  type OperationName,
+  type Tenant,
+} from './lib/tenants.ts';
 import { ConfirmDialog } from './ui/confirm-dialog.tsx';
 import { Badge, Button, Notice, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
@@ -11,22 +20,31 @@ import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } 
 import { CredentialsPanel } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
 
-
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
   const [error, setError] = useState('');
-  const load = () => listTenants().then((all) => setTenants(all.filter((t) => t.state !== 'deleted')), (err) => setError(describeError(err)));
+  const load = () =>
+    listTenants().then(
+      (all) => setTenants(all.filter((t) => t.state !== 'deleted')),
+      (err) => setError(describeError(err)),
+    );
   useEffect(() => void load(), []);
   return (
     <>
       <div className="flex flex-wrap items-center justify-between gap-3">
         <h1>{user.role === 'admin' ? 'All tenants' : 'My tenants'}</h1>
-        <a href="/launch.html" className="btn btn-primary">New tenant</a>
+        <a href="/launch.html" className="btn btn-primary">
+          New tenant
+        </a>
       </div>
       <div aria-live="polite" className="mt-4">
         {error && <Notice kind="error">{error}</Notice>}
         {!tenants && !error && <Spinner label="Loading your tenants…" />}
-        {tenants?.length === 0 && <Notice kind="info">You have no tenants yet. <a href="/launch.html">Launch one</a>.</Notice>}
+        {tenants?.length === 0 && (
+          <Notice kind="info">
+            You have no tenants yet. <a href="/launch.html">Launch one</a>.
+          </Notice>
+        )}
       </div>
       <ul className="mt-4 space-y-4">
         {tenants?.map((t) => (
@@ -85,7 +103,10 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
       setConfirmDelete(false);
     }
   }
-  const post = (op: OperationName, json: unknown = {}) => () => api(`${path}/${OPERATION_PATHS[op]}`, { method: 'POST', json });
+  const post =
+    (op: OperationName, json: unknown = {}) =>
+    () =>
+      api(`${path}/${OPERATION_PATHS[op]}`, { method: 'POST', json });
 
   const state = tenant.state;
   return (
@@ -95,15 +116,56 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <h2 id={`name-${tenant.id}`} className="flex flex-wrap items-center gap-2">
             {tenant.name} <Badge state={state} />
           </h2>
-          <p className="mono mt-1 text-slate-500">{tenant.id}{tenant.ownerEmail ? ` · ${tenant.ownerEmail}` : ''}</p>
+          <p className="mono mt-1 text-slate-500">
+            {tenant.id}
+            {tenant.ownerEmail ? ` · ${tenant.ownerEmail}` : ''}
+          </p>
         </div>
         <div className="flex flex-wrap gap-2">
-          {state === 'ready' && <Button variant="secondary" busy={running === 'suspend'} busyLabel="Suspending…" disabled={!!running} onClick={() => setConfirmSuspend(true)}>Suspend…</Button>}
-          {state === 'suspended' && <Button variant="secondary" busy={running === 'resume'} busyLabel="Resuming…" disabled={!!running} onClick={() => operate('resume', post('resume'))}>Resume</Button>}
-          {state === 'failed' && <Button variant="secondary" busy={running === 'provision'} busyLabel="Retrying…" disabled={!!running} onClick={() => operate('provision', post('provision'))}>Retry</Button>}
-          {state === 'provisioning' && <a className="btn btn-secondary" href={`/launch.html?tenant=${tenant.id}`}>Watch progress</a>}
-          <Button variant="secondary" aria-expanded={open} aria-controls={`manage-${tenant.id}`} onClick={() => setOpen(!open)}>{open ? 'Close' : 'Manage'}</Button>
-          <Button variant="danger" disabled={!!running || state === 'deleting'} onClick={() => setConfirmDelete(true)}>Delete</Button>
+          {state === 'ready' && (
+            <Button
+              variant="secondary"
+              busy={running === 'suspend'}
+              busyLabel="Suspending…"
+              disabled={!!running}
+              onClick={() => setConfirmSuspend(true)}
+            >
+              Suspend…
+            </Button>
+          )}
+          {state === 'suspended' && (
+            <Button
+              variant="secondary"
+              busy={running === 'resume'}
+              busyLabel="Resuming…"
+              disabled={!!running}
+              onClick={() => operate('resume', post('resume'))}
+            >
+              Resume
+            </Button>
+          )}
+          {state === 'failed' && (
+            <Button
+              variant="secondary"
+              busy={running === 'provision'}
+              busyLabel="Retrying…"
+              disabled={!!running}
+              onClick={() => operate('provision', post('provision'))}
+            >
+              Retry
+            </Button>
+          )}
+          {state === 'provisioning' && (
+            <a className="btn btn-secondary" href={`/launch.html?tenant=${tenant.id}`}>
+              Watch progress
+            </a>
+          )}
+          <Button variant="secondary" aria-expanded={open} aria-controls={`manage-${tenant.id}`} onClick={() => setOpen(!open)}>
+            {open ? 'Close' : 'Manage'}
+          </Button>
+          <Button variant="danger" disabled={!!running || state === 'deleting'} onClick={() => setConfirmDelete(true)}>
+            Delete
+          </Button>
         </div>
       </div>
       <ul className="mt-4 grid gap-2 sm:grid-cols-3" aria-label={`Environments of ${tenant.name}`}>
@@ -115,18 +177,32 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
               <span className="font-medium">{ENV_LABELS[env]}</span>
               <span className="flex items-center gap-2">
                 <Badge state={record?.status ?? 'pending'} label={`${ENV_LABELS[env]}: ${record?.status ?? 'loading'}`} />
-                {url && state === 'ready' && <a href={url} target="_blank" rel="noopener" aria-label={`Open ${ENV_LABELS[env]} of ${tenant.name}`}>Open</a>}
+                {url && state === 'ready' && (
+                  <a href={url} target="_blank" rel="noopener" aria-label={`Open ${ENV_LABELS[env]} of ${tenant.name}`}>
+                    Open
+                  </a>
+                )}
               </span>
             </li>
           );
         })}
       </ul>
-      <div className="mt-3"><PlanSummary planId={tenant.plan} plans={plans} /></div>
+      <div className="mt-3">
+        <PlanSummary planId={tenant.plan} plans={plans} />
+      </div>
       <p role="status" aria-live="polite" className="mt-3 text-sm text-slate-600">
         {running && <Spinner label={progress} />}
       </p>
-      {done && !running && <Notice kind="ok" className="mt-2">{done}</Notice>}
-      {(error || tenant.error) && <Notice kind="error" className="mt-2">{error || tenant.error?.message}</Notice>}
+      {done && !running && (
+        <Notice kind="ok" className="mt-2">
+          {done}
+        </Notice>
+      )}
+      {(error || tenant.error) && (
+        <Notice kind="error" className="mt-2">
+          {error || tenant.error?.message}
+        </Notice>
+      )}
       {open && (
         <div id={`manage-${tenant.id}`} className="mt-6 grid grid-cols-1 gap-8 border-t border-slate-100 pt-6 lg:grid-cols-2 [&>*]:min-w-0">
           <DeploySection tenant={tenant} onDeploy={(image) => operate('deploy', post('deploy', { image }))} />
@@ -136,16 +212,43 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <BillingSection tenant={tenant} />
         </div>
       )}
-      <ConfirmDialog open={confirmSuspend} title={`Suspend ${tenant.name}?`} confirmLabel="Suspend, live included" busy={running === 'suspend'}
-        onCancel={() => setConfirmSuspend(false)} onConfirm={() => operate('suspend', post('suspend'))}>
-        <p>Every environment ({affected(tenant)}) stops{tenant.environments.includes('live') ? <>: <strong>live stops answering your customers</strong> until you resume</> : ' until you resume'}. All data is kept, and resume brings each back at the same address.</p>
+      <ConfirmDialog
+        open={confirmSuspend}
+        title={`Suspend ${tenant.name}?`}
+        confirmLabel="Suspend, live included"
+        busy={running === 'suspend'}
+        onCancel={() => setConfirmSuspend(false)}
+        onConfirm={() => operate('suspend', post('suspend'))}
+      >
+        <p>
+          Every environment ({affected(tenant)}) stops
+          {tenant.environments.includes('live') ? (
+            <>
+              : <strong>live stops answering your customers</strong> until you resume
+            </>
+          ) : (
+            ' until you resume'
+          )}
+          . All data is kept, and resume brings each back at the same address.
+        </p>
       </ConfirmDialog>
-      <ConfirmDialog open={confirmDelete} title={`Delete ${tenant.name}?`} confirmLabel="Delete for good" typeToConfirm={tenant.name} busy={running === 'delete'}
-        onCancel={() => setConfirmDelete(false)} onConfirm={() => operate('delete', () => api(path, { method: 'DELETE' }))}>
+      <ConfirmDialog
+        open={confirmDelete}
+        title={`Delete ${tenant.name}?`}
+        confirmLabel="Delete for good"
+        typeToConfirm={tenant.name}
+        busy={running === 'delete'}
+        onCancel={() => setConfirmDelete(false)}
+        onConfirm={() => operate('delete', () => api(path, { method: 'DELETE' }))}
+      >
         <p>Every environment, its data and its secrets are removed. This cannot be undone.</p>
       </ConfirmDialog>
     </article>
   );
 }
 
-mount(<SignedInPage title="My tenants" wide>{(user) => <Tenants user={user} />}</SignedInPage>);
+mount(
+  <SignedInPage title="My tenants" wide>
+    {(user) => <Tenants user={user} />}
+  </SignedInPage>,
+);

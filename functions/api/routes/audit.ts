@@ -14,10 +14,16 @@ export function auditRoutes(deps: Deps): ApiRoute[] {
       handler: async (ctx, p) => {
         const q = ctx.url.searchParams;
         const tenantId = q.get('tenantId') ?? undefined;
-        if (tenantId !== undefined && !isTenantId(tenantId)) throw new AppError('validation_failed', 'tenantId must be a tenant id like t-abcde23456.', { field: 'tenantId' });
+        if (tenantId !== undefined && !isTenantId(tenantId))
+          throw new AppError('validation_failed', 'tenantId must be a tenant id like t-abcde23456.', { field: 'tenantId' });
         const pageSize = q.get('pageSize');
-        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize)) throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
-        const page = await listAudit(deps.db, signedIn(p), { tenantId, pageSize: pageSize ? Number(pageSize) : undefined, pageToken: q.get('pageToken') ?? undefined });
+        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize))
+          throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
+        const page = await listAudit(deps.db, signedIn(p), {
+          tenantId,
+          pageSize: pageSize ? Number(pageSize) : undefined,
+          pageToken: q.get('pageToken') ?? undefined,
+        });
         return { body: page };
       },
     },

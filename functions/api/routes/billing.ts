@@ -31,7 +31,12 @@ function parseCheckout(body: Record<string, unknown>, planIds: string[]): { plan
     fields.name = 'use 3–30 lowercase letters, digits or dashes, starting with a letter';
   }
   if (Object.keys(fields).length > 0) {
-    throw validationFailed(`The request is not valid: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')}.`, { fields });
+    throw validationFailed(
+      `The request is not valid: ${Object.entries(fields)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')}.`,
+      { fields },
+    );
   }
   return { plan: body.plan as string, name: body.name as string | undefined };
 }
@@ -68,7 +73,10 @@ export function billingRoutes(deps: Deps, services: BillingServices): ApiRoute[]
         return {
           body: {
             provider: payments.provider,
-            plans: plans.map((plan) => ({ ...plan, purchasable: plan.priceMonthly > 0 && Boolean(plan.providerPrices[payments.provider]) })),
+            plans: plans.map((plan) => ({
+              ...plan,
+              purchasable: plan.priceMonthly > 0 && Boolean(plan.providerPrices[payments.provider]),
+            })),
           },
           headers: { 'Cache-Control': 'public, max-age=300' },
         };
@@ -81,12 +89,28 @@ export function billingRoutes(deps: Deps, services: BillingServices): ApiRoute[]
       handler: async (ctx, principal) => {
         const caller = signedIn(principal);
         const { plans, payments } = billing();
-        const input = parseCheckout(await ctx.json(), plans.map((p) => p.id));
+        const input = parseCheckout(
+          await ctx.json(),
+          plans.map((p) => p.id),
+        );
         const plan = plans.find((p) => p.id === input.plan)!;
-        if (plan.priceMonthly === 0) throw validationFailed(`The ${plan.id} plan is free and needs no checkout: launch a tenant on it directly.`, { fields: { plan: 'free plan' } });
+        if (plan.priceMonthly === 0)
+          throw validationFailed(`The ${plan.id} plan is free and needs no checkout: launch a tenant on it directly.`, {
+            fields: { plan: 'free plan' },
+          });
         const priceId = plan.providerPrices[payments.provider];
-        if (!priceId) throw new AppError('unavailable', `The ${plan.id} plan has no ${payments.provider} price id yet: set ${payments.provider.toUpperCase()}_PRICE_${plan.id.toUpperCase()} or PLANS.`);
-        const checkout = await provider(payments.provider).createCheckout({ plan: plan.id, priceId, uid: caller.uid, email: caller.email, name: input.name });
+        if (!priceId)
+          throw new AppError(
+            'unavailable',
+            `The ${plan.id} plan has no ${payments.provider} price id yet: set ${payments.provider.toUpperCase()}_PRICE_${plan.id.toUpperCase()} or PLANS.`,
+          );
+        const checkout = await provider(payments.provider).createCheckout({
+          plan: plan.id,
+          priceId,
+          uid: caller.uid,
+          email: caller.email,
+          name: input.name,
+        });
         return { status: 200, body: { url: checkout.url, id: checkout.id, provider: payments.provider, plan: plan.id } };
       },
     },
@@ -101,7 +125,14 @@ export function billingRoutes(deps: Deps, services: BillingServices): ApiRoute[]
         driver.verify(raw, (name) => ctx.header(name), deps.now().getTime());
         const event = driver.parseEvent(raw);
         const outcome = await handleWebhookEvent(
-          { db: deps.db, now: deps.now, log: ctx.log, tenants: services.tenants, plans: billing().plans, eventTtlDays: billing().payments.eventTtlDays },
+          {
+            db: deps.db,
+            now: deps.now,
+            log: ctx.log,
+            tenants: services.tenants,
+            plans: billing().plans,
+            eventTtlDays: billing().payments.eventTtlDays,
+          },
           event,
         );
         return { status: 200, body: outcome };

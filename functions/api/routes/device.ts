@@ -47,17 +47,25 @@ export interface DeviceRouteOptions {
   intervalSeconds?: number;
 }
 
-const expired = () => new AppError('expired', 'This sign-in code has expired or was already used; run `tenantplane login` again.', { error: 'expired_token' });
-const unknownCode = () => new AppError('invalid_request', 'This device code is not known; run `tenantplane login` again.', { error: 'invalid_grant' });
+const expired = () =>
+  new AppError('expired', 'This sign-in code has expired or was already used; run `tenantplane login` again.', { error: 'expired_token' });
+const unknownCode = () =>
+  new AppError('invalid_request', 'This device code is not known; run `tenantplane login` again.', { error: 'invalid_grant' });
 const noUserCode = () =>
-  new AppError('not_found', 'No sign-in is waiting for this code: check it against your terminal, or run `tenantplane login` again (codes last 10 minutes).');
+  new AppError(
+    'not_found',
+    'No sign-in is waiting for this code: check it against your terminal, or run `tenantplane login` again (codes last 10 minutes).',
+  );
 
 export function deviceRoutes(deps: Deps, options: DeviceRouteOptions = {}): ApiRoute[] {
   const interval = options.intervalSeconds ?? DEVICE_POLL_INTERVAL_S;
 
   async function decide(userCodeInput: unknown, uid: string, decision: 'approved' | 'denied'): Promise<void> {
     const userCode = normalizeUserCode(userCodeInput);
-    if (!userCode) throw new AppError('validation_failed', 'user_code must be the 8-letter code your terminal shows, like BCDF-GHJK.', { fields: { user_code: 'expected XXXX-XXXX' } });
+    if (!userCode)
+      throw new AppError('validation_failed', 'user_code must be the 8-letter code your terminal shows, like BCDF-GHJK.', {
+        fields: { user_code: 'expected XXXX-XXXX' },
+      });
     await enforceRateLimit(deps.db, { key: `device-approve:${uid}`, limit: APPROVALS_PER_HOUR, windowMs: HOUR, now: deps.now() });
     const ref = await findDeviceCodeRefByUserCode(deps.db, userCode);
     if (!ref) throw noUserCode();
@@ -76,12 +84,23 @@ export function deviceRoutes(deps: Deps, options: DeviceRouteOptions = {}): ApiR
       path: '/api/v1/device/code',
       action: 'device.start',
       handler: async (ctx) => {
-        await enforceRateLimit(deps.db, { key: `device:${ctx.ip}`, limit: deps.config.signup.rateLimitPerHour, windowMs: HOUR, now: deps.now() });
+        await enforceRateLimit(deps.db, {
+          key: `device:${ctx.ip}`,
+          limit: deps.config.signup.rateLimitPerHour,
+          windowMs: HOUR,
+          now: deps.now(),
+        });
         const deviceCode = createToken();
         const userCode = createUserCode();
         const now = deps.now();
         const ref = deviceCodeRef(deps.db, deviceCode);
-        const code: DeviceCode = { userCodeHash: hashUserCode(userCode), status: 'pending', interval, createdAt: now, expiresAt: new Date(now.getTime() + DEVICE_CODE_TTL_S * 1000) };
+        const code: DeviceCode = {
+          userCodeHash: hashUserCode(userCode),
+          status: 'pending',
+          interval,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + DEVICE_CODE_TTL_S * 1000),
+        };
         await runKeyedTransaction(deps.db, ref.path, async (tx) => writeDeviceCode(tx, ref, code, false));
         const verificationUri = `${deps.config.publicUrl.replace(/\/+$/, '')}/device.html`;
         return {
@@ -105,7 +124,9 @@ export function deviceRoutes(deps: Deps, options: DeviceRouteOptions = {}): ApiR
       handler: async (ctx) => {
         const deviceCode = (await ctx.json()).device_code;
         if (typeof deviceCode !== 'string' || !TOKEN_PATTERN.test(deviceCode)) {
-          throw new AppError('validation_failed', 'device_code is required: the value POST /api/v1/device/code answered.', { fields: { device_code: 'required' } });
+          throw new AppError('validation_failed', 'device_code is required: the value POST /api/v1/device/code answered.', {
+            fields: { device_code: 'required' },
+          });
         }
         const ref = deviceCodeRef(deps.db, deviceCode);
         const outcome = await runKeyedTransaction(deps.db, ref.path, async (tx) => {
@@ -134,19 +155,27 @@ export function deviceRoutes(deps: Deps, options: DeviceRouteOptions = {}): ApiR
           case 'denied':
             throw new AppError('forbidden', 'The sign-in was denied in the browser.', { error: 'access_denied' });
           case 'slow_down':
-            throw new AppError('rate_limited', `Polling too fast; wait ${outcome.interval} seconds between polls.`, { error: 'slow_down', interval: outcome.interval }).withHeader(
-              'Retry-After',
-              String(outcome.interval),
-            );
+            throw new AppError('rate_limited', `Polling too fast; wait ${outcome.interval} seconds between polls.`, {
+              error: 'slow_down',
+              interval: outcome.interval,
+            }).withHeader('Retry-After', String(outcome.interval));
           case 'pending':
-            return { status: 202, headers: { 'Cache-Control': 'no-store' }, body: { status: 'authorization_pending', interval: outcome.interval } };
+            return {
+              status: 202,
+              headers: { 'Cache-Control': 'no-store' },
+              body: { status: 'authorization_pending', interval: outcome.interval },
+            };
         }
         // Minted now, handed over in this one answer and never stored or logged.
         const auth = await deps.auth();
         const user = await auth.getUser(outcome.uid);
         const customToken = await auth.createCustomToken(outcome.uid);
         ctx.log.info('device sign-in delivered', { uid: outcome.uid });
-        return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: { status: 'approved', custom_token: customToken, uid: user.uid, email: user.email } };
+        return {
+          status: 200,
+          headers: { 'Cache-Control': 'no-store' },
+          body: { status: 'approved', custom_token: customToken, uid: user.uid, email: user.email },
+        };
       },
     },
     {
@@ -178,7 +207,11 @@ export function deviceRoutes(deps: Deps, options: DeviceRouteOptions = {}): ApiR
         const p = signedIn(principal);
         // Firebase revokes per account, not per session: the caller says it knows every session ends.
         if ((await ctx.json()).sessions !== 'all') {
-          throw new AppError('validation_failed', 'Send {"sessions": "all"}: revoking signs this account out everywhere (every CLI and browser).', { fields: { sessions: 'must be "all"' } });
+          throw new AppError(
+            'validation_failed',
+            'Send {"sessions": "all"}: revoking signs this account out everywhere (every CLI and browser).',
+            { fields: { sessions: 'must be "all"' } },
+          );
         }
         await (await deps.auth()).revokeRefreshTokens(p.uid);
         ctx.log.info('refresh tokens revoked', { uid: p.uid });

@@ -13,7 +13,13 @@ import type { TenantEvent } from '../../../shared/tenants/types.ts';
  * The stream ends at the configured deadline (clients resume), keeps a
  * heartbeat, and counts against the caller's open streams (`gate`).
  */
-export async function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl, gate: StreamGate, ctx: Context, p: Principal): Promise<void> {
+export async function streamTenantEvents(
+  deps: Deps,
+  tenants: TenantServiceImpl,
+  gate: StreamGate,
+  ctx: Context,
+  p: Principal,
+): Promise<void> {
   const id = ctx.params.id;
   const resumeFrom = ctx.header('last-event-id') ?? ctx.url.searchParams.get('lastEventId') ?? undefined;
   const afterId = resumeFrom && /^\d{1,12}$/.test(resumeFrom) ? resumeFrom.padStart(8, '0') : undefined;

@@ -26,8 +26,12 @@ export function projectRoutes(deps: Deps, projects: ProjectService, streams: Str
       handler: async (ctx, p) => {
         const q = ctx.url.searchParams;
         const pageSize = q.get('pageSize');
-        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize)) throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
-        const page = await projects.list(signedIn(p), ctx.params.uid, { pageSize: pageSize ? Number(pageSize) : undefined, pageToken: q.get('pageToken') || undefined });
+        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize))
+          throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
+        const page = await projects.list(signedIn(p), ctx.params.uid, {
+          pageSize: pageSize ? Number(pageSize) : undefined,
+          pageToken: q.get('pageToken') || undefined,
+        });
         return { body: { projects: page.items, nextPageToken: page.nextPageToken } };
       },
     },
@@ -38,10 +42,20 @@ export function projectRoutes(deps: Deps, projects: ProjectService, streams: Str
       resource: owner,
       handler: async (ctx, p) => {
         const project = await projects.create(signedIn(p), ctx.params.uid, await ctx.json());
-        return { status: 201, body: { project }, headers: { Location: `/api/v1/users/${encodeURIComponent(project.user_id)}/projects/${project.project_id}` } };
+        return {
+          status: 201,
+          body: { project },
+          headers: { Location: `/api/v1/users/${encodeURIComponent(project.user_id)}/projects/${project.project_id}` },
+        };
       },
     },
-    { method: 'GET', path: ONE, action: 'projects.read', resource: owner, handler: async (ctx, p) => ({ body: { project: await projects.get(signedIn(p), ...one(ctx)) } }) },
+    {
+      method: 'GET',
+      path: ONE,
+      action: 'projects.read',
+      resource: owner,
+      handler: async (ctx, p) => ({ body: { project: await projects.get(signedIn(p), ...one(ctx)) } }),
+    },
     {
       method: 'PUT',
       path: ONE,
@@ -84,7 +98,12 @@ export function projectRoutes(deps: Deps, projects: ProjectService, streams: Str
         // The caller's slot, not the project owner's: an admin talking to many agents is held to the cap like anyone.
         const release = streams.enter(signedIn(p).uid);
         try {
-          await proxyMessages(ctx.res, endpoint, body, { requestId: ctx.requestId, log: ctx.log, heartbeatMs: deps.config.streams.heartbeatMs, deadlineMs: deps.config.streams.deadlineMs });
+          await proxyMessages(ctx.res, endpoint, body, {
+            requestId: ctx.requestId,
+            log: ctx.log,
+            heartbeatMs: deps.config.streams.heartbeatMs,
+            deadlineMs: deps.config.streams.deadlineMs,
+          });
         } finally {
           release();
         }

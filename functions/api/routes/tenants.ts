@@ -10,7 +10,11 @@ const T = '/api/v1/tenants/:id';
 
 /** R-TENANT-1…6, R-DEPLOY-1, R-SECRETS-1/2, R-OBS-1 over the service layer. */
 export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: SecretsService, streams: StreamGate): ApiRoute[] {
-  const links = (id: string) => ({ self: `/api/v1/tenants/${id}`, events: `/api/v1/tenants/${id}/events`, status: `/api/v1/tenants/${id}/status` });
+  const links = (id: string) => ({
+    self: `/api/v1/tenants/${id}`,
+    events: `/api/v1/tenants/${id}/events`,
+    status: `/api/v1/tenants/${id}/status`,
+  });
   const accepted = (tenant: { id: string }) => ({ status: 202, body: { tenant, links: links(tenant.id) } });
   const op = (name: 'suspend' | 'resume' | 'restart' | 'retryProvision', path: string): ApiRoute => ({
     method: 'POST',
@@ -25,7 +29,10 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       action: 'tenants.create',
       handler: async (ctx, p) => {
         const { tenant, credentialsToken } = await tenants.createWithToken(signedIn(p), await ctx.json());
-        const body = { tenant, links: { ...links(tenant.id), credentials: `/api/v1/tenants/${tenant.id}/credentials/${credentialsToken}` } };
+        const body = {
+          tenant,
+          links: { ...links(tenant.id), credentials: `/api/v1/tenants/${tenant.id}/credentials/${credentialsToken}` },
+        };
         return { status: 202, body, headers: { Location: `/api/v1/tenants/${tenant.id}` } };
       },
     },
@@ -36,24 +43,44 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       handler: async (ctx, p) => {
         const q = ctx.url.searchParams;
         const pageSize = q.get('pageSize');
-        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize)) throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
-        const page = await tenants.list(signedIn(p), { pageSize: pageSize ? Number(pageSize) : undefined, pageToken: q.get('pageToken') ?? undefined, ownerId: q.get('ownerId') ?? undefined });
+        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize))
+          throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
+        const page = await tenants.list(signedIn(p), {
+          pageSize: pageSize ? Number(pageSize) : undefined,
+          pageToken: q.get('pageToken') ?? undefined,
+          ownerId: q.get('ownerId') ?? undefined,
+        });
         return { body: { tenants: page.items, nextPageToken: page.nextPageToken } };
       },
     },
-    { method: 'GET', path: T, action: 'tenants.read', handler: async (ctx, p) => ({ body: { tenant: await tenants.get(signedIn(p), ctx.params.id) } }) },
+    {
+      method: 'GET',
+      path: T,
+      action: 'tenants.read',
+      handler: async (ctx, p) => ({ body: { tenant: await tenants.get(signedIn(p), ctx.params.id) } }),
+    },
     {
       method: 'PATCH',
       path: T,
       action: 'tenants.update',
       handler: async (ctx, p) => ({ body: { tenant: await tenants.update(signedIn(p), ctx.params.id, await ctx.json()) } }),
     },
-    { method: 'DELETE', path: T, action: 'tenants.delete', handler: async (ctx, p) => accepted(await tenants.remove(signedIn(p), ctx.params.id)) },
+    {
+      method: 'DELETE',
+      path: T,
+      action: 'tenants.delete',
+      handler: async (ctx, p) => accepted(await tenants.remove(signedIn(p), ctx.params.id)),
+    },
     op('suspend', 'suspend'),
     op('resume', 'resume'),
     op('restart', 'restart'),
     op('retryProvision', 'retry-provision'),
-    { method: 'GET', path: `${T}/status`, action: 'tenants.read', handler: async (ctx, p) => ({ body: await tenants.status(signedIn(p), ctx.params.id) }) },
+    {
+      method: 'GET',
+      path: `${T}/status`,
+      action: 'tenants.read',
+      handler: async (ctx, p) => ({ body: await tenants.status(signedIn(p), ctx.params.id) }),
+    },
     {
       method: 'GET',
       path: `${T}/environments`,
@@ -82,22 +109,44 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       method: 'GET',
       path: `${T}/logs`,
       action: 'tenants.read',
-      handler: async (ctx, p) => ({ body: { lines: await tenants.logs(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) } }),
+      handler: async (ctx, p) => ({
+        body: { lines: await tenants.logs(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) },
+      }),
     },
-    { method: 'GET', path: `${T}/metrics`, action: 'tenants.read', handler: async (ctx, p) => ({ body: { metrics: await tenants.metrics(signedIn(p), ctx.params.id) } }) },
+    {
+      method: 'GET',
+      path: `${T}/metrics`,
+      action: 'tenants.read',
+      handler: async (ctx, p) => ({ body: { metrics: await tenants.metrics(signedIn(p), ctx.params.id) } }),
+    },
     {
       method: 'GET',
       path: `${T}/metrics/history`,
       action: 'tenants.read',
-      handler: async (ctx, p) => ({ body: { samples: await tenants.metricsHistory(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) } }),
+      handler: async (ctx, p) => ({
+        body: { samples: await tenants.metricsHistory(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) },
+      }),
     },
-    { method: 'GET', path: `${T}/events`, action: 'tenants.read', handler: (ctx, p) => streamTenantEvents(deps, tenants, streams, ctx, signedIn(p)) },
-    { method: 'GET', path: `${T}/secrets`, action: 'tenants.secrets', handler: async (ctx, p) => ({ body: { secrets: await secrets.list(signedIn(p), ctx.params.id) } }) },
+    {
+      method: 'GET',
+      path: `${T}/events`,
+      action: 'tenants.read',
+      handler: (ctx, p) => streamTenantEvents(deps, tenants, streams, ctx, signedIn(p)),
+    },
+    {
+      method: 'GET',
+      path: `${T}/secrets`,
+      action: 'tenants.secrets',
+      handler: async (ctx, p) => ({ body: { secrets: await secrets.list(signedIn(p), ctx.params.id) } }),
+    },
     {
       method: 'POST',
       path: `${T}/secrets/:key`,
       action: 'tenants.secrets',
-      handler: async (ctx, p) => ({ status: 201, body: { secret: await secrets.put(signedIn(p), ctx.params.id, ctx.params.key, await ctx.json(), 'create') } }),
+      handler: async (ctx, p) => ({
+        status: 201,
+        body: { secret: await secrets.put(signedIn(p), ctx.params.id, ctx.params.key, await ctx.json(), 'create') },
+      }),
     },
     {
       method: 'GET',
@@ -109,7 +158,9 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       method: 'PATCH',
       path: `${T}/secrets/:key`,
       action: 'tenants.secrets',
-      handler: async (ctx, p) => ({ body: { secret: await secrets.put(signedIn(p), ctx.params.id, ctx.params.key, await ctx.json(), 'update') } }),
+      handler: async (ctx, p) => ({
+        body: { secret: await secrets.put(signedIn(p), ctx.params.id, ctx.params.key, await ctx.json(), 'update') },
+      }),
     },
     {
       method: 'DELETE',
@@ -129,7 +180,10 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       action: 'tenants.secrets',
       handler: async (ctx, p) => {
         const { tenant, credentialsToken } = await secrets.rotate(signedIn(p), ctx.params.id);
-        return { status: 202, body: { tenant, links: { ...links(tenant.id), credentials: `/api/v1/tenants/${tenant.id}/credentials/${credentialsToken}` } } };
+        return {
+          status: 202,
+          body: { tenant, links: { ...links(tenant.id), credentials: `/api/v1/tenants/${tenant.id}/credentials/${credentialsToken}` } },
+        };
       },
     },
   ];

@@ -31,7 +31,10 @@ export function userRoutes(deps: Deps): ApiRoute[] {
       action: 'users.list',
       handler: async (ctx) => {
         const q = ctx.url.searchParams;
-        const page = await listUserPage(await deps.auth(), { pageSize: parsePageSize(q.get('pageSize')), pageToken: q.get('pageToken') || undefined });
+        const page = await listUserPage(await deps.auth(), {
+          pageSize: parsePageSize(q.get('pageSize')),
+          pageToken: q.get('pageToken') || undefined,
+        });
         return { body: page };
       },
     },
@@ -50,7 +53,7 @@ export function userRoutes(deps: Deps): ApiRoute[] {
         const { role } = parseInput(patchSchema, await ctx.json());
         const user = await changeUserRole({ db: deps.db, auth: await deps.auth(), now: deps.now }, signedIn(p), ctx.params.uid, role);
         ctx.log.info('user role set', { uid: user.uid, role });
-        return { body: { user, note: 'The role takes effect with the user\'s next ID token (sign in again, or refresh the token).' } };
+        return { body: { user, note: "The role takes effect with the user's next ID token (sign in again, or refresh the token)." } };
       },
     },
   ];

@@ -25,7 +25,10 @@ export interface WebClientConfig {
 export function readWebClientConfig(config: Deps['config']): WebClientConfig {
   const apiKey = config.web.firebaseApiKey;
   if (!apiKey) {
-    throw new AppError('unavailable', 'Sign-in is not configured: set FIREBASE_API_KEY to the Web API key of the Firebase project (Project settings → General).');
+    throw new AppError(
+      'unavailable',
+      'Sign-in is not configured: set FIREBASE_API_KEY to the Web API key of the Firebase project (Project settings → General).',
+    );
   }
   // The Auth emulator only matters outside production; a stray variable there must not send browsers to it.
   const emulator = config.mode === 'production' ? undefined : config.emulators.auth;

@@ -17,10 +17,18 @@ export function createPaymentProvider(name: string, billing: BillingConfig, opti
   const { payments } = billing;
   switch (name) {
     case 'stripe':
-      return createStripeProvider({ ...payments.stripe, successUrl: payments.successUrl, cancelUrl: payments.cancelUrl, fetch: options.fetch });
+      return createStripeProvider({
+        ...payments.stripe,
+        successUrl: payments.successUrl,
+        cancelUrl: payments.cancelUrl,
+        fetch: options.fetch,
+      });
     case 'paddle':
       return createPaddleProvider({ ...payments.paddle, fetch: options.fetch });
     default:
-      throw new AppError('not_found', `Payment provider "${name}" is unknown; valid providers are ${PROVIDER_NAMES.map((n) => `"${n}"`).join(', ')}.`);
+      throw new AppError(
+        'not_found',
+        `Payment provider "${name}" is unknown; valid providers are ${PROVIDER_NAMES.map((n) => `"${n}"`).join(', ')}.`,
+      );
   }
 }

@@ -63,10 +63,17 @@ export function createPaddleProvider(options: PaddleOptions): PaymentProvider {
         headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ items: [{ price_id: request.priceId, quantity: 1 }], collection_mode: 'automatic', custom_data }),
       });
-      const body = (await res.json().catch(() => ({}))) as { data?: { id?: string; checkout?: { url?: string | null } }; error?: { detail?: string } };
+      const body = (await res.json().catch(() => ({}))) as {
+        data?: { id?: string; checkout?: { url?: string | null } };
+        error?: { detail?: string };
+      };
       const url = body.data?.checkout?.url;
       if (!res.ok || !body.data?.id) throw providerFailure('Paddle', res.status, body.error?.detail);
-      if (!url) throw new AppError('unavailable', 'Paddle returned no checkout URL: set a default payment link in the Paddle dashboard (Checkout settings).');
+      if (!url)
+        throw new AppError(
+          'unavailable',
+          'Paddle returned no checkout URL: set a default payment link in the Paddle dashboard (Checkout settings).',
+        );
       return { id: body.data.id, url };
     },
     verify(raw, header, nowMs) {

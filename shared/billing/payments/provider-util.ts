@@ -19,5 +19,9 @@ export function parseEventJson(provider: string, raw: Buffer): Record<string, an
 
 /** A provider API failure, named, without echoing credentials. */
 export function providerFailure(provider: string, status: number, message?: string): AppError {
-  return new AppError('unavailable', `${provider} did not create the checkout (HTTP ${status}${message ? `: ${message}` : ''}). Try again later.`, { provider, status });
+  return new AppError(
+    'unavailable',
+    `${provider} did not create the checkout (HTTP ${status}${message ? `: ${message}` : ''}). Try again later.`,
+    { provider, status },
+  );
 }

@@ -45,7 +45,10 @@ function checkTimestamp(provider: string, raw: string | undefined, nowMs: number
   if (!raw || !/^\d{1,12}$/.test(raw)) throw signatureError(provider, 'the header has no valid timestamp');
   const skew = nowMs / 1000 - Number(raw);
   if (Math.abs(skew) > toleranceSeconds) {
-    throw signatureError(provider, `the timestamp is ${Math.round(Math.abs(skew))} s ${skew > 0 ? 'old' : 'in the future'}, more than the ${toleranceSeconds} s allowed`);
+    throw signatureError(
+      provider,
+      `the timestamp is ${Math.round(Math.abs(skew))} s ${skew > 0 ? 'old' : 'in the future'}, more than the ${toleranceSeconds} s allowed`,
+    );
   }
   return raw;
 }
@@ -62,7 +65,13 @@ function checkDigests(provider: string, digests: string[], secrets: string[], pr
 }
 
 /** Verifies a Stripe-Signature header; throws 401 otherwise. */
-export function verifyStripeSignature(body: Buffer, header: string | undefined, secrets: string[], nowMs: number, toleranceSeconds = 300): void {
+export function verifyStripeSignature(
+  body: Buffer,
+  header: string | undefined,
+  secrets: string[],
+  nowMs: number,
+  toleranceSeconds = 300,
+): void {
   if (!header) throw signatureError('stripe', 'the Stripe-Signature header is missing');
   const pairs = parsePairs(header, ',');
   const t = checkTimestamp('stripe', pairs.get('t')?.[0], nowMs, toleranceSeconds);
@@ -70,7 +79,13 @@ export function verifyStripeSignature(body: Buffer, header: string | undefined, 
 }
 
 /** Verifies a Paddle-Signature header; throws 401 otherwise. */
-export function verifyPaddleSignature(body: Buffer, header: string | undefined, secrets: string[], nowMs: number, toleranceSeconds = 5): void {
+export function verifyPaddleSignature(
+  body: Buffer,
+  header: string | undefined,
+  secrets: string[],
+  nowMs: number,
+  toleranceSeconds = 5,
+): void {
   if (!header) throw signatureError('paddle', 'the Paddle-Signature header is missing');
   const pairs = parsePairs(header, ';');
   const ts = checkTimestamp('paddle', pairs.get('ts')?.[0], nowMs, toleranceSeconds);

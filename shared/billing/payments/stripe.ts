@@ -82,7 +82,8 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
       return { id: body.id, url: body.url };
     },
     verify(raw, header, nowMs) {
-      if (options.webhookSecrets.length === 0) throw new AppError('unavailable', 'Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRETS.');
+      if (options.webhookSecrets.length === 0)
+        throw new AppError('unavailable', 'Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRETS.');
       verifyStripeSignature(raw, header('stripe-signature'), options.webhookSecrets, nowMs, options.toleranceSeconds ?? 300);
     },
     parseEvent(raw): WebhookEvent {
@@ -102,7 +103,13 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
         occurredAt: Number(event.created ?? 0) * 1000,
         action: isSubscription ? stripeAction(type, status) : 'ignore',
         subscription: isSubscription
-          ? { status, uid: str(metadata.uid), plan: str(metadata.plan), name: str(metadata.name), priceId: str(object.items?.data?.[0]?.price?.id) }
+          ? {
+              status,
+              uid: str(metadata.uid),
+              plan: str(metadata.plan),
+              name: str(metadata.name),
+              priceId: str(object.items?.data?.[0]?.price?.id),
+            }
           : undefined,
       };
     },

@@ -58,7 +58,10 @@ async function claimEvent(deps: WebhookDeps, event: WebhookEvent): Promise<Claim
     updatedAt: now.toISOString(),
   };
   return db.runTransaction(async (tx) => {
-    const [existing, object] = await Promise.all([tx.get(eventRef), objectRef && event.action !== 'ignore' ? tx.get(objectRef) : undefined]);
+    const [existing, object] = await Promise.all([
+      tx.get(eventRef),
+      objectRef && event.action !== 'ignore' ? tx.get(objectRef) : undefined,
+    ]);
     const status = existing.get('status') as string | undefined;
     if (existing.exists && status !== 'failed') {
       const startedAt = Date.parse(String(existing.get('startedAt') ?? ''));
@@ -70,7 +73,14 @@ async function claimEvent(deps: WebhookDeps, event: WebhookEvent): Promise<Claim
     const createdAt = (existing.get('createdAt') as string | undefined) ?? now.toISOString();
     if (event.action === 'ignore') {
       tx.set(eventRef, { ...base, createdAt, status: 'ignored', reason: 'not a subscription change we act on' });
-      return { kind: 'done', outcome: { received: true, ignored: true, reason: `event type ${event.type} (${event.subscription?.status ?? 'no status'}) needs no action` } };
+      return {
+        kind: 'done',
+        outcome: {
+          received: true,
+          ignored: true,
+          reason: `event type ${event.type} (${event.subscription?.status ?? 'no status'}) needs no action`,
+        },
+      };
     }
     // Event types contain dots, so read the map and index it (a dotted get() would walk nested fields).
     const seen = ((object?.get('types') ?? {}) as Record<string, { at: number; eventId: string }>)[event.type];
@@ -81,10 +91,23 @@ async function claimEvent(deps: WebhookDeps, event: WebhookEvent): Promise<Claim
     const lastAppliedAt = (object?.get('lastAppliedAt') as number | undefined) ?? 0;
     if (lastAppliedAt > event.occurredAt) {
       tx.set(eventRef, { ...base, createdAt, status: 'stale' });
-      return { kind: 'done', outcome: { received: true, ignored: true, reason: 'a newer event for this subscription was already applied' } };
+      return {
+        kind: 'done',
+        outcome: { received: true, ignored: true, reason: 'a newer event for this subscription was already applied' },
+      };
     }
     tx.set(eventRef, { ...base, createdAt, status: 'processing', startedAt: now.toISOString() });
-    if (objectRef) tx.set(objectRef, { provider: event.provider, objectId: event.objectId, types: { [event.type]: { at: event.occurredAt, eventId: event.eventId } }, updatedAt: now.toISOString() }, { merge: true });
+    if (objectRef)
+      tx.set(
+        objectRef,
+        {
+          provider: event.provider,
+          objectId: event.objectId,
+          types: { [event.type]: { at: event.occurredAt, eventId: event.eventId } },
+          updatedAt: now.toISOString(),
+        },
+        { merge: true },
+      );
     return { kind: 'run' };
   });
 }
@@ -99,7 +122,10 @@ function resolvePlan(deps: WebhookDeps, event: WebhookEvent): string | undefined
 function tenantNameFor(event: WebhookEvent, plan: string | undefined): string {
   const chosen = event.subscription?.name?.toLowerCase();
   if (chosen && TENANT_NAME.test(chosen)) return chosen;
-  const tail = (event.objectId ?? event.eventId).toLowerCase().replace(/[^a-z0-9]/g, '').slice(-12);
+  const tail = (event.objectId ?? event.eventId)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(-12);
   return `${plan ?? 'site'}-${tail}`.slice(0, 30).replace(/-+$/, '');
 }
 
@@ -139,12 +165,24 @@ async function applyEvent(deps: WebhookDeps, event: WebhookEvent): Promise<Webho
   const plan = resolvePlan(deps, event);
   // The subscription's state unlocks (or locks) its paid plan for the buyer's own tenants (R-PLAN-1).
   if (uid && plan && event.objectId) {
-    await recordSubscription(deps.db, { provider: event.provider, subscriptionId: event.objectId, uid, plan, active: action === 'activate', at: deps.now() });
+    await recordSubscription(deps.db, {
+      provider: event.provider,
+      subscriptionId: event.objectId,
+      uid,
+      plan,
+      active: action === 'activate',
+      at: deps.now(),
+    });
   }
   let result: string;
   if (action === 'activate') {
     if (!tenant) {
-      if (!uid) return { received: true, ignored: true, reason: 'the subscription carries no uid in its metadata / custom_data, so there is no owner' };
+      if (!uid)
+        return {
+          received: true,
+          ignored: true,
+          reason: 'the subscription carries no uid in its metadata / custom_data, so there is no owner',
+        };
       const name = tenantNameFor(event, plan);
       try {
         tenant = await deps.tenants.create(system, { name, plan, ownerId: uid });
@@ -165,7 +203,11 @@ async function applyEvent(deps: WebhookDeps, event: WebhookEvent): Promise<Webho
     }
   } else if (!tenant) {
     result = 'no tenant for this subscription';
-  } else if ((tenant.state === 'ready' && inFlight(tenant) !== 'suspend') || tenant.state === 'provisioning' || inFlight(tenant) === 'resume') {
+  } else if (
+    (tenant.state === 'ready' && inFlight(tenant) !== 'suspend') ||
+    tenant.state === 'provisioning' ||
+    inFlight(tenant) === 'resume'
+  ) {
     // Provisioning or a resume in flight answers 409 until done; the provider's retry then suspends.
     tenant = await deps.tenants.suspend(system, tenant.id);
     result = 'suspended';
@@ -182,7 +224,10 @@ export async function handleWebhookEvent(deps: WebhookDeps, event: WebhookEvent)
   const eventRef = deps.db.doc(`webhookEvents/${event.provider}:${event.eventId}`);
   try {
     const outcome = await applyEvent(deps, event);
-    const done = 'result' in outcome ? { status: 'done', result: outcome.result, tenantId: outcome.tenantId ?? null } : { status: 'ignored', reason: (outcome as { reason: string }).reason };
+    const done =
+      'result' in outcome
+        ? { status: 'done', result: outcome.result, tenantId: outcome.tenantId ?? null }
+        : { status: 'ignored', reason: (outcome as { reason: string }).reason };
     const batch = deps.db.batch();
     batch.update(eventRef, { ...done, updatedAt: deps.now().toISOString() });
     if ('result' in outcome && event.objectId) {

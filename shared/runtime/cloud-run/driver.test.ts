@@ -55,7 +55,10 @@ testDriverConformance(test, {
 
 // Driver specifics: each test gets its own fake so recorded requests are its own.
 
-async function withFake(run: (fake: CloudRunFake, driver: RuntimeDriver) => Promise<void>, options?: Parameters<typeof startCloudRunFake>[0]) {
+async function withFake(
+  run: (fake: CloudRunFake, driver: RuntimeDriver) => Promise<void>,
+  options?: Parameters<typeof startCloudRunFake>[0],
+) {
   const fake = await startCloudRunFake(options);
   const driver = createDriver(fake);
   try {
@@ -88,11 +91,17 @@ test.serial('deploy references each secret from Secret Manager at version latest
     const service = fake.services.get(`projects/${PROJECT}/locations/${REGION}/services/tp-acme-live`)!;
     const container = service.template.containers[0];
     t.is(container.resources.limits.memory, '1024Mi');
-    t.deepEqual(container.env.find((e: any) => e.name === 'JWT_SECRET'), {
-      name: 'JWT_SECRET',
-      valueSource: { secretKeyRef: { secret: 'tp-tenant-acme-live-jwt_secret', version: 'latest' } },
-    });
-    t.deepEqual(container.env.find((e: any) => e.name === 'APP_MODE'), { name: 'APP_MODE', value: 'demo' });
+    t.deepEqual(
+      container.env.find((e: any) => e.name === 'JWT_SECRET'),
+      {
+        name: 'JWT_SECRET',
+        valueSource: { secretKeyRef: { secret: 'tp-tenant-acme-live-jwt_secret', version: 'latest' } },
+      },
+    );
+    t.deepEqual(
+      container.env.find((e: any) => e.name === 'APP_MODE'),
+      { name: 'APP_MODE', value: 'demo' },
+    );
     t.false(JSON.stringify(service).includes('jwt-value'), 'secret values never appear in the service');
     const secret = fake.secrets.get(`projects/${PROJECT}/secrets/tp-tenant-acme-live-jwt_secret`)!;
     t.like(secret.labels, { 'tenantplane-tenant-id': 'acme', 'tenantplane-env': 'live' });
@@ -103,7 +112,9 @@ test.serial('deploy references each secret from Secret Manager at version latest
 test.serial('a secret gets a new version only when its value changes, and that rolls a new revision', async (t) => {
   await withFake(async (fake, driver) => {
     await driver.deploy(makeSpec(ref));
-    const before = (await driver.waitReady(ref, { timeoutMs: 10_000 }), fake.services.get(`projects/${PROJECT}/locations/${REGION}/services/tp-acme-live`)!.latestReadyRevision);
+    const before =
+      (await driver.waitReady(ref, { timeoutMs: 10_000 }),
+      fake.services.get(`projects/${PROJECT}/locations/${REGION}/services/tp-acme-live`)!.latestReadyRevision);
     await driver.deploy(makeSpec(ref));
     const secret = () => fake.secrets.get(`projects/${PROJECT}/secrets/tp-tenant-acme-live-jwt_secret`)!;
     t.is(secret().versions.length, 1);
@@ -135,7 +146,10 @@ test.serial('destroy deletes the service and every secret of the environment onl
     await driver.deploy(makeSpec(other));
     await driver.destroy(ref);
     t.is(fake.services.size, 1);
-    t.deepEqual([...fake.secrets.keys()].map((k) => k.split('/').pop()).sort(), ['tp-tenant-acme-test-database_url', 'tp-tenant-acme-test-jwt_secret']);
+    t.deepEqual([...fake.secrets.keys()].map((k) => k.split('/').pop()).sort(), [
+      'tp-tenant-acme-test-database_url',
+      'tp-tenant-acme-test-jwt_secret',
+    ]);
   });
 });
 
@@ -160,11 +174,13 @@ test.serial('a revision that cannot start makes deploy fail and status report fa
 async function readSecretAs(fake: CloudRunFake, member: string, secretId: string): Promise<number> {
   const token = `runtime-${Math.random().toString(16).slice(2)}`;
   fake.callers.issue(token, member, Date.now() + 60_000);
-  const res = await fetch(`${fake.url}/v1/projects/${PROJECT}/secrets/${secretId}/versions/latest:access`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${fake.url}/v1/projects/${PROJECT}/secrets/${secretId}/versions/latest:access`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return res.status;
 }
 
-test.serial('each tenant runs as its own service account, which reads its own secrets and no other tenant\'s', async (t) => {
+test.serial("each tenant runs as its own service account, which reads its own secrets and no other tenant's", async (t) => {
   await withFake(async (fake, driver) => {
     const beta: EnvironmentRef = { ownerId: 'owner-2', tenantId: 'beta', env: 'live' };
     for (const r of [ref, beta]) {
@@ -172,7 +188,8 @@ test.serial('each tenant runs as its own service account, which reads its own se
       await driver.deploy(makeSpec(r));
       await driver.waitReady(r, { timeoutMs: 10_000 });
     }
-    const accountOf = (r: EnvironmentRef) => fake.services.get(`projects/${PROJECT}/locations/${REGION}/services/${serviceIdOf(r)}`)!.template.serviceAccount;
+    const accountOf = (r: EnvironmentRef) =>
+      fake.services.get(`projects/${PROJECT}/locations/${REGION}/services/${serviceIdOf(r)}`)!.template.serviceAccount;
     t.is(accountOf(ref), tenantServiceAccountEmail(PROJECT, 'acme'));
     t.is(accountOf(beta), tenantServiceAccountEmail(PROJECT, 'beta'));
     t.true(fake.iam.exists(accountOf(ref)) && fake.iam.exists(accountOf(beta)));
@@ -189,22 +206,29 @@ test.serial('each tenant runs as its own service account, which reads its own se
   });
 });
 
-test.serial('Cloud Run refuses a service whose account does not exist and fails a revision whose account cannot read its secrets', async (t) => {
-  await withFake(async (fake, driver) => {
-    const res = await fetch(`${fake.url}/v2/projects/${PROJECT}/locations/${REGION}/services?serviceId=tp-ghost-live`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer fake-access-token', 'content-type': 'application/json' },
-      body: JSON.stringify({ template: { serviceAccount: `tp-ghost@${PROJECT}.iam.gserviceaccount.com`, containers: [{ image: CLOUD_RUN_PLACEHOLDER_IMAGE }] } }),
-    });
-    t.is(res.status, 400);
-    t.regex((await res.json()).error.message, /does not exist/);
+test.serial(
+  'Cloud Run refuses a service whose account does not exist and fails a revision whose account cannot read its secrets',
+  async (t) => {
+    await withFake(async (fake, driver) => {
+      const res = await fetch(`${fake.url}/v2/projects/${PROJECT}/locations/${REGION}/services?serviceId=tp-ghost-live`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer fake-access-token', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          template: { serviceAccount: `tp-ghost@${PROJECT}.iam.gserviceaccount.com`, containers: [{ image: CLOUD_RUN_PLACEHOLDER_IMAGE }] },
+        }),
+      });
+      t.is(res.status, 400);
+      t.regex((await res.json()).error.message, /does not exist/);
 
-    await driver.deploy(makeSpec(ref));
-    await driver.waitReady(ref, { timeoutMs: 10_000 });
-    fake.secrets.get(`projects/${PROJECT}/secrets/${secretIdOf(ref, 'JWT_SECRET')}`)!.policy.bindings = [];
-    await t.throwsAsync(() => driver.restart!(ref).then(() => driver.waitReady(ref, { timeoutMs: 10_000 })), { message: /SECRETS_ACCESS_CHECK_FAILED/ });
-  });
-});
+      await driver.deploy(makeSpec(ref));
+      await driver.waitReady(ref, { timeoutMs: 10_000 });
+      fake.secrets.get(`projects/${PROJECT}/secrets/${secretIdOf(ref, 'JWT_SECRET')}`)!.policy.bindings = [];
+      await t.throwsAsync(() => driver.restart!(ref).then(() => driver.waitReady(ref, { timeoutMs: 10_000 })), {
+        message: /SECRETS_ACCESS_CHECK_FAILED/,
+      });
+    });
+  },
+);
 
 // Names and configuration
 

@@ -12,7 +12,17 @@ import { ensureTenantServiceAccount } from '../../gcp/identity.ts';
 import { tenantServiceAccountEmail } from '../../gcp/names.ts';
 import { createGoogleRest } from '../../gcp/rest.ts';
 import { createObserveClients, limitsOf, readServiceLogs, readServiceMetrics } from './observe.ts';
-import { deleteSecrets, describeGoogleError, describeService, GrpcCode, hasCode, labelsOf, serviceIdOf, syncSecrets, type SecretManagerLike } from './resources.ts';
+import {
+  deleteSecrets,
+  describeGoogleError,
+  describeService,
+  GrpcCode,
+  hasCode,
+  labelsOf,
+  serviceIdOf,
+  syncSecrets,
+  type SecretManagerLike,
+} from './resources.ts';
 import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from '../types.ts';
 import type { CloudRunDriverOptions } from './options.ts';
 import { pollUntilReady } from '../poll-until-ready.ts';
@@ -33,7 +43,11 @@ type Service = Record<string, any>;
 export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDriver {
   for (const key of ['projectId', 'region'] as const) {
     if (!options?.[key]) {
-      throw new DriverError('cloud-run', 'not_configured', `cloud-run driver: option "${key}" is missing (e.g. ${key === 'projectId' ? '"acme-prod"' : '"europe-west1"'}).`);
+      throw new DriverError(
+        'cloud-run',
+        'not_configured',
+        `cloud-run driver: option "${key}" is missing (e.g. ${key === 'projectId' ? '"acme-prod"' : '"europe-west1"'}).`,
+      );
     }
   }
   const { projectId, region } = options;
@@ -45,16 +59,25 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
   let secrets: Promise<SecretManagerLike> | undefined;
 
   function runClient(): Promise<any> {
-    services ??= import('@google-cloud/run').then((mod: any) => new (mod.ServicesClient ?? mod.default.ServicesClient)(options.clientOptions ?? {}));
+    services ??= import('@google-cloud/run').then(
+      (mod: any) => new (mod.ServicesClient ?? mod.default.ServicesClient)(options.clientOptions ?? {}),
+    );
     return services;
   }
   function secretClient(): Promise<SecretManagerLike> {
     secrets ??= import('@google-cloud/secret-manager').then(
-      (mod: any) => new (mod.SecretManagerServiceClient ?? mod.default.SecretManagerServiceClient)(options.secretManagerClientOptions ?? options.clientOptions ?? {}),
+      (mod: any) =>
+        new (mod.SecretManagerServiceClient ?? mod.default.SecretManagerServiceClient)(
+          options.secretManagerClientOptions ?? options.clientOptions ?? {},
+        ),
     );
     return secrets;
   }
-  const observe = createObserveClients(projectId, options.loggingClientOptions ?? options.clientOptions ?? {}, options.monitoringClientOptions ?? options.clientOptions ?? {});
+  const observe = createObserveClients(
+    projectId,
+    options.loggingClientOptions ?? options.clientOptions ?? {},
+    options.monitoringClientOptions ?? options.clientOptions ?? {},
+  );
   const nameOf = (ref: EnvironmentRef) => `${parent}/services/${serviceIdOf(ref)}`;
   const iam = createGoogleRest(options.iamClientOptions ?? options.clientOptions ?? {});
   const accounts = new Map<string, Promise<string>>();
@@ -111,7 +134,10 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
 
   async function create(spec: EnvironmentSpec, body: Service): Promise<Service> {
     try {
-      return await settle((await runClient()).createService({ parent, serviceId: serviceIdOf(spec), service: body }), `creating service ${nameOf(spec)}`);
+      return await settle(
+        (await runClient()).createService({ parent, serviceId: serviceIdOf(spec), service: body }),
+        `creating service ${nameOf(spec)}`,
+      );
     } catch (error) {
       // A concurrent or redelivered step created it first: converge on the existing one.
       if (hasCode(error, GrpcCode.ALREADY_EXISTS)) return (await getService(spec))!;
@@ -123,9 +149,17 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
   async function update(ref: EnvironmentRef, change: (service: Service) => Service, what: string): Promise<Service> {
     for (let attempt = 0; ; attempt++) {
       const current = await getService(ref);
-      if (!current) throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`);
+      if (!current)
+        throw new DriverError(
+          'cloud-run',
+          'not_found',
+          `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`,
+        );
       try {
-        return await settle((await runClient()).updateService({ service: { ...withCpuIdle(change(current)), name: current.name, etag: current.etag } }), what);
+        return await settle(
+          (await runClient()).updateService({ service: { ...withCpuIdle(change(current)), name: current.name, etag: current.etag } }),
+          what,
+        );
       } catch (error) {
         if (attempt === 0 && hasCode(error, GrpcCode.ABORTED)) continue;
         throw error;
@@ -162,14 +196,25 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
         throw wrap(error, 'storing secrets in Secret Manager');
       });
       const env = [...Object.entries(spec.vars).map(([name, value]) => ({ name, value })), ...secretEnv];
-      const build = (restartedAt?: string) => template(spec, env, { [SECRET_VERSIONS]: versionSummary, ...(restartedAt ? { [RESTARTED_AT]: restartedAt } : {}) });
+      const build = (restartedAt?: string) =>
+        template(spec, env, { [SECRET_VERSIONS]: versionSummary, ...(restartedAt ? { [RESTARTED_AT]: restartedAt } : {}) });
       if (!(await getService(spec))) {
-        await create(spec, { labels: labelsOf(spec, spec.labels), invokerIamDisabled: options.publicAccess ?? true, ...running(), template: build() });
+        await create(spec, {
+          labels: labelsOf(spec, spec.labels),
+          invokerIamDisabled: options.publicAccess ?? true,
+          ...running(),
+          template: build(),
+        });
         return;
       }
       await update(
         spec,
-        (current) => ({ labels: labelsOf(spec, spec.labels), invokerIamDisabled: options.publicAccess ?? true, ...running(), template: build(current.template?.annotations?.[RESTARTED_AT]) }),
+        (current) => ({
+          labels: labelsOf(spec, spec.labels),
+          invokerIamDisabled: options.publicAccess ?? true,
+          ...running(),
+          template: build(current.template?.annotations?.[RESTARTED_AT]),
+        }),
         `deploying ${spec.image} to ${nameOf(spec)}`,
       );
     },
@@ -178,9 +223,14 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       return pollUntilReady(() => this.status(ref), {
         timeoutMs,
         intervalMs: pollIntervalMs,
-        fail: (status, reason) => reason === 'final'
-          ? new DriverError('cloud-run', 'failed', `cloud-run: ${nameOf(ref)} failed: ${status.message}`)
-          : new DriverError('cloud-run', 'timeout', `cloud-run: ${nameOf(ref)} not ready after ${timeoutMs} ms (state ${status.state}${status.message ? `: ${status.message}` : ''}).`),
+        fail: (status, reason) =>
+          reason === 'final'
+            ? new DriverError('cloud-run', 'failed', `cloud-run: ${nameOf(ref)} failed: ${status.message}`)
+            : new DriverError(
+                'cloud-run',
+                'timeout',
+                `cloud-run: ${nameOf(ref)} not ready after ${timeoutMs} ms (state ${status.state}${status.message ? `: ${status.message}` : ''}).`,
+              ),
       });
     },
 
@@ -192,7 +242,11 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       // Manual scaling with 0 instances is how the v2 API stops a service while
       // keeping its revisions and URL (revision-level max 0 is rejected); closing
       // ingress to internal traffic makes the URL refuse public requests too.
-      await update(ref, (current) => ({ ...current, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY', scaling: { scalingMode: 'MANUAL', manualInstanceCount: 0 } }), `suspending ${nameOf(ref)}`);
+      await update(
+        ref,
+        (current) => ({ ...current, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY', scaling: { scalingMode: 'MANUAL', manualInstanceCount: 0 } }),
+        `suspending ${nameOf(ref)}`,
+      );
     },
 
     async resume(ref) {
@@ -203,7 +257,10 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       // A changed template annotation makes Cloud Run roll a new revision: fresh instances, same URL.
       await update(
         ref,
-        (current) => ({ ...current, template: { ...current.template, annotations: { ...current.template?.annotations, [RESTARTED_AT]: new Date().toISOString() } } }),
+        (current) => ({
+          ...current,
+          template: { ...current.template, annotations: { ...current.template?.annotations, [RESTARTED_AT]: new Date().toISOString() } },
+        }),
         `restarting ${nameOf(ref)}`,
       );
     },
@@ -228,7 +285,12 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
 
     async metrics(ref) {
       const service = await getService(ref);
-      if (!service) throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); deploy it first.`);
+      if (!service)
+        throw new DriverError(
+          'cloud-run',
+          'not_found',
+          `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); deploy it first.`,
+        );
       const target = { projectId, region, serviceId: serviceIdOf(ref) };
       return readServiceMetrics(await observe.monitoring(), target, limitsOf(service.template?.containers?.[0])).catch((error) => {
         throw wrap(error, `reading metrics of ${nameOf(ref)} from Cloud Monitoring`);
@@ -251,7 +313,10 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
 function withCpuIdle(service: Service): Service {
   const containers = service.template?.containers as Service[] | undefined;
   if (!containers) return service;
-  return { ...service, template: { ...service.template, containers: containers.map((c) => ({ ...c, resources: { ...c.resources, cpuIdle: true } })) } };
+  return {
+    ...service,
+    template: { ...service.template, containers: containers.map((c) => ({ ...c, resources: { ...c.resources, cpuIdle: true } })) },
+  };
 }
 
 function wrap(error: unknown, what: string): DriverError {

@@ -13,13 +13,30 @@ const ref: EnvironmentRef = { ownerId: 'owner-1', tenantId: 'acme', env: 'live' 
 const SERVICE = `projects/${PROJECT}/locations/${REGION}/services/tp-acme-live`;
 
 function makeSpec(overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
-  return { ...ref, image: `europe-docker.pkg.dev/${PROJECT}/tenants/app:v1`, memoryMb: 1024, vars: {}, secrets: {}, labels: {}, ...overrides };
+  return {
+    ...ref,
+    image: `europe-docker.pkg.dev/${PROJECT}/tenants/app:v1`,
+    memoryMb: 1024,
+    vars: {},
+    secrets: {},
+    labels: {},
+    ...overrides,
+  };
 }
 
 /** A fake with the acme/live service deployed and ready, and a driver pointed at it. */
-async function withService(run: (fake: CloudRunFake, driver: RuntimeDriver) => Promise<void>, options: CloudRunFakeOptions = {}, projectId = PROJECT) {
+async function withService(
+  run: (fake: CloudRunFake, driver: RuntimeDriver) => Promise<void>,
+  options: CloudRunFakeOptions = {},
+  projectId = PROJECT,
+) {
   const fake = await startCloudRunFake(options);
-  const driver = createCloudRunDriver({ projectId: PROJECT, region: REGION, clientOptions: fakeGoogleClientOptions(fake.url), pollIntervalMs: 50 });
+  const driver = createCloudRunDriver({
+    projectId: PROJECT,
+    region: REGION,
+    clientOptions: fakeGoogleClientOptions(fake.url),
+    pollIntervalMs: 50,
+  });
   try {
     await driver.deploy(makeSpec());
     await driver.waitReady(ref, { timeoutMs: 30_000 });
@@ -75,9 +92,13 @@ test.serial('container output keeps its stream, a JSON message is its text, and 
 test.serial('logs follow page tokens until the limit and return the newest lines oldest first', async (t) => {
   await withService(
     async (fake, driver) => {
-      for (let i = 1; i <= 7; i++) fake.writeLog(SERVICE, { stream: 'stdout', text: `line ${i}`, timestamp: new Date(Date.now() - (10 - i) * 1000).toISOString() });
+      for (let i = 1; i <= 7; i++)
+        fake.writeLog(SERVICE, { stream: 'stdout', text: `line ${i}`, timestamp: new Date(Date.now() - (10 - i) * 1000).toISOString() });
       const lines = await driver.logs!(ref, { limit: 5 });
-      t.deepEqual(lines.map((l) => l.text), ['line 3', 'line 4', 'line 5', 'line 6', 'line 7']);
+      t.deepEqual(
+        lines.map((l) => l.text),
+        ['line 3', 'line 4', 'line 5', 'line 6', 'line 7'],
+      );
       const calls = entriesCalls(fake);
       t.is(calls.length, 3, 'pages of 2, 2 and 1');
       t.falsy((calls[0].body as { pageToken?: string }).pageToken);
@@ -92,9 +113,16 @@ test.serial('since leaves out older lines and lines of other services', async (t
     fake.writeLog(SERVICE, { stream: 'stdout', text: 'old', timestamp: '2026-01-01T00:00:00.000Z' });
     fake.writeLog(SERVICE, { stream: 'stdout', text: 'new', timestamp: '2026-01-01T00:10:00.000Z' });
     await driver.deploy(makeSpec({ env: 'demo' }));
-    fake.writeLog(`projects/${PROJECT}/locations/${REGION}/services/tp-acme-demo`, { stream: 'stdout', text: 'other service', timestamp: '2026-01-01T00:11:00.000Z' });
+    fake.writeLog(`projects/${PROJECT}/locations/${REGION}/services/tp-acme-demo`, {
+      stream: 'stdout',
+      text: 'other service',
+      timestamp: '2026-01-01T00:11:00.000Z',
+    });
     const lines = await driver.logs!(ref, { since: '2026-01-01T00:05:00Z' });
-    t.deepEqual(lines.map((l) => l.text), ['new']);
+    t.deepEqual(
+      lines.map((l) => l.text),
+      ['new'],
+    );
   });
 });
 
@@ -104,7 +132,10 @@ test.serial('a Cloud Logging error becomes a DriverError naming the service and 
       const error = await t.throwsAsync(() => driver.logs!(ref));
       t.true(error instanceof DriverError);
       t.is((error as DriverError).code, 'failed');
-      t.regex(error!.message, /reading logs of projects\/locked\/.*tp-acme-live from Cloud Logging failed: PERMISSION_DENIED: The caller does not have permission/);
+      t.regex(
+        error!.message,
+        /reading logs of projects\/locked\/.*tp-acme-live from Cloud Logging failed: PERMISSION_DENIED: The caller does not have permission/,
+      );
     },
     { logging: { deniedProjects: ['locked'] } },
     'locked',
@@ -129,7 +160,9 @@ test.serial('the fake rejects a filter it does not understand with 400, as Cloud
 test.serial('metrics read the four documented Cloud Run metrics of the service, one metric type per call', async (t) => {
   await withService(async (fake, driver) => {
     await driver.metrics!(ref);
-    const filters = seriesCalls(fake).map((r) => r.query.get('filter')).sort();
+    const filters = seriesCalls(fake)
+      .map((r) => r.query.get('filter'))
+      .sort();
     const scope = `resource.type="cloud_run_revision" AND resource.labels.service_name="tp-acme-live" AND resource.labels.location="${REGION}"`;
     t.deepEqual(filters, [
       `metric.type="run.googleapis.com/container/cpu/utilizations" AND ${scope}`,

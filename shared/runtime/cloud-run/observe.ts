@@ -28,7 +28,12 @@ export interface MetricClientLike {
   listTimeSeries(request: object, options?: object): Promise<[TimeSeriesLike[], ...unknown[]]>;
 }
 export interface TimeSeriesLike {
-  points?: { interval?: { startTime?: TimestampLike | null; endTime?: TimestampLike | null } | null; value?: { int64Value?: unknown; doubleValue?: number | null; distributionValue?: { mean?: number | null } | null } | null }[] | null;
+  points?:
+    | {
+        interval?: { startTime?: TimestampLike | null; endTime?: TimestampLike | null } | null;
+        value?: { int64Value?: unknown; doubleValue?: number | null; distributionValue?: { mean?: number | null } | null } | null;
+      }[]
+    | null;
 }
 type TimestampLike = { seconds?: unknown; nanos?: number | null } | string;
 
@@ -54,7 +59,12 @@ export function buildLogFilter(target: CloudRunTarget, since: string): string {
  * first. Asks newest-first and follows `nextPageToken`, because a page may
  * hold fewer entries than `pageSize` while more exist.
  */
-export async function readServiceLogs(logging: LoggingLike, target: CloudRunTarget, query: LogQuery = {}, now = Date.now()): Promise<LogLine[]> {
+export async function readServiceLogs(
+  logging: LoggingLike,
+  target: CloudRunTarget,
+  query: LogQuery = {},
+  now = Date.now(),
+): Promise<LogLine[]> {
   const limit = Math.max(0, Math.min(query.limit ?? 100, 1000));
   if (limit === 0) return [];
   const since = query.since ? new Date(Date.parse(query.since)).toISOString() : new Date(now - RETENTION_MS).toISOString();
@@ -80,7 +90,8 @@ export async function readServiceLogs(logging: LoggingLike, target: CloudRunTarg
 export function toLogLine(entry: LogEntryLike): LogLine {
   const { timestamp, logName, httpRequest } = entry.metadata;
   const logId = decodeURIComponent((logName ?? '').split('/logs/')[1] ?? '');
-  const stream = logId.endsWith('/stdout') || logId === 'stdout' ? 'stdout' : logId.endsWith('/stderr') || logId === 'stderr' ? 'stderr' : 'system';
+  const stream =
+    logId.endsWith('/stdout') || logId === 'stdout' ? 'stdout' : logId.endsWith('/stderr') || logId === 'stderr' ? 'stderr' : 'system';
   return { time: toIso(timestamp), stream, text: textOf(entry.data, httpRequest) };
 }
 
@@ -137,10 +148,18 @@ export async function readServiceMetrics(
 ): Promise<EnvironmentMetrics> {
   const interval = { startTime: { seconds: Math.floor((now - METRICS_WINDOW_MS) / 1000) }, endTime: { seconds: Math.ceil(now / 1000) } };
   const list = async (type: string) => {
-    const [series] = await client.listTimeSeries({ name: `projects/${target.projectId}`, filter: buildMetricFilter(target, type), interval, view: 'FULL' }, { autoPaginate: true });
+    const [series] = await client.listTimeSeries(
+      { name: `projects/${target.projectId}`, filter: buildMetricFilter(target, type), interval, view: 'FULL' },
+      { autoPaginate: true },
+    );
     return series.flatMap((s) => s.points ?? []).sort((a, b) => toMs(b.interval?.endTime) - toMs(a.interval?.endTime));
   };
-  const [cpu, memory, requests, instances] = await Promise.all([list(CLOUD_RUN_METRICS.cpu), list(CLOUD_RUN_METRICS.memory), list(CLOUD_RUN_METRICS.requests), list(CLOUD_RUN_METRICS.instances)]);
+  const [cpu, memory, requests, instances] = await Promise.all([
+    list(CLOUD_RUN_METRICS.cpu),
+    list(CLOUD_RUN_METRICS.memory),
+    list(CLOUD_RUN_METRICS.requests),
+    list(CLOUD_RUN_METRICS.instances),
+  ]);
 
   const count = (p: (typeof instances)[number]) => Number(p.value?.int64Value ?? p.value?.doubleValue ?? 0);
   const newest = instances[0];
@@ -155,7 +174,7 @@ export async function readServiceMetrics(
     }
   }
   const running = start !== undefined;
-  const fresh = (points: typeof cpu) => (running ? points[0]?.value?.distributionValue?.mean ?? 0 : 0);
+  const fresh = (points: typeof cpu) => (running ? (points[0]?.value?.distributionValue?.mean ?? 0) : 0);
   const requestCount = requests
     .filter((p) => start === undefined || toMs(p.interval?.endTime) >= start)
     .reduce((sum, p) => sum + Number(p.value?.int64Value ?? 0), 0);
@@ -170,7 +189,10 @@ export async function readServiceMetrics(
 }
 
 /** Memory and CPU limits of a Cloud Run container (`resources.limits`: `512Mi`, `1Gi`; `1`, `2000m`); Cloud Run's defaults when unset. */
-export function limitsOf(container: { resources?: { limits?: Record<string, string> | null } | null } | undefined): { memoryBytes: number; cpus: number } {
+export function limitsOf(container: { resources?: { limits?: Record<string, string> | null } | null } | undefined): {
+  memoryBytes: number;
+  cpus: number;
+} {
   const limits = container?.resources?.limits ?? {};
   const mem = /^(\d+(?:\.\d+)?)(Mi|Gi|M|G)?$/.exec(limits.memory ?? '512Mi');
   const unit = { Mi: 2 ** 20, Gi: 2 ** 30, M: 1e6, G: 1e9 }[(mem?.[2] ?? 'Mi') as 'Mi'];
@@ -182,16 +204,24 @@ export function limitsOf(container: { resources?: { limits?: Record<string, stri
  * The Logging and Monitoring clients, created on first use. `Logging` needs the
  * project id up front or it asks the metadata server for one.
  */
-export function createObserveClients(projectId: string, loggingOptions: Record<string, unknown>, monitoringOptions: Record<string, unknown>) {
+export function createObserveClients(
+  projectId: string,
+  loggingOptions: Record<string, unknown>,
+  monitoringOptions: Record<string, unknown>,
+) {
   let logging: Promise<LoggingLike & { loggingService?: { close(): Promise<void> } }> | undefined;
   let monitoring: Promise<MetricClientLike & { close(): Promise<void> }> | undefined;
   return {
     logging() {
-      logging ??= import('@google-cloud/logging').then((mod: any) => new (mod.Logging ?? mod.default.Logging)({ projectId, ...loggingOptions }));
+      logging ??= import('@google-cloud/logging').then(
+        (mod: any) => new (mod.Logging ?? mod.default.Logging)({ projectId, ...loggingOptions }),
+      );
       return logging;
     },
     monitoring() {
-      monitoring ??= import('@google-cloud/monitoring').then((mod: any) => new (mod.MetricServiceClient ?? mod.default.MetricServiceClient)(monitoringOptions));
+      monitoring ??= import('@google-cloud/monitoring').then(
+        (mod: any) => new (mod.MetricServiceClient ?? mod.default.MetricServiceClient)(monitoringOptions),
+      );
       return monitoring;
     },
     async close() {

@@ -12,7 +12,9 @@ export interface SecretManagerLike {
   getSecret(request: { name: string }): Promise<unknown>;
   createSecret(request: { parent: string; secretId: string; secret: object }): Promise<unknown>;
   addSecretVersion(request: { parent: string; payload: { data: Buffer } }): Promise<[{ name?: string | null }, ...unknown[]]>;
-  accessSecretVersion(request: { name: string }): Promise<[{ name?: string | null; payload?: { data?: Uint8Array | string | null } | null }, ...unknown[]]>;
+  accessSecretVersion(request: {
+    name: string;
+  }): Promise<[{ name?: string | null; payload?: { data?: Uint8Array | string | null } | null }, ...unknown[]]>;
   deleteSecret(request: { name: string }): Promise<unknown>;
   listSecrets(request: { parent: string; filter: string }, options?: object): Promise<[{ name?: string | null }[], ...unknown[]]>;
   getIamPolicy(request: { resource: string }): Promise<[Policy, ...unknown[]]>;
@@ -33,7 +35,10 @@ export function grpcCodeOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { code } = error as { code?: unknown };
   if (typeof code === 'number' && code < 100) return code;
-  for (const text of [(error as { cause?: { message?: unknown } }).cause?.message, (error as { response?: { data?: unknown } }).response?.data]) {
+  for (const text of [
+    (error as { cause?: { message?: unknown } }).cause?.message,
+    (error as { response?: { data?: unknown } }).response?.data,
+  ]) {
     try {
       const body = typeof text === 'string' ? JSON.parse(text) : text;
       const status = (body as { error?: { status?: string } } | undefined)?.error?.status;
@@ -74,7 +79,10 @@ export function secretIdOf(ref: EnvironmentRef, key: string): string {
 
 /** Makes a Google label value: lowercase letters, digits, `_`, `-`, at most 63 characters. */
 function labelValue(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '_')
+    .slice(0, 63);
 }
 
 /**
@@ -84,7 +92,10 @@ function labelValue(value: string): string {
 export function labelsOf(ref: EnvironmentRef, extra: Record<string, string> = {}): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(extra)) {
-    const k = key.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
+    const k = key
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '_')
+      .slice(0, 63);
     if (/^[a-z]/.test(k)) labels[k] = labelValue(value);
   }
   labels['tenantplane-tenant-id'] = labelValue(ref.tenantId);
@@ -134,7 +145,10 @@ export async function syncSecrets(client: SecretManagerLike, projectId: string, 
     const current = latest?.payload?.data;
     const same = current !== undefined && current !== null && Buffer.from(current as Uint8Array).toString('utf8') === value;
     let versionName = latest?.name ?? '';
-    if (!same) [{ name: versionName = '' }] = await client.addSecretVersion({ parent: name, payload: { data: Buffer.from(value, 'utf8') } }) as [{ name: string }];
+    if (!same)
+      [{ name: versionName = '' }] = (await client.addSecretVersion({ parent: name, payload: { data: Buffer.from(value, 'utf8') } })) as [
+        { name: string },
+      ];
     env.push({ name: key, valueSource: { secretKeyRef: { secret: id, version: 'latest' } } });
     versions.push(`${key}=${versionName.split('/').pop()}`);
   }
@@ -178,10 +192,13 @@ export function describeService(service: Record<string, any> | undefined, placeh
   const image: string | undefined = service.template?.containers?.[0]?.image || undefined;
   const terminal = service.terminalCondition ?? {};
   if (service.deleteTime) return { state: 'stopped', ready: false, url, image, message: 'deletion in progress' };
-  if (terminal.state === 'CONDITION_FAILED') return { state: 'failed', ready: false, url, image, message: terminal.message || 'the latest revision failed' };
+  if (terminal.state === 'CONDITION_FAILED')
+    return { state: 'failed', ready: false, url, image, message: terminal.message || 'the latest revision failed' };
   if (image === placeholder) return { state: 'provisioning', ready: false, url, message: 'service shell ready; no image deployed yet' };
-  if (service.scaling?.scalingMode === 'MANUAL' && !service.scaling.manualInstanceCount) return { state: 'stopped', ready: false, url, image };
-  if (service.reconciling || terminal.state !== 'CONDITION_SUCCEEDED') return { state: 'provisioning', ready: false, url, image, message: terminal.message || undefined };
+  if (service.scaling?.scalingMode === 'MANUAL' && !service.scaling.manualInstanceCount)
+    return { state: 'stopped', ready: false, url, image };
+  if (service.reconciling || terminal.state !== 'CONDITION_SUCCEEDED')
+    return { state: 'provisioning', ready: false, url, image, message: terminal.message || undefined };
   const ready = Boolean(service.latestReadyRevision) && service.latestReadyRevision === service.latestCreatedRevision;
   return { state: 'running', ready, url, image };
 }

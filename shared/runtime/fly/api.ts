@@ -16,7 +16,10 @@ export interface FlyApiOptions {
 
 /** An HTTP error from the Machines API, keeping the status for callers that tolerate some (404). */
 export class FlyApiError extends DriverError {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super('fly', status === 404 ? 'not_found' : 'failed', message);
   }
 }
@@ -32,9 +35,18 @@ export function createFlyApi(options: FlyApiOptions) {
   async function rest<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
-      response = await options.fetch(`${options.baseUrl.replace(/\/$/, '')}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await options.fetch(`${options.baseUrl.replace(/\/$/, '')}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (error) {
-      throw new DriverError('fly', 'failed', `fly: ${method} ${path} could not reach the Machines API at ${options.baseUrl}: ${(error as Error).message}`, { cause: error });
+      throw new DriverError(
+        'fly',
+        'failed',
+        `fly: ${method} ${path} could not reach the Machines API at ${options.baseUrl}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const text = await response.text();
     let json: any;
@@ -43,7 +55,8 @@ export function createFlyApi(options: FlyApiOptions) {
     } catch {
       json = undefined;
     }
-    if (!response.ok) throw new FlyApiError(response.status, `fly: ${method} ${path} answered ${response.status}: ${json?.error ?? text.slice(0, 200)}`);
+    if (!response.ok)
+      throw new FlyApiError(response.status, `fly: ${method} ${path} answered ${response.status}: ${json?.error ?? text.slice(0, 200)}`);
     return json as T;
   }
 
@@ -58,12 +71,20 @@ export function createFlyApi(options: FlyApiOptions) {
   }
 
   async function graphql<T = any>(query: string, variables: Record<string, unknown>): Promise<T> {
-    const response = await options.fetch(options.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) }).catch((error: Error) => {
-      throw new DriverError('fly', 'failed', `fly: could not reach the GraphQL API at ${options.graphqlUrl}: ${error.message}`, { cause: error });
-    });
+    const response = await options
+      .fetch(options.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
+      .catch((error: Error) => {
+        throw new DriverError('fly', 'failed', `fly: could not reach the GraphQL API at ${options.graphqlUrl}: ${error.message}`, {
+          cause: error,
+        });
+      });
     const json = (await response.json().catch(() => ({}))) as { data?: T; errors?: { message: string }[] };
     if (!response.ok || json.errors?.length) {
-      throw new DriverError('fly', 'failed', `fly: GraphQL ${/\b(\w+)\s*\(/.exec(query)?.[1] ?? 'request'} failed (${response.status}): ${json.errors?.map((e) => e.message).join('; ') ?? 'no body'}`);
+      throw new DriverError(
+        'fly',
+        'failed',
+        `fly: GraphQL ${/\b(\w+)\s*\(/.exec(query)?.[1] ?? 'request'} failed (${response.status}): ${json.errors?.map((e) => e.message).join('; ') ?? 'no body'}`,
+      );
     }
     return json.data as T;
   }

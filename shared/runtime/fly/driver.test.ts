@@ -17,7 +17,14 @@ function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {})
 }
 
 function createDriver(fake: FlyFake, extra: Partial<FlyDriverOptions> = {}): RuntimeDriver {
-  return createFlyDriver({ apiToken: fake.token, orgSlug: 'acme', region: 'ams', baseUrl: fake.url, graphqlUrl: `${fake.url}/graphql`, ...extra });
+  return createFlyDriver({
+    apiToken: fake.token,
+    orgSlug: 'acme',
+    region: 'ams',
+    baseUrl: fake.url,
+    graphqlUrl: `${fake.url}/graphql`,
+    ...extra,
+  });
 }
 
 // Conformance
@@ -32,7 +39,8 @@ testDriverConformance(test, {
       driver,
       makeSpec,
       reachable: async (url) => fake.isServing(url),
-      countInstances: async (ref) => [...(fake.apps.get(`tp-${ref.tenantId}-${ref.env}`)?.machines.values() ?? [])].filter((m) => m.state === 'started').length,
+      countInstances: async (ref) =>
+        [...(fake.apps.get(`tp-${ref.tenantId}-${ref.env}`)?.machines.values() ?? [])].filter((m) => m.state === 'started').length,
       // A machine runs as its app (the app's secrets, its OIDC tokens): find the app whose machine carries this environment's labels.
       identityOf: async (ref) => appHolding(fake, ref) ?? '',
       async cleanup() {
@@ -76,9 +84,15 @@ test.serial('infrastructure creates the app, a volume, shared IPv4 and IPv6, a c
       const createApp = fake.requests.find((r) => r.method === 'POST' && r.path === '/v1/apps')!;
       t.deepEqual(createApp.body, { app_name: 'tp-blog7-live', org_slug: 'acme' });
       const app = fake.apps.get('tp-blog7-live')!;
-      t.deepEqual([...app.volumes.values()].map((v) => [v.name, v.region, v.size_gb]), [['data', 'ams', 1]]);
+      t.deepEqual(
+        [...app.volumes.values()].map((v) => [v.name, v.region, v.size_gb]),
+        [['data', 'ams', 1]],
+      );
       t.deepEqual(app.ips.map((ip) => ip.type).sort(), ['shared_v4', 'v6']);
-      t.deepEqual(app.certificates.map((c) => c.hostname), ['tp-blog7-live.sites.example.test']);
+      t.deepEqual(
+        app.certificates.map((c) => c.hostname),
+        ['tp-blog7-live.sites.example.test'],
+      );
       t.is(app.secrets.get('DB_PASSWORD'), 'pw-value');
       await driver.ensureInfrastructure(makeSpec(ref));
       t.is(app.ips.length, 2, 'a repeated step allocates nothing new');
@@ -99,7 +113,10 @@ test.serial('the machine runs the image with the memory, labels as metadata, the
     t.is(config.guest.memory_mb, 1024);
     t.like(config.metadata, { 'tenantplane-tenant-id': 'blog7', 'tenantplane-env': 'live' });
     t.is(config.mounts[0].path, '/data');
-    t.deepEqual(config.services[0].ports.map((p: any) => p.port), [80, 443]);
+    t.deepEqual(
+      config.services[0].ports.map((p: any) => p.port),
+      [80, 443],
+    );
     t.false(JSON.stringify(config).includes('pw-value'), 'secrets go to app secrets, not the machine config');
     t.true(fake.requests.some((r) => r.method === 'GET' && r.path.endsWith('/wait') && r.query.get('state') === 'started'));
   });
@@ -126,7 +143,10 @@ test.serial('destroy force-destroys the machine, then the volume, then the app',
     await driver.deploy(makeSpec(ref));
     await driver.destroy(ref);
     const deletes = fake.requests.filter((r) => r.method === 'DELETE');
-    t.deepEqual(deletes.map((r) => r.path.replace(/[0-9a-f]{14}|vol_[0-9a-f]{16}/g, 'ID')), ['/v1/apps/tp-blog7-live/machines/ID', '/v1/apps/tp-blog7-live/volumes/ID', '/v1/apps/tp-blog7-live']);
+    t.deepEqual(
+      deletes.map((r) => r.path.replace(/[0-9a-f]{14}|vol_[0-9a-f]{16}/g, 'ID')),
+      ['/v1/apps/tp-blog7-live/machines/ID', '/v1/apps/tp-blog7-live/volumes/ID', '/v1/apps/tp-blog7-live'],
+    );
     t.is(deletes[0].query.get('force'), 'true');
     t.false(fake.apps.has('tp-blog7-live'));
   });

@@ -25,13 +25,22 @@ export function flyAppName(prefix: string, ref: EnvironmentRef): string {
   const plain = `${prefix}-${ref.tenantId}-${ref.env}`;
   if (/^[a-z0-9]+(-[a-z0-9]+)*$/.test(plain) && /^[a-z0-9]+$/.test(ref.env) && plain.length <= 63) return plain;
   const hash = createHash('sha256').update(`${ref.tenantId}\n${ref.env}`).digest('hex').slice(0, 8);
-  const base = plain.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').slice(0, 54).replace(/-+$/, '');
+  const base = plain
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 54)
+    .replace(/-+$/, '');
   return `${base}-${hash}`;
 }
 
 /** Creates the Fly driver. Throws a `not_configured` DriverError naming a missing option. */
 export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
-  for (const [key, example] of [['apiToken', '"FlyV1 fm2_…"'], ['orgSlug', '"personal"'], ['region', '"ams"']] as const) {
+  for (const [key, example] of [
+    ['apiToken', '"FlyV1 fm2_…"'],
+    ['orgSlug', '"personal"'],
+    ['region', '"ams"'],
+  ] as const) {
     if (!options?.[key]) throw new DriverError('fly', 'not_configured', `fly driver: option "${key}" is missing (e.g. ${example}).`);
   }
   const prefix = options.appPrefix ?? 'tp';
@@ -47,7 +56,8 @@ export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
     }));
 
   const appOf = (ref: EnvironmentRef) => flyAppName(prefix, ref);
-  const urlOf = (ref: EnvironmentRef) => `https://${options.customDomain ? `${appOf(ref)}.${options.customDomain}` : `${appOf(ref)}.fly.dev`}`;
+  const urlOf = (ref: EnvironmentRef) =>
+    `https://${options.customDomain ? `${appOf(ref)}.${options.customDomain}` : `${appOf(ref)}.fly.dev`}`;
   const machinesPath = (ref: EnvironmentRef) => `/v1/apps/${appOf(ref)}/machines`;
 
   async function ensureApp(ref: EnvironmentRef): Promise<void> {
@@ -64,7 +74,11 @@ export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
     const volumes = (await fly().rest<any[]>('GET', `/v1/apps/${appOf(ref)}/volumes`)) ?? [];
     const existing = volumes.find((v) => v.name === VOLUME_NAME && v.state !== 'destroyed');
     if (existing) return existing.id;
-    const created = await fly().rest('POST', `/v1/apps/${appOf(ref)}/volumes`, { name: VOLUME_NAME, region: options.region, size_gb: options.volumeSizeGb ?? 1 });
+    const created = await fly().rest('POST', `/v1/apps/${appOf(ref)}/volumes`, {
+      name: VOLUME_NAME,
+      region: options.region,
+      size_gb: options.volumeSizeGb ?? 1,
+    });
     return created.id;
   }
 
@@ -76,7 +90,8 @@ export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
     }
     if (options.customDomain) {
       const hostname = new URL(urlOf(ref)).hostname;
-      if (!app.certificates.nodes.some((c: { hostname: string }) => c.hostname === hostname)) await fly().graphql(FLY_GRAPHQL.addCertificate, { appId: appOf(ref), hostname });
+      if (!app.certificates.nodes.some((c: { hostname: string }) => c.hostname === hostname))
+        await fly().graphql(FLY_GRAPHQL.addCertificate, { appId: appOf(ref), hostname });
     }
   }
 
@@ -106,7 +121,8 @@ export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
         return;
       } catch (error) {
         if (!(error instanceof FlyApiError && error.status === 408) || Date.now() >= deadline) {
-          if (error instanceof FlyApiError && error.status === 408) throw new DriverError('fly', 'timeout', `fly: machine ${id} of ${appOf(ref)} did not reach ${state} in ${timeoutMs} ms.`);
+          if (error instanceof FlyApiError && error.status === 408)
+            throw new DriverError('fly', 'timeout', `fly: machine ${id} of ${appOf(ref)} did not reach ${state} in ${timeoutMs} ms.`);
           throw error;
         }
       }
@@ -186,7 +202,11 @@ export function createFlyDriver(options: FlyDriverOptions): RuntimeDriver {
         if (status.state === 'failed') throw new DriverError('fly', 'failed', `fly: ${appOf(ref)} failed: ${status.message}`);
         const machine = status.state === 'absent' ? undefined : await findMachine(ref);
         if (!machine || status.state === 'stopped' || Date.now() >= deadline) {
-          throw new DriverError('fly', 'timeout', `fly: ${appOf(ref)} is not ready (state ${status.state}${status.message ? `: ${status.message}` : ''}).`);
+          throw new DriverError(
+            'fly',
+            'timeout',
+            `fly: ${appOf(ref)} is not ready (state ${status.state}${status.message ? `: ${status.message}` : ''}).`,
+          );
         }
         await waitFor(ref, machine.id, 'started', Math.max(1000, deadline - Date.now())).catch(() => undefined);
       }

@@ -7,7 +7,17 @@
 import type { KubernetesDriverOptions } from './options.ts';
 
 /** Kinds the driver manages, by their REST plural. */
-export type ObjectKind = 'namespaces' | 'resourcequotas' | 'serviceaccounts' | 'secrets' | 'services' | 'persistentvolumeclaims' | 'pods' | 'deployments' | 'ingresses' | 'networkpolicies';
+export type ObjectKind =
+  | 'namespaces'
+  | 'resourcequotas'
+  | 'serviceaccounts'
+  | 'secrets'
+  | 'services'
+  | 'persistentvolumeclaims'
+  | 'pods'
+  | 'deployments'
+  | 'ingresses'
+  | 'networkpolicies';
 
 export interface ObjectApi {
   read(name: string, namespace?: string): Promise<any>;
@@ -74,7 +84,11 @@ export async function createObjectApis(options: KubernetesDriverOptions): Promis
   } else {
     config.loadFromFile(options.kubeconfigPath!);
   }
-  const clients = { core: config.makeApiClient(k8s.CoreV1Api), apps: config.makeApiClient(k8s.AppsV1Api), net: config.makeApiClient(k8s.NetworkingV1Api) };
+  const clients = {
+    core: config.makeApiClient(k8s.CoreV1Api),
+    apps: config.makeApiClient(k8s.AppsV1Api),
+    net: config.makeApiClient(k8s.NetworkingV1Api),
+  };
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
   const apis = {} as KubeApis;

@@ -20,11 +20,18 @@ function makeSpec(ref: EnvironmentRef, overrides: Partial<EnvironmentSpec> = {})
 }
 
 function createDriver(fake: KubernetesFake, extra: Partial<KubernetesDriverOptions> = {}): RuntimeDriver {
-  return createKubernetesDriver({ cluster: { server: fake.url, token: fake.token, skipTLSVerify: true }, baseDomain: BASE_DOMAIN, pollIntervalMs: 50, ...extra });
+  return createKubernetesDriver({
+    cluster: { server: fake.url, token: fake.token, skipTLSVerify: true },
+    baseDomain: BASE_DOMAIN,
+    pollIntervalMs: 50,
+    ...extra,
+  });
 }
 
 function podsOf(fake: KubernetesFake, ref: EnvironmentRef) {
-  return fake.list('pods', namespaceOf(ref)).filter((p) => p.metadata.labels['tenantplane-tenant-id'] === ref.tenantId && p.metadata.labels['tenantplane-env'] === ref.env);
+  return fake
+    .list('pods', namespaceOf(ref))
+    .filter((p) => p.metadata.labels['tenantplane-tenant-id'] === ref.tenantId && p.metadata.labels['tenantplane-env'] === ref.env);
 }
 
 // Conformance
@@ -116,8 +123,14 @@ test.serial('the namespace stays while the owner has another project and goes wi
     await driver.destroy(project);
     const namespace = namespaceOf(project);
     t.true(fake.list('namespaces').some((n) => n.metadata.name === namespace));
-    t.deepEqual(fake.list('deployments', namespace).map((d) => d.metadata.name), ['proj-p43-api']);
-    t.deepEqual(fake.list('ingresses', namespace).map((d) => d.metadata.name), ['proj-p43-api']);
+    t.deepEqual(
+      fake.list('deployments', namespace).map((d) => d.metadata.name),
+      ['proj-p43-api'],
+    );
+    t.deepEqual(
+      fake.list('ingresses', namespace).map((d) => d.metadata.name),
+      ['proj-p43-api'],
+    );
     await driver.destroy(other);
     t.not(fake.list('namespaces').find((n) => n.metadata.name === namespace)?.status.phase ?? 'gone', 'Active');
     // Relaunching while the namespace terminates waits for it, then recreates it.
@@ -137,7 +150,13 @@ test.serial('a pod template the restricted profile refuses surfaces as a failed 
     const response = await fetch(`${fake.url}/apis/apps/v1/namespaces/${namespace}/deployments/${deployment.metadata.name}`, {
       method: 'PATCH',
       headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/merge-patch+json' },
-      body: JSON.stringify({ spec: { template: { spec: { securityContext: null, containers: [{ ...deployment.spec.template.spec.containers[0], securityContext: null }] } } } }),
+      body: JSON.stringify({
+        spec: {
+          template: {
+            spec: { securityContext: null, containers: [{ ...deployment.spec.template.spec.containers[0], securityContext: null }] },
+          },
+        },
+      }),
     });
     t.is(response.status, 200);
     const error = await t.throwsAsync(() => driver.waitReady(project, { timeoutMs: 10_000 }));
@@ -164,8 +183,15 @@ test.serial('each tenant of an owner runs as its own ServiceAccount, with no API
     t.is(shop.kind, 'ServiceAccount');
     t.is(shop.automountServiceAccountToken, false);
     t.like(shop.metadata.labels, { 'tenantplane-tenant-id': 'shop' });
-    t.is(accounts.find((sa) => sa.metadata.name === 'default')!.automountServiceAccountToken, false, 'the namespace default hands out no token either');
-    for (const [ref, name] of [[a, 'tenant-shop'], [b, 'tenant-blog']] as const) {
+    t.is(
+      accounts.find((sa) => sa.metadata.name === 'default')!.automountServiceAccountToken,
+      false,
+      'the namespace default hands out no token either',
+    );
+    for (const [ref, name] of [
+      [a, 'tenant-shop'],
+      [b, 'tenant-blog'],
+    ] as const) {
       const [pod] = podsOf(fake, ref);
       t.is(pod.spec.serviceAccountName, name);
       t.is(pod.spec.automountServiceAccountToken, false);
@@ -175,13 +201,19 @@ test.serial('each tenant of an owner runs as its own ServiceAccount, with no API
 });
 
 test.serial('the API token is mounted only when the option asks for it', async (t) => {
-  await withFake(async (fake, driver) => {
-    await driver.deploy(makeSpec(project));
-    await driver.waitReady(project, { timeoutMs: 10_000 });
-    const [pod] = podsOf(fake, project);
-    t.true(pod.spec.volumes.some((v: any) => v.name.startsWith('kube-api-access-')));
-    t.true(fake.list('serviceaccounts', namespaceOf(project)).find((sa) => sa.metadata.name === serviceAccountNameOf(project))!.automountServiceAccountToken);
-  }, { automountServiceAccountToken: true });
+  await withFake(
+    async (fake, driver) => {
+      await driver.deploy(makeSpec(project));
+      await driver.waitReady(project, { timeoutMs: 10_000 });
+      const [pod] = podsOf(fake, project);
+      t.true(pod.spec.volumes.some((v: any) => v.name.startsWith('kube-api-access-')));
+      t.true(
+        fake.list('serviceaccounts', namespaceOf(project)).find((sa) => sa.metadata.name === serviceAccountNameOf(project))!
+          .automountServiceAccountToken,
+      );
+    },
+    { automountServiceAccountToken: true },
+  );
 });
 
 test.serial('the ServiceAccount stays while the tenant has another environment and goes with its last', async (t) => {
@@ -195,7 +227,11 @@ test.serial('the ServiceAccount stays while the tenant has another environment a
     }
     // Repeating the steps keeps one account and does not fail on the existing one.
     await driver.ensureInfrastructure(makeSpec(demo));
-    const names = () => fake.list('serviceaccounts', namespaceOf(demo)).map((sa) => sa.metadata.name).sort();
+    const names = () =>
+      fake
+        .list('serviceaccounts', namespaceOf(demo))
+        .map((sa) => sa.metadata.name)
+        .sort();
     t.deepEqual(names(), ['default', 'tenant-blog', 'tenant-shop']);
     await driver.destroy(demo);
     t.deepEqual(names(), ['default', 'tenant-blog', 'tenant-shop']);
@@ -210,36 +246,54 @@ test.serial('a redeploy recreates a missing ServiceAccount, since pods naming a 
   await withFake(async (fake, driver) => {
     await driver.ensureInfrastructure(makeSpec(project));
     const namespace = namespaceOf(project);
-    const response = await fetch(`${fake.url}/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccountNameOf(project)}`, { method: 'DELETE', headers: { authorization: `Bearer ${fake.token}` } });
+    const response = await fetch(`${fake.url}/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccountNameOf(project)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${fake.token}` },
+    });
     t.is(response.status, 200);
     await driver.deploy(makeSpec(project));
     t.true((await driver.waitReady(project, { timeoutMs: 10_000 })).ready);
   });
 });
 
-test.serial('every environment gets a NetworkPolicy by default: ingress from the ingress controller only, egress never to cluster ranges', async (t) => {
-  await withFake(async (fake, driver) => {
-    await driver.ensureInfrastructure(makeSpec(project));
-    const [policy] = fake.list('networkpolicies', namespaceOf(project));
-    t.is(policy.kind, 'NetworkPolicy');
-    t.deepEqual(policy.spec.podSelector.matchLabels, { 'tenantplane-tenant-id': 'p42', 'tenantplane-env': 'api' });
-    t.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
-    const namespaces = policy.spec.ingress.flatMap((r: any) => r.from).filter((p: any) => p.namespaceSelector).map((p: any) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
-    t.deepEqual(namespaces, ['traefik']);
-    const blocks = policy.spec.egress.flatMap((r: any) => r.to ?? []).filter((p: any) => p.ipBlock);
-    t.true(blocks.every((p: any) => p.ipBlock.except.length > 0));
-    t.true(blocks.find((p: any) => p.ipBlock.cidr === '0.0.0.0/0').ipBlock.except.includes('10.0.0.0/8'));
-    t.false(policy.spec.egress.some((r: any) => (r.to ?? []).some((p: any) => p.namespaceSelector)), 'no egress rule opens other namespaces');
-    await driver.destroy(project);
-    t.is(fake.list('networkpolicies', namespaceOf(project)).length, 0);
-  }, { ingressNamespace: 'traefik' });
-});
+test.serial(
+  'every environment gets a NetworkPolicy by default: ingress from the ingress controller only, egress never to cluster ranges',
+  async (t) => {
+    await withFake(
+      async (fake, driver) => {
+        await driver.ensureInfrastructure(makeSpec(project));
+        const [policy] = fake.list('networkpolicies', namespaceOf(project));
+        t.is(policy.kind, 'NetworkPolicy');
+        t.deepEqual(policy.spec.podSelector.matchLabels, { 'tenantplane-tenant-id': 'p42', 'tenantplane-env': 'api' });
+        t.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
+        const namespaces = policy.spec.ingress
+          .flatMap((r: any) => r.from)
+          .filter((p: any) => p.namespaceSelector)
+          .map((p: any) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
+        t.deepEqual(namespaces, ['traefik']);
+        const blocks = policy.spec.egress.flatMap((r: any) => r.to ?? []).filter((p: any) => p.ipBlock);
+        t.true(blocks.every((p: any) => p.ipBlock.except.length > 0));
+        t.true(blocks.find((p: any) => p.ipBlock.cidr === '0.0.0.0/0').ipBlock.except.includes('10.0.0.0/8'));
+        t.false(
+          policy.spec.egress.some((r: any) => (r.to ?? []).some((p: any) => p.namespaceSelector)),
+          'no egress rule opens other namespaces',
+        );
+        await driver.destroy(project);
+        t.is(fake.list('networkpolicies', namespaceOf(project)).length, 0);
+      },
+      { ingressNamespace: 'traefik' },
+    );
+  },
+);
 
 test.serial('networkPolicy: false creates none', async (t) => {
-  await withFake(async (fake, driver) => {
-    await driver.ensureInfrastructure(makeSpec(project));
-    t.is(fake.list('networkpolicies', namespaceOf(project)).length, 0);
-  }, { networkPolicy: false });
+  await withFake(
+    async (fake, driver) => {
+      await driver.ensureInfrastructure(makeSpec(project));
+      t.is(fake.list('networkpolicies', namespaceOf(project)).length, 0);
+    },
+    { networkPolicy: false },
+  );
 });
 
 test.serial('environments other than api carry their env in the host', (t) => {

@@ -11,8 +11,21 @@
  */
 import { createObjectApis, isStatus, type KubeApis, type ObjectKind } from './client.ts';
 import {
-  defaultServiceAccountManifest, deploymentManifest, hostOf, ingressManifest, namespaceManifest, namespaceOf, networkPolicyManifest, quotaManifest,
-  secretManifest, selectorOf, serviceAccountManifest, serviceAccountNameOf, serviceManifest, volumeClaimManifest, workloadNameOf,
+  defaultServiceAccountManifest,
+  deploymentManifest,
+  hostOf,
+  ingressManifest,
+  namespaceManifest,
+  namespaceOf,
+  networkPolicyManifest,
+  quotaManifest,
+  secretManifest,
+  selectorOf,
+  serviceAccountManifest,
+  serviceAccountNameOf,
+  serviceManifest,
+  volumeClaimManifest,
+  workloadNameOf,
   type ManifestOptions,
 } from './resources.ts';
 import { DriverError, type EnvironmentRef, type EnvironmentStatus, type LogLine, type RuntimeDriver } from '../types.ts';
@@ -24,9 +37,14 @@ const SECRET_VERSION = 'tenantplane/secret-resource-version';
 
 /** Creates the Kubernetes driver. Throws a `not_configured` DriverError naming a missing option. */
 export function createKubernetesDriver(options: KubernetesDriverOptions): RuntimeDriver {
-  if (!options?.baseDomain) throw new DriverError('kubernetes', 'not_configured', 'kubernetes driver: option "baseDomain" is missing (e.g. "apps.example.com").');
+  if (!options?.baseDomain)
+    throw new DriverError('kubernetes', 'not_configured', 'kubernetes driver: option "baseDomain" is missing (e.g. "apps.example.com").');
   if (!options.cluster && !options.kubeconfigPath) {
-    throw new DriverError('kubernetes', 'not_configured', 'kubernetes driver: option "kubeconfigPath" or "cluster" ({ server, token }) is missing (e.g. kubeconfigPath: "/home/me/.kube/config").');
+    throw new DriverError(
+      'kubernetes',
+      'not_configured',
+      'kubernetes driver: option "kubeconfigPath" or "cluster" ({ server, token }) is missing (e.g. kubeconfigPath: "/home/me/.kube/config").',
+    );
   }
   const manifestOptions: ManifestOptions = {
     baseDomain: options.baseDomain,
@@ -70,9 +88,12 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
     const name = namespaceOf(ref);
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const current = await namespaces.read(name).catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, `reading namespace ${name}`))));
+      const current = await namespaces
+        .read(name)
+        .catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, `reading namespace ${name}`))));
       if (current?.status?.phase === 'Terminating') {
-        if (Date.now() > deadline) throw new DriverError('kubernetes', 'timeout', `kubernetes: namespace ${name} is still terminating; retry later.`);
+        if (Date.now() > deadline)
+          throw new DriverError('kubernetes', 'timeout', `kubernetes: namespace ${name} is still terminating; retry later.`);
         await sleep(Math.min(pollIntervalMs, 500));
         continue;
       }
@@ -95,7 +116,9 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
 
   async function readDeployment(ref: EnvironmentRef): Promise<any | undefined> {
     const { deployments } = await kube();
-    return deployments.read(workloadNameOf(ref), namespaceOf(ref)).catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, `reading deployment ${workloadNameOf(ref)}`))));
+    return deployments
+      .read(workloadNameOf(ref), namespaceOf(ref))
+      .catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, `reading deployment ${workloadNameOf(ref)}`))));
   }
 
   async function patchDeployment(ref: EnvironmentRef, patch: object, what: string): Promise<void> {
@@ -103,7 +126,12 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
     try {
       await deployments.patch(workloadNameOf(ref), patch, namespaceOf(ref));
     } catch (error) {
-      if (isStatus(error, 404)) throw new DriverError('kubernetes', 'not_found', `kubernetes: no deployment ${namespaceOf(ref)}/${workloadNameOf(ref)} to ${what}; deploy it first.`);
+      if (isStatus(error, 404))
+        throw new DriverError(
+          'kubernetes',
+          'not_found',
+          `kubernetes: no deployment ${namespaceOf(ref)}/${workloadNameOf(ref)} to ${what}; deploy it first.`,
+        );
       throw wrap(error, `${what} ${workloadNameOf(ref)}`);
     }
   }
@@ -113,7 +141,9 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
     const image: string | undefined = deployment.spec?.template?.spec?.containers?.[0]?.image;
     const replicas: number = deployment.spec?.replicas ?? 1;
     const status = deployment.status ?? {};
-    const failure = (status.conditions ?? []).find((c: any) => (c.type === 'ReplicaFailure' && c.status === 'True') || (c.type === 'Progressing' && c.status === 'False'));
+    const failure = (status.conditions ?? []).find(
+      (c: any) => (c.type === 'ReplicaFailure' && c.status === 'True') || (c.type === 'Progressing' && c.status === 'False'),
+    );
     if (failure) return { state: 'failed', ready: false, url, image, message: failure.message ?? failure.reason };
     if (replicas === 0) return { state: 'stopped', ready: false, url, image };
     const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
@@ -138,15 +168,22 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       await apply('serviceaccounts', defaultServiceAccountManifest(spec), keepClusterFields);
       await ensureServiceAccount(spec);
       await apply('secrets', secretManifest(spec));
-      await apply('services', serviceManifest(spec, manifestOptions), (cur, next) => Object.assign(next.spec, { clusterIP: cur.spec.clusterIP, clusterIPs: cur.spec.clusterIPs }));
+      await apply('services', serviceManifest(spec, manifestOptions), (cur, next) =>
+        Object.assign(next.spec, { clusterIP: cur.spec.clusterIP, clusterIPs: cur.spec.clusterIPs }),
+      );
       await apply('ingresses', ingressManifest(spec, manifestOptions));
       if (manifestOptions.networkPolicy) await apply('networkpolicies', networkPolicyManifest(spec, manifestOptions));
       if (options.storageClass) {
         // A claim's spec is immutable once bound: create it once, never replace it.
         const claims = (await kube()).persistentvolumeclaims;
         const claim = volumeClaimManifest(spec, manifestOptions);
-        const existing = await claims.read(claim.metadata.name, namespace).catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, 'reading volume claim'))));
-        if (!existing) await claims.create(claim, namespace).catch((error) => (isStatus(error, 409) ? undefined : Promise.reject(wrap(error, 'creating volume claim'))));
+        const existing = await claims
+          .read(claim.metadata.name, namespace)
+          .catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, 'reading volume claim'))));
+        if (!existing)
+          await claims
+            .create(claim, namespace)
+            .catch((error) => (isStatus(error, 409) ? undefined : Promise.reject(wrap(error, 'creating volume claim'))));
       }
       return { url: urlOf(spec) };
     },
@@ -168,17 +205,26 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       return pollUntilReady(() => this.status(ref), {
         timeoutMs,
         intervalMs: pollIntervalMs,
-        fail: (status, reason) => reason === 'final'
-          ? new DriverError('kubernetes', 'failed', `kubernetes: ${workloadNameOf(ref)} failed: ${status.message}`)
-          : new DriverError('kubernetes', 'timeout', `kubernetes: ${namespaceOf(ref)}/${workloadNameOf(ref)} not ready after ${timeoutMs} ms (state ${status.state}${status.message ? `: ${status.message}` : ''}).`),
+        fail: (status, reason) =>
+          reason === 'final'
+            ? new DriverError('kubernetes', 'failed', `kubernetes: ${workloadNameOf(ref)} failed: ${status.message}`)
+            : new DriverError(
+                'kubernetes',
+                'timeout',
+                `kubernetes: ${namespaceOf(ref)}/${workloadNameOf(ref)} not ready after ${timeoutMs} ms (state ${status.state}${status.message ? `: ${status.message}` : ''}).`,
+              ),
       });
     },
 
     async status(ref) {
       const deployment = await readDeployment(ref);
       if (deployment) return describe(ref, deployment);
-      const ingress = await (await kube()).ingresses.read(workloadNameOf(ref), namespaceOf(ref)).catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, 'reading ingress'))));
-      return ingress ? { state: 'provisioning', ready: false, url: urlOf(ref), message: 'infrastructure ready; not deployed yet' } : { state: 'absent', ready: false };
+      const ingress = await (await kube()).ingresses
+        .read(workloadNameOf(ref), namespaceOf(ref))
+        .catch((error) => (isStatus(error, 404) ? undefined : Promise.reject(wrap(error, 'reading ingress'))));
+      return ingress
+        ? { state: 'provisioning', ready: false, url: urlOf(ref), message: 'infrastructure ready; not deployed yet' }
+        : { state: 'absent', ready: false };
     },
 
     async suspend(ref) {
@@ -188,7 +234,8 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       for (;;) {
         const d = await readDeployment(ref);
         if (!d || ((d.status?.observedGeneration ?? 0) >= d.metadata.generation && !d.status?.replicas)) return;
-        if (Date.now() > deadline) throw new DriverError('kubernetes', 'timeout', `kubernetes: ${workloadNameOf(ref)} still has pods 120 s after scaling to 0.`);
+        if (Date.now() > deadline)
+          throw new DriverError('kubernetes', 'timeout', `kubernetes: ${workloadNameOf(ref)} still has pods 120 s after scaling to 0.`);
         await sleep(Math.min(pollIntervalMs, 500));
       }
     },
@@ -199,7 +246,11 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
 
     async restart(ref) {
       // What `kubectl rollout restart` does: a changed template annotation rolls new pods.
-      await patchDeployment(ref, { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date().toISOString() } } } } }, 'restart');
+      await patchDeployment(
+        ref,
+        { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date().toISOString() } } } } },
+        'restart',
+      );
     },
 
     async destroy(ref) {
@@ -210,21 +261,32 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Runtim
       await deleteIgnoringMissing('secrets', `${name}-env`, namespace);
       await deleteIgnoringMissing('persistentvolumeclaims', `${name}-data`, namespace);
       // The namespace belongs to the owner: it goes with the owner's last environment; the account with the tenant's last.
-      const remaining = (await (await kube()).deployments.list(namespace).catch((error) => (isStatus(error, 404) ? [] : Promise.reject(wrap(error, 'listing deployments'))))).filter((d: any) => d.metadata.name.startsWith('proj-'));
+      const remaining = (
+        await (
+          await kube()
+        ).deployments
+          .list(namespace)
+          .catch((error) => (isStatus(error, 404) ? [] : Promise.reject(wrap(error, 'listing deployments'))))
+      ).filter((d: any) => d.metadata.name.startsWith('proj-'));
       if (!remaining.length) return deleteIgnoringMissing('namespaces', namespace);
       const account = serviceAccountNameOf(ref);
-      if (!remaining.some((d: any) => d.spec?.template?.spec?.serviceAccountName === account)) await deleteIgnoringMissing('serviceaccounts', account, namespace);
+      if (!remaining.some((d: any) => d.spec?.template?.spec?.serviceAccountName === account))
+        await deleteIgnoringMissing('serviceaccounts', account, namespace);
     },
 
     async logs(ref, query = {}) {
       const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
       const { pods, readPodLog } = await kube();
       const namespace = namespaceOf(ref);
-      const selector = Object.entries(selectorOf(ref)).map(([k, v]) => `${k}=${v}`).join(',');
+      const selector = Object.entries(selectorOf(ref))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
       // The pod log API filters by whole seconds back from now; the exact cut is applied below.
       const sinceSeconds = query.since ? Math.ceil((Date.now() - Date.parse(query.since)) / 1000) + 1 : undefined;
       if (sinceSeconds !== undefined && sinceSeconds <= 0) return [];
-      const list = await pods.list(namespace, selector).catch((error) => (isStatus(error, 404) ? [] : Promise.reject(wrap(error, 'listing pods'))));
+      const list = await pods
+        .list(namespace, selector)
+        .catch((error) => (isStatus(error, 404) ? [] : Promise.reject(wrap(error, 'listing pods'))));
       const lines: LogLine[] = [];
       for (const pod of list) {
         const text = await readPodLog(pod.metadata.name, namespace, { tailLines: limit, sinceSeconds }).catch((error) => {
@@ -253,6 +315,11 @@ function wrap(error: unknown, what: string): DriverError {
       // plain text body: keep it as is
     }
   }
-  const detail = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : error instanceof Error ? error.message.split('\n').slice(0, 2).join(' ') : String(error);
+  const detail =
+    typeof body === 'object' && body && 'message' in body
+      ? String((body as { message: unknown }).message)
+      : error instanceof Error
+        ? error.message.split('\n').slice(0, 2).join(' ')
+        : String(error);
   return new DriverError('kubernetes', 'failed', `kubernetes: ${what} failed: ${detail}`, { cause: error });
 }

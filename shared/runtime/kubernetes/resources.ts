@@ -32,7 +32,10 @@ const hash = (value: string, length = 6) => createHash('sha256').update(value).d
  */
 export function dnsLabelOf(id: string, max: number): string {
   if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(id) && id.length <= max) return id;
-  const base = id.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const base = id
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
   return `${base.slice(0, max - 7).replace(/-+$/, '')}-${hash(id)}`.replace(/^-/, '');
 }
 
@@ -71,13 +74,17 @@ export function selectorOf(ref: EnvironmentRef): Record<string, string> {
 }
 
 function labelValue(value: string): string {
-  return value.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return value
+    .replace(/[^A-Za-z0-9_.-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
 /** Labels on every object: the spec's (made valid), the two identifying ones, and who manages it. */
 export function labelsOf(ref: EnvironmentRef, extra: Record<string, string> = {}): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const [key, value] of Object.entries(extra)) if (/^([a-z0-9.-]+\/)?[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/.test(key)) labels[key] = labelValue(value);
+  for (const [key, value] of Object.entries(extra))
+    if (/^([a-z0-9.-]+\/)?[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/.test(key)) labels[key] = labelValue(value);
   return { ...labels, ...selectorOf(ref), 'app.kubernetes.io/name': workloadNameOf(ref), 'app.kubernetes.io/managed-by': 'tenantplane' };
 }
 
@@ -101,7 +108,12 @@ export function namespaceManifest(ref: EnvironmentRef): Manifest {
 }
 
 export function quotaManifest(ref: EnvironmentRef, options: ManifestOptions): Manifest {
-  return { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'tenantplane-quota', namespace: namespaceOf(ref), labels: { 'app.kubernetes.io/managed-by': 'tenantplane' } }, spec: { hard: options.quota } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ResourceQuota',
+    metadata: { name: 'tenantplane-quota', namespace: namespaceOf(ref), labels: { 'app.kubernetes.io/managed-by': 'tenantplane' } },
+    spec: { hard: options.quota },
+  };
 }
 
 /** The tenant's ServiceAccount (core/v1): no API token mounted unless asked for, no RBAC bindings. */
@@ -120,11 +132,22 @@ export function serviceAccountManifest(ref: EnvironmentRef, options: ManifestOpt
 
 /** The namespace's `default` account: no tenant runs as it, and it hands no token to any pod either. */
 export function defaultServiceAccountManifest(ref: EnvironmentRef): Manifest {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: namespaceOf(ref) }, automountServiceAccountToken: false };
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'default', namespace: namespaceOf(ref) },
+    automountServiceAccountToken: false,
+  };
 }
 
 export function secretManifest(spec: EnvironmentSpec): Manifest {
-  return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `${workloadNameOf(spec)}-env`, namespace: namespaceOf(spec), labels: labelsOf(spec, spec.labels) }, stringData: { ...spec.secrets } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: { name: `${workloadNameOf(spec)}-env`, namespace: namespaceOf(spec), labels: labelsOf(spec, spec.labels) },
+    stringData: { ...spec.secrets },
+  };
 }
 
 export function serviceManifest(spec: EnvironmentSpec, options: ManifestOptions): Manifest {
@@ -132,7 +155,11 @@ export function serviceManifest(spec: EnvironmentSpec, options: ManifestOptions)
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: workloadNameOf(spec), namespace: namespaceOf(spec), labels: labelsOf(spec, spec.labels) },
-    spec: { type: 'ClusterIP', selector: selectorOf(spec), ports: [{ name: 'http', port: 80, targetPort: options.containerPort, protocol: 'TCP' }] },
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorOf(spec),
+      ports: [{ name: 'http', port: 80, targetPort: options.containerPort, protocol: 'TCP' }],
+    },
   };
 }
 
@@ -145,7 +172,12 @@ export function ingressManifest(spec: EnvironmentSpec, options: ManifestOptions)
     spec: {
       ...(options.ingressClassName ? { ingressClassName: options.ingressClassName } : {}),
       ...(options.tlsSecretName ? { tls: [{ hosts: [host], secretName: options.tlsSecretName }] } : {}),
-      rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: workloadNameOf(spec), port: { number: 80 } } } }] } }],
+      rules: [
+        {
+          host,
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: workloadNameOf(spec), port: { number: 80 } } } }] },
+        },
+      ],
     },
   };
 }
@@ -155,7 +187,10 @@ export function ingressManifest(spec: EnvironmentSpec, options: ManifestOptions)
  * and the cloud metadata server live. Egress to them is refused, so a tenant
  * reaches neither another tenant's pods nor the node's credentials.
  */
-const CLUSTER_RANGES = { v4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'], v6: ['fc00::/7', 'fe80::/10'] };
+const CLUSTER_RANGES = {
+  v4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'],
+  v6: ['fc00::/7', 'fe80::/10'],
+};
 
 /**
  * The environment's NetworkPolicy (networking.k8s.io/v1), on by default.
@@ -180,7 +215,12 @@ export function networkPolicyManifest(spec: EnvironmentSpec, options: ManifestOp
         },
       ],
       egress: [
-        { ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
+        {
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
         { to: [samePods] },
         { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: CLUSTER_RANGES.v4 } }, { ipBlock: { cidr: '::/0', except: CLUSTER_RANGES.v6 } }] },
       ],
@@ -198,7 +238,12 @@ export function volumeClaimManifest(spec: EnvironmentSpec, options: ManifestOpti
 }
 
 /** The Deployment: one replica (0 when suspended), hardened to pass the `restricted` profile. */
-export function deploymentManifest(spec: EnvironmentSpec, options: ManifestOptions, replicas: number, annotations: Record<string, string> = {}): Manifest {
+export function deploymentManifest(
+  spec: EnvironmentSpec,
+  options: ManifestOptions,
+  replicas: number,
+  annotations: Record<string, string> = {},
+): Manifest {
   const name = workloadNameOf(spec);
   const memory = `${spec.memoryMb}Mi`;
   return {
@@ -220,10 +265,18 @@ export function deploymentManifest(spec: EnvironmentSpec, options: ManifestOptio
               name: 'app',
               image: spec.image,
               ports: [{ name: 'http', containerPort: options.containerPort }],
-              env: [{ name: 'PORT', value: String(options.containerPort) }, ...Object.entries(spec.vars).map(([k, value]) => ({ name: k, value }))],
+              env: [
+                { name: 'PORT', value: String(options.containerPort) },
+                ...Object.entries(spec.vars).map(([k, value]) => ({ name: k, value })),
+              ],
               envFrom: [{ secretRef: { name: `${name}-env` } }],
               resources: { requests: { cpu: '50m', memory }, limits: { memory } },
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+                runAsNonRoot: true,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
               ...(options.storageClass ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {}),
             },
           ],

@@ -23,7 +23,14 @@ testDriverConformance(test, {
       driver,
       makeSpec,
       // A suspended environment's URL answers 503 with the paused page: the workload is not reachable, the page is.
-      reachable: async (url) => fetch(url, { signal: AbortSignal.timeout(2000) }).then(async (r) => { await r.body?.cancel(); return r.status !== 503; }, () => false),
+      reachable: async (url) =>
+        fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+          async (r) => {
+            await r.body?.cancel();
+            return r.status !== 503;
+          },
+          () => false,
+        ),
       countInstances: async (ref) => findWorkloads(dataFolder(dataDir, ref)).length,
       // Users are separate only when the control plane runs as root; otherwise every workload is this user, and the case is skipped.
       identityOf: driver.flags.isolatedUsers ? async (ref) => `uid ${readUid((await readPid(dataDir, ref))!)}` : undefined,
@@ -67,10 +74,13 @@ test.serial('secrets reach the process environment but not the state file or the
 
 test.serial('secrets a workload prints are redacted from the logs it returns', async (t) => {
   const script = join(kit.root, 'leaky.mjs');
-  await writeFile(script, `import http from 'node:http';
+  await writeFile(
+    script,
+    `import http from 'node:http';
 console.log(new Date().toISOString() + ' my secret is ' + process.env.API_KEY);
 http.createServer((q, s) => s.end('{}')).listen(Number(process.env.PORT), process.env.HOST);
-process.on('SIGTERM', () => process.exit(0));\n`);
+process.on('SIGTERM', () => process.exit(0));\n`,
+  );
   const { driver } = await kit.makeDriver({ command: [process.execPath, script] });
   const ref = kit.newRef();
   await launch(driver, ref, { secrets: { API_KEY: 'abcdef-123456' } });
@@ -91,7 +101,10 @@ test.serial('ports already used by other programs are skipped and an exhausted r
     t.is(a.url, `http://127.0.0.1:${range.from + 1}`);
     t.is(b.url, `http://127.0.0.1:${range.from + 2}`);
     const error = await t.throwsAsync(() => driver.ensureInfrastructure(makeSpec(kit.newRef())), { instanceOf: DriverError });
-    t.regex(error!.message, new RegExp(`no free port left in ${range.from}–${range.to}.*2 reserved by environments, 1 used by other programs.*portRange`));
+    t.regex(
+      error!.message,
+      new RegExp(`no free port left in ${range.from}–${range.to}.*2 reserved by environments, 1 used by other programs.*portRange`),
+    );
   } finally {
     squatter.close();
   }
@@ -137,12 +150,15 @@ test('undated log lines take the time of the dated line before them, or the file
   await appendFile(join(dir, 'stderr.log'), 'no dates at all\n');
   await appendFile(join(dir, 'system.log'), '{"time":"2030-01-01T00:00:02.000Z","msg":"json"}\n');
   const lines = await readLogs(dir, { since: '2030-01-01T00:00:00.000Z' });
-  t.deepEqual(lines.map((l) => [l.time, l.stream, l.text]), [
-    ['2030-01-01T00:00:01.000Z', 'stdout', 'first'],
-    ['2030-01-01T00:00:01.000Z', 'stdout', '  at trace line'],
-    ['2030-01-01T00:00:02.000Z', 'system', '{"time":"2030-01-01T00:00:02.000Z","msg":"json"}'],
-    ['2030-01-01T00:00:03.000Z', 'stdout', 'third'],
-  ]);
+  t.deepEqual(
+    lines.map((l) => [l.time, l.stream, l.text]),
+    [
+      ['2030-01-01T00:00:01.000Z', 'stdout', 'first'],
+      ['2030-01-01T00:00:01.000Z', 'stdout', '  at trace line'],
+      ['2030-01-01T00:00:02.000Z', 'system', '{"time":"2030-01-01T00:00:02.000Z","msg":"json"}'],
+      ['2030-01-01T00:00:03.000Z', 'stdout', 'third'],
+    ],
+  );
   const all = await readLogs(dir);
   const undated = all.find((l) => l.text === 'no dates at all')!;
   t.true(Math.abs(Date.parse(undated.time) - Date.now()) < 60_000, 'dated by the file mtime');

@@ -26,8 +26,20 @@
  */
 import { rm } from 'node:fs/promises';
 import {
-  adoptAll, describeExit, findEndTime, findSecrets, finishRun, isOurs, isSameSpec, probeHealth, probeMetrics,
-  startWorkload, stopWorkload, toStoredSpec, urlOf, type LifecycleContext,
+  adoptAll,
+  describeExit,
+  findEndTime,
+  findSecrets,
+  finishRun,
+  isOurs,
+  isSameSpec,
+  probeHealth,
+  probeMetrics,
+  startWorkload,
+  stopWorkload,
+  toStoredSpec,
+  urlOf,
+  type LifecycleContext,
 } from './lifecycle.ts';
 import { readLogs, writeSystemLog } from './logs.ts';
 import { createPausedPages } from './paused.ts';
@@ -121,10 +133,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       async fail(current, reason) {
         const done = reason === 'final';
         const tail = (await readLogs(logDirOf(opts, key), { limit: 5 }, Object.values(ctx.secrets.get(key) ?? {})))
-          .map((l) => `  ${l.stream}: ${l.text}`).join('\n');
+          .map((l) => `  ${l.stream}: ${l.text}`)
+          .join('\n');
         const why = done ? `is ${current.state}` : `was not ready after ${timeoutMs} ms`;
-        return new DriverError('local', done ? (current.state === 'absent' ? 'not_found' : 'failed') : 'timeout',
-          `${key} ${why}${current.message ? `: ${current.message}` : ''}${tail ? `\nlast log lines:\n${tail}` : ''}`);
+        return new DriverError(
+          'local',
+          done ? (current.state === 'absent' ? 'not_found' : 'failed') : 'timeout',
+          `${key} ${why}${current.message ? `: ${current.message}` : ''}${tail ? `\nlast log lines:\n${tail}` : ''}`,
+        );
       },
     });
   }
@@ -248,10 +264,20 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function stopAll(): Promise<void> {
     await adopted.catch(() => {});
     const state = await readState(opts.dataDir);
-    await Promise.all(Object.keys(state.environments).map((key) => withEnv(key, async () => {
-      const rec = await load(key);
-      if (rec?.pid) await stopAndSave(key, { ...rec, lastError: 'stopped with the control plane; starts again with the next one' }, 'control plane shutting down', rec.desired);
-    })));
+    await Promise.all(
+      Object.keys(state.environments).map((key) =>
+        withEnv(key, async () => {
+          const rec = await load(key);
+          if (rec?.pid)
+            await stopAndSave(
+              key,
+              { ...rec, lastError: 'stopped with the control plane; starts again with the next one' },
+              'control plane shutting down',
+              rec.desired,
+            );
+        }),
+      ),
+    );
     await paused.closeAll();
   }
 

@@ -47,7 +47,9 @@ export function probeMetrics(opts: ResolvedLocalOptions, rec: EnvRecord): Promis
 
 /** A salted digest so a redeploy with changed secrets is noticed without storing the values. */
 export function digestSecrets(secrets: Record<string, string>, salt = randomBytes(16).toString('hex')): string {
-  const sorted = Object.keys(secrets).sort().map((k) => [k, secrets[k]]);
+  const sorted = Object.keys(secrets)
+    .sort()
+    .map((k) => [k, secrets[k]]);
   return `${salt}:${createHash('sha256').update(salt).update(JSON.stringify(sorted)).digest('hex')}`;
 }
 
@@ -90,11 +92,20 @@ export async function findSecrets(ctx: LifecycleContext, key: string, rec: EnvRe
   if (ctx.opts.secretsProvider) return ctx.opts.secretsProvider(rec.ref);
   const known = ctx.secrets.get(key);
   if (known && needed.every((k) => k in known)) return known;
-  throw new DriverError('local', 'not_configured', `cannot start ${key} again: its secrets ${needed.join(', ')} are not in this process's memory; pass the local driver a secretsProvider option, or deploy the environment again with its full spec`);
+  throw new DriverError(
+    'local',
+    'not_configured',
+    `cannot start ${key} again: its secrets ${needed.join(', ')} are not in this process's memory; pass the local driver a secretsProvider option, or deploy the environment again with its full spec`,
+  );
 }
 
 /** Starts the workload for `rec` with `secrets` and returns the record describing the new run. */
-export async function startWorkload(ctx: LifecycleContext, key: string, rec: EnvRecord, secrets: Record<string, string>): Promise<EnvRecord> {
+export async function startWorkload(
+  ctx: LifecycleContext,
+  key: string,
+  rec: EnvRecord,
+  secrets: Record<string, string>,
+): Promise<EnvRecord> {
   const { opts } = ctx;
   const spec = rec.spec;
   if (!spec) throw new DriverError('local', 'failed', `${key} was never deployed; call deploy with its spec first`);
@@ -127,8 +138,14 @@ export async function startWorkload(ctx: LifecycleContext, key: string, rec: Env
   const as = identity ? ` as uid ${identity.uid}` : '';
   await writeSystemLog(logDir, `started pid ${started.pid}${as} on port ${rec.port} with image ${spec.image}`);
   return {
-    ...rec, desired: 'running', pid: started.pid, argv: opts.command, pidStartTicks: started.startTicks, uid: identity?.uid ?? rec.uid,
-    startedAt: new Date().toISOString(), lastError: undefined,
+    ...rec,
+    desired: 'running',
+    pid: started.pid,
+    argv: opts.command,
+    pidStartTicks: started.startTicks,
+    uid: identity?.uid ?? rec.uid,
+    startedAt: new Date().toISOString(),
+    lastError: undefined,
   };
 }
 
@@ -175,7 +192,14 @@ export async function findEndTime(ctx: LifecycleContext, key: string, rec: EnvRe
   const seen = ctx.exits.get(key);
   if (seen && seen.pid === rec.pid) return seen.at;
   const dir = logDirOf(ctx.opts, key);
-  const times = await Promise.all(['stdout.log', 'stderr.log'].map((f) => stat(join(dir, f)).then((s) => s.mtimeMs, () => 0)));
+  const times = await Promise.all(
+    ['stdout.log', 'stderr.log'].map((f) =>
+      stat(join(dir, f)).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      ),
+    ),
+  );
   return Math.max(rec.startedAt ? Date.parse(rec.startedAt) : 0, ...times);
 }
 

@@ -72,18 +72,26 @@ export function chainName(uidRange: { from: number; to: number }): string {
 }
 
 /** The rules of the chain, as iptables-restore input that replaces the chain's content in one transaction. */
-export function chainRules(family: Family, chain: string, uidRange: { from: number; to: number }, resolvers: string[] = localResolvers()): string {
+export function chainRules(
+  family: Family,
+  chain: string,
+  uidRange: { from: number; to: number },
+  resolvers: string[] = localResolvers(),
+): string {
   const owner = `-m owner --uid-owner ${uidRange.from}-${uidRange.to}`;
-  const dns = resolvers.filter((a) => (family === 'iptables') === !a.includes(':'))
+  const dns = resolvers
+    .filter((a) => (family === 'iptables') === !a.includes(':'))
     .flatMap((a) => ['udp', 'tcp'].map((p) => `-A ${chain} ${owner} -d ${a} -p ${p} --dport 53 -j RETURN`));
-  const refuse = (p: string, how: string) => `-A ${chain} ${owner} -m addrtype --dst-type LOCAL -p ${p} -m conntrack --ctstate NEW -j REJECT${how}`;
+  const refuse = (p: string, how: string) =>
+    `-A ${chain} ${owner} -m addrtype --dst-type LOCAL -p ${p} -m conntrack --ctstate NEW -j REJECT${how}`;
   return ['*filter', `:${chain} - [0:0]`, ...dns, refuse('tcp', ' --reject-with tcp-reset'), refuse('udp', ''), 'COMMIT', ''].join('\n');
 }
 
 /** Name servers of /etc/resolv.conf, so workloads keep name resolution when the resolver listens on this machine. */
 function localResolvers(): string[] {
   try {
-    return readFileSync('/etc/resolv.conf', 'utf8').split('\n')
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
       .map((line) => /^\s*nameserver\s+([0-9a-fA-F.:]+)\s*$/.exec(line)?.[1])
       .filter((a): a is string => a !== undefined);
   } catch {
@@ -113,7 +121,8 @@ function install(chain: string, uidRange: { from: number; to: number }): string 
     const cli = findTool(family);
     if (!restore || !cli) return `${family} is not installed (run scripts/ensure-tools.sh iptables, or apt-get install -y iptables)`;
     const rebuilt = run(restore, ['--noflush', '-w', '5'], chainRules(family, chain, uidRange));
-    if (!rebuilt.ok) return `${family}-restore failed: ${rebuilt.message || `exit ${rebuilt.status}`} (it needs root with CAP_NET_ADMIN and netfilter in the kernel)`;
+    if (!rebuilt.ok)
+      return `${family}-restore failed: ${rebuilt.message || `exit ${rebuilt.status}`} (it needs root with CAP_NET_ADMIN and netfilter in the kernel)`;
     const hooked = run(cli, ['-w', '5', '-C', 'OUTPUT', '-j', chain]);
     if (hooked.ok) continue;
     const inserted = run(cli, ['-w', '5', '-I', 'OUTPUT', '1', '-j', chain]);
@@ -127,9 +136,11 @@ export function firewallProblem(): string | undefined {
   if (process.getuid?.() !== 0) return 'the control plane does not run as root';
   for (const family of families()) {
     const cli = findTool(family);
-    if (!cli || !findTool(`${family}-restore`)) return `${family} is not installed (run scripts/ensure-tools.sh iptables, or apt-get install -y iptables)`;
+    if (!cli || !findTool(`${family}-restore`))
+      return `${family} is not installed (run scripts/ensure-tools.sh iptables, or apt-get install -y iptables)`;
     const listed = run(cli, ['-w', '5', '-S', 'OUTPUT']);
-    if (!listed.ok) return `${family} -S OUTPUT failed: ${listed.message || `exit ${listed.status}`} (it needs CAP_NET_ADMIN and netfilter in the kernel)`;
+    if (!listed.ok)
+      return `${family} -S OUTPUT failed: ${listed.message || `exit ${listed.status}`} (it needs CAP_NET_ADMIN and netfilter in the kernel)`;
   }
   return undefined;
 }
@@ -250,12 +261,15 @@ const warned = new Set<string>();
 /** Installs the firewall chain as configured; says once per process why it is off, or throws when it is required. */
 export function setUpNetwork(opts: ResolvedLocalOptions): NetworkIsolation {
   if (opts.isolateNetwork === 'off') {
-    const reason = opts.isolateUsers ? 'turned off (isolateNetwork: false)' : 'workloads run as the control plane\'s user (not root), so the firewall cannot tell them apart';
+    const reason = opts.isolateUsers
+      ? 'turned off (isolateNetwork: false)'
+      : "workloads run as the control plane's user (not root), so the firewall cannot tell them apart";
     return { isolated: false, reason, release() {} };
   }
   const network = isolateTenantNetwork(opts.uidRange);
   if (network.isolated) return network;
-  if (opts.isolateNetwork === 'required') throw new DriverError('local', 'not_configured', `local driver isolateNetwork: ${network.reason}`);
+  if (opts.isolateNetwork === 'required')
+    throw new DriverError('local', 'not_configured', `local driver isolateNetwork: ${network.reason}`);
   if (!warned.has(network.reason!)) {
     warned.add(network.reason!);
     console.warn(`local driver: tenant network isolation is off: ${network.reason}; tenant processes can connect to every local port`);

@@ -80,7 +80,11 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
   const portRange = options.portRange ?? { from: 20000, to: 20999 };
   const valid = (p: number) => Number.isInteger(p) && p > 0 && p < 65536;
   if (!valid(portRange.from) || !valid(portRange.to) || portRange.from > portRange.to) {
-    throw new DriverError('local', 'not_configured', `local driver portRange ${JSON.stringify(portRange)} is not a valid range; use e.g. { from: 20000, to: 20999 }`);
+    throw new DriverError(
+      'local',
+      'not_configured',
+      `local driver portRange ${JSON.stringify(portRange)} is not a valid range; use e.g. { from: 20000, to: 20999 }`,
+    );
   }
   const command = options.command ?? [process.execPath, SAMPLE_TENANT_SERVER];
   if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string' || a === '')) {
@@ -89,15 +93,27 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
   const isRoot = process.getuid?.() === 0;
   const isolateUsers = options.isolateUsers ?? isRoot;
   if (isolateUsers && !isRoot) {
-    throw new DriverError('local', 'not_configured', 'local driver isolateUsers needs the control plane to run as root; run it as root or set isolateUsers: false');
+    throw new DriverError(
+      'local',
+      'not_configured',
+      'local driver isolateUsers needs the control plane to run as root; run it as root or set isolateUsers: false',
+    );
   }
   const uidRange = options.uidRange ?? DEFAULT_UID_RANGE;
   const validUid = (u: number) => Number.isInteger(u) && u >= 1000 && u < 2 ** 31;
   if (!validUid(uidRange.from) || !validUid(uidRange.to) || uidRange.from > uidRange.to) {
-    throw new DriverError('local', 'not_configured', `local driver uidRange ${JSON.stringify(uidRange)} is not a valid range of unprivileged uids; use e.g. { from: 200000, to: 299999 }`);
+    throw new DriverError(
+      'local',
+      'not_configured',
+      `local driver uidRange ${JSON.stringify(uidRange)} is not a valid range of unprivileged uids; use e.g. { from: 200000, to: 299999 }`,
+    );
   }
   if (options.isolateNetwork && !isolateUsers) {
-    throw new DriverError('local', 'not_configured', 'local driver isolateNetwork needs isolated users (root); run as root or set isolateNetwork: false');
+    throw new DriverError(
+      'local',
+      'not_configured',
+      'local driver isolateNetwork needs isolated users (root); run as root or set isolateNetwork: false',
+    );
   }
   const isolateNetwork = !isolateUsers || options.isolateNetwork === false ? 'off' : options.isolateNetwork ? 'required' : 'when-possible';
   return {

@@ -38,7 +38,11 @@ export function createPausedPages(report: (key: string, message: string) => Prom
       if (servers.has(key)) return;
       const server = createServer((req, res) => {
         const body = req.headers.accept?.includes('application/json') ? JSON.stringify({ status: 'paused' }) : PAGE;
-        res.writeHead(503, { 'Content-Type': body === PAGE ? 'text/html; charset=utf-8' : 'application/json', 'Retry-After': '60', 'Cache-Control': 'no-store' });
+        res.writeHead(503, {
+          'Content-Type': body === PAGE ? 'text/html; charset=utf-8' : 'application/json',
+          'Retry-After': '60',
+          'Cache-Control': 'no-store',
+        });
         res.end(body);
       });
       server.keepAliveTimeout = 1000;

@@ -33,12 +33,24 @@ export async function startDetached(
   try {
     // With uid/gid set, libuv also drops root's supplementary groups before exec.
     const child = spawn(argv[0], argv.slice(1), {
-      cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', out, err], uid: options.identity?.uid, gid: options.identity?.gid,
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', out, err],
+      uid: options.identity?.uid,
+      gid: options.identity?.gid,
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (error) =>
-        reject(new DriverError('local', 'failed', `could not start ${JSON.stringify(argv[0])}: ${error.message}; check the local driver's command option`, { cause: error })),
+        reject(
+          new DriverError(
+            'local',
+            'failed',
+            `could not start ${JSON.stringify(argv[0])}: ${error.message}; check the local driver's command option`,
+            { cause: error },
+          ),
+        ),
       );
     });
     child.unref();
@@ -54,7 +66,10 @@ export async function startDetached(
 export function readProcStat(pid: number): string[] | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
+    return text
+      .slice(text.lastIndexOf(')') + 2)
+      .trim()
+      .split(' ');
   } catch {
     return undefined;
   }

@@ -37,7 +37,8 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
     load,
     async require(key) {
       const rec = await load(key);
-      if (!rec) throw new DriverError('local', 'not_found', `environment ${key} does not exist; call ensureInfrastructure and deploy first`);
+      if (!rec)
+        throw new DriverError('local', 'not_found', `environment ${key} does not exist; call ensureInfrastructure and deploy first`);
       return rec;
     },
     async save(key, rec) {
@@ -52,11 +53,20 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
         const { port, busy } = await findFreePort(opts.portRange, reserved, opts.host);
         if (port === undefined) {
           const { from, to } = opts.portRange;
-          throw new DriverError('local', 'failed', `no free port left in ${from}–${to} for ${key}: ${reserved.size} reserved by environments, ${busy.length} used by other programs; widen the local driver's portRange or destroy unused environments`);
+          throw new DriverError(
+            'local',
+            'failed',
+            `no free port left in ${from}–${to} for ${key}: ${reserved.size} reserved by environments, ${busy.length} used by other programs; widen the local driver's portRange or destroy unused environments`,
+          );
         }
         return {
           ref: { ownerId: ref.ownerId, tenantId: ref.tenantId, env: ref.env },
-          port, uid, desired: 'none', runningSeconds: 0, requests: 0, createdAt: new Date().toISOString(),
+          port,
+          uid,
+          desired: 'none',
+          runningSeconds: 0,
+          requests: 0,
+          createdAt: new Date().toISOString(),
         };
       });
       // Private from the start; a workload start hands data/ to the environment's own user (sandbox.ts).

@@ -6,7 +6,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, pickRange, readPid, waitGone } from '../../../testing/local-runtime.ts';
+import {
+  createLocalTestKit,
+  dataFolder,
+  findWorkloads,
+  launch,
+  makeSpec,
+  pickRange,
+  readPid,
+  waitGone,
+} from '../../../testing/local-runtime.ts';
 
 const kit = await createLocalTestKit(test);
 
@@ -64,7 +73,11 @@ test.serial('a recorded pid that now belongs to another program is never killed'
   const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
   const file = join(dataDir, 'runtime-state.json');
   const state = JSON.parse(await readFile(file, 'utf8'));
-  Object.assign(state.environments[`${ref.tenantId}-${ref.env}`], { pid: stranger.pid, pidStartTicks: undefined, startedAt: new Date().toISOString() });
+  Object.assign(state.environments[`${ref.tenantId}-${ref.env}`], {
+    pid: stranger.pid,
+    pidStartTicks: undefined,
+    startedAt: new Date().toISOString(),
+  });
   await writeFile(file, JSON.stringify(state));
   const second = kit.reopenDriver(dataDir);
   t.true((await second.waitReady(ref, { timeoutMs: 30_000 })).ready);
@@ -89,18 +102,23 @@ test.serial('concurrent deploys of one environment, from this process and anothe
   const script = join(kit.root, 'deploy-twice.mts');
   const localTs = fileURLToPath(new URL('./driver.ts', import.meta.url));
   // The other process loads the driver, says so, and deploys the moment it reads "go", racing this one.
-  await writeFile(script, `import { createLocalDriver } from ${JSON.stringify(localTs)};
+  await writeFile(
+    script,
+    `import { createLocalDriver } from ${JSON.stringify(localTs)};
 const driver = createLocalDriver({ dataDir: ${JSON.stringify(dataDir)}, portRange: ${JSON.stringify(portRange)} });
 const spec = ${JSON.stringify(spec)};
 await driver.adopted;
 process.stdout.write('loaded\\n');
 await new Promise((r) => process.stdin.once('data', r));
 await Promise.all([driver.deploy(spec), driver.deploy(spec)]);
-process.exit(0);\n`);
+process.exit(0);\n`,
+  );
   await driver.ensureInfrastructure(spec);
   const other = spawn(process.execPath, ['--import=tsx/esm', script], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  other.stderr.on('data', (c) => { stderr += c; });
+  other.stderr.on('data', (c) => {
+    stderr += c;
+  });
   const otherDone = new Promise<number | null>((r) => other.once('exit', r));
   await Promise.race([new Promise((r) => other.stdout.once('data', r)), otherDone]);
   other.stdin.write('go\n');
@@ -111,25 +129,27 @@ process.exit(0);\n`);
   t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [await readPid(dataDir, ref)]);
 });
 
-
 // Suspended environments
 
-test.serial('a suspended environment answers its URL with a 503 paused page, again after a restart, and the app after resume', async (t) => {
-  const { driver: first, dataDir } = await kit.makeDriver();
-  const ref = kit.newRef();
-  const { url } = await launch(first, ref);
-  await first.suspend(ref);
-  const page = await fetch(url!);
-  t.is(page.status, 503);
-  t.regex(await page.text(), /This environment is paused/);
-  t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [], 'the workload itself is stopped');
-  await first.stopAll();
-  await t.throwsAsync(fetch(url!), undefined, 'the page goes with the control plane');
-  const second = kit.reopenDriver(dataDir);
-  await second.adopted;
-  t.is((await fetch(url!)).status, 503, 'a restarted control plane shows the page again');
-  await second.resume(ref);
-  const status = await second.waitReady(ref, { timeoutMs: 30_000 });
-  t.is(status.url, url);
-  t.is((await fetch(url!)).status, 200);
-});
+test.serial(
+  'a suspended environment answers its URL with a 503 paused page, again after a restart, and the app after resume',
+  async (t) => {
+    const { driver: first, dataDir } = await kit.makeDriver();
+    const ref = kit.newRef();
+    const { url } = await launch(first, ref);
+    await first.suspend(ref);
+    const page = await fetch(url!);
+    t.is(page.status, 503);
+    t.regex(await page.text(), /This environment is paused/);
+    t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [], 'the workload itself is stopped');
+    await first.stopAll();
+    await t.throwsAsync(fetch(url!), undefined, 'the page goes with the control plane');
+    const second = kit.reopenDriver(dataDir);
+    await second.adopted;
+    t.is((await fetch(url!)).status, 503, 'a restarted control plane shows the page again');
+    await second.resume(ref);
+    const status = await second.waitReady(ref, { timeoutMs: 30_000 });
+    t.is(status.url, url);
+    t.is((await fetch(url!)).status, 200);
+  },
+);

@@ -109,7 +109,11 @@ export function pickUid(opts: ResolvedLocalOptions, state: RuntimeState, key: st
     if (!taken.has(uid) && !busy.has(uid)) return uid;
   }
   const { from, to } = opts.uidRange;
-  throw new DriverError('local', 'failed', `no free uid left in ${from}–${to} for ${key}; widen the local driver's uidRange (LOCAL_UID_RANGE) or destroy unused environments`);
+  throw new DriverError(
+    'local',
+    'failed',
+    `no free uid left in ${from}–${to} for ${key}; widen the local driver's uidRange (LOCAL_UID_RANGE) or destroy unused environments`,
+  );
 }
 
 /**
@@ -200,7 +204,11 @@ export async function checkRunnableBy(argv: string[], identity: WorkloadIdentity
       if (dirname(dir) === dir) break;
     }
     if (problems.length > 0) {
-      throw new DriverError('local', 'not_configured', `the workload's user (uid ${identity.uid}) cannot reach ${arg}; run ${problems.map((p) => `"${p}"`).join(', ')}, or move the workload to a folder others may read`);
+      throw new DriverError(
+        'local',
+        'not_configured',
+        `the workload's user (uid ${identity.uid}) cannot reach ${arg}; run ${problems.map((p) => `"${p}"`).join(', ')}, or move the workload to a folder others may read`,
+      );
     }
   }
 }

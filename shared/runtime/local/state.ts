@@ -59,7 +59,11 @@ const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,29}$/;
 /** `<tenantId>-<env>`; unambiguous because env names carry no hyphen. Also the folder name, so it is validated. */
 export function toEnvKey(ref: EnvironmentRef): string {
   if (!TENANT_ID.test(ref.tenantId) || !ENV_NAME.test(ref.env)) {
-    throw new DriverError('local', 'failed', `invalid environment ${JSON.stringify({ tenantId: ref.tenantId, env: ref.env })}: tenantId must match ${TENANT_ID} and env ${ENV_NAME}, e.g. { tenantId: "acme", env: "demo" }`);
+    throw new DriverError(
+      'local',
+      'failed',
+      `invalid environment ${JSON.stringify({ tenantId: ref.tenantId, env: ref.env })}: tenantId must match ${TENANT_ID} and env ${ENV_NAME}, e.g. { tenantId: "acme", env: "demo" }`,
+    );
   }
   return `${ref.tenantId}-${ref.env}`;
 }
@@ -82,7 +86,12 @@ export async function readState(dataDir: string): Promise<RuntimeState> {
     if (state.version !== 1 || typeof state.environments !== 'object') throw new Error('unexpected shape');
     return state;
   } catch (error) {
-    throw new DriverError('local', 'failed', `${file} is not a valid runtime state (${String(error)}); move it aside to start over (running processes would then be orphaned)`, { cause: error });
+    throw new DriverError(
+      'local',
+      'failed',
+      `${file} is not a valid runtime state (${String(error)}); move it aside to start over (running processes would then be orphaned)`,
+      { cause: error },
+    );
   }
 }
 
@@ -124,7 +133,9 @@ const inProcess = new Map<string, Promise<unknown>>();
 export async function withLock<T>(lockPath: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const previous = inProcess.get(lockPath) ?? Promise.resolve();
   let release!: () => void;
-  const mine = new Promise<void>((r) => { release = r; });
+  const mine = new Promise<void>((r) => {
+    release = r;
+  });
   const chained = previous.then(() => mine);
   inProcess.set(lockPath, chained);
   try {
@@ -161,7 +172,11 @@ async function acquireFileLock(lockPath: string, timeoutMs: number): Promise<voi
       continue;
     }
     if (Date.now() > deadline) {
-      throw new DriverError('local', 'timeout', `lock ${lockPath} is still held by process ${holder || '(unknown)'} after ${timeoutMs} ms; if that process is stuck, stop it or delete the lock file`);
+      throw new DriverError(
+        'local',
+        'timeout',
+        `lock ${lockPath} is still held by process ${holder || '(unknown)'} after ${timeoutMs} ms; if that process is stuck, stop it or delete the lock file`,
+      );
     }
     await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** Math.min(attempt, 4), 250)));
   }

@@ -71,7 +71,8 @@ function describeSignInFailure(err: unknown): ApiError {
   if (code === 'auth/invalid-custom-token' || code === 'auth/custom-token-mismatch' || code === 'auth/user-token-expired') {
     return new ApiError('Your sign-in link has expired. Ask for a new one and open it in this browser.', 401, 'unauthenticated');
   }
-  if (code === 'auth/network-request-failed') return new ApiError('We could not reach the sign-in service. Check your connection and try again.', 0, 'network');
+  if (code === 'auth/network-request-failed')
+    return new ApiError('We could not reach the sign-in service. Check your connection and try again.', 0, 'network');
   if (code === 'auth/user-disabled') return new ApiError('This account is disabled. Contact your administrator.', 403, 'forbidden');
   return new ApiError('We could not sign you in. Ask for a new sign-in link and try again.', 401, 'unauthenticated');
 }
@@ -89,7 +90,8 @@ export async function loadCurrentUser(): Promise<SignedInUser | null> {
   const auth = await getFirebaseAuth();
   const pending = readPending();
   // A custom token is single-purpose: once used (or useless), keep only who it was for.
-  const forget = () => pending?.customToken && sessionStorage.setItem(SESSION_KEY, JSON.stringify({ uid: pending.uid, email: pending.email }));
+  const forget = () =>
+    pending?.customToken && sessionStorage.setItem(SESSION_KEY, JSON.stringify({ uid: pending.uid, email: pending.email }));
   if (pending?.customToken && auth.currentUser?.uid !== pending.uid) {
     try {
       await signInWithCustomToken(auth, pending.customToken);
@@ -124,7 +126,9 @@ export async function getIdToken(forceRefresh = false): Promise<string> {
   } catch (err) {
     // The refresh itself was refused (account disabled, sign-in revoked): say what to do, not the SDK's code.
     const failure = describeSignInFailure(err);
-    throw failure.code === 'unauthenticated' ? new ApiError('Your sign-in has ended. Ask for a new sign-in link to continue.', 401, 'unauthenticated') : failure;
+    throw failure.code === 'unauthenticated'
+      ? new ApiError('Your sign-in has ended. Ask for a new sign-in link to continue.', 401, 'unauthenticated')
+      : failure;
   }
 }
 

@@ -15,7 +15,11 @@ export interface SseMessage {
 }
 
 /** Parses an event stream chunk by chunk, calling `onMessage` as soon as each event is complete. */
-export async function readEventStream(body: ReadableStream<Uint8Array>, onMessage: (m: SseMessage) => void, onRetry?: (ms: number) => void): Promise<void> {
+export async function readEventStream(
+  body: ReadableStream<Uint8Array>,
+  onMessage: (m: SseMessage) => void,
+  onRetry?: (ms: number) => void,
+): Promise<void> {
   // The DOM and Node typings disagree on the decoder stream's input type; at run time they match.
   const reader = body.pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>).getReader();
   let buffer = '';
@@ -96,7 +100,11 @@ export async function followEventStream(path: string, options: FollowOptions): P
     let res: Response | undefined;
     let waitMs = retryMs;
     try {
-      res = await send(path, { via: options.via, signal: options.signal, headers: { Accept: 'text/event-stream', ...(lastId ? { 'Last-Event-ID': lastId } : {}) } });
+      res = await send(path, {
+        via: options.via,
+        signal: options.signal,
+        headers: { Accept: 'text/event-stream', ...(lastId ? { 'Last-Event-ID': lastId } : {}) },
+      });
     } catch (err) {
       if (options.signal.aborted) return;
       if ((err as { status?: number }).status !== 0) throw err;

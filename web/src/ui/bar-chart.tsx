@@ -13,7 +13,12 @@ export function BarChart({ bars, currency, title }: { bars: Bar[]; currency: str
   const slot = width / bars.length;
   return (
     <figure>
-      <svg viewBox={`0 0 ${width} ${height + 20}`} role="img" aria-label={`${title}: ${bars.map((b) => `${b.label} ${money(b.value)}`).join(', ')}`} className="h-auto w-full">
+      <svg
+        viewBox={`0 0 ${width} ${height + 20}`}
+        role="img"
+        aria-label={`${title}: ${bars.map((b) => `${b.label} ${money(b.value)}`).join(', ')}`}
+        className="h-auto w-full"
+      >
         {bars.map((bar, i) => {
           const h = max > 0 ? Math.max(2, (bar.value / max) * height) : 2;
           return (
@@ -22,13 +27,17 @@ export function BarChart({ bars, currency, title }: { bars: Bar[]; currency: str
                 <title>{`${bar.label}: ${money(bar.value)}`}</title>
               </rect>
               {(bars.length <= 10 || i % Math.ceil(bars.length / 8) === 0) && (
-                <text x={i * slot + slot / 2} y={height + 14} textAnchor="middle" className="fill-slate-500 text-[10px]">{bar.label.slice(5)}</text>
+                <text x={i * slot + slot / 2} y={height + 14} textAnchor="middle" className="fill-slate-500 text-[10px]">
+                  {bar.label.slice(5)}
+                </text>
               )}
             </g>
           );
         })}
       </svg>
-      <figcaption className="mt-1 text-xs text-slate-500">{title}; highest day {money(max)}.</figcaption>
+      <figcaption className="mt-1 text-xs text-slate-500">
+        {title}; highest day {money(max)}.
+      </figcaption>
     </figure>
   );
 }

@@ -4,9 +4,23 @@ import { useId, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactN
 type Variant = 'primary' | 'secondary' | 'danger';
 
 /** A button that shows a spinner and keeps its width while `busy`; `busyLabel` is announced instead. */
-export function Button({ variant = 'primary', busy = false, busyLabel, small, className = '', children, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { variant?: Variant; busy?: boolean; busyLabel?: string; small?: boolean }) {
+export function Button({
+  variant = 'primary',
+  busy = false,
+  busyLabel,
+  small,
+  className = '',
+  children,
+  ...rest
+}: ButtonHTMLAttributes<HTMLButtonElement> & { variant?: Variant; busy?: boolean; busyLabel?: string; small?: boolean }) {
   return (
-    <button type="button" {...rest} disabled={busy || rest.disabled} aria-busy={busy || undefined} className={`btn btn-${variant} ${small ? 'btn-small' : ''} ${className}`}>
+    <button
+      type="button"
+      {...rest}
+      disabled={busy || rest.disabled}
+      aria-busy={busy || undefined}
+      className={`btn btn-${variant} ${small ? 'btn-small' : ''} ${className}`}
+    >
       {busy && <Spinner />}
       {busy && busyLabel ? busyLabel : children}
     </button>
@@ -23,7 +37,13 @@ export function Spinner({ label }: { label?: string }) {
 }
 
 /** A labelled input with its error below, tied together for screen readers. */
-export function Field({ label, hint, error, className = '', ...input }: InputHTMLAttributes<HTMLInputElement> & { label: ReactNode; hint?: ReactNode; error?: string }) {
+export function Field({
+  label,
+  hint,
+  error,
+  className = '',
+  ...input
+}: InputHTMLAttributes<HTMLInputElement> & { label: ReactNode; hint?: ReactNode; error?: string }) {
   const id = useId();
   const describedBy = [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
   return (
@@ -48,7 +68,17 @@ export function Field({ label, hint, error, className = '', ...input }: InputHTM
 
 export type NoticeKind = 'ok' | 'error' | 'info';
 
-export function Notice({ kind, title, children, className = '' }: { kind: NoticeKind; title?: ReactNode; children?: ReactNode; className?: string }) {
+export function Notice({
+  kind,
+  title,
+  children,
+  className = '',
+}: {
+  kind: NoticeKind;
+  title?: ReactNode;
+  children?: ReactNode;
+  className?: string;
+}) {
   return (
     <div className={`notice notice-${kind} ${className}`}>
       {title && <p className="font-semibold">{title}</p>}
@@ -81,7 +111,14 @@ export function Badge({ state, label }: { state: string; label?: string }) {
 export function ProgressBar({ value, label }: { value: number; label: string }) {
   const pct = Math.max(0, Math.min(100, Math.round(value * 100)));
   return (
-    <div role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} className="h-2 w-full overflow-hidden rounded-full bg-slate-200">
+    <div
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={pct}
+      className="h-2 w-full overflow-hidden rounded-full bg-slate-200"
+    >
       <div className="h-full rounded-full bg-brand-600 transition-[width] duration-500" style={{ width: `${pct}%` }} />
     </div>
   );

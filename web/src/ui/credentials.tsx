@@ -76,7 +76,9 @@ export function CredentialsPanel({ tenant, busy: othersBusy = false }: { tenant:
 
   return (
     <section aria-labelledby={`credentials-${tenant.id}`} className="space-y-3">
-      <h3 id={`credentials-${tenant.id}`} className="font-semibold">Credentials</h3>
+      <h3 id={`credentials-${tenant.id}`} className="font-semibold">
+        Credentials
+      </h3>
       {values ? (
         <div className="notice notice-info space-y-2">
           <p className="font-semibold">Copy them now: they are shown only this once.</p>
@@ -92,14 +94,26 @@ export function CredentialsPanel({ tenant, busy: othersBusy = false }: { tenant:
             ))}
           </dl>
           <p className="flex flex-wrap gap-2">
-            <CopyButton value={Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n')} label="Copy all as KEY=value lines" text="Copy all" />
-            <Button small variant="secondary" onClick={() => setValues(null)}>I have saved them</Button>
+            <CopyButton
+              value={Object.entries(values)
+                .map(([k, v]) => `${k}=${v}`)
+                .join('\n')}
+              label="Copy all as KEY=value lines"
+              text="Copy all"
+            />
+            <Button small variant="secondary" onClick={() => setValues(null)}>
+              I have saved them
+            </Button>
           </p>
         </div>
       ) : link ? (
         <>
-          <p className="text-sm text-slate-600">The generated database URL and keys of {tenant.name} can be shown once. Have somewhere safe to paste them.</p>
-          <Button variant="secondary" busy={busy} busyLabel="Fetching…" onClick={reveal}>Show my credentials once</Button>
+          <p className="text-sm text-slate-600">
+            The generated database URL and keys of {tenant.name} can be shown once. Have somewhere safe to paste them.
+          </p>
+          <Button variant="secondary" busy={busy} busyLabel="Fetching…" onClick={reveal}>
+            Show my credentials once
+          </Button>
         </>
       ) : (
         <>
@@ -107,14 +121,35 @@ export function CredentialsPanel({ tenant, busy: othersBusy = false }: { tenant:
             The generated credentials of {tenant.name} were already shown once and cannot be shown again. Lost them? Rotate: new values
             replace the old ones, every environment (live included) restarts, and you can show the new ones once.
           </p>
-          <Button variant="secondary" busy={busy && !confirming} busyLabel="Rotating…" disabled={busy || othersBusy || tenant.state !== 'ready'} onClick={() => setConfirming(true)}>Rotate credentials…</Button>
+          <Button
+            variant="secondary"
+            busy={busy && !confirming}
+            busyLabel="Rotating…"
+            disabled={busy || othersBusy || tenant.state !== 'ready'}
+            onClick={() => setConfirming(true)}
+          >
+            Rotate credentials…
+          </Button>
         </>
       )}
-      {progress && <p role="status" className="text-sm text-slate-600"><Spinner label={progress} /></p>}
+      {progress && (
+        <p role="status" className="text-sm text-slate-600">
+          <Spinner label={progress} />
+        </p>
+      )}
       {error && <Notice kind="error">{error}</Notice>}
-      <ConfirmDialog open={confirming} title={`Rotate the credentials of ${tenant.name}?`} confirmLabel="Rotate and restart" busy={busy}
-        onCancel={() => setConfirming(false)} onConfirm={rotate}>
-        <p>The old values stop working. Every environment restarts with the new ones, <strong>live included</strong>, so live is briefly unavailable.</p>
+      <ConfirmDialog
+        open={confirming}
+        title={`Rotate the credentials of ${tenant.name}?`}
+        confirmLabel="Rotate and restart"
+        busy={busy}
+        onCancel={() => setConfirming(false)}
+        onConfirm={rotate}
+      >
+        <p>
+          The old values stop working. Every environment restarts with the new ones, <strong>live included</strong>, so live is briefly
+          unavailable.
+        </p>
       </ConfirmDialog>
     </section>
   );
@@ -124,15 +159,20 @@ export function CredentialsPanel({ tenant, busy: othersBusy = false }: { tenant:
 export function CopyButton({ value, label, text = 'Copy' }: { value: string; label: string; text?: string }) {
   const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
   return (
-    <Button small variant="secondary" aria-label={label} onClick={async () => {
-      try {
-        await navigator.clipboard.writeText(value);
-        setCopied('yes');
-      } catch {
-        setCopied('no');
-      }
-      setTimeout(() => setCopied(null), 2000);
-    }}>
+    <Button
+      small
+      variant="secondary"
+      aria-label={label}
+      onClick={async () => {
+        try {
+          await navigator.clipboard.writeText(value);
+          setCopied('yes');
+        } catch {
+          setCopied('no');
+        }
+        setTimeout(() => setCopied(null), 2000);
+      }}
+    >
       {copied === 'yes' ? 'Copied' : copied === 'no' ? 'Select and copy' : text}
     </Button>
   );

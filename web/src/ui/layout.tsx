@@ -14,7 +14,17 @@ export function mount(page: ReactNode): void {
  * `user` undefined: the header finds out itself whether someone is signed in
  * (public pages); null: nobody is (or not yet known, so neither "Sign in" nor an address shows).
  */
-export function Layout({ title, user, wide, children }: { title: string; user?: SignedInUser | null; wide?: boolean; children: ReactNode }) {
+export function Layout({
+  title,
+  user,
+  wide,
+  children,
+}: {
+  title: string;
+  user?: SignedInUser | null;
+  wide?: boolean;
+  children: ReactNode;
+}) {
   const own = useSession(user === undefined);
   if (user === undefined && own.status === 'signed-in') user = own.user;
   const known = own.status === 'signed-out' || own.status === 'error';
@@ -23,7 +33,10 @@ export function Layout({ title, user, wide, children }: { title: string; user?: 
   }, [title]);
   return (
     <>
-      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-10 focus:rounded focus:bg-white focus:p-2">
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-10 focus:rounded focus:bg-white focus:p-2"
+      >
         Skip to content
       </a>
       <header className="border-b border-slate-200 bg-white">
@@ -36,7 +49,15 @@ export function Layout({ title, user, wide, children }: { title: string; user?: 
             {user && <a href="/chat.html">Chat</a>}
             {user?.role === 'admin' && <a href="/portal.html">Portal</a>}
           </nav>
-          {user ? <SignOut user={user} /> : known && <a href="/signup.html?mode=signin" className="text-sm">Sign in</a>}
+          {user ? (
+            <SignOut user={user} />
+          ) : (
+            known && (
+              <a href="/signup.html?mode=signin" className="text-sm">
+                Sign in
+              </a>
+            )
+          )}
         </div>
       </header>
       <main id="main" className={`mx-auto px-4 py-6 sm:py-10 ${wide ? 'max-w-6xl' : 'max-w-3xl'}`}>
@@ -69,7 +90,11 @@ function SignOut({ user }: { user: SignedInUser }) {
   );
 }
 
-type SessionState = { status: 'loading' } | { status: 'signed-out' } | { status: 'error'; message: string } | { status: 'signed-in'; user: SignedInUser };
+type SessionState =
+  | { status: 'loading' }
+  | { status: 'signed-out' }
+  | { status: 'error'; message: string }
+  | { status: 'signed-in'; user: SignedInUser };
 
 /** Loads the signed-in user once per page. */
 export function useSession(enabled = true): SessionState {
@@ -85,7 +110,17 @@ export function useSession(enabled = true): SessionState {
 }
 
 /** A page for signed-in users: shows loading, a sign-in prompt, or the page with its user. */
-export function SignedInPage({ title, wide, admin, children }: { title: string; wide?: boolean; admin?: boolean; children: (user: SignedInUser) => ReactNode }) {
+export function SignedInPage({
+  title,
+  wide,
+  admin,
+  children,
+}: {
+  title: string;
+  wide?: boolean;
+  admin?: boolean;
+  children: (user: SignedInUser) => ReactNode;
+}) {
   const session = useSession();
   if (session.status === 'signed-in') {
     if (admin && session.user.role !== 'admin') {
@@ -94,7 +129,9 @@ export function SignedInPage({ title, wide, admin, children }: { title: string; 
           <h1>{title}</h1>
           <Notice kind="error" title="Admins only" className="mt-4">
             <p>This page is for administrators. Your account has the tenant role.</p>
-            <p className="mt-2"><a href="/tenants.html">Go to my tenants</a></p>
+            <p className="mt-2">
+              <a href="/tenants.html">Go to my tenants</a>
+            </p>
           </Notice>
         </Layout>
       );
@@ -114,7 +151,9 @@ export function SignedInPage({ title, wide, admin, children }: { title: string; 
         {session.status === 'error' && (
           <Notice kind="error" title="You are not signed in">
             <p>{session.message}</p>
-            <p className="mt-2"><a href="/signup.html?mode=signin">Email me a sign-in link</a></p>
+            <p className="mt-2">
+              <a href="/signup.html?mode=signin">Email me a sign-in link</a>
+            </p>
           </Notice>
         )}
       </div>

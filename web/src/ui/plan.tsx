@@ -18,7 +18,10 @@ let plansPromise: Promise<Plan[]> | undefined;
 export function usePlans(): Plan[] | null {
   const [plans, setPlans] = useState<Plan[] | null>(null);
   useEffect(() => {
-    plansPromise ??= api<{ plans: Plan[] }>('/api/v1/plans', { anonymous: true }).then((r) => r.plans, () => []);
+    plansPromise ??= api<{ plans: Plan[] }>('/api/v1/plans', { anonymous: true }).then(
+      (r) => r.plans,
+      () => [],
+    );
     void plansPromise.then(setPlans);
   }, []);
   return plans;
@@ -31,7 +34,10 @@ export function formatPrice(plan: Plan): string {
 
 /** "1 tenant, demo, test and live, up to 512 MB each". */
 export function describeLimits(plan: Plan): string {
-  const envs = plan.environments.length > 1 ? `${plan.environments.slice(0, -1).join(', ')} and ${plan.environments.at(-1)}` : plan.environments[0] ?? '';
+  const envs =
+    plan.environments.length > 1
+      ? `${plan.environments.slice(0, -1).join(', ')} and ${plan.environments.at(-1)}`
+      : (plan.environments[0] ?? '');
   return `${plan.tenants} tenant${plan.tenants === 1 ? '' : 's'}, ${envs}, up to ${plan.maxMemoryMb} MB each`;
 }
 
@@ -41,7 +47,12 @@ export function PlanSummary({ planId, plans, lead = 'Plan' }: { planId: string; 
   const [busy, setBusy] = useState('');
   if (!plans || plans.length === 0) return null;
   const plan = plans.find((p) => p.id === planId);
-  if (!plan) return <p className="text-sm text-slate-600">{lead}: {planId}</p>;
+  if (!plan)
+    return (
+      <p className="text-sm text-slate-600">
+        {lead}: {planId}
+      </p>
+    );
   const bigger = plans.filter((p) => p.tenants > plan.tenants || p.maxMemoryMb > plan.maxMemoryMb);
   async function upgrade(target: Plan) {
     setBusy(target.id);
@@ -61,15 +72,25 @@ export function PlanSummary({ planId, plans, lead = 'Plan' }: { planId: string; 
       {bigger.length > 0 && (
         <p className="mt-1 flex flex-wrap items-center gap-x-2 gap-y-1">
           Need more?
-          {bigger.map((p) => p.purchasable ? (
-            <Button key={p.id} small variant="secondary" busy={busy === p.id} busyLabel="Opening checkout…" onClick={() => upgrade(p)}>{p.name}: {formatPrice(p)}</Button>
-          ) : (
-            <span key={p.id}>{p.name} ({formatPrice(p)}, {p.tenants} tenants);</span>
-          ))}
+          {bigger.map((p) =>
+            p.purchasable ? (
+              <Button key={p.id} small variant="secondary" busy={busy === p.id} busyLabel="Opening checkout…" onClick={() => upgrade(p)}>
+                {p.name}: {formatPrice(p)}
+              </Button>
+            ) : (
+              <span key={p.id}>
+                {p.name} ({formatPrice(p)}, {p.tenants} tenants);
+              </span>
+            ),
+          )}
           {bigger.some((p) => !p.purchasable) && <span>ask your administrator to move you to a paid plan.</span>}
         </p>
       )}
-      {error && <p className="field-error" role="alert">{error}</p>}
+      {error && (
+        <p className="field-error" role="alert">
+          {error}
+        </p>
+      )}
     </div>
   );
 }

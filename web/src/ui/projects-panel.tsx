@@ -13,7 +13,13 @@ export interface Project {
   endpoint?: string | null;
 }
 
-const STATUS_LABEL: Record<string, string> = { active: 'Active', inactive: 'Inactive', activating: 'Activating', deactivating: 'Deactivating', failed: 'Failed' };
+const STATUS_LABEL: Record<string, string> = {
+  active: 'Active',
+  inactive: 'Inactive',
+  activating: 'Activating',
+  deactivating: 'Deactivating',
+  failed: 'Failed',
+};
 
 export function ProjectsPanel({ uid, email }: { uid: string; email: string }) {
   const base = `/api/v1/users/${encodeURIComponent(uid)}/projects`;
@@ -68,9 +74,39 @@ export function ProjectsPanel({ uid, email }: { uid: string; email: string }) {
                 <Badge state={p.status} label={STATUS_LABEL[p.status] ?? p.status} />
               </div>
               <div className="flex flex-wrap gap-2">
-                {p.status !== 'active' && <Button small busy={busy === `on:${p.project_id}`} busyLabel="Activating…" disabled={!!busy} onClick={() => act(`on:${p.project_id}`, () => api(`${base}/${p.project_id}/activate`, { method: 'POST' }))}>Activate</Button>}
-                {p.status === 'active' && <Button small variant="secondary" busy={busy === `off:${p.project_id}`} busyLabel="Deactivating…" disabled={!!busy} onClick={() => act(`off:${p.project_id}`, () => api(`${base}/${p.project_id}/deactivate`, { method: 'POST' }))}>Deactivate</Button>}
-                {p.status === 'active' && <Button small variant="secondary" aria-expanded={consoleFor === p.project_id} onClick={() => setConsoleFor(consoleFor === p.project_id ? null : p.project_id)}>Console</Button>}
+                {p.status !== 'active' && (
+                  <Button
+                    small
+                    busy={busy === `on:${p.project_id}`}
+                    busyLabel="Activating…"
+                    disabled={!!busy}
+                    onClick={() => act(`on:${p.project_id}`, () => api(`${base}/${p.project_id}/activate`, { method: 'POST' }))}
+                  >
+                    Activate
+                  </Button>
+                )}
+                {p.status === 'active' && (
+                  <Button
+                    small
+                    variant="secondary"
+                    busy={busy === `off:${p.project_id}`}
+                    busyLabel="Deactivating…"
+                    disabled={!!busy}
+                    onClick={() => act(`off:${p.project_id}`, () => api(`${base}/${p.project_id}/deactivate`, { method: 'POST' }))}
+                  >
+                    Deactivate
+                  </Button>
+                )}
+                {p.status === 'active' && (
+                  <Button
+                    small
+                    variant="secondary"
+                    aria-expanded={consoleFor === p.project_id}
+                    onClick={() => setConsoleFor(consoleFor === p.project_id ? null : p.project_id)}
+                  >
+                    Console
+                  </Button>
+                )}
               </div>
             </div>
             {consoleFor === p.project_id && <MessageConsole path={`${base}/${p.project_id}/messages`} name={p.name} />}
@@ -79,7 +115,9 @@ export function ProjectsPanel({ uid, email }: { uid: string; email: string }) {
       </ul>
       <form onSubmit={create} className="flex flex-col gap-2 sm:flex-row sm:items-end">
         <Field className="flex-1" label="New project name" name="name" required maxLength={80} />
-        <Button type="submit" busy={busy === 'create'}>Create project</Button>
+        <Button type="submit" busy={busy === 'create'}>
+          Create project
+        </Button>
       </form>
     </section>
   );
@@ -102,18 +140,23 @@ function MessageConsole({ path, name }: { path: string; name: string }) {
     setError('');
     setState('streaming');
     try {
-      await postEventStream(path, { message }, (m) => {
-        if (m.event === 'done') return;
-        let text = m.data;
-        try {
-          const data = JSON.parse(m.data) as { delta?: string; text?: string; content?: string; error?: { message?: string } };
-          if (data.error?.message) throw new Error(data.error.message);
-          text = data.delta ?? data.text ?? data.content ?? m.data;
-        } catch (err) {
-          if (!(err instanceof SyntaxError)) throw err;
-        }
-        setReply((r) => r + text);
-      }, { via: 'api', signal: stop.current.signal });
+      await postEventStream(
+        path,
+        { message },
+        (m) => {
+          if (m.event === 'done') return;
+          let text = m.data;
+          try {
+            const data = JSON.parse(m.data) as { delta?: string; text?: string; content?: string; error?: { message?: string } };
+            if (data.error?.message) throw new Error(data.error.message);
+            text = data.delta ?? data.text ?? data.content ?? m.data;
+          } catch (err) {
+            if (!(err instanceof SyntaxError)) throw err;
+          }
+          setReply((r) => r + text);
+        },
+        { via: 'api', signal: stop.current.signal },
+      );
       setState('done');
     } catch (err) {
       setError(describeError(err));
@@ -125,9 +168,16 @@ function MessageConsole({ path, name }: { path: string; name: string }) {
     <div className="mt-3 space-y-2 border-t border-slate-100 pt-3">
       <form onSubmit={send} className="flex flex-col gap-2 sm:flex-row sm:items-end">
         <Field className="flex-1" label={`Message to ${name}'s agent`} name="message" required autoComplete="off" />
-        <Button type="submit" busy={state === 'streaming'} busyLabel="Streaming…">Send</Button>
+        <Button type="submit" busy={state === 'streaming'} busyLabel="Streaming…">
+          Send
+        </Button>
       </form>
-      <div role="log" aria-live="polite" aria-label="Agent reply" className="min-h-12 whitespace-pre-wrap rounded-lg bg-slate-900 p-3 font-mono text-sm text-slate-100">
+      <div
+        role="log"
+        aria-live="polite"
+        aria-label="Agent reply"
+        className="min-h-12 whitespace-pre-wrap rounded-lg bg-slate-900 p-3 font-mono text-sm text-slate-100"
+      >
         {reply || (state === 'streaming' ? '…' : 'The reply streams here.')}
       </div>
       {state === 'done' && <p className="text-xs text-slate-500">Reply complete.</p>}

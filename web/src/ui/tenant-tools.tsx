@@ -25,7 +25,14 @@ function useAction() {
   return { busy, error, run };
 }
 
-interface RegistryToken { registry: string; username: string; token: string; repository: string; tag: string; expiresAt?: string }
+interface RegistryToken {
+  registry: string;
+  username: string;
+  token: string;
+  repository: string;
+  tag: string;
+  expiresAt?: string;
+}
 
 /** Which environments an operation touches, in words, naming live when it is one of them. */
 export function affected(tenant: Tenant): string {
@@ -53,10 +60,12 @@ export function DeploySection({ tenant, onDeploy }: { tenant: Tenant; onDeploy: 
   const live = tenant.environments.includes('live');
   return (
     <section aria-labelledby={`deploy-${tenant.id}`} className="space-y-3">
-      <h3 id={`deploy-${tenant.id}`} className="font-semibold">Deploy</h3>
+      <h3 id={`deploy-${tenant.id}`} className="font-semibold">
+        Deploy
+      </h3>
       <p className="text-sm text-slate-600">
-        A deploy runs a container image on {affected(tenant)}. Running now: <code className="mono break-all">{tenant.image}</code>.
-        Deploy the platform image again to restart on it, or push your own build to your repository first.
+        A deploy runs a container image on {affected(tenant)}. Running now: <code className="mono break-all">{tenant.image}</code>. Deploy
+        the platform image again to restart on it, or push your own build to your repository first.
       </p>
       <details className="text-sm" onToggle={(e) => (e.currentTarget.open && !push && !pushError ? void loadPush() : undefined)}>
         <summary className="cursor-pointer text-brand-700">How do I push my own image?</summary>
@@ -65,36 +74,75 @@ export function DeploySection({ tenant, onDeploy }: { tenant: Tenant; onDeploy: 
           {pushError && <Notice kind="error">{pushError}</Notice>}
           {push && (
             <>
-              <p>Log in to the registry with this short-lived token{push.expiresAt ? ` (valid until ${formatTime(push.expiresAt)})` : ''}, tag your build, push it, then deploy that image here:</p>
-              <pre className="mono overflow-x-auto whitespace-pre rounded-lg bg-slate-900 p-3 text-slate-100">{[
-                `echo '${push.token}' | docker login ${push.registry} -u ${push.username} --password-stdin`,
-                `docker tag my-app ${push.repository}:${push.tag}`,
-                `docker push ${push.repository}:${push.tag}`,
-              ].join('\n')}</pre>
-              <p className="flex flex-wrap gap-2">
-                <Button small variant="secondary" onClick={() => setImage(`${push.repository}:${push.tag}`)}>Use {push.repository.split('/').at(-1)}:{push.tag}</Button>
-                <Button small variant="secondary" onClick={() => setImage(tenant.image)}>Use the running image</Button>
+              <p>
+                Log in to the registry with this short-lived token{push.expiresAt ? ` (valid until ${formatTime(push.expiresAt)})` : ''},
+                tag your build, push it, then deploy that image here:
               </p>
-              <p className="text-xs text-slate-500">On this local platform there is no registry to push to: deploying the platform image restarts your environments on it.</p>
+              <pre className="mono overflow-x-auto whitespace-pre rounded-lg bg-slate-900 p-3 text-slate-100">
+                {[
+                  `echo '${push.token}' | docker login ${push.registry} -u ${push.username} --password-stdin`,
+                  `docker tag my-app ${push.repository}:${push.tag}`,
+                  `docker push ${push.repository}:${push.tag}`,
+                ].join('\n')}
+              </pre>
+              <p className="flex flex-wrap gap-2">
+                <Button small variant="secondary" onClick={() => setImage(`${push.repository}:${push.tag}`)}>
+                  Use {push.repository.split('/').at(-1)}:{push.tag}
+                </Button>
+                <Button small variant="secondary" onClick={() => setImage(tenant.image)}>
+                  Use the running image
+                </Button>
+              </p>
+              <p className="text-xs text-slate-500">
+                On this local platform there is no registry to push to: deploying the platform image restarts your environments on it.
+              </p>
             </>
           )}
         </div>
       </details>
-      <form className="flex flex-col gap-2 sm:flex-row sm:items-end" onSubmit={(e: FormEvent) => { e.preventDefault(); setConfirming(true); }}>
+      <form
+        className="flex flex-col gap-2 sm:flex-row sm:items-end"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          setConfirming(true);
+        }}
+      >
         <Field className="flex-1" label="Image" value={image} onChange={(e) => setImage(e.target.value)} spellCheck={false} required />
-        <Button type="submit" busy={busy} busyLabel="Deploying…">Deploy…</Button>
+        <Button type="submit" busy={busy} busyLabel="Deploying…">
+          Deploy…
+        </Button>
       </form>
       {error && <Notice kind="error">{error}</Notice>}
-      <ConfirmDialog open={confirming} title={`Deploy to ${tenant.name}?`} confirmLabel={live ? 'Deploy, live included' : 'Deploy'} busy={busy}
-        onCancel={() => setConfirming(false)} onConfirm={() => { setConfirming(false); void run(() => onDeploy(image.trim())); }}>
-        <p>Every environment ({affected(tenant)}) restarts on <code className="mono break-all">{image.trim()}</code>.</p>
-        {live && <p className="mt-2"><strong>Live is included:</strong> your customers are served by the new image as soon as it is up.</p>}
+      <ConfirmDialog
+        open={confirming}
+        title={`Deploy to ${tenant.name}?`}
+        confirmLabel={live ? 'Deploy, live included' : 'Deploy'}
+        busy={busy}
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => {
+          setConfirming(false);
+          void run(() => onDeploy(image.trim()));
+        }}
+      >
+        <p>
+          Every environment ({affected(tenant)}) restarts on <code className="mono break-all">{image.trim()}</code>.
+        </p>
+        {live && (
+          <p className="mt-2">
+            <strong>Live is included:</strong> your customers are served by the new image as soon as it is up.
+          </p>
+        )}
       </ConfirmDialog>
     </section>
   );
 }
 
-interface SecretMeta { key: string; origin: 'generated' | 'user'; version: number; updatedAt: string }
+interface SecretMeta {
+  key: string;
+  origin: 'generated' | 'user';
+  version: number;
+  updatedAt: string;
+}
 type SecretChange = { kind: 'save'; key: string; value: string; exists: boolean; form: HTMLFormElement } | { kind: 'delete'; key: string };
 
 /** `onRestarting` is told when a change restarts the environments, so the card can follow that restart. */
@@ -112,9 +160,14 @@ export function SecretsSection({ tenant, onRestarting }: { tenant: Tenant; onRes
     setPending(null);
     await run(async () => {
       if (change.kind === 'save') {
-        const answer = await api<{ secret: { restarting?: boolean } }>(`${base}/${encodeURIComponent(change.key)}`, { method: change.exists ? 'PATCH' : 'POST', json: { value: change.value } });
+        const answer = await api<{ secret: { restarting?: boolean } }>(`${base}/${encodeURIComponent(change.key)}`, {
+          method: change.exists ? 'PATCH' : 'POST',
+          json: { value: change.value },
+        });
         change.form.reset();
-        setMessage(`${change.exists ? 'Updated' : 'Added'} ${change.key}.${answer.secret?.restarting ? ` ${affected(tenant)} are restarting to see it.` : ''}`);
+        setMessage(
+          `${change.exists ? 'Updated' : 'Added'} ${change.key}.${answer.secret?.restarting ? ` ${affected(tenant)} are restarting to see it.` : ''}`,
+        );
         if (answer.secret?.restarting) onRestarting?.();
       } else {
         const answer = await api<{ restarting?: boolean }>(`${base}/${encodeURIComponent(change.key)}`, { method: 'DELETE' });
@@ -138,9 +191,16 @@ export function SecretsSection({ tenant, onRestarting }: { tenant: Tenant; onRes
   }
   return (
     <section aria-labelledby={`secrets-${tenant.id}`} className="space-y-3">
-      <h3 id={`secrets-${tenant.id}`} className="font-semibold">Secrets</h3>
-      <p className="text-xs text-slate-500">Values are stored encrypted and never shown here. Changing one restarts every running environment{tenant.environments.includes('live') ? ', live included' : ''}.</p>
-      {secrets === null ? <Spinner label="Loading secrets…" /> : (
+      <h3 id={`secrets-${tenant.id}`} className="font-semibold">
+        Secrets
+      </h3>
+      <p className="text-xs text-slate-500">
+        Values are stored encrypted and never shown here. Changing one restarts every running environment
+        {tenant.environments.includes('live') ? ', live included' : ''}.
+      </p>
+      {secrets === null ? (
+        <Spinner label="Loading secrets…" />
+      ) : (
         <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200">
           {secrets.length === 0 && <li className="p-2 text-sm text-slate-500">No secrets yet.</li>}
           {secrets.map((s) => (
@@ -149,7 +209,15 @@ export function SecretsSection({ tenant, onRestarting }: { tenant: Tenant; onRes
               <span className="flex items-center gap-2">
                 <span className="text-xs text-slate-500">{s.origin === 'generated' ? 'generated' : `v${s.version}`}</span>
                 {s.origin === 'user' && (
-                  <Button small variant="secondary" aria-label={`Delete secret ${s.key}`} disabled={busy} onClick={() => ask({ kind: 'delete', key: s.key })}>Delete</Button>
+                  <Button
+                    small
+                    variant="secondary"
+                    aria-label={`Delete secret ${s.key}`}
+                    disabled={busy}
+                    onClick={() => ask({ kind: 'delete', key: s.key })}
+                  >
+                    Delete
+                  </Button>
                 )}
               </span>
             </li>
@@ -157,21 +225,53 @@ export function SecretsSection({ tenant, onRestarting }: { tenant: Tenant; onRes
         </ul>
       )}
       <form onSubmit={save} className="grid gap-2 sm:grid-cols-[1fr_1fr_auto] sm:items-end">
-        <Field label="Key" name="key" required pattern="[A-Z][A-Z0-9_]{1,63}" placeholder="GEMINI_API_KEY" spellCheck={false} autoComplete="off" />
+        <Field
+          label="Key"
+          name="key"
+          required
+          pattern="[A-Z][A-Z0-9_]{1,63}"
+          placeholder="GEMINI_API_KEY"
+          spellCheck={false}
+          autoComplete="off"
+        />
         <Field label="Value" name="value" type="password" required autoComplete="off" />
-        <Button type="submit" busy={busy}>Save secret</Button>
+        <Button type="submit" busy={busy}>
+          Save secret
+        </Button>
       </form>
-      <p aria-live="polite" className="text-sm text-slate-600">{message}</p>
+      <p aria-live="polite" className="text-sm text-slate-600">
+        {message}
+      </p>
       {error && <Notice kind="error">{error}</Notice>}
-      <ConfirmDialog open={pending !== null} title={pending?.kind === 'delete' ? `Delete ${pending.key}?` : `Save ${pending?.key ?? ''}?`} confirmLabel={pending?.kind === 'delete' ? 'Delete and restart' : 'Save and restart'} busy={busy}
-        onCancel={() => setPending(null)} onConfirm={() => pending && void apply(pending)}>
-        <p>{affected(tenant)} restart to {pending?.kind === 'delete' ? 'drop it' : 'see the new value'}{tenant.environments.includes('live') ? <>: <strong>live is briefly unavailable</strong></> : ''}.</p>
+      <ConfirmDialog
+        open={pending !== null}
+        title={pending?.kind === 'delete' ? `Delete ${pending.key}?` : `Save ${pending?.key ?? ''}?`}
+        confirmLabel={pending?.kind === 'delete' ? 'Delete and restart' : 'Save and restart'}
+        busy={busy}
+        onCancel={() => setPending(null)}
+        onConfirm={() => pending && void apply(pending)}
+      >
+        <p>
+          {affected(tenant)} restart to {pending?.kind === 'delete' ? 'drop it' : 'see the new value'}
+          {tenant.environments.includes('live') ? (
+            <>
+              : <strong>live is briefly unavailable</strong>
+            </>
+          ) : (
+            ''
+          )}
+          .
+        </p>
       </ConfirmDialog>
     </section>
   );
 }
 
-interface LogLine { time: string; stream: string; text: string }
+interface LogLine {
+  time: string;
+  stream: string;
+  text: string;
+}
 
 /** Logs, newest first; "Follow" fetches new lines every few seconds. */
 export function LogsSection({ tenant }: { tenant: Tenant }) {
@@ -179,12 +279,17 @@ export function LogsSection({ tenant }: { tenant: Tenant }) {
   const [lines, setLines] = useState<LogLine[] | null>(null);
   const [follow, setFollow] = useState(true);
   const { busy, error, run } = useAction();
-  const load = () => run(async () => setLines((await api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`)).lines));
+  const load = () =>
+    run(async () => setLines((await api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`)).lines));
   useEffect(() => void load(), [tenant.id, env]);
   useEffect(() => {
     if (!follow) return;
     const timer = setInterval(() => {
-      if (document.visibilityState === 'visible') void api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`).then((r) => setLines(r.lines), () => undefined);
+      if (document.visibilityState === 'visible')
+        void api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`).then(
+          (r) => setLines(r.lines),
+          () => undefined,
+        );
     }, 3000);
     return () => clearInterval(timer);
   }, [tenant.id, env, follow]);
@@ -192,30 +297,52 @@ export function LogsSection({ tenant }: { tenant: Tenant }) {
   return (
     <section aria-labelledby={`logs-${tenant.id}`} className="space-y-3">
       <div className="flex flex-wrap items-end gap-2">
-        <h3 id={`logs-${tenant.id}`} className="mr-auto font-semibold">Logs <span className="text-xs font-normal text-slate-500">newest first</span></h3>
+        <h3 id={`logs-${tenant.id}`} className="mr-auto font-semibold">
+          Logs <span className="text-xs font-normal text-slate-500">newest first</span>
+        </h3>
         <label className="text-sm">
           <span className="sr-only">Environment</span>
           <select className="input" value={env} onChange={(e) => setEnv(e.target.value as typeof env)} aria-label="Log environment">
-            {tenant.environments.map((e) => <option key={e} value={e}>{ENV_LABELS[e]}</option>)}
+            {tenant.environments.map((e) => (
+              <option key={e} value={e}>
+                {ENV_LABELS[e]}
+              </option>
+            ))}
           </select>
         </label>
         <label className="flex items-center gap-1 text-sm">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} className="accent-brand-600" /> Follow
         </label>
-        <Button small variant="secondary" busy={busy} onClick={load}>Refresh logs</Button>
+        <Button small variant="secondary" busy={busy} onClick={load}>
+          Refresh logs
+        </Button>
       </div>
       {error && <Notice kind="error">{error}</Notice>}
-      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a box that scrolls must be reachable by keyboard to be scrolled */}
-      <section aria-label={`Log lines of ${env}`} tabIndex={0} className="max-h-64 overflow-auto rounded-lg bg-slate-900 p-3 text-slate-100">
+      <section
+        aria-label={`Log lines of ${env}`}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a box that scrolls must be reachable by keyboard to be scrolled
+        tabIndex={0}
+        className="max-h-64 overflow-auto rounded-lg bg-slate-900 p-3 text-slate-100"
+      >
         <pre className="mono">
-          {newestFirst === null ? 'Loading…' : newestFirst.length === 0 ? 'No log lines yet.' : newestFirst.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
+          {newestFirst === null
+            ? 'Loading…'
+            : newestFirst.length === 0
+              ? 'No log lines yet.'
+              : newestFirst.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
         </pre>
       </section>
     </section>
   );
 }
 
-interface Billing { currency: string; total: number; from: string; to: string; days: { day: string; total: number }[] }
+interface Billing {
+  currency: string;
+  total: number;
+  from: string;
+  to: string;
+  days: { day: string; total: number }[];
+}
 
 export function BillingSection({ tenant }: { tenant: Tenant }) {
   const [billing, setBilling] = useState<Billing | null>(null);
@@ -223,13 +350,20 @@ export function BillingSection({ tenant }: { tenant: Tenant }) {
   useEffect(() => void run(async () => setBilling(await api<Billing>(`${tenantPath(tenant.id)}/billing`))), [tenant.id]);
   return (
     <section aria-labelledby={`billing-${tenant.id}`} className="space-y-3">
-      <h3 id={`billing-${tenant.id}`} className="font-semibold">Costs</h3>
+      <h3 id={`billing-${tenant.id}`} className="font-semibold">
+        Costs
+      </h3>
       {error && <Notice kind="error">{error}</Notice>}
       {!billing && !error && <Spinner label="Loading costs…" />}
       {billing && (
         <>
           <p className="text-sm">
-            {billing.from} to {billing.to}: <strong>{new Intl.NumberFormat(undefined, { style: 'currency', currency: billing.currency, maximumFractionDigits: 4 }).format(billing.total)}</strong>
+            {billing.from} to {billing.to}:{' '}
+            <strong>
+              {new Intl.NumberFormat(undefined, { style: 'currency', currency: billing.currency, maximumFractionDigits: 4 }).format(
+                billing.total,
+              )}
+            </strong>
           </p>
           <BarChart bars={billing.days.map((d) => ({ label: d.day, value: d.total }))} currency={billing.currency} title="Cost per day" />
         </>
