@@ -72,8 +72,8 @@ export async function startBrowser(): Promise<TestBrowser> {
 
 /**
  * Signs the browser in as `uid` the way activation does: a custom token left in sessionStorage for the next page,
- * then a fresh load that uses it; resolves once the header shows the user. A sign-in that did not take (seen once
- * under heavy load) is reported with what the page said and tried once more with a new token.
+ * then a load that uses it; resolves once the header shows the user. A sign-in that does not take is reported
+ * with what the page said and tried once more with a new token.
  */
 export async function signInAs(page: Page, baseUrl: string, deps: Deps, user: { uid: string; email: string }): Promise<void> {
   const problems: string[] = [];
@@ -82,15 +82,16 @@ export async function signInAs(page: Page, baseUrl: string, deps: Deps, user: { 
   try {
     for (let attempt = 1; ; attempt++) {
       const customToken = await (await deps.auth()).createCustomToken(user.uid);
-      await page.goto(`${baseUrl}/index.html`);
+      // The session is left from a file of the site that runs no script, then one page load uses it. Leaving it
+      // from a page of the app and reloading cut that page's Firebase start-up short (its first IndexedDB open),
+      // and under load the next page then never finished signing in.
+      await page.goto(`${baseUrl}/favicon.svg`);
       await page.evaluate((session) => sessionStorage.setItem('tenantplane.session', JSON.stringify(session)), {
         uid: user.uid,
         email: user.email,
         customToken,
       });
-      // The page that was open may have read the session before it was set: sign in on a fresh load and wait
-      // until it is done, so the next navigation cannot cut the sign-in short and find the previous user.
-      await page.reload();
+      await page.goto(`${baseUrl}/index.html`);
       try {
         await page
           .locator('header')
