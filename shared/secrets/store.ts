@@ -15,7 +15,6 @@ export interface SecretMeta {
 }
 
 export const secretPath = (tenantId: string, key: string) => `tenants/${tenantId}/secrets/${key}`;
-const path = secretPath;
 const collection = (tenantId: string) => `tenants/${tenantId}/secrets`;
 
 /** How many generated secrets the tenant has, read inside the caller's transaction. */
@@ -38,15 +37,15 @@ export function createSecretStore(db: Firestore, key: Buffer) {
       });
     },
     async get(tenantId: string, name: string): Promise<{ meta: SecretMeta; value: string } | undefined> {
-      const doc = await db.doc(path(tenantId, name)).get();
+      const doc = await db.doc(secretPath(tenantId, name)).get();
       if (!doc.exists) return undefined;
       const { value, ...meta } = doc.data()!;
-      return { meta: meta as SecretMeta, value: decrypt(key, value, path(tenantId, name)) };
+      return { meta: meta as SecretMeta, value: decrypt(key, value, secretPath(tenantId, name)) };
     },
     /** All values, for injecting into an environment. */
     async values(tenantId: string): Promise<Record<string, string>> {
       const snap = await db.collection(collection(tenantId)).get();
-      return Object.fromEntries(snap.docs.map((d) => [d.id, decrypt(key, d.data().value, path(tenantId, d.id))]));
+      return Object.fromEntries(snap.docs.map((d) => [d.id, decrypt(key, d.data().value, secretPath(tenantId, d.id))]));
     },
     put(tenantId: string, name: string, value: string, origin: SecretMeta['origin'], now: Date, tx?: Transaction, previousVersion = 0) {
       const data = {
@@ -54,13 +53,13 @@ export function createSecretStore(db: Firestore, key: Buffer) {
         origin,
         version: previousVersion + 1,
         updatedAt: now.toISOString(),
-        value: encrypt(key, value, path(tenantId, name)),
+        value: encrypt(key, value, secretPath(tenantId, name)),
       };
-      const ref = db.doc(path(tenantId, name));
+      const ref = db.doc(secretPath(tenantId, name));
       return tx ? tx.set(ref, data) : ref.set(data);
     },
     async remove(tenantId: string, name: string) {
-      await db.doc(path(tenantId, name)).delete();
+      await db.doc(secretPath(tenantId, name)).delete();
     },
   };
 }

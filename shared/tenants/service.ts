@@ -24,6 +24,7 @@ import {
 import { issueRetrievalToken } from './credentials.ts';
 import { enqueueOperation, recordOperationTask, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN } from './plans.ts';
+import { CREATED_EVENT } from './state-machine.ts';
 import { checkPlanShape, claimTenantSlot, findPlan, tenantCountsPath } from './entitlements.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
 import { registryToken as makeRegistryToken, resolveDeployImage } from './registry.ts';
@@ -115,7 +116,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
         deps.db,
         tx,
         tenant,
-        { type: 'provisioning_requested', message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` },
+        { type: CREATED_EVENT, message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` },
         now,
       );
       const token = issueRetrievalToken(deps.db, tx, id, now);

@@ -13,18 +13,21 @@ export interface OperationSpec {
   from: readonly TenantState[];
   /** The state while it runs; absent: the state does not change until it ends. */
   while?: TenantState;
-  /** Events that mark a start (the first is the one written; creation writes `provisioning_requested`). */
+  /** Events that mark a start (the first is the one written; creation writes CREATED_EVENT). */
   requested: readonly string[];
   done: { state: TenantState; event: string };
   /** `state` absent: a failure leaves the state as it was (the environment shows the error). */
   failed: { state?: TenantState; event: string };
 }
 
+/** The event creating a tenant writes; its provisioning then ends like `provision`. */
+export const CREATED_EVENT = 'provisioning_requested';
+
 export const OPERATIONS = {
   provision: {
     from: ['failed'],
     while: 'provisioning',
-    requested: ['provision_requested', 'provisioning_requested'],
+    requested: ['provision_requested', CREATED_EVENT],
     done: { state: 'ready', event: 'tenant_ready' },
     failed: { state: 'failed', event: 'provisioning_failed' },
   },
@@ -75,6 +78,3 @@ export const OPERATIONS = {
 } as const satisfies Record<string, OperationSpec>;
 
 export type OperationName = keyof typeof OPERATIONS;
-
-/** The event creating a tenant writes; its provisioning then ends like `provision`. */
-export const CREATED_EVENT = 'provisioning_requested';
