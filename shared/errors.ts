@@ -96,8 +96,9 @@ export const notSupported = (driver: string, capability: string) =>
   new AppError('not_supported', `The ${driver} runtime does not support ${capability}.`, { driver, capability });
 
 /**
- * Thrown by the drivers of outside systems (runtimes; the cloud APIs behind them) for a
- * missing option, a capability they lack, or a failure of the system they drive.
+ * Thrown by the drivers of outside systems (runtimes and the cloud APIs behind them,
+ * mail, cost sources, payment providers) for a missing option, a capability they
+ * lack, or a failure of the system they drive. `driver` names the system.
  */
 export class DriverError extends Error {
   constructor(
@@ -111,30 +112,29 @@ export class DriverError extends Error {
   }
 }
 
+/** Runtime drivers are named "The <name> runtime" in messages; other systems by their own name (Stripe, bigquery, smtp). */
+const RUNTIME_DRIVERS = new Set(['local', 'cloud-run', 'kubernetes', 'fly']);
+
 /**
  * What a caller sees of a driver's error: a lacking capability is 501, a failing
  * or slow outside system 503 naming it (come back later), an unknown resource
  * 404, and a misconfiguration the generic 500 (ours to fix; the cause is logged).
  */
 function fromDriverError(err: DriverError): AppError {
+  const system = RUNTIME_DRIVERS.has(err.driver) ? `The ${err.driver} runtime` : err.driver;
   switch (err.code) {
     case 'not_supported':
-      return new AppError(
-        'not_supported',
-        `The ${err.driver} runtime does not support this: ${err.message}`,
-        { driver: err.driver },
-        { cause: err },
-      );
+      return new AppError('not_supported', `${system} does not support this: ${err.message}`, { driver: err.driver }, { cause: err });
     case 'failed':
     case 'timeout':
       return new AppError(
         'unavailable',
-        `The ${err.driver} runtime did not answer as expected; try again in a minute.`,
+        `${system} did not answer as expected; try again in a minute.`,
         { driver: err.driver },
         { cause: err },
       ).withHeader('Retry-After', '30');
     case 'not_found':
-      return new AppError('not_found', `The ${err.driver} runtime has no such resource.`, { driver: err.driver }, { cause: err });
+      return new AppError('not_found', `${system} has no such resource.`, { driver: err.driver }, { cause: err });
     default:
       return new AppError('internal', 'Something went wrong on our side. Quote the request id when you report it.', undefined, {
         cause: err,

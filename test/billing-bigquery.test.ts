@@ -1,4 +1,5 @@
 import test from 'ava';
+import { toAppError } from '../shared/errors.ts';
 import { OAuth2Client } from 'google-auth-library';
 import { buildCostQuery, createBigQuerySource } from '../shared/billing/bigquery.ts';
 import type { CostRow } from '../shared/billing/types.ts';
@@ -127,14 +128,19 @@ test('the fake rejects interpolated dates and missing parameters', async (t) => 
   t.regex((await res2.json()).error.message, /Query parameter 'from' not found/);
 });
 
-test('a failing BigQuery call surfaces as an error, not as an empty day', async (t) => {
+test('a failing BigQuery call surfaces as an error naming bigquery (503 at the edge), not as an empty day', async (t) => {
   const broken = await startFakeServer(() => ({
     status: 403,
     body: { error: { code: 403, message: 'Access Denied: Table', status: 'PERMISSION_DENIED' } },
   }));
   try {
     const source = createBigQuerySource({ projectId: 'billing-proj', table: TABLE, apiEndpoint: broken.url, authClient: authClient() });
-    await t.throwsAsync(collect(source.rows({ from: '2024-05-01', to: '2024-05-01' })), { message: /Access Denied/ });
+    const error = await t.throwsAsync(collect(source.rows({ from: '2024-05-01', to: '2024-05-01' })), { message: /Access Denied/ });
+    t.like(error, { name: 'DriverError', driver: 'bigquery', code: 'failed' });
+    const answer = toAppError(error);
+    t.is(answer.status, 503);
+    t.like(answer.toBody().error, { code: 'unavailable', details: { driver: 'bigquery' } });
+    t.is(answer.headers['Retry-After'], '30');
   } finally {
     await broken.close();
   }

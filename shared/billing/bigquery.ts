@@ -10,6 +10,7 @@
  * plus credits is what is owed).
  */
 import type { BigQuery } from '@google-cloud/bigquery';
+import { DriverError } from '../errors.ts';
 import { EXPORT_TABLE_PATTERN, TENANT_LABEL, type CostRow, type CostSource, type DayRange } from './types.ts';
 
 export interface BigQuerySourceOptions {
@@ -33,7 +34,9 @@ export interface BigQuerySourceOptions {
  */
 export function buildCostQuery(table: string): string {
   if (!EXPORT_TABLE_PATTERN.test(table)) {
-    throw new Error(
+    throw new DriverError(
+      'bigquery',
+      'not_configured',
       `billing export table "${table}" is not project.dataset.table (example: my-project.billing.gcp_billing_export_v1_010101_F0FFF0_10X10X)`,
     );
   }
@@ -75,28 +78,40 @@ export function createBigQuerySource(options: BigQuerySourceOptions): CostSource
 
   return {
     name: 'bigquery',
-    async *rows(range: DayRange): AsyncIterable<CostRow> {
-      const { bigquery, date } = await getClient();
-      // DATE parameters: the days travel as typed values, never inside the SQL text.
-      const stream = bigquery.createQueryStream({
-        query,
-        params: { label: TENANT_LABEL, from: date(range.from), to: date(range.to) },
-        types: { label: 'STRING', from: 'DATE', to: 'DATE' },
-        // The client reads the location per query (jobs.query's QueryRequest.location);
-        // the constructor's location never reaches that request, and a job run
-        // outside the dataset's location fails with "Not found: Dataset".
-        ...(options.location ? { location: options.location } : {}),
-      });
-      // No maxResults here: the stream reads it as a cap on ALL rows; pages follow pageToken at the server's size.
-      for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
-        yield {
-          day: String(row.day),
-          tenantId: typeof row.tenant_id === 'string' && row.tenant_id ? row.tenant_id : null,
-          service: typeof row.service === 'string' && row.service ? row.service : 'Unknown service',
-          currency: String(row.currency ?? 'USD'),
-          amount: Number(row.amount ?? 0),
-        };
-      }
-    },
+    rows: (range: DayRange) => failuresNamed(queryRows(range)),
   };
+
+  async function* queryRows(range: DayRange): AsyncIterable<CostRow> {
+    const { bigquery, date } = await getClient();
+    // DATE parameters: the days travel as typed values, never inside the SQL text.
+    const stream = bigquery.createQueryStream({
+      query,
+      params: { label: TENANT_LABEL, from: date(range.from), to: date(range.to) },
+      types: { label: 'STRING', from: 'DATE', to: 'DATE' },
+      // The client reads the location per query (jobs.query's QueryRequest.location);
+      // the constructor's location never reaches that request, and a job run
+      // outside the dataset's location fails with "Not found: Dataset".
+      ...(options.location ? { location: options.location } : {}),
+    });
+    // No maxResults here: the stream reads it as a cap on ALL rows; pages follow pageToken at the server's size.
+    for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
+      yield {
+        day: String(row.day),
+        tenantId: typeof row.tenant_id === 'string' && row.tenant_id ? row.tenant_id : null,
+        service: typeof row.service === 'string' && row.service ? row.service : 'Unknown service',
+        currency: String(row.currency ?? 'USD'),
+        amount: Number(row.amount ?? 0),
+      };
+    }
+  }
+}
+
+/** Rows as they come; a failing query or an unreachable BigQuery becomes a `failed` DriverError naming it (503 at the edge). */
+async function* failuresNamed<T>(rows: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* rows;
+  } catch (error) {
+    if (error instanceof DriverError) throw error;
+    throw new DriverError('bigquery', 'failed', `bigquery: the cost query failed: ${(error as Error).message}`, { cause: error });
+  }
 }

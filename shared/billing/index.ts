@@ -4,6 +4,7 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
+import { DriverError } from '../errors.ts';
 import { createBigQuerySource } from './bigquery.ts';
 import { costsPath } from './costs.ts';
 import { createMeteredSource, readUsageFromFirestore } from './metered.ts';
@@ -24,7 +25,8 @@ export function createCostSource(
   const billing = config.billing;
   switch (billing.source) {
     case 'bigquery':
-      if (!billing.exportTable) throw new Error('BILLING_EXPORT_TABLE must be set for the bigquery billing source');
+      if (!billing.exportTable)
+        throw new DriverError('bigquery', 'not_configured', 'BILLING_EXPORT_TABLE must be set for the bigquery billing source');
       return createBigQuerySource({
         projectId: config.projectId,
         table: billing.exportTable,
@@ -35,7 +37,11 @@ export function createCostSource(
     case 'metered':
       return createMeteredSource({ priceSheet: billing.priceSheet, read: readUsageFromFirestore(db) });
     default:
-      throw new Error(`unknown billing source ${JSON.stringify(billing.source)}; valid sources are "bigquery", "metered"`);
+      throw new DriverError(
+        'billing',
+        'not_configured',
+        `unknown billing source ${JSON.stringify(billing.source)}; valid sources are "bigquery", "metered"`,
+      );
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { DriverError } from '../errors.ts';
 import { createSendgridMailer } from './sendgrid.ts';
 import { createSmtpMailer } from './smtp.ts';
 import type { Mailer } from './types.ts';
@@ -13,6 +14,6 @@ export function createMailer(config: Pick<Config, 'mail'>): Mailer {
     case 'sendgrid':
       return createSendgridMailer({ apiKey: config.mail.sendgridApiKey, from: config.mail.from });
     default:
-      throw new Error(`MAIL_DRIVER "${String(config.mail.driver)}" is unknown; use smtp or sendgrid.`);
+      throw new DriverError('mail', 'not_configured', `MAIL_DRIVER "${String(config.mail.driver)}" is unknown; use smtp or sendgrid.`);
   }
 }

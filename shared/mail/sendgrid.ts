@@ -1,4 +1,4 @@
-import { DriverError } from '../runtime/types.ts';
+import { DriverError } from '../errors.ts';
 import type { Mailer } from './types.ts';
 
 /** SendGrid's v3 mail send API through @sendgrid/mail. */
@@ -12,7 +12,13 @@ export function createSendgridMailer(options: { apiKey?: string; from: string })
     async send(message) {
       const { default: sg } = await import('@sendgrid/mail');
       sg.setApiKey(requireKey());
-      await sg.send({ from: options.from, ...message });
+      try {
+        await sg.send({ from: options.from, ...message });
+      } catch (error) {
+        throw new DriverError('sendgrid', 'failed', `sendgrid: the message was not accepted: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
     },
     async verify() {
       requireKey();

@@ -1,3 +1,4 @@
+import { DriverError } from '../errors.ts';
 import type { Mailer } from './types.ts';
 
 /** SMTP through nodemailer; `url` like smtp://user:pass@host:587 or smtps://… */
@@ -7,7 +8,14 @@ export function createSmtpMailer(options: { url: string; from: string }): Mailer
   return {
     name: 'smtp',
     async send(message) {
-      await (await get()).sendMail({ from: options.from, ...message });
+      try {
+        await (await get()).sendMail({ from: options.from, ...message });
+      } catch (error) {
+        // Refused, unreachable or timed out: 503 naming the mail server at the edge; the task queue retries.
+        throw new DriverError('smtp', 'failed', `smtp: the mail server did not take the message: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
     },
     async verify() {
       await (await get()).verify();

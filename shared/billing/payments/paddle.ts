@@ -9,7 +9,7 @@
 import { AppError } from '../../errors.ts';
 import { verifyPaddleSignature } from './signature.ts';
 import type { CheckoutRequest, Fetch, PaymentProvider, WebhookAction, WebhookEvent } from './types.ts';
-import { parseEventJson, providerFailure, str } from './provider-util.ts';
+import { callProvider, notConfigured, parseEventJson, providerFailure, str } from './provider-util.ts';
 
 export interface PaddleOptions {
   /** API key (PADDLE_API_KEY); only checkout needs it. */
@@ -55,10 +55,10 @@ export function createPaddleProvider(options: PaddleOptions): PaymentProvider {
   return {
     name: 'paddle',
     async createCheckout(request: CheckoutRequest) {
-      if (!options.apiKey) throw new AppError('unavailable', 'Checkout with Paddle is not configured: set PADDLE_API_KEY.');
+      if (!options.apiKey) throw notConfigured('Paddle', 'Checkout with Paddle is not configured: set PADDLE_API_KEY.');
       const custom_data: Record<string, string> = { uid: request.uid, plan: request.plan };
       if (request.name) custom_data.name = request.name;
-      const res = await doFetch(`${options.apiBase}/transactions`, {
+      const res = await callProvider('Paddle', doFetch, `${options.apiBase}/transactions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ items: [{ price_id: request.priceId, quantity: 1 }], collection_mode: 'automatic', custom_data }),
@@ -70,14 +70,14 @@ export function createPaddleProvider(options: PaddleOptions): PaymentProvider {
       const url = body.data?.checkout?.url;
       if (!res.ok || !body.data?.id) throw providerFailure('Paddle', res.status, body.error?.detail);
       if (!url)
-        throw new AppError(
-          'unavailable',
+        throw notConfigured(
+          'Paddle',
           'Paddle returned no checkout URL: set a default payment link in the Paddle dashboard (Checkout settings).',
         );
       return { id: body.data.id, url };
     },
     verify(raw, header, nowMs) {
-      if (!options.webhookSecret) throw new AppError('unavailable', 'Paddle webhooks are not configured: set PADDLE_WEBHOOK_SECRET.');
+      if (!options.webhookSecret) throw notConfigured('Paddle', 'Paddle webhooks are not configured: set PADDLE_WEBHOOK_SECRET.');
       verifyPaddleSignature(raw, header('paddle-signature'), [options.webhookSecret], nowMs, options.toleranceSeconds ?? 5);
     },
     parseEvent(raw): WebhookEvent {

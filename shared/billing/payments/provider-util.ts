@@ -1,5 +1,6 @@
 /** Small helpers the payment drivers share. */
-import { AppError } from '../../errors.ts';
+import { AppError, DriverError } from '../../errors.ts';
+import type { Fetch } from './types.ts';
 
 /** A non-empty string, else undefined. */
 export function str(value: unknown): string | undefined {
@@ -17,11 +18,21 @@ export function parseEventJson(provider: string, raw: Buffer): Record<string, an
   throw new AppError('invalid_json', `The ${provider} webhook body is not a JSON event.`);
 }
 
-/** A provider API failure, named, without echoing credentials. */
-export function providerFailure(provider: string, status: number, message?: string): AppError {
-  return new AppError(
-    'unavailable',
-    `${provider} did not create the checkout (HTTP ${status}${message ? `: ${message}` : ''}). Try again later.`,
-    { provider, status },
-  );
+/** A provider API failure, named, without echoing credentials: 503 naming the provider at the edge, the detail logged. */
+export function providerFailure(provider: string, status: number, message?: string): DriverError {
+  return new DriverError(provider, 'failed', `${provider} did not create the checkout (HTTP ${status}${message ? `: ${message}` : ''}).`);
+}
+
+/** A checkout or webhook that needs a setting the deployment lacks: the generic 500 at the edge, the setting named in the log. */
+export function notConfigured(provider: string, message: string): DriverError {
+  return new DriverError(provider, 'not_configured', message);
+}
+
+/** Calls the provider's API; an unreachable provider (refused, reset, DNS) is a `failed` DriverError naming it. */
+export async function callProvider(provider: string, doFetch: Fetch, url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await doFetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  } catch (error) {
+    throw new DriverError(provider, 'failed', `${provider} could not be reached: ${(error as Error).message}`, { cause: error });
+  }
 }

@@ -8,7 +8,7 @@
 import { AppError } from '../../errors.ts';
 import { verifyStripeSignature } from './signature.ts';
 import type { CheckoutRequest, Fetch, PaymentProvider, WebhookAction, WebhookEvent } from './types.ts';
-import { parseEventJson, providerFailure, str } from './provider-util.ts';
+import { callProvider, notConfigured, parseEventJson, providerFailure, str } from './provider-util.ts';
 
 export interface StripeOptions {
   /** Secret API key `sk_…` (STRIPE_API_KEY); only checkout needs it. */
@@ -54,7 +54,7 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
   return {
     name: 'stripe',
     async createCheckout(request: CheckoutRequest) {
-      if (!options.apiKey) throw new AppError('unavailable', 'Checkout with Stripe is not configured: set STRIPE_API_KEY.');
+      if (!options.apiKey) throw notConfigured('Stripe', 'Checkout with Stripe is not configured: set STRIPE_API_KEY.');
       const form = new URLSearchParams({
         mode: 'subscription',
         'line_items[0][price]': request.priceId,
@@ -72,7 +72,7 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
         form.set('subscription_data[metadata][name]', request.name);
       }
       if (request.email) form.set('customer_email', request.email);
-      const res = await doFetch(`${options.apiBase}/v1/checkout/sessions`, {
+      const res = await callProvider('Stripe', doFetch, `${options.apiBase}/v1/checkout/sessions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
@@ -83,7 +83,7 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
     },
     verify(raw, header, nowMs) {
       if (options.webhookSecrets.length === 0)
-        throw new AppError('unavailable', 'Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRETS.');
+        throw notConfigured('Stripe', 'Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRETS.');
       verifyStripeSignature(raw, header('stripe-signature'), options.webhookSecrets, nowMs, options.toleranceSeconds ?? 300);
     },
     parseEvent(raw): WebhookEvent {
