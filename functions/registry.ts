@@ -18,3 +18,6 @@ export const functionHandlers: Record<string, (deps: Deps) => Handler> = {
   'billing-aggregate': (deps) => createBillingAggregateHandler(deps),
   chat: (deps) => createChatHandler(deps),
 };
+
+/** The deployable functions' names. */
+export const functionNames = Object.keys(functionHandlers);

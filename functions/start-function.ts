@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
-import { parseConfig } from '../shared/config.ts';
+import { type Config, parseConfig } from '../shared/config.ts';
 import { createDeps, type Deps } from '../shared/deps.ts';
+import { AppError } from '../shared/errors.ts';
 import { wrap, type Handler, type NodeHandler } from '../shared/http/wrap.ts';
+import { createLogger } from '../shared/log.ts';
 
 /** Adapts a handler to a Node (functions-framework) handler with the platform's edge: ids, CORS, logs, errors. */
 export function toNodeHandler(handler: Handler, deps: Deps): NodeHandler {
@@ -45,9 +47,64 @@ function tolerateFrameworkBodyErrors(): void {
   }
 }
 
-/** Entry of a deployed function: config from the environment (a bad variable fails the start, named), then the handler. */
-export function startFunction(factory: (deps: Deps) => Handler): NodeHandler {
+/**
+ * Entry of a deployed function: config from the environment (a bad variable
+ * fails the start, named), then the handler. Where a Google API is used without
+ * its emulator, the credentials are looked up first: Google's clients, built
+ * without any, leave a rejected promise per method unhandled, which
+ * functions-framework turns into an error answer for whatever request is
+ * running. Without credentials no client is built; the function says what is
+ * missing on one line and answers every request, health included, 503.
+ */
+export function startFunction(name: string, factory: (deps: Deps) => Handler): NodeHandler {
   tolerateFrameworkBodyErrors();
-  const deps = createDeps(parseConfig(process.env));
-  return toNodeHandler(factory(deps), deps);
+  const config = parseConfig(process.env);
+  const ready = missingCredentials(config).then((missing) => {
+    if (missing) return withoutCredentials(name, config, missing);
+    const deps = createDeps(config);
+    return toNodeHandler(factory(deps), deps);
+  });
+  return async (req, res) => (await ready)(req, res);
+}
+
+/** Why Google's clients could not authenticate here, or undefined when they can (or every client talks to an emulator). */
+export async function missingCredentials(config: Config): Promise<string | undefined> {
+  const { firestore, auth, tasks } = config.emulators;
+  if (firestore && auth && tasks) return undefined;
+  const { GoogleAuth } = await import('google-auth-library');
+  try {
+    await new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).getClient();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
+  }
+}
+
+function withoutCredentials(name: string, config: Config, cause: string): NodeHandler {
+  const unset = Object.entries({
+    FIRESTORE_EMULATOR_HOST: config.emulators.firestore,
+    FIREBASE_AUTH_EMULATOR_HOST: config.emulators.auth,
+    TASKS_EMULATOR_HOST: config.emulators.tasks,
+  })
+    .filter(([, value]) => !value)
+    .map(([key]) => key);
+  const log = createLogger({ level: config.logLevel });
+  log.error(
+    `${name} cannot reach Google Cloud: no credentials (${cause}). Run it on Google Cloud with a service account, set GOOGLE_APPLICATION_CREDENTIALS, or point ${unset.join(', ')} at the emulators.`,
+  );
+  const answer = new AppError('unavailable', 'This service is not configured to reach its dependencies yet; try again later.', {
+    dependency: 'credentials',
+  }).withHeader('Retry-After', '60');
+  return wrap(
+    async () => {
+      throw answer;
+    },
+    {
+      log,
+      corsOrigins: config.http.corsOrigins,
+      allowLocalhost: config.mode !== 'production',
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      trustedProxyHops: config.http.trustedProxyHops,
+    },
+  );
 }

@@ -22,7 +22,9 @@ import {
   startAuthEmulator,
   startFirestoreEmulator,
 } from './dev/emulators.ts';
+import { startBundles } from './dev/bundles.ts';
 import { startGateway } from './dev/gateway.ts';
+import { createLocalOidcToken } from '../emulators/cloud-tasks/auth-tokens.ts';
 import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
 import { AlreadyRunningError, commandLine, removeRunRecord, stopLeftovers, writeRunRecord } from './dev/leftovers.ts';
 import { describeTenantNetwork, ensureFirewallTool } from './dev/tenant-network.ts';
@@ -59,6 +61,11 @@ const ports = Object.fromEntries(
   Object.entries(PORT_VARS).map(([name, [variable, fallback]]) => [name, port(variable, fallback)]),
 ) as Record<Service, number>;
 const dataDir = resolve(env.DATA_DIR ?? '.data');
+/** `npm start -- --bundles`: each function from its esbuild bundle in its own process, as deployed (scripts/dev/bundles.ts). */
+const asDeployed = process.argv.includes('--bundles');
+const unknownArgs = process.argv.slice(2).filter((a) => a !== '--bundles');
+if (unknownArgs.length)
+  fail(`Unknown argument ${unknownArgs.join(' ')}; the only option is --bundles (run each function from its bundle, as deployed).`);
 const projectId = env.GCP_PROJECT_ID ?? 'demo-tenantplane';
 const region = env.GCP_REGION ?? 'us-central1';
 
@@ -150,7 +157,13 @@ try {
   line('Auth emulator', auth.host);
 
   const queues = ['provision', 'mail'].map((q) => ({ name: `projects/${projectId}/locations/${region}/queues/${q}` }));
+  const functionsUrl = env.FUNCTIONS_URL ?? `http://127.0.0.1:${ports.functions}/{name}`;
+  // As deployed, the functions Cloud Tasks and Cloud Scheduler call are private: only the tasks account's OIDC token for their URL gets in.
+  const tasksAccount = asDeployed
+    ? (env.TASKS_SERVICE_ACCOUNT ?? `tp-tasks@${projectId}.iam.gserviceaccount.com`)
+    : env.TASKS_SERVICE_ACCOUNT;
   const tasks = await startCloudTasksServer({
+    privateTargets: tasksAccount ? ['provision', 'mail', 'billing-aggregate'].map((fn) => functionsUrl.replace('{name}', fn)) : undefined,
     port: ports.tasks,
     restPort: ports.tasksRest,
     dataFile: join(dataDir, 'cloud-tasks.json'),
@@ -168,12 +181,13 @@ try {
   // Same host name as the pages, so a browser that reaches them reaches it too.
   const functionsOrigin = new URL(publicUrl);
   functionsOrigin.port = String(ports.functions);
-  const config = parseConfig({
+  const platformEnv: Record<string, string | undefined> = {
     ...env,
     GCP_PROJECT_ID: projectId,
     GCP_REGION: region,
     PUBLIC_URL: publicUrl,
-    FUNCTIONS_URL: env.FUNCTIONS_URL ?? `http://127.0.0.1:${ports.functions}/{name}`,
+    FUNCTIONS_URL: functionsUrl,
+    TASKS_SERVICE_ACCOUNT: tasksAccount,
     STREAM_URL: env.STREAM_URL ?? `${functionsOrigin.origin}/{name}`,
     FIRESTORE_EMULATOR_HOST: firestore.host,
     FIREBASE_AUTH_EMULATOR_HOST: auth.host,
@@ -182,7 +196,8 @@ try {
     MAIL_CATCHER_URL: `http://127.0.0.1:${mail.httpPort}`,
     DATA_DIR: dataDir,
     METADATA_SERVER_DETECTION: 'none',
-  });
+  };
+  const config = parseConfig(platformEnv);
   process.env.METADATA_SERVER_DETECTION = 'none';
   if (config.runtime.driver === 'local') ensureFirewallTool();
   const deps = createDeps(config);
@@ -207,7 +222,19 @@ try {
   );
   if (config.runtime.driver === 'local') line('Tenant network', describeTenantNetwork(runtime as LocalDriver));
 
-  const gateway = await startGateway(deps, { port: ports.gateway, functionsPort: ports.functions, host: env.HOST ?? '127.0.0.1' });
+  let backends: Record<string, string> | undefined;
+  if (asDeployed) {
+    const bundles = await startBundles({ env: platformEnv, logDir });
+    cleanups.push(() => bundles.close());
+    backends = bundles.urls;
+    line('Functions (bundles)', `${Object.keys(backends).length} processes under functions-framework, logs in ${logDir}/fn-<name>.log`);
+  }
+  const gateway = await startGateway(deps, {
+    port: ports.gateway,
+    functionsPort: ports.functions,
+    host: env.HOST ?? '127.0.0.1',
+    backends,
+  });
   cleanups.push(() => gateway.close());
   // Cleanups run newest first: stop dispatching tasks before the gateway stops taking requests.
   cleanups.push(() => tasks.close());
@@ -218,7 +245,13 @@ try {
     for (const path of ['mail/tasks/mail-sweep', 'provision/tasks/provision-sweep']) {
       void fetch(`http://127.0.0.1:${gateway.port}/__fn/${path}`, {
         method: 'POST',
-        headers: { [TASK_SECRET_HEADER]: config.tasks.secret },
+        headers: {
+          [TASK_SECRET_HEADER]: config.tasks.secret,
+          // Cloud Scheduler's jobs carry the tasks account's OIDC token for the function's URL, as Cloud Tasks does.
+          ...(tasksAccount
+            ? { Authorization: `Bearer ${createLocalOidcToken(tasksAccount, functionsUrl.replace('{name}', path.split('/')[0]))}` }
+            : {}),
+        },
       }).catch(() => undefined);
     }
   }, 60_000);

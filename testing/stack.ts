@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../shared/config.ts';
 import { createDeps, type Deps } from '../shared/deps.ts';
 import { startMailCatcher, type MailCatcher } from '../emulators/mail-catcher/server.ts';
+import { startBundles } from '../scripts/dev/bundles.ts';
 import { startGateway } from '../scripts/dev/gateway.ts';
 import { allocatePort, allocatePorts } from './ports.ts';
 import { describeOpenStreams } from '../shared/http/sse.ts';
@@ -29,6 +30,8 @@ export interface TestStack {
 }
 
 export const QUEUES = ['provision', 'mail'];
+/** The functions Cloud Tasks and Cloud Scheduler call. */
+const TASK_RECEIVERS = ['provision', 'mail', 'billing-aggregate'];
 
 /** The default plans with room for many tenants of any size on the free plan. */
 const TEST_PLANS = JSON.stringify([{ id: 'free', tenants: 100, maxMemoryMb: 2048 }, { id: 'starter' }, { id: 'pro' }]);
@@ -85,8 +88,13 @@ function describeOpenHandles(): string {
     .join(', ');
 }
 
+/**
+ * `bundles: true` runs the functions as deployed (scripts/dev/bundles.ts): each
+ * from its esbuild bundle in its own functions-framework process, Cloud Tasks
+ * calling them with OIDC tokens for TASKS_SERVICE_ACCOUNT that they check.
+ */
 export async function startTestStack(
-  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {},
+  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps>; bundles?: boolean } = {},
 ): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
@@ -97,11 +105,14 @@ export async function startTestStack(
   const port = await allocatePort();
   const functionsPort = await allocatePort();
   const environmentPorts = await allocatePorts(100);
+  const functionsUrl = `http://127.0.0.1:${functionsPort}/{name}`;
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
     const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
     tasks = await startCloudTasksServer({
       port: 0,
+      // As deployed, the task receivers are private: a task without the right OIDC token never reaches them.
+      privateTargets: options.bundles ? TASK_RECEIVERS.map((fn) => functionsUrl.replace('{name}', fn)) : undefined,
       dedupWindowMs: 2000,
       log: () => {},
       queues: QUEUES.map((q) => ({
@@ -110,7 +121,7 @@ export async function startTestStack(
       })),
     });
   }
-  const config = parseConfig({
+  const env: Record<string, string | undefined> = {
     TP_ENV: 'test',
     GCP_PROJECT_ID: projectId,
     GCP_REGION: 'us-central1',
@@ -118,7 +129,8 @@ export async function startTestStack(
     FIREBASE_PROJECT_ID: 'demo-tenantplane',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     // The functions' own origin, as Cloud Tasks and streaming clients reach them in production.
-    FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}/{name}`,
+    FUNCTIONS_URL: functionsUrl,
+    TASKS_SERVICE_ACCOUNT: options.bundles ? `tp-tasks@${projectId}.iam.gserviceaccount.com` : undefined,
     FIRESTORE_EMULATOR_HOST: hosts.firestore,
     FIREBASE_AUTH_EMULATOR_HOST: hosts.auth,
     TASKS_EMULATOR_HOST: tasks?.endpoint,
@@ -129,9 +141,13 @@ export async function startTestStack(
     // Test files create many tenants per user; test/tenant-boundary.test.ts passes PLANS: '' to test the product's own limits.
     PLANS: TEST_PLANS,
     ...options.env,
-  });
+  };
+  const config = parseConfig(env);
   const deps = createDeps(config, options.deps);
-  const gateway = await startGateway(deps, { port, functionsPort });
+  const bundles = options.bundles
+    ? await startBundles({ env: { ...env, LOG_LEVEL: 'info', METADATA_SERVER_DETECTION: 'none' }, logDir: dataDir })
+    : undefined;
+  const gateway = await startGateway(deps, { port, functionsPort, backends: bundles?.urls });
   const url = `http://127.0.0.1:${gateway.port}`;
   return {
     config,
@@ -157,6 +173,8 @@ export async function startTestStack(
       await tasks?.close();
       step('gateway');
       await gateway.close();
+      step('bundles');
+      await bundles?.close();
       // Tenant processes are detached so they survive a control-plane restart; a test platform stops them all.
       const runtime = deps.runtime() as { stopAll?: () => Promise<void>; adopted?: Promise<unknown> };
       // Re-adoption may still be reading secrets from Firestore: let it finish before the client closes.

@@ -24,7 +24,7 @@ export interface BillingAggregateOptions {
 /** Scheduler/task requests carry the task secret; anyone else must be an admin. */
 async function checkCaller(ctx: Context, deps: Deps): Promise<string> {
   if (ctx.header(TASK_SECRET_HEADER) !== undefined) {
-    verifyTaskRequest(ctx, deps.config.tasks.secret);
+    await verifyTaskRequest(ctx, deps.config, 'billing-aggregate');
     return 'scheduler';
   }
   const principal = await verifyBearer(ctx.header('authorization'), deps.auth);

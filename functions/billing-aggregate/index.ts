@@ -4,5 +4,5 @@ import { createBillingAggregateHandler } from './handler.ts';
 
 http(
   'billing-aggregate',
-  startFunction((deps) => createBillingAggregateHandler(deps)),
+  startFunction('billing-aggregate', (deps) => createBillingAggregateHandler(deps)),
 );

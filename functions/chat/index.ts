@@ -4,5 +4,5 @@ import { createChatHandler } from './handler.ts';
 
 http(
   'chat',
-  startFunction((deps) => createChatHandler(deps)),
+  startFunction('chat', (deps) => createChatHandler(deps)),
 );

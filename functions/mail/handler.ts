@@ -30,7 +30,7 @@ export function createMailHandler(deps: Deps): Handler {
 }
 
 async function deliver(deps: Deps, ctx: Context): Promise<Reply> {
-  const task = verifyTaskRequest(ctx, deps.config.tasks.secret);
+  const task = await verifyTaskRequest(ctx, deps.config, 'mail');
   const body = await ctx.json();
   const id = body.id;
   if (typeof id !== 'string' || !/^[\w-]{1,100}$/.test(id)) {
@@ -79,7 +79,7 @@ function retryLater(message: string, seconds?: number): Reply {
 }
 
 async function sweep(deps: Deps, ctx: Context): Promise<Reply> {
-  verifyTaskRequest(ctx, deps.config.tasks.secret);
+  await verifyTaskRequest(ctx, deps.config, 'mail');
   const ids = await listPendingOutboxIds(deps.db, new Date(deps.now().getTime() - SWEEP_AFTER_MS), SWEEP_BATCH);
   let enqueued = 0;
   for (const id of ids) {

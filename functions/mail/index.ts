@@ -2,4 +2,4 @@ import { http } from '@google-cloud/functions-framework';
 import { startFunction } from '../start-function.ts';
 import { createMailHandler } from './handler.ts';
 
-http('mail', startFunction(createMailHandler));
+http('mail', startFunction('mail', createMailHandler));

@@ -18,7 +18,7 @@ export function createProvisionHandler(deps: Deps): Handler {
       method: 'POST',
       path: '/tasks/provision',
       handler: async (ctx) => {
-        const task = verifyTaskRequest(ctx, deps.config.tasks.secret);
+        const task = await verifyTaskRequest(ctx, deps.config, 'provision');
         const body = await ctx.json();
         if (typeof body.tenantId !== 'string' || !Number.isInteger(body.generation)) {
           throw new AppError('validation_failed', 'A provision task carries {tenantId, generation}.');
@@ -31,7 +31,7 @@ export function createProvisionHandler(deps: Deps): Handler {
       method: 'POST',
       path: '/tasks/provision-sweep',
       handler: async (ctx) => {
-        verifyTaskRequest(ctx, deps.config.tasks.secret);
+        await verifyTaskRequest(ctx, deps.config, 'provision');
         return { body: await sweepOperations(deps) };
       },
     },

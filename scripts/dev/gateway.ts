@@ -7,6 +7,7 @@ import { AppError } from '../../shared/errors.ts';
 import { sendJson } from '../../shared/http/wrap.ts';
 import { toNodeHandler } from '../../functions/start-function.ts';
 import { functionHandlers } from '../../functions/registry.ts';
+import { proxyTo } from './bundles.ts';
 import { bufferLikeHosting } from './hosting-buffer.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -66,6 +67,8 @@ export interface GatewayOptions {
   /** The functions' own origin, `/<name>/…` like `https://REGION-PROJECT.cloudfunctions.net/<name>/…` (streams); 0 picks a free port. */
   functionsPort?: number;
   host?: string;
+  /** Run as deployed: each function's own process (`startBundles`), by name; the gateway forwards to them instead of calling in-process handlers. */
+  backends?: Record<string, string>;
 }
 
 export interface Gateway {
@@ -103,7 +106,9 @@ export async function startGateway(deps: Deps, options: GatewayOptions): Promise
   const functionsServer = createServer(track(handleFunction));
 
   async function dispatch(fn: string, req: NodeRequest, res: NodeResponse) {
-    const handler = handlers.get(fn);
+    const backend = options.backends?.[fn];
+    if (backend) return proxyTo(backend, req, res);
+    const handler = options.backends ? undefined : handlers.get(fn);
     if (handler) return handler(req, res);
     const error = fn
       ? new AppError('unavailable', `The ${fn} function is not part of this build.`)
