@@ -33,6 +33,10 @@ export interface RunningFake {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** An outage: stops listening and drops open connections (callers get ECONNREFUSED); state is kept. */
+  pause(): Promise<void>;
+  /** Ends the outage: listens again on the same port, with the state it had. */
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,15 +99,23 @@ export async function startFakeServer(handler: FakeHandler, listen: FakeListenOp
     server.listen(listen.port ?? 0, '127.0.0.1', resolve);
   });
   const port = (server.address() as AddressInfo).port;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+    pause: stop,
+    resume: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve());
       }),
+    close: stop,
   };
 }
 
