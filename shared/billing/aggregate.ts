@@ -12,7 +12,7 @@
  * Before touching tenant documents the manifest is widened to old ∪ new ids; after, it is
  * narrowed to the new ids. A run killed halfway therefore leaves nothing a later run cannot find.
  */
-import type { BulkWriter, Firestore } from '@google-cloud/firestore';
+import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import type { Logger } from '../log.ts';
 import { costPath } from './costs.ts';
 import { listDays, roundMoney, type CostSource, type DailyCost, type DayRange } from './types.ts';
@@ -112,7 +112,7 @@ async function writeManifest(db: Firestore, day: string, ids: string[], previous
 }
 
 /** Writes one day's documents (see the file comment for the order and why). */
-export async function writeDay(deps: AggregateDeps, day: string, sums: DaySums, source: string, writer?: BulkWriter): Promise<DayResult> {
+export async function writeDay(deps: AggregateDeps, day: string, sums: DaySums, source: string): Promise<DayResult> {
   const { db } = deps;
   const updatedAt = deps.now().toISOString();
   const previous = await readManifest(db, day);
@@ -121,19 +121,19 @@ export async function writeDay(deps: AggregateDeps, day: string, sums: DaySums, 
   const removed = [...previous].filter((id) => !sums.tenants.has(id));
   const widened = await writeManifest(db, day, [...new Set([...current, ...removed])].sort(), previousChunks);
 
-  const bulk = writer ?? db.bulkWriter();
+  const writes: Write[] = [];
   const currency = sums.currency ?? 'USD';
   let total = 0;
   for (const [tenantId, sum] of sums.tenants) {
     total += sum.total;
-    void bulk.set(db.doc(costPath(tenantId, day)), toDoc(day, currency, sum, source, updatedAt));
+    writes.push([db.doc(costPath(tenantId, day)), toDoc(day, currency, sum, source, updatedAt)]);
   }
-  for (const tenantId of removed) void bulk.delete(db.doc(costPath(tenantId, day)));
-  const unattributedRef = db.doc(`billing/unattributed/costs/${day}`);
-  if (sums.unattributed) void bulk.set(unattributedRef, toDoc(day, currency, sums.unattributed, source, updatedAt));
-  else void bulk.delete(unattributedRef);
-  if (writer) await bulk.flush();
-  else await bulk.close();
+  for (const tenantId of removed) writes.push([db.doc(costPath(tenantId, day)), null]);
+  writes.push([
+    db.doc(`billing/unattributed/costs/${day}`),
+    sums.unattributed ? toDoc(day, currency, sums.unattributed, source, updatedAt) : null,
+  ]);
+  await writeInBatches(db, writes);
 
   const chunks = await writeManifest(db, day, current, widened);
   const unattributed = roundMoney(sums.unattributed?.total ?? 0);
@@ -157,16 +157,11 @@ export async function aggregateDays(deps: AggregateDeps, options: { source: Cost
   const started = performance.now();
   const { source, range } = options;
   const sums = await sumCosts(source, range);
-  const writer = deps.db.bulkWriter();
   const days: DayResult[] = [];
   let rows = 0;
-  try {
-    for (const [day, daySums] of sums) {
-      rows += daySums.rows;
-      days.push(await writeDay(deps, day, daySums, source.name, writer));
-    }
-  } finally {
-    await writer.close();
+  for (const [day, daySums] of sums) {
+    rows += daySums.rows;
+    days.push(await writeDay(deps, day, daySums, source.name));
   }
   const result = { source: source.name, from: range.from, to: range.to, rows, days, durationMs: Math.round(performance.now() - started) };
   deps.log?.info('billing aggregated', {
@@ -183,4 +178,42 @@ export async function aggregateDays(deps: AggregateDeps, options: { source: Cost
 /** Aggregates one day; see {@link aggregateDays}. */
 export function aggregateDay(deps: AggregateDeps, options: { source: CostSource; day: string }) {
   return aggregateDays(deps, { source: options.source, range: { from: options.day, to: options.day } });
+}
+
+/** A document to set, or to delete (`null`). */
+type Write = [DocumentReference, DailyCost | null];
+
+const BATCH_SIZE = 500;
+const BATCHES_IN_FLIGHT = 8;
+
+/**
+ * Writes `writes` as batches of 500 (Firestore's limit per commit), 8 in
+ * flight, each retried on a transient failure. Not BulkWriter: it sends 20
+ * writes per request, and the cost of a write is mostly its request's:
+ * 10,000 documents took 12.2 s through BulkWriter (throttling off) and 2.9 s
+ * as batches of 500 against the emulator on the 2-core machine (bench/billing.ts).
+ * Every write is a whole-document set or a delete, so a retried batch is harmless.
+ */
+async function writeInBatches(db: Firestore, writes: Write[]): Promise<void> {
+  const batches: Write[][] = [];
+  for (let i = 0; i < writes.length; i += BATCH_SIZE) batches.push(writes.slice(i, i + BATCH_SIZE));
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      const chunk = batches[next++];
+      for (let attempt = 1; ; attempt++) {
+        const batch = db.batch();
+        for (const [ref, data] of chunk) data ? batch.set(ref, data) : batch.delete(ref);
+        try {
+          await batch.commit();
+          break;
+        } catch (err) {
+          // ABORTED, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, RESOURCE_EXHAUSTED: worth another try.
+          if (attempt >= 5 || ![4, 8, 10, 13, 14].includes((err as { code?: number }).code ?? -1)) throw err;
+          await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
 }
