@@ -110,13 +110,36 @@ export function appendEvent(
 }
 
 /** Appends one event on its own (worker progress); retried by Firestore on contention. */
-export async function recordEvent(db: Firestore, tenantId: string, event: Omit<TenantEvent, 'id' | 'at'>, now: () => Date): Promise<void> {
-  await db.runTransaction(async (tx) => {
-    const tenant = await getTenantDoc(db, tenantId, tx);
-    if (!tenant) return;
-    const eventSeq = appendEvent(db, tx, tenant, event, now());
-    tx.update(db.doc(tenantPath(tenantId)), { eventSeq });
+export function recordEvent(db: Firestore, tenantId: string, event: Omit<TenantEvent, 'id' | 'at'>, now: () => Date): Promise<void> {
+  return oneAtATime(tenantId, () =>
+    db.runTransaction(async (tx) => {
+      const tenant = await getTenantDoc(db, tenantId, tx);
+      if (!tenant) return;
+      const eventSeq = appendEvent(db, tx, tenant, event, now());
+      tx.update(db.doc(tenantPath(tenantId)), { eventSeq });
+    }),
+  );
+}
+
+const appending = new Map<string, Promise<void>>();
+
+/**
+ * Runs this process's event appends for one tenant one after another. Each
+ * takes the tenant's event counter in a transaction, so the environments of
+ * one launch appending at once only contend: against the emulator, which locks
+ * the document, a contended transaction waits seconds; in production they retry.
+ */
+function oneAtATime(tenantId: string, append: () => Promise<void>): Promise<void> {
+  const next = (appending.get(tenantId) ?? Promise.resolve()).then(append);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  appending.set(tenantId, settled);
+  void settled.then(() => {
+    if (appending.get(tenantId) === settled) appending.delete(tenantId);
   });
+  return next;
 }
 
 export async function listEvents(db: Firestore, tenantId: string, afterId?: string, limit = 500): Promise<TenantEvent[]> {
