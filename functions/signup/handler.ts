@@ -33,10 +33,12 @@ export function createSignupHandler(deps: Deps): Handler {
 async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
   const input = parseSignupInput(await ctx.json(), ctx.url.searchParams);
   const { signup: settings, publicUrl } = deps.config;
-  await enforceRateLimit(deps.db, { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() });
-
   const emailHash = hashEmail(input.email);
-  const account = await findAccount(deps, ctx, input.email, emailHash);
+  // Side by side: the Auth lookup never fails (it falls back), and its answer is used only once the limit allowed the request.
+  const [, account] = await Promise.all([
+    enforceRateLimit(deps.db, { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() }),
+    findAccount(deps, ctx, input.email, emailHash),
+  ]);
   const accountExists = account !== 'none';
   const token = createToken();
   const outboxId = createOutboxId();
