@@ -143,7 +143,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const rec = await load(key);
       if (!rec || rec.desired === 'none') return { kind: 'gone' };
       if (rec.desired === 'stopped') return { kind: 'paused' };
-      if (rec.pid && rec.innerPort && (await isOurs(opts, rec))) return { kind: 'forward', port: rec.innerPort };
+      // A workload on its public port itself has no front to come through (only a stale front here, which closes).
+      if (rec.pid && (await isOurs(opts, rec))) return rec.innerPort ? { kind: 'forward', port: rec.innerPort } : { kind: 'gone' };
       const from = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
       const startedAt = Date.now();
       const started = await startWorkload(ctx, key, from, await findSecrets(ctx, key, from));
