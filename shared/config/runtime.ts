@@ -37,6 +37,7 @@ export function parseRuntimeConfig(env: Env, base: { region: string; projectId: 
   const requiredFor = (forDriver: string, name: string) => (driver === forDriver ? str(env, name) : optional(env, name));
   // Parsed before the try below, whose message would call a bad value missing.
   const k8sNetworkPolicy = oneOf(env, 'K8S_NETWORK_POLICY', ['true', 'false'] as const, 'true') === 'true';
+  const idleSleepMinutes = number(env, 'LOCAL_IDLE_SLEEP_MINUTES', 15, 0, 10_080);
   const k8sAutomountToken = oneOf(env, 'K8S_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN', ['true', 'false'] as const, 'false') === 'true';
   try {
     return {
@@ -45,7 +46,7 @@ export function parseRuntimeConfig(env: Env, base: { region: string; projectId: 
       portRange: portRange(env, 'LOCAL_PORT_RANGE', '20000-20999'),
       publicHost: str(env, 'LOCAL_PUBLIC_HOST', '127.0.0.1'),
       uidRange: uidRange(env, 'LOCAL_UID_RANGE', '200000-299999'),
-      idleSleepMinutes: number(env, 'LOCAL_IDLE_SLEEP_MINUTES', 15, 0, 10_080),
+      idleSleepMinutes,
       cloudRun: { deployerServiceAccount: str(env, 'PROVISIONER_SERVICE_ACCOUNT', `tp-provisioner@${projectId}.iam.gserviceaccount.com`) },
       kubernetes: {
         kubeconfigPath: optional(env, 'KUBECONFIG'),
