@@ -54,8 +54,10 @@ interface Front {
   host: string;
   idleMs: number;
   target?: number;
-  /** A wake or a sleep in progress; connections wait for it. */
+  /** A sleep in progress; connections wait for it, then wake the environment. */
   op?: Promise<unknown>;
+  /** A wake (or a look-up of the workload's port) in progress, shared by every connection that needs it, failure included. */
+  waking?: Promise<Route>;
   open: Set<Socket>;
   lastActivity: number;
 }
@@ -118,7 +120,14 @@ export function createFronts(handlers: FrontHandlers): Fronts {
   function checkIdle(): void {
     const now = Date.now();
     for (const [key, front] of fronts) {
-      if (front.idleMs <= 0 || front.op || front.target === undefined || front.open.size > 0 || now - front.lastActivity < front.idleMs)
+      if (
+        front.idleMs <= 0 ||
+        front.op ||
+        front.waking ||
+        front.target === undefined ||
+        front.open.size > 0 ||
+        now - front.lastActivity < front.idleMs
+      )
         continue;
       const stillIdle = () => fronts.get(key) === front && front.open.size === 0 && Date.now() - front.lastActivity >= front.idleMs;
       const op: Promise<unknown> = handlers
@@ -140,16 +149,16 @@ export function createFronts(handlers: FrontHandlers): Fronts {
   async function resolve(key: string, front: Front): Promise<Route> {
     while (front.op) await front.op.catch(() => {});
     if (front.target !== undefined) return { kind: 'forward', port: front.target };
-    const op = handlers.route(key).then((route) => {
-      if (route.kind === 'forward') front.target = route.port;
-      return route;
-    });
-    front.op = op;
-    try {
-      return await op;
-    } finally {
-      if (front.op === op) front.op = undefined;
-    }
+    front.waking ??= handlers
+      .route(key)
+      .then((route) => {
+        if (route.kind === 'forward') front.target = route.port;
+        return route;
+      })
+      .finally(() => {
+        front.waking = undefined;
+      });
+    return front.waking;
   }
 
   async function handle(key: string, front: Front, socket: Socket): Promise<void> {
