@@ -24,7 +24,7 @@ const STAGES = [
 ] as const;
 
 /** Spawns the sample tenant directly and waits for /health: what no control plane can beat. */
-async function spawnToHealthy(): Promise<number> {
+export async function spawnToHealthy(): Promise<number> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [SAMPLE_TENANT_SERVER], {

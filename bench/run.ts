@@ -16,6 +16,7 @@ import { benchLaunch } from './launch.ts';
 import { ensureEmulators } from './lib/platform.ts';
 import { formatMarkdown, formatTable, fromPlain, type BenchReport } from './lib/report.ts';
 import { benchSignup } from './signup.ts';
+import { benchSleep } from './sleep.ts';
 import { benchSteady } from './steady.ts';
 import { killAllNow, stopAll } from '../scripts/dev/processes.ts';
 
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
   launch: () => benchLaunch(),
   steady: () => benchSteady(),
   signup: () => benchSignup(),
+  sleep: () => benchSleep(),
   'cloud-tasks': async () => fromPlain(await benchCloudTasks()),
   billing: async () => fromPlain(await benchBilling()),
 };

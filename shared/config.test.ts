@@ -1,6 +1,7 @@
 import test from 'ava';
 import { parseBillingConfig, requireExportTable } from './billing/config.ts';
 import { ConfigError, parseConfig } from './config.ts';
+import { localIdleSleepMs } from './config/runtime.ts';
 
 test('development runs with no variables set at all', (t) => {
   const config = parseConfig({});
@@ -155,4 +156,19 @@ test('a cloud runtime driver names the variables it needs', (t) => {
     'tenants.example.com',
   );
   t.is(parseConfig({ RUNTIME_DRIVER: 'cloud-run' }).runtime.driver, 'cloud-run');
+});
+
+test('local environments sleep after LOCAL_IDLE_SLEEP_MINUTES idle, never live on a paid plan, and 0 turns it off', (t) => {
+  const config = parseConfig({});
+  t.is(config.runtime.idleSleepMinutes, 15);
+  const idle = localIdleSleepMs(config.runtime.idleSleepMinutes, config.billing.plans);
+  t.is(idle({ env: 'live' }, { TENANT_PLAN: 'free' }), 15 * 60_000);
+  t.is(idle({ env: 'test' }, { TENANT_PLAN: 'pro' }), 15 * 60_000);
+  t.is(idle({ env: 'live' }, { TENANT_PLAN: 'pro' }), 0);
+  t.is(idle({ env: 'live' }, { TENANT_PLAN: 'starter' }), 0);
+  t.is(idle({ env: 'api' }, {}), 15 * 60_000);
+  const off = parseConfig({ LOCAL_IDLE_SLEEP_MINUTES: '0' }).runtime.idleSleepMinutes;
+  t.is(localIdleSleepMs(off, config.billing.plans)({ env: 'demo' }, { TENANT_PLAN: 'free' }), 0);
+  t.is(parseConfig({ LOCAL_IDLE_SLEEP_MINUTES: '0.5' }).runtime.idleSleepMinutes, 0.5);
+  t.throws(() => parseConfig({ LOCAL_IDLE_SLEEP_MINUTES: '-1' }), { message: /LOCAL_IDLE_SLEEP_MINUTES: must be a number from 0/ });
 });

@@ -2,6 +2,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { Auth } from 'firebase-admin/auth';
 import { createFirebaseAuth } from './auth/firebase.ts';
 import type { Config } from './config.ts';
+import { localIdleSleepMs } from './config/runtime.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { createQueue, type Queue } from './queue/client.ts';
@@ -63,6 +64,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
             portRange: config.runtime.portRange,
             publicHost: config.runtime.publicHost,
             uidRange: config.runtime.uidRange,
+            idleSleepMs: localIdleSleepMs(config.runtime.idleSleepMinutes, config.billing.plans),
             // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
             secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId),
           },

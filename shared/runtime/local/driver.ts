@@ -23,6 +23,10 @@
  * refuses the workloads' connections to this machine's own addresses (other
  * tenants, the platform's servers; see network.ts); `flags.isolatedNetwork`
  * says whether it is in place, and the driver logs once why not.
+ *
+ * With `idleSleepMs`, an environment idle that long sleeps: its process stops,
+ * a front in this process holds its port, and its next request starts it
+ * again (sleep.ts). To the API it stays `running`.
  */
 import { rm } from 'node:fs/promises';
 import {
@@ -43,6 +47,8 @@ import {
 } from './lifecycle.ts';
 import { readLogs, writeSystemLog } from './logs.ts';
 import { createPausedPages } from './paused.ts';
+import { createFronts, type Route } from './sleep.ts';
+import { isRunning } from './process.ts';
 import { setUpNetwork, type NetworkIsolationState } from './network.ts';
 import { CpuSampler, readRssBytes } from './metrics.ts';
 import { resolveLocalOptions, type LocalDriverOptions } from './options.ts';
@@ -91,7 +97,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const reserve = records.reserve;
 
   const paused = createPausedPages((key, message) => writeSystemLog(logDirOf(opts, key), message));
-  const adopted = adoptAll(ctx, records).then(showPausedPages);
+  const fronts = createFronts({ route: wake, sleep, report: (key, message) => writeSystemLog(logDirOf(opts, key), message) });
+  const adopted = adoptAll(ctx, records).then(showPausedPages).then(openFronts);
   // Surface adoption failures through the methods that await it, not as an unhandled rejection.
   adopted.catch(() => {});
 
@@ -99,6 +106,83 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function showPausedPages(): Promise<void> {
     const state = await readState(opts.dataDir);
     for (const [key, rec] of Object.entries(state.environments)) if (rec.desired === 'stopped') await paused.open(key, opts.host, rec.port);
+  }
+
+  /** The idle time after which the environment sleeps; 0: never. */
+  const idleOf = (rec: EnvRecord) => (rec.spec ? opts.idleSleepMs(rec.ref, rec.spec.vars) : 0);
+
+  /** After a restart of the control plane, environments that sleep or run behind a front get their front again. */
+  async function openFronts(): Promise<void> {
+    const state = await readState(opts.dataDir);
+    for (const [key, rec] of Object.entries(state.environments)) {
+      if (rec.desired !== 'running' || (!rec.sleepingSince && !(rec.pid && rec.innerPort))) continue;
+      if ((await fronts.open(key, opts.host, rec.port, idleOf(rec))) && !rec.sleepingSince) fronts.setTarget(key, rec.innerPort);
+    }
+  }
+
+  /** Before a start: a workload that will bind its public port itself needs this process's front gone from it. */
+  async function beforeStart(key: string, rec: EnvRecord): Promise<void> {
+    await paused.close(key);
+    if (!idleOf(rec) && !rec.sleepingSince) await fronts.close(key);
+  }
+
+  /** After a start: a workload on an inner port gets its front. */
+  async function afterStart(key: string, rec: EnvRecord): Promise<void> {
+    if (!rec.innerPort) return;
+    await fronts.open(key, opts.host, rec.port, idleOf(rec));
+    fronts.setTarget(key, rec.innerPort);
+  }
+
+  /**
+   * Where the front sends a connection; under the environment's lock, so
+   * concurrent wakes, from this process or another, start one process.
+   * Suspended, destroyed or never-deployed environments are never started here.
+   */
+  async function wake(key: string): Promise<Route> {
+    return withEnv(key, async () => {
+      const rec = await load(key);
+      if (!rec || rec.desired === 'none') return { kind: 'gone' };
+      if (rec.desired === 'stopped') return { kind: 'paused' };
+      // A workload on its public port itself has no front to come through (only a stale front here, which closes).
+      if (rec.pid && (await isOurs(opts, rec))) return rec.innerPort ? { kind: 'forward', port: rec.innerPort } : { kind: 'gone' };
+      const from = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
+      const startedAt = Date.now();
+      const started = await startWorkload(ctx, key, from, await findSecrets(ctx, key, from));
+      await save(key, started);
+      const deadline = startedAt + opts.startTimeoutMs;
+      while ((await probeHealth(opts, started)) === undefined) {
+        if (!isRunning(started.pid!) || Date.now() > deadline) {
+          const why = isRunning(started.pid!)
+            ? `no answer from ${opts.healthPath} within ${opts.startTimeoutMs} ms`
+            : describeExit(ctx, key, started);
+          const stopped = await stopWorkload(ctx, key, started, 'wake failed');
+          await save(key, {
+            ...stopped,
+            innerPort: undefined,
+            sleepingSince: rec.sleepingSince ?? new Date().toISOString(),
+            lastError: why,
+          });
+          throw new DriverError('local', 'failed', `could not wake ${key}: ${why}`);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await writeSystemLog(logDirOf(opts, key), `woke in ${Date.now() - startedAt} ms for a request`);
+      return { kind: 'forward', port: started.innerPort ?? started.port };
+    });
+  }
+
+  /** Stops an idle environment's process; it stays `running` to the API. False when a connection came meanwhile. */
+  async function sleep(key: string, stillIdle: () => boolean): Promise<boolean> {
+    return withEnv(key, async () => {
+      const rec = await load(key);
+      if (!stillIdle()) return false;
+      // Nothing to stop (suspended, destroyed, or its process died): the next connection asks again.
+      if (rec?.desired !== 'running' || !rec.pid || rec.sleepingSince) return true;
+      const stopped = await stopWorkload(ctx, key, rec, 'idle; sleeping until its next request');
+      cpu.forget(key);
+      await save(key, { ...stopped, innerPort: undefined, sleepingSince: new Date().toISOString() });
+      return true;
+    });
   }
 
   async function status(ref: EnvironmentRef): Promise<EnvironmentStatus> {
@@ -109,6 +193,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const base = { url: urlOf(opts, rec), image: rec.spec?.image };
     if (rec.desired === 'none') return { ...base, state: 'provisioning', ready: false, message: 'infrastructure ready; not deployed yet' };
     if (rec.desired === 'stopped') return { ...base, state: 'stopped', ready: false };
+    // Sleep is invisible to users but for the wake's latency.
+    if (rec.sleepingSince) return { ...base, state: 'running', ready: true };
     if (!rec.pid) return { ...base, state: 'failed', ready: false, message: rec.lastError ?? `${key} is not running` };
     if (!(await isOurs(opts, rec))) {
       const message = describeExit(ctx, key, rec);
@@ -149,7 +235,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function stopAndSave(key: string, rec: EnvRecord, reason: string, desired: EnvRecord['desired']): Promise<void> {
     const stopped = await stopWorkload(ctx, key, rec, reason);
     cpu.forget(key);
-    await save(key, { ...stopped, desired });
+    await save(key, { ...stopped, desired, sleepingSince: desired === 'running' ? stopped.sleepingSince : undefined });
   }
 
   async function ensureInfrastructure(spec: Parameters<RuntimeDriver['ensureInfrastructure']>[0]) {
@@ -165,13 +251,19 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await withEnv(key, async () => {
       const rec = await reserve(spec, key);
       const stored = toStoredSpec(spec, rec.spec);
-      if (rec.desired === 'running' && isSameSpec(rec.spec, stored) && (await isOurs(opts, rec))) return;
+      if (rec.desired === 'running' && isSameSpec(rec.spec, stored)) {
+        // A repeated deploy leaves a sleeping environment asleep.
+        if (rec.sleepingSince) return void (await fronts.open(key, opts.host, rec.port, idleOf(rec)));
+        if (await isOurs(opts, rec)) return;
+      }
       const stopped = await stopWorkload(ctx, key, rec, 'redeploy');
       cpu.forget(key);
-      await paused.close(key);
-      const next = { ...stopped, spec: stored };
+      const next = { ...stopped, spec: stored, sleepingSince: undefined };
+      await beforeStart(key, next);
       try {
-        await save(key, await startWorkload(ctx, key, next, { ...spec.secrets }));
+        const started = await startWorkload(ctx, key, next, { ...spec.secrets });
+        await save(key, started);
+        await afterStart(key, started);
       } catch (error) {
         await save(key, { ...next, desired: 'running', lastError: error instanceof Error ? error.message : String(error) });
         throw error;
@@ -186,14 +278,18 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const rec = await requireRecord(key);
       if (rec.desired === 'stopped' && !rec.pid) return;
       await stopAndSave(key, rec, 'suspend', 'stopped');
+      await fronts.close(key);
       await paused.open(key, opts.host, rec.port);
     });
   }
 
   /** Starts the recorded spec again (resume, restart); secrets come from the provider or memory. */
   async function startAgain(key: string, rec: EnvRecord): Promise<void> {
-    await paused.close(key);
-    await save(key, await startWorkload(ctx, key, rec, await findSecrets(ctx, key, rec)));
+    const next = { ...rec, sleepingSince: undefined };
+    await beforeStart(key, next);
+    const started = await startWorkload(ctx, key, next, await findSecrets(ctx, key, next));
+    await save(key, started);
+    await afterStart(key, started);
   }
 
   async function resume(ref: EnvironmentRef): Promise<void> {
@@ -201,6 +297,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const key = toEnvKey(ref);
     await withEnv(key, async () => {
       const rec = await requireRecord(key);
+      if (rec.desired === 'running' && rec.sleepingSince) {
+        // Asleep is running: its front (here, or in another process sharing the dataDir) wakes it.
+        await fronts.open(key, opts.host, rec.port, idleOf(rec));
+        return;
+      }
       if (rec.desired === 'running' && (await isOurs(opts, rec))) return;
       await startAgain(key, await stopWorkload(ctx, key, rec, 'resume after failure'));
     });
@@ -212,7 +313,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await withEnv(key, async () => {
       const rec = await requireRecord(key);
       // A suspended environment starts with current secrets on resume anyway; restarting it would resume it.
-      if (rec.desired === 'stopped' || rec.desired === 'none') return;
+      // A sleeping one likewise on its next request.
+      if (rec.desired === 'stopped' || rec.desired === 'none' || rec.sleepingSince) return;
       const stopped = await stopWorkload(ctx, key, rec, 'restart');
       cpu.forget(key);
       await startAgain(key, stopped);
@@ -225,6 +327,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await withEnv(key, async () => {
       const rec = await load(key);
       if (rec) await stopWorkload(ctx, key, rec, 'destroy');
+      await fronts.close(key);
       await paused.close(key);
       await rm(envDir(opts, key), { recursive: true, force: true });
       if (rec) await save(key, undefined);
@@ -279,6 +382,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       ),
     );
     await paused.closeAll();
+    await fronts.closeAll();
   }
 
   return {
@@ -307,6 +411,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       // Children are unref'd and log to files, so nothing of theirs holds this process; only wait for adoption to settle.
       await adopted.catch(() => {});
       await paused.closeAll();
+      await fronts.closeAll();
       network.release();
     },
   };

@@ -11,6 +11,7 @@ import { writeSystemLog } from './logs.ts';
 import { envDir, logDirOf } from './paths.ts';
 import { getJson, isOurProcess, startDetached, stopGroup } from './process.ts';
 import type { EnvRecords } from './records.ts';
+import { pickInnerPort } from './sleep.ts';
 import { allowedVariables, assignIdentity, buildWorkloadEnv, checkRunnableBy, prepareFolders } from './sandbox.ts';
 import { isPidAlive, readState, type EnvRecord, type StoredSpec } from './state.ts';
 import { DriverError, type EnvironmentSpec } from '../types.ts';
@@ -33,7 +34,8 @@ export function urlOf(opts: ResolvedLocalOptions, rec: EnvRecord, path = ''): st
 /** Where the driver itself reaches the workload (its bind address, which may differ from the public host). */
 function probeUrl(opts: ResolvedLocalOptions, rec: EnvRecord, path: string): string {
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${rec.port}${path}`;
+  // Behind the front (sleep.ts) the workload binds its inner port; probes go to it, so they never count as visits.
+  return `http://${host.includes(':') ? `[${host}]` : host}:${rec.innerPort ?? rec.port}${path}`;
 }
 
 /** The workload's health answer, or undefined when it does not answer 200. */
@@ -112,11 +114,13 @@ export async function startWorkload(
   const identity = opts.isolateUsers ? await assignIdentity(opts, key) : undefined;
   const { dataDir, tmpDir, logDir } = await prepareFolders(opts, envDir(opts, key), identity);
   const allowed = allowedVariables(spec.vars, secrets);
+  // An environment that may sleep binds a port of its own behind the front, which keeps its public port.
+  const innerPort = opts.idleSleepMs(rec.ref, spec.vars) > 0 ? await pickInnerPort(opts.host, opts.portRange) : undefined;
   // Only what is built here reaches the workload; the driver's own variables win, so a tenant cannot move its port.
   const env = buildWorkloadEnv(allowed.vars, allowed.secrets, {
     HOME: dataDir,
     TMPDIR: tmpDir,
-    PORT: String(rec.port),
+    PORT: String(innerPort ?? rec.port),
     HOST: opts.host,
     TENANT_ID: rec.ref.tenantId,
     ENV_NAME: rec.ref.env,
@@ -136,7 +140,8 @@ export async function startWorkload(
   ctx.exits.delete(key);
   started.child.once('exit', (code, signal) => ctx.exits.set(key, { pid: started.pid, code, signal, at: Date.now() }));
   const as = identity ? ` as uid ${identity.uid}` : '';
-  await writeSystemLog(logDir, `started pid ${started.pid}${as} on port ${rec.port} with image ${spec.image}`);
+  const behind = innerPort ? ` (behind the front on port ${rec.port})` : '';
+  await writeSystemLog(logDir, `started pid ${started.pid}${as} on port ${innerPort ?? rec.port}${behind} with image ${spec.image}`);
   return {
     ...rec,
     desired: 'running',
@@ -146,6 +151,8 @@ export async function startWorkload(
     uid: identity?.uid ?? rec.uid,
     startedAt: new Date().toISOString(),
     lastError: undefined,
+    innerPort,
+    sleepingSince: undefined,
   };
 }
 
@@ -222,7 +229,8 @@ export async function adoptAll(ctx: LifecycleContext, records: EnvRecords): Prom
   for (const key of Object.keys(state.environments)) {
     await records.withEnv(key, async () => {
       const rec = await records.load(key);
-      if (rec?.desired !== 'running' || (await isOurs(ctx.opts, rec))) return;
+      // A sleeping environment stays asleep: its next request starts it (sleep.ts).
+      if (rec?.desired !== 'running' || rec.sleepingSince || (await isOurs(ctx.opts, rec))) return;
       const logDir = logDirOf(ctx.opts, key);
       const ended = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
       if (rec.pid) await writeSystemLog(logDir, `pid ${rec.pid} is gone or is no longer ours; starting ${key} again`);

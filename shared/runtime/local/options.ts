@@ -64,10 +64,20 @@ export interface LocalDriverOptions {
    * `flags.isolatedNetwork` is false. `true` makes an unusable firewall an error.
    */
   isolateNetwork?: boolean;
+  /**
+   * How long an environment may go without a connection before its process is
+   * stopped (it sleeps; its next request starts it again; see sleep.ts), in ms;
+   * 0 keeps it running. A function decides per environment, e.g. never for
+   * `live` on a paid plan (`vars` are the deployed spec's). Default 0. An
+   * environment that may sleep runs behind a front the driver holds on its port.
+   */
+  idleSleepMs?: number | ((ref: EnvironmentRef, vars: Record<string, string>) => number);
 }
 
-export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork'>> {
+export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork' | 'idleSleepMs'>> {
   secretsProvider?: LocalDriverOptions['secretsProvider'];
+  /** The idle time after which the environment sleeps, in ms; 0: never. */
+  idleSleepMs: (ref: EnvironmentRef, vars: Record<string, string>) => number;
   /** `required`: fail without it; `when-possible`: the default; `off`. */
   isolateNetwork: 'required' | 'when-possible' | 'off';
 }
@@ -115,6 +125,14 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
       'local driver isolateNetwork needs isolated users (root); run as root or set isolateNetwork: false',
     );
   }
+  const idle = options.idleSleepMs ?? 0;
+  if (typeof idle === 'number' && !(Number.isFinite(idle) && idle >= 0)) {
+    throw new DriverError(
+      'local',
+      'not_configured',
+      `local driver idleSleepMs must be 0 (never) or more milliseconds, e.g. 900000; got ${idle}`,
+    );
+  }
   const isolateNetwork = !isolateUsers || options.isolateNetwork === false ? 'off' : options.isolateNetwork ? 'required' : 'when-possible';
   return {
     dataDir: resolve(options.dataDir),
@@ -129,6 +147,7 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     isolateUsers,
     uidRange,
     isolateNetwork,
+    idleSleepMs: typeof idle === 'number' ? () => idle : idle,
   };
 }
 

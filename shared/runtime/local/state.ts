@@ -46,6 +46,14 @@ export interface EnvRecord {
   requests: number;
   lastError?: string;
   createdAt: string;
+  /**
+   * Set while the workload runs behind the driver's front (sleep.ts): the port
+   * the workload itself binds, while the front holds `port`. Absent for a
+   * workload that binds `port` itself (sleep off for it).
+   */
+  innerPort?: number;
+  /** Set while a running environment sleeps: its process was stopped for idleness and its next request starts it. */
+  sleepingSince?: string;
 }
 
 export interface RuntimeState {
