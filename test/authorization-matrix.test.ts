@@ -69,6 +69,8 @@ const MATRIX: Record<string, Rule> = {
   'POST /api/v1/device/approve': 'user',
   'POST /api/v1/device/deny': 'user',
   'POST /api/v1/session/revoke': 'user',
+  'POST /api/v1/images': 'admin',
+  'GET /api/v1/images': 'admin',
   // Separate functions, reached at their hosting paths.
   'POST /api/chat': 'user',
   'POST /api/billing/aggregate': 'admin',
@@ -133,6 +135,9 @@ const ALLOWED: Record<string, number[]> = {
   'POST /api/v1/session/revoke': [400],
   'POST /api/chat': [400],
   'POST /api/billing/aggregate': [200],
+  // The matrix sends JSON, not an archive.
+  'POST /api/v1/images': [415],
+  'GET /api/v1/images': [200],
 };
 
 /** Functions outside the api route table that authorize callers with a POLICY action themselves. */

@@ -76,6 +76,7 @@ test('health answers ok with its tenant and environment', async (t) => {
   t.is(res.status, 200);
   const body = await res.json();
   t.like(body, { status: 'ok', tenantId: 'acme', env: 'demo' });
+  t.regex(body.version, /^\d+\.\d+\.\d+$/, 'the sample reports its version');
   t.is(typeof body.uptimeSeconds, 'number');
   t.is(typeof body.requests, 'number');
   app.child.kill('SIGTERM');

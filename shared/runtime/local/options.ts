@@ -64,10 +64,18 @@ export interface LocalDriverOptions {
    * `flags.isolatedNetwork` is false. `true` makes an unusable firewall an error.
    */
   isolateNetwork?: boolean;
+  /**
+   * The local image store (shared/images/store.ts). An environment whose image
+   * is `local/<name>@sha256:<hex>` runs that archive's app, unpacked into
+   * `envs/<key>/app/` and started with its `start` script; any other image runs
+   * `command`. Without it, such an image fails to deploy, naming this option.
+   */
+  imagesDir?: string;
 }
 
-export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork'>> {
+export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork' | 'imagesDir'>> {
   secretsProvider?: LocalDriverOptions['secretsProvider'];
+  imagesDir?: string;
   /** `required`: fail without it; `when-possible`: the default; `off`. */
   isolateNetwork: 'required' | 'when-possible' | 'off';
 }
@@ -126,6 +134,7 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     startTimeoutMs: options.startTimeoutMs ?? 15_000,
     stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
     secretsProvider: options.secretsProvider,
+    imagesDir: options.imagesDir ? resolve(options.imagesDir) : undefined,
     isolateUsers,
     uidRange,
     isolateNetwork,
