@@ -17,6 +17,17 @@ import { events, logs } from './commands/observe.ts';
 import { secrets } from './commands/secrets.ts';
 import { credentials } from './commands/credentials.ts';
 import { imagesList, imagesPush } from './commands/images.ts';
+import { releasesCreate, releasesList } from './commands/releases.ts';
+import {
+  rolloutsCancel,
+  rolloutsList,
+  rolloutsPause,
+  rolloutsResume,
+  rolloutsRollback,
+  rolloutsStart,
+  rolloutsStatus,
+  rolloutsWatch,
+} from './commands/rollouts.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -37,6 +48,16 @@ export const COMMANDS: Command[] = [
   events,
   imagesPush,
   imagesList,
+  releasesCreate,
+  releasesList,
+  rolloutsStart,
+  rolloutsList,
+  rolloutsStatus,
+  rolloutsWatch,
+  rolloutsPause,
+  rolloutsResume,
+  rolloutsCancel,
+  rolloutsRollback,
 ];
 
 /** Words that group sub-commands: `images push` is the command named "images push". */
