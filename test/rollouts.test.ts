@@ -15,6 +15,7 @@ import { getRollout, type RolloutEvent } from '../shared/releases/store.ts';
 import { runRolloutStep } from '../shared/releases/worker.ts';
 import type { RuntimeDriver } from '../shared/runtime/types.ts';
 import { sweepOperations } from '../shared/tenants/operation-sweep.ts';
+import { postChat } from '../testing/chat.ts';
 import { waitForEvent } from '../testing/events.ts';
 import { createRelease, pushImage, waitForRolloutEvent } from '../testing/rollouts.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
@@ -247,4 +248,25 @@ test.serial('bad rollout and release requests are refused with a §9 error and c
   });
   t.is(unknown.status, 400);
   t.is((await stack.fetch('/api/v1/rollouts/ro-123456789abc', { token: admin.token })).status, 404);
+});
+
+test.serial('the chat shows a rollout as a plan, refuses it to tenants, and starts it only once an admin confirms', async (t) => {
+  const chatUrl = stack.config.streams.url.replace('{name}', 'chat');
+  const count = async () => (await (await stack.fetch('/api/v1/rollouts', { token: admin.token })).json()).rollouts.length;
+  const before = await count();
+  const denied = await postChat(chatUrl, owner.token, { message: 'roll out release r1 to all tenants' });
+  t.deepEqual(denied.of('confirmation_required'), []);
+  t.regex(denied.text, /not an action you can use/);
+  const asked = await postChat(chatUrl, admin.token, { message: 'roll out release r1 to all tenants' });
+  const [confirmation] = asked.of('confirmation_required');
+  t.like(confirmation, { action: 'ROLLOUT_RELEASE' });
+  t.regex(confirmation.summary, /Roll release r1 .* out to 5 tenant\(s\), 10 environment\(s\), in 3 wave\(s\) of 1, 2, 2 tenant\(s\)/);
+  t.regex(confirmation.summary, /pinned to release r1/);
+  t.is(await count(), before, 'nothing starts before the confirmation');
+  const reply = await postChat(chatUrl, admin.token, { confirm: confirmation.id, conversationId: asked.conversationId });
+  const id = /Rollout (ro-[a-f0-9]+) of r1 is running/.exec(reply.text)?.[1];
+  t.truthy(id, reply.text);
+  t.is(await count(), before + 1);
+  const cancelled = await stack.fetch(`/api/v1/rollouts/${id}/cancel`, { method: 'POST', token: admin.token });
+  t.is((await cancelled.json()).rollout.state, 'cancelled');
 });

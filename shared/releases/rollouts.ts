@@ -87,11 +87,8 @@ async function selectTenants(deps: Deps, target: RolloutDoc['target']): Promise<
   return all.filter((t) => settings.get(t.id)?.labels?.[key] === value);
 }
 
-export async function createRollout(
-  deps: Deps,
-  p: Principal,
-  raw: unknown,
-): Promise<{ rollout: ReturnType<typeof viewRollout>; created: boolean }> {
+/** What a rollout would do, without doing it: the release, the waves of tenants and who is skipped (the chat shows it before asking to confirm). */
+export async function planRollout(deps: Deps, p: Principal, raw: unknown) {
   authorize(p, 'rollouts.write');
   const input = parseInput(createRolloutSchema, raw);
   const release = isReleaseName(input.release) ? await getRelease(deps, input.release) : undefined;
@@ -119,6 +116,27 @@ export async function createRollout(
     chosen.map((t) => t.id),
     strategy.waves,
   );
+  return { input, release, strategy, chosen, skipped, waves };
+}
+
+/** The plan in words, for a confirmation: waves, environments, skipped tenants. */
+export async function describeRollout(deps: Deps, p: Principal, raw: unknown): Promise<string> {
+  const { release, strategy, chosen, skipped, waves } = await planRollout(deps, p, raw);
+  const environments = chosen.reduce((sum, t) => sum + t.environments.length, 0);
+  return (
+    `Roll release ${release.name} (${release.image}) out to ${chosen.length} tenant(s), ${environments} environment(s), ` +
+    `in ${waves.length} wave(s) of ${waves.map((w) => w.tenantIds.length).join(', ')} tenant(s): demo, then test, then live within each tenant, ` +
+    `at most ${strategy.maxParallel} at once, each wave watched ${strategy.soakSeconds} s; it pauses when more than ${strategy.errorBudget} tenant(s) of a wave fail.` +
+    (skipped.length ? ` Skipped: ${skipped.map((s) => `${s.tenantId} (${s.reason})`).join(', ')}.` : '')
+  );
+}
+
+export async function createRollout(
+  deps: Deps,
+  p: Principal,
+  raw: unknown,
+): Promise<{ rollout: ReturnType<typeof viewRollout>; created: boolean }> {
+  const { input, release, strategy, chosen, skipped, waves } = await planRollout(deps, p, raw);
   const now = deps.now().toISOString();
   const id = newRolloutId();
   const waveOf = new Map(waves.flatMap((w) => w.tenantIds.map((t) => [t, w.index] as const)));
