@@ -271,5 +271,7 @@ export async function updateReleaseSettings(deps: Deps, p: Principal, tenantId: 
 
 export async function readReleaseSettings(deps: Deps, p: Principal, tenantId: string): Promise<ReleaseSettings> {
   authorize(p, 'rollouts.read');
+  const tenant = /^t-[a-z2-7]{10}$/.test(tenantId) ? await getTenantDoc(deps.db, tenantId) : undefined;
+  if (!tenant || tenant.state === 'deleted') throw notFound(`Tenant ${tenantId}`);
   return getReleaseSettings(deps.db, tenantId);
 }
