@@ -126,6 +126,7 @@ test.serial('a release reaches every tenant in waves, demo before live, once eac
     for (const env of ['demo', 'live']) {
       t.is(await versionOf(tenant.urls[env]), '2.0.0', `${tenant.id} ${env} runs release r2`);
       t.is(await startsOn(tenant.id, env, images.r2), 1, `${tenant.id} ${env} was started once on r2`);
+      t.is(events.filter((e) => e.type === 'environment_updating' && e.tenantId === tenant.id && e.env === env).length, 1, 'claimed once');
     }
     const { environments } = await (await stack.fetch(`/api/v1/tenants/${tenant.id}/environments`, { token: owner.token })).json();
     t.deepEqual(
@@ -161,6 +162,12 @@ test.serial('a failing canary pauses the rollout, and rollback puts the canary b
   );
   const byId = new Map(tenants.map((x) => [x.id, x]));
   t.is(await versionOf(byId.get(canary)!.urls.live), '2.0.0');
+  const envsOf = async (id: string) =>
+    (await (await stack.fetch(`/api/v1/tenants/${id}/environments`, { token: owner.token })).json()).environments;
+  t.like(
+    (await envsOf(canary)).find((e: { env: string }) => e.env === 'demo'),
+    { status: 'failed', release: null, image: images.r3 },
+  );
   for (const other of tenants.filter((x) => x.id !== canary)) t.is(await versionOf(other.urls.demo), '2.0.0', 'later waves are untouched');
 
   const res = await stack.fetch(`/api/v1/rollouts/${rollout.id}/rollback`, { method: 'POST', token: admin.token });
@@ -169,7 +176,10 @@ test.serial('a failing canary pauses the rollout, and rollback puts the canary b
   t.truthy(after.find((e) => e.type === 'environment_rolled_back' && e.tenantId === canary && e.env === 'demo'));
   t.is(await versionOf(byId.get(canary)!.urls.demo), '2.0.0');
   const { environments } = await (await stack.fetch(`/api/v1/tenants/${canary}/environments`, { token: owner.token })).json();
-  t.is(environments.find((e: { env: string }) => e.env === 'demo').release.name, 'r2');
+  t.like(
+    environments.find((e: { env: string }) => e.env === 'demo'),
+    { status: 'ready', release: { name: 'r2' }, image: images.r2 },
+  );
   t.is((await readRollout(rollout.id)).state, 'rolled_back');
   // A finished rollout refuses actions it cannot take; a repeated rollback answers it as it is.
   t.is((await stack.fetch(`/api/v1/rollouts/${rollout.id}/resume`, { method: 'POST', token: admin.token })).status, 409);
@@ -248,6 +258,25 @@ test.serial('bad rollout and release requests are refused with a §9 error and c
   });
   t.is(unknown.status, 400);
   t.is((await stack.fetch('/api/v1/rollouts/ro-123456789abc', { token: admin.token })).status, 404);
+
+  // One rollout at a time: a second is refused while the first runs, and the refused one leaves nothing behind.
+  const first = await start({ release: 'r1', target: { ids: [tenants[2].id] }, strategy: { soakSeconds: 60 } });
+  const targetsBefore = (await stack.deps.db.collectionGroup('targets').get()).size;
+  const second = await stack.fetch('/api/v1/rollouts', { method: 'POST', token: admin.token, json: { release: 'r2', target: 'all' } });
+  t.is(second.status, 409);
+  t.regex((await second.json()).error.message, new RegExp(`Rollout ${first.id}`));
+  t.is((await stack.deps.db.collectionGroup('targets').get()).size, targetsBefore);
+  const repeat = await stack.fetch('/api/v1/rollouts', {
+    method: 'POST',
+    token: admin.token,
+    json: { release: 'r1', target: { ids: [tenants[2].id] }, strategy: { soakSeconds: 60 } },
+  });
+  t.is(repeat.status, 200, 'the same request again answers the running rollout');
+  t.is((await repeat.json()).rollout.id, first.id);
+  t.is(
+    (await (await stack.fetch(`/api/v1/rollouts/${first.id}/cancel`, { method: 'POST', token: admin.token })).json()).rollout.state,
+    'cancelled',
+  );
 });
 
 test.serial('the chat shows a rollout as a plan, refuses it to tenants, and starts it only once an admin confirms', async (t) => {

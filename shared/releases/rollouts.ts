@@ -169,34 +169,41 @@ export async function createRollout(
   };
   // Targets first, in batches (they do nothing until their rollout exists); then the rollout, its first event and task at once.
   await writeTargets(deps.db, id, targets);
-  const result = await deps.db.runTransaction(async (tx) => {
-    const lockRef = deps.db.doc(rolloutLockPath);
-    const activeId = (await tx.get(lockRef)).data()?.rolloutId as string | undefined;
-    const active = activeId ? await getRollout(deps.db, activeId, tx) : undefined;
-    if (active && !FINAL_STATES.includes(active.state)) {
-      if (active.release === rollout.release && JSON.stringify(active.target) === JSON.stringify(rollout.target))
-        return { rollout: active, created: false };
-      throw conflict(`Rollout ${active.id} of release ${active.release} is ${active.state}; cancel it or wait for it to end first.`, {
-        rolloutId: active.id,
-      });
-    }
-    rollout.eventSeq = appendRolloutEvent(
-      deps.db,
-      tx,
-      rollout,
-      {
-        type: 'rollout_started',
-        message: `Rolling ${release.name} out to ${chosen.length} tenant(s) in ${waves.length} wave(s); ${skipped.length} skipped.`,
-      },
-      deps.now(),
-    );
-    createRolloutDocs(deps.db, tx, rollout);
-    tx.set(lockRef, { rolloutId: id });
-    addOutboxTask(tx, deps.db, rolloutTask(id, 1), deps.now());
-    return { rollout, created: true };
-  });
+  const dropTargets = () => deps.db.recursiveDelete(deps.db.collection(`rollouts/${id}/targets`));
+  const result = await deps.db
+    .runTransaction(async (tx) => {
+      const lockRef = deps.db.doc(rolloutLockPath);
+      const activeId = (await tx.get(lockRef)).data()?.rolloutId as string | undefined;
+      const active = activeId ? await getRollout(deps.db, activeId, tx) : undefined;
+      if (active && !FINAL_STATES.includes(active.state)) {
+        if (active.release === rollout.release && JSON.stringify(active.target) === JSON.stringify(rollout.target))
+          return { rollout: active, created: false };
+        throw conflict(`Rollout ${active.id} of release ${active.release} is ${active.state}; cancel it or wait for it to end first.`, {
+          rolloutId: active.id,
+        });
+      }
+      rollout.eventSeq = appendRolloutEvent(
+        deps.db,
+        tx,
+        rollout,
+        {
+          type: 'rollout_started',
+          message: `Rolling ${release.name} out to ${chosen.length} tenant(s) in ${waves.length} wave(s); ${skipped.length} skipped.`,
+        },
+        deps.now(),
+      );
+      createRolloutDocs(deps.db, tx, rollout);
+      tx.set(lockRef, { rolloutId: id });
+      addOutboxTask(tx, deps.db, rolloutTask(id, 1), deps.now());
+      return { rollout, created: true };
+    })
+    .catch(async (err: unknown) => {
+      // Refused (another rollout runs) or failed: the targets written for it go too, so a refusal stores nothing.
+      await dropTargets();
+      throw err;
+    });
   if (result.created) await enqueueRolloutStep(deps, id, 1);
-  else await deps.db.recursiveDelete(deps.db.collection(`rollouts/${id}/targets`));
+  else await dropTargets();
   return { rollout: viewRollout(result.rollout, await listTargets(deps.db, result.rollout.id)), created: result.created };
 }
 

@@ -147,7 +147,19 @@ async function finish(deps: Deps, rollout: RolloutDoc, tenant: TenantDoc, target
     if (stored?.claim?.holder !== holder) return; // taken over after our claim expired; the new holder records its result
     const now = deps.now().toISOString();
     setTarget(db, tx, rollout.id, { ...target, updatedAt: now });
-    tx.set(db.doc(envPath(tenant.id, target.env)), { image: release.image, release, updatedAt: now }, { merge: true });
+    // A failed environment shows the error and no release; a healthy one its release, as the owner's pages and the API show it.
+    const failed = target.status === 'failed';
+    tx.set(
+      db.doc(envPath(tenant.id, target.env)),
+      {
+        image: release.image,
+        release: failed ? null : release,
+        status: failed ? 'failed' : 'ready',
+        error: failed ? { code: 'release_unhealthy', message: target.error ?? 'not healthy' } : null,
+        updatedAt: now,
+      },
+      { merge: true },
+    );
     if (!current) return;
     const last = [...ENV_ORDER].reverse().find((e) => current.environments.includes(e));
     const changes: Record<string, unknown> = {};
