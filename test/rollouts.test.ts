@@ -37,8 +37,10 @@ test.before(async () => {
     ['r1', '1.0.0', true],
     ['r2', '2.0.0', true],
     ['r3', '3.0.0', false],
+    ['r4', '4.0.0', true],
   ] as const) {
-    images[name] = await pushImage(stack, admin.token, makeNodeApp({ name: 'shop-app', version, healthy }));
+    const failing = name === 'r4'; // healthy by its health check, but every request fails
+    images[name] = await pushImage(stack, admin.token, makeNodeApp({ name: 'shop-app', version, healthy, failing }));
     await createRelease(stack, admin.token, name, images[name]);
   }
   const create = async (name: string, environments: string[]) => {
@@ -278,6 +280,26 @@ test.serial('bad rollout and release requests are refused with a §9 error and c
     'cancelled',
   );
 });
+
+test.serial(
+  'a release whose requests fail pauses the rollout during the soak on its error rate, though its health check passes',
+  async (t) => {
+    const tenant = tenants[3];
+    const rollout = await start({ release: 'r4', target: { ids: [tenant.id] }, strategy: { soakSeconds: 8 } });
+    await waitForRolloutEvent(stack, rollout.id, admin.token, ['wave_soaking', 'rollout_paused'], 90_000);
+    t.is(await versionOf(tenant.urls.live), '4.0.0');
+    // A client calls the environments, and every answer is a 500.
+    for (const env of ['demo', 'live']) for (let i = 0; i < 15; i++) t.is((await fetch(tenant.urls[env])).status, 500);
+    const events = await waitForRolloutEvent(stack, rollout.id, admin.token, ['rollout_paused', 'rollout_succeeded'], 90_000);
+    t.is(events.at(-1)!.type, 'rollout_paused');
+    t.regex(events.find((e) => e.type === 'environment_unhealthy')?.message ?? '', /15 of 15 requests failed, over the 10 % allowed/);
+    const paused = await readRollout(rollout.id);
+    t.true(paused.environments.some((e: { status: string }) => e.status === 'failed'));
+    await stack.fetch(`/api/v1/rollouts/${rollout.id}/rollback`, { method: 'POST', token: admin.token });
+    await waitForRolloutEvent(stack, rollout.id, admin.token, ['rollout_rolled_back'], 90_000);
+    for (const env of ['demo', 'live']) t.is(await versionOf(tenant.urls[env]), '2.0.0');
+  },
+);
 
 test.serial('the chat shows a rollout as a plan, refuses it to tenants, and starts it only once an admin confirms', async (t) => {
   const chatUrl = stack.config.streams.url.replace('{name}', 'chat');

@@ -43,20 +43,30 @@ export function makeTarGz(entries: TarEntry[]): Buffer {
 
 /**
  * A small Node app that listens on PORT and answers /health with its version;
- * `healthy: false` makes /health answer 500 (a release whose health check fails).
+ * `healthy: false` makes /health answer 500 (a release whose health check fails); `failing: true`
+ * keeps /health at 200 but answers every other request with a 500, counted in /metrics.
  */
-export function makeNodeApp(options: { name?: string; version: string; healthy?: boolean; folder?: string }): Buffer {
+export function makeNodeApp(options: { name?: string; version: string; healthy?: boolean; failing?: boolean; folder?: string }): Buffer {
   const prefix = options.folder ? `${options.folder}/` : '';
   const server = `
 import { createServer } from 'node:http';
 const version = ${JSON.stringify(options.version)};
 const healthy = ${options.healthy !== false};
+const failing = ${options.failing === true};
+let requests = 0;
+let errors = 0;
 createServer((req, res) => {
+  if (req.url === '/metrics') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ requests, errors }));
+  }
   if (req.url === '/health') {
     res.writeHead(healthy ? 200 : 500, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ status: healthy ? 'ok' : 'broken', version, tenantId: process.env.TENANT_ID, env: process.env.ENV_NAME }));
   }
-  res.writeHead(200, { 'content-type': 'text/plain' });
+  requests += 1;
+  if (failing) errors += 1;
+  res.writeHead(failing ? 500 : 200, { 'content-type': 'text/plain' });
   res.end('app ' + version + ' of ' + process.env.TENANT_ID + '\\n');
 }).listen(Number(process.env.PORT), process.env.HOST || '127.0.0.1');
 `;

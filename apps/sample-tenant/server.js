@@ -34,6 +34,8 @@ const SECRET_NAME = /SECRET|TOKEN|PASSWORD|API_KEY|PRIVATE|DATABASE_URL/;
 const PROBE_PATHS = new Set(['/health', '/metrics']);
 
 let requests = 0;
+/** Tenant requests answered with a 5xx: with `requests`, the error rate a rollout's health gate reads from /metrics. */
+let errors = 0;
 
 /** @param {string} text */
 function log(text) {
@@ -151,6 +153,7 @@ const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   if (!PROBE_PATHS.has(path)) requests += 1;
   res.on('finish', () => {
+    if (res.statusCode >= 500 && !PROBE_PATHS.has(path)) errors += 1;
     const ms = Number(process.hrtime.bigint() - began) / 1e6;
     log(`${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms`);
   });
@@ -170,6 +173,7 @@ const server = createServer((req, res) => {
       if (req.method === 'GET' && path === '/metrics') {
         return sendJson(res, 200, {
           requests,
+          errors,
           uptimeSeconds: Math.round(process.uptime()),
           memory: process.memoryUsage(),
           startedAt: startedAt.toISOString(),

@@ -89,6 +89,7 @@ test('metrics count tenant requests but not probes, and report memory', async (t
   await fetch(`${app.url}/health`).then((r) => r.text());
   const body = await (await fetch(`${app.url}/metrics`)).json();
   t.is(body.requests, 2);
+  t.is(body.errors, 0, 'a 404 is not an error of the server');
   t.true(body.memory.rss > 0);
   app.child.kill('SIGTERM');
 });

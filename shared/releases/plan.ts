@@ -32,6 +32,7 @@ export const strategySchema = z
     maxParallel: z.number().int().min(1).max(100).optional(),
     soakSeconds: z.number().int().min(0).max(86_400).optional(),
     errorBudget: z.number().int().min(0).max(100_000).optional(),
+    maxErrorRate: z.number().min(0).max(1).optional(),
   })
   .strict();
 
@@ -60,9 +61,20 @@ export interface Strategy {
   maxParallel: number;
   soakSeconds: number;
   errorBudget: number;
+  /** Share of an environment's requests answered with a 5xx since the update above which it fails the health gate (where the driver reports it). */
+  maxErrorRate: number;
 }
 
-export const DEFAULT_STRATEGY: Strategy = { waves: [1, '10%', '50%', '100%'], maxParallel: 5, soakSeconds: 60, errorBudget: 0 };
+/** An error rate is judged only once an environment served this many requests on the new version. */
+export const MIN_REQUESTS_FOR_ERROR_RATE = 10;
+
+export const DEFAULT_STRATEGY: Strategy = {
+  waves: [1, '10%', '50%', '100%'],
+  maxParallel: 5,
+  soakSeconds: 60,
+  errorBudget: 0,
+  maxErrorRate: 0.1,
+};
 
 export interface Wave {
   index: number;

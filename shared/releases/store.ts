@@ -124,6 +124,11 @@ export async function getTarget(db: Firestore, id: string, key: string, tx?: Tra
   return snap.exists ? (snap.data() as TargetDoc) : undefined;
 }
 
+/** A healthy environment that failed the soak's health gate. */
+export async function markTargetFailed(db: Firestore, id: string, key: string, error: string, now: Date): Promise<void> {
+  await db.doc(targetPath(id, key)).update({ status: 'failed', error, updatedAt: now.toISOString() });
+}
+
 export function setTarget(db: Firestore, tx: Transaction, id: string, target: TargetDoc): void {
   tx.set(db.doc(targetPath(id, targetKey(target.tenantId, target.env))), plain(target));
 }

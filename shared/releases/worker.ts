@@ -14,8 +14,17 @@ import { AppError } from '../errors.ts';
 import { addOutboxTask, type OutboxTask } from '../store/outbox.ts';
 import { getTenantDoc } from '../store/tenants.ts';
 import { envRef } from '../tenants/worker-env.ts';
-import { ENV_ORDER, type RolloutState, type Wave } from './plan.ts';
-import { appendRolloutEvent, getRollout, listTargets, targetKey, updateRollout, type RolloutDoc, type TargetDoc } from './store.ts';
+import { DEFAULT_STRATEGY, ENV_ORDER, MIN_REQUESTS_FOR_ERROR_RATE, type RolloutState, type Wave } from './plan.ts';
+import {
+  appendRolloutEvent,
+  getRollout,
+  listTargets,
+  markTargetFailed,
+  targetKey,
+  updateRollout,
+  type RolloutDoc,
+  type TargetDoc,
+} from './store.ts';
 import { holdMs, moveEnvironment, type UpdateOutcome } from './update-env.ts';
 
 export const ROLLOUT_QUEUE = 'provision';
@@ -161,11 +170,12 @@ async function advance(deps: Deps, rollout: RolloutDoc): Promise<Next> {
     targets.filter((t) => t.status === 'healthy'),
   );
   for (const t of lost) {
+    await markTargetFailed(deps.db, rollout.id, targetKey(t.tenantId, t.env), t.error!, now);
     if (!wave.failedTenants.includes(t.tenantId)) wave.failedTenants.push(t.tenantId);
     events.push({
       type: 'environment_unhealthy',
       wave: wave.index,
-      message: `${t.tenantId} ${t.env} stopped being healthy while the wave soaked.`,
+      message: `${t.tenantId} ${t.env} failed the health gate while the wave soaked: ${t.error}.`,
     });
   }
   if (wave.failedTenants.length > rollout.strategy.errorBudget) return pauseOnBudget(waves, wave, events);
@@ -208,8 +218,20 @@ async function checkHealth(deps: Deps, rollout: RolloutDoc, targets: TargetDoc[]
     targets.map(async (t) => {
       const tenant = await getTenantDoc(deps.db, t.tenantId);
       if (tenant?.state !== 'ready') return; // suspended or deleted by its owner meanwhile: not the release's fault
-      const status = await deps.runtime(tenant.driver).status(envRef(tenant, t.env));
-      if (!status.ready || (status.image && status.image !== rollout.image)) lost.push(t);
+      const driver = deps.runtime(tenant.driver);
+      const status = await driver.status(envRef(tenant, t.env));
+      if (!status.ready || (status.image && status.image !== rollout.image))
+        return void lost.push({ ...t, error: status.ready ? `it runs ${status.image}` : (status.message ?? 'not ready') });
+      // Counters run from the process's start, which the update was: errors over requests is the new version's error rate.
+      const metrics =
+        driver.flags.metrics && driver.metrics ? await driver.metrics(envRef(tenant, t.env)).catch(() => undefined) : undefined;
+      const maxRate = rollout.strategy.maxErrorRate ?? DEFAULT_STRATEGY.maxErrorRate;
+      if (
+        metrics?.errors !== undefined &&
+        (metrics.requests ?? 0) >= MIN_REQUESTS_FOR_ERROR_RATE &&
+        metrics.errors / metrics.requests! > maxRate
+      )
+        lost.push({ ...t, error: `${metrics.errors} of ${metrics.requests} requests failed, over the ${maxRate * 100} % allowed` });
     }),
   );
   return lost;
