@@ -10,6 +10,8 @@ import { CliError } from './errors.ts';
 export interface ApiClient {
   readonly url: string;
   request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  /** POSTs bytes (an image archive) instead of JSON; answers like `request`. */
+  upload<T = Record<string, unknown>>(path: string, body: Uint8Array, contentType: string): Promise<T>;
   /**
    * A raw authorized GET of a stream; the caller reads the body. It goes to the
    * api function's own URL (`streams.api` of `GET /api/config`), because Hosting
@@ -67,27 +69,37 @@ export function createClient(session: Session, fetchFn: typeof fetch = fetch): A
     }
   }
 
+  /** The JSON answer of a request, or its §9 error as a CliError. */
+  async function answer<T>(pending: Promise<Response>): Promise<T> {
+    const res = await pending;
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      throw new CliError(
+        `The API answered ${res.status} with a body that is not JSON; is ${session.url} a tenantplane API?`,
+        'bad_response',
+        res.status,
+      );
+    }
+    if (!res.ok) throw toCliError(res.status, parsed, res.headers.get('x-request-id'));
+    return parsed as T;
+  }
+
   const client: ApiClient = {
     url: session.url,
-    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const res = await send(path, {
-        method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : {};
-      } catch {
-        throw new CliError(
-          `The API answered ${res.status} with a body that is not JSON; is ${session.url} a tenantplane API?`,
-          'bad_response',
-          res.status,
-        );
-      }
-      if (!res.ok) throw toCliError(res.status, parsed, res.headers.get('x-request-id'));
-      return parsed as T;
+    request<T>(method: string, path: string, body?: unknown): Promise<T> {
+      return answer<T>(
+        send(path, {
+          method,
+          headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      );
+    },
+    upload<T>(path: string, body: Uint8Array, contentType: string): Promise<T> {
+      return answer<T>(send(path, { method: 'POST', headers: { 'Content-Type': contentType }, body: new Blob([new Uint8Array(body)]) }));
     },
     async open(path, headers = {}, signal) {
       const res = await send(path, { headers, signal }, false, await streamUrl());

@@ -16,6 +16,18 @@ import { deploy, remove, resume, rotate, suspend } from './commands/operations.t
 import { events, logs } from './commands/observe.ts';
 import { secrets } from './commands/secrets.ts';
 import { credentials } from './commands/credentials.ts';
+import { imagesList, imagesPush } from './commands/images.ts';
+import { releasesCreate, releasesList } from './commands/releases.ts';
+import {
+  rolloutsCancel,
+  rolloutsList,
+  rolloutsPause,
+  rolloutsResume,
+  rolloutsRollback,
+  rolloutsStart,
+  rolloutsStatus,
+  rolloutsWatch,
+} from './commands/rollouts.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -34,7 +46,22 @@ export const COMMANDS: Command[] = [
   rotate,
   remove,
   events,
+  imagesPush,
+  imagesList,
+  releasesCreate,
+  releasesList,
+  rolloutsStart,
+  rolloutsList,
+  rolloutsStatus,
+  rolloutsWatch,
+  rolloutsPause,
+  rolloutsResume,
+  rolloutsCancel,
+  rolloutsRollback,
 ];
+
+/** Words that group sub-commands: `images push` is the command named "images push". */
+const GROUPS = ['images', 'releases', 'rollouts'];
 
 export interface CliIo {
   argv: string[];
@@ -85,6 +112,7 @@ function findCommand(argv: string[]): { command?: Command; rest: string[]; name?
   let [name, ...rest] = argv;
   // `tenants <command>` is accepted as a namespace for every tenant command; bare `tenants` lists.
   if (name === 'tenants') [name, ...rest] = rest.length ? rest : ['list'];
+  if (GROUPS.includes(name)) [name, ...rest] = [`${name} ${rest[0] ?? 'list'}`, ...rest.slice(1)];
   if (name === 'ls') name = 'list';
   if (name === 'rm') name = 'delete';
   return { command: COMMANDS.find((c) => c.name === name), rest, name };

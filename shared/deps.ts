@@ -11,6 +11,7 @@ import { createDriver, type RuntimeDriver } from './runtime/index.ts';
 import { createSecretStore } from './secrets/store.ts';
 import { createGcpClients, type GcpClients } from './gcp/identity.ts';
 import { join } from 'node:path';
+import { imagesDirOf } from './images/store.ts';
 
 /** Everything a handler needs from the outside world; tests pass their own pieces. */
 export interface Deps {
@@ -61,6 +62,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
           driver: name,
           local: {
             dataDir: join(config.runtime.dataDir, 'runtime'),
+            imagesDir: imagesDirOf(config.runtime.dataDir),
             portRange: config.runtime.portRange,
             publicHost: config.runtime.publicHost,
             uidRange: config.runtime.uidRange,

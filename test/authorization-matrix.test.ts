@@ -69,6 +69,20 @@ const MATRIX: Record<string, Rule> = {
   'POST /api/v1/device/approve': 'user',
   'POST /api/v1/device/deny': 'user',
   'POST /api/v1/session/revoke': 'user',
+  'POST /api/v1/images': 'admin',
+  'GET /api/v1/images': 'admin',
+  'POST /api/v1/releases': 'admin',
+  'GET /api/v1/releases': 'admin',
+  'POST /api/v1/rollouts': 'admin',
+  'GET /api/v1/rollouts': 'admin',
+  'GET /api/v1/rollouts/:rolloutId': 'admin',
+  'POST /api/v1/rollouts/:rolloutId/pause': 'admin',
+  'POST /api/v1/rollouts/:rolloutId/resume': 'admin',
+  'POST /api/v1/rollouts/:rolloutId/cancel': 'admin',
+  'POST /api/v1/rollouts/:rolloutId/rollback': 'admin',
+  'GET /api/v1/rollouts/:rolloutId/events': 'admin',
+  [`GET ${T}/release-settings`]: 'admin',
+  [`PUT ${T}/release-settings`]: 'admin',
   // Separate functions, reached at their hosting paths.
   'POST /api/chat': 'user',
   'POST /api/billing/aggregate': 'admin',
@@ -133,6 +147,22 @@ const ALLOWED: Record<string, number[]> = {
   'POST /api/v1/session/revoke': [400],
   'POST /api/chat': [400],
   'POST /api/billing/aggregate': [200],
+  // The matrix sends JSON, not an archive.
+  'POST /api/v1/images': [415],
+  'GET /api/v1/images': [200],
+  'POST /api/v1/releases': [400],
+  'GET /api/v1/releases': [200],
+  'POST /api/v1/rollouts': [400],
+  'GET /api/v1/rollouts': [200],
+  // The sample rollout id names no rollout.
+  'GET /api/v1/rollouts/:rolloutId': [404],
+  'POST /api/v1/rollouts/:rolloutId/pause': [404],
+  'POST /api/v1/rollouts/:rolloutId/resume': [404],
+  'POST /api/v1/rollouts/:rolloutId/cancel': [404],
+  'POST /api/v1/rollouts/:rolloutId/rollback': [404],
+  'GET /api/v1/rollouts/:rolloutId/events': [404],
+  [`GET ${T}/release-settings`]: [200],
+  [`PUT ${T}/release-settings`]: [200],
 };
 
 /** Functions outside the api route table that authorize callers with a POLICY action themselves. */
@@ -159,6 +189,7 @@ const params: Record<string, string> = {
   key: 'MATRIX_KEY',
   token: 'a'.repeat(43),
   provider: 'stripe',
+  rolloutId: 'ro-000000000000',
 };
 
 test.before(async () => {

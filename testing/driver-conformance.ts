@@ -211,6 +211,19 @@ export function testDriverConformance(test: TestFn, setup: ConformanceSetup): vo
     if (h.countInstances) t.is(await h.countInstances(ref), 1);
   });
 
+  run('an update then a rollback to the previous image ends ready on that image, on the same url, once', async (t, h) => {
+    const ref = makeRef();
+    const { spec, status: before } = await launch(h, ref);
+    await h.driver.deploy(h.makeSpec(ref, { image: retagImage(spec.image, 'next') }));
+    await h.driver.waitReady(ref, { timeoutMs: WAIT_MS });
+    await h.driver.deploy(h.makeSpec(ref, { image: spec.image }));
+    const after = await h.driver.waitReady(ref, { timeoutMs: WAIT_MS });
+    t.true(after.ready);
+    t.is(after.image, spec.image);
+    t.is(after.url, before.url);
+    if (h.countInstances) t.is(await h.countInstances(ref), 1);
+  });
+
   // Suspend, resume, restart
 
   run('suspend stops the environment, keeps its url, and can be repeated', async (t, h) => {

@@ -26,12 +26,16 @@ const host = env.HOST || '127.0.0.1';
 const dataDir = resolve(env.DATA_DIR || join(process.cwd(), 'data'));
 const streamDelayMs = Number(env.STREAM_DELAY_MS ?? 50);
 const startedAt = new Date();
+/** The sample tenant's own version, reported by /health and the page; raise it with every change to this file. */
+export const VERSION = '1.1.0';
 /** Names that look secret even when the runtime did not list them. */
 const SECRET_NAME = /SECRET|TOKEN|PASSWORD|API_KEY|PRIVATE|DATABASE_URL/;
 /** Probes from the control plane are not tenant traffic, so they are not counted as requests. */
 const PROBE_PATHS = new Set(['/health', '/metrics']);
 
 let requests = 0;
+/** Tenant requests answered with a 5xx: with `requests`, the error rate a rollout's health gate reads from /metrics. */
+let errors = 0;
 
 /** @param {string} text */
 function log(text) {
@@ -77,6 +81,7 @@ function renderPage(visits) {
 <body><h1>Tenant ${escapeHtml(tenantId)}</h1>
 <dl><dt>Environment</dt><dd id="env">${escapeHtml(envName)}</dd>
 <dt>Image</dt><dd id="image">${escapeHtml(image)}</dd>
+<dt>Version</dt><dd id="version">${VERSION}</dd>
 <dt>Started</dt><dd id="started">${startedAt.toISOString()}</dd>
 <dt>Visits (kept in the data folder)</dt><dd id="visits">${visits}</dd></dl>
 <h2>Secrets</h2><ul id="secrets">${secrets || '<li>none</li>'}</ul>
@@ -148,17 +153,27 @@ const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   if (!PROBE_PATHS.has(path)) requests += 1;
   res.on('finish', () => {
+    if (res.statusCode >= 500 && !PROBE_PATHS.has(path)) errors += 1;
     const ms = Number(process.hrtime.bigint() - began) / 1e6;
     log(`${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms`);
   });
   Promise.resolve()
     .then(() => {
       if (req.method === 'GET' && path === '/health') {
-        return sendJson(res, 200, { status: 'ok', tenantId, env: envName, uptimeSeconds: Math.round(process.uptime()), requests });
+        return sendJson(res, 200, {
+          status: 'ok',
+          tenantId,
+          env: envName,
+          version: VERSION,
+          image,
+          uptimeSeconds: Math.round(process.uptime()),
+          requests,
+        });
       }
       if (req.method === 'GET' && path === '/metrics') {
         return sendJson(res, 200, {
           requests,
+          errors,
           uptimeSeconds: Math.round(process.uptime()),
           memory: process.memoryUsage(),
           startedAt: startedAt.toISOString(),

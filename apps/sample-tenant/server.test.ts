@@ -76,6 +76,7 @@ test('health answers ok with its tenant and environment', async (t) => {
   t.is(res.status, 200);
   const body = await res.json();
   t.like(body, { status: 'ok', tenantId: 'acme', env: 'demo' });
+  t.regex(body.version, /^\d+\.\d+\.\d+$/, 'the sample reports its version');
   t.is(typeof body.uptimeSeconds, 'number');
   t.is(typeof body.requests, 'number');
   app.child.kill('SIGTERM');
@@ -88,6 +89,7 @@ test('metrics count tenant requests but not probes, and report memory', async (t
   await fetch(`${app.url}/health`).then((r) => r.text());
   const body = await (await fetch(`${app.url}/metrics`)).json();
   t.is(body.requests, 2);
+  t.is(body.errors, 0, 'a 404 is not an error of the server');
   t.true(body.memory.rss > 0);
   app.child.kill('SIGTERM');
 });

@@ -82,7 +82,7 @@ export const remove: Command = {
 };
 
 /** Changes that touch live are confirmed with y (or --yes, for scripts). */
-async function confirmYes(ctx: CommandContext, warning: string, verb: string): Promise<void> {
+export async function confirmYes(ctx: CommandContext, warning: string, verb: string): Promise<void> {
   if (ctx.values.yes) return;
   ctx.out.note(ctx.out.color('yellow', warning));
   const answer = await askLine(ctx.stdin, ctx.stderr, `${verb}? [y/N] `);

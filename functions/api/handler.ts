@@ -11,6 +11,8 @@ import { createProjectService } from '../../shared/projects/service.ts';
 import { webConfigRoutes } from './routes/web-config.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { deviceRoutes } from './routes/device.ts';
+import { imageRoutes } from './routes/images.ts';
+import { releaseRoutes } from './routes/releases.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import { createSecretsService } from '../../shared/tenants/secrets-service.ts';
 import { createStreamGate, type StreamGate } from '../../shared/http/stream-gate.ts';
@@ -43,6 +45,8 @@ export function apiRoutes(deps: Deps, streams: StreamGate = createStreamGate(dep
     ...webConfigRoutes(deps),
     ...auditRoutes(deps),
     ...deviceRoutes(deps),
+    ...imageRoutes(deps),
+    ...releaseRoutes(deps, streams),
   ];
 }
 

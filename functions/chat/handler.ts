@@ -4,6 +4,7 @@
  * (those failures are SPEC §9 JSON errors); then streams the turn as SSE.
  */
 import { z } from 'zod';
+import { createRollout, describeRollout } from '../../shared/releases/rollouts.ts';
 import { authorize } from '../../shared/auth/authorize.ts';
 import { verifyBearer } from '../../shared/auth/principal.ts';
 import { createActionExecutor } from '../../shared/chat/execute.ts';
@@ -95,7 +96,11 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
   let model: Promise<ChatModel> | undefined;
   const getModel = () => (model ??= options.model ? Promise.resolve(options.model) : createChatModel(deps.config));
   const streams = options.streams ?? createStreamGate(deps.config.streams);
-  const executor = createActionExecutor({ db: deps.db, tenants, billing, config: deps.config, log: deps.log, now: deps.now });
+  const rollouts = {
+    describe: (p: Principal, body: Record<string, unknown>) => describeRollout(deps, p, body),
+    start: async (p: Principal, body: Record<string, unknown>) => (await createRollout(deps, p, body)).rollout,
+  };
+  const executor = createActionExecutor({ db: deps.db, tenants, rollouts, billing, config: deps.config, log: deps.log, now: deps.now });
 
   /** Everything a turn needs, checked before its stream opens: a bad body, a used confirmation or an outage is a plain JSON error. */
   async function prepareTurn(ctx: Context, principal: Principal) {

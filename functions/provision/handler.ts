@@ -5,10 +5,12 @@ import type { Handler } from '../../shared/http/wrap.ts';
 import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { runOperation } from '../../shared/tenants/worker.ts';
 import { sweepOperations } from '../../shared/tenants/operation-sweep.ts';
+import { runRolloutStep } from '../../shared/releases/worker.ts';
 
 /**
  * The Cloud Tasks target that runs tenant operations. 2xx acknowledges the
  * task (done, stale or permanently failed); 503 asks Cloud Tasks to retry.
+ * `POST /tasks/rollout` runs one step of a release rollout (shared/releases/worker.ts).
  * `POST /tasks/provision-sweep` (Cloud Scheduler, every minute) enqueues the
  * operations' tasks that never reached the queue (operation-sweep.ts).
  */
@@ -25,6 +27,18 @@ export function createProvisionHandler(deps: Deps): Handler {
         }
         const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number }, task);
         return { body: { outcome } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/tasks/rollout',
+      handler: async (ctx) => {
+        await verifyTaskRequest(ctx, deps.config, 'provision');
+        const body = await ctx.json();
+        if (typeof body.rolloutId !== 'string' || !Number.isInteger(body.step)) {
+          throw new AppError('validation_failed', 'A rollout task carries {rolloutId, step}.');
+        }
+        return { body: { outcome: await runRolloutStep(deps, { rolloutId: body.rolloutId, step: body.step as number }) } };
       },
     },
     {

@@ -43,6 +43,13 @@ export const POLICY = {
   'device.approve': 'user',
   /** Revoking the caller's own refresh tokens (`tenantplane logout`). */
   'session.revoke': 'user',
+  /** Local images, releases and rollouts are the platform's: admins only. */
+  'images.write': 'admin',
+  'images.read': 'admin',
+  'releases.write': 'admin',
+  'releases.read': 'admin',
+  'rollouts.write': 'admin',
+  'rollouts.read': 'admin',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;

@@ -66,7 +66,7 @@ test('the model is offered only the actions of the caller role', (t) => {
 });
 
 test('every action that changes state asks for confirmation, and no read does', (t) => {
-  t.deepEqual([...CONFIRMED_ACTIONS].sort(), ['CREATE_SITE', 'DELETE_SITE', 'DEPLOY', 'RESUME_SITE', 'SUSPEND_SITE']);
+  t.deepEqual([...CONFIRMED_ACTIONS].sort(), ['CREATE_SITE', 'DELETE_SITE', 'DEPLOY', 'RESUME_SITE', 'ROLLOUT_RELEASE', 'SUSPEND_SITE']);
 });
 
 test('schemas reject unknown fields and malformed values', (t) => {

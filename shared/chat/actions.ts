@@ -66,6 +66,20 @@ export const ACTION_SCHEMAS = {
     .strict()
     .describe('Deploy a new image to every environment of a site. Needs confirmation.'),
   DELETE_SITE: z.object({ site }).strict().describe('Delete a site and every resource it owns. Needs confirmation.'),
+  ROLLOUT_RELEASE: z
+    .object({
+      release: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(/^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/, 'a release name such as "v2.1.0"')
+        .describe('Name of an existing release, e.g. "v2".'),
+      plan: z.string().trim().min(1).max(40).optional().describe('Only tenants on this plan; default: all tenants.'),
+    })
+    .strict()
+    .describe(
+      'Admins: roll a release out to all tenants (or those of one plan) in waves, canary first. Shown as a plan and needs confirmation.',
+    ),
 } as const;
 
 export type ActionName = keyof typeof ACTION_SCHEMAS;
@@ -79,6 +93,7 @@ export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   'RESUME_SITE',
   'DEPLOY',
   'DELETE_SITE',
+  'ROLLOUT_RELEASE',
 ]);
 
 /**

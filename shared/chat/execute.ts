@@ -27,9 +27,17 @@ export type ActionOutcome =
   | { kind: 'invalid'; action: string; summary: string; details?: Record<string, unknown> }
   | { kind: 'failed'; action: string; summary: string; error: ErrorBody['error'] };
 
+/** Rollouts for the chat's admin action; the releases service authorizes every call (admins only). */
+export interface RolloutPort {
+  /** A summary of what the rollout would do (waves, skipped tenants), without starting it. */
+  describe(p: Principal, body: Record<string, unknown>): Promise<string>;
+  start(p: Principal, body: Record<string, unknown>): Promise<{ id: string; state: string; waves: unknown[] }>;
+}
+
 export interface ExecutorDeps {
   db: Firestore;
   tenants: TenantService;
+  rollouts?: RolloutPort;
   billing: BillingPort;
   config: Pick<Config, 'registry' | 'chat'>;
   log: Logger;
@@ -73,6 +81,11 @@ function firstOfMonth(now: Date): string {
  */
 export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
   const { tenants } = deps;
+  const rolloutPort = () => {
+    if (!deps.rollouts) throw new AppError('not_supported', 'Rollouts are not available in this chat.');
+    return deps.rollouts;
+  };
+  const rolloutBody = (args: Record<string, unknown>) => ({ release: args.release, target: args.plan ? { plan: args.plan } : 'all' });
   const notYours = (action: string, site: string): ActionOutcome => ({
     kind: 'refused',
     action,
@@ -128,6 +141,11 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         return result(fmt.formatOperation(`Deploying ${args.image} to`, await tenants.deploy(p, t.id, args.image as string)), null);
       case 'DELETE_SITE':
         return result(fmt.formatOperation('Deleting', await tenants.remove(p, t.id)), null);
+      case 'ROLLOUT_RELEASE': {
+        const rollout = await rolloutPort().start(p, rolloutBody(args));
+        const summary = `Rollout ${rollout.id} of ${args.release} is ${rollout.state}, in ${rollout.waves.length} wave(s); follow it on the portal's rollouts page or with \`tenantplane rollouts watch ${rollout.id}\`.`;
+        return result({ summary, display: summary }, rollout);
+      }
     }
   }
 
@@ -173,9 +191,20 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         }
         // Bind to the tenant id, not the name: a site re-created under the same name is a different site.
         const bound = tenant ? { ...args, site: tenant.id, siteName: tenant.name } : args;
-        const summary = tenant
-          ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`
-          : `Create the tenant ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
+        let plan: string | undefined;
+        if (name === 'ROLLOUT_RELEASE') {
+          // Shown as a plan first: a rollout that cannot start (no release, no tenant) fails here, before anyone confirms.
+          try {
+            plan = await rolloutPort().describe(p, rolloutBody(args));
+          } catch (err) {
+            return failure(name, err);
+          }
+        }
+        const summary = plan
+          ? plan
+          : tenant
+            ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`
+            : `Create the tenant ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
         const confirmation = await createConfirmation(deps.db, {
           uid: p.uid,
           conversationId,
@@ -200,7 +229,8 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
 
     async runConfirmed(p, confirmation, requestId = confirmation.id) {
       const { action, args } = confirmation;
-      const site = String(args.siteName ?? args.site ?? args.name);
+      const named = args.siteName ?? args.site ?? args.name;
+      const site = named === undefined ? undefined : String(named);
       let outcome: ActionOutcome;
       let tenant: Tenant | undefined;
       try {
@@ -221,7 +251,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
           actorRole: p.role,
           source: 'chat',
           action,
-          target: { type: 'tenant', id: targetId },
+          target: action === 'ROLLOUT_RELEASE' ? { type: 'platform' } : { type: 'tenant', id: targetId },
           ownerId: tenant?.ownerId ?? created?.ownerId,
           requestId,
           // A refusal is the not-found answer a stranger gets; a failure carries its own error.

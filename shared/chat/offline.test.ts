@@ -59,3 +59,13 @@ test('an unrelated sentence is not understood, and an action without a site asks
   t.regex((missing as { hint: string }).hint, /Which tenant\?/);
   t.regex((action('deploy to shop') as { hint: string }).hint, /Which image\?/);
 });
+
+test('"roll out release v2 to all tenants" is the admin rollout action, not a deploy', (t) => {
+  t.deepEqual(parseCommand('roll out release v2 to all tenants'), { kind: 'action', action: 'ROLLOUT_RELEASE', args: { release: 'v2' } });
+  t.deepEqual(parseCommand('rollout release v2.1 to the pro plan'), {
+    kind: 'action',
+    action: 'ROLLOUT_RELEASE',
+    args: { release: 'v2.1', plan: 'pro' },
+  });
+  t.false(ACTION_SCHEMAS.ROLLOUT_RELEASE.safeParse({ release: 'v2; drop' }).success);
+});

@@ -23,12 +23,14 @@ const EXAMPLES = [
   'suspend shop · resume shop',
   'deploy <image> to shop',
   'delete shop',
+  'roll out release v2 to all tenants (admins)',
 ];
 
 export const HELP_TEXT = `I can manage your tenants. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nCreating, suspending, resuming, deploying and deleting ask you to confirm first.`;
 
 const INTENTS: [ActionName | 'HELP', RegExp][] = [
   ['HELP', /^(help|commands|\?)$|what can you do|how does this work/],
+  ['ROLLOUT_RELEASE', /\b(roll ?out|ship) (the )?release\b/],
   ['DEPLOY', /\b(deploy|ship|roll ?out|release)\b/],
   ['DELETE_SITE', /\b(delete|remove|destroy|drop|terminate|tear down|get rid of)\b/],
   ['SUSPEND_SITE', /\b(suspend|pause|stop|halt|freeze|disable|turn off|shut down)\b/],
@@ -119,6 +121,15 @@ export function parseCommand(input: string, now: Date = new Date()): ParsedComma
       const site = to >= 0 ? siteCandidates(ws.slice(to + 1))[0] : undefined;
       if (!image) return { kind: 'unknown', hint: 'Which image? For example: "deploy <registry>/tp-<id>/app:latest to shop".' };
       return needSite({ image }, site, 'deploy <image> to shop');
+    }
+    case 'ROLLOUT_RELEASE': {
+      const at = ws.indexOf('release');
+      const release = ws[at + 1];
+      if (!release || !/^[a-z0-9][a-z0-9._-]*$/.test(release))
+        return { kind: 'unknown', hint: 'Which release? For example: "roll out release v2 to all tenants".' };
+      const planAt = ws.indexOf('plan');
+      const plan = planAt > 0 ? (ws[planAt - 1] === 'the' || ws[planAt - 1] === 'on' ? ws[planAt + 1] : ws[planAt - 1]) : undefined;
+      return { kind: 'action', action, args: plan && !STOP.has(plan) ? { release, plan } : { release } };
     }
     case 'GET_LOGS': {
       const candidates = siteCandidates(ws);

@@ -64,6 +64,8 @@ export interface EnvironmentMetrics {
   memoryBytes: number;
   /** Requests served since the environment started (cumulative), if the driver knows. */
   requests?: number;
+  /** Of those, the ones answered with a 5xx, if the driver knows (the local driver: the workload's `/metrics` `errors`). */
+  errors?: number;
   /** Seconds since the environment (instance) started; 0 when stopped. */
   uptimeSeconds: number;
   /** ISO-8601 time of the sample. */

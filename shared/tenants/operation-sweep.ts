@@ -2,7 +2,7 @@
  * The operations' outbox sweeper, run every minute by Cloud Scheduler
  * (`POST /tasks/provision-sweep` on the provision function) and by `npm start`.
  * For every task recorded longer ago than `olderThanMs`:
- * - its operation is over (finished, failed, superseded or the tenant gone) →
+ * - its operation (or rollout step) is over (finished, failed, superseded or the tenant gone) →
  *   the record is dropped;
  * - otherwise the task is enqueued again. Its name is derived from (tenant,
  *   operation, generation), so a task that still exists is not duplicated and
@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Queue } from '../queue/client.ts';
 import { listPendingOutboxTasks, removeOutboxTask, type PendingOutboxTask } from '../store/outbox.ts';
 import { getTenantDoc } from '../store/tenants.ts';
+import { isRolloutStepDue } from '../releases/store.ts';
 
 /** A recorded task younger than this is left alone: the request that wrote it is still enqueuing it. */
 export const OPERATION_SWEEP_AFTER_MS = 60_000;
@@ -55,6 +56,8 @@ export async function sweepOperations(
 
 /** Whether the operation that recorded this task is still the tenant's current one. */
 async function isInFlight(db: Firestore, record: PendingOutboxTask): Promise<boolean> {
+  const { rolloutId, step } = record.options.payload as { rolloutId?: unknown; step?: unknown };
+  if (typeof rolloutId === 'string' && typeof step === 'number') return isRolloutStepDue(db, rolloutId, step);
   const { tenantId, generation } = record.options.payload as { tenantId?: unknown; generation?: unknown };
   if (typeof tenantId !== 'string' || typeof generation !== 'number') return false;
   const tenant = await getTenantDoc(db, tenantId);

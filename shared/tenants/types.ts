@@ -46,6 +46,8 @@ export interface EnvironmentRecord {
   status: EnvironmentStatusName;
   url?: string;
   image: string;
+  /** The release it runs, written by rollouts (shared/releases); shown only while `release.image` is still `image`. */
+  release?: { name: string | null; image: string } | null;
   /** Steps completed for the current operation (idempotency). */
   steps: string[];
   error?: { code: string; message: string };

@@ -174,7 +174,12 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           const url = record?.url ?? tenant.urls[env];
           return (
             <li key={env} className="flex items-center justify-between gap-2 rounded-lg border border-slate-200 px-3 py-2 text-sm">
-              <span className="font-medium">{ENV_LABELS[env]}</span>
+              <span className="font-medium">
+                {ENV_LABELS[env]}
+                {record?.release?.name && record.release.image === record.image && (
+                  <span className="block text-xs font-normal text-slate-500">release {record.release.name}</span>
+                )}
+              </span>
               <span className="flex items-center gap-2">
                 <Badge state={record?.status ?? 'pending'} label={`${ENV_LABELS[env]}: ${record?.status ?? 'loading'}`} />
                 {url && state === 'ready' && (

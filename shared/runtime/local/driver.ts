@@ -346,10 +346,12 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const started = Date.parse(rec.startedAt);
     const fromApp = await probeMetrics(opts, rec);
     const requests = typeof fromApp?.requests === 'number' ? fromApp.requests : undefined;
+    const errors = typeof fromApp?.errors === 'number' ? fromApp.errors : undefined;
     return {
       cpu: cpu.sample(key, rec.pid, started) ?? 0,
       memoryBytes: readRssBytes(rec.pid) ?? 0,
       requests,
+      errors,
       uptimeSeconds: Math.max(0, (Date.now() - started) / 1000),
       sampledAt,
     };

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { workloadCommand } from './app-image.ts';
 import { isNodeCommand, type ResolvedLocalOptions } from './options.ts';
 import { writeSystemLog } from './logs.ts';
 import { envDir, logDirOf } from './paths.ts';
@@ -130,12 +131,13 @@ export async function startWorkload(
     TENANTPLANE_SECRET_KEYS: Object.keys(allowed.secrets).sort().join(','),
   });
   if (allowed.dropped.length > 0) await writeSystemLog(logDir, `not passed to the workload, reserved names: ${allowed.dropped.join('; ')}`);
+  const command = await workloadCommand(opts, key, spec.image);
   // Node's heap is only part of its memory; three quarters of the limit leaves room for the rest.
-  const argv = isNodeCommand(opts.command)
-    ? [opts.command[0], `--max-old-space-size=${Math.max(16, Math.floor(spec.memoryMb * 0.75))}`, ...opts.command.slice(1)]
-    : opts.command;
+  const argv = isNodeCommand(command.argv)
+    ? [command.argv[0], `--max-old-space-size=${Math.max(16, Math.floor(spec.memoryMb * 0.75))}`, ...command.argv.slice(1)]
+    : command.argv;
   if (identity) await checkRunnableBy(argv, identity);
-  const started = await startDetached(argv, { env, cwd: dataDir, logDir, identity });
+  const started = await startDetached(argv, { env, cwd: command.cwd ?? dataDir, logDir, identity });
   ctx.secrets.set(key, secrets);
   ctx.exits.delete(key);
   started.child.once('exit', (code, signal) => ctx.exits.set(key, { pid: started.pid, code, signal, at: Date.now() }));
@@ -146,7 +148,7 @@ export async function startWorkload(
     ...rec,
     desired: 'running',
     pid: started.pid,
-    argv: opts.command,
+    argv: command.argv,
     pidStartTicks: started.startTicks,
     uid: identity?.uid ?? rec.uid,
     startedAt: new Date().toISOString(),

@@ -72,10 +72,19 @@ export interface LocalDriverOptions {
    * environment that may sleep runs behind a front the driver holds on its port.
    */
   idleSleepMs?: number | ((ref: EnvironmentRef, vars: Record<string, string>) => number);
+  /**
+   * The local image store (shared/images/store.ts). An environment whose image
+   * is `local/<name>@sha256:<hex>` runs that archive's app, unpacked into
+   * `envs/<key>/app/` and started with its `start` script; any other image runs
+   * `command`. Without it, such an image fails to deploy, naming this option.
+   */
+  imagesDir?: string;
 }
 
-export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork' | 'idleSleepMs'>> {
+export interface ResolvedLocalOptions
+  extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork' | 'idleSleepMs' | 'imagesDir'>> {
   secretsProvider?: LocalDriverOptions['secretsProvider'];
+  imagesDir?: string;
   /** The idle time after which the environment sleeps, in ms; 0: never. */
   idleSleepMs: (ref: EnvironmentRef, vars: Record<string, string>) => number;
   /** `required`: fail without it; `when-possible`: the default; `off`. */
@@ -144,6 +153,7 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     startTimeoutMs: options.startTimeoutMs ?? 15_000,
     stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
     secretsProvider: options.secretsProvider,
+    imagesDir: options.imagesDir ? resolve(options.imagesDir) : undefined,
     isolateUsers,
     uidRange,
     isolateNetwork,

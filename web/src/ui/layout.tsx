@@ -48,6 +48,7 @@ export function Layout({
             {user && <a href="/tenants.html">My tenants</a>}
             {user && <a href="/chat.html">Chat</a>}
             {user?.role === 'admin' && <a href="/portal.html">Portal</a>}
+            {user?.role === 'admin' && <a href="/releases.html">Releases</a>}
           </nav>
           {user ? (
             <SignOut user={user} />

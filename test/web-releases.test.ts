@@ -1,0 +1,70 @@
+/**
+ * The Releases page in a real browser: an admin rolls a release out to every
+ * tenant, watches the wave's progress bar fill from the rollout's event stream
+ * (on the api function's own URL), rolls it back, and the owner's page shows
+ * the release each environment runs.
+ */
+import test from 'ava';
+import { waitForEvent } from '../testing/events.ts';
+import { createRelease, pushImage } from '../testing/rollouts.ts';
+import { startTestStack, type TestStack } from '../testing/stack.ts';
+import { makeNodeApp } from '../testing/tar.ts';
+import { createTestUser, type TestUser } from '../testing/users.ts';
+import { signInAs, startBrowser, streamsThroughHosting, type TestBrowser } from './web-browser.ts';
+
+let stack: TestStack;
+let web: TestBrowser;
+let admin: TestUser;
+let tenantId: string;
+
+test.before(async () => {
+  [stack, web] = await Promise.all([startTestStack(), startBrowser()]);
+  admin = await createTestUser(stack.deps, { role: 'admin' });
+  await createRelease(
+    stack,
+    admin.token,
+    'web-v1',
+    await pushImage(stack, admin.token, makeNodeApp({ name: 'web-app', version: '1.0.0' })),
+  );
+  const res = await stack.fetch('/api/v1/tenants', {
+    method: 'POST',
+    token: admin.token,
+    json: { name: 'web-fleet', environments: ['live'] },
+  });
+  tenantId = (await res.json()).tenant.id;
+  await waitForEvent(stack.streamUrl, tenantId, admin.token, ['tenant_ready', 'provisioning_failed'], 90_000);
+});
+test.after.always(async () => {
+  if (tenantId) {
+    await stack.fetch(`/api/v1/tenants/${tenantId}`, { method: 'DELETE', token: admin.token });
+    await waitForEvent(stack.streamUrl, tenantId, admin.token, ['tenant_deleted'], 60_000).catch(() => undefined);
+  }
+  await web?.close();
+  await stack?.close();
+});
+
+test.serial('an admin rolls a release out from the Releases page, follows its wave live, and rolls it back', async (t) => {
+  const { page } = web;
+  await signInAs(page, stack.url, stack.deps, admin);
+  await page.goto(`${stack.url}/releases.html`);
+  await page.getByRole('heading', { name: 'Releases', level: 1 }).waitFor();
+  await page.getByRole('listitem').getByText('web-v1', { exact: true }).waitFor();
+  await page.getByLabel('Soak (seconds)').fill('1');
+  await page.getByRole('button', { name: 'Roll out to all tenants…' }).click();
+  await page.getByRole('button', { name: 'Start the rollout' }).click();
+  const panel = page.getByRole('region', { name: /^Rollout ro-/ });
+  await panel.getByText('succeeded', { exact: true }).waitFor({ timeout: 90_000 });
+  t.is(await panel.getByRole('progressbar', { name: 'Wave 1' }).getAttribute('aria-valuenow'), '100');
+  t.regex((await panel.textContent()) ?? '', /1\/1 healthy/);
+
+  await page.goto(`${stack.url}/tenants.html?id=${tenantId}`);
+  await page.getByText('release web-v1').waitFor({ timeout: 30_000 });
+
+  await page.goto(`${stack.url}/releases.html`);
+  await page.getByRole('button', { name: 'Show' }).first().click();
+  await panel.getByRole('button', { name: 'Roll back' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+  await panel.getByText('rolled_back', { exact: true }).waitFor({ timeout: 90_000 });
+  t.regex((await panel.textContent()) ?? '', /1 rolled back/);
+  t.deepEqual(streamsThroughHosting(web, stack.url), [], 'the rollout stream opened on the api function, not through Hosting');
+});
