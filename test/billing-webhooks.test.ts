@@ -159,7 +159,9 @@ test('a Paddle checkout is a transaction with custom_data, and its checkout URL 
     });
     const noLink = await startPaddleFake({ apiKey: 'pdl_key', defaultPaymentLink: null });
     const bare = createPaddleProvider({ apiKey: 'pdl_key', apiBase: noLink.url });
-    await t.throwsAsync(bare.createCheckout({ plan: 'pro', priceId: 'pri_pro', uid: 'u-1' }), { message: /default payment link/ });
+    const noUrl = await t.throwsAsync(bare.createCheckout({ plan: 'pro', priceId: 'pri_pro', uid: 'u-1' }));
+    t.like(noUrl, { status: 503 });
+    t.regex((noUrl!.cause as Error).message, /default payment link/);
     await noLink.close();
   } finally {
     await paddle.close();

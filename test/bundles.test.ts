@@ -39,12 +39,22 @@ test.serial(
     const { environments } = await (await stack.fetch(`/api/v1/tenants/${body.tenant.id}/environments`, { token: owner.token })).json();
     const health = await fetch(new URL('/health', environments[0].url));
     t.is(health.status, 200);
-    // The provision process, not this one, ran the work: its log names the task it was given.
-    t.regex(readFileSync(join(stack.dataDir, 'fn-provision.log'), 'utf8'), /tasks\/provision/);
+    // The api process took the request and the provision process, not this one, ran the work.
+    // (A request's line is written once it is answered, which can come just after the events.)
+    t.true(await logShows('fn-api.log', /"requestMethod":"POST","requestUrl":"\/api\/v1\/tenants"/));
+    t.true(await logShows('fn-provision.log', /"requestUrl":"\/tasks\/provision","status":200/));
     await stack.fetch(`/api/v1/tenants/${body.tenant.id}`, { method: 'DELETE', token: owner.token });
     await waitForEvent(stack.streamUrl, body.tenant.id, owner.token, ['tenant_deleted'], 60_000);
   },
 );
+
+async function logShows(file: string, line: RegExp): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (line.test(readFileSync(join(stack.dataDir, file), 'utf8'))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
 
 test("a task receiver refuses a call with the task secret but without the tasks account's OIDC token for its own URL", async (t) => {
   const receiver = stack.config.functionsUrl.replace('{name}', 'provision');

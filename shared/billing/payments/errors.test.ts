@@ -46,13 +46,13 @@ test('a payment provider that answers with an error is a 503 naming it; its deta
   }
 });
 
-test('a provider the deployment has not configured is the generic 500; the missing setting is named in the logged cause', async (t) => {
+test('a provider the deployment has not configured is 503 naming it, never a 500 for a request anyone can send; the missing setting is only in the logged cause', async (t) => {
   for (const provider of [stripeAt('http://127.0.0.1:1', undefined), createPaddleProvider({ apiBase: 'http://127.0.0.1:1' })]) {
-    const error = await t.throwsAsync(provider.createCheckout(request));
-    t.like(error, { name: 'DriverError', code: 'not_configured' });
-    const answer = toAppError(error);
-    t.is(answer.status, 500);
-    t.is(answer.toBody().error.code, 'internal');
+    const answer = toAppError(await t.throwsAsync(provider.createCheckout(request)));
+    t.is(answer.status, 503);
+    t.like(answer.toBody().error, { code: 'unavailable', details: { provider: provider.name === 'stripe' ? 'Stripe' : 'Paddle' } });
+    t.notRegex(JSON.stringify(answer.toBody()), /_API_KEY/);
+    t.like(answer.cause, { name: 'DriverError', code: 'not_configured' });
     t.regex((answer.cause as Error).message, /set (STRIPE|PADDLE)_API_KEY/);
   }
 });

@@ -23,9 +23,21 @@ export function providerFailure(provider: string, status: number, message?: stri
   return new DriverError(provider, 'failed', `${provider} did not create the checkout (HTTP ${status}${message ? `: ${message}` : ''}).`);
 }
 
-/** A checkout or webhook that needs a setting the deployment lacks: the generic 500 at the edge, the setting named in the log. */
-export function notConfigured(provider: string, message: string): DriverError {
-  return new DriverError(provider, 'not_configured', message);
+/**
+ * A checkout or webhook that needs a setting this deployment lacks. Anyone can
+ * send these requests, so this is not the generic 500 of other misconfigured
+ * drivers but 503 naming the provider (payments are not open here yet), with
+ * the missing setting in the logged cause only.
+ */
+export function notConfigured(provider: string, message: string): AppError {
+  return new AppError(
+    'unavailable',
+    `Payments with ${provider} are not available here yet; try again later.`,
+    { provider },
+    {
+      cause: new DriverError(provider, 'not_configured', message),
+    },
+  ).withHeader('Retry-After', '3600');
 }
 
 /** Calls the provider's API; an unreachable provider (refused, reset, DNS) is a `failed` DriverError naming it. */
