@@ -51,6 +51,8 @@ export const EVENT_TYPES = [
   'provisioning_requested',
   'provisioning_started',
   'infrastructure_ready',
+  'database_ready',
+  'bucket_ready',
   'secrets_stored',
   'deploy_started',
   'environment_ready',

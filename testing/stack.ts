@@ -14,6 +14,7 @@ import { startMailCatcher, type MailCatcher } from '../emulators/mail-catcher/se
 import { startGateway } from '../scripts/dev/gateway.ts';
 import { allocatePort, allocatePorts } from './ports.ts';
 import { describeOpenStreams } from '../shared/http/sse.ts';
+import { startTenantData, type TenantData } from './tenant-data.ts';
 
 export interface TestStack {
   config: Config;
@@ -23,6 +24,8 @@ export interface TestStack {
   /** The api function's own URL (STREAM_URL for api), where streams are opened: append `/api/v1/…` as to `url`. */
   streamUrl: string;
   mail: MailCatcher;
+  /** The PostgreSQL server and storage emulator of tenant data, unless `resources: false`. */
+  data?: TenantData;
   dataDir: string;
   fetch(path: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
   close(): Promise<void>;
@@ -86,7 +89,7 @@ function describeOpenHandles(): string {
 }
 
 export async function startTestStack(
-  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps> } = {},
+  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps>; resources?: boolean } = {},
 ): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
@@ -97,6 +100,7 @@ export async function startTestStack(
   const port = await allocatePort();
   const functionsPort = await allocatePort();
   const environmentPorts = await allocatePorts(100);
+  const data = options.resources === false ? undefined : await startTenantData(dataDir);
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
     const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
@@ -128,6 +132,7 @@ export async function startTestStack(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     // Test files create many tenants per user; test/tenant-boundary.test.ts passes PLANS: '' to test the product's own limits.
     PLANS: TEST_PLANS,
+    ...(data?.env ?? { RESOURCES_DRIVER: 'none' }),
     ...options.env,
   });
   const deps = createDeps(config, options.deps);
@@ -139,6 +144,7 @@ export async function startTestStack(
     url,
     streamUrl: config.streams.url.replace('{name}', 'api'),
     mail,
+    data,
     dataDir,
     fetch(path, init = {}) {
       const headers = new Headers(init.headers);
@@ -168,6 +174,8 @@ export async function startTestStack(
       await deps.close();
       step('mail catcher');
       await mail.close();
+      step('tenant data');
+      await data?.close();
       step.done();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -20,7 +20,12 @@ test.after.always(() => emulator.close());
  */
 function client(token: string): Storage {
   const storage = new Storage({ apiEndpoint: emulator.url, projectId: 'demo-tenantplane' });
-  storage.interceptors.push({ request: (opts) => ({ ...opts, headers: { ...opts.headers, Authorization: `Bearer ${token}` } }) });
+  storage.interceptors.push({
+    request: (opts) => {
+      opts.headers = { ...opts.headers, Authorization: `Bearer ${token}` };
+      return opts as typeof opts & { uri: string };
+    },
+  });
   return storage;
 }
 
