@@ -19,7 +19,7 @@ export interface TenantData {
 }
 
 export async function startTenantData(dir: string): Promise<TenantData> {
-  const shared = process.env.TP_TEST_POSTGRES_URL;
+  const shared = process.env.TP_TEST_POSTGRES_URL || undefined;
   const own = shared
     ? undefined
     : await startPostgres({ dataDir: join(dir, 'postgres'), logDir: dir, port: await allocatePort(), fast: true });

@@ -1,9 +1,10 @@
 /**
- * The Cloud SQL Admin API v1 calls of the GCP resources driver, in its
- * documented REST shapes (https://cloud.google.com/sql/docs/postgres/admin-api/rest):
- * `users` (insert, get, update with `?name=`, delete with `?name=`) and
- * `databases` (insert, get, delete), each answering an Operation that is
- * polled at `projects/{p}/operations/{id}` until its status is DONE.
+ * The Cloud SQL Admin API calls of the GCP resources driver, in the REST
+ * shapes of `sql/v1beta4` (the schema the gcloud SDK ships, sqladmin_v1beta4_client.py;
+ * https://cloud.google.com/sql/docs/postgres/admin-api/rest): `users`
+ * (insert, get, update and delete with `?name=`) and `databases` (insert,
+ * get, delete), each answering an Operation that is polled at
+ * `sql/v1beta4/projects/{p}/operations/{name}` until its status is DONE.
  */
 import type { GoogleRest } from '../../gcp/rest.ts';
 
@@ -18,7 +19,7 @@ export function parseInstance(connectionName: string): SqlInstance {
   return { project, instance };
 }
 
-const base = (i: SqlInstance) => `v1/projects/${encodeURIComponent(i.project)}/instances/${encodeURIComponent(i.instance)}`;
+const base = (i: SqlInstance) => `sql/v1beta4/projects/${encodeURIComponent(i.project)}/instances/${encodeURIComponent(i.instance)}`;
 const status = (error: unknown) => (error as { httpStatus?: number }).httpStatus;
 
 export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: number) {
@@ -30,7 +31,7 @@ export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: 
       op = await rest.call(
         'sqladmin',
         'GET',
-        `v1/projects/${encodeURIComponent(instance.project)}/operations/${encodeURIComponent(op.name!)}`,
+        `sql/v1beta4/projects/${encodeURIComponent(instance.project)}/operations/${encodeURIComponent(op.name!)}`,
       );
     }
     if (op.error?.errors?.length) throw new Error(`Cloud SQL: ${op.error.errors.map((e) => e.message).join('; ')}`);
@@ -56,6 +57,7 @@ export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: 
         await call('PUT', `users?name=${encodeURIComponent(name)}`, { name, password });
       else await call('POST', 'users', { name, password, type: 'BUILT_IN' });
     },
+    userExists: (name: string) => exists(`users/${encodeURIComponent(name)}`),
     deleteUser: (name: string) => call('DELETE', `users?name=${encodeURIComponent(name)}`).catch(ignoreMissing),
     databaseExists: (name: string) => exists(`databases/${encodeURIComponent(name)}`),
     createDatabase: (name: string) => call('POST', 'databases', { name, charset: 'UTF8', collation: 'en_US.UTF8' }),

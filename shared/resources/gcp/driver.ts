@@ -70,6 +70,8 @@ export function createGcpResources(options: GcpResourcesOptions): ResourceDriver
       return access(ref, password);
     },
     async rotateDatabasePassword(ref) {
+      if (!(await sql.userExists(databaseName(ref))))
+        throw new ResourceError('gcp', 'failed', `the user of ${ref.tenantId}/${ref.env} does not exist; provision the environment first`);
       const password = newPassword();
       await setUser(ref, password);
       return access(ref, password);
