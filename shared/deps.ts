@@ -8,6 +8,7 @@ import { createQueue, type Queue } from './queue/client.ts';
 import { createFirestore } from './store/db.ts';
 import { createDriver, type RuntimeDriver } from './runtime/index.ts';
 import { createResources, resourcesOptions, type ResourceDriver } from './resources/index.ts';
+import { localDataPorts } from './config/resources.ts';
 import { createSecretStore } from './secrets/store.ts';
 import { createGcpClients, type GcpClients } from './gcp/identity.ts';
 import { join } from 'node:path';
@@ -71,6 +72,8 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
             portRange: config.runtime.portRange,
             publicHost: config.runtime.publicHost,
             uidRange: config.runtime.uidRange,
+            // Tenant processes reach their own database and bucket on this machine's data servers.
+            allowPorts: localDataPorts(config.resources),
             // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
             secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId, ref.env),
           },

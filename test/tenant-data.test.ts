@@ -87,6 +87,20 @@ test.serial('the app stores files in its own bucket with the unmodified storage 
   t.is((await bucket.file('uploads/logo.txt').download())[0].toString(), 'shop logo');
 });
 
+test.serial("the tenant's own app counts visits in its database and keeps files in its bucket", async (t) => {
+  // As root the app runs behind the tenant firewall: only the data servers' ports are let through.
+  if (process.getuid?.() === 0) t.true(stack.deps.runtime().flags.isolatedNetwork, 'the tenant network is isolated');
+  const live = (await (await call('GET', '')).json()).tenant.urls.live;
+  const first = await fetch(`${live}/data/visits`, { method: 'POST' });
+  t.is(first.status, 200, await first.clone().text());
+  t.deepEqual(await first.json(), { visits: 1 });
+  t.deepEqual(await (await fetch(`${live}/data/visits`, { method: 'POST' })).json(), { visits: 2 });
+  t.is((await fetch(`${live}/data/files/note.txt`, { method: 'PUT', body: 'kept in the bucket' })).status, 201);
+  t.is(await (await fetch(`${live}/data/files/note.txt`)).text(), 'kept in the bucket');
+  const creds = tenants.shop.credentials;
+  t.is((await query(creds.LIVE_DATABASE_URL, 'SELECT count(*)::int AS n FROM app_visits'))[0].n, 2, 'in the database itself');
+});
+
 // The tenant boundary
 
 test.serial("one environment's credentials reach neither another tenant's database nor its bucket", async (t) => {
@@ -144,6 +158,10 @@ test.serial('suspend and resume keep the data', async (t) => {
   const creds = tenants.shop.credentials;
   t.is((await query(creds.LIVE_DATABASE_URL, 'SELECT count(*)::int AS n FROM visits'))[0].n, 2);
   t.is((await storageFor(creds, 'LIVE').bucket(creds.LIVE_BUCKET_NAME).file('uploads/logo.txt').download())[0].toString(), 'shop logo');
+  // The restarted app finds both, with the password rotation gave it.
+  const live = (await (await call('GET', '')).json()).tenant.urls.live;
+  t.deepEqual(await (await fetch(`${live}/data/visits`, { method: 'POST' })).json(), { visits: 3 });
+  t.is(await (await fetch(`${live}/data/files/note.txt`)).text(), 'kept in the bucket');
 });
 
 test.serial('reset recreates demo from its seed and test empty; live refuses', async (t) => {

@@ -59,6 +59,12 @@ test('the client creates a bucket, uploads (resumable and multipart), lists, dow
   t.false((await bucket.exists())[0]);
 });
 
+test('the JSON API also answers without /storage/v1, as the client calls it when STORAGE_EMULATOR_HOST is set', async (t) => {
+  const res = await call('/b?project=demo-tenantplane');
+  t.is(res.status, 200);
+  t.is(((await res.json()) as { kind: string }).kind, 'storage#buckets');
+});
+
 test('calls without a token, or with an unknown one, are refused', async (t) => {
   t.is((await fetch(`${emulator.url}/storage/v1/b?project=demo-tenantplane`)).status, 401);
   t.is((await call('/storage/v1/b?project=demo-tenantplane', { token: 'not-a-known-token-at-all' })).status, 401);

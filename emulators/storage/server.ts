@@ -84,7 +84,8 @@ export async function startStorageEmulator(options: StorageEmulatorOptions = {})
   async function handle(req: IncomingMessage, body: Buffer): Promise<Answer> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
-    const path = url.pathname;
+    // With STORAGE_EMULATOR_HOST set, @google-cloud/storage takes that host as its JSON API base, without /storage/v1.
+    const path = /^\/b(\/|$)/.test(url.pathname) ? `/storage/v1${url.pathname}` : url.pathname;
     const q = url.searchParams;
     const asJson = () => (body.length ? JSON.parse(body.toString('utf8')) : {});
     const member = caller(req);

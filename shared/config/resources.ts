@@ -140,3 +140,15 @@ export function parseResourcesConfig(env: Env, base: { projectId: string }): Res
     bucketPrefix: str(env, 'BUCKET_PREFIX', base.projectId),
   };
 }
+
+/** Loopback ports of the local data servers, which isolated tenant processes must still reach (empty for other drivers). */
+export function localDataPorts(config: ResourcesConfig): number[] {
+  if (config.driver !== 'local') return [];
+  return [config.databaseAdminUrl, config.storageUrl]
+    .map((raw) => {
+      const url = new URL(raw!);
+      const loopback = ['127.0.0.1', 'localhost'].includes(url.hostname);
+      return loopback ? Number(url.port || (url.protocol.startsWith('postgres') ? 5432 : 80)) : 0;
+    })
+    .filter((port) => port > 0);
+}

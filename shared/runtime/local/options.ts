@@ -64,6 +64,12 @@ export interface LocalDriverOptions {
    * `flags.isolatedNetwork` is false. `true` makes an unusable firewall an error.
    */
   isolateNetwork?: boolean;
+  /**
+   * Loopback TCP ports workloads may still connect to when the network is
+   * isolated: the tenant data servers (PostgreSQL, the storage emulator), where
+   * each environment logs in with credentials of its own. Default none.
+   */
+  allowPorts?: number[];
 }
 
 export interface ResolvedLocalOptions extends Required<Omit<LocalDriverOptions, 'secretsProvider' | 'isolateNetwork'>> {
@@ -129,6 +135,7 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     isolateUsers,
     uidRange,
     isolateNetwork,
+    allowPorts: (options.allowPorts ?? []).filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
   };
 }
 
