@@ -79,6 +79,14 @@ testResourceDriver(
   },
 );
 
+// Platforms without data servers (a Kubernetes or Fly runtime with RESOURCES_DRIVER=none): the suite skips what the flags deny.
+testResourceDriver(
+  test,
+  'none',
+  async () => ({ driver: createResources({ driver: 'none' }), superuserUrl: '', bucketPolicy: async () => undefined }),
+  async () => undefined,
+);
+
 test('an unknown driver is named with the valid ones; a driver names its missing option', (t) => {
   const unknown = t.throws(() => createResources({ driver: 'mysql' }), { instanceOf: ResourceError });
   t.regex(unknown.message, /"local", "gcp", "none"/);
