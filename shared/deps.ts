@@ -59,7 +59,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
     },
     resources() {
       if (overrides.resources) return overrides.resources();
-      return (resources ??= createResources(resourcesOptions(config.resources, config)));
+      return (resources ??= createResources(resourcesOptions(config.resources, { ...config, dataDir: config.runtime.dataDir })));
     },
     runtime(name = config.runtime.driver) {
       if (overrides.runtime) return overrides.runtime(name);

@@ -104,4 +104,34 @@ export function testResourceDriver(test: TestFn, name: string, start: () => Prom
     await h.driver.removeBucket(ref);
     t.is(await h.bucketPolicy(first.name), undefined);
   });
+
+  test(`${name}: a backup restores into its environment, and a live backup into test, as the target's own role`, async (t) => {
+    if (!h.driver.flags.backups) return t.pass('no backups on this driver');
+    const [live, test2] = [newRef('live'), newRef('test')];
+    test2.tenantId = live.tenantId;
+    const access = await h.driver.ensureDatabase(live, { seed: 'CREATE TABLE orders (n int); INSERT INTO orders VALUES (1), (2);' });
+    const testAccess = await h.driver.ensureDatabase(test2, {});
+    const first = await h.driver.backupDatabase!(live, 'b1');
+    t.true(first.sizeBytes > 0);
+    t.deepEqual(await h.driver.backupDatabase!(live, 'b1'), first, 'a repeat finds the finished backup');
+    await query(access.url, 'DELETE FROM orders; CREATE TABLE junk (x int)');
+    await h.driver.restoreDatabase!(live, 'b1', live);
+    t.deepEqual(await query(access.url, 'SELECT n FROM orders ORDER BY n'), [{ n: 1 }, { n: 2 }], 'the data is back');
+    t.deepEqual(await query(access.url, "SELECT tablename FROM pg_tables WHERE tablename = 'junk'"), [], 'later changes are gone');
+    await h.driver.restoreDatabase!(live, 'b1', test2);
+    t.deepEqual(await query(testAccess.url, 'SELECT n FROM orders ORDER BY n'), [{ n: 1 }, { n: 2 }], 'test got a copy of live');
+    const owner = await withClient(
+      h.superuserUrl,
+      async (c) => (await c.query("SELECT tableowner FROM pg_tables WHERE tablename = 'orders' AND schemaname = 'public'")).rows,
+    );
+    t.true(
+      owner.every((r) => r.tableowner === testAccess.role || r.tableowner === access.role),
+      'owned by the tenant roles, not the platform',
+    );
+    await h.driver.deleteBackup!(live, 'b1');
+    await t.throwsAsync(h.driver.restoreDatabase!(live, 'b1', live), { message: /missing/ });
+    await t.throwsAsync(h.driver.backupDatabase!(live, '../escape'), { message: /not a backup id/ });
+    await h.driver.removeDatabase(live);
+    await h.driver.removeDatabase(test2);
+  });
 }

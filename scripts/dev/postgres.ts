@@ -8,8 +8,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { findPostgresBin as findBin } from '../../shared/resources/local/pg-bin.ts';
 import { PrerequisiteError } from './emulators.ts';
 import { freePort, startManaged, waitFor, type Managed } from './processes.ts';
 
@@ -23,13 +24,8 @@ export interface RunningPostgres {
 
 /** The folder of the newest PostgreSQL server binaries: PATH first, then Debian's /usr/lib/postgresql/<version>/bin. */
 export function findPostgresBin(): string {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    if (existsSync(join(dir, 'postgres')) && existsSync(join(dir, 'initdb'))) return dir;
-  }
-  const base = '/usr/lib/postgresql';
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres'))) : [];
-  versions.sort((a, b) => Number(b) - Number(a));
-  if (versions.length > 0) return join(base, versions[0], 'bin');
+  const dir = findBin('initdb');
+  if (dir) return dir;
   throw new PrerequisiteError(
     'PostgreSQL is missing (tenant databases run on it): run scripts/ensure-tools.sh postgres, or apt-get install -y postgresql.',
   );

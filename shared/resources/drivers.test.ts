@@ -37,6 +37,7 @@ testResourceDriver(
         storageAdminToken: data.storageToken,
         projectId: 'demo-p',
         bucketPrefix: 'demo-p',
+        backupDir: join(dir, 'backups'),
       },
     });
     return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
@@ -97,6 +98,6 @@ test('an unknown driver is named with the valid ones; a driver names its missing
 
 test('the none driver says it has nothing and fakes nothing', async (t) => {
   const none = createResources({ driver: 'none' });
-  t.deepEqual(none.flags, { database: false, bucket: false });
+  t.deepEqual(none.flags, { database: false, bucket: false, backups: false });
   await t.throwsAsync(none.ensureDatabase({ tenantId: 't-aaaaaaaaaa', env: 'live' }, {}), { message: /not_supported|no resources driver/ });
 });

@@ -2,6 +2,7 @@
  * The one place a resources driver is chosen from configuration (issue 21).
  * The provision worker receives a `ResourceDriver` and never branches on its name.
  */
+import { join } from 'node:path';
 import type { ResourcesConfig } from '../config/resources.ts';
 import { createGcpResources, type GcpResourcesOptions } from './gcp/index.ts';
 import { createLocalResources, type LocalResourcesOptions } from './local/index.ts';
@@ -40,7 +41,10 @@ export function createResources(config: ResourcesDriverConfig): ResourceDriver {
 }
 
 /** The driver options a platform config gives. */
-export function resourcesOptions(config: ResourcesConfig, base: { projectId: string; region: string }): ResourcesDriverConfig {
+export function resourcesOptions(
+  config: ResourcesConfig,
+  base: { projectId: string; region: string; dataDir: string },
+): ResourcesDriverConfig {
   return {
     driver: config.driver,
     local: {
@@ -49,6 +53,7 @@ export function resourcesOptions(config: ResourcesConfig, base: { projectId: str
       storageAdminToken: config.storageAdminToken,
       projectId: base.projectId,
       bucketPrefix: config.bucketPrefix,
+      backupDir: join(base.dataDir, 'backups'),
     },
     gcp: {
       instance: config.cloudSql?.instance,

@@ -7,7 +7,7 @@ export function createNoResources(): ResourceDriver {
   };
   return {
     name: 'none',
-    flags: { database: false, bucket: false },
+    flags: { database: false, bucket: false, backups: false },
     ensureDatabase: refuse,
     rotateDatabasePassword: refuse,
     dropDatabase: async () => undefined,

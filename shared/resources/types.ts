@@ -29,6 +29,8 @@ export interface BucketAccess {
 export interface ResourceFlags {
   database: boolean;
   bucket: boolean;
+  /** backupDatabase, restoreDatabase and deleteBackup work. */
+  backups: boolean;
 }
 
 export interface ResourceDriver {
@@ -51,6 +53,12 @@ export interface ResourceDriver {
   ensureBucket(ref: ResourceRef, options: { deleteAfterDays: number; serviceAccount?: string }): Promise<BucketAccess>;
   /** Deletes the bucket with every object in it; a missing bucket is fine. */
   removeBucket(ref: ResourceRef): Promise<void>;
+  /** Dumps the environment's database as backup `id` (a repeat finds the finished one). */
+  backupDatabase?(ref: ResourceRef, id: string): Promise<{ sizeBytes: number }>;
+  /** Replaces `target`'s database with backup `id` of `source`, restored as `target`'s own role. */
+  restoreDatabase?(source: ResourceRef, id: string, target: ResourceRef): Promise<void>;
+  /** Forgets backup `id`; a missing one is fine. */
+  deleteBackup?(ref: ResourceRef, id: string): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import { deleteBucket, ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName } from '../names.ts';
 import { dropTenantDatabase, dropTenantRole, ensureTenantDatabase, lockDownServer, rotatePassword, withClient } from '../sql.ts';
 import { ResourceError, type ResourceDriver, type ResourceRef } from '../types.ts';
+import { createLocalBackups } from './backups.ts';
 import type { LocalResourcesOptions } from './options.ts';
 
 export function createLocalResources(options: LocalResourcesOptions): ResourceDriver {
@@ -45,9 +46,12 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
   const token = (ref: ResourceRef) =>
     createHmac('sha256', options.storageAdminToken).update(`${ref.tenantId}/${ref.env}`).digest('base64url');
 
+  const backups = options.backupDir ? createLocalBackups({ adminUrl: options.adminUrl, backupDir: options.backupDir }) : undefined;
+
   return {
     name: 'local',
-    flags: { database: true, bucket: true },
+    flags: { database: true, bucket: true, backups: backups !== undefined },
+    ...backups,
     ensureDatabase: (ref, { seed }) => admin((client) => ensureTenantDatabase(client, ref, { ...server, seed })),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),
     dropDatabase: (ref) => admin((client) => dropTenantDatabase(client, ref)),

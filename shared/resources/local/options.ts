@@ -9,4 +9,6 @@ export interface LocalResourcesOptions {
   /** Project the buckets belong to, and the first part of their names. */
   projectId: string;
   bucketPrefix: string;
+  /** Where database dumps are kept (`<DATA_DIR>/backups`); without it the driver has no backups. */
+  backupDir?: string;
 }
