@@ -5,6 +5,7 @@ import type { Handler } from '../../shared/http/wrap.ts';
 import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { runOperation } from '../../shared/tenants/worker.ts';
 import { sweepOperations } from '../../shared/tenants/operation-sweep.ts';
+import { createBackupsService } from '../../shared/tenants/backups.ts';
 
 /**
  * The Cloud Tasks target that runs tenant operations. 2xx acknowledges the
@@ -25,6 +26,15 @@ export function createProvisionHandler(deps: Deps): Handler {
         }
         const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number }, task);
         return { body: { outcome } };
+      },
+    },
+    {
+      // Cloud Scheduler, nightly: a backup of every ready tenant's databases (R-DATA-2).
+      method: 'POST',
+      path: '/tasks/backups-nightly',
+      handler: async (ctx) => {
+        verifyTaskRequest(ctx, deps.config.tasks.secret);
+        return { body: await createBackupsService(deps).nightly() };
       },
     },
     {

@@ -11,6 +11,7 @@ import { blueprintFor } from '../config/resources.ts';
 import { createSecretStore } from '../secrets/store.ts';
 import type { ResourceRef } from '../resources/types.ts';
 import { tenantServiceAccountEmail } from '../gcp/names.ts';
+import { listBackups } from './backups.ts';
 import type { EnvName } from './types.ts';
 import { event, step, type StepContext } from './worker-env.ts';
 
@@ -65,9 +66,10 @@ export async function wipeResources(ctx: StepContext, env: EnvName): Promise<voi
   if (driver.flags.bucket) await driver.removeBucket(refOf(ctx, env));
 }
 
-/** Tenant deletion: database, role and bucket of every environment, and their stored values. */
+/** Tenant deletion: backups, database, role and bucket of every environment, and their stored values. */
 export async function removeResources(ctx: StepContext, envs: string[]): Promise<void> {
   const driver = ctx.deps.resources();
+  for (const backup of await listBackups(ctx.deps.db, ctx.tenant.id)) await driver.deleteBackup?.(refOf(ctx, backup.env), backup.id);
   for (const env of envs) {
     await driver.removeDatabase(refOf(ctx, env));
     if (driver.flags.bucket) await driver.removeBucket(refOf(ctx, env));

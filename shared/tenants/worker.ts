@@ -19,6 +19,7 @@ import type { EnvName } from './types.ts';
 import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
 import { provisionIdentity, removeIdentity } from './identity-step.ts';
 import { removeResources, rotateDatabase, wipeResources } from './resources-step.ts';
+import { runBackup, runRestore } from './backups-step.ts';
 
 export class Superseded extends Error {}
 
@@ -157,6 +158,16 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       });
       const url = await provisionEnv(ctx, env!);
       return finish(ctx, 'reset', `${env} was reset.`, { urls: { ...tenant.urls, [env!]: url } });
+    }
+    case 'backup': {
+      const base = tenant.operation!.backupId!;
+      await runBackup(ctx, base, env);
+      return finish(ctx, 'backup', `Backup ${base} is stored.`);
+    }
+    case 'restore': {
+      const backupId = tenant.operation!.backupId!;
+      await runRestore(ctx, backupId, env!);
+      return finish(ctx, 'restore', `${env} was restored from backup ${backupId}.`);
     }
     case 'delete':
       return remove(ctx);
