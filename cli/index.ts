@@ -16,6 +16,7 @@ import { deploy, remove, resume, rotate, suspend } from './commands/operations.t
 import { events, logs } from './commands/observe.ts';
 import { secrets } from './commands/secrets.ts';
 import { credentials } from './commands/credentials.ts';
+import { backups } from './commands/backups.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -32,6 +33,7 @@ export const COMMANDS: Command[] = [
   secrets,
   credentials,
   rotate,
+  backups,
   remove,
   events,
 ];
