@@ -249,6 +249,17 @@ try {
     }
   }, 60_000);
   cleanups.push(async () => clearInterval(sweep));
+  // Cloud Scheduler's nightly backups, locally: once a day while npm start runs.
+  const nightly = setInterval(
+    () =>
+      void fetch(`http://127.0.0.1:${gateway.port}/__fn/provision/tasks/backups-nightly`, {
+        method: 'POST',
+        headers: { [TASK_SECRET_HEADER]: config.tasks.secret },
+      }).catch(() => undefined),
+    24 * 3600 * 1000,
+  );
+  nightly.unref();
+  cleanups.push(async () => clearInterval(nightly));
 
   console.log(`\n${paint(1, `Open http://localhost:${gateway.port}`)}   (Ctrl-C stops everything)`);
 } catch (err) {
