@@ -12,7 +12,7 @@ import { authorizeHidden } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import { blueprintFor } from '../config/resources.ts';
 import type { Deps } from '../deps.ts';
-import { AppError, notFound, notSupported } from '../errors.ts';
+import { AppError, notFound } from '../errors.ts';
 import { getTenantDoc, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { startOperation } from './operations.ts';
 import { isTenantId, type EnvName, type Tenant } from './types.ts';
@@ -60,7 +60,11 @@ export function createBackupsService(deps: Deps) {
     return tenant;
   }
   const checkSupported = () => {
-    if (!driver().flags.backups) throw notSupported(driver().name, 'backups');
+    if (!driver().flags.backups)
+      throw new AppError('not_supported', `The ${driver().name} resources driver keeps no backups.`, {
+        driver: driver().name,
+        capability: 'backups',
+      });
   };
 
   /** Starts a backup of `env` (or of every environment with a database), recording a pending backup for each. */

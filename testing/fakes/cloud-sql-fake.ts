@@ -18,6 +18,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
 import { urlFor, withClient } from '../../shared/resources/sql.ts';
 import { checkBearer, googleError } from './google-rest.ts';
+import { loadSchema, schemaProblems } from '../sdk-schema.ts';
 import { startFakeServer, type FakeResponse, type RunningFake } from './http-server.ts';
 
 export interface CloudSqlFake extends RunningFake {
