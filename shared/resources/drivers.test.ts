@@ -101,3 +101,16 @@ test('the none driver says it has nothing and fakes nothing', async (t) => {
   t.deepEqual(none.flags, { database: false, bucket: false, backups: false });
   await t.throwsAsync(none.ensureDatabase({ tenantId: 't-aaaaaaaaaa', env: 'live' }, {}), { message: /not_supported|no resources driver/ });
 });
+
+test('the Cloud SQL fake refuses a body the SDK schema does not know, and calls without a token', async (t) => {
+  await dataServers();
+  const fake = await startCloudSqlFake({ superuserUrl: data.adminUrl, project: 'demo-p', instance: 'schema', port: await allocatePort() });
+  t.teardown(() => fake.close());
+  const users = `${fake.url}/sql/v1beta4/projects/demo-p/instances/schema/users`;
+  const post = (body: unknown, headers: Record<string, string> = { authorization: 'Bearer platform' }) =>
+    fetch(users, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const misspelt = await post({ name: 'tp_schema_probe', pasword: 'x' });
+  t.is(misspelt.status, 400);
+  t.regex(JSON.stringify(await misspelt.json()), /INVALID_ARGUMENT/);
+  t.is((await post({ name: 'tp_schema_probe', password: 'x' }, {})).status, 401);
+});

@@ -60,7 +60,18 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The server-wide part: nobody but the platform connects to the maintenance databases (each tenant database revokes its own). */
 export async function lockDownServer(admin: Client): Promise<void> {
-  for (const db of ['postgres', 'template1']) await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC`);
+  for (const db of ['postgres', 'template1']) {
+    // Many control planes may start on one server at once: a concurrent grant change ("tuple concurrently updated") is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC`);
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !/concurrently updated/.test((error as Error).message)) throw error;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
 }
 
 /** Creates the environment's role, or sets its password when it exists. */

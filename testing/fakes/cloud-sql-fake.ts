@@ -84,10 +84,21 @@ export async function startCloudSqlFake(options: {
   const userExists = (name: string) => exists('SELECT 1 FROM pg_roles WHERE rolname = $1', name);
   const dbExists = (name: string) => exists('SELECT 1 FROM pg_database WHERE datname = $1', name);
 
+  // Request bodies are checked against the SDK's own message definitions (User, Database) when the SDK is installed.
+  const schema = loadSchema('sqladmin', 'v1beta4');
+  const invalid = (type: string, body: unknown) => {
+    const problems = schema ? schemaProblems(schema, type, body) : [];
+    return problems.length ? googleError('INVALID_ARGUMENT', `Invalid ${type}: ${problems.join('; ')}`) : undefined;
+  };
+
   const fake = await startFakeServer(
     async (req) => {
       const denied = checkBearer(req);
       if (denied) return denied;
+      const bodyType =
+        /\/users$/.test(req.path) && req.method !== 'DELETE' ? 'User' : /\/databases$/.test(req.path) ? 'Database' : undefined;
+      const bad = bodyType && req.method !== 'GET' ? invalid(bodyType, req.body ?? {}) : undefined;
+      if (bad) return bad;
       const body = (req.body ?? {}) as Record<string, string>;
       const path = req.path;
       const m = /^\/sql\/v1beta4\/projects\/([^/]+)\/operations\/([^/]+)$/.exec(path);
