@@ -9,7 +9,16 @@ import type { ApiClient } from './client.ts';
 import { CliError } from './errors.ts';
 
 /** The operations the CLI waits for, by command; the events that start and end each come from the state machine. */
-const KINDS = { create: 'provision', suspend: 'suspend', resume: 'resume', deploy: 'deploy', rotate: 'rotate', delete: 'delete' } as const;
+const KINDS = {
+  create: 'provision',
+  suspend: 'suspend',
+  resume: 'resume',
+  deploy: 'deploy',
+  rotate: 'rotate',
+  delete: 'delete',
+  backup: 'backup',
+  restore: 'restore',
+} as const;
 export type OperationKind = keyof typeof KINDS;
 export const OPERATIONS = Object.fromEntries(
   Object.entries(KINDS).map(([kind, op]) => {

@@ -28,6 +28,7 @@ import {
   rolloutsStatus,
   rolloutsWatch,
 } from './commands/rollouts.ts';
+import { backups } from './commands/backups.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -44,6 +45,7 @@ export const COMMANDS: Command[] = [
   secrets,
   credentials,
   rotate,
+  backups,
   remove,
   events,
   imagesPush,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites need but npm cannot provide:
 # the shellcheck linter (scripts/test/shellcheck.bats), chromium (browser tests)
-# and iptables (the local runtime's tenant network isolation, used as root only;
-# without root it is only mentioned, never a failure).
+# iptables (the local runtime's tenant network isolation, used as root only;
+# without root it is only mentioned, never a failure) and the PostgreSQL server
+# (tenant databases, in npm start and the tests).
 # Safe to run repeatedly: it only installs what is missing.
 #   scripts/ensure-tools.sh            install every missing tool
 #   scripts/ensure-tools.sh shellcheck install only the named tools
@@ -14,17 +15,19 @@ package_for() {
     shellcheck) echo shellcheck ;;
     chromium) echo chromium ;;
     iptables) echo iptables ;;
-    *) echo "ensure-tools: unknown tool '$1' (known: shellcheck chromium iptables)" >&2; return 2 ;;
+    postgres) echo postgresql ;;
+    *) echo "ensure-tools: unknown tool '$1' (known: shellcheck chromium iptables postgres)" >&2; return 2 ;;
   esac
 }
 
 main() {
   local tools=("$@") missing=() tool path
-  if [[ ${#tools[@]} -eq 0 ]]; then tools=(shellcheck chromium iptables); fi
+  if [[ ${#tools[@]} -eq 0 ]]; then tools=(shellcheck chromium iptables postgres); fi
   for tool in "${tools[@]}"; do
     package_for "$tool" >/dev/null || exit 2
     # iptables lives in sbin, which a non-root PATH often lacks
-    if path=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" 2>/dev/null); then
+    # Debian keeps the PostgreSQL server out of PATH, under /usr/lib/postgresql/<version>/bin
+    if path=$(PATH="$PATH:/usr/sbin:/sbin$(printf ':%s' /usr/lib/postgresql/*/bin)" command -v "$tool" 2>/dev/null); then
       echo "ensure-tools: $tool is installed ($path)"
     elif [[ $tool == iptables && $(id -u) -ne 0 ]]; then
       echo "ensure-tools: iptables is missing; only root uses it (tenant network isolation), so nothing to do"

@@ -280,6 +280,8 @@ create_scheduler_job() {
   create_job "$TP_SCHEDULER_JOB" '0 2 * * *' billing-aggregate '' 'tenantplane nightly cost aggregation' '3 600s 3600s'
   create_job tp-mail-sweep '* * * * *' mail /tasks/mail-sweep 'tenantplane: re-enqueue mail whose task was never created'
   create_job tp-provision-sweep '* * * * *' provision /tasks/provision-sweep 'tenantplane: enqueue tenant operations whose task is missing'
+  # Each tenant's backup is its own operation; a retried night starts only those not already running.
+  create_job tp-backups-nightly '0 3 * * *' provision /tasks/backups-nightly 'tenantplane: nightly backups of tenant databases' '3 600s 3600s'
 }
 
 main() {

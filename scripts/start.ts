@@ -5,7 +5,8 @@
  * hosting rewrites. Data persists under DATA_DIR between runs. Ctrl-C stops
  * everything it started, tenant processes included (they start again next time).
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseConfig, ConfigError } from '../shared/config.ts';
 import { createDeps } from '../shared/deps.ts';
@@ -14,6 +15,8 @@ import { createUsageSampler } from '../shared/billing/sampler.ts';
 import type { LocalDriver } from '../shared/runtime/index.ts';
 import { startCloudTasksServer } from '../emulators/cloud-tasks/server.ts';
 import { startMailCatcher } from '../emulators/mail-catcher/server.ts';
+import { startStorageEmulator } from '../emulators/storage/server.ts';
+import { startPostgres } from './dev/postgres.ts';
 import {
   checkPrerequisites,
   exportAuth,
@@ -55,6 +58,8 @@ const PORT_VARS = {
   tasksRest: ['TASKS_REST_PORT', 8124],
   smtp: ['SMTP_PORT', 1025],
   mailUi: ['MAIL_UI_PORT', 8025],
+  postgres: ['POSTGRES_PORT', 5433],
+  storage: ['STORAGE_PORT', 9199],
 } as const;
 type Service = keyof typeof PORT_VARS;
 const ports = Object.fromEntries(
@@ -122,10 +127,13 @@ try {
   const authExport = join(dataDir, 'auth');
   mkdirSync(logDir, { recursive: true });
   const importFrom = latestExport(firestoreExport);
-  const [firestore, auth] = await Promise.all([
+  const [firestore, auth, postgres] = await Promise.all([
     startFirestoreEmulator({ port: ports.firestore, logDir, importFrom }),
     startAuthEmulator({ port: ports.auth, projectId, logDir, dataDir: authExport }),
+    // Tenant databases: one role and database per environment on this server, kept in DATA_DIR/postgres.
+    startPostgres({ dataDir: join(dataDir, 'postgres'), port: ports.postgres, logDir }),
   ]);
+  cleanups.push(() => postgres.stop());
   writeRunRecord(dataDir, {
     pid: process.pid,
     cmdline: commandLine(process.pid) ?? '',
@@ -138,6 +146,7 @@ try {
         firestoreHost: firestore.host,
       },
       { name: 'Auth', pid: auth.process.child.pid!, cmdline: commandLine(auth.process.child.pid!) ?? '', authHubPort: auth.hubPort },
+      { name: 'PostgreSQL', pid: postgres.process.child.pid!, cmdline: commandLine(postgres.process.child.pid!) ?? '' },
     ],
   });
   const saveData = async () => {
@@ -155,6 +164,20 @@ try {
   cleanups.push(async () => clearInterval(autosave));
   line('Firestore emulator', firestore.host);
   line('Auth emulator', auth.host);
+  line('PostgreSQL', `127.0.0.1:${postgres.port} (tenant databases, data in ${join(dataDir, 'postgres')})`);
+
+  // Buckets: the platform's token there is random per data folder, so no one else can compute an environment's token.
+  const storageTokenFile = join(dataDir, 'storage-token');
+  if (!existsSync(storageTokenFile)) writeFileSync(storageTokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  const storageToken = readFileSync(storageTokenFile, 'utf8').trim();
+  const storage = await startStorageEmulator({
+    port: ports.storage,
+    adminToken: storageToken,
+    projectId,
+    dataFile: join(dataDir, 'storage.json'),
+  });
+  cleanups.push(() => storage.close());
+  line('Storage emulator', `${storage.url} (Cloud Storage JSON API; tenant buckets)`);
 
   const queues = ['provision', 'mail'].map((q) => ({ name: `projects/${projectId}/locations/${region}/queues/${q}` }));
   const functionsUrl = env.FUNCTIONS_URL ?? `http://127.0.0.1:${ports.functions}/{name}`;
@@ -196,6 +219,9 @@ try {
     MAIL_CATCHER_URL: `http://127.0.0.1:${mail.httpPort}`,
     DATA_DIR: dataDir,
     METADATA_SERVER_DETECTION: 'none',
+    DATABASE_ADMIN_URL: env.DATABASE_ADMIN_URL ?? postgres.adminUrl,
+    STORAGE_EMULATOR_URL: env.STORAGE_EMULATOR_URL ?? storage.url,
+    STORAGE_ADMIN_TOKEN: env.STORAGE_ADMIN_TOKEN ?? storageToken,
   };
   const config = parseConfig(platformEnv);
   process.env.METADATA_SERVER_DETECTION = 'none';
@@ -256,6 +282,17 @@ try {
     }
   }, 60_000);
   cleanups.push(async () => clearInterval(sweep));
+  // Cloud Scheduler's nightly backups, locally: once a day while npm start runs.
+  const nightly = setInterval(
+    () =>
+      void fetch(`http://127.0.0.1:${gateway.port}/__fn/provision/tasks/backups-nightly`, {
+        method: 'POST',
+        headers: { [TASK_SECRET_HEADER]: config.tasks.secret },
+      }).catch(() => undefined),
+    24 * 3600 * 1000,
+  );
+  nightly.unref();
+  cleanups.push(async () => clearInterval(nightly));
 
   console.log(`\n${paint(1, `Open http://localhost:${gateway.port}`)}   (Ctrl-C stops everything)`);
 } catch (err) {

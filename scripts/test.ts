@@ -4,11 +4,12 @@
  * (e.g. `npm test -- shared/http/wrap.test.ts`); `--no-bats` skips the shell tests.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
 import { killAllNow, stopAll } from './dev/processes.ts';
+import { startPostgres } from './dev/postgres.ts';
 import { buildWeb } from './build-web.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -36,12 +37,14 @@ console.log('\n▶ Building the web pages');
 await buildWeb({ ifStale: true });
 checkPrerequisites();
 const logDir = mkdtempSync(join(tmpdir(), 'tenantplane-test-'));
-console.log('\n▶ Starting the Firestore and Auth emulators');
-const [firestore, auth] = await Promise.all([
+console.log('\n▶ Starting the Firestore and Auth emulators and PostgreSQL');
+const [firestore, auth, postgres] = await Promise.all([
   startFirestoreEmulator({ logDir }),
   startAuthEmulator({ projectId: 'demo-tenantplane', logDir }),
+  // One server for every test file (tenant databases have unique names); test stacks start their own without it.
+  startPostgres({ dataDir: join(logDir, 'postgres'), logDir, fast: true }),
 ]);
-console.log(`  Firestore ${firestore.host} · Auth ${auth.host} · logs ${logDir}`);
+console.log(`  Firestore ${firestore.host} · Auth ${auth.host} · PostgreSQL 127.0.0.1:${postgres.port} · logs ${logDir}`);
 const env = {
   ...process.env,
   TP_ENV: 'test',
@@ -49,6 +52,7 @@ const env = {
   FIREBASE_AUTH_EMULATOR_HOST: auth.host,
   METADATA_SERVER_DETECTION: 'none',
   GOOGLE_CLOUD_PROJECT: 'demo-tenantplane',
+  TP_TEST_POSTGRES_URL: postgres.adminUrl,
 };
 
 let code = typecheckFailed || lintFailed ? 1 : 0;
@@ -56,6 +60,8 @@ let code = typecheckFailed || lintFailed ? 1 : 0;
 const bats = join(root, 'node_modules/bats/bin/bats');
 if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', bats, ['scripts/test'], env);
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
+await postgres.stop();
+rmSync(join(logDir, 'postgres'), { recursive: true, force: true });
 await stopAll();
 if (typecheckFailed) console.error('\n✖ The typecheck failed (see above), so the run fails even where the tests passed.');
 if (lintFailed)

@@ -4,18 +4,20 @@
  * wrong, and an example value. Nothing else in the code reads process.env.
  * The readers of single variables are in config/readers.ts; sections with
  * rules of their own are parsed beside them (config/runtime.ts,
- * config/registry.ts, config/chat.ts) and in billing/config.ts.
+ * config/registry.ts, config/chat.ts, config/resources.ts) and in billing/config.ts.
  */
 import { parseBillingConfig, type BillingConfig } from './billing/config.ts';
 import { parseChatConfig, type ChatConfig } from './config/chat.ts';
 import { ConfigError, devDefault, hostPort, int, list, oneOf, optional, str, url, type Env, type Mode } from './config/readers.ts';
 import { parseRegistryConfig, type RegistryConfig } from './config/registry.ts';
+import { parseResourcesConfig, type ResourcesConfig } from './config/resources.ts';
 import { parseRuntimeConfig, type RuntimeConfig } from './config/runtime.ts';
 import { parseStreamsConfig, type StreamsConfig } from './config/streams.ts';
 
 export { ConfigError, type Env, type Mode } from './config/readers.ts';
 export type { ChatConfig } from './config/chat.ts';
 export type { RegistryConfig } from './config/registry.ts';
+export type { Blueprint, ResourcesConfig } from './config/resources.ts';
 export type { RuntimeConfig } from './config/runtime.ts';
 export type { StreamsConfig } from './config/streams.ts';
 
@@ -57,6 +59,8 @@ export interface Config {
     catcherUrl?: string;
   };
   runtime: RuntimeConfig;
+  /** Each environment's database and bucket, and the blueprints per plan (shared/config/resources.ts). */
+  resources: ResourcesConfig;
   secrets: { key: Buffer };
   /** Tenant images (shared/config/registry.ts). */
   registry: RegistryConfig;
@@ -134,6 +138,7 @@ export function parseConfig(env: Env = process.env): Config {
       catcherUrl: optional(env, 'MAIL_CATCHER_URL'),
     },
     runtime: parseRuntimeConfig(env, { region, projectId }),
+    resources: parseResourcesConfig(env, { projectId }),
     secrets: { key: secretsKey(env, mode) },
     registry: parseRegistryConfig(env, { mode, projectId, region }),
     chat: parseChatConfig(env, { projectId }),

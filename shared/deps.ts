@@ -8,6 +8,8 @@ import { createMailer, type Mailer } from './mail/index.ts';
 import { createQueue, type Queue } from './queue/client.ts';
 import { createFirestore } from './store/db.ts';
 import { createDriver, type RuntimeDriver } from './runtime/index.ts';
+import { createResources, resourcesOptions, type ResourceDriver } from './resources/index.ts';
+import { localDataPorts } from './config/resources.ts';
 import { createSecretStore } from './secrets/store.ts';
 import { createGcpClients, type GcpClients } from './gcp/identity.ts';
 import { join } from 'node:path';
@@ -24,6 +26,8 @@ export interface Deps {
   now: () => Date;
   /** The runtime driver by name (default: the configured one); created once per name. */
   runtime(name?: string): RuntimeDriver;
+  /** Each environment's database and bucket (shared/resources), created on first use from `config.resources`. */
+  resources(): ResourceDriver;
   /** Google clients for tenant identities and registry tokens (IAM, IAM Credentials, Artifact Registry); used when `config.registry.driver` is `artifact-registry`. */
   gcp: GcpClients;
   /** Release clients and timers. */
@@ -36,6 +40,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
   let queue: Queue | undefined;
   let mailer: Mailer | undefined;
   let gcp: GcpClients | undefined;
+  let resources: ResourceDriver | undefined;
   const drivers = new Map<string, RuntimeDriver>();
   const deps: Deps = {
     config,
@@ -54,6 +59,10 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
     get gcp() {
       return (gcp ??= overrides.gcp ?? createGcpClients());
     },
+    resources() {
+      if (overrides.resources) return overrides.resources();
+      return (resources ??= createResources(resourcesOptions(config.resources, { ...config, dataDir: config.runtime.dataDir })));
+    },
     runtime(name = config.runtime.driver) {
       if (overrides.runtime) return overrides.runtime(name);
       let driver = drivers.get(name);
@@ -67,8 +76,10 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
             publicHost: config.runtime.publicHost,
             uidRange: config.runtime.uidRange,
             idleSleepMs: localIdleSleepMs(config.runtime.idleSleepMinutes, config.billing.plans),
+            // Tenant processes reach their own database and bucket on this machine's data servers.
+            allowPorts: localDataPorts(config.resources),
             // A process restarted without a deploy (re-adoption, resume) gets its secrets from the encrypted store.
-            secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId),
+            secretsProvider: (ref) => createSecretStore(deps.db, config.secrets.key).values(ref.tenantId, ref.env),
           },
           cloudRun: {
             projectId: config.projectId,
@@ -88,6 +99,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
         queue: queue?.close(),
         mailer: mailer?.close?.(),
         gcp: gcp?.close(),
+        resources: resources?.close?.(),
         drivers: Promise.all([...drivers.values()].map((d) => d.close?.())),
       };
       const results = await Promise.allSettled(Object.values(closing));

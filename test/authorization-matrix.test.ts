@@ -53,6 +53,9 @@ const MATRIX: Record<string, Rule> = {
   [`GET ${T}/credentials/:token`]: 'owner',
   [`POST ${T}/rotate-credentials`]: 'owner',
   [`GET ${T}/billing`]: 'owner',
+  [`GET ${T}/backups`]: 'owner',
+  [`POST ${T}/backups`]: 'owner',
+  [`POST ${T}/backups/:backupId/restore`]: 'owner',
   'GET /api/v1/users': 'admin',
   'GET /api/v1/users/:uid': 'owner',
   'PATCH /api/v1/users/:uid': 'admin',
@@ -127,6 +130,10 @@ const ALLOWED: Record<string, number[]> = {
   [`GET ${T}/credentials/:token`]: [400],
   [`POST ${T}/rotate-credentials`]: [202, 409],
   [`GET ${T}/billing`]: [200],
+  [`GET ${T}/backups`]: [200],
+  // A backup starts (or waits for the tenant's running operation); an unknown backup is not found.
+  [`POST ${T}/backups`]: [202, 409],
+  [`POST ${T}/backups/:backupId/restore`]: [404],
   'GET /api/v1/users': [200],
   'GET /api/v1/users/:uid': [200],
   'PATCH /api/v1/users/:uid': [400],
@@ -190,6 +197,7 @@ const params: Record<string, string> = {
   token: 'a'.repeat(43),
   provider: 'stripe',
   rolloutId: 'ro-000000000000',
+  backupId: 'b20260101000000-abcd-live',
 };
 
 test.before(async () => {

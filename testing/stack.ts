@@ -15,6 +15,7 @@ import { startBundles } from '../scripts/dev/bundles.ts';
 import { startGateway } from '../scripts/dev/gateway.ts';
 import { allocatePort, allocatePorts } from './ports.ts';
 import { describeOpenStreams } from '../shared/http/sse.ts';
+import { startTenantData, type TenantData } from './tenant-data.ts';
 
 export interface TestStack {
   config: Config;
@@ -24,6 +25,8 @@ export interface TestStack {
   /** The api function's own URL (STREAM_URL for api), where streams are opened: append `/api/v1/…` as to `url`. */
   streamUrl: string;
   mail: MailCatcher;
+  /** The PostgreSQL server and storage emulator of tenant data, unless `resources: false`. */
+  data?: TenantData;
   dataDir: string;
   fetch(path: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
   close(): Promise<void>;
@@ -94,7 +97,7 @@ function describeOpenHandles(): string {
  * calling them with OIDC tokens for TASKS_SERVICE_ACCOUNT that they check.
  */
 export async function startTestStack(
-  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps>; bundles?: boolean } = {},
+  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps>; bundles?: boolean; resources?: boolean } = {},
 ): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
@@ -106,6 +109,7 @@ export async function startTestStack(
   const functionsPort = await allocatePort();
   const environmentPorts = await allocatePorts(100);
   const functionsUrl = `http://127.0.0.1:${functionsPort}/{name}`;
+  const data = options.resources === false ? undefined : await startTenantData(dataDir);
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
     const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
@@ -140,6 +144,7 @@ export async function startTestStack(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     // Test files create many tenants per user; test/tenant-boundary.test.ts passes PLANS: '' to test the product's own limits.
     PLANS: TEST_PLANS,
+    ...(data?.env ?? { RESOURCES_DRIVER: 'none' }),
     ...options.env,
   };
   const config = parseConfig(env);
@@ -155,6 +160,7 @@ export async function startTestStack(
     url,
     streamUrl: config.streams.url.replace('{name}', 'api'),
     mail,
+    data,
     dataDir,
     fetch(path, init = {}) {
       const headers = new Headers(init.headers);
@@ -186,6 +192,8 @@ export async function startTestStack(
       await deps.close();
       step('mail catcher');
       await mail.close();
+      step('tenant data');
+      await data?.close();
       step.done();
       rmSync(dataDir, { recursive: true, force: true });
     },

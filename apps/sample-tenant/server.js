@@ -10,6 +10,8 @@
  * - `TENANTPLANE_SECRET_KEYS` (comma-separated names of env vars holding secrets;
  *   only their names and whether they are set are ever shown)
  * - `STREAM_DELAY_MS` (pause between streamed words of /messages, default 50)
+ * - `DATABASE_URL`, `BUCKET_NAME` (and locally `STORAGE_EMULATOR_HOST`,
+ *   `STORAGE_ACCESS_TOKEN`): the environment's own data, used by /data/… (data.js)
  *
  * Every log line starts with an ISO-8601 timestamp so the local runtime can
  * date it without wrapping the process's output.
@@ -17,6 +19,7 @@
 import { createServer } from 'node:http';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { handleData } from './data.js';
 
 const env = process.env;
 const tenantId = env.TENANT_ID ?? 'unknown';
@@ -180,6 +183,7 @@ const server = createServer((req, res) => {
         });
       }
       if (req.method === 'POST' && path === '/messages') return streamReply(req, res);
+      if (path.startsWith('/data/')) return handleData(req, res, path, sendJson);
       if (req.method === 'GET' && path === '/') {
         const page = renderPage(countVisit());
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -4,6 +4,7 @@ import { verifyBearer } from '../../shared/auth/principal.ts';
 import { checkHealth } from './health.ts';
 import { createApiRouter, type ApiRoute } from './route.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { backupRoutes } from './routes/backups.ts';
 import { billingRoutes } from './routes/billing.ts';
 import { userRoutes } from './routes/users.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -39,6 +40,7 @@ export function apiRoutes(deps: Deps, streams: StreamGate = createStreamGate(dep
       },
     },
     ...tenantRoutes(deps, tenants, secrets, streams),
+    ...backupRoutes(deps),
     ...billingRoutes(deps, { tenants }),
     ...userRoutes(deps),
     ...projectRoutes(deps, createProjectService(deps), streams),

@@ -6,6 +6,7 @@ import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { runOperation } from '../../shared/tenants/worker.ts';
 import { sweepOperations } from '../../shared/tenants/operation-sweep.ts';
 import { runRolloutStep } from '../../shared/releases/worker.ts';
+import { createBackupsService } from '../../shared/tenants/backups.ts';
 
 /**
  * The Cloud Tasks target that runs tenant operations. 2xx acknowledges the
@@ -27,6 +28,15 @@ export function createProvisionHandler(deps: Deps): Handler {
         }
         const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number }, task);
         return { body: { outcome } };
+      },
+    },
+    {
+      // Cloud Scheduler, nightly: a backup of every ready tenant's databases (R-DATA-2).
+      method: 'POST',
+      path: '/tasks/backups-nightly',
+      handler: async (ctx) => {
+        await verifyTaskRequest(ctx, deps.config, 'provision');
+        return { body: await createBackupsService(deps).nightly() };
       },
     },
     {

@@ -15,7 +15,15 @@ import { isTenantId, type EnvName, type EnvironmentRecord, type Tenant, type Ten
 export interface TenantDoc extends Tenant {
   eventSeq: number;
   /** The operation in flight, if any; the worker clears it when done. */
-  operation?: { name: OperationName; generation: number; env?: EnvName; image?: string; startedAt: string } | null;
+  operation?: {
+    name: OperationName;
+    generation: number;
+    env?: EnvName;
+    image?: string;
+    /** backup: the id it makes; restore: the backup it restores (into `env`). */
+    backupId?: string;
+    startedAt: string;
+  } | null;
   /** Lease held by a worker running this tenant's operation (at-least-once delivery can run two). */
   lease?: { holder: string; until: string } | null;
   /** Names of the latest tasks enqueued for this tenant, so deletion can remove any still pending. */
@@ -29,7 +37,7 @@ export const eventsPath = (id: string) => `tenants/${id}/events`;
 export const credentialPath = (id: string, tokenHash: string) => `tenants/${id}/credentials/${tokenHash}`;
 export const metricSamplesPath = (id: string, env: string) => `tenants/${id}/metrics/${env}/samples`;
 /** Everything under `tenants/{id}` but the document and its event log, which stay as the tombstone's history. */
-const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics'];
+const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics', 'backups'];
 
 /** Newest first, the order the list and its page tokens use (matches the composite index setup.sh creates). */
 export function tenantsNewestFirst(db: Firestore, ownerId?: string): Query {

@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
 import { randomToken, sha256 } from '../secrets/crypto.ts';
 import { countGenerated, type SecretStore } from '../secrets/store.ts';
 import { credentialPath } from '../store/tenants.ts';
+import { ENV_NAMES } from './types.ts';
 
 /** Keys the platform generates for every tenant. */
 export const GENERATED_KEYS = ['DATABASE_URL', 'JWT_SECRET', 'APP_SECRET'] as const;
@@ -69,5 +70,11 @@ export async function retrieveCredentials(db: Firestore, secrets: SecretStore, t
     tx.update(ref, { usedAt: now.toISOString() });
   });
   const values = await secrets.values(tenantId);
-  return Object.fromEntries(GENERATED_KEYS.map((k) => [k, values[k]]));
+  const out: Record<string, string> = Object.fromEntries(GENERATED_KEYS.map((k) => [k, values[k]]));
+  // Each environment's own resources, as LIVE_DATABASE_URL, DEMO_BUCKET_NAME, …; with them the tenant-wide placeholder URL is no database.
+  for (const env of ENV_NAMES) {
+    for (const [key, value] of Object.entries(await secrets.envValues(tenantId, env))) out[`${env.toUpperCase()}_${key}`] = value;
+  }
+  if (Object.keys(out).some((k) => k.endsWith('_DATABASE_URL'))) delete out.DATABASE_URL;
+  return out;
 }

@@ -88,6 +88,8 @@ export async function startOperation(
   options: {
     env?: EnvName;
     image?: string;
+    /** backup: the id it makes; restore: the backup it restores. */
+    backupId?: string;
     message: string;
     check?: (t: TenantDoc) => void;
     /** Extra writes in the same transaction when a new operation starts (e.g. rotated secrets). */
@@ -105,7 +107,13 @@ export async function startOperation(
     }
     authorizeHidden(p, action, tenant, `Tenant ${tenantId}`);
     const inFlight = tenant.operation;
-    if (inFlight && inFlight.name === op && inFlight.env === options.env && inFlight.image === options.image) {
+    if (
+      inFlight &&
+      inFlight.name === op &&
+      inFlight.env === options.env &&
+      inFlight.image === options.image &&
+      inFlight.backupId === options.backupId
+    ) {
       return { tenant, enqueue: true };
     }
     if (inFlight && op !== 'delete' && inFlight.name !== 'provision') {
@@ -116,7 +124,14 @@ export async function startOperation(
     const now = ctx.now();
     options.extra?.(tx, tenant, now);
     const generation = tenant.generation + 1;
-    const operation = { name: op, generation, env: options.env, image: options.image, startedAt: now.toISOString() };
+    const operation = {
+      name: op,
+      generation,
+      env: options.env,
+      image: options.image,
+      backupId: options.backupId,
+      startedAt: now.toISOString(),
+    };
     const eventSeq = appendEvent(
       ctx.db,
       tx,

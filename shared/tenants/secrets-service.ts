@@ -12,6 +12,7 @@ import { createSecretStore, secretPath, type SecretMeta } from '../secrets/store
 import { getTenantDoc, type TenantDoc } from '../store/tenants.ts';
 import { GENERATED_KEYS, generateCredentials, issueRetrievalToken, retrieveCredentials, storeGenerated } from './credentials.ts';
 import { startOperation } from './operations.ts';
+import { RESOURCE_KEYS } from './resources-step.ts';
 import { isTenantId, type Tenant } from './types.ts';
 
 const MAX_VALUE = 64 * 1024;
@@ -35,6 +36,12 @@ export function createSecretsService(deps: Deps) {
     const problem = secretNameProblem(key);
     if (problem)
       throw new AppError('validation_failed', `${problem}. ${SECRET_NAME_RULE}`, { field: 'key', rule: SECRET_NAME_PATTERN.source });
+    if ((RESOURCE_KEYS as readonly string[]).includes(key) && key !== 'DATABASE_URL') {
+      throw new AppError(
+        'forbidden',
+        `${key} is set by the platform for each environment's own resources; it cannot be stored as a secret.`,
+      );
+    }
     if ((GENERATED_KEYS as readonly string[]).includes(key)) {
       throw new AppError(
         'forbidden',

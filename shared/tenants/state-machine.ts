@@ -67,6 +67,18 @@ export const OPERATIONS = {
     done: { state: 'ready', event: 'credentials_rotated' },
     failed: { event: 'rotate_failed' },
   },
+  backup: {
+    from: ['ready'],
+    requested: ['backup_requested'],
+    done: { state: 'ready', event: 'backup_created' },
+    failed: { event: 'backup_failed' },
+  },
+  restore: {
+    from: ['ready'],
+    requested: ['restore_requested'],
+    done: { state: 'ready', event: 'backup_restored' },
+    failed: { event: 'restore_failed' },
+  },
   delete: {
     from: ['provisioning', 'ready', 'failed', 'suspended', 'deleting'],
     while: 'deleting',

@@ -8,6 +8,7 @@ import { createSecretStore } from '../secrets/store.ts';
 import { envPath, recordEvent, type TenantDoc } from '../store/tenants.ts';
 import type { EnvironmentRef, EnvironmentSpec } from '../runtime/types.ts';
 import type { EnvName, EnvironmentRecord, EnvironmentStatusName } from './types.ts';
+import { provisionResources } from './resources-step.ts';
 
 export interface StepContext {
   deps: Deps;
@@ -26,7 +27,7 @@ export async function envSpec(ctx: StepContext, env: EnvName, image = ctx.tenant
     image,
     memoryMb: tenant.memoryMb,
     vars: { TENANT_NAME: tenant.name, TENANT_PLAN: tenant.plan },
-    secrets: await createSecretStore(deps.db, deps.config.secrets.key).values(tenant.id),
+    secrets: await createSecretStore(deps.db, deps.config.secrets.key).values(tenant.id, env),
     labels: { 'tenantplane-tenant-id': tenant.id, 'tenantplane-env': env },
   };
 }
@@ -77,6 +78,8 @@ export async function announceReady(ctx: StepContext, env: EnvName, knownUrl?: s
 export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.tenant.image): Promise<string | undefined> {
   const driver = ctx.deps.runtime(ctx.tenant.driver);
   let url: string | undefined;
+  // The data first: the workload starts with its DATABASE_URL and BUCKET_NAME.
+  await provisionResources(ctx, env);
   await step(ctx, env, 'infrastructure', async () => {
     await setEnv(ctx, env, { status: 'provisioning' });
     url = (await driver.ensureInfrastructure(await envSpec(ctx, env, image))).url;

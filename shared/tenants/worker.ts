@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
+import { ResourceError } from '../resources/types.ts';
 import { countGenerated, createSecretStore } from '../secrets/store.ts';
 import { appendEvent, deleteTenantData, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { releaseTenantSlot } from './entitlements.ts';
@@ -17,6 +18,8 @@ import { OPERATIONS, type OperationName, type OperationSpec } from './state-mach
 import type { EnvName } from './types.ts';
 import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
 import { provisionIdentity, removeIdentity } from './identity-step.ts';
+import { removeResources, rotateDatabase, wipeResources } from './resources-step.ts';
+import { runBackup, runRestore } from './backups-step.ts';
 
 export class Superseded extends Error {}
 
@@ -93,7 +96,7 @@ async function renewLease(deps: Deps, tenantId: string, holder: string, leaseMs:
 }
 
 function isPermanent(err: unknown): boolean {
-  if (err instanceof DriverError) return err.code === 'not_configured' || err.code === 'not_supported';
+  if (err instanceof DriverError || err instanceof ResourceError) return err.code === 'not_configured' || err.code === 'not_supported';
   return err instanceof AppError && err.status < 500;
 }
 
@@ -132,6 +135,7 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       const newImage = op === 'deploy' ? image! : tenant.image;
       await eachEnv(envs, (e) =>
         step(ctx, e, op, async () => {
+          if (op === 'rotate') await rotateDatabase(ctx, e);
           await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
           // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
           await driver.deploy(await envSpec(ctx, e, newImage));
@@ -148,11 +152,22 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
     case 'reset': {
       await step(ctx, env!, 'destroy', async () => {
         await driver.destroy(envRef(tenant, env!));
+        await wipeResources(ctx, env!);
         await event(ctx, 'environment_destroyed', `${env}: removed with its data.`, env);
         return { status: 'provisioning' };
       });
       const url = await provisionEnv(ctx, env!);
       return finish(ctx, 'reset', `${env} was reset.`, { urls: { ...tenant.urls, [env!]: url } });
+    }
+    case 'backup': {
+      const base = tenant.operation!.backupId!;
+      await runBackup(ctx, base, env);
+      return finish(ctx, 'backup', `Backup ${base} is stored.`);
+    }
+    case 'restore': {
+      const backupId = tenant.operation!.backupId!;
+      await runRestore(ctx, backupId, env!);
+      return finish(ctx, 'restore', `${env} was restored from backup ${backupId}.`);
     }
     case 'delete':
       return remove(ctx);
@@ -207,7 +222,10 @@ async function finish(ctx: StepContext, op: OperationName, message: string, chan
 
 async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefined, err: Error): Promise<void> {
   const { db, now } = ctx.deps;
-  const error = { code: err instanceof DriverError ? `driver_${err.code}` : 'operation_failed', message: err.message.slice(0, 500) };
+  const error = {
+    code: err instanceof DriverError || err instanceof ResourceError ? `driver_${err.code}` : 'operation_failed',
+    message: err.message.slice(0, 500),
+  };
   for (const e of env ? [env] : ctx.tenant.environments) await setEnv(ctx, e, { status: 'failed', error });
   await db.runTransaction(async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
@@ -232,6 +250,7 @@ async function remove(ctx: StepContext): Promise<void> {
   const driver = ctx.deps.runtime(tenant.driver);
   const envs = new Set<string>([...tenant.environments, ...(await listEnvironments(db, tenant.id)).map((e) => e.env)]);
   await Promise.all([...envs].map((e) => driver.destroy(envRef(tenant, e))));
+  await removeResources(ctx, [...envs]);
   await removeIdentity(ctx);
   await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);

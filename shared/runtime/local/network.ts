@@ -12,7 +12,9 @@
  *   -m owner --uid-owner <from>-<to> -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -j REJECT
  *
  * (TCP and UDP), after an exception for DNS to the resolvers of
- * /etc/resolv.conf. The chain is rebuilt atomically (iptables-restore) by each
+ * /etc/resolv.conf and for the loopback TCP ports of the tenant data servers
+ * (`allowPorts`: PostgreSQL and the storage emulator, where each environment
+ * logs in with credentials of its own; the union of every holder's ports). The chain is rebuilt atomically (iptables-restore) by each
  * driver that starts; several drivers (test platforms, a restarted control
  * plane) may share a range, so each records itself as a holder, and the chain
  * is removed only by the last holder to close, and only when no process of the
@@ -77,11 +79,14 @@ export function chainRules(
   chain: string,
   uidRange: { from: number; to: number },
   resolvers: string[] = localResolvers(),
+  allowPorts: number[] = [],
 ): string {
   const owner = `-m owner --uid-owner ${uidRange.from}-${uidRange.to}`;
   const dns = resolvers
     .filter((a) => (family === 'iptables') === !a.includes(':'))
     .flatMap((a) => ['udp', 'tcp'].map((p) => `-A ${chain} ${owner} -d ${a} -p ${p} --dport 53 -j RETURN`));
+  // The data servers listen on 127.0.0.1 only.
+  if (family === 'iptables') dns.push(...allowPorts.map((port) => `-A ${chain} ${owner} -d 127.0.0.1 -p tcp --dport ${port} -j RETURN`));
   const refuse = (p: string, how: string) =>
     `-A ${chain} ${owner} -m addrtype --dst-type LOCAL -p ${p} -m conntrack --ctstate NEW -j REJECT${how}`;
   return ['*filter', `:${chain} - [0:0]`, ...dns, refuse('tcp', ' --reject-with tcp-reset'), refuse('udp', ''), 'COMMIT', ''].join('\n');
@@ -115,12 +120,12 @@ export function families(): Family[] {
   return existsSync('/proc/net/if_inet6') ? ['iptables', 'ip6tables'] : ['iptables'];
 }
 
-function install(chain: string, uidRange: { from: number; to: number }): string | undefined {
+function install(chain: string, uidRange: { from: number; to: number }, allowPorts: number[] = []): string | undefined {
   for (const family of families()) {
     const restore = findTool(`${family}-restore`);
     const cli = findTool(family);
     if (!restore || !cli) return `${family} is not installed (run scripts/ensure-tools.sh iptables, or apt-get install -y iptables)`;
-    const rebuilt = run(restore, ['--noflush', '-w', '5'], chainRules(family, chain, uidRange));
+    const rebuilt = run(restore, ['--noflush', '-w', '5'], chainRules(family, chain, uidRange, localResolvers(), allowPorts));
     if (!rebuilt.ok)
       return `${family}-restore failed: ${rebuilt.message || `exit ${rebuilt.status}`} (it needs root with CAP_NET_ADMIN and netfilter in the kernel)`;
     const hooked = run(cli, ['-w', '5', '-C', 'OUTPUT', '-j', chain]);
@@ -186,6 +191,19 @@ function liveHolders(dir: string): string[] {
   });
 }
 
+/** The data-server ports every live holder asked to keep open (each holder file holds its list as JSON). */
+function holdersPorts(dir: string): number[] {
+  const ports = new Set<number>();
+  for (const name of liveHolders(dir)) {
+    try {
+      for (const port of JSON.parse(readFileSync(join(dir, name), 'utf8') || '[]') as number[]) if (Number.isInteger(port)) ports.add(port);
+    } catch {
+      // A holder written before ports were recorded: none.
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
 /** Runs `fn` holding a lock file shared by every process on this machine; a lock whose owner died is broken. */
 function withLock<T>(dir: string, fn: () => T): T {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -222,7 +240,7 @@ function withLock<T>(dir: string, fn: () => T): T {
  * workload starts before the rules. When the firewall cannot be used, the
  * answer says why and nothing is pretended.
  */
-export function isolateTenantNetwork(uidRange: { from: number; to: number }): NetworkIsolation {
+export function isolateTenantNetwork(uidRange: { from: number; to: number }, allowPorts: number[] = []): NetworkIsolation {
   const chain = chainName(uidRange);
   const dir = holdersDir(chain);
   // pid first (its liveness decides), then thread and count: several drivers of one process may hold a range.
@@ -230,8 +248,8 @@ export function isolateTenantNetwork(uidRange: { from: number; to: number }): Ne
   let reason: string | undefined;
   try {
     reason = withLock(dir, () => {
-      const problem = install(chain, uidRange);
-      if (!problem) writeFileSync(holder, '');
+      const problem = install(chain, uidRange, [...new Set([...holdersPorts(dir), ...allowPorts])]);
+      if (!problem) writeFileSync(holder, JSON.stringify(allowPorts));
       return problem;
     });
   } catch (error) {
@@ -246,7 +264,11 @@ export function isolateTenantNetwork(uidRange: { from: number; to: number }): Ne
       } catch {
         // Already gone.
       }
-      if (liveHolders(dir).length > 0) return;
+      // Others still hold the range: keep their exceptions, drop ours.
+      if (liveHolders(dir).length > 0) {
+        install(chain, uidRange, holdersPorts(dir));
+        return;
+      }
       const busy = [...runningUids()].some((uid) => uid >= uidRange.from && uid <= uidRange.to);
       if (!busy) uninstall(chain);
     });
@@ -266,7 +288,7 @@ export function setUpNetwork(opts: ResolvedLocalOptions): NetworkIsolation {
       : "workloads run as the control plane's user (not root), so the firewall cannot tell them apart";
     return { isolated: false, reason, release() {} };
   }
-  const network = isolateTenantNetwork(opts.uidRange);
+  const network = isolateTenantNetwork(opts.uidRange, opts.allowPorts);
   if (network.isolated) return network;
   if (opts.isolateNetwork === 'required')
     throw new DriverError('local', 'not_configured', `local driver isolateNetwork: ${network.reason}`);

@@ -79,6 +79,12 @@ export interface LocalDriverOptions {
    * `command`. Without it, such an image fails to deploy, naming this option.
    */
   imagesDir?: string;
+  /**
+   * Loopback TCP ports workloads may still connect to when the network is
+   * isolated: the tenant data servers (PostgreSQL, the storage emulator), where
+   * each environment logs in with credentials of its own. Default none.
+   */
+  allowPorts?: number[];
 }
 
 export interface ResolvedLocalOptions
@@ -158,6 +164,7 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     uidRange,
     isolateNetwork,
     idleSleepMs: typeof idle === 'number' ? () => idle : idle,
+    allowPorts: (options.allowPorts ?? []).filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
   };
 }
 

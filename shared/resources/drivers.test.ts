@@ -1,0 +1,116 @@
+/** Every resources driver against the conformance suite, with real servers: PostgreSQL, the storage emulator, the Cloud SQL fake. */
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testResourceDriver, type ResourceHarness } from '../../testing/resource-conformance.ts';
+import { startTenantData, type TenantData } from '../../testing/tenant-data.ts';
+import { startCloudSqlFake, type CloudSqlFake } from '../../testing/fakes/cloud-sql-fake.ts';
+import { allocatePort } from '../../testing/ports.ts';
+import { createResources, RESOURCE_DRIVER_NAMES } from './index.ts';
+import { ResourceError } from './types.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tp-resources-'));
+let data: TenantData;
+let cloudSql: CloudSqlFake;
+// Both suites' before hooks run at once: one set of servers for both.
+let starting: Promise<TenantData> | undefined;
+const dataServers = async () => (data = await (starting ??= startTenantData(dir)));
+
+async function policyOf(name: string) {
+  const res = await fetch(`${data.storageUrl}/storage/v1/b/${name}/iam`, { headers: { authorization: `Bearer ${data.storageToken}` } });
+  if (res.status === 404) return undefined;
+  return ((await res.json()) as { bindings: Array<{ role: string; members: string[] }> }).bindings;
+}
+
+testResourceDriver(
+  test,
+  'local',
+  async (): Promise<ResourceHarness> => {
+    await dataServers();
+    const driver = createResources({
+      driver: 'local',
+      local: {
+        adminUrl: data.adminUrl,
+        storageUrl: data.storageUrl,
+        storageAdminToken: data.storageToken,
+        projectId: 'demo-p',
+        bucketPrefix: 'demo-p',
+        backupDir: join(dir, 'backups'),
+      },
+    });
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
+  },
+  async () => undefined,
+);
+
+testResourceDriver(
+  test,
+  'gcp',
+  async (): Promise<ResourceHarness> => {
+    await dataServers();
+    cloudSql = await startCloudSqlFake({ superuserUrl: data.adminUrl, project: 'demo-p', instance: 'tenants', port: await allocatePort() });
+    const endpoint = (url: string) => {
+      const u = new URL(url);
+      return { apiEndpoint: u.hostname, port: u.port, protocol: 'http' };
+    };
+    const driver = createResources({
+      driver: 'gcp',
+      gcp: {
+        instance: 'demo-p:us-central1:tenants',
+        adminUrl: cloudSql.platformUrl,
+        projectId: 'demo-p',
+        location: 'us-central1',
+        bucketPrefix: `gcp${randomBytes(3).toString('hex')}`,
+        pollMs: 20,
+        clientOptions: { ...endpoint(cloudSql.url), authClient: { getRequestHeaders: async () => ({ Authorization: 'Bearer platform' }) } },
+        storageClientOptions: {
+          ...endpoint(data.storageUrl),
+          authClient: { getRequestHeaders: async () => ({ Authorization: `Bearer ${data.storageToken}` }) },
+        },
+      },
+    });
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
+  },
+  async () => {
+    await cloudSql?.close();
+    await data?.close();
+    rmSync(dir, { recursive: true, force: true });
+  },
+);
+
+// Platforms without data servers (a Kubernetes or Fly runtime with RESOURCES_DRIVER=none): the suite skips what the flags deny.
+testResourceDriver(
+  test,
+  'none',
+  async () => ({ driver: createResources({ driver: 'none' }), superuserUrl: '', bucketPolicy: async () => undefined }),
+  async () => undefined,
+);
+
+test('an unknown driver is named with the valid ones; a driver names its missing option', (t) => {
+  const unknown = t.throws(() => createResources({ driver: 'mysql' }), { instanceOf: ResourceError });
+  t.regex(unknown.message, /"local", "gcp", "none"/);
+  t.deepEqual([...RESOURCE_DRIVER_NAMES], ['local', 'gcp', 'none']);
+  t.regex(t.throws(() => createResources({ driver: 'local', local: {} })).message, /options\.adminUrl/);
+  t.regex(t.throws(() => createResources({ driver: 'gcp', gcp: {} })).message, /options\.instance/);
+});
+
+test('the none driver says it has nothing and fakes nothing', async (t) => {
+  const none = createResources({ driver: 'none' });
+  t.deepEqual(none.flags, { database: false, bucket: false, backups: false });
+  await t.throwsAsync(none.ensureDatabase({ tenantId: 't-aaaaaaaaaa', env: 'live' }, {}), { message: /not_supported|no resources driver/ });
+});
+
+test('the Cloud SQL fake refuses a body the SDK schema does not know, and calls without a token', async (t) => {
+  await dataServers();
+  const fake = await startCloudSqlFake({ superuserUrl: data.adminUrl, project: 'demo-p', instance: 'schema', port: await allocatePort() });
+  t.teardown(() => fake.close());
+  const users = `${fake.url}/sql/v1beta4/projects/demo-p/instances/schema/users`;
+  const post = (body: unknown, headers: Record<string, string> = { authorization: 'Bearer platform' }) =>
+    fetch(users, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const misspelt = await post({ name: 'tp_schema_probe', pasword: 'x' });
+  t.is(misspelt.status, 400);
+  t.regex(JSON.stringify(await misspelt.json()), /INVALID_ARGUMENT/);
+  t.is((await post({ name: 'tp_schema_probe', password: 'x' }, {})).status, 401);
+});

@@ -1,0 +1,66 @@
+/**
+ * The Cloud SQL Admin API calls of the GCP resources driver, in the REST
+ * shapes of `sql/v1beta4` (the schema the gcloud SDK ships, sqladmin_v1beta4_client.py;
+ * https://cloud.google.com/sql/docs/postgres/admin-api/rest): `users`
+ * (insert, get, update and delete with `?name=`) and `databases` (insert,
+ * get, delete), each answering an Operation that is polled at
+ * `sql/v1beta4/projects/{p}/operations/{name}` until its status is DONE.
+ */
+import type { GoogleRest } from '../../gcp/rest.ts';
+
+export interface SqlInstance {
+  project: string;
+  instance: string;
+}
+
+/** `project:region:instance` → the parts the API paths use. */
+export function parseInstance(connectionName: string): SqlInstance {
+  const [project, , instance] = connectionName.split(':');
+  return { project, instance };
+}
+
+const base = (i: SqlInstance) => `sql/v1beta4/projects/${encodeURIComponent(i.project)}/instances/${encodeURIComponent(i.instance)}`;
+const status = (error: unknown) => (error as { httpStatus?: number }).httpStatus;
+
+export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: number) {
+  async function wait(operation: { name?: string; status?: string; error?: { errors?: Array<{ message?: string }> } }): Promise<void> {
+    let op = operation;
+    for (let i = 0; op.status !== 'DONE'; i++) {
+      if (i > 600) throw new Error(`Cloud SQL operation ${op.name} did not finish`);
+      await new Promise((r) => setTimeout(r, pollMs));
+      op = await rest.call(
+        'sqladmin',
+        'GET',
+        `sql/v1beta4/projects/${encodeURIComponent(instance.project)}/operations/${encodeURIComponent(op.name!)}`,
+      );
+    }
+    if (op.error?.errors?.length) throw new Error(`Cloud SQL: ${op.error.errors.map((e) => e.message).join('; ')}`);
+  }
+  const call = async (method: string, path: string, body?: unknown) =>
+    wait(await rest.call('sqladmin', method, `${base(instance)}/${path}`, body));
+  const exists = async (path: string) => {
+    try {
+      await rest.call('sqladmin', 'GET', `${base(instance)}/${path}`);
+      return true;
+    } catch (error) {
+      if (status(error) === 404) return false;
+      throw error;
+    }
+  };
+  const ignoreMissing = (error: unknown) => {
+    if (status(error) !== 404) throw error;
+  };
+  return {
+    /** Creates the built-in user, or sets its password when it exists. */
+    async setUser(name: string, password: string): Promise<void> {
+      if (await exists(`users/${encodeURIComponent(name)}`))
+        await call('PUT', `users?name=${encodeURIComponent(name)}`, { name, password });
+      else await call('POST', 'users', { name, password, type: 'BUILT_IN' });
+    },
+    userExists: (name: string) => exists(`users/${encodeURIComponent(name)}`),
+    deleteUser: (name: string) => call('DELETE', `users?name=${encodeURIComponent(name)}`).catch(ignoreMissing),
+    databaseExists: (name: string) => exists(`databases/${encodeURIComponent(name)}`),
+    createDatabase: (name: string) => call('POST', 'databases', { name, charset: 'UTF8', collation: 'en_US.UTF8' }),
+    deleteDatabase: (name: string) => call('DELETE', `databases/${encodeURIComponent(name)}`).catch(ignoreMissing),
+  };
+}

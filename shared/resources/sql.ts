@@ -1,0 +1,152 @@
+/**
+ * The SQL half of a tenant database, shared by the local PostgreSQL driver
+ * and the Cloud SQL driver: one role per environment that can log in to its
+ * own database and nowhere else, a seed run as that role (never as the
+ * platform), and password changes that end the sessions of the old one.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client } from 'pg';
+import { databaseName, stagingDatabaseName } from './names.ts';
+import type { DatabaseAccess, ResourceRef } from './types.ts';
+
+/** Sample data a demo environment starts with (`seed: "sample"`). */
+export const SAMPLE_SEED = `
+CREATE TABLE sample_customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE sample_orders (id serial PRIMARY KEY, customer_id integer NOT NULL REFERENCES sample_customers(id), total_cents integer NOT NULL, placed_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO sample_customers (name, email) VALUES ('Ada Lovelace', 'ada@example.com'), ('Grace Hopper', 'grace@example.com'), ('Alan Turing', 'alan@example.com');
+INSERT INTO sample_orders (customer_id, total_cents) VALUES (1, 4200), (1, 1999), (2, 12500), (3, 800);
+`;
+
+/** The SQL a seed setting stands for: `sample`, `none` (or empty) for nothing, else the SQL itself. */
+export function seedSql(seed: string | undefined): string | undefined {
+  if (!seed || seed === 'none') return undefined;
+  return seed === 'sample' ? SAMPLE_SEED : seed;
+}
+
+export const newPassword = () => randomBytes(24).toString('base64url');
+
+/** Opens a connection with `pg`, loaded on first use so functions that never touch a database do not pay for it. */
+export async function connect(url: string): Promise<Client> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
+  // A dropped connection must fail the query that uses it, not the process.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** Runs `fn` on a fresh connection and closes it. */
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** `url` with another user, password and database: how an environment reaches its own database on the same server. */
+export function urlFor(serverUrl: string, role: string, password: string, database: string, host?: string): string {
+  const url = new URL(serverUrl);
+  url.username = role;
+  url.password = password;
+  url.pathname = `/${database}`;
+  if (host) url.hostname = host;
+  url.search = '';
+  return url.toString();
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The server-wide part: nobody but the platform connects to the maintenance databases (each tenant database revokes its own). */
+export async function lockDownServer(admin: Client): Promise<void> {
+  for (const db of ['postgres', 'template1']) {
+    // Many control planes may start on one server at once: a concurrent grant change ("tuple concurrently updated") is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC`);
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !/concurrently updated/.test((error as Error).message)) throw error;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
+}
+
+/** Creates the environment's role, or sets its password when it exists. */
+export async function ensureRole(admin: Client, role: string, password: string): Promise<void> {
+  const exists = (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount! > 0;
+  const verb = exists ? 'ALTER' : 'CREATE';
+  await admin.query(
+    `${verb} ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 50 PASSWORD ${admin.escapeLiteral(password)}`,
+  );
+}
+
+export async function databaseExists(admin: Client, name: string): Promise<boolean> {
+  return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
+}
+
+/**
+ * Builds the database under a staging name, owned by the role and closed to
+ * everyone else, runs the seed as the role, then renames it into place: a
+ * crash before the rename leaves only a staging copy that the next attempt
+ * drops, never a half-seeded database.
+ */
+export async function createSeededDatabase(
+  admin: Client,
+  ref: ResourceRef,
+  access: { serverUrl: string; password: string; seed?: string },
+  create: (name: string, owner: string) => Promise<void> = async (name, owner) => {
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(owner)}`);
+  },
+): Promise<void> {
+  const name = databaseName(ref);
+  const staging = stagingDatabaseName(ref);
+  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
+  await create(staging, name);
+  await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC`);
+  await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(staging)} TO ${quoteIdent(name)}`);
+  const sql = seedSql(access.seed);
+  if (sql) await withClient(urlFor(access.serverUrl, name, access.password, staging), (client) => client.query(sql));
+  await admin.query(`ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(name)}`);
+}
+
+/** Role (fresh password) and seeded database, made if missing. */
+export async function ensureTenantDatabase(
+  admin: Client,
+  ref: ResourceRef,
+  server: { url: string; tenantHost?: string; seed?: string },
+  create?: (name: string, owner: string) => Promise<void>,
+): Promise<DatabaseAccess> {
+  const name = databaseName(ref);
+  const password = newPassword();
+  await ensureRole(admin, name, password);
+  if (!(await databaseExists(admin, name)))
+    await createSeededDatabase(admin, ref, { serverUrl: server.url, password, seed: server.seed }, create);
+  return { database: name, role: name, url: urlFor(server.url, name, password, name, server.tenantHost) };
+}
+
+/** A new password, and the end of every session the role had open. */
+export async function rotatePassword(
+  admin: Client,
+  ref: ResourceRef,
+  server: { url: string; tenantHost?: string },
+): Promise<DatabaseAccess> {
+  const name = databaseName(ref);
+  const password = newPassword();
+  if ((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 0)
+    throw new Error(`the role of ${ref.tenantId}/${ref.env} does not exist; provision the environment first`);
+  await ensureRole(admin, name, password);
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [name]);
+  return { database: name, role: name, url: urlFor(server.url, name, password, name, server.tenantHost) };
+}
+
+export async function dropTenantDatabase(admin: Client, ref: ResourceRef): Promise<void> {
+  for (const db of [databaseName(ref), stagingDatabaseName(ref)])
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`);
+}
+
+export async function dropTenantRole(admin: Client, ref: ResourceRef): Promise<void> {
+  await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(databaseName(ref))}`);
+}

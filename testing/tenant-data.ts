@@ -1,0 +1,39 @@
+/**
+ * Tenant data servers for a test: the PostgreSQL server `npm test` started
+ * (TP_TEST_POSTGRES_URL), or one of its own in a temporary folder when run
+ * without it, and a storage emulator in this process with a random owner
+ * token. `env` is what parseConfig needs to use them; `close` stops what was started here.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { startStorageEmulator } from '../emulators/storage/server.ts';
+import { startPostgres } from '../scripts/dev/postgres.ts';
+import { allocatePort } from './ports.ts';
+
+export interface TenantData {
+  adminUrl: string;
+  storageUrl: string;
+  storageToken: string;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startTenantData(dir: string): Promise<TenantData> {
+  const shared = process.env.TP_TEST_POSTGRES_URL || undefined;
+  const own = shared
+    ? undefined
+    : await startPostgres({ dataDir: join(dir, 'postgres'), logDir: dir, port: await allocatePort(), fast: true });
+  const adminUrl = shared ?? own!.adminUrl;
+  const storageToken = randomBytes(24).toString('base64url');
+  const storage = await startStorageEmulator({ port: await allocatePort(), adminToken: storageToken });
+  return {
+    adminUrl,
+    storageUrl: storage.url,
+    storageToken,
+    env: { RESOURCES_DRIVER: 'local', DATABASE_ADMIN_URL: adminUrl, STORAGE_EMULATOR_URL: storage.url, STORAGE_ADMIN_TOKEN: storageToken },
+    async close() {
+      await storage.close();
+      await own?.stop();
+    },
+  };
+}
