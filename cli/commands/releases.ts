@@ -1,14 +1,7 @@
 /** Releases: `releases create <name> --image <image> [--notes <text>]`, `releases list` (admins). */
+import type { Release } from '../../shared/releases/releases.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
-
-interface Release {
-  name: string;
-  image: string;
-  notes: string;
-  createdBy: string;
-  createdAt: string;
-}
 
 export const releasesCreate: Command = {
   name: 'releases create',

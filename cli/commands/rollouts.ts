@@ -3,6 +3,7 @@
  * `status <id>` with a progress bar per wave, `watch <id>`, and the actions
  * `pause`, `resume`, `cancel`, `rollback` (the last two ask first).
  */
+import type { RolloutView } from '../../shared/releases/rollouts.ts';
 import type { RolloutEvent } from '../../shared/releases/store.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { CliError, EXIT_FAILURE, EXIT_OK, UsageError } from '../errors.ts';
@@ -11,27 +12,7 @@ import { timeoutMs } from '../operation.ts';
 import { clock, type Output } from '../output.ts';
 import { confirmYes } from './operations.ts';
 
-interface WaveView {
-  index: number;
-  phase: string;
-  tenantIds: string[];
-  environments: number;
-  healthy: number;
-  failed: number;
-  updating: number;
-  pending: number;
-  skipped: number;
-  rolledBack: number;
-}
-interface RolloutView {
-  id: string;
-  release: string;
-  state: string;
-  reason?: string;
-  waves: WaveView[];
-  skipped: { tenantId: string; reason: string }[];
-  createdAt: string;
-}
+type WaveView = RolloutView['waves'][number];
 
 const END_EVENTS = ['rollout_succeeded', 'rollout_failed', 'rollout_paused', 'rollout_cancelled', 'rollout_rolled_back'];
 const YES = { yes: { type: 'boolean', short: 'y', description: 'do not ask for confirmation' } } as const;

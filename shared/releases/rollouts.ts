@@ -67,6 +67,9 @@ export function viewRollout(rollout: RolloutDoc, targets: TargetDoc[]) {
   return { ...rest, waves, environments, links: { events: `/api/v1/rollouts/${rollout.id}/events` } };
 }
 
+/** The rollout as `GET /api/v1/rollouts/{id}` answers it; the CLI and the pages read it with this type. */
+export type RolloutView = ReturnType<typeof viewRollout>;
+
 async function selectTenants(deps: Deps, target: RolloutDoc['target']): Promise<TenantDoc[]> {
   if (target !== 'all' && 'ids' in target) {
     const found = await Promise.all([...new Set(target.ids)].map((id) => getTenantDoc(deps.db, id)));

@@ -4,6 +4,8 @@
  * stream, with its failed environments one click from their logs.
  */
 import { useCallback, useEffect, useState } from 'react';
+import type { Release } from '../../shared/releases/releases.ts';
+import type { RolloutView } from '../../shared/releases/rollouts.ts';
 import { api } from './lib/api.ts';
 import { describeError } from './lib/errors.ts';
 import { followEventStream } from './lib/sse.ts';
@@ -11,41 +13,7 @@ import { ConfirmDialog } from './ui/confirm-dialog.tsx';
 import { Badge, Button, Notice, ProgressBar, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
 
-interface Release {
-  name: string;
-  image: string;
-  notes: string;
-  createdBy: string;
-  createdAt: string;
-}
-interface WaveView {
-  index: number;
-  phase: string;
-  tenantIds: string[];
-  environments: number;
-  healthy: number;
-  failed: number;
-  updating: number;
-  skipped: number;
-  rolledBack: number;
-}
-interface TargetView {
-  tenantId: string;
-  env: string;
-  wave: number;
-  status: string;
-  error?: string;
-}
-interface Rollout {
-  id: string;
-  release: string;
-  state: string;
-  reason?: string;
-  waves: WaveView[];
-  environments: TargetView[];
-  skipped: { tenantId: string; reason: string }[];
-  createdAt: string;
-}
+type Rollout = RolloutView;
 
 const ACTIONS: Record<string, { label: string; from: string[]; confirm?: string }> = {
   pause: { label: 'Pause', from: ['running'] },
