@@ -58,6 +58,12 @@ test('with the Cloud Run API down mid-launch, callers get quick named answers; o
   const during = await (await stack.fetch(`/api/v1/tenants/${id}`, { token: owner.token })).json();
   t.is(during.tenant.state, 'provisioning');
 
+  // An attempt made during the outage fails and is retried: a second provisioning_started shows the retry began.
+  for (let i = 0; i < 600; i++) {
+    const seen = await readEvents(stack.url, id, owner.token);
+    if (seen.filter((e) => e.type === 'provisioning_started').length >= 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await fake.resume();
   const events = await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready', 'provisioning_failed'], 120_000);
   t.is(events.at(-1)!.type, 'tenant_ready', events.map((e) => `${e.type}: ${e.message ?? ''}`).join('\n'));

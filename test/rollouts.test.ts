@@ -30,8 +30,9 @@ const tenants: { id: string; urls: Record<string, string> }[] = [];
 let pinned: { id: string; urls: Record<string, string> };
 
 test.before(async () => {
-  // Leases short enough that a dead delivery is taken over within seconds; a broken image is given up on after 8 s.
-  stack = await startTestStack({ env: { PROVISION_LEASE_MS: '3000', PROVISION_READY_TIMEOUT_MS: '8000' } });
+  // Leases short enough that a dead delivery is taken over within seconds (not shorter: a renewal every second contends with
+  // the launch's own transactions on the emulator until they time out); a broken image is given up on after 8 s.
+  stack = await startTestStack({ env: { PROVISION_LEASE_MS: '10000', PROVISION_READY_TIMEOUT_MS: '8000' } });
   [admin, owner] = await Promise.all([createTestUser(stack.deps, { role: 'admin' }), createTestUser(stack.deps)]);
   for (const [name, version, healthy] of [
     ['r1', '1.0.0', true],
