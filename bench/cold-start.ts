@@ -16,12 +16,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { FRAMEWORK } from '../scripts/dev/bundles.ts';
 import { freePort } from '../scripts/dev/processes.ts';
 import type { BenchReport } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const FRAMEWORK = join(root, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
 
 /** Every function with an entry (`functions/<name>/index.ts`). */
 export function listFunctions(): string[] {

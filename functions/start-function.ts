@@ -2,19 +2,23 @@ import { createRequire } from 'node:module';
 import { type Config, parseConfig } from '../shared/config.ts';
 import { createDeps, type Deps } from '../shared/deps.ts';
 import { AppError } from '../shared/errors.ts';
-import { wrap, type Handler, type NodeHandler } from '../shared/http/wrap.ts';
-import { createLogger } from '../shared/log.ts';
+import { wrap, type Handler, type NodeHandler, type WrapOptions } from '../shared/http/wrap.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
 
 /** Adapts a handler to a Node (functions-framework) handler with the platform's edge: ids, CORS, logs, errors. */
 export function toNodeHandler(handler: Handler, deps: Deps): NodeHandler {
-  return wrap(handler, {
-    log: deps.log,
+  return wrap(handler, edgeOptions(deps.config, deps.log));
+}
+
+function edgeOptions(config: Config, log: Logger): WrapOptions {
+  return {
+    log,
     // The pages, served from PUBLIC_URL, open their streams on a function's own URL: a cross-origin call.
-    corsOrigins: [...deps.config.http.corsOrigins, new URL(deps.config.publicUrl).origin],
-    allowLocalhost: deps.config.mode !== 'production',
-    bodyLimitBytes: deps.config.http.bodyLimitBytes,
-    trustedProxyHops: deps.config.http.trustedProxyHops,
-  });
+    corsOrigins: [...config.http.corsOrigins, new URL(config.publicUrl).origin],
+    allowLocalhost: config.mode !== 'production',
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    trustedProxyHops: config.http.trustedProxyHops,
+  };
 }
 
 /**
@@ -99,12 +103,6 @@ function withoutCredentials(name: string, config: Config, cause: string): NodeHa
     async () => {
       throw answer;
     },
-    {
-      log,
-      corsOrigins: config.http.corsOrigins,
-      allowLocalhost: config.mode !== 'production',
-      bodyLimitBytes: config.http.bodyLimitBytes,
-      trustedProxyHops: config.http.trustedProxyHops,
-    },
+    edgeOptions(config, log),
   );
 }

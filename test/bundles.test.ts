@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalOidcToken } from '../emulators/cloud-tasks/auth-tokens.ts';
 import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
+import { FRAMEWORK } from '../scripts/dev/bundles.ts';
 import { freePort } from '../scripts/dev/processes.ts';
 import { waitForEvent } from '../testing/events.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
@@ -83,16 +84,10 @@ test("a task receiver refuses a call with the task secret but without the tasks 
 test('a bundle without credentials says what is missing on one line and answers health 503, without an unhandled rejection', async (t) => {
   const port = await freePort();
   const root = join(import.meta.dirname, '..');
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
-      '--target=api',
-      `--source=${join(root, 'dist/functions/api')}`,
-      `--port=${port}`,
-    ],
-    { env: { PATH: process.env.PATH, HOME: stack.dataDir, METADATA_SERVER_DETECTION: 'none' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [FRAMEWORK, '--target=api', `--source=${join(root, 'dist/functions/api')}`, `--port=${port}`], {
+    env: { PATH: process.env.PATH, HOME: stack.dataDir, METADATA_SERVER_DETECTION: 'none' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

@@ -12,7 +12,8 @@ import { functionNames } from '../../functions/registry.ts';
 import { freePort, startManaged, waitFor, type Managed } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const FRAMEWORK = join(root, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
+/** functions-framework's own entry, as Cloud Run's buildpack starts it. */
+export const FRAMEWORK = join(root, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
 
 export interface Bundles {
   /** Each function's base URL, e.g. `{ api: 'http://127.0.0.1:40123' }`. */
