@@ -92,7 +92,7 @@ test.serial('cost and metrics history are charts with real data points', async (
   t.true((await memory.locator('.recharts-line-dots circle, .recharts-dot').count()) >= 3);
   const requests = page.locator('figure[data-chart="Requests per minute, Live"]');
   t.true(Number(await requests.getAttribute('data-points')) >= 2, 'a rate needs two samples: one point fewer');
-  t.regex((await memory.getByRole('img').getAttribute('aria-label')) ?? '', /^Memory \(MB\), Live: \d\d:\d\d \d/);
+  t.regex((await memory.locator('div[role="img"]').getAttribute('aria-label')) ?? '', /^Memory \(MB\), Live: \d\d:\d\d \d/);
   await page.locator('figure[data-chart="CPU (% of a core), Live"]').waitFor();
   await screenshotBothWidths(page, 'tenants-charts');
 });
