@@ -66,7 +66,7 @@ async function recordRuntimeFailure(
       | (EnvironmentRecord & { updatedAt?: string })
       | undefined;
     // Only if nothing changed since the check read it: an operation that started meanwhile owns it now.
-    if (!t || t.state !== 'ready' || t.operation || current?.status !== 'ready' || current.updatedAt !== record.updatedAt) return undefined;
+    if (t?.state !== 'ready' || t.operation || current?.status !== 'ready' || current.updatedAt !== record.updatedAt) return undefined;
     const mailed = to ? await failureMailQueued(db, tx, t.id, failure) : true;
     const at = now().toISOString();
     const eventSeq = appendEvent(
