@@ -195,8 +195,8 @@ try {
   });
   line('Cloud Tasks', `${tasks.endpoint} (REST http://127.0.0.1:${tasks.restPort})`);
 
-  // MailDev, in this process: its inbox and REST API (`/api/email`) on MAIL_UI_PORT, mail kept in DATA_DIR/mail.
-  const mail = await startMailDev({ smtpPort: ports.smtp, webPort: ports.mailUi, mailDirectory: join(dataDir, 'mail') });
+  // MailDev, in this process: its inbox and REST API (`/api/email`) on MAIL_UI_PORT, the newest 1,000 mails kept in DATA_DIR/mail.
+  const mail = await startMailDev({ smtpPort: ports.smtp, webPort: ports.mailUi, mailDirectory: join(dataDir, 'mail'), maxEmails: 1000 });
   cleanups.push(() => mail.stop());
   line('Mail (MailDev)', `${mail.url}  (SMTP 127.0.0.1:${mail.smtpPort}; REST ${mail.url}/api/email)`);
 

@@ -22,6 +22,8 @@ export async function startMailDev(options: {
   webPort?: number;
   mailDirectory: string;
   host?: string;
+  /** Keep at most this many messages (the oldest go, with their files); 0 keeps all. */
+  maxEmails?: number;
 }): Promise<RunningMailDev> {
   const host = options.host ?? '127.0.0.1';
   mkdirSync(options.mailDirectory, { recursive: true });
@@ -31,6 +33,7 @@ export async function startMailDev(options: {
     ip: host,
     webIp: host,
     mailDirectory: options.mailDirectory,
+    maxEmails: options.maxEmails ?? 0,
     silent: true,
   });
   // MailDev's API server announces itself with console.info even when silent; our banner says where it is.
