@@ -118,11 +118,11 @@ async function drive(
 }
 
 /** Waits until the mail function delivered `count` messages, so nothing is in flight when the stack closes. */
-async function waitForMail(count: () => number, expected: number, timeoutMs: number): Promise<number> {
+async function waitForMail(count: () => Promise<number>, expected: number, timeoutMs: number): Promise<number> {
   const started = performance.now();
-  while (count() < expected) {
+  for (let n = await count(); n < expected; n = await count()) {
     if (performance.now() - started > timeoutMs)
-      throw new Error(`benchSignup: only ${count()} of ${expected} activation mails arrived within ${timeoutMs / 1000} s`);
+      throw new Error(`benchSignup: only ${n} of ${expected} activation mails arrived within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return performance.now() - started;
@@ -141,14 +141,14 @@ export async function benchSignup(opts: { signups?: number; clients?: number } =
     await drive(platform.stack.url, clients, clients, `warm-${run}`, true);
     await drive(baseline.url, clients, clients, `warm-${run}`, true);
     const mail = platform.stack.mail;
-    mail.clear();
+    await mail.clear();
     const signup = await drive(platform.stack.url, total, clients, `s-${run}`, true);
-    const drainMs = await waitForMail(() => mail.messages().length, Math.min(total, 500), 180_000);
+    const drainMs = await waitForMail(async () => (await mail.messages()).length, Math.min(total, 500), 180_000);
     const bare = await drive(baseline.url, total, clients, `b-${run}`, true);
-    mail.clear();
+    await mail.clear();
     const oneIp = await drive(platform.stack.url, oneIpSignups, clients, `o-${run}`, false);
     const bareOneIp = await drive(baseline.url, oneIpSignups, clients, `p-${run}`, false);
-    await waitForMail(() => mail.messages().length, oneIpSignups, 180_000);
+    await waitForMail(async () => (await mail.messages()).length, oneIpSignups, 180_000);
     // Each signup looks the address up in Auth (R-SIGNUP-3); timed alone it shows how much of a signup that is here.
     const auth = await platform.stack.deps.auth();
     const lookups: number[] = [];

@@ -21,7 +21,14 @@ export interface CliHome {
   /** `interruptAfterMs` sends Ctrl-C's SIGINT then, for commands that run until stopped. */
   run(
     args: string[],
-    options?: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; interruptAfterMs?: number },
+    options?: {
+      input?: string;
+      env?: Record<string, string | undefined>;
+      timeoutMs?: number;
+      interruptAfterMs?: number;
+      /** Called as output arrives, with what came so far; `interrupt` sends SIGINT (Ctrl-C). */
+      onOutput?: (so_far: CliRun, interrupt: () => void) => void;
+    },
   ): Promise<CliRun>;
   remove(): void;
 }
@@ -49,8 +56,16 @@ export function createCliHome(baseEnv: Record<string, string | undefined> = {}):
         const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
+        const interruptNow = () => void child.kill('SIGINT');
+        const seen = () => options.onOutput?.({ code: null, stdout, stderr }, interruptNow);
+        child.stdout.on('data', (d) => {
+          stdout += d;
+          seen();
+        });
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          seen();
+        });
         const timer = setTimeout(() => {
           child.kill('SIGKILL');
           reject(

@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole platform on one machine — Firestore and Auth
- * emulators, the local Cloud Tasks server, a mail catcher, the local runtime
+ * emulators, the local Cloud Tasks server, MailDev (mail), the local runtime
  * and one gateway at http://localhost:8080 routing exactly as firebase.json's
  * hosting rewrites. Data persists under DATA_DIR between runs. Ctrl-C stops
  * everything it started, tenant processes included (they start again next time).
@@ -14,8 +14,8 @@ import { TASK_SECRET_HEADER } from '../shared/queue/client.ts';
 import { createUsageSampler } from '../shared/billing/sampler.ts';
 import type { LocalDriver } from '../shared/runtime/index.ts';
 import { startCloudTasksServer } from '../emulators/cloud-tasks/server.ts';
-import { startMailCatcher } from '../emulators/mail-catcher/server.ts';
 import { startStorageEmulator } from '../emulators/storage/server.ts';
+import { startMailDev } from './dev/maildev.ts';
 import { startPostgres } from './dev/postgres.ts';
 import {
   checkPrerequisites,
@@ -195,9 +195,10 @@ try {
   });
   line('Cloud Tasks', `${tasks.endpoint} (REST http://127.0.0.1:${tasks.restPort})`);
 
-  const mail = await startMailCatcher({ smtpPort: ports.smtp, httpPort: ports.mailUi });
-  cleanups.push(() => mail.close());
-  line('Mail catcher', `http://127.0.0.1:${mail.httpPort}  (SMTP 127.0.0.1:${mail.smtpPort})`);
+  // MailDev, in this process: its inbox and REST API (`/api/email`) on MAIL_UI_PORT, the newest 1,000 mails kept in DATA_DIR/mail.
+  const mail = await startMailDev({ smtpPort: ports.smtp, webPort: ports.mailUi, mailDirectory: join(dataDir, 'mail'), maxEmails: 1000 });
+  cleanups.push(() => mail.stop());
+  line('Mail (MailDev)', `${mail.url}  (SMTP 127.0.0.1:${mail.smtpPort}; REST ${mail.url}/api/email)`);
 
   const publicUrl = env.PUBLIC_URL ?? `http://localhost:${ports.gateway}`;
   // The functions' own origin, as in production: streams are opened there (Hosting, on PORT, buffers rewrites).
@@ -216,7 +217,7 @@ try {
     FIREBASE_AUTH_EMULATOR_HOST: auth.host,
     TASKS_EMULATOR_HOST: tasks.endpoint,
     SMTP_URL: env.SMTP_URL ?? `smtp://127.0.0.1:${mail.smtpPort}`,
-    MAIL_CATCHER_URL: `http://127.0.0.1:${mail.httpPort}`,
+    MAIL_CATCHER_URL: mail.url,
     DATA_DIR: dataDir,
     METADATA_SERVER_DETECTION: 'none',
     DATABASE_ADMIN_URL: env.DATABASE_ADMIN_URL ?? postgres.adminUrl,

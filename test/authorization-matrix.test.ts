@@ -42,6 +42,7 @@ const MATRIX: Record<string, Rule> = {
   [`POST ${T}/deploy`]: 'owner',
   [`GET ${T}/registry-token`]: 'owner',
   [`GET ${T}/logs`]: 'owner',
+  [`GET ${T}/logs/stream`]: 'owner',
   [`GET ${T}/metrics`]: 'owner',
   [`GET ${T}/metrics/history`]: 'owner',
   [`GET ${T}/events`]: 'owner',
@@ -119,6 +120,7 @@ const ALLOWED: Record<string, number[]> = {
   [`POST ${T}/deploy`]: [400],
   [`GET ${T}/registry-token`]: [200],
   [`GET ${T}/logs`]: [200],
+  [`GET ${T}/logs/stream`]: [200],
   [`GET ${T}/metrics`]: [200],
   [`GET ${T}/metrics/history`]: [200],
   [`GET ${T}/events`]: [200],
@@ -282,12 +284,12 @@ function expectationOf(rule: Rule, caller: Caller, route: MatrixRoute): { exactl
 
 /**
  * Sends one request and returns its status; streaming answers (SSE) are cut off once the status is known.
- * The event stream goes to the api function's own URL, as clients open it: through Hosting its status would wait for its end.
+ * The event and log streams go to the api function's own URL, as clients open it: through Hosting its status would wait for its end.
  */
 async function statusOf(route: MatrixRoute, caller: Caller): Promise<number> {
   const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
   const init = { method: route.method, token: tokenOf(caller), json: hasBody ? {} : undefined, signal: AbortSignal.timeout(60_000) };
-  const res = route.path.endsWith('/events')
+  const res = /\/(events|logs\/stream)$/.test(route.path)
     ? await fetch(stack.streamUrl + fillPath(route), {
         method: 'GET',
         headers: init.token ? { Authorization: `Bearer ${init.token}` } : {},

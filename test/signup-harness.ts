@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startMailCatcher, type MailCatcher } from '../emulators/mail-catcher/server.ts';
+import { startMailCatcher, type MailCatcher } from '../testing/mail.ts';
 import { createActivateHandler } from '../functions/activate/handler.ts';
 import { createMailHandler } from '../functions/mail/handler.ts';
 import { createSignupHandler } from '../functions/signup/handler.ts';

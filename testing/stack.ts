@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type Config } from '../shared/config.ts';
 import { createDeps, type Deps } from '../shared/deps.ts';
-import { startMailCatcher, type MailCatcher } from '../emulators/mail-catcher/server.ts';
+import { startMailCatcher, type MailCatcher } from './mail.ts';
 import { startBundles } from '../scripts/dev/bundles.ts';
 import { startGateway } from '../scripts/dev/gateway.ts';
 import { allocatePort, allocatePorts } from './ports.ts';

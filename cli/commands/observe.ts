@@ -2,7 +2,7 @@
 import type { LogLine } from '../../shared/runtime/types.ts';
 import type { TenantEvent } from '../../shared/tenants/types.ts';
 import type { Command, CommandContext } from '../command.ts';
-import { UsageError } from '../errors.ts';
+import { CliError, UsageError } from '../errors.ts';
 import { readSse, streamEvents } from '../events.ts';
 import { formatEvent, resolveArg } from '../operation.ts';
 
@@ -46,50 +46,60 @@ export const logs: Command = {
       return void lines.forEach(print);
     }
     lines.forEach(print);
-    ctx.out.note(ctx.out.color('dim', 'Following new lines; Ctrl-C stops.'));
     const controller = new AbortController();
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
     try {
-      await followLogs(ctx.client(), path, q, lines, print, controller.signal, Number(ctx.env.TENANTPLANE_FOLLOW_INTERVAL_MS) || 2000);
+      await followLogs(ctx, `${path}/stream`, q.get('env'), cursorAfter(lines, q.get('since')), print, controller.signal);
     } finally {
       process.off('SIGINT', stop);
     }
   },
 };
 
+/** The stream's resume point right after `lines` (`<time>~<lines of that time>`), or from `since` (else the beginning) when none came. */
+function cursorAfter(lines: LogLine[], since: string | null): string {
+  const newest = lines.at(-1)?.time;
+  if (!newest) return `${since ?? new Date(0).toISOString()}~0`;
+  return `${newest}~${lines.filter((l) => l.time === newest).length}`;
+}
+
 /**
- * Polls for lines at or after the newest one seen and prints only those not
- * printed yet (same time, stream and text), so nothing repeats or goes missing.
+ * Follows the environment's log stream (SSE on the api function's own URL,
+ * `GET …/logs/stream`), resuming with Last-Event-ID after the last line
+ * printed whenever the stream ends (its deadline) or breaks, so nothing
+ * repeats or goes missing. API refusals end it; five failures in a row too.
  */
 async function followLogs(
-  client: ReturnType<CommandContext['client']>,
+  ctx: CommandContext,
   path: string,
-  base: URLSearchParams,
-  seen: LogLine[],
+  env: string | null,
+  cursor: string,
   print: (l: LogLine) => void,
   signal: AbortSignal,
-  intervalMs: number,
 ): Promise<void> {
-  const keyOf = (l: LogLine) => `${l.time}\u0000${l.stream}\u0000${l.text}`;
-  let newest = seen.at(-1)?.time;
-  let atNewest = new Set(seen.filter((l) => l.time === newest).map(keyOf));
+  const query = env ? `?env=${encodeURIComponent(env)}` : '';
+  let lastId = cursor;
+  let failures = 0;
+  let announced = false;
   while (!signal.aborted) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
-    if (signal.aborted) return;
-    const q = new URLSearchParams(base);
-    if (newest) q.set('since', newest);
-    const { lines } = await client.request<{ lines: LogLine[] }>('GET', `${path}?${q}`);
-    for (const l of lines) {
-      if (newest && (l.time < newest || (l.time === newest && atNewest.has(keyOf(l))))) continue;
-      print(l);
-      if (l.time !== newest) atNewest = new Set();
-      newest = l.time;
-      atNewest.add(keyOf(l));
+    try {
+      const res = await ctx.client().open(`${path}${query}`, { 'Last-Event-ID': lastId }, signal);
+      failures = 0;
+      if (!announced) ctx.out.note(ctx.out.color('dim', 'Following new lines; Ctrl-C stops.'));
+      announced = true;
+      for await (const message of readSse(res.body!)) {
+        if (message.event === 'error') throw new CliError(JSON.parse(message.data).message ?? 'The log stream failed.');
+        if (message.event !== 'log') continue;
+        print(JSON.parse(message.data) as LogLine);
+        if (message.id) lastId = message.id;
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof CliError && err.status !== undefined && err.status < 500) throw err;
+      if (++failures >= 5) throw err instanceof CliError ? err : new CliError(`The log stream keeps failing: ${(err as Error).message}`);
     }
+    await new Promise((r) => setTimeout(r, 500 * failures));
   }
 }
 

@@ -5,6 +5,7 @@ import type { Handler } from '../../shared/http/wrap.ts';
 import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { runOperation } from '../../shared/tenants/worker.ts';
 import { sweepOperations } from '../../shared/tenants/operation-sweep.ts';
+import { checkEnvironmentHealth } from '../../shared/tenants/health-check.ts';
 import { runRolloutStep } from '../../shared/releases/worker.ts';
 import { createBackupsService } from '../../shared/tenants/backups.ts';
 
@@ -56,7 +57,13 @@ export function createProvisionHandler(deps: Deps): Handler {
       path: '/tasks/provision-sweep',
       handler: async (ctx) => {
         await verifyTaskRequest(ctx, deps.config, 'provision');
-        return { body: await sweepOperations(deps) };
+        const swept = await sweepOperations(deps);
+        // Environments the runtime reports failed are recorded and their owners mailed (shared/tenants/health-check.ts).
+        const health = await checkEnvironmentHealth(deps).catch((err) => {
+          ctx.log.warn('environment health check failed', { err });
+          return undefined;
+        });
+        return { body: { ...swept, health } };
       },
     },
   ]);

@@ -104,3 +104,43 @@ function layout(title: string, body: string): string {
 ${body}
 </div></body></html>`;
 }
+
+export interface EnvironmentFailedMailInput {
+  to: string;
+  tenantName: string;
+  env: string;
+  /** What failed, e.g. "provision", "deploy", "resume", or "the runtime". */
+  what: string;
+  /** The error as the platform recorded it (no secrets: driver and operation messages). */
+  reason: string;
+  /** `<PUBLIC_URL>/tenants.html?id=<tenant id>` */
+  link: string;
+  productName?: string;
+}
+
+/** To a tenant's owner when one of its environments fails (once per failure). */
+export function renderEnvironmentFailedMail(input: EnvironmentFailedMailInput): MailMessage {
+  const product = input.productName ?? 'tenantplane';
+  const subject = `${input.tenantName}: the ${input.env} environment failed`;
+  const text = [
+    'Hello,',
+    '',
+    `The ${input.env} environment of your tenant ${input.tenantName} failed (${input.what}):`,
+    '',
+    input.reason,
+    '',
+    'See its status and logs, and retry, on its page:',
+    input.link,
+    '',
+    `You get this mail once per failure, from ${product}.`,
+  ].join('\n');
+  const html = layout(
+    `The ${escapeHtml(input.env)} environment of ${escapeHtml(input.tenantName)} failed`,
+    `<p>Hello,</p>
+<p>The ${escapeHtml(input.env)} environment of your tenant <b>${escapeHtml(input.tenantName)}</b> failed (${escapeHtml(input.what)}):</p>
+<pre style="white-space:pre-wrap;word-break:break-word;background:#f9fafb;padding:12px;border-radius:6px">${escapeHtml(input.reason)}</pre>
+${button(input.link, 'Open the tenant')}
+<p style="font-size:13px;color:#4b5563">You get this mail once per failure, from ${escapeHtml(product)}.</p>`,
+  );
+  return { to: input.to, subject, text, html };
+}

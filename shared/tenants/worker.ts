@@ -20,6 +20,7 @@ import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type
 import { provisionIdentity, removeIdentity } from './identity-step.ts';
 import { removeResources, rotateDatabase, wipeResources } from './resources-step.ts';
 import { runBackup, runRestore } from './backups-step.ts';
+import { addFailureMail, enqueueFailureMail, failureMailQueued, ownerAddress } from './failure-mail.ts';
 
 export class Superseded extends Error {}
 
@@ -227,9 +228,13 @@ async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefine
     message: err.message.slice(0, 500),
   };
   for (const e of env ? [env] : ctx.tenant.environments) await setEnv(ctx, e, { status: 'failed', error });
-  await db.runTransaction(async (tx) => {
+  // The owner hears of it once per failed operation (its generation names the failure); a deletion is not an environment failing.
+  const failure = { env: env ?? ctx.tenant.environments.join(', '), what: op, reason: error.message, key: `operation-${ctx.generation}` };
+  const to = op === 'delete' ? undefined : await ownerAddress(ctx.deps, ctx.tenant);
+  const mailId = await db.runTransaction(async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
-    if (!t || t.generation !== ctx.generation) return;
+    if (!t || t.generation !== ctx.generation) return undefined;
+    const mailed = to ? await failureMailQueued(db, tx, t.id, failure) : true;
     const failed: OperationSpec['failed'] = OPERATIONS[op].failed;
     const eventSeq = appendEvent(
       db,
@@ -240,7 +245,9 @@ async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefine
     );
     const state = failed.state ?? t.state;
     tx.update(db.doc(tenantPath(t.id)), { state, eventSeq, operation: null, error, updatedAt: now().toISOString() });
+    return mailed ? undefined : addFailureMail(ctx.deps, tx, t, to, failure, now());
   });
+  await enqueueFailureMail(ctx.deps, mailId);
 }
 
 /** Removes every resource the tenant owns; the tenant document stays as a `deleted` tombstone with its event log. */

@@ -170,21 +170,25 @@ function Launch({ user }: { user: SignedInUser }) {
                 ? 'Working… each step appears below as it happens.'
                 : 'Connection lost; reconnecting without missing a step…')}
           </p>
-          <ol
+          <div
             role="log"
             aria-live="polite"
             aria-label="Provisioning events"
-            className="max-h-80 space-y-1 overflow-y-auto rounded-lg bg-slate-50 p-3 text-sm"
+            // biome-ignore lint/a11y/noNoninteractiveTabindex: a box that scrolls must be reachable by keyboard to be scrolled
+            tabIndex={0}
+            className="max-h-80 overflow-y-auto rounded-lg bg-slate-50 p-3 text-sm"
           >
-            {events.map((e) => (
-              <li key={e.id} className={`flex gap-3 ${e.type.endsWith('_failed') ? 'text-red-800' : ''}`}>
-                <time className="mono shrink-0 pt-0.5 text-slate-500" dateTime={e.at}>
-                  {formatTime(e.at)}
-                </time>
-                <span>{e.message}</span>
-              </li>
-            ))}
-          </ol>
+            <ol className="space-y-1">
+              {events.map((e) => (
+                <li key={e.id} className={`flex gap-3 ${e.type.endsWith('_failed') ? 'text-red-800' : ''}`}>
+                  <time className="mono shrink-0 pt-0.5 text-slate-500" dateTime={e.at}>
+                    {formatTime(e.at)}
+                  </time>
+                  <span>{e.message}</span>
+                </li>
+              ))}
+            </ol>
+          </div>
         </section>
       )}
       {phase.kind === 'ready' && (

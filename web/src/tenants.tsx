@@ -1,5 +1,5 @@
 /** "My tenants" (admins see every tenant): state, environments, operations, and the manage sections. */
-import { useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { api } from './lib/api.ts';
 import type { SignedInUser } from './lib/auth.ts';
 import { describeError } from './lib/errors.ts';
@@ -16,9 +16,13 @@ import {
 import { ConfirmDialog } from './ui/confirm-dialog.tsx';
 import { Badge, Button, Notice, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
-import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } from './ui/tenant-tools.tsx';
+import { DeploySection, SecretsSection, affected } from './ui/tenant-tools.tsx';
+import { LogsPanel } from './ui/logs-panel.tsx';
 import { CredentialsPanel } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
+
+/** Cost and metrics charts: the chart library loads only when a tenant is opened. */
+const UsageCharts = lazy(() => import('./ui/usage-charts.tsx'));
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
@@ -213,8 +217,10 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <DeploySection tenant={tenant} onDeploy={(image) => operate('deploy', post('deploy', { image }))} />
           <SecretsSection tenant={tenant} onRestarting={() => void operate('restart', async () => undefined)} />
           <CredentialsPanel tenant={tenant} busy={!!running} />
-          <LogsSection tenant={tenant} />
-          <BillingSection tenant={tenant} />
+          <LogsPanel tenant={tenant} />
+          <Suspense fallback={<Spinner label="Loading charts…" />}>
+            <UsageCharts tenant={tenant} />
+          </Suspense>
         </div>
       )}
       <ConfirmDialog

@@ -5,6 +5,7 @@ import type { SecretsService } from '../../../shared/tenants/secrets-service.ts'
 import type { TenantServiceImpl } from '../../../shared/tenants/service.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
 import { streamTenantEvents } from './events.ts';
+import { streamTenantLogs } from './logs-stream.ts';
 
 const T = '/api/v1/tenants/:id';
 
@@ -112,6 +113,12 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       handler: async (ctx, p) => ({
         body: { lines: await tenants.logs(signedIn(p), ctx.params.id, Object.fromEntries(ctx.url.searchParams)) },
       }),
+    },
+    {
+      method: 'GET',
+      path: `${T}/logs/stream`,
+      action: 'tenants.read',
+      handler: (ctx, p) => streamTenantLogs(deps, tenants, streams, ctx, signedIn(p)),
     },
     {
       method: 'GET',

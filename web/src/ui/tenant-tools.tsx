@@ -1,9 +1,8 @@
-/** The "manage" sections of a tenant: deploy, secrets, logs and billing. */
+/** The "manage" sections of a tenant: deploy and secrets (logs: logs-panel.tsx; costs and metrics: usage-charts.tsx). */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../lib/api.ts';
 import { describeError } from '../lib/errors.ts';
 import { ENV_LABELS, tenantPath, type Tenant } from '../lib/tenants.ts';
-import { BarChart } from './bar-chart.tsx';
 import { ConfirmDialog } from './confirm-dialog.tsx';
 import { Button, Field, Notice, Spinner, formatTime } from './controls.tsx';
 
@@ -263,111 +262,6 @@ export function SecretsSection({ tenant, onRestarting }: { tenant: Tenant; onRes
           .
         </p>
       </ConfirmDialog>
-    </section>
-  );
-}
-
-interface LogLine {
-  time: string;
-  stream: string;
-  text: string;
-}
-
-/** Logs, newest first; "Follow" fetches new lines every few seconds. */
-export function LogsSection({ tenant }: { tenant: Tenant }) {
-  const [env, setEnv] = useState(tenant.environments.includes('live') ? 'live' : tenant.environments[0]);
-  const [lines, setLines] = useState<LogLine[] | null>(null);
-  const [follow, setFollow] = useState(true);
-  const { busy, error, run } = useAction();
-  const load = () =>
-    run(async () => setLines((await api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`)).lines));
-  useEffect(() => void load(), [tenant.id, env]);
-  useEffect(() => {
-    if (!follow) return;
-    const timer = setInterval(() => {
-      if (document.visibilityState === 'visible')
-        void api<{ lines: LogLine[] }>(`${tenantPath(tenant.id)}/logs?env=${env}&limit=200`).then(
-          (r) => setLines(r.lines),
-          () => undefined,
-        );
-    }, 3000);
-    return () => clearInterval(timer);
-  }, [tenant.id, env, follow]);
-  const newestFirst = lines ? [...lines].reverse() : null;
-  return (
-    <section aria-labelledby={`logs-${tenant.id}`} className="space-y-3">
-      <div className="flex flex-wrap items-end gap-2">
-        <h3 id={`logs-${tenant.id}`} className="mr-auto font-semibold">
-          Logs <span className="text-xs font-normal text-slate-500">newest first</span>
-        </h3>
-        <label className="text-sm">
-          <span className="sr-only">Environment</span>
-          <select className="input" value={env} onChange={(e) => setEnv(e.target.value as typeof env)} aria-label="Log environment">
-            {tenant.environments.map((e) => (
-              <option key={e} value={e}>
-                {ENV_LABELS[e]}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="flex items-center gap-1 text-sm">
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} className="accent-brand-600" /> Follow
-        </label>
-        <Button small variant="secondary" busy={busy} onClick={load}>
-          Refresh logs
-        </Button>
-      </div>
-      {error && <Notice kind="error">{error}</Notice>}
-      <section
-        aria-label={`Log lines of ${env}`}
-        // biome-ignore lint/a11y/noNoninteractiveTabindex: a box that scrolls must be reachable by keyboard to be scrolled
-        tabIndex={0}
-        className="max-h-64 overflow-auto rounded-lg bg-slate-900 p-3 text-slate-100"
-      >
-        <pre className="mono">
-          {newestFirst === null
-            ? 'Loading…'
-            : newestFirst.length === 0
-              ? 'No log lines yet.'
-              : newestFirst.map((l) => `${formatTime(l.time)} ${l.stream === 'stderr' ? '!' : ' '} ${l.text}`).join('\n')}
-        </pre>
-      </section>
-    </section>
-  );
-}
-
-interface Billing {
-  currency: string;
-  total: number;
-  from: string;
-  to: string;
-  days: { day: string; total: number }[];
-}
-
-export function BillingSection({ tenant }: { tenant: Tenant }) {
-  const [billing, setBilling] = useState<Billing | null>(null);
-  const { error, run } = useAction();
-  useEffect(() => void run(async () => setBilling(await api<Billing>(`${tenantPath(tenant.id)}/billing`))), [tenant.id]);
-  return (
-    <section aria-labelledby={`billing-${tenant.id}`} className="space-y-3">
-      <h3 id={`billing-${tenant.id}`} className="font-semibold">
-        Costs
-      </h3>
-      {error && <Notice kind="error">{error}</Notice>}
-      {!billing && !error && <Spinner label="Loading costs…" />}
-      {billing && (
-        <>
-          <p className="text-sm">
-            {billing.from} to {billing.to}:{' '}
-            <strong>
-              {new Intl.NumberFormat(undefined, { style: 'currency', currency: billing.currency, maximumFractionDigits: 4 }).format(
-                billing.total,
-              )}
-            </strong>
-          </p>
-          <BarChart bars={billing.days.map((d) => ({ label: d.day, value: d.total }))} currency={billing.currency} title="Cost per day" />
-        </>
-      )}
     </section>
   );
 }
