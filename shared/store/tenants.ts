@@ -7,7 +7,7 @@
  * to shared/secrets/store.ts and `costs/` to shared/billing/costs.ts.
  */
 import { runKeyedTransaction } from './transact.ts';
-import { FieldPath, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { OperationName } from '../tenants/state-machine.ts';
 import {
   isTenantId,
