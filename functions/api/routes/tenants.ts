@@ -1,5 +1,4 @@
 import type { Deps } from '../../../shared/deps.ts';
-import { AppError } from '../../../shared/errors.ts';
 import type { StreamGate } from '../../../shared/http/stream-gate.ts';
 import type { SecretsService } from '../../../shared/tenants/secrets-service.ts';
 import type { TenantServiceImpl } from '../../../shared/tenants/service.ts';
