@@ -60,6 +60,8 @@ export interface TableQuery {
   /** Prefix search on `searchField` (lowercased by the caller when the field is). */
   search?: string;
   searchField: string;
+  /** The `sort` key of the search field (what a search sorts by). */
+  searchSortKey: string;
   filters: Record<string, string | string[] | undefined>;
   sort: SortSpec;
   pageSize: number;
@@ -85,7 +87,8 @@ export function buildQuery(base: Query, q: TableQuery): { query: Query; sort: So
   let sort = q.sort;
   if (q.search !== undefined) {
     query = query.where(q.searchField, '>=', q.search).where(q.searchField, '<', `${q.search}\uf8ff`);
-    if (sort.field !== q.searchField) sort = { key: q.searchField, field: q.searchField, direction: 'asc' };
+    // A range needs its field as the first sort: a search sorts by it, ascending unless asked the other way.
+    if (sort.field !== q.searchField) sort = { key: q.searchSortKey, field: q.searchField, direction: 'asc' };
   }
   query = query.orderBy(sort.field, sort.direction).orderBy(FieldPath.documentId(), sort.direction);
   return { query, sort };

@@ -200,6 +200,7 @@ export async function queryTenants(
     {
       search: q || undefined,
       searchField: 'name',
+      searchSortKey: 'name',
       filters: {
         ownerId: options.ownerId,
         state: options.state ?? LISTED_STATES,

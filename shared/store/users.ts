@@ -224,6 +224,7 @@ export async function listUserDirectory(
       {
         search,
         searchField: 'emailLower',
+        searchSortKey: 'email',
         filters: { role: options.role },
         sort,
         pageSize: options.pageSize,

@@ -153,7 +153,6 @@ export function SearchBox({
   useEffect(() => () => clearTimeout(timer.current), []);
   return (
     <form
-      role="search"
       className="min-w-48 flex-1"
       onSubmit={(e) => {
         e.preventDefault();
