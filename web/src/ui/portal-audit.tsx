@@ -112,7 +112,7 @@ export function AuditTable({
   const fromId = useId();
   const toId = useId();
   return (
-    <section aria-labelledby="audit-title" className="card">
+    <section aria-labelledby="audit-title" className="card min-w-0">
       <h2 id="audit-title">Audit trail</h2>
       <p className="mt-1 text-sm text-slate-600">
         Every change, newest first: who asked, through which path, about what, and how it ended.

@@ -58,7 +58,7 @@ export function TenantsTable({ view, setView }: { view: UrlState; setView: (chan
   ];
 
   return (
-    <section aria-labelledby="all-tenants" className="card">
+    <section aria-labelledby="all-tenants" className="card min-w-0">
       <h2 id="all-tenants">All tenants</h2>
       <div className="mt-3 flex flex-wrap items-end gap-3">
         <SearchBox

@@ -104,7 +104,7 @@ export function UsersTable({
   ];
 
   return (
-    <section aria-labelledby="users-title" className="card">
+    <section aria-labelledby="users-title" className="card min-w-0">
       <h2 id="users-title">Users</h2>
       <div className="mt-3 flex flex-wrap items-end gap-3">
         <SearchBox
