@@ -19,6 +19,7 @@ import { SignedInPage, mount } from './ui/layout.tsx';
 import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } from './ui/tenant-tools.tsx';
 import { CredentialsPanel } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
+import { TenantActivity } from './ui/tenant-activity.tsx';
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
@@ -215,6 +216,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <CredentialsPanel tenant={tenant} busy={!!running} />
           <LogsSection tenant={tenant} />
           <BillingSection tenant={tenant} />
+          <TenantActivity tenant={tenant} />
         </div>
       )}
       <ConfirmDialog
