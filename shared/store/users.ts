@@ -7,7 +7,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { Auth, UserRecord } from 'firebase-admin/auth';
 import type { Principal, Role } from '../auth/principal.ts';
-import { AppError, conflict, notFound } from '../errors.ts';
+import { conflict, notFound } from '../errors.ts';
 import { readExact, readTablePage, sortsFor } from './table-query.ts';
 
 /** What the API shows of a user. Times are ISO-8601 (null when unknown / never). */
@@ -66,25 +66,6 @@ export async function getUserRecord(auth: Auth, uid: string): Promise<UserRecord
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'auth/user-not-found' || code === 'auth/invalid-uid') throw notFound(`User ${uid}`);
-    throw err;
-  }
-}
-
-/** One page of users in Auth's own order; `pageToken` is Auth's. */
-export async function listUserPage(
-  auth: Auth,
-  options: { pageSize: number; pageToken?: string },
-): Promise<{ users: UserView[]; nextPageToken?: string }> {
-  try {
-    const page = await auth.listUsers(options.pageSize, options.pageToken);
-    return { users: page.users.map(toUserView), nextPageToken: page.pageToken || undefined };
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'auth/invalid-page-token' || code === 'auth/argument-error') {
-      throw new AppError('validation_failed', 'pageToken is not valid: pass the nextPageToken of the previous page unchanged.', {
-        field: 'pageToken',
-      });
-    }
     throw err;
   }
 }
