@@ -15,7 +15,8 @@ const jsDir = resolve(import.meta.dirname, '../web/public/js');
 function staticGraph(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen;
   seen.add(file);
-  for (const m of readFileSync(file, 'utf8').matchAll(/(?:import|from)\s*"(\.[^"]+\.js)"/g)) staticGraph(resolve(dirname(file), m[1]), seen);
+  for (const m of readFileSync(file, 'utf8').matchAll(/(?:import|from)\s*"(\.[^"]+\.js)"/g))
+    staticGraph(resolve(dirname(file), m[1]), seen);
   return seen;
 }
 
