@@ -15,6 +15,7 @@ import { benchColdStart } from './cold-start.ts';
 import { benchLaunch } from './launch.ts';
 import { ensureEmulators } from './lib/platform.ts';
 import { formatMarkdown, formatTable, fromPlain, type BenchReport } from './lib/report.ts';
+import { benchPortal } from './portal.ts';
 import { benchSignup } from './signup.ts';
 import { benchSleep } from './sleep.ts';
 import { benchSteady } from './steady.ts';
@@ -29,6 +30,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
   sleep: () => benchSleep(),
   'cloud-tasks': async () => fromPlain(await benchCloudTasks()),
   billing: async () => fromPlain(await benchBilling()),
+  portal: () => benchPortal(),
 };
 
 function describeMachine() {

@@ -9,6 +9,7 @@
  *   runs them (firebase.json: 127.0.0.1:9099 and 127.0.0.1:8081);
  * - production: GCP_PROJECT_ID (FIREBASE_PROJECT_ID if Auth lives elsewhere)
  *   with Application Default Credentials (`gcloud auth application-default login`).
+ * It also adds every Auth user missing from that directory (the portal's users table reads it).
  * Safe to repeat: a second run finds the user and changes nothing else.
  */
 import { resolve } from 'node:path';
@@ -17,7 +18,7 @@ import type { Auth, UserRecord } from 'firebase-admin/auth';
 import { createFirebaseAuth } from '../shared/auth/firebase.ts';
 import { ConfigError, parseConfig, type Config, type Env } from '../shared/config.ts';
 import { createFirestore } from '../shared/store/db.ts';
-import { mirrorUser } from '../shared/store/users.ts';
+import { mirrorUser, syncUserDirectory } from '../shared/store/users.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -86,8 +87,20 @@ export async function runCreateAdmin(argv: string[], env: Env, out = console.log
       if (config.emulators.firestore) process.env.METADATA_SERVER_DETECTION ??= 'none';
       const db = createFirestore(config);
       try {
-        await withTimeout(mirrorUser(db, { uid: user.uid, email, role: 'admin' }, new Date()), 20_000, 'writing users/' + user.uid);
+        const createdAt = user.metadata.creationTime ? new Date(user.metadata.creationTime).toISOString() : null;
+        await withTimeout(
+          mirrorUser(db, { uid: user.uid, email, role: 'admin', createdAt }, new Date()),
+          20_000,
+          'writing users/' + user.uid,
+        );
         out(`✓ Mirrored the role in Firestore users/${user.uid}.`);
+        // The portal's user table reads the directory: users made before it (or outside the platform) get their entry.
+        const synced = await withTimeout(
+          syncUserDirectory(db, auth, () => new Date()),
+          120_000,
+          'syncing the user directory',
+        );
+        if (synced > 0) out(`✓ Added ${synced} user(s) to the portal's user directory (Firestore users/).`);
       } catch (error) {
         err(
           `! The Firestore mirror users/${user.uid} was not written (${(error as Error).message}); the role is set, but the last-admin guard counts this admin only once an admin sets a role through the API.`,

@@ -18,6 +18,8 @@ environment, .env or .env.production.
 EOF
 }
 
+INDEX_FILE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/firestore.indexes.json"
+
 APIS=(cloudfunctions run cloudbuild artifactregistry cloudtasks cloudscheduler firestore
   secretmanager iam identitytoolkit logging monitoring bigquery aiplatform firebasehosting)
 
@@ -49,8 +51,9 @@ create_firestore() {
 
   local ttls pair group field
   capture ttls "list Firestore TTL policies" gc firestore fields ttls list --format='value(name)'
-  # Expired rate-limit windows, webhook dedupe records, sent mail and chat confirmations delete themselves.
-  for pair in rateLimits:expiresAt webhookEvents:expiresAt outbox:expiresAt taskOutbox:expiresAt confirmations:expireAt; do
+  # Expired rate-limit windows, webhook dedupe records, sent mail, chat confirmations and audit
+  # entries past their retention (AUDIT_RETENTION_DAYS, set by the writer) delete themselves.
+  for pair in rateLimits:expiresAt webhookEvents:expiresAt outbox:expiresAt taskOutbox:expiresAt confirmations:expireAt audit:expireAt; do
     group=${pair%%:*} field=${pair#*:}
     if grep -q "/collectionGroups/$group/fields/$field\$" <<<"$ttls"; then
       skip "TTL $group.$field: already exists"
@@ -61,21 +64,36 @@ create_firestore() {
     fi
   done
 
-  local indexes
+  local indexes specs group scope fields orders args spec fs os i
   # `value(name)` prints only an index's id (the list command's id_field), so the
   # collection group is read as the name's third segment from the end.
   capture indexes "list Firestore composite indexes" gc firestore indexes composite list \
     --format='value(name.segment(-3),queryScope,fields[].fieldPath,fields[].order)'
-  # Firestore appends __name__ to an index's fields, hence the prefix match.
-  if awk -F'\t' '$1 == "tenants" && $2 == "COLLECTION" && $3 ~ /^ownerId;createdAt(;|$)/ \
-      && $4 ~ /^ASCENDING;DESCENDING(;|$)/ { found = 1 } END { exit !found }' <<<"$indexes"; then
-    skip "index tenants(ownerId ASC, createdAt DESC): already exists"
-  else
-    run "create the tenants index" gc firestore indexes composite create --collection-group=tenants \
-      --query-scope=collection --field-config=field-path=ownerId,order=ascending \
-      --field-config=field-path=createdAt,order=descending --async
-    ok "index tenants(ownerId ASC, createdAt DESC) requested (builds in the background)"
-  fi
+  # The composite indexes the queries need are declared in firestore.indexes.json
+  # (Firebase's format); one line per index: group, scope, fields, orders.
+  capture specs "read firestore.indexes.json" node -e '
+    const { indexes } = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    for (const i of indexes)
+      console.log([i.collectionGroup, i.queryScope, i.fields.map((f) => f.fieldPath).join(";"), i.fields.map((f) => f.order).join(";")].join("\t"));
+  ' "$INDEX_FILE"
+  while IFS=$'\t' read -r group scope fields orders; do
+    spec="$group($fields ${orders//;/ })"
+    # Firestore appends __name__ to an index's fields, hence the prefix match.
+    if awk -F'\t' -v g="$group" -v s="$scope" -v f="$fields" -v o="$orders" '
+        function prefix(v, p) { return v == p || substr(v, 1, length(p) + 1) == p ";" }
+        $1 == g && $2 == s && prefix($3, f) && prefix($4, o) { found = 1 } END { exit !found }' <<<"$indexes"; then
+      skip "index $spec: already exists"
+      continue
+    fi
+    args=()
+    IFS=';' read -r -a fs <<<"$fields"
+    IFS=';' read -r -a os <<<"$orders"
+    for i in "${!fs[@]}"; do args+=("--field-config=field-path=${fs[$i]},order=${os[$i],,}"); done
+    scope=${scope,,}
+    run "create the index $spec" gc firestore indexes composite create --collection-group="$group" \
+      --query-scope="${scope//_/-}" "${args[@]}" --async
+    ok "index $spec requested (builds in the background)"
+  done <<<"$specs"
 }
 
 # name max-attempts min-backoff max-backoff

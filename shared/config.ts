@@ -72,6 +72,8 @@ export interface Config {
   /** What the web pages need to sign in with the Firebase JS SDK (served by `GET /api/config`). */
   web: WebConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** How long audit entries are kept (`AUDIT_RETENTION_DAYS`, default 400): each entry's `expireAt`, which a TTL policy enforces. */
+  audit: { retentionDays: number };
 }
 
 /** Public Firebase web settings: the API key of a web app is an identifier, not a secret. */
@@ -152,6 +154,7 @@ export function parseConfig(env: Env = process.env): Config {
       readyTimeoutMs: int(env, 'PROVISION_READY_TIMEOUT_MS', 60_000, 1000, 1_800_000),
       leaseMs: int(env, 'PROVISION_LEASE_MS', 120_000, 1000, 3_600_000),
     },
+    audit: { retentionDays: int(env, 'AUDIT_RETENTION_DAYS', 400, 1, 3650) },
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, mode === 'test' ? 'warn' : 'info'),
   };
 }

@@ -16,7 +16,7 @@ let tenantId: string;
 let createRequestId: string;
 
 test.before(async () => {
-  stack = await startTestStack({ env: { CHAT_MODEL: 'offline' } });
+  stack = await startTestStack({ env: { CHAT_MODEL: 'offline', AUDIT_RETENTION_DAYS: '30' } });
   [owner, stranger, admin] = await Promise.all([
     createTestUser(stack.deps),
     createTestUser(stack.deps),
@@ -36,7 +36,13 @@ test.after.always(async () => {
 });
 
 type Entry = {
+  id: string;
+  at: string;
   actorId?: string;
+  actorEmail?: string;
+  actorRole?: string;
+  ip?: string;
+  expireAt?: string;
   source: string;
   action: string;
   target: { type: string; id?: string };
@@ -44,15 +50,29 @@ type Entry = {
   outcome: { status: number; code?: string };
 };
 const auditOf = async (user: TestUser, query = '') => {
+  return (await pageOf(user, query)).entries;
+};
+const pageOf = async (user: TestUser, query = '') => {
   const res = await stack.fetch(`/api/v1/audit${query}`, { token: user.token });
   if (res.status !== 200) throw new Error(`audit answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { entries: Entry[] }).entries;
+  return (await res.json()) as { entries: Entry[]; nextPageToken?: string };
 };
 
 test.serial('a change through the API is recorded with who, where from, what, the request id and the outcome', async (t) => {
   const entries = await auditOf(owner);
   const created = entries.find((e) => e.requestId === createRequestId);
-  t.like(created, { actorId: owner.uid, source: 'cli', action: 'POST /api/v1/tenants', outcome: { status: 202 } });
+  t.like(created, {
+    actorId: owner.uid,
+    actorEmail: owner.email,
+    actorRole: 'tenant',
+    source: 'cli',
+    action: 'POST /api/v1/tenants',
+    target: { type: 'tenant' },
+    outcome: { status: 202 },
+  });
+  t.truthy(created?.ip, 'the caller address is kept');
+  // AUDIT_RETENTION_DAYS=30 here: the TTL field is the entry's time plus 30 days.
+  t.is(Date.parse(created?.expireAt ?? '') - Date.parse(created?.at ?? ''), 30 * 86_400_000);
   const refused = await stack.fetch(`/api/v1/tenants/${tenantId}`, { method: 'PATCH', token: owner.token, json: { memoryMb: 3 } });
   t.is(refused.status, 400);
   const failed = (await auditOf(owner)).find((e) => e.requestId === refused.headers.get('x-request-id'));
@@ -102,7 +122,70 @@ test.serial('a change the chat makes is recorded with the chat as its source', a
 });
 
 test.serial('a bad audit query is a 400', async (t) => {
-  for (const query of ['?tenantId=../x', '?pageSize=lots', '?pageToken=a%2Fb']) {
-    t.is((await stack.fetch(`/api/v1/audit${query}`, { token: owner.token })).status, 400, query);
+  for (const [query, field] of [
+    ['?tenantId=../x', 'tenantId'],
+    ['?pageSize=lots', 'pageSize'],
+    ['?pageSize=0', 'pageSize'],
+    ['?pageToken=a%2Fb', 'pageToken'],
+    ['?from=yesterday', 'from'],
+    ['?to=2026-13-45', 'to'],
+    ['?source=email', 'source'],
+    ['?actor=a%2Fb', 'actor'],
+    [`?action=${'x'.repeat(201)}`, 'action'],
+  ]) {
+    const res = await stack.fetch(`/api/v1/audit${query}`, { token: owner.token });
+    t.is(res.status, 400, query);
+    t.is((await res.json()).error.details?.field, field, query);
   }
+});
+
+test.serial('admins filter the trail by actor (uid or email), tenant, action, source and time, page by page', async (t) => {
+  const byUid = await auditOf(admin, `?actor=${owner.uid}`);
+  t.true(byUid.length >= 2, JSON.stringify(byUid));
+  t.true(byUid.every((e) => e.actorId === owner.uid));
+  t.deepEqual(
+    (await auditOf(admin, `?actor=${encodeURIComponent(owner.email)}`)).map((e) => e.id),
+    byUid.map((e) => e.id),
+  );
+  const created = await auditOf(admin, `?action=${encodeURIComponent('POST /api/v1/tenants')}&source=cli`);
+  t.true(created.some((e) => e.requestId === createRequestId));
+  t.true(created.every((e) => e.action === 'POST /api/v1/tenants' && e.source === 'cli'));
+  const ofTenant = await auditOf(admin, `?tenantId=${tenantId}`);
+  t.true(ofTenant.length >= 2 && ofTenant.every((e) => e.target.id === tenantId));
+  const newest = ofTenant[0];
+  t.deepEqual(
+    await auditOf(admin, `?tenantId=${tenantId}&from=${encodeURIComponent(new Date(Date.parse(newest.at) + 1).toISOString())}`),
+    [],
+  );
+  t.true((await auditOf(admin, `?tenantId=${tenantId}&to=${encodeURIComponent(newest.at)}`)).every((e) => e.at < newest.at));
+  // Paging: one entry a page, newest first, no repeats, the same entries as one page.
+  const seen: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await pageOf(admin, `?tenantId=${tenantId}&pageSize=1${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`);
+    seen.push(...page.entries.map((e) => e.id));
+    token = page.nextPageToken;
+  } while (token);
+  t.deepEqual(
+    seen,
+    ofTenant.map((e) => e.id),
+  );
+  // An owner filtering by someone else's actions sees only those about what they own.
+  t.true((await auditOf(owner, `?actor=${admin.uid}`)).every((e) => e.target.id === tenantId));
+});
+
+test.serial('no API edits or deletes an entry, and asking is refused without changing the trail', async (t) => {
+  const before = await auditOf(admin, `?tenantId=${tenantId}`);
+  const id = before[0].id;
+  for (const method of ['PUT', 'PATCH', 'DELETE', 'POST']) {
+    for (const path of ['/api/v1/audit', `/api/v1/audit/${id}`]) {
+      const res = await stack.fetch(path, { method, token: admin.token, json: method === 'DELETE' ? undefined : { action: 'nothing' } });
+      t.true([404, 405].includes(res.status), `${method} ${path} answered ${res.status}`);
+    }
+  }
+  const after = await auditOf(admin, `?tenantId=${tenantId}`);
+  t.deepEqual(
+    after.filter((e) => before.some((b) => b.id === e.id)),
+    before,
+  );
 });

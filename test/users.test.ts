@@ -33,45 +33,85 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 // Listing
 
-test.serial("admins list users page by page with Auth's page tokens, each with role, state and dates", async (t) => {
-  const first = await (await call('GET', '/api/v1/users?pageSize=2', admin.token)).json();
+type Listed = { uid: string; email: string; role: string; createdAt: string; disabled: boolean; lastSignInAt: string | null };
+const list = async (query: string, token = admin.token) => {
+  const res = await call('GET', `/api/v1/users?${query}`, token);
+  if (res.status !== 200) throw new Error(`users answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { users: Listed[]; total: number; nextPageToken?: string };
+};
+
+test.serial('admins list the user directory page by page, each user with role, state and dates, and the total', async (t) => {
+  const first = await list('pageSize=2');
   t.is(first.users.length, 2);
+  t.is(first.total, 3, 'each stack has its own Firestore, so the directory holds our three users');
   t.truthy(first.nextPageToken);
-  const second = await (
-    await call('GET', `/api/v1/users?pageSize=2&pageToken=${encodeURIComponent(first.nextPageToken)}`, admin.token)
-  ).json();
-  t.true(second.users.length >= 1);
-  t.false(
-    second.users.some((u: { uid: string }) => first.users.some((f: { uid: string }) => f.uid === u.uid)),
-    'pages overlap',
+  const second = await list(`pageSize=2&pageToken=${encodeURIComponent(first.nextPageToken!)}`);
+  t.is(second.users.length, 1);
+  t.is(second.nextPageToken, undefined);
+  const all = [...first.users, ...second.users];
+  t.deepEqual(
+    all.map((u) => u.email),
+    [admin.email, tenant.email, carol.email].sort(),
+    'sorted by email by default, no repeats',
   );
-  // Other test files add users to the shared emulator: walk every page until ours are seen.
-  const seen = new Map<string, Record<string, unknown>>();
-  let pageToken: string | undefined;
-  for (let pages = 0; pages < 50; pages++) {
-    const res = await call(
-      'GET',
-      `/api/v1/users?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`,
-      admin.token,
-    );
-    const page = await res.json();
-    for (const user of page.users) seen.set(user.uid, user);
-    pageToken = page.nextPageToken;
-    if (!pageToken) break;
-  }
-  const listedAdmin = seen.get(admin.uid)!;
+  const listedAdmin = all.find((u) => u.uid === admin.uid)!;
   t.deepEqual(Object.keys(listedAdmin).sort(), ['createdAt', 'disabled', 'email', 'lastSignInAt', 'role', 'uid']);
   t.like(listedAdmin, { email: admin.email, role: 'admin', disabled: false });
   t.regex(String(listedAdmin.createdAt), ISO);
-  t.like(seen.get(tenant.uid), { role: 'tenant' });
+  t.like(
+    all.find((u) => u.uid === tenant.uid),
+    { role: 'tenant' },
+  );
 });
 
-test.serial('a malformed page request is a 400, not a 500', async (t) => {
-  // (A forged pageToken is Auth's to judge: production answers auth/invalid-page-token, mapped to 400; the emulator accepts any.)
-  for (const query of ['pageSize=0', 'pageSize=5000', 'pageSize=abc']) {
+test.serial('admins search users by email prefix (any case) or whole uid, filter by role and sort either way', async (t) => {
+  const prefix = tenant.email.slice(0, 6).toUpperCase();
+  t.deepEqual(
+    (await list(`q=${encodeURIComponent(prefix)}`)).users.map((u) => u.uid),
+    [tenant.uid],
+  );
+  const byUid = await list(`q=${encodeURIComponent(carol.uid)}`);
+  t.deepEqual(
+    byUid.users.map((u) => u.uid),
+    [carol.uid],
+  );
+  t.is(byUid.total, 1);
+  const admins = await list('role=admin');
+  t.deepEqual(
+    admins.users.map((u) => u.uid),
+    [admin.uid],
+  );
+  t.is(admins.total, 1);
+  t.is((await list(`role=admin&q=${encodeURIComponent(tenant.uid)}`)).total, 0, 'the uid match obeys the role filter');
+  const descending = (await list('sort=-email')).users.map((u) => u.email);
+  t.deepEqual(descending, [admin.email, tenant.email, carol.email].sort().reverse());
+  const newest = (await list('sort=-createdAt')).users.map((u) => u.createdAt);
+  t.deepEqual(newest, [...newest].sort().reverse());
+  // A token carries its sort: reusing it under another sort is refused, not misread.
+  const token = (await list('pageSize=1&sort=createdAt')).nextPageToken!;
+  const mixed = await call('GET', `/api/v1/users?pageSize=1&sort=email&pageToken=${encodeURIComponent(token)}`, admin.token);
+  t.is(mixed.status, 400);
+  t.is((await mixed.json()).error.details.field, 'pageToken');
+});
+
+test.serial('a malformed users query is a 400 naming the parameter, not a 500', async (t) => {
+  const forged = Buffer.from(JSON.stringify(['email', 'x', 'a/b'])).toString('base64url');
+  for (const [query, field] of [
+    ['pageSize=0', 'pageSize'],
+    ['pageSize=5000', 'pageSize'],
+    ['pageSize=abc', 'pageSize'],
+    ['role=owner', 'role'],
+    ['sort=password', 'sort'],
+    [`q=${'a'.repeat(201)}`, 'q'],
+    ['q=%00x', 'q'],
+    ['pageToken=garbage', 'pageToken'],
+    [`pageToken=${forged}`, 'pageToken'],
+  ]) {
     const res = await call('GET', `/api/v1/users?${query}`, admin.token);
     t.is(res.status, 400, query);
-    t.is((await res.json()).error.code, 'validation_failed');
+    const { error } = await res.json();
+    t.is(error.code, 'validation_failed', query);
+    t.is(error.details?.field, field, query);
   }
 });
 
@@ -168,6 +208,9 @@ const createAdmin = (email: string) =>
 
 test.serial('create-admin makes a new address an admin who can then use the admin API, and a second run changes nothing', async (t) => {
   const email = `first-admin-${randomBytes(4).toString('hex')}@example.com`;
+  // A user made straight in Auth (before the directory existed, or by another tool) has no directory entry yet.
+  const outsider = await (await stack.deps.auth()).createUser({ email: `Outsider-${randomBytes(4).toString('hex')}@Example.com` });
+  t.false((await stack.deps.db.doc(`users/${outsider.uid}`).get()).exists);
   const run = await createAdmin(email);
   t.is(run.code, 0, run.stderr);
   t.regex(run.stdout, /created and made an admin/);
@@ -176,6 +219,12 @@ test.serial('create-admin makes a new address an admin who can then use the admi
   t.is(user.customClaims?.role, 'admin');
   t.is((await stack.deps.db.doc(`users/${user.uid}`).get()).data()?.role, 'admin');
   t.is((await call('GET', '/api/v1/users?pageSize=1', await idTokenFor(stack.deps, user.uid))).status, 200);
+  t.like((await stack.deps.db.doc(`users/${outsider.uid}`).get()).data(), {
+    email: outsider.email,
+    emailLower: outsider.email?.toLowerCase(),
+    role: 'tenant',
+  });
+  t.regex(run.stdout, /to the portal's user directory/);
   const again = await createAdmin(email);
   t.is(again.code, 0, again.stderr);
   t.regex(again.stdout, /was already an admin/);

@@ -9,6 +9,8 @@ import { functionHandlers } from '../functions/registry.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { readEvents } from '../testing/events.ts';
 import { createTestUser, idTokenFor, type TestUser } from '../testing/users.ts';
+import { seedTenants, seedUsers } from '../testing/portal-seed.ts';
+import { axeBothWidths } from './portal-a11y.ts';
 import { screenshotBothWidths, signInAs, startBrowser, streamsThroughHosting, type TestBrowser } from './web-browser.ts';
 
 let stack: TestStack;
@@ -72,6 +74,97 @@ test.serial("an admin activates a user's project, talks to its agent as the answ
   await row.getByRole('button', { name: 'Deactivate' }).click();
   await row.getByText('Inactive').waitFor({ timeout: 60_000 });
   t.pass();
+});
+
+test.serial(
+  'the tenants table searches, filters, sorts and pages on the server, keeps its view in the URL and works by keyboard',
+  async (t) => {
+    const { page } = web;
+    // Owned by made-up users: the member's own tenant list must stay empty for the chat test below.
+    const owners = [
+      { uid: 'seed-owner-a', email: 'seed-owner-a@example.com' },
+      { uid: 'seed-owner-b', email: 'seed-owner-b@example.com' },
+    ];
+    const seeded = await seedTenants(stack.deps.db, 60, 'shop', owners);
+    await stack.deps.db.doc(`tenants/${seeded[4].id}/environments/live`).set({
+      tenantId: seeded[4].id,
+      env: 'live',
+      status: 'failed',
+      error: { code: 'not_ready', message: 'did not answer its health check' },
+      updatedAt: new Date().toISOString(),
+    });
+    await page.goto(`${stack.url}/portal.html?tab=tenants`);
+    const table = page.getByRole('table', { name: 'Tenants' });
+    await page.getByText('60 in all').waitFor();
+    t.is(await table.locator('tbody tr').count(), 25, 'one page of 25');
+
+    await page.getByLabel('Search tenants').fill('shop-0001');
+    await page.getByText('10 in all').waitFor();
+    t.regex(page.url(), /q=shop-0001/);
+    await page.getByLabel('Search tenants').fill('');
+    await page.getByLabel('State').selectOption('failed');
+    await page.getByText('10 in all').waitFor();
+    t.true((await table.locator('tbody').innerText()).includes('failed'));
+    t.regex(page.url(), /state=failed/);
+
+    // A reload (or the link shared) shows the same view.
+    await page.reload();
+    await page.getByText('10 in all').waitFor();
+    t.is(await page.getByLabel('State').inputValue(), 'failed');
+
+    // Sorting by name, from the keyboard: the header's button, then Enter.
+    await page.getByLabel('State').selectOption('');
+    await page.getByText('60 in all').waitFor();
+    const sortByName = page.getByRole('button', { name: /^Sort by Name/ });
+    await sortByName.focus();
+    await page.keyboard.press('Enter');
+    await table.locator('th[aria-sort="ascending"]').waitFor();
+    await page.waitForFunction(() => document.querySelector('tbody tr a')?.textContent === 'shop-00000');
+    // Next page by keyboard: Tab reaches it, Enter pages; rows continue where the first page ended.
+    const next = page.getByRole('button', { name: 'Next page' });
+    await next.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('tbody tr a')?.textContent === 'shop-00025');
+    t.regex(page.url(), /page=/);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.waitForFunction(() => document.querySelector('tbody tr a')?.textContent === 'shop-00000');
+    t.deepEqual(await axeBothWidths(page), [], 'axe finds nothing on the tenants table');
+    t.true((await screenshotBothWidths(page, 'portal-tenants')).phoneOverflow <= 0);
+  },
+);
+
+test.serial('the users table searches by email prefix and filters by role; the fleet and audit tabs pass axe too', async (t) => {
+  const { page } = web;
+  await seedUsers(await stack.deps.auth(), stack.deps.db, 40, `pt${Date.now().toString(36)}`);
+  await page.goto(`${stack.url}/portal.html`);
+  const table = page.getByRole('table', { name: 'Users' });
+  await page.getByText('42 in all').waitFor();
+  await page.getByLabel('Role', { exact: true }).selectOption('admin');
+  await page.getByText('5 in all').waitFor(); // the seeded 4 (every tenth) and our admin
+  await page.getByLabel('Search users').fill(member.email.slice(0, 8).toUpperCase());
+  await page.getByLabel('Role', { exact: true }).selectOption('');
+  await page.getByText('1 in all').waitFor();
+  t.true((await table.innerText()).includes(member.email));
+  t.deepEqual(await axeBothWidths(page), [], 'axe finds nothing on the users table');
+
+  await page.getByRole('link', { name: 'Fleet' }).click();
+  const failing = page.getByRole('region', { name: 'Failing now' });
+  await failing.getByRole('link').first().waitFor();
+  t.regex((await failing.getByRole('link').first().getAttribute('href')) ?? '', /^\/tenants\.html\?id=t-/);
+  t.true(await page.locator('.recharts-surface').first().isVisible(), 'the charts are drawn');
+  t.regex(await page.getByRole('region', { name: 'Tenants by state' }).innerText(), /Tenants by state/);
+  t.deepEqual(await axeBothWidths(page, () => page.waitForTimeout(300)), [], 'axe finds nothing on the fleet overview');
+  await screenshotBothWidths(page, 'portal-fleet');
+
+  await page.getByRole('link', { name: 'Audit' }).click();
+  const audit = page.getByRole('table', { name: 'Audit entries' });
+  await audit.getByText('PATCH /api/v1/users/:uid').first().waitFor();
+  await page.getByLabel('Actor').fill(admin.email);
+  await page.getByLabel('Actor').press('Enter');
+  await page.waitForURL(/actor=/);
+  await audit.getByText('PATCH /api/v1/users/:uid').first().waitFor();
+  t.deepEqual(await axeBothWidths(page), [], 'axe finds nothing on the audit trail');
+  await screenshotBothWidths(page, 'portal-audit');
 });
 
 test.serial('a tenant user is told the portal is for admins only', async (t) => {

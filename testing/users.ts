@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../shared/deps.ts';
 import type { Role } from '../shared/auth/principal.ts';
+import { mirrorUser } from '../shared/store/users.ts';
 
 export interface TestUser {
   uid: string;
@@ -27,6 +28,9 @@ export async function createTestUser(deps: Deps, options: { role?: Role; uid?: s
     if ((err as { code?: string }).code !== 'auth/uid-already-exists') throw err;
   });
   await auth.setCustomUserClaims(uid, { role });
+  // The user directory the portal lists, as activation writes it.
+  const createdAt = (await auth.getUser(uid)).metadata.creationTime;
+  await mirrorUser(deps.db, { uid, email, role, createdAt: createdAt ? new Date(createdAt).toISOString() : null }, new Date());
   return { uid, email, role, token: await idTokenFor(deps, uid) };
 }
 

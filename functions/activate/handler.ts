@@ -7,6 +7,7 @@ import { createRouter } from '../../shared/http/router.ts';
 import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
 import { findSignupRefByTokenHash, hashToken, isExpired, readSignup, TOKEN_PATTERN, writeSignup } from '../../shared/store/signups.ts';
 import { runKeyedTransaction } from '../../shared/store/transact.ts';
+import { mirrorUser } from '../../shared/store/users.ts';
 import { AccountDisabledError, ensureTenantUser } from './user.ts';
 
 const HOUR = 3_600_000;
@@ -68,7 +69,7 @@ async function activate(deps: Deps, ctx: Context, token: unknown): Promise<Activ
   });
   const emailHash = ref.id;
 
-  let user: { uid: string; customToken: string };
+  let user: Awaited<ReturnType<typeof ensureTenantUser>>;
   try {
     user = await ensureTenantUser(await deps.auth(), signup.email, signup.name);
   } catch (err) {
@@ -90,6 +91,10 @@ async function activate(deps: Deps, ctx: Context, token: unknown): Promise<Activ
     const now = deps.now();
     writeSignup(tx, ref, { ...current, status: 'activated', uid: user.uid, activatedAt: current.activatedAt ?? now, updatedAt: now }, true);
   });
+  // The portal's user directory lists the new user (`npm run create-admin` adds an entry missed here).
+  await mirrorUser(deps.db, { uid: user.uid, email: signup.email, role: user.role, createdAt: user.createdAt }, deps.now()).catch(
+    (err: unknown) => ctx.log.warn('user directory entry not written', { err, uid: user.uid }),
+  );
   ctx.log.info('signup activated', { emailHash, uid: user.uid });
   return { uid: user.uid, email: signup.email, customToken: user.customToken, next: NEXT_STEP };
 }

@@ -9,7 +9,11 @@ export class AccountDisabledError extends Error {}
  * already `admin` (activation never downgrades). Other custom claims are kept.
  * Returns the uid and a custom token the page exchanges for a sign-in.
  */
-export async function ensureTenantUser(auth: Auth, email: string, displayName?: string): Promise<{ uid: string; customToken: string }> {
+export async function ensureTenantUser(
+  auth: Auth,
+  email: string,
+  displayName?: string,
+): Promise<{ uid: string; customToken: string; role: 'admin' | 'tenant'; createdAt: string | null }> {
   let user = await findUser(auth, email);
   if (!user) {
     try {
@@ -25,7 +29,13 @@ export async function ensureTenantUser(auth: Auth, email: string, displayName?: 
   if (!user.emailVerified) user = await auth.updateUser(user.uid, { emailVerified: true });
   const claims = user.customClaims ?? {};
   if (claims.role !== 'admin' && claims.role !== 'tenant') await auth.setCustomUserClaims(user.uid, { ...claims, role: 'tenant' });
-  return { uid: user.uid, customToken: await auth.createCustomToken(user.uid) };
+  const createdAt = user.metadata.creationTime ? new Date(user.metadata.creationTime).toISOString() : null;
+  return {
+    uid: user.uid,
+    customToken: await auth.createCustomToken(user.uid),
+    role: claims.role === 'admin' ? 'admin' : 'tenant',
+    createdAt,
+  };
 }
 
 async function findUser(auth: Auth, email: string): Promise<UserRecord | undefined> {

@@ -11,6 +11,7 @@ import { projectRoutes } from './routes/projects.ts';
 import { createProjectService } from '../../shared/projects/service.ts';
 import { webConfigRoutes } from './routes/web-config.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { fleetRoutes } from './routes/fleet.ts';
 import { deviceRoutes } from './routes/device.ts';
 import { imageRoutes } from './routes/images.ts';
 import { releaseRoutes } from './routes/releases.ts';
@@ -46,6 +47,7 @@ export function apiRoutes(deps: Deps, streams: StreamGate = createStreamGate(dep
     ...projectRoutes(deps, createProjectService(deps), streams),
     ...webConfigRoutes(deps),
     ...auditRoutes(deps),
+    ...fleetRoutes(deps),
     ...deviceRoutes(deps),
     ...imageRoutes(deps),
     ...releaseRoutes(deps, streams),

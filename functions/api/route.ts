@@ -32,7 +32,8 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
       if (POLICY[route.action] !== 'public') principal = await verifyBearer(ctx.header('authorization'), deps.auth);
       authorize(principal, route.action, route.resource?.(ctx));
       const reply = await route.handler(ctx, principal);
-      if (isAudited(ctx, principal)) await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode });
+      if (isAudited(ctx, principal))
+        await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode }, createdId(reply));
       return reply;
     } catch (err) {
       if (isAudited(ctx, principal)) {
@@ -42,6 +43,12 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
       throw err;
     }
   };
+}
+
+/** The tenant a create made (`{tenant: {id}}` in its answer), so its entry targets that tenant. */
+function createdId(reply: Reply | void): string | undefined {
+  const body = reply?.body as { tenant?: { id?: unknown } } | undefined;
+  return typeof body?.tenant?.id === 'string' ? body.tenant.id : undefined;
 }
 
 /** State changes by a signed-in caller or a payment webhook; anonymous calls (a device-code poll, a bad token) are not anyone's act. */
@@ -55,9 +62,12 @@ async function audit(
   route: ApiRoute,
   principal: Principal | null,
   outcome: { status: number; code?: string },
+  created?: string,
 ): Promise<void> {
   try {
-    const { id, uid, projectId, provider } = ctx.params;
+    const { uid, projectId, provider } = ctx.params;
+    // A create names its new tenant in the answer: that tenant is the target.
+    const id = ctx.params.id ?? created;
     const tenant = id ? await getTenantDoc(deps.db, id) : undefined;
     const target = id
       ? { type: 'tenant' as const, id }
@@ -70,6 +80,7 @@ async function audit(
       deps.db,
       {
         actorId: principal?.uid ?? (provider ? `system:${provider}` : undefined),
+        actorEmail: principal?.email ?? undefined,
         actorRole: principal?.role,
         source: provider ? 'webhook' : auditSource(ctx.header('x-tenantplane-client')),
         action: `${route.method} ${route.path}`,
@@ -81,6 +92,7 @@ async function audit(
         outcome,
       },
       deps.now(),
+      deps.config.audit.retentionDays,
     );
   } catch (err) {
     ctx.log.warn('audit entry not written', { err, action: `${route.method} ${route.path}` });

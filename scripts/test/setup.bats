@@ -63,6 +63,19 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
   [[ $sweep == *"--max-retry-attempts=3 --min-backoff=5s --max-backoff=20s --max-doublings=2"* ]]
 }
 
+@test "a first setup turns on the audit trail's TTL and creates every index firestore.indexes.json declares, once" {
+  [ -f "$FIRST_STATE/ttl/audit.expireAt" ]
+  [[ $(first_calls 'firestore fields ttls update expireAt') == *"--collection-group=audit --enable-ttl"* ]]
+  declared=$(node -e 'console.log(require(process.argv[1]).indexes.length)' "$BATS_TEST_DIRNAME/../../firestore.indexes.json")
+  [ "$declared" -ge 20 ]
+  [ "$(first_calls 'firestore indexes composite create' | wc -l)" -eq "$declared" ]
+  [ "$(cat "$FIRST_STATE"/index/* | sort -u | wc -l)" -eq "$declared" ]
+  grep -q $'^tenants\tCOLLECTION\tstate;createdAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
+  grep -q $'^users\tCOLLECTION\trole;emailLower;__name__\tASCENDING;ASCENDING' "$FIRST_STATE"/index/*
+  grep -q $'^audit\tCOLLECTION\tactorId;id;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
+  grep -q $'^environments\tCOLLECTION_GROUP\tstatus;updatedAt;__name__\tASCENDING;DESCENDING' "$FIRST_STATE"/index/*
+}
+
 @test "setup never prints the task secret, and a job an older setup made without retries gets them" {
   secret=$(cat "$FIRST_STATE/secret-value-tp-tasks-secret")
   [ -n "$secret" ]

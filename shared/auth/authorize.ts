@@ -31,6 +31,8 @@ export const POLICY = {
   'users.list': 'admin',
   'users.read': 'owner',
   'users.update': 'admin',
+  /** The portal's fleet overview (counts, failing environments, launches and costs per day). */
+  'fleet.read': 'admin',
   'projects.read': 'owner',
   'projects.write': 'owner',
   'projects.operate': 'owner',

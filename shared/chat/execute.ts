@@ -39,7 +39,7 @@ export interface ExecutorDeps {
   tenants: TenantService;
   rollouts?: RolloutPort;
   billing: BillingPort;
-  config: Pick<Config, 'registry' | 'chat'>;
+  config: Pick<Config, 'registry' | 'chat'> & Partial<Pick<Config, 'audit'>>;
   log: Logger;
   now: () => Date;
 }
@@ -248,6 +248,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         deps.db,
         {
           actorId: p.uid,
+          actorEmail: p.email ?? undefined,
           actorRole: p.role,
           source: 'chat',
           action,
@@ -263,6 +264,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
                 : { status: 404, code: 'not_found' },
         },
         deps.now(),
+        deps.config.audit?.retentionDays,
       ).catch((err: unknown) => deps.log.warn('audit entry not written', { err, action }));
       return outcome;
     },

@@ -7,6 +7,7 @@
  * that died expires and is taken over; the driver's deploy of the same spec
  * is then a no-op where the first one got through.
  */
+import { recordAudit } from '../audit/store.ts';
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.ts';
 import { envPath, getTenantDoc, recordEvent, tenantPath, type TenantDoc } from '../store/tenants.ts';
@@ -86,6 +87,23 @@ export async function moveEnvironment(deps: Deps, rollout: RolloutDoc, key: stri
     },
     deps.now,
   );
+  // The audit trail names rollouts as the path of this change, with the admin who started the rollout (R-AUDIT-1).
+  await recordAudit(
+    deps.db,
+    {
+      actorId: 'system:rollout',
+      actorEmail: rollout.createdBy.includes('@') ? rollout.createdBy : undefined,
+      actorRole: 'admin',
+      source: 'rollout',
+      action: direction === 'forward' ? 'ROLLOUT_ENVIRONMENT' : 'ROLL_BACK_ENVIRONMENT',
+      target: { type: 'tenant', id: tenant.id },
+      ownerId: tenant.ownerId,
+      requestId: `${rollout.id}/${key}/${direction}`,
+      outcome: error ? { status: 503, code: 'not_ready' } : { status: 200 },
+    },
+    deps.now(),
+    deps.config.audit.retentionDays,
+  ).catch((err: unknown) => deps.log.warn('audit entry not written', { err, rollout: rollout.id, key }));
   return outcome;
 }
 

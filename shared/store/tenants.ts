@@ -7,9 +7,18 @@
  * to shared/secrets/store.ts and `costs/` to shared/billing/costs.ts.
  */
 import { runKeyedTransaction } from './transact.ts';
-import { FieldPath, type Firestore, type Query, type Transaction } from '@google-cloud/firestore';
+import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { OperationName } from '../tenants/state-machine.ts';
-import { isTenantId, type EnvName, type EnvironmentRecord, type Tenant, type TenantEvent } from '../tenants/types.ts';
+import {
+  isTenantId,
+  type EnvName,
+  type EnvironmentRecord,
+  type Tenant,
+  type TenantEvent,
+  type TenantListQuery,
+  type TenantState,
+} from '../tenants/types.ts';
+import { readTablePage, sortsFor } from './table-query.ts';
 
 /** Tenant document: the public Tenant plus bookkeeping the API does not show. */
 export interface TenantDoc extends Tenant {
@@ -38,12 +47,6 @@ export const credentialPath = (id: string, tokenHash: string) => `tenants/${id}/
 export const metricSamplesPath = (id: string, env: string) => `tenants/${id}/metrics/${env}/samples`;
 /** Everything under `tenants/{id}` but the document and its event log, which stay as the tombstone's history. */
 const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics', 'backups'];
-
-/** Newest first, the order the list and its page tokens use (matches the composite index setup.sh creates). */
-export function tenantsNewestFirst(db: Firestore, ownerId?: string): Query {
-  const query = db.collection('tenants').orderBy('createdAt', 'desc').orderBy(FieldPath.documentId(), 'desc');
-  return ownerId ? query.where('ownerId', '==', ownerId) : query;
-}
 
 /** Tenants with this name, of one owner or (for an admin) of everyone. */
 export async function findTenantsByName(db: Firestore, name: string, ownerId?: string): Promise<TenantDoc[]> {
@@ -164,4 +167,51 @@ export function watchEvents(
 
 export function stripUndefined<T extends object>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** The tenants table's sorts: `createdAt` and `name`, either way (default `-createdAt`, newest first). */
+export const TENANT_SORTS = sortsFor({ createdAt: 'createdAt', name: 'name' });
+/** What a list shows unless asked for one state: deleted tenants stay as tombstones but are not listed. */
+export const LISTED_STATES: TenantState[] = ['provisioning', 'ready', 'failed', 'suspended', 'deleting'];
+
+/**
+ * One page of tenants (one owner's, or everyone's for an admin) searched,
+ * filtered and sorted in Firestore, with the count of all matches. A whole
+ * tenant id matches that tenant exactly; anything else is a name prefix.
+ */
+export async function queryTenants(
+  db: Firestore,
+  options: TenantListQuery & { pageSize: number },
+): Promise<{ items: TenantDoc[]; total: number; nextPageToken?: string }> {
+  const sort = TENANT_SORTS.find((s) => s.key === (options.sort ?? '-createdAt')) ?? TENANT_SORTS[1];
+  const q = options.q?.trim().toLowerCase();
+  if (q && isTenantId(q)) {
+    const doc = await getTenantDoc(db, q);
+    const matches =
+      doc &&
+      (!options.ownerId || doc.ownerId === options.ownerId) &&
+      (options.state ? doc.state === options.state : doc.state !== 'deleted') &&
+      (!options.plan || doc.plan === options.plan) &&
+      (!options.driver || doc.driver === options.driver);
+    return matches ? { items: [doc], total: 1 } : { items: [], total: 0 };
+  }
+  return readTablePage(
+    db.collection('tenants'),
+    {
+      search: q || undefined,
+      searchField: 'name',
+      searchSortKey: 'name',
+      filters: {
+        ownerId: options.ownerId,
+        state: options.state ?? LISTED_STATES,
+        plan: options.plan,
+        driver: options.driver,
+      },
+      sort,
+      pageSize: options.pageSize,
+      pageToken: options.pageToken,
+      validId: isTenantId,
+    },
+    (data) => data as unknown as TenantDoc,
+  );
 }

@@ -17,7 +17,7 @@ import {
   listEvents,
   namePath,
   tenantPath,
-  tenantsNewestFirst,
+  queryTenants,
   toTenant,
   type TenantDoc,
 } from '../store/tenants.ts';
@@ -139,20 +139,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     async list(p, options = {}): Promise<Page<Tenant>> {
       authorize(p, 'tenants.list');
       const pageSize = Math.min(Math.max(Number(options.pageSize) || 50, 1), 200);
-      let query = tenantsNewestFirst(deps.db, p.role === 'admin' ? options.ownerId : p.uid);
-      if (options.pageToken) {
-        const [createdAt, id] = decodeToken(options.pageToken);
-        query = query.startAfter(createdAt, id);
-      }
-      const snap = await query.limit(pageSize + 1).get();
-      const docs = snap.docs.map((d) => d.data() as TenantDoc);
-      const page = docs.slice(0, pageSize);
-      const last = page.at(-1);
-      return {
-        // Deleted tenants stay as tombstones (a repeated DELETE is a no-op) but are not listed.
-        items: page.filter((t) => t.state !== 'deleted').map(toTenant),
-        nextPageToken: docs.length > pageSize && last ? encodeToken(last.createdAt, last.id) : undefined,
-      };
+      const page = await queryTenants(deps.db, { ...options, pageSize, ownerId: p.role === 'admin' ? options.ownerId : p.uid });
+      return { items: page.items.map(toTenant), nextPageToken: page.nextPageToken, total: page.total };
     },
     async get(p, id) {
       return toTenant(await load(p, id));
@@ -273,26 +261,4 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     },
   };
   return service;
-}
-
-function encodeToken(createdAt: string, id: string) {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-function decodeToken(token: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      !Number.isNaN(Date.parse(value[0])) &&
-      isTenantId(String(value[1]))
-    ) {
-      return value as [string, string];
-    }
-  } catch {
-    // fall through
-  }
-  throw new AppError('invalid_request', 'The pageToken is not valid; use the nextPageToken of a previous page.');
 }

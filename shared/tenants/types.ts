@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { EnvironmentMetrics, LogLine } from '../runtime/types.ts';
 
 export type TenantState = 'provisioning' | 'ready' | 'failed' | 'suspended' | 'deleting' | 'deleted';
+export const TENANT_STATES: readonly TenantState[] = ['provisioning', 'ready', 'failed', 'suspended', 'deleting', 'deleted'];
 export type EnvName = 'demo' | 'test' | 'live';
 export const ENV_NAMES: readonly EnvName[] = ['demo', 'test', 'live'];
 export const MEMORY_SIZES = [256, 512, 1024, 2048] as const;
@@ -77,11 +78,27 @@ export interface CreateTenantInput {
 export interface Page<T> {
   items: T[];
   nextPageToken?: string;
+  /** How many match the query over all pages (the admin tables show it). */
+  total?: number;
+}
+
+/** The tenants list's search, filters and sort (the portal's table; validated by the route). */
+export interface TenantListQuery {
+  pageSize?: number;
+  pageToken?: string;
+  ownerId?: string;
+  /** A whole tenant id, or a prefix of the name. */
+  q?: string;
+  state?: TenantState;
+  plan?: string;
+  driver?: string;
+  /** `createdAt` / `-createdAt` (default, newest first) / `name` / `-name`. */
+  sort?: string;
 }
 
 export interface TenantService {
   create(p: Principal, input: CreateTenantInput): Promise<Tenant>;
-  list(p: Principal, options?: { pageSize?: number; pageToken?: string; ownerId?: string }): Promise<Page<Tenant>>;
+  list(p: Principal, options?: TenantListQuery): Promise<Page<Tenant>>;
   get(p: Principal, id: string): Promise<Tenant>;
   /** Finds one of the caller's tenants (admins: any) by id or by name. 404 when none; 409 when a name is ambiguous for an admin. */
   resolve(p: Principal, idOrName: string): Promise<Tenant>;

@@ -20,6 +20,7 @@ import { DeploySection, SecretsSection, affected } from './ui/tenant-tools.tsx';
 import { LogsPanel } from './ui/logs-panel.tsx';
 import { CredentialsPanel } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
+import { TenantActivity } from './ui/tenant-activity.tsx';
 
 /** Cost and metrics charts: the chart library loads only when a tenant is opened. */
 const UsageCharts = lazy(() => import('./ui/usage-charts.tsx'));
@@ -221,6 +222,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <Suspense fallback={<Spinner label="Loading charts…" />}>
             <UsageCharts tenant={tenant} />
           </Suspense>
+          <TenantActivity tenant={tenant} />
         </div>
       )}
       <ConfirmDialog

@@ -1,8 +1,11 @@
 import type { Deps } from '../../../shared/deps.ts';
-import { AppError } from '../../../shared/errors.ts';
 import type { StreamGate } from '../../../shared/http/stream-gate.ts';
 import type { SecretsService } from '../../../shared/tenants/secrets-service.ts';
 import type { TenantServiceImpl } from '../../../shared/tenants/service.ts';
+import { DRIVER_NAMES } from '../../../shared/runtime/index.ts';
+import { enumParam, pageSizeParam, textParam } from '../../../shared/store/table-query.ts';
+import { TENANT_SORTS } from '../../../shared/store/tenants.ts';
+import { TENANT_STATES } from '../../../shared/tenants/types.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
 import { streamTenantEvents } from './events.ts';
 import { streamTenantLogs } from './logs-stream.ts';
@@ -43,15 +46,25 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       action: 'tenants.list',
       handler: async (ctx, p) => {
         const q = ctx.url.searchParams;
-        const pageSize = q.get('pageSize');
-        if (pageSize !== null && !/^\d{1,3}$/.test(pageSize))
-          throw new AppError('validation_failed', 'pageSize must be a number from 1 to 200.', { field: 'pageSize' });
         const page = await tenants.list(signedIn(p), {
-          pageSize: pageSize ? Number(pageSize) : undefined,
-          pageToken: q.get('pageToken') ?? undefined,
-          ownerId: q.get('ownerId') ?? undefined,
+          pageSize: pageSizeParam(q, 200, 50),
+          pageToken: q.get('pageToken') || undefined,
+          ownerId: q.get('ownerId') || undefined,
+          q: textParam(q, 'q', 100),
+          state: enumParam(q, 'state', TENANT_STATES),
+          plan: enumParam(
+            q,
+            'plan',
+            deps.config.billing.plans.map((x) => x.id),
+          ),
+          driver: enumParam(q, 'driver', DRIVER_NAMES),
+          sort: enumParam(
+            q,
+            'sort',
+            TENANT_SORTS.map((s) => s.key),
+          ),
         });
-        return { body: { tenants: page.items, nextPageToken: page.nextPageToken } };
+        return { body: { tenants: page.items, nextPageToken: page.nextPageToken, total: page.total } };
       },
     },
     {

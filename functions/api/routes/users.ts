@@ -1,27 +1,20 @@
 /**
- * Admin user endpoints (R-USERS-1): list users (Firebase Auth's pages), read
+ * Admin user endpoints (R-USERS-1): list users (the Firestore user directory:
+ * `q` = email prefix or whole uid, `role`, `sort` = email|-email|createdAt|-createdAt,
+ * `pageSize`, `pageToken`; with `total`), read
  * one (admins, or the user themself), and set a role in custom claims. The
  * role reaches the user with their next ID token.
  */
 import { z } from 'zod';
 import { ROLES, type Role } from '../../../shared/auth/principal.ts';
 import type { Deps } from '../../../shared/deps.ts';
-import { AppError } from '../../../shared/errors.ts';
-import { changeUserRole, getUserRecord, listUserPage, toUserView } from '../../../shared/store/users.ts';
+import { enumParam, pageSizeParam, textParam } from '../../../shared/store/table-query.ts';
+import { changeUserRole, getUserRecord, listUserDirectory, toUserView, USER_SORTS } from '../../../shared/store/users.ts';
 import { parseInput } from '../../../shared/tenants/validate.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
 
 const U = '/api/v1/users/:uid';
 const patchSchema = z.object({ role: z.enum(ROLES as [Role, ...Role[]], { message: `must be one of ${ROLES.join(', ')}` }) }).strict();
-
-/** Parses `pageSize` (1–1000, default 100): Auth's listUsers pages hold at most 1000 users. */
-function parsePageSize(raw: string | null): number {
-  if (raw === null) return 100;
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 1000) {
-    throw new AppError('validation_failed', 'pageSize must be a number from 1 to 1000.', { field: 'pageSize' });
-  }
-  return Number(raw);
-}
 
 export function userRoutes(deps: Deps): ApiRoute[] {
   return [
@@ -31,8 +24,16 @@ export function userRoutes(deps: Deps): ApiRoute[] {
       action: 'users.list',
       handler: async (ctx) => {
         const q = ctx.url.searchParams;
-        const page = await listUserPage(await deps.auth(), {
-          pageSize: parsePageSize(q.get('pageSize')),
+        const page = await listUserDirectory(deps.db, await deps.auth(), {
+          q: textParam(q, 'q', 200),
+          role: enumParam(q, 'role', ROLES),
+          sort: enumParam(
+            q,
+            'sort',
+            USER_SORTS.map((s) => s.key),
+          ),
+          // Auth's getUsers reads 100 users a call; a page of up to 1000 is ten calls.
+          pageSize: pageSizeParam(q, 1000, 100),
           pageToken: q.get('pageToken') || undefined,
         });
         return { body: page };
