@@ -36,6 +36,7 @@ const MATRIX: Record<string, Rule> = {
   [`POST ${T}/resume`]: 'owner',
   [`POST ${T}/restart`]: 'owner',
   [`POST ${T}/retry-provision`]: 'owner',
+  [`POST ${T}/restore`]: 'owner',
   [`GET ${T}/status`]: 'owner',
   [`GET ${T}/environments`]: 'owner',
   [`POST ${T}/environments/:env/reset`]: 'owner',
@@ -113,6 +114,8 @@ const ALLOWED: Record<string, number[]> = {
   [`POST ${T}/resume`]: [202, 409],
   [`POST ${T}/restart`]: [202, 409],
   [`POST ${T}/retry-provision`]: [202, 409],
+  // A tenant that is not deleted has nothing to restore; a deleted one within its grace period comes back.
+  [`POST ${T}/restore`]: [202, 409],
   [`GET ${T}/status`]: [200],
   [`GET ${T}/environments`]: [200],
   [`POST ${T}/environments/:env/reset`]: [202, 409],

@@ -22,6 +22,7 @@ import {
   type TenantDoc,
 } from '../store/tenants.ts';
 import { issueRetrievalToken } from './credentials.ts';
+import { restoreTenant } from './grace.ts';
 import { enqueueOperation, recordOperationTask, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN } from './plans.ts';
 import { CREATED_EVENT } from './state-machine.ts';
@@ -37,7 +38,12 @@ export type TenantServiceImpl = TenantService & {
   metricsHistory(p: Principal, id: string, query: { env?: string; limit?: string | number }): Promise<MetricsSample[]>;
   /** Creates a tenant and returns it with its one-time credentials token. */
   createWithToken(p: Principal, input: unknown): Promise<{ tenant: Tenant; credentialsToken: string }>;
+  /** Brings a deleted tenant back with its data within the grace period (grace.ts). */
+  restore(p: Principal, id: string): Promise<Tenant>;
 };
+
+/** A deleted tenant whose data is still kept. */
+const isRestorable = (t: TenantDoc, now: Date) => t.state === 'deleted' && !!t.restorableUntil && t.restorableUntil > now.toISOString();
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[b & 31]).join('');
@@ -149,8 +155,8 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       const page = docs.slice(0, pageSize);
       const last = page.at(-1);
       return {
-        // Deleted tenants stay as tombstones (a repeated DELETE is a no-op) but are not listed.
-        items: page.filter((t) => t.state !== 'deleted').map(toTenant),
+        // Deleted tenants stay as tombstones (a repeated DELETE is a no-op) and are listed only when asked for, while restorable.
+        items: page.filter((t) => (options.deleted ? isRestorable(t, deps.now()) : t.state !== 'deleted')).map(toTenant),
         nextPageToken: docs.length > pageSize && last ? encodeToken(last.createdAt, last.id) : undefined,
       };
     },
@@ -204,6 +210,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       const { memoryChanged: _m, ...tenant } = result;
       return toTenant(tenant);
     },
+    restore: (p, id) => restoreTenant(deps, p, id),
     remove: (p, id) => startOperation(ctx, p, id, 'tenants.delete', 'delete', { message: 'Deleting the tenant and everything it owns.' }),
     suspend: (p, id) =>
       startOperation(ctx, p, id, 'tenants.operate', 'suspend', { message: 'Suspending: scaling every environment to zero.' }),

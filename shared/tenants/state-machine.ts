@@ -87,6 +87,15 @@ export const OPERATIONS = {
     // A deletion that failed stays "deleting": only deleting again (or an operator) moves it on.
     failed: { state: 'deleting', event: 'delete_failed' },
   },
+  // Restoring a deleted tenant within its data's grace period (grace.ts): provisioned again on the data it kept.
+  undelete: {
+    from: ['deleted'],
+    while: 'provisioning',
+    requested: ['undelete_requested'],
+    done: { state: 'ready', event: 'tenant_restored' },
+    // Its data is kept: retrying provisioning (from failed) finishes the restore.
+    failed: { state: 'failed', event: 'undelete_failed' },
+  },
 } as const satisfies Record<string, OperationSpec>;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -34,6 +34,10 @@ export interface Tenant {
   /** Environment URLs once known. */
   urls: Partial<Record<EnvName, string>>;
   error?: { code: string; message: string };
+  /** A deleted tenant's databases and buckets are kept until then; `POST …/restore` before it brings the tenant back. */
+  restorableUntil?: string | null;
+  /** When a deleted tenant's data was dropped for good (restore is refused from then on). */
+  dataPurgedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -81,7 +85,7 @@ export interface Page<T> {
 
 export interface TenantService {
   create(p: Principal, input: CreateTenantInput): Promise<Tenant>;
-  list(p: Principal, options?: { pageSize?: number; pageToken?: string; ownerId?: string }): Promise<Page<Tenant>>;
+  list(p: Principal, options?: { pageSize?: number; pageToken?: string; ownerId?: string; deleted?: boolean }): Promise<Page<Tenant>>;
   get(p: Principal, id: string): Promise<Tenant>;
   /** Finds one of the caller's tenants (admins: any) by id or by name. 404 when none; 409 when a name is ambiguous for an admin. */
   resolve(p: Principal, idOrName: string): Promise<Tenant>;

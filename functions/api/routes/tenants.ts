@@ -49,6 +49,8 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
           pageSize: pageSize ? Number(pageSize) : undefined,
           pageToken: q.get('pageToken') ?? undefined,
           ownerId: q.get('ownerId') ?? undefined,
+          // `?deleted=true`: the deleted tenants that can still be restored, instead of the others.
+          deleted: q.get('deleted') === 'true',
         });
         return { body: { tenants: page.items, nextPageToken: page.nextPageToken } };
       },
@@ -70,6 +72,13 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       path: T,
       action: 'tenants.delete',
       handler: async (ctx, p) => accepted(await tenants.remove(signedIn(p), ctx.params.id)),
+    },
+    {
+      // Within the deletion grace period: the tenant comes back, running, with its databases and buckets.
+      method: 'POST',
+      path: `${T}/restore`,
+      action: 'tenants.delete',
+      handler: async (ctx, p) => accepted(await tenants.restore(signedIn(p), ctx.params.id)),
     },
     op('suspend', 'suspend'),
     op('resume', 'resume'),
