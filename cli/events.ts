@@ -18,6 +18,7 @@ const KINDS = {
   delete: 'delete',
   backup: 'backup',
   restore: 'restore',
+  undelete: 'undelete',
 } as const;
 export type OperationKind = keyof typeof KINDS;
 export const OPERATIONS = Object.fromEntries(

@@ -29,6 +29,7 @@ import {
   rolloutsWatch,
 } from './commands/rollouts.ts';
 import { backups } from './commands/backups.ts';
+import { restoreTenant } from './commands/restore.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -47,6 +48,7 @@ export const COMMANDS: Command[] = [
   rotate,
   backups,
   remove,
+  restoreTenant,
   events,
   imagesPush,
   imagesList,

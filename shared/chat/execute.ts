@@ -203,7 +203,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         const summary = plan
           ? plan
           : tenant
-            ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`
+            ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — every environment stops; its data is kept for the grace period, then deleted for good' : ''}.`
             : `Create the tenant ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
         const confirmation = await createConfirmation(deps.db, {
           uid: p.uid,

@@ -246,7 +246,10 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
         onCancel={() => setConfirmDelete(false)}
         onConfirm={() => operate('delete', () => api(path, { method: 'DELETE' }))}
       >
-        <p>Every environment, its data and its secrets are removed. This cannot be undone.</p>
+        <p>
+          Every environment stops. Its databases and buckets are kept for the grace period, when you can still restore it here; then they
+          are deleted for good.
+        </p>
       </ConfirmDialog>
     </article>
   );
