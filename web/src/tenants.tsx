@@ -19,10 +19,12 @@ import { SignedInPage, mount } from './ui/layout.tsx';
 import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } from './ui/tenant-tools.tsx';
 import { CredentialsPanel } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
+import { DeletedTenants } from './ui/deleted-tenants.tsx';
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
   const [error, setError] = useState('');
+  const [deletions, setDeletions] = useState(0);
   const load = () =>
     listTenants().then(
       (all) => setTenants(all.filter((t) => t.state !== 'deleted')),
@@ -49,10 +51,17 @@ function Tenants({ user }: { user: SignedInUser }) {
       <ul className="mt-4 space-y-4">
         {tenants?.map((t) => (
           <li key={t.id}>
-            <TenantCard initial={t} onGone={() => setTenants((all) => all?.filter((x) => x.id !== t.id) ?? null)} />
+            <TenantCard
+              initial={t}
+              onGone={() => {
+                setTenants((all) => all?.filter((x) => x.id !== t.id) ?? null);
+                setDeletions((n) => n + 1);
+              }}
+            />
           </li>
         ))}
       </ul>
+      <DeletedTenants refreshKey={deletions} onRestored={() => void load()} />
     </>
   );
 }

@@ -20,6 +20,7 @@ export const OPERATION_PATHS = {
   deploy: 'deploy',
   rotate: 'rotate-credentials',
   delete: '',
+  undelete: 'restore',
 } as const;
 
 export type OperationName = keyof typeof OPERATION_PATHS;
