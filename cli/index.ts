@@ -30,6 +30,7 @@ import {
 } from './commands/rollouts.ts';
 import { backups } from './commands/backups.ts';
 import { restoreTenant } from './commands/restore.ts';
+import { exportData } from './commands/export.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -47,6 +48,7 @@ export const COMMANDS: Command[] = [
   credentials,
   rotate,
   backups,
+  exportData,
   remove,
   restoreTenant,
   events,

@@ -57,6 +57,9 @@ const MATRIX: Record<string, Rule> = {
   [`GET ${T}/backups`]: 'owner',
   [`POST ${T}/backups`]: 'owner',
   [`POST ${T}/backups/:backupId/restore`]: 'owner',
+  [`GET ${T}/exports`]: 'owner',
+  [`POST ${T}/exports`]: 'owner',
+  [`GET ${T}/exports/:exportId/download`]: 'owner',
   'GET /api/v1/users': 'admin',
   'GET /api/v1/users/:uid': 'owner',
   'PATCH /api/v1/users/:uid': 'admin',
@@ -137,6 +140,10 @@ const ALLOWED: Record<string, number[]> = {
   // A backup starts (or waits for the tenant's running operation); an unknown backup is not found.
   [`POST ${T}/backups`]: [202, 409],
   [`POST ${T}/backups/:backupId/restore`]: [404],
+  [`GET ${T}/exports`]: [200],
+  // An export starts (or waits for the tenant's running operation); an unknown export is not found.
+  [`POST ${T}/exports`]: [202, 409],
+  [`GET ${T}/exports/:exportId/download`]: [404],
   'GET /api/v1/users': [200],
   'GET /api/v1/users/:uid': [200],
   'PATCH /api/v1/users/:uid': [400],
@@ -201,6 +208,7 @@ const params: Record<string, string> = {
   provider: 'stripe',
   rolloutId: 'ro-000000000000',
   backupId: 'b20260101000000-abcd-live',
+  exportId: 'x20260101000000-abcd',
 };
 
 test.before(async () => {

@@ -98,6 +98,10 @@ export const EVENT_TYPES = [
   'undelete_failed',
   'deletion_reminder_sent',
   'data_purged',
+  'export_requested',
+  'environment_exported',
+  'export_ready',
+  'export_failed',
 ];
 
 /**

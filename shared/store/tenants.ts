@@ -37,7 +37,7 @@ export const eventsPath = (id: string) => `tenants/${id}/events`;
 export const credentialPath = (id: string, tokenHash: string) => `tenants/${id}/credentials/${tokenHash}`;
 export const metricSamplesPath = (id: string, env: string) => `tenants/${id}/metrics/${env}/samples`;
 /** Everything under `tenants/{id}` but the document and its event log, which stay as the tombstone's history. */
-const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics', 'backups'];
+const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics', 'backups', 'exports'];
 
 /** Newest first, the order the list and its page tokens use (matches the composite index setup.sh creates). */
 export function tenantsNewestFirst(db: Firestore, ownerId?: string): Query {

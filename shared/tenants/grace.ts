@@ -24,6 +24,7 @@ import {
 } from '../store/tenants.ts';
 import { claimTenantSlot, findPlan } from './entitlements.ts';
 import { removeIdentity } from './identity-step.ts';
+import { removeExports } from './exports.ts';
 import { enqueueOperation, recordOperationTask, taskName } from './operations.ts';
 import { renderDeletionReminder } from './grace-mail.ts';
 import { removeResources } from './resources-step.ts';
@@ -114,6 +115,7 @@ export async function purgeTenantData(deps: Deps, tenant: TenantDoc): Promise<vo
   const ctx: StepContext = { deps, tenant, generation: tenant.generation, checkCurrent: async () => undefined };
   await removeResources(ctx, [...envs]);
   await removeIdentity(ctx);
+  removeExports(deps, tenant.id);
   await deleteTenantData(deps.db, tenant.id);
   const nameRef = deps.db.doc(namePath(tenant.ownerId, tenant.name));
   await deps.db.runTransaction(async (tx) => {

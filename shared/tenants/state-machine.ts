@@ -79,6 +79,13 @@ export const OPERATIONS = {
     done: { state: 'ready', event: 'backup_restored' },
     failed: { event: 'restore_failed' },
   },
+  // The owner's export of its data (exports.ts): a database dump and the bucket's objects as one .tar.gz.
+  export: {
+    from: ['ready'],
+    requested: ['export_requested'],
+    done: { state: 'ready', event: 'export_ready' },
+    failed: { event: 'export_failed' },
+  },
   delete: {
     from: ['provisioning', 'ready', 'failed', 'suspended', 'deleting'],
     while: 'deleting',

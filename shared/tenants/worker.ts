@@ -21,6 +21,7 @@ import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type
 import { provisionIdentity } from './identity-step.ts';
 import { rotateDatabase, wipeResources } from './resources-step.ts';
 import { runBackup, runRestore } from './backups-step.ts';
+import { runExport } from './exports.ts';
 
 export class Superseded extends Error {}
 
@@ -169,6 +170,11 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       const backupId = tenant.operation!.backupId!;
       await runRestore(ctx, backupId, env!);
       return finish(ctx, 'restore', `${env} was restored from backup ${backupId}.`);
+    }
+    case 'export': {
+      const exportId = tenant.operation!.backupId!;
+      await runExport(ctx, exportId, env);
+      return finish(ctx, 'export', `Export ${exportId} is ready to download.`);
     }
     case 'delete':
       return remove(ctx);

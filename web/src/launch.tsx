@@ -8,7 +8,7 @@ import { api } from './lib/api.ts';
 import type { SignedInUser } from './lib/auth.ts';
 import { ApiError, describeError } from './lib/errors.ts';
 import { readProfile, suggestTenantName } from './lib/profile.ts';
-import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type EnvName, type Tenant, type TenantEvent } from './lib/tenants.ts';
+import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type Tenant, type TenantEvent } from './lib/tenants.ts';
 import { Button, Field, Notice, ProgressBar, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
 import { CredentialsPanel, rememberCredentialsLink } from './ui/credentials.tsx';
