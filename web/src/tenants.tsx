@@ -20,6 +20,7 @@ import { BillingSection, DeploySection, LogsSection, SecretsSection, affected } 
 import { CredentialsPanel } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
 import { DeletedTenants } from './ui/deleted-tenants.tsx';
+import { DataSection } from './ui/data-section.tsx';
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
@@ -224,6 +225,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           <CredentialsPanel tenant={tenant} busy={!!running} />
           <LogsSection tenant={tenant} />
           <BillingSection tenant={tenant} />
+          <DataSection tenant={tenant} />
         </div>
       )}
       <ConfirmDialog

@@ -63,7 +63,7 @@ const parseEvent = (data: string): TenantEvent | null => {
  */
 export async function followOperation(
   tenantId: string,
-  operation: OperationName,
+  operation: keyof typeof OPERATIONS,
   onEvent: (e: TenantEvent) => void,
   signal: AbortSignal,
   onConnection?: (s: 'live' | 'reconnecting') => void,
