@@ -18,6 +18,8 @@ const KINDS = {
   delete: 'delete',
   backup: 'backup',
   restore: 'restore',
+  undelete: 'undelete',
+  export: 'export',
 } as const;
 export type OperationKind = keyof typeof KINDS;
 export const OPERATIONS = Object.fromEntries(
@@ -108,7 +110,22 @@ export async function waitForOperation(
   const history: TenantEvent[] = [];
   let current: TenantEvent[] | undefined;
   try {
-    for await (const event of streamEvents(client, tenantId, { signal: controller.signal })) {
+    // The history first: only what follows its latest start counts, so the end of an earlier run of the
+    // same operation (a finished export or backup before this one) never ends this one.
+    const past: TenantEvent[] = [];
+    const res = await client.open(`/api/v1/tenants/${tenantId}/events?follow=false`, {}, controller.signal);
+    for await (const message of readSse(res.body!)) past.push(JSON.parse(message.data) as TenantEvent);
+    const start = past.findLastIndex((e) => spec.requested.includes(e.type));
+    history.push(...past);
+    if (start >= 0) {
+      current = [];
+      for (const event of past.slice(start)) {
+        current.push(event);
+        options.onEvent?.(event);
+        if (event.type === spec.done || event.type === spec.failed) return { ok: event.type === spec.done, final: event, events: current };
+      }
+    }
+    for await (const event of streamEvents(client, tenantId, { signal: controller.signal, afterId: past.at(-1)?.id })) {
       history.push(event);
       if (spec.requested.includes(event.type)) current = [];
       if (!current) continue;

@@ -29,6 +29,8 @@ import {
   rolloutsWatch,
 } from './commands/rollouts.ts';
 import { backups } from './commands/backups.ts';
+import { restoreTenant } from './commands/restore.ts';
+import { exportData } from './commands/export.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -46,7 +48,9 @@ export const COMMANDS: Command[] = [
   credentials,
   rotate,
   backups,
+  exportData,
   remove,
+  restoreTenant,
   events,
   imagesPush,
   imagesList,

@@ -9,8 +9,8 @@ usage() {
   cat <<'EOF'
 Usage: scripts/setup.sh [--help]
 
-Creates, when missing: enabled APIs, the Firestore database with TTL policies
-and indexes, Cloud Tasks queues, service accounts with least-privilege roles,
+Creates, when missing: enabled APIs, the Firestore database with TTL policies,
+indexes, point-in-time recovery and a daily backup kept 7 days, Cloud Tasks queues, service accounts with least-privilege roles,
 secret placeholders and the nightly billing scheduler job. Each tenant's own
 service account and Artifact Registry repository are created by the
 provisioner when the tenant is provisioned, not here. Reads GCP_PROJECT_ID and GCP_REGION (required) from the
@@ -94,6 +94,41 @@ create_firestore() {
       --query-scope="${scope//_/-}" "${args[@]}" --async
     ok "index $spec requested (builds in the background)"
   done <<<"$specs"
+  protect_firestore
+}
+
+# The platform's own data can be recovered: point-in-time reads of the last 7
+# days, and a daily backup kept 7 days (a different retention is corrected).
+protect_firestore() {
+  local pitr schedules id retention day found=""
+  capture pitr "read Firestore point-in-time recovery" gc firestore databases describe --database='(default)' \
+    --format='value(pointInTimeRecoveryEnablement)'
+  if [[ $pitr == POINT_IN_TIME_RECOVERY_ENABLED ]]; then
+    skip "point-in-time recovery: already on"
+  else
+    run "turn on Firestore point-in-time recovery" gc firestore databases update --database='(default)' --enable-pitr
+    ok "point-in-time recovery on (7 days of versions)"
+  fi
+  capture schedules "list Firestore backup schedules" gc firestore backups schedules list --database='(default)' \
+    --format='value(name.basename(),retention,weeklyRecurrence.day)'
+  while IFS=$'\t' read -r id retention day; do
+    # A daily schedule has no weekly day.
+    [[ -n $id && -z $day ]] || continue
+    found=$id
+    if [[ $retention == 604800s ]]; then
+      skip "daily Firestore backup kept 7 days: already scheduled"
+    else
+      run "set the daily backup's retention to 7 days" gc firestore backups schedules update --database='(default)' \
+        --backup-schedule="$id" --retention=7d
+      ok "daily Firestore backup now kept 7 days (it was $retention)"
+    fi
+    break
+  done <<<"$schedules"
+  if [[ -z $found ]]; then
+    run "schedule a daily Firestore backup" gc firestore backups schedules create --database='(default)' \
+      --recurrence=daily --retention=7d
+    ok "daily Firestore backup scheduled, kept 7 days"
+  fi
 }
 
 # name max-attempts min-backoff max-backoff

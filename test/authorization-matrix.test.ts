@@ -36,6 +36,7 @@ const MATRIX: Record<string, Rule> = {
   [`POST ${T}/resume`]: 'owner',
   [`POST ${T}/restart`]: 'owner',
   [`POST ${T}/retry-provision`]: 'owner',
+  [`POST ${T}/restore`]: 'owner',
   [`GET ${T}/status`]: 'owner',
   [`GET ${T}/environments`]: 'owner',
   [`POST ${T}/environments/:env/reset`]: 'owner',
@@ -57,6 +58,9 @@ const MATRIX: Record<string, Rule> = {
   [`GET ${T}/backups`]: 'owner',
   [`POST ${T}/backups`]: 'owner',
   [`POST ${T}/backups/:backupId/restore`]: 'owner',
+  [`GET ${T}/exports`]: 'owner',
+  [`POST ${T}/exports`]: 'owner',
+  [`GET ${T}/exports/:exportId/download`]: 'owner',
   'GET /api/v1/users': 'admin',
   'GET /api/v1/fleet': 'admin',
   'GET /api/v1/users/:uid': 'owner',
@@ -115,6 +119,8 @@ const ALLOWED: Record<string, number[]> = {
   [`POST ${T}/resume`]: [202, 409],
   [`POST ${T}/restart`]: [202, 409],
   [`POST ${T}/retry-provision`]: [202, 409],
+  // A tenant that is not deleted has nothing to restore; a deleted one within its grace period comes back.
+  [`POST ${T}/restore`]: [202, 409],
   [`GET ${T}/status`]: [200],
   [`GET ${T}/environments`]: [200],
   [`POST ${T}/environments/:env/reset`]: [202, 409],
@@ -137,6 +143,10 @@ const ALLOWED: Record<string, number[]> = {
   // A backup starts (or waits for the tenant's running operation); an unknown backup is not found.
   [`POST ${T}/backups`]: [202, 409],
   [`POST ${T}/backups/:backupId/restore`]: [404],
+  [`GET ${T}/exports`]: [200],
+  // An export starts (or waits for the tenant's running operation); an unknown export is not found.
+  [`POST ${T}/exports`]: [202, 409],
+  [`GET ${T}/exports/:exportId/download`]: [404],
   'GET /api/v1/users': [200],
   'GET /api/v1/fleet': [200],
   'GET /api/v1/users/:uid': [200],
@@ -202,6 +212,7 @@ const params: Record<string, string> = {
   provider: 'stripe',
   rolloutId: 'ro-000000000000',
   backupId: 'b20260101000000-abcd-live',
+  exportId: 'x20260101000000-abcd',
 };
 
 test.before(async () => {

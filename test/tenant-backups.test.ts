@@ -4,6 +4,7 @@
  * confirmed, into the same environment or from live into test.
  */
 import test from 'ava';
+import { sweepDeletedTenants } from '../shared/tenants/grace.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
@@ -123,10 +124,16 @@ test.serial('a new backup prunes those past their retention, dump and record', a
   );
 });
 
-test.serial('deleting the tenant deletes its backups', async (t) => {
+test.serial('deleting the tenant keeps its backups for the grace period; the end of it deletes them', async (t) => {
   const ids = (await backups()).map((b) => b.id);
   const fileOf = (id: string) => join(stack.dataDir, 'backups', tenantId, id.endsWith('live') ? 'live' : 'test', `${id}.dump`);
   t.true(ids.length >= 3 && ids.every((id) => existsSync(fileOf(id))), 'the dumps exist before');
   await settle(() => call('DELETE', ''), 'tenant_deleted', 'delete_failed');
-  for (const id of ids) t.false(existsSync(join(stack.dataDir, 'backups', tenantId, id.endsWith('live') ? 'live' : 'test', `${id}.dump`)));
+  t.true(
+    ids.every((id) => existsSync(fileOf(id))),
+    'kept while the tenant can be restored',
+  );
+  const later = new Date(Date.now() + (stack.config.resources.graceDays + 1) * 86_400_000);
+  t.like(await sweepDeletedTenants({ ...stack.deps, now: () => later }), { purged: 1 });
+  for (const id of ids) t.false(existsSync(fileOf(id)));
 });

@@ -25,7 +25,8 @@ async function launch(user: TestUser, name: string, environments: string[]) {
 }
 
 test.before(async () => {
-  stack = await startTestStack();
+  // No grace period here: deletion drops the data at once (test/tenant-grace.test.ts covers the grace period).
+  stack = await startTestStack({ env: { TENANT_DATA_GRACE_DAYS: '0' } });
   owner = await createTestUser(stack.deps);
   attacker = await createTestUser(stack.deps);
   [tenants.shop, tenants.evil] = await Promise.all([launch(owner, 'shop', ['demo', 'test', 'live']), launch(attacker, 'evil', ['live'])]);
@@ -182,7 +183,7 @@ test.serial('reset recreates demo from its seed and test empty; live refuses', a
   t.is((await query(creds.LIVE_DATABASE_URL, 'SELECT count(*)::int AS n FROM visits'))[0].n, 2, 'live untouched');
 });
 
-test.serial('deletion drops every database, role and bucket of the tenant', async (t) => {
+test.serial('without a grace period, deletion drops every database, role and bucket of the tenant', async (t) => {
   const id = tenants.shop.id;
   t.is((await call('DELETE', '')).status, 202);
   await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_deleted', 'delete_failed'], 90_000);

@@ -92,6 +92,16 @@ export const EVENT_TYPES = [
   'reset_failed',
   'rotate_failed',
   'delete_failed',
+  'data_kept',
+  'undelete_requested',
+  'tenant_restored',
+  'undelete_failed',
+  'deletion_reminder_sent',
+  'data_purged',
+  'export_requested',
+  'environment_exported',
+  'export_ready',
+  'export_failed',
 ];
 
 /**

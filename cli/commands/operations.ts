@@ -93,7 +93,12 @@ export async function confirmYes(ctx: CommandContext, warning: string, verb: str
 
 /** Destruction is confirmed by typing the tenant's name, like the operator scripts do. */
 async function confirmName(ctx: CommandContext, name: string, id: string): Promise<void> {
-  ctx.out.note(ctx.out.color('red', `This deletes ${name} (${id}) with every environment and all their data. It cannot be undone.`));
+  ctx.out.note(
+    ctx.out.color(
+      'red',
+      `This deletes ${name} (${id}) and stops every environment. Its data is kept for the platform's grace period (\`tenantplane restore ${name}\` brings it back), then deleted for good.`,
+    ),
+  );
   const answer = await askLine(ctx.stdin, ctx.stderr, `Type the tenant's name (${name}) to confirm: `);
   if (answer === undefined)
     throw new CliError(`Not deleted: no confirmation was given (stdin ended). Type the name, or pass --yes.`, 'not_confirmed');

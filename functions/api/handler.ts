@@ -5,6 +5,7 @@ import { checkHealth } from './health.ts';
 import { createApiRouter, type ApiRoute } from './route.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { backupRoutes } from './routes/backups.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { billingRoutes } from './routes/billing.ts';
 import { userRoutes } from './routes/users.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -42,6 +43,7 @@ export function apiRoutes(deps: Deps, streams: StreamGate = createStreamGate(dep
     },
     ...tenantRoutes(deps, tenants, secrets, streams),
     ...backupRoutes(deps),
+    ...exportRoutes(deps),
     ...billingRoutes(deps, { tenants }),
     ...userRoutes(deps),
     ...projectRoutes(deps, createProjectService(deps), streams),

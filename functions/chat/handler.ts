@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { createRollout, describeRollout } from '../../shared/releases/rollouts.ts';
+import { createBackupsService } from '../../shared/tenants/backups.ts';
 import { authorize } from '../../shared/auth/authorize.ts';
 import { verifyBearer } from '../../shared/auth/principal.ts';
 import { createActionExecutor } from '../../shared/chat/execute.ts';
@@ -100,7 +101,17 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
     describe: (p: Principal, body: Record<string, unknown>) => describeRollout(deps, p, body),
     start: async (p: Principal, body: Record<string, unknown>) => (await createRollout(deps, p, body)).rollout,
   };
-  const executor = createActionExecutor({ db: deps.db, tenants, rollouts, billing, config: deps.config, log: deps.log, now: deps.now });
+  const backups = createBackupsService(deps);
+  const executor = createActionExecutor({
+    db: deps.db,
+    tenants,
+    rollouts,
+    backups,
+    billing,
+    config: deps.config,
+    log: deps.log,
+    now: deps.now,
+  });
 
   /** Everything a turn needs, checked before its stream opens: a bad body, a used confirmation or an outage is a plain JSON error. */
   async function prepareTurn(ctx: Context, principal: Principal) {

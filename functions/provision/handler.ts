@@ -6,6 +6,7 @@ import { verifyTaskRequest } from '../../shared/queue/verify.ts';
 import { runOperation } from '../../shared/tenants/worker.ts';
 import { sweepOperations } from '../../shared/tenants/operation-sweep.ts';
 import { checkEnvironmentHealth } from '../../shared/tenants/health-check.ts';
+import { sweepDeletedTenants } from '../../shared/tenants/grace.ts';
 import { runRolloutStep } from '../../shared/releases/worker.ts';
 import { createBackupsService } from '../../shared/tenants/backups.ts';
 
@@ -14,7 +15,8 @@ import { createBackupsService } from '../../shared/tenants/backups.ts';
  * task (done, stale or permanently failed); 503 asks Cloud Tasks to retry.
  * `POST /tasks/rollout` runs one step of a release rollout (shared/releases/worker.ts).
  * `POST /tasks/provision-sweep` (Cloud Scheduler, every minute) enqueues the
- * operations' tasks that never reached the queue (operation-sweep.ts).
+ * operations' tasks that never reached the queue (operation-sweep.ts), and
+ * reminds owners of deleted tenants and drops their data once the grace period is over (grace.ts).
  */
 export function createProvisionHandler(deps: Deps): Handler {
   return createRouter([
@@ -63,7 +65,8 @@ export function createProvisionHandler(deps: Deps): Handler {
           ctx.log.warn('environment health check failed', { err });
           return undefined;
         });
-        return { body: { ...swept, health } };
+        // Deleted tenants: the reminder a day before their grace period ends, then their data dropped.
+        return { body: { ...swept, health, grace: await sweepDeletedTenants(deps) } };
       },
     },
   ]);

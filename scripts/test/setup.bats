@@ -143,6 +143,40 @@ policy() { cat "$FIRST_STATE/policy/$1"; }
   [[ $output != *$'\033'* ]]
 }
 
+@test "a first setup turns on Firestore point-in-time recovery and a daily backup kept 7 days" {
+  [ "$(first_calls 'firestore databases update .*--enable-pitr' | wc -l)" -eq 1 ]
+  grep -qx 'pointInTimeRecoveryEnablement: POINT_IN_TIME_RECOVERY_ENABLED' "$FIRST_STATE/firestore/default"
+  [[ $(first_calls 'firestore backups schedules create') == *"--database=\(default\) --recurrence=daily --retention=7d"* ]]
+  [ "$(cat "$FIRST_STATE"/backupschedule/*)" = $'sched0\t604800s\t' ]
+  [[ $(cat "$BATS_FILE_TMPDIR/first-output") == *"point-in-time recovery on"*"daily Firestore backup scheduled, kept 7 days"* ]]
+}
+
+@test "a second setup leaves recovery as it is; a daily backup kept another time is set to 7 days, a weekly one does not count" {
+  cp -r "$FIRST_STATE/." "$FAKE_STATE/"
+  cp "$BATS_FILE_TMPDIR/first/root/.env" "$TP_ROOT/.env"
+  run tp setup.sh
+  [ "$status" -eq 0 ]
+  [[ $output == *"point-in-time recovery: already on"* ]]
+  [[ $output == *"daily Firestore backup kept 7 days: already scheduled"* ]]
+  [ -z "$(calls 'firestore (databases update|backups schedules (create|update))')" ]
+  # An operator changed the daily retention and added a weekly schedule: only the daily one is corrected.
+  printf 'sched0\t1209600s\t\n' >"$FAKE_STATE/backupschedule/sched0"
+  printf 'sched1\t2419200s\tMONDAY\n' >"$FAKE_STATE/backupschedule/sched1"
+  : >"$FAKE_LOG"
+  run tp setup.sh
+  [ "$status" -eq 0 ]
+  [[ $output == *"daily Firestore backup now kept 7 days (it was 1209600s)"* ]]
+  [[ $(calls 'firestore backups schedules update') == *"--backup-schedule=sched0 --retention=7d"* ]]
+  [ -z "$(calls 'firestore backups schedules create')" ]
+  [ "$(cat "$FAKE_STATE/backupschedule/sched1")" = $'sched1\t2419200s\tMONDAY' ]
+  # With no daily schedule left (only the weekly one), a daily one is created.
+  rm "$FAKE_STATE/backupschedule/sched0"
+  : >"$FAKE_LOG"
+  run tp setup.sh
+  [ "$status" -eq 0 ]
+  [ "$(calls 'firestore backups schedules create' | wc -l)" -eq 1 ]
+}
+
 # Environment and output
 
 @test "setup names a missing GCP_PROJECT_ID in one line, exits 2 and calls no gcloud" {

@@ -48,6 +48,9 @@ test('the model is offered only the actions of the caller role', (t) => {
     'RESUME_SITE',
     'DEPLOY',
     'DELETE_SITE',
+    'LIST_BACKUPS',
+    'CREATE_BACKUP',
+    'RESTORE_BACKUP',
   ];
   t.deepEqual(
     functionDeclarations('tenant')
@@ -65,8 +68,16 @@ test('the model is offered only the actions of the caller role', (t) => {
   t.deepEqual(functionDeclarations('nobody' as never), [], 'an unknown role is offered nothing');
 });
 
-test('every action that changes state asks for confirmation, and no read does', (t) => {
-  t.deepEqual([...CONFIRMED_ACTIONS].sort(), ['CREATE_SITE', 'DELETE_SITE', 'DEPLOY', 'RESUME_SITE', 'ROLLOUT_RELEASE', 'SUSPEND_SITE']);
+test('every action that changes or replaces state asks for confirmation; no read does, nor a new backup', (t) => {
+  t.deepEqual([...CONFIRMED_ACTIONS].sort(), [
+    'CREATE_SITE',
+    'DELETE_SITE',
+    'DEPLOY',
+    'RESTORE_BACKUP',
+    'RESUME_SITE',
+    'ROLLOUT_RELEASE',
+    'SUSPEND_SITE',
+  ]);
 });
 
 test('schemas reject unknown fields and malformed values', (t) => {

@@ -66,6 +66,24 @@ export const ACTION_SCHEMAS = {
     .strict()
     .describe('Deploy a new image to every environment of a site. Needs confirmation.'),
   DELETE_SITE: z.object({ site }).strict().describe('Delete a site and every resource it owns. Needs confirmation.'),
+  LIST_BACKUPS: z.object({ site }).strict().describe("List a site's database backups (id, environment, status, size, date)."),
+  CREATE_BACKUP: z
+    .object({ site, env: z.enum(ENVS).optional().describe('Environment to back up; default every one with a database.') })
+    .strict()
+    .describe("Back up a site's databases now."),
+  RESTORE_BACKUP: z
+    .object({
+      site,
+      backup: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(/^[a-z0-9-]{1,64}$/, 'a backup id as LIST_BACKUPS shows it, e.g. "b20261130101500-ab12-live"')
+        .describe('The backup id, as LIST_BACKUPS shows it.'),
+      env: z.enum(ENVS).optional().describe("Where to restore: the backup's own environment (default), or test for a live backup."),
+    })
+    .strict()
+    .describe('Restore a database backup, replacing every change since it; the environment restarts. Needs confirmation.'),
   ROLLOUT_RELEASE: z
     .object({
       release: z
@@ -86,13 +104,14 @@ export type ActionName = keyof typeof ACTION_SCHEMAS;
 export type ActionArgs<A extends ActionName = ActionName> = z.output<(typeof ACTION_SCHEMAS)[A]>;
 export const ACTION_NAMES = Object.keys(ACTION_SCHEMAS) as ActionName[];
 
-/** Actions that change state (create, suspend, resume, deploy, delete): run only after the user confirms that exact call. Reads run at once. */
+/** Actions that change or replace state (create, suspend, resume, deploy, delete, restore): run only after the user confirms that exact call. Reads, and a new backup (it replaces nothing), run at once. */
 export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   'CREATE_SITE',
   'SUSPEND_SITE',
   'RESUME_SITE',
   'DEPLOY',
   'DELETE_SITE',
+  'RESTORE_BACKUP',
   'ROLLOUT_RELEASE',
 ]);
 
@@ -114,6 +133,9 @@ export const ROLE_ACTIONS: Record<Role, readonly ActionName[]> = {
     'RESUME_SITE',
     'DEPLOY',
     'DELETE_SITE',
+    'LIST_BACKUPS',
+    'CREATE_BACKUP',
+    'RESTORE_BACKUP',
   ],
 };
 

@@ -34,10 +34,21 @@ export interface RolloutPort {
   start(p: Principal, body: Record<string, unknown>): Promise<{ id: string; state: string; waves: unknown[] }>;
 }
 
+/** Database backups for the chat's backup actions; the backups service authorizes every call. */
+export interface BackupsPort {
+  list(
+    p: Principal,
+    id: string,
+  ): Promise<Array<{ id: string; env: string; kind: string; status: string; createdAt: string; sizeBytes?: number }>>;
+  create(p: Principal, id: string, input: { env?: unknown }): Promise<{ tenant: Tenant; backups: string[] }>;
+  restore(p: Principal, id: string, backupId: string, input: { env?: unknown; confirm?: unknown }): Promise<Tenant>;
+}
+
 export interface ExecutorDeps {
   db: Firestore;
   tenants: TenantService;
   rollouts?: RolloutPort;
+  backups?: BackupsPort;
   billing: BillingPort;
   config: Pick<Config, 'registry' | 'chat'> & Partial<Pick<Config, 'audit'>>;
   log: Logger;
@@ -67,6 +78,7 @@ const OPERATIONS: Partial<Record<ActionName, OperationName>> = {
   RESUME_SITE: 'resume',
   DEPLOY: 'deploy',
   DELETE_SITE: 'delete',
+  RESTORE_BACKUP: 'restore',
 };
 
 function firstOfMonth(now: Date): string {
@@ -84,6 +96,10 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
   const rolloutPort = () => {
     if (!deps.rollouts) throw new AppError('not_supported', 'Rollouts are not available in this chat.');
     return deps.rollouts;
+  };
+  const backupsPort = () => {
+    if (!deps.backups) throw new AppError('not_supported', 'Backups are not available in this chat.');
+    return deps.backups;
   };
   const rolloutBody = (args: Record<string, unknown>) => ({ release: args.release, target: args.plan ? { plan: args.plan } : 'all' });
   const notYours = (action: string, site: string): ActionOutcome => ({
@@ -141,6 +157,24 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         return result(fmt.formatOperation(`Deploying ${args.image} to`, await tenants.deploy(p, t.id, args.image as string)), null);
       case 'DELETE_SITE':
         return result(fmt.formatOperation('Deleting', await tenants.remove(p, t.id)), null);
+      case 'LIST_BACKUPS': {
+        const list = await backupsPort().list(p, t.id);
+        const lines = list.map(
+          (b) =>
+            `• ${b.id} — ${b.env}, ${b.kind}, ${b.status}${b.sizeBytes === undefined ? '' : `, ${b.sizeBytes} bytes`}, ${b.createdAt.slice(0, 16).replace('T', ' ')} UTC`,
+        );
+        const summary = list.length ? `Backups of ${t.name}:\n${lines.join('\n')}` : `${t.name} has no backups yet.`;
+        return result({ summary, display: summary }, list);
+      }
+      case 'CREATE_BACKUP': {
+        const made = await backupsPort().create(p, t.id, args.env ? { env: args.env } : {});
+        const summary = `Backing up ${t.name}: ${made.backups.join(', ')}. "backups of ${t.name}" shows them once stored.`;
+        return result({ summary, display: summary }, made.backups);
+      }
+      case 'RESTORE_BACKUP': {
+        const restored = await backupsPort().restore(p, t.id, args.backup as string, { env: args.env, confirm: true });
+        return result(fmt.formatOperation(`Restoring backup ${args.backup} into`, restored), null);
+      }
       case 'ROLLOUT_RELEASE': {
         const rollout = await rolloutPort().start(p, rolloutBody(args));
         const summary = `Rollout ${rollout.id} of ${args.release} is ${rollout.state}, in ${rollout.waves.length} wave(s); follow it on the portal's rollouts page or with \`tenantplane rollouts watch ${rollout.id}\`.`;
@@ -191,6 +225,15 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         }
         // Bind to the tenant id, not the name: a site re-created under the same name is a different site.
         const bound = tenant ? { ...args, site: tenant.id, siteName: tenant.name } : args;
+        if (name === 'RESTORE_BACKUP' && tenant) {
+          // Everything but the confirmation is checked now (the backup, its state, the target): nobody confirms a restore that must fail.
+          try {
+            await backupsPort().restore(p, tenant.id, args.backup as string, { env: args.env, confirm: false });
+          } catch (err) {
+            const error = toAppError(err);
+            if (!(error.code === 'validation_failed' && error.details?.field === 'confirm')) return failure(name, err);
+          }
+        }
         let plan: string | undefined;
         if (name === 'ROLLOUT_RELEASE') {
           // Shown as a plan first: a rollout that cannot start (no release, no tenant) fails here, before anyone confirms.
@@ -202,9 +245,11 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
         }
         const summary = plan
           ? plan
-          : tenant
-            ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — this removes every resource and cannot be undone' : ''}.`
-            : `Create the tenant ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
+          : name === 'RESTORE_BACKUP' && tenant
+            ? `Restore ${args.env ?? String(args.backup).split('-').at(-1)} of ${tenant.name} (${tenant.id}) from backup ${args.backup} — every change since that backup is replaced, and the environment restarts.`
+            : tenant
+              ? `${VERBS[name]} ${tenant.name} (${tenant.id})${name === 'DEPLOY' ? ` with image ${args.image}` : ''}${name === 'DELETE_SITE' ? ' — every environment stops; its data is kept for the grace period, then deleted for good' : ''}.`
+              : `Create the tenant ${args.name}${args.plan ? ` on the ${args.plan} plan` : ''}${args.environments ? ` with ${(args.environments as string[]).join(', ')}` : ''}.`;
         const confirmation = await createConfirmation(deps.db, {
           uid: p.uid,
           conversationId,

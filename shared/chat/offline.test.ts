@@ -35,6 +35,16 @@ const cases: [string, string, Record<string, unknown>][] = [
   ],
   ['delete shop', 'DELETE_SITE', { site: 'shop' }],
   ['please remove the site called t-abcdefghij', 'DELETE_SITE', { site: 't-abcdefghij' }],
+  ['backups of shop', 'LIST_BACKUPS', { site: 'shop' }],
+  ['list the backups of shop', 'LIST_BACKUPS', { site: 'shop' }],
+  ['back up shop', 'CREATE_BACKUP', { site: 'shop' }],
+  ['make a backup of shop live', 'CREATE_BACKUP', { site: 'shop', env: 'live' }],
+  ['restore shop from backup b20261130101500-ab12-live', 'RESTORE_BACKUP', { site: 'shop', backup: 'b20261130101500-ab12-live' }],
+  [
+    'restore backup b20261130101500-ab12-live of shop into test',
+    'RESTORE_BACKUP',
+    { site: 'shop', backup: 'b20261130101500-ab12-live', env: 'test' },
+  ],
 ];
 
 for (const [text, name, args] of cases) {

@@ -23,13 +23,17 @@ const EXAMPLES = [
   'suspend shop · resume shop',
   'deploy <image> to shop',
   'delete shop',
+  'backups of shop · back up shop live · restore shop from backup <id>',
   'roll out release v2 to all tenants (admins)',
 ];
 
-export const HELP_TEXT = `I can manage your tenants. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nCreating, suspending, resuming, deploying and deleting ask you to confirm first.`;
+export const HELP_TEXT = `I can manage your tenants. Try:\n${EXAMPLES.map((e) => `• ${e}`).join('\n')}\nCreating, suspending, resuming, deploying, deleting and restoring a backup ask you to confirm first.`;
 
 const INTENTS: [ActionName | 'HELP', RegExp][] = [
   ['HELP', /^(help|commands|\?)$|what can you do|how does this work/],
+  ['RESTORE_BACKUP', /\b(restore)\b/],
+  ['LIST_BACKUPS', /\b(backups)\b/],
+  ['CREATE_BACKUP', /\b(backup|back up|snapshot)\b/],
   ['ROLLOUT_RELEASE', /\b(roll ?out|ship) (the )?release\b/],
   ['DEPLOY', /\b(deploy|ship|roll ?out|release)\b/],
   ['DELETE_SITE', /\b(delete|remove|destroy|drop|terminate|tear down|get rid of)\b/],
@@ -54,6 +58,7 @@ const STOP = new Set(
 const ENVS = ['demo', 'test', 'live'] as const;
 const NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
 const TENANT_ID = /^t-[a-z0-9]{6,20}$/;
+const BACKUP_ID = /^b\d{14}-[0-9a-f]{4}-(demo|test|live)$/;
 const KEYWORDS = new Set(INTENTS.flatMap(([, r]) => r.source.match(/[a-z]+/g) ?? []));
 
 function words(text: string): string[] {
@@ -65,7 +70,7 @@ function words(text: string): string[] {
 
 /** Words that can name a site: not a command word, not filler, shaped like a name or a tenant id. */
 function siteCandidates(ws: string[]): string[] {
-  return ws.filter((w) => TENANT_ID.test(w) || (NAME.test(w) && !STOP.has(w) && !KEYWORDS.has(w)));
+  return ws.filter((w) => !BACKUP_ID.test(w) && (TENANT_ID.test(w) || (NAME.test(w) && !STOP.has(w) && !KEYWORDS.has(w))));
 }
 
 function isoDay(d: Date): string {
@@ -141,6 +146,21 @@ export function parseCommand(input: string, now: Date = new Date()): ParsedComma
       if (Number.isInteger(limit) && limit > 0) args.limit = Math.min(limit, 200);
       return needSite(args, site, 'show the logs of shop');
     }
+    case 'RESTORE_BACKUP': {
+      const backup = ws.find((w) => BACKUP_ID.test(w));
+      const into = ws.findIndex((w) => w === 'into' || w === 'to');
+      const env = into >= 0 ? ENVS.find((e) => e === ws[into + 1]) : undefined;
+      const site = siteCandidates(ws).find((w) => !(ENVS as readonly string[]).includes(w));
+      if (!backup) return { kind: 'unknown', hint: 'Which backup? "backups of shop" lists them; then "restore shop from backup <id>".' };
+      return needSite(env ? { backup, env } : { backup }, site, 'restore shop from backup <id>');
+    }
+    case 'CREATE_BACKUP': {
+      const site = siteCandidates(ws).find((w) => !(ENVS as readonly string[]).includes(w));
+      const env = ENVS.find((e) => ws.includes(e));
+      return needSite(env ? { env } : {}, site, 'back up shop');
+    }
+    case 'LIST_BACKUPS':
+      return needSite({}, siteCandidates(ws)[0], 'backups of shop');
     case 'GET_BILLING':
       return needSite(billingRange(text, now), siteCandidates(ws.filter((w) => !/^\d/.test(w)))[0], 'what did shop cost this month');
     default:

@@ -4,7 +4,7 @@
  * blueprints that say what an environment of each plan gets. The variables a
  * driver needs are required only when RESOURCES_DRIVER chooses it.
  */
-import { ConfigError, json, oneOf, optional, str, type Env } from './readers.ts';
+import { ConfigError, int, json, oneOf, optional, str, type Env } from './readers.ts';
 
 /** What an environment gets: a database (with a seed per environment), a bucket, and how long backups are kept. */
 export interface Blueprint {
@@ -33,6 +33,8 @@ export interface ResourcesConfig {
   cloudSql?: { instance: string; host: string; adminUrl: string };
   /** Bucket names are `<prefix>-<tenant id>-<env>`; default the project id (bucket names are global). */
   bucketPrefix: string;
+  /** Days a deleted tenant's databases and buckets are kept so it can be restored (TENANT_DATA_GRACE_DAYS, default 7; 0 drops them at once). */
+  graceDays: number;
 }
 
 export const DEFAULT_BLUEPRINT: Blueprint = Object.freeze({
@@ -138,6 +140,7 @@ export function parseResourcesConfig(env: Env, base: { projectId: string }): Res
     storageAdminToken: str(env, 'STORAGE_ADMIN_TOKEN', 'owner'),
     cloudSql: instance && cloudSqlHost && cloudSqlAdminUrl ? { instance, host: cloudSqlHost, adminUrl: cloudSqlAdminUrl } : undefined,
     bucketPrefix: str(env, 'BUCKET_PREFIX', base.projectId),
+    graceDays: int(env, 'TENANT_DATA_GRACE_DAYS', 7, 0, 365),
   };
 }
 

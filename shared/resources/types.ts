@@ -57,6 +57,12 @@ export interface ResourceDriver {
   backupDatabase?(ref: ResourceRef, id: string): Promise<{ sizeBytes: number }>;
   /** Replaces `target`'s database with backup `id` of `source`, restored as `target`'s own role. */
   restoreDatabase?(source: ResourceRef, id: string, target: ResourceRef): Promise<void>;
+  /**
+   * The owner's export of the environment's data into the folder `dir`:
+   * `database.sql` (a plain SQL dump) and `bucket/<object name>` for every
+   * object. Absent: the driver offers no export (the API answers 501).
+   */
+  exportData?(ref: ResourceRef, dir: string): Promise<{ files: number; bytes: number }>;
   /** Forgets backup `id`; a missing one is fine. */
   deleteBackup?(ref: ResourceRef, id: string): Promise<void>;
   close?(): Promise<void>;

@@ -46,7 +46,7 @@ export const eventsPath = (id: string) => `tenants/${id}/events`;
 export const credentialPath = (id: string, tokenHash: string) => `tenants/${id}/credentials/${tokenHash}`;
 export const metricSamplesPath = (id: string, env: string) => `tenants/${id}/metrics/${env}/samples`;
 /** Everything under `tenants/{id}` but the document and its event log, which stay as the tombstone's history. */
-const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics', 'backups'];
+const OWNED = ['environments', 'secrets', 'credentials', 'costs', 'metrics', 'backups', 'exports'];
 
 /** Tenants with this name, of one owner or (for an admin) of everyone. */
 export async function findTenantsByName(db: Firestore, name: string, ownerId?: string): Promise<TenantDoc[]> {

@@ -22,6 +22,7 @@ import {
   type TenantDoc,
 } from '../store/tenants.ts';
 import { issueRetrievalToken } from './credentials.ts';
+import { restoreTenant } from './grace.ts';
 import { enqueueOperation, recordOperationTask, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN } from './plans.ts';
 import { CREATED_EVENT } from './state-machine.ts';
@@ -37,7 +38,12 @@ export type TenantServiceImpl = TenantService & {
   metricsHistory(p: Principal, id: string, query: { env?: string; limit?: string | number }): Promise<MetricsSample[]>;
   /** Creates a tenant and returns it with its one-time credentials token. */
   createWithToken(p: Principal, input: unknown): Promise<{ tenant: Tenant; credentialsToken: string }>;
+  /** Brings a deleted tenant back with its data within the grace period (grace.ts). */
+  restore(p: Principal, id: string): Promise<Tenant>;
 };
+
+/** A deleted tenant whose data is still kept. */
+const isRestorable = (t: TenantDoc, now: Date) => t.state === 'deleted' && !!t.restorableUntil && t.restorableUntil > now.toISOString();
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[b & 31]).join('');
@@ -139,7 +145,14 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
     async list(p, options = {}): Promise<Page<Tenant>> {
       authorize(p, 'tenants.list');
       const pageSize = Math.min(Math.max(Number(options.pageSize) || 50, 1), 200);
-      const page = await queryTenants(deps.db, { ...options, pageSize, ownerId: p.role === 'admin' ? options.ownerId : p.uid });
+      const owner = p.role === 'admin' ? options.ownerId : p.uid;
+      if (options.deleted) {
+        // Deleted tenants stay as tombstones (a repeated DELETE is a no-op); `deleted` lists those still restorable.
+        const page = await queryTenants(deps.db, { ...options, state: 'deleted', pageSize, ownerId: owner });
+        const items = page.items.filter((t) => isRestorable(t, deps.now()));
+        return { items: items.map(toTenant), nextPageToken: page.nextPageToken, total: items.length };
+      }
+      const page = await queryTenants(deps.db, { ...options, pageSize, ownerId: owner });
       return { items: page.items.map(toTenant), nextPageToken: page.nextPageToken, total: page.total };
     },
     async get(p, id) {
@@ -192,6 +205,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       const { memoryChanged: _m, ...tenant } = result;
       return toTenant(tenant);
     },
+    restore: (p, id) => restoreTenant(deps, p, id),
     remove: (p, id) => startOperation(ctx, p, id, 'tenants.delete', 'delete', { message: 'Deleting the tenant and everything it owns.' }),
     suspend: (p, id) =>
       startOperation(ctx, p, id, 'tenants.operate', 'suspend', { message: 'Suspending: scaling every environment to zero.' }),

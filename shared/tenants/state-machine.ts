@@ -79,6 +79,13 @@ export const OPERATIONS = {
     done: { state: 'ready', event: 'backup_restored' },
     failed: { event: 'restore_failed' },
   },
+  // The owner's export of its data (exports.ts): a database dump and the bucket's objects as one .tar.gz.
+  export: {
+    from: ['ready'],
+    requested: ['export_requested'],
+    done: { state: 'ready', event: 'export_ready' },
+    failed: { event: 'export_failed' },
+  },
   delete: {
     from: ['provisioning', 'ready', 'failed', 'suspended', 'deleting'],
     while: 'deleting',
@@ -86,6 +93,15 @@ export const OPERATIONS = {
     done: { state: 'deleted', event: 'tenant_deleted' },
     // A deletion that failed stays "deleting": only deleting again (or an operator) moves it on.
     failed: { state: 'deleting', event: 'delete_failed' },
+  },
+  // Restoring a deleted tenant within its data's grace period (grace.ts): provisioned again on the data it kept.
+  undelete: {
+    from: ['deleted'],
+    while: 'provisioning',
+    requested: ['undelete_requested'],
+    done: { state: 'ready', event: 'tenant_restored' },
+    // Its data is kept: retrying provisioning (from failed) finishes the restore.
+    failed: { state: 'failed', event: 'undelete_failed' },
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -35,6 +35,10 @@ export interface Tenant {
   /** Environment URLs once known. */
   urls: Partial<Record<EnvName, string>>;
   error?: { code: string; message: string };
+  /** A deleted tenant's databases and buckets are kept until then; `POST …/restore` before it brings the tenant back. */
+  restorableUntil?: string | null;
+  /** When a deleted tenant's data was dropped for good (restore is refused from then on). */
+  dataPurgedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -94,6 +98,8 @@ export interface TenantListQuery {
   driver?: string;
   /** `createdAt` / `-createdAt` (default, newest first) / `name` / `-name`. */
   sort?: string;
+  /** The deleted tenants that can still be restored, instead of the others. */
+  deleted?: boolean;
 }
 
 export interface TenantService {

@@ -10,17 +10,19 @@ import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
 import { ResourceError } from '../resources/types.ts';
 import { countGenerated, createSecretStore } from '../secrets/store.ts';
-import { appendEvent, deleteTenantData, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
+import { appendEvent, getTenantDoc, listEnvironments, tenantPath, type TenantDoc } from '../store/tenants.ts';
+import { graceEndsAt, purgeTenantData } from './grace.ts';
 import { releaseTenantSlot } from './entitlements.ts';
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
 import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
 import type { EnvName } from './types.ts';
 import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
-import { provisionIdentity, removeIdentity } from './identity-step.ts';
-import { removeResources, rotateDatabase, wipeResources } from './resources-step.ts';
+import { provisionIdentity } from './identity-step.ts';
+import { rotateDatabase, wipeResources } from './resources-step.ts';
 import { runBackup, runRestore } from './backups-step.ts';
 import { addFailureMail, enqueueFailureMail, failureMailQueued, ownerAddress } from './failure-mail.ts';
+import { runExport } from './exports.ts';
 
 export class Superseded extends Error {}
 
@@ -170,8 +172,22 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       await runRestore(ctx, backupId, env!);
       return finish(ctx, 'restore', `${env} was restored from backup ${backupId}.`);
     }
+    case 'export': {
+      const exportId = tenant.operation!.backupId!;
+      await runExport(ctx, exportId, env);
+      return finish(ctx, 'export', `Export ${exportId} is ready to download.`);
+    }
     case 'delete':
       return remove(ctx);
+    case 'undelete': {
+      // The kept databases and buckets are found again (ensure* converge); every environment starts on them.
+      await event(ctx, 'provisioning_started', `Restoring ${envs.join(', ')} on ${driver.name} with the data kept since the deletion.`);
+      await provisionIdentity(ctx);
+      const urls = await eachEnv(envs, (e) => provisionEnv(ctx, e));
+      return finish(ctx, 'undelete', 'Restored: every environment runs again on its kept data.', {
+        urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])),
+      });
+    }
     default:
       throw new AppError('invalid_request', `Unknown operation ${op}.`);
   }
@@ -250,18 +266,37 @@ async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefine
   await enqueueFailureMail(ctx.deps, mailId);
 }
 
-/** Removes every resource the tenant owns; the tenant document stays as a `deleted` tombstone with its event log. */
+/**
+ * Stops every environment. With a grace period (grace.ts) the databases,
+ * buckets, backups, stored values and name are kept until `restorableUntil`;
+ * without one they go now. The tenant document stays as a `deleted` tombstone
+ * with its event log.
+ */
 async function remove(ctx: StepContext): Promise<void> {
   const { db, queue } = ctx.deps;
   const { tenant } = ctx;
   const driver = ctx.deps.runtime(tenant.driver);
   const envs = new Set<string>([...tenant.environments, ...(await listEnvironments(db, tenant.id)).map((e) => e.env)]);
   await Promise.all([...envs].map((e) => driver.destroy(envRef(tenant, e))));
-  await removeResources(ctx, [...envs]);
-  await removeIdentity(ctx);
   await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
-  await deleteTenantData(db, tenant.id);
-  await db.doc(namePath(tenant.ownerId, tenant.name)).delete();
+  const keptUntil = graceEndsAt(ctx.deps, ctx.deps.now());
+  if (keptUntil) {
+    for (const e of tenant.environments) await setEnv(ctx, e, { status: 'suspended', url: null as never });
+    await event(
+      ctx,
+      'data_kept',
+      `Databases, buckets and backups are kept until ${keptUntil}: restore the tenant before then to get them back.`,
+      undefined,
+      {
+        restorableUntil: keptUntil,
+      },
+    );
+    return finish(ctx, 'delete', `The tenant is deleted; its data is kept until ${keptUntil}.`, {
+      urls: {} as TenantDoc['urls'],
+      restorableUntil: keptUntil,
+    });
+  }
+  await purgeTenantData(ctx.deps, tenant);
   await finish(ctx, 'delete', 'The tenant and everything it owned are deleted.', { urls: {} as TenantDoc['urls'] });
 }

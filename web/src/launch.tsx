@@ -8,27 +8,19 @@ import { api } from './lib/api.ts';
 import type { SignedInUser } from './lib/auth.ts';
 import { ApiError, describeError } from './lib/errors.ts';
 import { readProfile, suggestTenantName } from './lib/profile.ts';
-import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type EnvName, type Tenant, type TenantEvent } from './lib/tenants.ts';
+import { ENV_LABELS, ENV_NAMES, followOperation, tenantPath, type Tenant, type TenantEvent } from './lib/tenants.ts';
 import { Button, Field, Notice, ProgressBar, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
 import { CredentialsPanel, rememberCredentialsLink } from './ui/credentials.tsx';
 import { PlanSummary, usePlans } from './ui/plan.tsx';
+import { dataMilestones, getWebConfig } from './lib/config.ts';
+import { progressOf } from './lib/progress.ts';
 
 type Phase =
   | { kind: 'form' }
   | { kind: 'running'; tenant: Tenant }
   | { kind: 'ready'; tenant: Tenant }
   | { kind: 'failed'; tenant: Tenant; message: string };
-
-/** Milestones of one provisioning run: three for the tenant, three per environment. */
-function progressOf(events: TenantEvent[], envs: EnvName[]): number {
-  const perEnv = ['infrastructure_ready', 'deploy_started', 'environment_ready'];
-  const whole = ['provisioning_started', 'secrets_stored', 'tenant_ready'];
-  const done = new Set(
-    events.filter((e) => whole.includes(e.type) || (e.env && perEnv.includes(e.type))).map((e) => `${e.type}:${e.env ?? ''}`),
-  );
-  return done.size / (whole.length + perEnv.length * envs.length);
-}
 
 function Launch({ user }: { user: SignedInUser }) {
   const watchId = new URLSearchParams(location.search).get('tenant');
@@ -40,6 +32,7 @@ function Launch({ user }: { user: SignedInUser }) {
   const [busy, setBusy] = useState(false);
   const plans = usePlans();
   const stop = useRef(new AbortController());
+  const [dataEvents, setDataEvents] = useState<string[]>([]);
   const outcomeHeading = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => () => stop.current.abort(), []);
@@ -113,6 +106,14 @@ function Launch({ user }: { user: SignedInUser }) {
   }
 
   const tenant = phase.kind === 'form' ? null : phase.tenant;
+  // The plan's blueprint says whether each environment announces database_ready and bucket_ready.
+  useEffect(() => {
+    if (tenant?.plan)
+      getWebConfig().then(
+        (config) => setDataEvents(dataMilestones(config, tenant.plan)),
+        () => undefined,
+      );
+  }, [tenant?.plan]);
   return (
     <>
       <h1>{tenant ? (phase.kind === 'ready' ? `${tenant.name} is ready` : `Launching ${tenant.name}`) : 'Launch your tenant'}</h1>
@@ -163,7 +164,10 @@ function Launch({ user }: { user: SignedInUser }) {
       {tenant && (
         <section className="card mt-6 space-y-4" aria-labelledby="progress-title">
           <h2 id="progress-title">Progress</h2>
-          <ProgressBar value={phase.kind === 'ready' ? 1 : progressOf(events, tenant.environments)} label={`Provisioning ${tenant.name}`} />
+          <ProgressBar
+            value={phase.kind === 'ready' ? 1 : progressOf(events, tenant.environments, dataEvents)}
+            label={`Provisioning ${tenant.name}`}
+          />
           <p className="text-sm text-slate-600" aria-live="polite">
             {phase.kind === 'running' &&
               (connection === 'live'

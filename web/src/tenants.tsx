@@ -24,10 +24,13 @@ import { TenantActivity } from './ui/tenant-activity.tsx';
 
 /** Cost and metrics charts: the chart library loads only when a tenant is opened. */
 const UsageCharts = lazy(() => import('./ui/usage-charts.tsx'));
+import { DeletedTenants } from './ui/deleted-tenants.tsx';
+import { DataSection } from './ui/data-section.tsx';
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
   const [error, setError] = useState('');
+  const [deletions, setDeletions] = useState(0);
   const load = () =>
     listTenants().then(
       (all) => setTenants(all.filter((t) => t.state !== 'deleted')),
@@ -54,10 +57,17 @@ function Tenants({ user }: { user: SignedInUser }) {
       <ul className="mt-4 space-y-4">
         {tenants?.map((t) => (
           <li key={t.id}>
-            <TenantCard initial={t} onGone={() => setTenants((all) => all?.filter((x) => x.id !== t.id) ?? null)} />
+            <TenantCard
+              initial={t}
+              onGone={() => {
+                setTenants((all) => all?.filter((x) => x.id !== t.id) ?? null);
+                setDeletions((n) => n + 1);
+              }}
+            />
           </li>
         ))}
       </ul>
+      <DeletedTenants refreshKey={deletions} onRestored={() => void load()} />
     </>
   );
 }
@@ -223,6 +233,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
             <UsageCharts tenant={tenant} />
           </Suspense>
           <TenantActivity tenant={tenant} />
+          <DataSection tenant={tenant} />
         </div>
       )}
       <ConfirmDialog
@@ -254,7 +265,10 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
         onCancel={() => setConfirmDelete(false)}
         onConfirm={() => operate('delete', () => api(path, { method: 'DELETE' }))}
       >
-        <p>Every environment, its data and its secrets are removed. This cannot be undone.</p>
+        <p>
+          Every environment stops. Its databases and buckets are kept for the grace period, when you can still restore it here; then they
+          are deleted for good.
+        </p>
       </ConfirmDialog>
     </article>
   );

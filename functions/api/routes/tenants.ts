@@ -63,6 +63,8 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
             'sort',
             TENANT_SORTS.map((s) => s.key),
           ),
+          // `?deleted=true`: the deleted tenants that can still be restored, instead of the others.
+          deleted: q.get('deleted') === 'true',
         });
         return { body: { tenants: page.items, nextPageToken: page.nextPageToken, total: page.total } };
       },
@@ -84,6 +86,13 @@ export function tenantRoutes(deps: Deps, tenants: TenantServiceImpl, secrets: Se
       path: T,
       action: 'tenants.delete',
       handler: async (ctx, p) => accepted(await tenants.remove(signedIn(p), ctx.params.id)),
+    },
+    {
+      // Within the deletion grace period: the tenant comes back, running, with its databases and buckets.
+      method: 'POST',
+      path: `${T}/restore`,
+      action: 'tenants.delete',
+      handler: async (ctx, p) => accepted(await tenants.restore(signedIn(p), ctx.params.id)),
     },
     op('suspend', 'suspend'),
     op('resume', 'resume'),

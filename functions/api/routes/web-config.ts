@@ -19,6 +19,8 @@ export interface WebClientConfig {
    * `/api/v1/tenants/{id}/events` is appended to `api`, `/api/chat` to `chat`.
    */
   streams: { api: string; chat: string };
+  /** What data an environment of each plan gets (`default`: plans not named), so the launch page counts `database_ready` and `bucket_ready`. */
+  tenantData: Record<string, { database: boolean; bucket: boolean }>;
 }
 
 /** Builds the page settings from config; throws 503 naming the variable when production lacks the API key. */
@@ -37,6 +39,12 @@ export function readWebClientConfig(config: Deps['config']): WebClientConfig {
     ...(emulator ? { authEmulatorHost: emulator } : {}),
     mode: config.mode,
     streams: streamUrls(config),
+    tenantData: Object.fromEntries(
+      Object.entries(config.resources.blueprints).map(([plan, b]) => [
+        plan,
+        { database: config.resources.driver !== 'none' && !!b.database, bucket: config.resources.driver !== 'none' && !!b.bucket },
+      ]),
+    ),
   };
 }
 

@@ -12,6 +12,7 @@ import { bucketName, databaseName } from '../names.ts';
 import { dropTenantDatabase, dropTenantRole, ensureTenantDatabase, lockDownServer, rotatePassword, withClient } from '../sql.ts';
 import { ResourceError, type ResourceDriver, type ResourceRef } from '../types.ts';
 import { createLocalBackups } from './backups.ts';
+import { createLocalExport } from './export.ts';
 import type { LocalResourcesOptions } from './options.ts';
 
 export function createLocalResources(options: LocalResourcesOptions): ResourceDriver {
@@ -52,6 +53,7 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
     name: 'local',
     flags: { database: true, bucket: true, backups: backups !== undefined },
     ...backups,
+    ...createLocalExport(options),
     ensureDatabase: (ref, { seed }) => admin((client) => ensureTenantDatabase(client, ref, { ...server, seed })),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),
     dropDatabase: (ref) => admin((client) => dropTenantDatabase(client, ref)),

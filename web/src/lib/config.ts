@@ -9,6 +9,14 @@ export interface WebClientConfig {
    * origin) delivers what its rewrites answer only once it is complete.
    */
   streams?: { api: string; chat: string };
+  /** What data an environment of each plan gets (`default`: plans not named); absent on a platform without tenant data. */
+  tenantData?: Record<string, { database: boolean; bucket: boolean }>;
+}
+
+/** The per-environment events that a launch of `plan` announces for its data: `database_ready`, `bucket_ready`, either or none. */
+export function dataMilestones(config: WebClientConfig, plan: string): string[] {
+  const data = config.tenantData?.[plan] ?? config.tenantData?.default;
+  return [...(data?.database ? ['database_ready'] : []), ...(data?.bucket ? ['bucket_ready'] : [])];
 }
 
 let configPromise: Promise<WebClientConfig> | undefined;

@@ -20,6 +20,7 @@ export const OPERATION_PATHS = {
   deploy: 'deploy',
   rotate: 'rotate-credentials',
   delete: '',
+  undelete: 'restore',
 } as const;
 
 export type OperationName = keyof typeof OPERATION_PATHS;
@@ -62,7 +63,7 @@ const parseEvent = (data: string): TenantEvent | null => {
  */
 export async function followOperation(
   tenantId: string,
-  operation: OperationName,
+  operation: keyof typeof OPERATIONS,
   onEvent: (e: TenantEvent) => void,
   signal: AbortSignal,
   onConnection?: (s: 'live' | 'reconnecting') => void,
