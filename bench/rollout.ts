@@ -13,7 +13,7 @@
  *   than 2xx, or a connection error) during the rollout; the aim is 0.
  *   `rolloutClientRequests` says how many it made.
  * - `deploySingleMs`: in the same run, one environment moved to the release by
- *   a rollout of that one environment (one wave, no soak), until its
+ *   a rollout of one of them to another release (one wave, no soak), until its
  *   `rollout_succeeded`: the cost of one deploy through the same machinery.
  *
  * Run directly: `npx tsx bench/rollout.ts [environments]`.
@@ -36,14 +36,24 @@ export async function benchRollout(opts: { environments?: number; maxParallel?: 
   const { stack } = platform;
   const admin = await createTestUser(stack.deps, { role: 'admin' });
   try {
-    const image = await pushImage(stack, admin.token, makeNodeApp({ name: 'bench-app', version: '2.0.0' }));
-    await createRelease(stack, admin.token, 'bench-v2', image);
-    const tenants = await mapLimit([...Array(count + 1).keys()], 6, async (i) => {
+    await createRelease(
+      stack,
+      admin.token,
+      'bench-v1',
+      await pushImage(stack, admin.token, makeNodeApp({ name: 'bench-app', version: '1.0.0' })),
+    );
+    await createRelease(
+      stack,
+      admin.token,
+      'bench-v2',
+      await pushImage(stack, admin.token, makeNodeApp({ name: 'bench-app', version: '2.0.0' })),
+    );
+    const fleet = await mapLimit([...Array(count).keys()], 6, async (i) => {
       const tenant = await platform.createTenant(`rollout-${i}`);
       const events = await platform.waitReady(tenant.id, 300_000);
       return { id: tenant.id, url: events.find((e) => e.type === 'environment_ready')?.data?.url as string };
     });
-    const [single, ...fleet] = tenants;
+    const single = fleet[0];
 
     const start = async (body: unknown) => {
       const res = await stack.fetch('/api/v1/rollouts', { method: 'POST', token: admin.token, json: body });
@@ -63,9 +73,9 @@ export async function benchRollout(opts: { environments?: number; maxParallel?: 
       return events;
     };
 
-    // The baseline: one environment, one deploy.
+    // The baseline: one environment, one deploy (to v1; the fleet's rollout then takes it to v2 like the others).
     const singleStarted = performance.now();
-    const one = await start({ release: 'bench-v2', target: { ids: [single.id] }, strategy: { waves: ['100%'], soakSeconds: 0 } });
+    const one = await start({ release: 'bench-v1', target: { ids: [single.id] }, strategy: { waves: ['100%'], soakSeconds: 0 } });
     await finish(one.id, 120_000);
     const deploySingleMs = performance.now() - singleStarted;
 
