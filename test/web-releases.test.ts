@@ -86,8 +86,8 @@ test.serial(
 
     const form = page.getByRole('form', { name: 'Start a rollout' });
     await form.getByLabel('Release to roll out').selectOption('web-broken');
-    await form.getByLabel('Target').selectOption('ids');
-    await form.getByLabel('Tenant ids (comma-separated)').fill(tenantId);
+    await form.getByRole('combobox', { name: /^Target/ }).selectOption({ value: 'ids' });
+    await form.getByPlaceholder('t-abc…, t-def…').fill(tenantId);
     await form.getByLabel('Waves').fill('100%');
     await form.getByLabel('Soak (seconds)').fill('1');
     t.is(await form.getByLabel('At most updating at once').inputValue(), '5', 'the API defaults are filled in');
