@@ -13,6 +13,7 @@ import { benchBilling } from './billing.ts';
 import { benchCloudTasks } from './cloud-tasks.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchLaunch } from './launch.ts';
+import { benchRollout } from './rollout.ts';
 import { ensureEmulators } from './lib/platform.ts';
 import { formatMarkdown, formatTable, fromPlain, type BenchReport } from './lib/report.ts';
 import { benchPortal } from './portal.ts';
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
   steady: () => benchSteady(),
   signup: () => benchSignup(),
   sleep: () => benchSleep(),
+  rollout: () => benchRollout(),
   'cloud-tasks': async () => fromPlain(await benchCloudTasks()),
   billing: async () => fromPlain(await benchBilling()),
   portal: () => benchPortal(),

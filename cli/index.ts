@@ -17,7 +17,7 @@ import { events, logs } from './commands/observe.ts';
 import { secrets } from './commands/secrets.ts';
 import { credentials } from './commands/credentials.ts';
 import { imagesList, imagesPush } from './commands/images.ts';
-import { releasesCreate, releasesList } from './commands/releases.ts';
+import { releasesCreate, releasesList, releasesSettings } from './commands/releases.ts';
 import {
   rolloutsCancel,
   rolloutsList,
@@ -56,6 +56,7 @@ export const COMMANDS: Command[] = [
   imagesList,
   releasesCreate,
   releasesList,
+  releasesSettings,
   rolloutsStart,
   rolloutsList,
   rolloutsStatus,

@@ -88,3 +88,26 @@ test.serial('push, release and roll out from the CLI, following the waves to the
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--target is all/);
 });
+
+test.serial(
+  'labels and a pin set from the CLI: a rollout to a label reaches the labelled tenant, and a pinned one is skipped',
+  async (t) => {
+    const labelled = await cli.run(['releases', 'settings', tenant.id, '--labels', 'ring=early']);
+    t.is(labelled.code, 0, labelled.stderr);
+    t.regex(labelled.stdout, /not pinned; labels: ring=early/);
+    const started = await cli.run(['rollouts', 'start', 'v4', '--target', 'label:ring=early', '--waves', '100%', '--soak', '1', '--yes'], {
+      timeoutMs: 120_000,
+    });
+    t.is(started.code, 0, started.stderr);
+    t.regex(started.stdout, /rollout_succeeded/);
+    const pinned = await cli.run(['releases', 'settings', tenant.id, '--pin', 'v4']);
+    t.regex(pinned.stdout, /pinned to v4; labels: ring=early/);
+    const skipped = await cli.run(['rollouts', 'start', 'v4', '--target', 'label:ring=early', '--yes']);
+    t.not(skipped.code, 0);
+    t.regex(skipped.stderr, /No tenant of the target/);
+    const shown = await cli.run(['releases', 'settings', tenant.id, '--unpin']);
+    t.regex(shown.stdout, /not pinned; labels: ring=early/);
+    const bad = await cli.run(['releases', 'settings', tenant.id, '--labels', 'ring']);
+    t.is(bad.code, 2);
+  },
+);

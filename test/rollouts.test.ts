@@ -17,7 +17,7 @@ import type { RuntimeDriver } from '../shared/runtime/types.ts';
 import { sweepOperations } from '../shared/tenants/operation-sweep.ts';
 import { postChat } from '../testing/chat.ts';
 import { waitForEvent } from '../testing/events.ts';
-import { createRelease, pushImage, waitForRolloutEvent } from '../testing/rollouts.ts';
+import { callEvery, createRelease, pushImage, waitForRolloutEvent } from '../testing/rollouts.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { makeNodeApp } from '../testing/tar.ts';
 import { createTestUser, type TestUser } from '../testing/users.ts';
@@ -89,6 +89,8 @@ const indexOf = (events: RolloutEvent[], type: string, tenantId: string, env: st
   events.findIndex((e) => e.type === type && e.tenantId === tenantId && e.env === env);
 
 test.serial('a release reaches every tenant in waves, demo before live, once each despite duplicated deliveries', async (t) => {
+  // A client calls every environment the whole time: updates start the new version beside the old, so none fails.
+  const client = callEvery([...tenants, pinned].flatMap((x) => Object.values(x.urls)));
   const rollout = await start({ release: 'r2', target: 'all', strategy: { soakSeconds: 1, maxParallel: 2 } });
   t.deepEqual(
     rollout.waves.map((w) => w.tenantIds.length),
@@ -120,6 +122,9 @@ test.serial('a release reaches every tenant in waves, demo before live, once eac
   const events = await waitForRolloutEvent(stack, rollout.id, admin.token, ['rollout_succeeded', 'rollout_failed', 'rollout_paused']);
   done = true;
   await duplicating;
+  await client.stop();
+  t.deepEqual(client.failures, [], 'no call to any environment failed during the rollout');
+  t.true(client.ok > 0);
   t.is(events.at(-1)!.type, 'rollout_succeeded');
   t.true(duplicates > 0);
   const waveOrder = events.filter((e) => e.type === 'wave_started' || e.type === 'wave_done').map((e) => `${e.type}:${e.wave}`);
@@ -151,9 +156,12 @@ test.serial('a release reaches every tenant in waves, demo before live, once eac
 });
 
 test.serial('a failing canary pauses the rollout, and rollback puts the canary back on its previous version', async (t) => {
+  const client = callEvery(tenants.flatMap((x) => Object.values(x.urls)));
   const rollout = await start({ release: 'r3', target: 'all', strategy: { soakSeconds: 1 } });
   const canary = rollout.waves[0].tenantIds[0];
   const events = await waitForRolloutEvent(stack, rollout.id, admin.token, ['rollout_paused', 'rollout_succeeded'], 120_000);
+  await client.stop();
+  t.deepEqual(client.failures, [], 'the broken version never served a request');
   t.is(events.at(-1)!.type, 'rollout_paused');
   const paused = await readRollout(rollout.id);
   t.is(paused.state, 'paused');
@@ -167,9 +175,16 @@ test.serial('a failing canary pauses the rollout, and rollback puts the canary b
   t.is(await versionOf(byId.get(canary)!.urls.live), '2.0.0');
   const envsOf = async (id: string) =>
     (await (await stack.fetch(`/api/v1/tenants/${id}/environments`, { token: owner.token })).json()).environments;
+  // The new version never got healthy, so the old one kept serving: the environment shows that.
+  t.is(await versionOf(byId.get(canary)!.urls.demo), '2.0.0');
   t.like(
     (await envsOf(canary)).find((e: { env: string }) => e.env === 'demo'),
-    { status: 'failed', release: null, image: images.r3 },
+    {
+      status: 'ready',
+      release: { name: 'r2' },
+      image: images.r2,
+      error: { code: 'release_unhealthy' },
+    },
   );
   for (const other of tenants.filter((x) => x.id !== canary)) t.is(await versionOf(other.urls.demo), '2.0.0', 'later waves are untouched');
 

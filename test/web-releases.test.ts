@@ -16,6 +16,7 @@ let stack: TestStack;
 let web: TestBrowser;
 let admin: TestUser;
 let tenantId: string;
+let brokenImage: string;
 
 test.before(async () => {
   [stack, web] = await Promise.all([startTestStack(), startBrowser()]);
@@ -26,6 +27,7 @@ test.before(async () => {
     'web-v1',
     await pushImage(stack, admin.token, makeNodeApp({ name: 'web-app', version: '1.0.0' })),
   );
+  brokenImage = await pushImage(stack, admin.token, makeNodeApp({ name: 'web-app', version: '9.0.0', healthy: false }));
   const res = await stack.fetch('/api/v1/tenants', {
     method: 'POST',
     token: admin.token,
@@ -68,3 +70,38 @@ test.serial('an admin rolls a release out from the Releases page, follows its wa
   t.regex((await panel.textContent()) ?? '', /1 rolled back/);
   t.deepEqual(streamsThroughHosting(web, stack.url), [], 'the rollout stream opened on the api function, not through Hosting');
 });
+
+test.serial(
+  "an admin creates a release in the form, rolls it out to chosen tenants, and reads a failed environment's logs in one click",
+  async (t) => {
+    const { page } = web;
+    await signInAs(page, stack.url, stack.deps, admin);
+    await page.goto(`${stack.url}/releases.html`);
+    const create = page.getByRole('form', { name: 'Create a release' });
+    await create.getByLabel('Release name').fill('web-broken');
+    await create.getByLabel('Image').fill(brokenImage);
+    await create.getByLabel('Notes').fill('health check fails');
+    await create.getByRole('button', { name: 'Create release' }).click();
+    await page.getByRole('listitem').getByText('web-broken', { exact: true }).waitFor();
+
+    const form = page.getByRole('form', { name: 'Start a rollout' });
+    await form.getByLabel('Release to roll out').selectOption('web-broken');
+    await form.getByRole('combobox', { name: /^Target/ }).selectOption({ value: 'ids' });
+    await form.getByPlaceholder('t-abc…, t-def…').fill(tenantId);
+    await form.getByLabel('Waves').fill('100%');
+    await form.getByLabel('Soak (seconds)').fill('1');
+    t.is(await form.getByLabel('At most updating at once').inputValue(), '5', 'the API defaults are filled in');
+    await form.getByRole('button', { name: 'Roll out…' }).click();
+    await page.getByRole('dialog').getByText(tenantId).waitFor();
+    await page.getByRole('button', { name: 'Start the rollout' }).click();
+    const panel = page.getByRole('region', { name: /^Rollout ro-/ });
+    await panel.getByText('paused', { exact: true }).waitFor({ timeout: 90_000 });
+    await panel.getByRole('button', { name: `Logs of ${tenantId} live` }).click();
+    const logs = panel.getByRole('log', { name: `Logs of ${tenantId} live` });
+    await logs.getByText(/did not come up/).waitFor({ timeout: 30_000 });
+    t.regex((await logs.textContent()) ?? '', /keeps serving/);
+    await panel.getByRole('button', { name: 'Roll back' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+    await panel.getByText('rolled_back', { exact: true }).waitFor({ timeout: 90_000 });
+  },
+);

@@ -76,3 +76,47 @@ export async function waitForRolloutEvent(
   }
   throw new Error(`rollout ${rolloutId}: none of ${types.join(', ')} within ${timeoutMs} ms; saw ${seen.map((e) => e.type).join(', ')}`);
 }
+
+/** A client calling environments continuously; see {@link callEvery}. */
+export interface ContinuousClient {
+  /** Every failed call: a status other than 2xx, or a connection error, with the URL. */
+  readonly failures: string[];
+  /** Calls answered with a 2xx. */
+  readonly ok: number;
+  /** Stops calling; resolves once every call in progress has ended. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls each of `urls` in a loop (one call at a time per URL, `pauseMs` apart;
+ * fetch keeps its connections alive) until stopped, counting what failed.
+ * Used by the tests and the rollout bench to show updates lose no request.
+ */
+export function callEvery(urls: string[], pauseMs = 50): ContinuousClient {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const loops = urls.map(async (url) => {
+    while (running) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+        await res.arrayBuffer();
+        if (res.status >= 200 && res.status < 300) ok += 1;
+        else failures.push(`${url}: ${res.status}`);
+      } catch (error) {
+        failures.push(`${url}: ${String((error as Error).cause ?? error)}`);
+      }
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  });
+  return {
+    failures,
+    get ok() {
+      return ok;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}

@@ -1,7 +1,8 @@
-/** Releases: `releases create <name> --image <image> [--notes <text>]`, `releases list` (admins). */
+/** Releases: `releases create <name> --image <image> [--notes <text>]`, `releases list`, `releases settings <tenant>` (admins). */
 import type { Release } from '../../shared/releases/releases.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
+import { resolveArg } from '../operation.ts';
 
 export const releasesCreate: Command = {
   name: 'releases create',
@@ -37,5 +38,48 @@ export const releasesList: Command = {
     if (releases.length === 0)
       return ctx.out.line('No releases yet. Create one with `tenantplane releases create <name> --image <image>`.');
     ctx.out.table(releases, ['name', 'image', 'createdBy', 'createdAt', 'notes']);
+  },
+};
+
+export const releasesSettings: Command = {
+  name: 'releases settings',
+  usage: 'releases settings <tenant> [--pin <release> | --unpin] [--labels key=value,…]',
+  summary: "show or set a tenant's pin (rollouts skip it) and labels (for `rollouts start --target label:k=v`)",
+  args: [1, 1],
+  options: {
+    pin: { type: 'string', description: 'keep the tenant on this release: rollouts skip it' },
+    unpin: { type: 'boolean', description: 'let rollouts reach the tenant again' },
+    labels: { type: 'string', description: 'replace its labels, e.g. ring=early,region=eu (an empty value clears them)' },
+  },
+  async run(ctx) {
+    const tenant = await resolveArg(ctx);
+    const body: Record<string, unknown> = {};
+    if (typeof ctx.values.pin === 'string') body.pin = ctx.values.pin;
+    if (ctx.values.unpin === true) body.pin = null;
+    if (typeof ctx.values.labels === 'string') {
+      const labels: Record<string, string> = {};
+      for (const pair of ctx.values.labels.split(',').filter(Boolean)) {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new UsageError(`--labels takes key=value pairs, e.g. ring=early; got "${pair}"`, 'releases settings');
+        labels[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+      }
+      body.labels = labels;
+    }
+    const path = `/api/v1/tenants/${tenant.id}/release-settings`;
+    const write = Object.keys(body).length > 0;
+    const { settings } = await ctx
+      .client()
+      .request<{ settings: { pin?: string | null; labels?: Record<string, string> } }>(
+        write ? 'PUT' : 'GET',
+        path,
+        write ? body : undefined,
+      );
+    if (ctx.out.jsonMode) return ctx.out.json({ settings });
+    const labels = Object.entries(settings.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    ctx.out.line(
+      `${tenant.name} (${tenant.id}): ${settings.pin ? `pinned to ${settings.pin}` : 'not pinned'}; labels: ${labels || 'none'}`,
+    );
   },
 };

@@ -64,11 +64,26 @@ export async function moveEnvironment(deps: Deps, rollout: RolloutDoc, key: stri
   } catch (err) {
     error = (err as Error).message.split('\n')[0].slice(0, 300);
   }
+  // A driver that updates beside the old version (local, Cloud Run) leaves that one serving when the new one fails:
+  // the environment then shows what really runs.
+  let kept: EnvironmentRelease | undefined;
+  if (error && direction === 'forward' && target.previousImage) {
+    const now = await driver.status(envRef(tenant, env)).catch(() => undefined);
+    if (now?.ready && now.image === target.previousImage) kept = { name: target.previousRelease ?? null, image: target.previousImage };
+  }
   const outcome: UpdateOutcome = error ? 'failed' : direction === 'forward' ? 'healthy' : 'rolled_back';
-  await finish(deps, rollout, tenant, { ...target, status: outcome as TargetDoc['status'], error, claim: null }, holder, {
-    name: releaseName,
-    image,
-  });
+  await finish(
+    deps,
+    rollout,
+    tenant,
+    { ...target, status: outcome as TargetDoc['status'], error, claim: null },
+    holder,
+    {
+      name: releaseName,
+      image,
+    },
+    kept,
+  );
   if (error) await event('environment_failed', `${tenant.id} ${env}: ${error}`, { image });
   else
     await event(direction === 'forward' ? 'environment_updated' : 'environment_rolled_back', `${tenant.id} ${env} runs ${image}.`, {
@@ -157,7 +172,15 @@ async function claim(
 }
 
 /** Records the result on the target, the environment (image and release) and, once its last environment moved, the tenant's image. */
-async function finish(deps: Deps, rollout: RolloutDoc, tenant: TenantDoc, target: TargetDoc, holder: string, release: EnvironmentRelease) {
+async function finish(
+  deps: Deps,
+  rollout: RolloutDoc,
+  tenant: TenantDoc,
+  target: TargetDoc,
+  holder: string,
+  release: EnvironmentRelease,
+  kept?: EnvironmentRelease,
+) {
   const { db } = deps;
   await db.runTransaction(async (tx) => {
     const current = await getTenantDoc(db, tenant.id, tx);
@@ -167,12 +190,14 @@ async function finish(deps: Deps, rollout: RolloutDoc, tenant: TenantDoc, target
     setTarget(db, tx, rollout.id, { ...target, updatedAt: now });
     // A failed environment shows the error and no release; a healthy one its release, as the owner's pages and the API show it.
     const failed = target.status === 'failed';
+    // Failed but still serving its previous release: ready on that one, with the failure noted.
+    const runs = failed && kept ? kept : release;
     tx.set(
       db.doc(envPath(tenant.id, target.env)),
       {
-        image: release.image,
-        release: failed ? null : release,
-        status: failed ? 'failed' : 'ready',
+        image: runs.image,
+        release: failed && !kept ? null : runs,
+        status: failed && !kept ? 'failed' : 'ready',
         error: failed ? { code: 'release_unhealthy', message: target.error ?? 'not healthy' } : null,
         updatedAt: now,
       },

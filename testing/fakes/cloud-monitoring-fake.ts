@@ -29,8 +29,8 @@ export interface ServingService {
   revision: string;
   /** Epoch ms when its current instance started. */
   since: number;
-  /** Epoch ms of each request it served. */
-  requests: number[];
+  /** Each request it served: when, by which revision (short name), with which HTTP status. */
+  requests: { at: number; revision: string; status: number }[];
   /** Utilization fractions reported for it. */
   cpu: number;
   memory: number;
@@ -82,20 +82,35 @@ export function createCloudMonitoringState(listServing: () => ServingService[], 
         (p) => Date.parse(p.interval.endTime) >= start,
       );
     } else if (type.endsWith('request_count')) {
-      points = inside
-        .map(([from, to]) => [from, to, s.requests.filter((at) => at >= from && at < to + 1).length] as const)
-        .filter(([, , n]) => n > 0)
-        .map(([from, to, n]) => point(from, to, { int64Value: String(n) }));
+      // One series per revision and response code, as Cloud Run labels request_count (`response_code`, `response_code_class`).
+      const groups = new Map<string, { revision: string; status: number; times: number[] }>();
+      for (const r of s.requests) {
+        const key = `${r.revision} ${r.status}`;
+        const group = groups.get(key) ?? { revision: r.revision, status: r.status, times: [] };
+        group.times.push(r.at);
+        groups.set(key, group);
+      }
+      return [...groups.values()].flatMap((g) => {
+        const counted = inside
+          .map(([from, to]) => [from, to, g.times.filter((at) => at >= from && at < to + 1).length] as const)
+          .filter(([, , n]) => n > 0)
+          .map(([from, to, n]) => point(from, to, { int64Value: String(n) }));
+        if (counted.length === 0) return [];
+        return [
+          {
+            metric: { type, labels: { response_code: String(g.status), response_code_class: `${String(g.status)[0]}xx` } },
+            resource: { ...resource, labels: { ...resource.labels, revision_name: g.revision } },
+            ...KINDS[type],
+            points: counted.reverse(),
+          },
+        ];
+      });
     } else {
       const mean = type.includes('/cpu/') ? s.cpu : s.memory;
       points = inside.map(([from, to]) => point(from, to, { distributionValue: { count: '1', mean, sumOfSquaredDeviation: 0 } }));
     }
     if (points.length === 0) return [];
-    const labels = type.endsWith('instance_count')
-      ? { state: 'active' }
-      : type.endsWith('request_count')
-        ? { response_code: '200', response_code_class: '2xx' }
-        : {};
+    const labels = type.endsWith('instance_count') ? { state: 'active' } : {};
     return [{ metric: { type, labels }, resource, ...KINDS[type], points: points.reverse() }];
   }
 

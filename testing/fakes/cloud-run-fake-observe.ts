@@ -24,9 +24,12 @@ export function createCloudRunObservability(
   services: Map<string, Json>,
   isServing: (service: Json) => boolean,
   options: CloudRunObserveOptions = {},
+  /** The revision serving the service's traffic (full name); default its latest ready one. */
+  trafficRevision: (service: Json) => string | undefined = (service) => service.latestReadyRevision,
 ) {
   const logging = createCloudLoggingState(options.logging);
-  const requestTimes = new Map<string, number[]>();
+  /** Requests served, per service: when, by which revision, with which status. */
+  const requestTimes = new Map<string, { at: number; revision: string; status: number }[]>();
   const utilization = options.utilization ?? { cpu: 0.25, memory: 0.5 };
 
   function labelsOf(service: Json): { project: string; region: string; serviceId: string; revision: string } {
@@ -36,7 +39,7 @@ export function createCloudRunObservability(
       region,
       serviceId,
       revision:
-        String(service.latestReadyRevision ?? '')
+        String(trafficRevision(service) ?? '')
           .split('/')
           .pop() ?? '',
     };
@@ -56,6 +59,7 @@ export function createCloudRunObservability(
         ...labelsOf(service),
         since: Date.parse(service.terminalCondition?.lastTransitionTime ?? service.updateTime),
         requests: requestTimes.get(service.name) ?? [],
+        revisionOf: (entry: { revision: string }) => entry.revision,
         ...utilization,
       })),
     options.monitoring,
@@ -64,18 +68,21 @@ export function createCloudRunObservability(
   return {
     logEntries: logging.entries,
 
-    /** A request to `url`: served (logged and counted) when the service is serving; true when it was. */
-    request(url: string, path = '/'): boolean {
+    /**
+     * A request to `url`: served (logged and counted, by the revision taking the traffic, with `status`,
+     * default 200) when the service is serving; true when it was.
+     */
+    request(url: string, path = '/', status = 200): boolean {
       const service = [...services.values()].find((s) => s.uri === url.replace(/\/$/, ''));
       if (!service || !isServing(service)) return false;
       const times = requestTimes.get(service.name) ?? [];
-      times.push(Date.now());
+      times.push({ at: Date.now(), revision: labelsOf(service).revision, status });
       requestTimes.set(service.name, times);
       logging.write({
         logName: `projects/${labelsOf(service).project}/logs/run.googleapis.com%2Frequests`,
         resource: resourceOf(service),
         severity: 'INFO',
-        httpRequest: { requestMethod: 'GET', requestUrl: `${service.uri}${path}`, status: 200, latency: '0.004s', protocol: 'HTTP/1.1' },
+        httpRequest: { requestMethod: 'GET', requestUrl: `${service.uri}${path}`, status, latency: '0.004s', protocol: 'HTTP/1.1' },
       });
       return true;
     },

@@ -19,6 +19,17 @@
  *   does not end with a hyphen) and the deterministic URL `https://SERVICE-PROJECT_NUMBER.REGION.run.app`.
  * - https://cloud.google.com/run/docs/configuring/services/manual-scaling (manual count 0 = no instances).
  * - https://cloud.google.com/apis/design/errors for error bodies.
+ * - service.proto / revision.proto / traffic_target.proto for revisions and traffic:
+ *   `template.revision` names the new revision (it must start with the service id and a
+ *   hyphen; a name already taken is ALREADY_EXISTS); `traffic[]` of
+ *   {type: TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST | TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+ *   revision, percent} must add up to 100 and name existing revisions (or the one the
+ *   request creates); `trafficStatuses` reports it once reconciled; RevisionsClient
+ *   GetRevision `GET /v2/{name=projects/*\/locations/*\/services/*\/revisions/*}` answers
+ *   the revision with its `Ready` condition and containers.
+ * - https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration: a revision
+ *   created while traffic is pinned to another gets none; a revision that fails leaves
+ *   the traffic where it was, and the service keeps serving it.
  * A new revision is created only when `template` changes; it becomes ready after
  * `readyDelayMs`, or fails when its image is in `missingImages` or a referenced
  * secret has no enabled version (as Cloud Run refuses to start such a revision).
@@ -52,6 +63,11 @@ const CONDITION_STATE: EnumTable = [
   'CONDITION_FAILED',
   'CONDITION_SUCCEEDED',
 ];
+const TRAFFIC_TYPE: EnumTable = [
+  'TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED',
+  'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST',
+  'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION',
+];
 const PROJECT_NUMBER = '123456789012';
 
 type Json = Record<string, any>;
@@ -84,6 +100,8 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
   const services = new Map<string, Json>();
   const operations = new Map<string, Json>();
   const revisionCounts = new Map<string, number>();
+  /** Revisions by full name: `{name, service, template, conditions, reconciling, failure}`. */
+  const revisions = new Map<string, Json>();
 
   function condition(type: string, state: string, message = '') {
     return { type, state, message, lastTransitionTime: new Date().toISOString() };
@@ -93,7 +111,48 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     const service = clone(input);
     service.ingress = enumName(INGRESS, service.ingress) ?? 'INGRESS_TRAFFIC_ALL';
     if (service.scaling) service.scaling.scalingMode = enumName(SCALING_MODE, service.scaling.scalingMode);
+    if (Array.isArray(service.traffic)) {
+      for (const t of service.traffic as Json[]) t.type = enumName(TRAFFIC_TYPE, t.type) ?? 'TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED';
+      if (service.traffic.length === 0) delete service.traffic;
+    }
     return service;
+  }
+
+  /** The short id of the revision a template names (`template.revision`), if any. */
+  const namedRevision = (service: Json): string | undefined => service.template?.revision || undefined;
+  const shortName = (full: string | undefined) => (full ? full.split('/').pop()! : undefined);
+
+  /** Why the traffic of `service` (to be named `name`, whose template creates `creating`) is invalid, if it is. */
+  function trafficViolation(name: string, service: Json, creating: string | undefined): string | undefined {
+    const traffic = service.traffic as Json[] | undefined;
+    if (!traffic) return undefined;
+    const total = traffic.reduce((sum, t) => sum + (Number(t.percent) || 0), 0);
+    if (total !== 100) return `spec.traffic: Traffic percentages must add up to 100, got ${total}.`;
+    for (const t of traffic) {
+      if (t.type === 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION') {
+        if (!t.revision) return 'spec.traffic: a target of type TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION needs a revision.';
+        if (t.revision !== creating && !revisions.has(`${name}/revisions/${t.revision}`))
+          return `spec.traffic: Revision ${t.revision} does not exist.`;
+      } else if (t.type !== 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST') return `spec.traffic: unknown type ${t.type}.`;
+    }
+    return undefined;
+  }
+
+  /** The revision that gets all the traffic: one pinned at 100 %, else the latest ready one. */
+  function trafficRevision(service: Json): string | undefined {
+    const pinned = (service.traffic as Json[] | undefined)?.find(
+      (t) => t.type === 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' && Number(t.percent) === 100,
+    );
+    return pinned ? `${service.name}/revisions/${pinned.revision}` : service.latestReadyRevision;
+  }
+
+  function trafficStatusesOf(service: Json): Json[] {
+    const traffic = (service.traffic as Json[] | undefined) ?? [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }];
+    return traffic.map((t) => ({
+      type: t.type,
+      revision: t.type === 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' ? t.revision : shortName(service.latestReadyRevision),
+      percent: t.percent,
+    }));
   }
 
   function encode(service: Json, numeric: boolean): Json {
@@ -101,6 +160,7 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     out.ingress = enumOut(INGRESS, out.ingress, numeric);
     if (out.scaling?.scalingMode) out.scaling.scalingMode = enumOut(SCALING_MODE, out.scaling.scalingMode, numeric);
     for (const c of [out.terminalCondition, ...(out.conditions ?? [])]) if (c) c.state = enumOut(CONDITION_STATE, c.state, numeric);
+    for (const t of [...(out.traffic ?? []), ...(out.trafficStatuses ?? [])]) t.type = enumOut(TRAFFIC_TYPE, t.type, numeric);
     return out;
   }
 
@@ -156,16 +216,43 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     if (templateChanged) {
       const count = (revisionCounts.get(name) ?? 0) + 1;
       revisionCounts.set(name, count);
-      service.latestCreatedRevision = `${name}/revisions/${service.name.split('/').pop()}-${String(count).padStart(5, '0')}-${randomHex(3)}`;
+      const id = namedRevision(service) ?? `${service.name.split('/').pop()}-${String(count).padStart(5, '0')}-${randomHex(3)}`;
+      service.latestCreatedRevision = `${name}/revisions/${id}`;
+      revisions.set(service.latestCreatedRevision, {
+        name: service.latestCreatedRevision,
+        uid: crypto.randomUUID(),
+        generation: '1',
+        service: name,
+        createTime: new Date().toISOString(),
+        containers: clone(service.template.containers),
+        serviceAccount: runtimeAccount(service),
+        annotations: clone(service.template.annotations ?? {}),
+        reconciling: true,
+        conditions: [condition('Ready', 'CONDITION_RECONCILING', 'Deploying revision.')],
+      });
     }
     const generation = service.generation;
+    const created = templateChanged ? service.latestCreatedRevision : undefined;
     timers.after(delay, () => {
       const current = services.get(name);
+      if (created) {
+        const revision = revisions.get(created)!;
+        const failure = revisionFailure(
+          { template: { containers: revision.containers, serviceAccount: revision.serviceAccount } },
+          project,
+        );
+        revision.reconciling = false;
+        revision.failure = failure;
+        revision.conditions = failure
+          ? [condition('Ready', 'CONDITION_FAILED', failure), condition('ContainerHealthy', 'CONDITION_FAILED', failure)]
+          : [condition('Ready', 'CONDITION_SUCCEEDED'), condition('ContainerHealthy', 'CONDITION_SUCCEEDED')];
+      }
       if (!current || current.generation !== generation) return finish(op, current, undefined);
       const failure = templateChanged ? revisionFailure(current, project) : current.revisionFailure;
       current.reconciling = false;
       current.observedGeneration = generation;
       current.revisionFailure = failure;
+      current.trafficStatuses = trafficStatusesOf(current);
       if (failure) {
         current.terminalCondition = condition(
           'Ready',
@@ -175,7 +262,8 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
         current.conditions = [current.terminalCondition, condition('ConfigurationsReady', 'CONDITION_FAILED', failure)];
         return finish(op, current, { code: 9, message: current.terminalCondition.message });
       }
-      current.latestReadyRevision = current.latestCreatedRevision;
+      if (templateChanged) current.latestReadyRevision = current.latestCreatedRevision;
+      current.trafficStatuses = trafficStatusesOf(current);
       current.terminalCondition = condition('Ready', 'CONDITION_SUCCEEDED');
       current.conditions = [
         current.terminalCondition,
@@ -218,8 +306,10 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
       const name = `${parent}/services/${id}`;
       if (services.has(name)) return googleError('ALREADY_EXISTS', `Resource '${id}' already exists.`);
       const service = normalize((request.body ?? {}) as Json);
-      const invalid = validate(service);
-      if (invalid) return googleError('INVALID_ARGUMENT', invalid);
+      const invalid =
+        validate(service) ?? revisionViolation(name, id, service, undefined) ?? trafficViolation(name, service, namedRevision(service));
+      if (invalid)
+        return invalid.startsWith('ALREADY_EXISTS') ? googleError('ALREADY_EXISTS', invalid) : googleError('INVALID_ARGUMENT', invalid);
       const region = parent.split('/')[3];
       const now = new Date().toISOString();
       Object.assign(service, {
@@ -257,9 +347,13 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
         }
         if (body.etag && body.etag !== existing.etag)
           return googleError('ABORTED', `Etag mismatch: the service was modified concurrently (have ${existing.etag}, got ${body.etag}).`);
-        const invalid = validate(body);
-        if (invalid) return googleError('INVALID_ARGUMENT', invalid);
         const templateChanged = canonical(body.template) !== canonical(existing.template);
+        const invalid =
+          validate(body) ??
+          (templateChanged ? revisionViolation(name, id, body, existing) : undefined) ??
+          trafficViolation(name, body, templateChanged ? namedRevision(body) : undefined);
+        if (invalid)
+          return invalid.startsWith('ALREADY_EXISTS') ? googleError('ALREADY_EXISTS', invalid) : googleError('INVALID_ARGUMENT', invalid);
         const keep = [
           'name',
           'uid',
@@ -270,6 +364,7 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
           'latestCreatedRevision',
           'observedGeneration',
           'revisionFailure',
+          'trafficStatuses',
         ];
         const next: Json = {
           ...Object.fromEntries(keep.filter((k) => k in existing).map((k) => [k, existing[k]])),
@@ -305,6 +400,14 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
         return { status: 200, body: encode(op, numeric) };
       }
     }
+    if ((m = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+\/services\/[^/]+\/revisions\/[^/:]+)$/.exec(path)) && method === 'GET') {
+      const revision = revisions.get(m[1]);
+      if (!revision || !services.has(revision.service)) return googleError('NOT_FOUND', `Revision ${m[1]} does not exist.`);
+      const { failure: _f, service: _s, ...rest } = revision;
+      const out: Json = clone({ ...rest, service: shortName(revision.service) });
+      for (const c of out.conditions ?? []) c.state = enumOut(CONDITION_STATE, c.state, numeric);
+      return { status: 200, body: out };
+    }
     if ((m = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+\/operations\/[^/:]+)$/.exec(path)) && method === 'GET') {
       const op = operations.get(m[1]);
       if (!op) return googleError('NOT_FOUND', `Operation ${m[1]} not found.`);
@@ -316,12 +419,25 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
     return undefined;
   }
 
+  /** Why a template's `revision` name is refused, if it is (ALREADY_EXISTS prefixed). */
+  function revisionViolation(name: string, id: string, service: Json, _existing: Json | undefined): string | undefined {
+    const revision = namedRevision(service);
+    if (!revision) return undefined;
+    if (!revision.startsWith(`${id}-`) || !/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(revision))
+      return `spec.template.revision: Revision name "${revision}" must start with the service name "${id}-" and be at most 63 lowercase letters, digits and hyphens.`;
+    if (revisions.has(`${name}/revisions/${revision}`)) return `ALREADY_EXISTS: Revision named '${revision}' already exists.`;
+    return undefined;
+  }
+
   function serving(service: Json): boolean {
-    if (service.deleteTime || !service.latestReadyRevision || service.revisionFailure) return false;
+    if (service.deleteTime) return false;
+    const target = trafficRevision(service);
+    const revision = target ? revisions.get(target) : undefined;
+    if (!target || (revision ? revision.reconciling || revision.failure : service.revisionFailure)) return false;
     if (service.ingress !== 'INGRESS_TRAFFIC_ALL') return false;
     return !(service.scaling?.scalingMode === 'MANUAL' && (service.scaling.manualInstanceCount ?? 0) === 0);
   }
-  const observe = createCloudRunObservability(services, serving, options);
+  const observe = createCloudRunObservability(services, serving, options, trafficRevision);
 
   const server = await startFakeServer(
     (request) => {
@@ -346,6 +462,8 @@ export async function startCloudRunFake(options: CloudRunFakeOptions = {}) {
   return {
     ...server,
     services,
+    /** Revisions by full name, with their `Ready` condition. */
+    revisions,
     secrets: secretManager.secrets,
     /** IAM: service accounts with their own policies; `exists(email)`. */
     iam,
@@ -384,12 +502,26 @@ function pick(source: Json, keys: string[]): Json {
   return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
 }
 
-/** JSON with sorted keys, so field order in a request does not look like a change. */
+/**
+ * JSON with sorted keys, so field order in a request does not look like a
+ * change; fields at their proto3 default (null, '', 0, false, [], {}) count as
+ * unset, as the API sees them, so a template read back by a client (which fills
+ * defaults in) and sent again is the same template.
+ */
 function canonical(value: unknown): string {
+  const isDefault = (v: unknown) =>
+    v === undefined ||
+    v === null ||
+    v === '' ||
+    v === 0 ||
+    v === false ||
+    (Array.isArray(v) && v.length === 0) ||
+    (typeof v === 'object' && !Array.isArray(v) && canonical(v) === '{}');
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value)
       .sort()
+      .filter((k) => !isDefault((value as Json)[k]))
       .map((k) => `${JSON.stringify(k)}:${canonical((value as Json)[k])}`)
       .join(',')}}`;
   }

@@ -10,6 +10,7 @@ import { api } from './lib/api.ts';
 import { describeError } from './lib/errors.ts';
 import { followEventStream } from './lib/sse.ts';
 import { ConfirmDialog } from './ui/confirm-dialog.tsx';
+import { CreateReleaseForm, FailureLogs, StartRolloutForm } from './ui/rollout-forms.tsx';
 import { Badge, Button, Notice, ProgressBar, Spinner, formatTime } from './ui/controls.tsx';
 import { SignedInPage, mount } from './ui/layout.tsx';
 
@@ -55,7 +56,9 @@ function Releases() {
         <section aria-labelledby="releases-title" className="card">
           <h2 id="releases-title">Releases</h2>
           {!releases && !error && <Spinner label="Loading releases…" />}
-          {releases?.length === 0 && <p className="mt-2 text-sm text-slate-500">No releases yet: `tenantplane releases create`.</p>}
+          {releases?.length === 0 && (
+            <p className="mt-2 text-sm text-slate-500">No releases yet: create one below, or `tenantplane releases create`.</p>
+          )}
           <ul className="mt-3 divide-y divide-slate-100">
             {releases?.map((r) => (
               <li key={r.name} className="py-2 text-sm">
@@ -67,7 +70,7 @@ function Releases() {
             ))}
           </ul>
           {releases && releases.length > 0 && (
-            <StartForm
+            <StartRolloutForm
               releases={releases}
               onStarted={(id) => {
                 setSelected(id);
@@ -75,6 +78,7 @@ function Releases() {
               }}
             />
           )}
+          {releases && <CreateReleaseForm onCreated={load} />}
         </section>
         <section aria-labelledby="rollouts-title" className="card">
           <h2 id="rollouts-title">Rollouts</h2>
@@ -95,61 +99,6 @@ function Releases() {
       </div>
       {selected && <RolloutPanel key={selected} id={selected} onChanged={load} />}
     </>
-  );
-}
-
-function StartForm({ releases, onStarted }: { releases: Release[]; onStarted: (id: string) => void }) {
-  const [release, setRelease] = useState(releases[0].name);
-  const [soak, setSoak] = useState('60');
-  const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  async function start() {
-    setBusy(true);
-    setError('');
-    try {
-      const res = await api<{ rollout: Rollout }>('/api/v1/rollouts', {
-        json: { release, target: 'all', strategy: { soakSeconds: Number(soak) || 0 } },
-      });
-      onStarted(res.rollout.id);
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-      setAsking(false);
-    }
-  }
-  return (
-    <div className="mt-4 flex flex-wrap items-end gap-2 border-t border-slate-100 pt-4">
-      <label className="text-sm">
-        Release
-        <select aria-label="Release to roll out" className="input w-auto" value={release} onChange={(e) => setRelease(e.target.value)}>
-          {releases.map((r) => (
-            <option key={r.name}>{r.name}</option>
-          ))}
-        </select>
-      </label>
-      <label className="text-sm">
-        Soak (seconds)
-        <input className="input w-24" inputMode="numeric" value={soak} onChange={(e) => setSoak(e.target.value)} />
-      </label>
-      <Button onClick={() => setAsking(true)}>Roll out to all tenants…</Button>
-      {error && (
-        <p role="alert" className="field-error w-full">
-          {error}
-        </p>
-      )}
-      <ConfirmDialog
-        open={asking}
-        title={`Roll ${release} out`}
-        confirmLabel="Start the rollout"
-        busy={busy}
-        onConfirm={start}
-        onCancel={() => setAsking(false)}
-      >
-        Every tenant not pinned to a release restarts on {release}, wave by wave, live included.
-      </ConfirmDialog>
-    </div>
   );
 }
 
@@ -228,14 +177,9 @@ function RolloutPanel({ id, onChanged }: { id: string; onChanged: () => void }) 
       {failed.length > 0 && (
         <div className="mt-4">
           <h3 className="font-medium">Failed environments</h3>
-          <ul className="mt-1 text-sm">
+          <ul className="mt-1 space-y-1 text-sm">
             {failed.map((e) => (
-              <li key={`${e.tenantId}-${e.env}`}>
-                <a href={`/tenants.html?id=${e.tenantId}`}>
-                  {e.tenantId} {e.env}: logs
-                </a>{' '}
-                <span className="text-slate-600">{e.error}</span>
-              </li>
+              <FailureLogs key={`${e.tenantId}-${e.env}`} tenantId={e.tenantId} env={e.env} error={e.error} />
             ))}
           </ul>
         </div>

@@ -244,3 +244,74 @@ test('a missing projectId or region is named in a not_configured error', (t) => 
   t.regex(error!.message, /"projectId"/);
   t.throws(() => createCloudRunDriver({ projectId: PROJECT } as never), { message: /"region"/ });
 });
+
+// Updates by revision
+
+/** Traffic targets as the API names them (the client sends the enum as its number, 2, on the wire). */
+const trafficOf = (list: { type: unknown; revision: string; percent: number }[]) =>
+  list.map((x) => ({ ...x, type: x.type === 2 ? 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' : x.type }));
+
+test.serial(
+  'an update creates its revision with the traffic pinned to the old one, and moves the traffic only once it is ready',
+  async (t) => {
+    const image = 'europe-docker.pkg.dev/tp-test/tenants/app:missing';
+    await withFake(
+      async (fake, driver) => {
+        const name = `projects/${PROJECT}/locations/${REGION}/services/tp-acme-live`;
+        await driver.ensureInfrastructure(makeSpec(ref));
+        await driver.deploy(makeSpec(ref, { image: 'europe-docker.pkg.dev/tp-test/tenants/app:v1' }));
+        const { url } = await driver.waitReady(ref, { timeoutMs: 10_000 });
+        const v1 = fake.services.get(name)!.trafficStatuses[0].revision as string;
+        t.regex(v1, /^tp-acme-live-r[0-9a-f]{10}$/);
+
+        // A revision that cannot start: it gets no traffic, v1 keeps serving, and the driver says so.
+        fake.requests.length = 0;
+        const error = await t.throwsAsync(() => driver.deploy(makeSpec(ref, { image })));
+        t.regex(error!.message, new RegExp(`not found.*the traffic stays on revision ${v1}`));
+        t.true(fake.isServing(url!));
+        t.deepEqual(fake.services.get(name)!.traffic, [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: v1, percent: 100 }]);
+        t.like(await driver.status(ref), { state: 'running', ready: true, image: 'europe-docker.pkg.dev/tp-test/tenants/app:v1' });
+        const patches = fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.body as Record<string, any>);
+        t.is(patches.length, 1, 'no traffic move for a revision that never got ready');
+        t.deepEqual(trafficOf(patches[0].traffic), [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: v1, percent: 100 }]);
+
+        // A good one: created pinned to v1, its Ready condition read, then the traffic moved.
+        fake.requests.length = 0;
+        await driver.deploy(makeSpec(ref, { image: 'europe-docker.pkg.dev/tp-test/tenants/app:v2' }));
+        const v2 = fake.services.get(name)!.template.revision as string;
+        const calls = fake.requests
+          .filter((r) => r.method === 'PATCH' || r.path.includes('/revisions/'))
+          .map((r) => `${r.method} ${r.path.includes('/revisions/') ? 'revision' : 'service'}`);
+        t.deepEqual(calls.slice(-3), ['PATCH service', 'GET revision', 'PATCH service']);
+        const [create, move] = fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.body as Record<string, any>);
+        t.is(create.template.revision, v2);
+        t.deepEqual(trafficOf(create.traffic), [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: v1, percent: 100 }]);
+        t.deepEqual(trafficOf(move.traffic), [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: v2, percent: 100 }]);
+        t.like(await driver.status(ref), { state: 'running', ready: true, image: 'europe-docker.pkg.dev/tp-test/tenants/app:v2' });
+
+        // Rollback to v1: the traffic moves back to its revision; nothing is rebuilt.
+        const revisions = fake.revisions.size;
+        await driver.deploy(makeSpec(ref, { image: 'europe-docker.pkg.dev/tp-test/tenants/app:v1' }));
+        t.is(fake.revisions.size, revisions, 'no new revision for a rollback');
+        t.deepEqual(fake.services.get(name)!.traffic, [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: v1, percent: 100 }]);
+        t.like(await driver.status(ref), { state: 'running', ready: true, image: 'europe-docker.pkg.dev/tp-test/tenants/app:v1' });
+        // The same deploy again changes nothing of the traffic.
+        await driver.deploy(makeSpec(ref, { image: 'europe-docker.pkg.dev/tp-test/tenants/app:v1' }));
+        t.is(fake.revisions.size, revisions);
+      },
+      { missingImages: [image] },
+    );
+  },
+);
+
+test.serial('metrics count the 5xx answers of the serving revision as errors, for the rollout health gate', async (t) => {
+  await withFake(async (fake, driver) => {
+    await driver.ensureInfrastructure(makeSpec(ref));
+    await driver.deploy(makeSpec(ref));
+    const { url } = await driver.waitReady(ref, { timeoutMs: 10_000 });
+    for (let i = 0; i < 12; i++) fake.request(url!, '/', i < 9 ? 503 : 200);
+    const metrics = await driver.metrics!(ref);
+    t.is(metrics.requests, 12);
+    t.is(metrics.errors, 9);
+  });
+});

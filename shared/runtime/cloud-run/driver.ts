@@ -5,6 +5,17 @@
  * service's `uri`, logs from Cloud Logging and metrics from Cloud Monitoring
  * (observe.ts). Each tenant's services run as that tenant's own service
  * account (shared/gcp/names.ts), which may read that tenant's secrets alone.
+ *
+ * Updates by revision (https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration):
+ * a deploy or restart names its revision after its template
+ * (`template.revision` = `<service>-r<hash>`), patches the service with
+ * `traffic` pinned (TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, 100 %) to the
+ * revision serving now, waits for the long-running Operation, checks the new
+ * revision's `Ready` condition (RevisionsClient.getRevision), and only then
+ * moves the traffic to it. A revision that never gets ready takes no request
+ * and the deploy fails with Cloud Run's reason. Deploying a template whose
+ * revision exists already (a rollback to the previous image) moves the
+ * traffic back to that revision without building a new one.
  * Clients are created on first use, so importing this file
  * costs nothing and a missing option is reported when the driver is created.
  */
@@ -23,6 +34,7 @@ import {
   syncSecrets,
   type SecretManagerLike,
 } from './resources.ts';
+import { createHash } from 'node:crypto';
 import { DriverError, type DriverFlags, type EnvironmentRef, type EnvironmentSpec, type RuntimeDriver } from '../types.ts';
 import type { CloudRunDriverOptions } from './options.ts';
 import { pollUntilReady } from '../poll-until-ready.ts';
@@ -35,6 +47,7 @@ import { pollUntilReady } from '../poll-until-ready.ts';
 export const CLOUD_RUN_PLACEHOLDER_IMAGE = 'us-docker.pkg.dev/cloudrun/container/placeholder';
 
 const RESTARTED_AT = 'tenantplane-restarted-at';
+const BY_REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION';
 const SECRET_VERSIONS = 'tenantplane-secret-versions';
 
 type Service = Record<string, any>;
@@ -56,7 +69,25 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
   const ingressWhenRunning = options.ingressWhenRunning ?? 'INGRESS_TRAFFIC_ALL';
   const pollIntervalMs = options.pollIntervalMs ?? 2000;
   let services: Promise<any> | undefined;
+  let revisionsClient: Promise<any> | undefined;
   let secrets: Promise<SecretManagerLike> | undefined;
+
+  function revisionClient(): Promise<any> {
+    revisionsClient ??= import('@google-cloud/run').then(
+      (mod: any) => new (mod.RevisionsClient ?? mod.default.RevisionsClient)(options.clientOptions ?? {}),
+    );
+    return revisionsClient;
+  }
+
+  async function getRevision(name: string): Promise<Service | undefined> {
+    try {
+      const [revision] = await (await revisionClient()).getRevision({ name });
+      return revision;
+    } catch (error) {
+      if (hasCode(error, GrpcCode.NOT_FOUND)) return undefined;
+      throw wrap(error, `reading revision ${name}`);
+    }
+  }
 
   function runClient(): Promise<any> {
     services ??= import('@google-cloud/run').then(
@@ -167,6 +198,67 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     }
   }
 
+  /**
+   * Rolls `next` (a template) out by revision: a new revision named after it
+   * while the traffic stays on the one serving now, then, once it is ready,
+   * all the traffic moved to it. A revision of the same template that exists
+   * already gets the traffic back without a new build (rollback).
+   */
+  async function rollTemplate(ref: EnvironmentRef, next: Service, fields: Service, what: string): Promise<void> {
+    const current = await getService(ref);
+    if (!current)
+      throw new DriverError(
+        'cloud-run',
+        'not_found',
+        `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`,
+      );
+    const { revision: _previous, ...content } = next;
+    const revision = revisionIdOf(serviceIdOf(ref), content);
+    const revisionName = `${nameOf(ref)}/revisions/${revision}`;
+    const serving = servingRevisionOf(current);
+    if (serving === revision && (await isReady(revisionName))) {
+      // Already serving it: only the service-level fields (labels, ingress, scaling) may need to follow.
+      await update(ref, (now) => ({ ...now, ...fields }), what);
+      return;
+    }
+    if (!(await getRevision(revisionName))) {
+      try {
+        await update(
+          ref,
+          (now) => ({
+            ...now,
+            ...fields,
+            template: { ...content, revision },
+            traffic: serving ? [{ type: BY_REVISION, revision: serving, percent: 100 }] : undefined,
+          }),
+          `${what} (new revision ${revision})`,
+        );
+      } catch (error) {
+        if (!(error instanceof DriverError) || !serving) throw error;
+        throw new DriverError('cloud-run', error.code, `${error.message}; the traffic stays on revision ${serving}`, { cause: error });
+      }
+    }
+    const created = await getRevision(revisionName);
+    const ready = created && readyCondition(created);
+    if (ready?.state !== 'CONDITION_SUCCEEDED') {
+      throw new DriverError(
+        'cloud-run',
+        'failed',
+        `cloud-run: revision ${revision} of ${nameOf(ref)} is not ready (${ready?.message || ready?.state || 'no Ready condition'}); the traffic stays on ${serving ?? 'the previous revision'}.`,
+      );
+    }
+    await update(
+      ref,
+      (now) => ({ ...now, ...fields, traffic: [{ type: BY_REVISION, revision, percent: 100 }] }),
+      `moving the traffic of ${nameOf(ref)} to revision ${revision}`,
+    );
+  }
+
+  async function isReady(revisionName: string): Promise<boolean> {
+    const revision = await getRevision(revisionName);
+    return readyCondition(revision)?.state === 'CONDITION_SUCCEEDED';
+  }
+
   const flags: DriverFlags = { logs: true, metrics: true, restart: true, volumes: false };
 
   return {
@@ -199,22 +291,20 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       const build = (restartedAt?: string) =>
         template(spec, env, { [SECRET_VERSIONS]: versionSummary, ...(restartedAt ? { [RESTARTED_AT]: restartedAt } : {}) });
       if (!(await getService(spec))) {
+        const first = build();
         await create(spec, {
           labels: labelsOf(spec, spec.labels),
           invokerIamDisabled: options.publicAccess ?? true,
           ...running(),
-          template: build(),
+          template: { ...first, revision: revisionIdOf(serviceIdOf(spec), first) },
         });
         return;
       }
-      await update(
+      const current = (await getService(spec))!;
+      await rollTemplate(
         spec,
-        (current) => ({
-          labels: labelsOf(spec, spec.labels),
-          invokerIamDisabled: options.publicAccess ?? true,
-          ...running(),
-          template: build(current.template?.annotations?.[RESTARTED_AT]),
-        }),
+        build(current.template?.annotations?.[RESTARTED_AT]),
+        { labels: labelsOf(spec, spec.labels), invokerIamDisabled: options.publicAccess ?? true, ...running() },
         `deploying ${spec.image} to ${nameOf(spec)}`,
       );
     },
@@ -235,7 +325,23 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     },
 
     async status(ref) {
-      return describeService(await getService(ref), placeholder);
+      const service = await getService(ref);
+      const described = describeService(service, placeholder);
+      // Traffic pinned to a revision other than the template's (a rollback, or a new revision that failed): that one serves.
+      const serving = service && servingRevisionOf(service);
+      if (!service || !serving || serving === service.template?.revision) return described;
+      if (described.state === 'stopped' || described.state === 'absent') return described;
+      const revision = await getRevision(`${nameOf(ref)}/revisions/${serving}`);
+      if (readyCondition(revision)?.state !== 'CONDITION_SUCCEEDED') return described;
+      const image: string | undefined = revision?.containers?.[0]?.image || undefined;
+      if (image === placeholder) return described;
+      return {
+        state: 'running',
+        ready: !service.reconciling,
+        url: described.url,
+        image,
+        message: described.state === 'failed' ? `serving revision ${serving}; ${described.message}` : undefined,
+      };
     },
 
     async suspend(ref) {
@@ -254,13 +360,15 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     },
 
     async restart(ref) {
-      // A changed template annotation makes Cloud Run roll a new revision: fresh instances, same URL.
-      await update(
+      // A changed template annotation makes a new revision: fresh instances, same URL, traffic moved once it is ready.
+      const current = await getService(ref);
+      if (!current)
+        throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}).`);
+      const { revision: _old, ...template } = current.template ?? {};
+      await rollTemplate(
         ref,
-        (current) => ({
-          ...current,
-          template: { ...current.template, annotations: { ...current.template?.annotations, [RESTARTED_AT]: new Date().toISOString() } },
-        }),
+        { ...template, annotations: { ...template.annotations, [RESTARTED_AT]: new Date().toISOString() } },
+        {},
         `restarting ${nameOf(ref)}`,
       );
     },
@@ -298,8 +406,8 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     },
 
     async close() {
-      const pending = [services, secrets].filter(Boolean) as Promise<{ close(): Promise<void> }>[];
-      services = secrets = undefined;
+      const pending = [services, revisionsClient, secrets].filter(Boolean) as Promise<{ close(): Promise<void> }>[];
+      services = revisionsClient = secrets = undefined;
       await Promise.all([...pending.map(async (client) => (await client).close()), observe.close()]);
     },
   };
@@ -322,4 +430,46 @@ function withCpuIdle(service: Service): Service {
 function wrap(error: unknown, what: string): DriverError {
   if (error instanceof DriverError) return error;
   return new DriverError('cloud-run', 'failed', `cloud-run: ${what} failed: ${describeGoogleError(error)}`, { cause: error });
+}
+
+/** The revision that takes all the traffic: one pinned at 100 % (`traffic` or `trafficStatuses`), else the latest ready one. */
+export function servingRevisionOf(service: Service): string | undefined {
+  const isRevision = (t: Service) => t.type === BY_REVISION || t.type === 2;
+  for (const list of [service.traffic, service.trafficStatuses] as Service[][]) {
+    const pinned = (list ?? []).find((t) => isRevision(t) && Number(t.percent) === 100 && t.revision);
+    if (pinned) return String(pinned.revision).split('/').pop();
+  }
+  return service.latestReadyRevision ? String(service.latestReadyRevision).split('/').pop() : undefined;
+}
+
+/** The revision's `Ready` condition (revision.proto `conditions`). */
+function readyCondition(revision: Service | undefined): { state?: string; message?: string } | undefined {
+  const conditions = (revision?.conditions ?? []) as Service[];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  if (!ready) return undefined;
+  const state =
+    typeof ready.state === 'number'
+      ? ['', 'CONDITION_PENDING', 'CONDITION_RECONCILING', 'CONDITION_FAILED', 'CONDITION_SUCCEEDED'][ready.state]
+      : ready.state;
+  return { state, message: ready.message };
+}
+
+/**
+ * The revision name of a template: the service id, `-r` and a hash of the
+ * template, so the same template always names the same revision (a redelivered
+ * deploy finds it, a rollback moves the traffic back to it). At most 61 characters.
+ */
+export function revisionIdOf(serviceId: string, template: Service): string {
+  return `${serviceId}-r${createHash('sha256').update(canonicalJson(template)).digest('hex').slice(0, 10)}`;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Service)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Service)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
 }

@@ -28,6 +28,7 @@ export interface MetricClientLike {
   listTimeSeries(request: object, options?: object): Promise<[TimeSeriesLike[], ...unknown[]]>;
 }
 export interface TimeSeriesLike {
+  metric?: { labels?: Record<string, string> | null } | null;
   points?:
     | {
         interval?: { startTime?: TimestampLike | null; endTime?: TimestampLike | null } | null;
@@ -137,6 +138,7 @@ export function buildMetricFilter(target: CloudRunTarget, metricType: string): s
  * - `memoryBytes` = mean of the newest `memory/utilizations` point × the memory limit (Cloud Run publishes no absolute memory);
  * - `uptimeSeconds` = now − the start of the unbroken run of `instance_count` > 0 points ending now; 0 when the newest is older than 4 min;
  * - `requests` = sum of `request_count` since that start (within the window);
+ * - `errors` = the same over the series whose `response_code_class` is `5xx` (the rollout's error-rate gate);
  * - `sampledAt` = end of the newest utilization point, else now.
  * An instance that is stopped reports 0 for cpu, memory and uptime.
  */
@@ -154,10 +156,19 @@ export async function readServiceMetrics(
     );
     return series.flatMap((s) => s.points ?? []).sort((a, b) => toMs(b.interval?.endTime) - toMs(a.interval?.endTime));
   };
+  let failedPoints: Awaited<ReturnType<typeof list>> = [];
   const [cpu, memory, requests, instances] = await Promise.all([
     list(CLOUD_RUN_METRICS.cpu),
     list(CLOUD_RUN_METRICS.memory),
-    list(CLOUD_RUN_METRICS.requests),
+    (async () => {
+      // request_count is one series per response code; the 5xx ones are the errors.
+      const [series] = await client.listTimeSeries(
+        { name: `projects/${target.projectId}`, filter: buildMetricFilter(target, CLOUD_RUN_METRICS.requests), interval, view: 'FULL' },
+        { autoPaginate: true },
+      );
+      failedPoints = series.filter((s) => s.metric?.labels?.response_code_class === '5xx').flatMap((s) => s.points ?? []);
+      return series.flatMap((s) => s.points ?? []).sort((a, b) => toMs(b.interval?.endTime) - toMs(a.interval?.endTime));
+    })(),
     list(CLOUD_RUN_METRICS.instances),
   ]);
 
@@ -175,14 +186,17 @@ export async function readServiceMetrics(
   }
   const running = start !== undefined;
   const fresh = (points: typeof cpu) => (running ? (points[0]?.value?.distributionValue?.mean ?? 0) : 0);
-  const requestCount = requests
-    .filter((p) => start === undefined || toMs(p.interval?.endTime) >= start)
-    .reduce((sum, p) => sum + Number(p.value?.int64Value ?? 0), 0);
+  const sumSince = (points: typeof requests) =>
+    points
+      .filter((p) => start === undefined || toMs(p.interval?.endTime) >= start)
+      .reduce((sum, p) => sum + Number(p.value?.int64Value ?? 0), 0);
+  const requestCount = sumSince(requests);
   const sampled = toMs(cpu[0]?.interval?.endTime ?? memory[0]?.interval?.endTime);
   return {
     cpu: fresh(cpu) * limits.cpus,
     memoryBytes: Math.round(fresh(memory) * limits.memoryBytes),
     requests: requestCount,
+    errors: sumSince(failedPoints),
     uptimeSeconds: running ? Math.max(0, Math.round((now - start!) / 1000)) : 0,
     sampledAt: new Date(Number.isNaN(sampled) ? now : sampled).toISOString(),
   };

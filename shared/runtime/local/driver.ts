@@ -24,9 +24,16 @@
  * tenants, the platform's servers; see network.ts); `flags.isolatedNetwork`
  * says whether it is in place, and the driver logs once why not.
  *
+ * Every environment runs behind a front (sleep.ts): an HTTP proxy in this
+ * process holds its public port and forwards to the workload's inner port. A
+ * deploy or restart of a running environment starts the new process beside
+ * the old, waits for its health, switches the front, drains the old one's
+ * requests and stops it, so no request fails; a new version that never gets
+ * healthy is stopped and the old one keeps serving (`alwaysFront: false`
+ * restores a workload binding its public port, down during a restart).
  * With `idleSleepMs`, an environment idle that long sleeps: its process stops,
- * a front in this process holds its port, and its next request starts it
- * again (sleep.ts). To the API it stays `running`.
+ * the front keeps its port, and its next request starts it again. To the API
+ * it stays `running`.
  */
 import { rm } from 'node:fs/promises';
 import {
@@ -123,7 +130,68 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   /** Before a start: a workload that will bind its public port itself needs this process's front gone from it. */
   async function beforeStart(key: string, rec: EnvRecord): Promise<void> {
     await paused.close(key);
-    if (!idleOf(rec) && !rec.sleepingSince) await fronts.close(key);
+    if (!opts.alwaysFront && !idleOf(rec) && !rec.sleepingSince) await fronts.close(key);
+  }
+
+  /** Whether an update can start the new process beside the running one: it runs (ours) on an inner port behind a front. */
+  async function canUpdateBeside(rec: EnvRecord): Promise<boolean> {
+    return rec.desired === 'running' && !rec.sleepingSince && !!rec.pid && !!rec.innerPort && (await isOurs(opts, rec));
+  }
+
+  /**
+   * An update without downtime (sleep.ts): starts `next` (the record with the
+   * spec to run) beside the running `rec` on a new inner port, waits for its
+   * health, moves the front to it, waits for the requests in progress on the
+   * old process, then stops that one. When the new process never answers its
+   * health check it is stopped and the old one keeps serving, untouched.
+   * Both processes are in the record (`spare`) while they run side by side, so
+   * adoption after a crash stops the one left over. Under the environment's lock.
+   * @throws DriverError `failed` naming the reason when the new version did not come up.
+   */
+  async function updateBeside(key: string, rec: EnvRecord, next: EnvRecord, secrets: Record<string, string>, reason: string) {
+    const previousSecrets = ctx.secrets.get(key);
+    const startedAt = Date.now();
+    const started = await startWorkload(ctx, key, { ...next, sleepingSince: undefined }, secrets);
+    const runOf = (r: EnvRecord) => ({
+      pid: r.pid,
+      argv: r.argv,
+      pidStartTicks: r.pidStartTicks,
+      uid: r.uid,
+      innerPort: r.innerPort,
+      startedAt: r.startedAt,
+    });
+    await save(key, { ...rec, spare: runOf(started) });
+    const deadline = startedAt + opts.startTimeoutMs;
+    let why: string | undefined;
+    while ((await probeHealth(opts, started)) === undefined) {
+      if (!isRunning(started.pid!)) why = describeExit(ctx, key, started);
+      else if (Date.now() > deadline) why = `no answer from ${opts.healthPath} within ${opts.startTimeoutMs} ms`;
+      if (why) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (why) {
+      const stopped = await stopWorkload(ctx, key, started, 'the new version did not come up; the previous one keeps serving');
+      if (previousSecrets) ctx.secrets.set(key, previousSecrets);
+      await save(key, { ...rec, spare: undefined, runningSeconds: stopped.runningSeconds, requests: stopped.requests });
+      const message = `${key}: ${next.spec?.image ?? 'the new version'} did not come up (${why}); the previous version (${rec.spec?.image}) keeps serving`;
+      await writeSystemLog(logDirOf(opts, key), message);
+      throw new DriverError('local', 'failed', message);
+    }
+    await save(key, { ...started, spare: runOf(rec) });
+    // The front here switches at once; one in another process sharing the dataDir finds the new port when the old one stops.
+    if (fronts.has(key)) fronts.setTarget(key, started.innerPort);
+    else await afterStart(key, started);
+    const left = await fronts.drain(key, rec.innerPort!, opts.drainTimeoutMs);
+    await writeSystemLog(
+      logDirOf(opts, key),
+      `switched to pid ${started.pid} on port ${started.innerPort} in ${Date.now() - startedAt} ms (${reason}); ` +
+        (left
+          ? `${left} requests still in progress on pid ${rec.pid} after ${opts.drainTimeoutMs} ms, stopping it anyway`
+          : `pid ${rec.pid} drained`),
+    );
+    const old = await stopWorkload(ctx, key, rec, reason);
+    cpu.forget(key);
+    await save(key, { ...started, spare: undefined, runningSeconds: old.runningSeconds, requests: old.requests });
   }
 
   /** After a start: a workload on an inner port gets its front. */
@@ -145,6 +213,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       if (rec.desired === 'stopped') return { kind: 'paused' };
       // A workload on its public port itself has no front to come through (only a stale front here, which closes).
       if (rec.pid && (await isOurs(opts, rec))) return rec.innerPort ? { kind: 'forward', port: rec.innerPort } : { kind: 'gone' };
+      // Only a sleeping environment (or one that may sleep) is started by a request; another one whose process died stays failed.
+      if (!rec.sleepingSince && !idleOf(rec))
+        throw new DriverError('local', 'failed', `${key} is not running: ${rec.lastError ?? describeExit(ctx, key, rec)}`);
       const from = rec.pid ? finishRun(rec, await findEndTime(ctx, key, rec)) : rec;
       const startedAt = Date.now();
       const started = await startWorkload(ctx, key, from, await findSecrets(ctx, key, from));
@@ -256,6 +327,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         if (rec.sleepingSince) return void (await fronts.open(key, opts.host, rec.port, idleOf(rec)));
         if (await isOurs(opts, rec)) return;
       }
+      if (await canUpdateBeside(rec)) return updateBeside(key, rec, { ...rec, spec: stored }, { ...spec.secrets }, 'redeploy');
       const stopped = await stopWorkload(ctx, key, rec, 'redeploy');
       cpu.forget(key);
       const next = { ...stopped, spec: stored, sleepingSince: undefined };
@@ -315,6 +387,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       // A suspended environment starts with current secrets on resume anyway; restarting it would resume it.
       // A sleeping one likewise on its next request.
       if (rec.desired === 'stopped' || rec.desired === 'none' || rec.sleepingSince) return;
+      if (await canUpdateBeside(rec)) return updateBeside(key, rec, rec, await findSecrets(ctx, key, rec), 'restart');
       const stopped = await stopWorkload(ctx, key, rec, 'restart');
       cpu.forget(key);
       await startAgain(key, stopped);

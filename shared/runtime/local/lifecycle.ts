@@ -116,7 +116,8 @@ export async function startWorkload(
   const { dataDir, tmpDir, logDir } = await prepareFolders(opts, envDir(opts, key), identity);
   const allowed = allowedVariables(spec.vars, secrets);
   // An environment that may sleep binds a port of its own behind the front, which keeps its public port.
-  const innerPort = opts.idleSleepMs(rec.ref, spec.vars) > 0 ? await pickInnerPort(opts.host, opts.portRange) : undefined;
+  const innerPort =
+    opts.alwaysFront || opts.idleSleepMs(rec.ref, spec.vars) > 0 ? await pickInnerPort(opts.host, opts.portRange) : undefined;
   // Only what is built here reaches the workload; the driver's own variables win, so a tenant cannot move its port.
   const env = buildWorkloadEnv(allowed.vars, allowed.secrets, {
     HOME: dataDir,
@@ -230,7 +231,14 @@ export async function adoptAll(ctx: LifecycleContext, records: EnvRecords): Prom
   const state = await readState(ctx.opts.dataDir);
   for (const key of Object.keys(state.environments)) {
     await records.withEnv(key, async () => {
-      const rec = await records.load(key);
+      let rec = await records.load(key);
+      if (rec?.spare) {
+        // An update was cut short: of its two processes, the one not recorded as current goes.
+        const spare = { ...rec, ...rec.spare };
+        const stopped = await stopWorkload(ctx, key, spare, 'left over from an interrupted update');
+        rec = { ...rec, spare: undefined, runningSeconds: stopped.runningSeconds, requests: stopped.requests };
+        await records.save(key, rec);
+      }
       // A sleeping environment stays asleep: its next request starts it (sleep.ts).
       if (rec?.desired !== 'running' || rec.sleepingSince || (await isOurs(ctx.opts, rec))) return;
       const logDir = logDirOf(ctx.opts, key);

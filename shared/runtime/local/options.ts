@@ -73,6 +73,17 @@ export interface LocalDriverOptions {
    */
   idleSleepMs?: number | ((ref: EnvironmentRef, vars: Record<string, string>) => number);
   /**
+   * Run every environment behind a front (sleep.ts), so a deploy or restart
+   * starts the new process beside the old on another inner port, waits for its
+   * health, switches the front to it, drains the old one's requests and only
+   * then stops it: no request fails during an update. Default true. `false`:
+   * only environments that may sleep get a front; the others bind their public
+   * port themselves and are down for the length of a restart.
+   */
+  alwaysFront?: boolean;
+  /** How long an update waits for the requests in progress on the old process before stopping it anyway. Default 30000 ms. */
+  drainTimeoutMs?: number;
+  /**
    * The local image store (shared/images/store.ts). An environment whose image
    * is `local/<name>@sha256:<hex>` runs that archive's app, unpacked into
    * `envs/<key>/app/` and started with its `start` script; any other image runs
@@ -164,6 +175,8 @@ export function resolveLocalOptions(options: LocalDriverOptions): ResolvedLocalO
     uidRange,
     isolateNetwork,
     idleSleepMs: typeof idle === 'number' ? () => idle : idle,
+    alwaysFront: options.alwaysFront ?? true,
+    drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     allowPorts: (options.allowPorts ?? []).filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
   };
 }

@@ -161,7 +161,7 @@ test.serial('a sleeping environment stays asleep across a control-plane restart 
   t.is(await visitsOf(url!), 1);
 });
 
-test.serial('sleep is per environment: one whose idle time is 0 binds its own port and keeps running', async (t) => {
+test.serial('sleep is per environment: one whose idle time is 0 keeps running behind its front', async (t) => {
   const { driver, dataDir } = await kit.makeDriver({ idleSleepMs: (ref) => (ref.env === 'live' ? 0 : IDLE_MS) });
   const live = kit.newRef('live');
   const demo = kit.newRef('demo');
@@ -170,6 +170,18 @@ test.serial('sleep is per environment: one whose idle time is 0 binds its own po
   await asleep(dataDir, demo);
   const pid = (await readPid(dataDir, live))!;
   t.truthy(pid, 'live still runs after demo fell asleep');
+  const inner = (await readRecord(dataDir, live)).innerPort;
+  t.truthy(inner);
+  t.true(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PORT=${inner}`), 'live binds its inner port');
+  t.is(await visitsOf(url!), 1);
+  t.falsy((await readRecord(dataDir, live)).sleepingSince);
+});
+
+test.serial('with alwaysFront off, an environment that never sleeps binds its public port itself', async (t) => {
+  const { driver, dataDir } = await kit.makeDriver({ idleSleepMs: 0, alwaysFront: false });
+  const live = kit.newRef('live');
+  const { url } = await launch(driver, live);
+  const pid = (await readPid(dataDir, live))!;
   const port = new URL(url!).port;
   t.true(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PORT=${port}`), 'live binds its public port itself');
   t.is((await readRecord(dataDir, live)).innerPort, undefined);

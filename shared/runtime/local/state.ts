@@ -52,6 +52,12 @@ export interface EnvRecord {
    * workload that binds `port` itself (sleep off for it).
    */
   innerPort?: number;
+  /**
+   * A second process of the environment during an update (sleep.ts): the new
+   * version while it starts beside the current one, or the old one while its
+   * requests drain. Adoption after a crash stops it.
+   */
+  spare?: Pick<EnvRecord, 'pid' | 'argv' | 'pidStartTicks' | 'uid' | 'innerPort' | 'startedAt'>;
   /** Set while a running environment sleeps: its process was stopped for idleness and its next request starts it. */
   sleepingSince?: string;
 }
