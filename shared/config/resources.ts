@@ -4,7 +4,7 @@
  * blueprints that say what an environment of each plan gets. The variables a
  * driver needs are required only when RESOURCES_DRIVER chooses it.
  */
-import { ConfigError, json, oneOf, optional, str, type Env } from './readers.ts';
+import { ConfigError, int, json, oneOf, optional, str, type Env } from './readers.ts';
 
 /** What an environment gets: a database (with a seed per environment), a bucket, and how long backups are kept. */
 export interface Blueprint {
@@ -26,6 +26,8 @@ export interface ResourcesConfig {
   blueprints: Record<string, Blueprint>;
   /** Local: a superuser URL of the PostgreSQL server tenants' databases live on (DATABASE_ADMIN_URL). */
   databaseAdminUrl?: string;
+  /** LOCAL_DATABASE_POOL: empty databases the local driver keeps ready for launches (0 turns the pool off). */
+  databasePool: number;
   /** Local: the storage emulator's base URL (STORAGE_EMULATOR_URL) and the platform's token there (STORAGE_ADMIN_TOKEN). */
   storageUrl?: string;
   storageAdminToken?: string;
@@ -134,6 +136,7 @@ export function parseResourcesConfig(env: Env, base: { projectId: string }): Res
     driver,
     blueprints: parseBlueprints(env),
     databaseAdminUrl,
+    databasePool: int(env, 'LOCAL_DATABASE_POOL', 3, 0, 100),
     storageUrl: storageUrl?.replace(/\/+$/, ''),
     storageAdminToken: str(env, 'STORAGE_ADMIN_TOKEN', 'owner'),
     cloudSql: instance && cloudSqlHost && cloudSqlAdminUrl ? { instance, host: cloudSqlHost, adminUrl: cloudSqlAdminUrl } : undefined,

@@ -12,6 +12,7 @@ import { bucketName, databaseName } from '../names.ts';
 import { dropTenantDatabase, dropTenantRole, ensureTenantDatabase, lockDownServer, rotatePassword, withClient } from '../sql.ts';
 import { ResourceError, type ResourceDriver, type ResourceRef } from '../types.ts';
 import { createLocalBackups } from './backups.ts';
+import { createDatabasePool } from '../pool.ts';
 import type { LocalResourcesOptions } from './options.ts';
 
 export function createLocalResources(options: LocalResourcesOptions): ResourceDriver {
@@ -46,13 +47,17 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
   const token = (ref: ResourceRef) =>
     createHmac('sha256', options.storageAdminToken).update(`${ref.tenantId}/${ref.env}`).digest('base64url');
 
+  // Empty databases made ahead, so a launch renames one instead of waiting for CREATE DATABASE (pool.ts).
+  const pool = createDatabasePool(options.adminUrl, options.databasePool ?? 0);
+
   const backups = options.backupDir ? createLocalBackups({ adminUrl: options.adminUrl, backupDir: options.backupDir }) : undefined;
 
   return {
     name: 'local',
     flags: { database: true, bucket: true, backups: backups !== undefined },
     ...backups,
-    ensureDatabase: (ref, { seed }) => admin((client) => ensureTenantDatabase(client, ref, { ...server, seed })),
+    ensureDatabase: (ref, { seed }) =>
+      admin((client) => ensureTenantDatabase(client, ref, { ...server, seed }, (name, owner) => pool.create(client, name, owner))),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),
     dropDatabase: (ref) => admin((client) => dropTenantDatabase(client, ref)),
     removeDatabase: (ref) =>
