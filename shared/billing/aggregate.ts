@@ -181,7 +181,7 @@ export function aggregateDay(deps: AggregateDeps, options: { source: CostSource;
 }
 
 /** A document to set, or to delete (`null`). */
-type Write = [DocumentReference, DailyCost | null];
+export type Write = [DocumentReference, DailyCost | null];
 
 const BATCH_SIZE = 500;
 const BATCHES_IN_FLIGHT = 8;
@@ -194,7 +194,7 @@ const BATCHES_IN_FLIGHT = 8;
  * as batches of 500 against the emulator on the 2-core machine (bench/billing.ts).
  * Every write is a whole-document set or a delete, so a retried batch is harmless.
  */
-async function writeInBatches(db: Firestore, writes: Write[]): Promise<void> {
+export async function writeInBatches(db: Firestore, writes: Write[]): Promise<void> {
   const batches: Write[][] = [];
   for (let i = 0; i < writes.length; i += BATCH_SIZE) batches.push(writes.slice(i, i + BATCH_SIZE));
   let next = 0;
