@@ -117,7 +117,8 @@ async function readManifest(db: Firestore, day: string): Promise<Set<string>> {
 async function writeManifest(db: Firestore, day: string, ids: string[], previousChunks: number): Promise<number> {
   const batch = db.batch();
   const chunks = Math.ceil(ids.length / CHUNK);
-  for (let i = 0; i < chunks; i++) batch.set(db.doc(`billingDays/${day}/tenantIds/${i}`), { ids: ids.slice(i * CHUNK, (i + 1) * CHUNK).join(',') });
+  for (let i = 0; i < chunks; i++)
+    batch.set(db.doc(`billingDays/${day}/tenantIds/${i}`), { ids: ids.slice(i * CHUNK, (i + 1) * CHUNK).join(',') });
   for (let i = chunks; i < previousChunks; i++) batch.delete(db.doc(`billingDays/${day}/tenantIds/${i}`));
   await batch.commit();
   return chunks;

@@ -10,7 +10,7 @@ import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
 import { ResourceError } from '../resources/types.ts';
-import { countGenerated, createSecretStore } from '../secrets/store.ts';
+import { createSecretStore, secretPath } from '../secrets/store.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
 import { appendEvent, deleteTenantData, getTenantDoc, listEnvironments, namePath, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { releaseTenantSlot } from './entitlements.ts';
@@ -201,8 +201,10 @@ async function eachEnv<T>(envs: EnvName[], fn: (env: EnvName) => Promise<T>): Pr
  */
 async function startProvision(deps: Deps, tx: Transaction, t: TenantDoc, now: Date): Promise<{ eventSeq: number }> {
   const { db, config } = deps;
-  // Reads first: a transaction's reads precede its writes.
-  const needsSecrets = (await countGenerated(db, tx, t.id)) < GENERATED_KEYS.length;
+  // Reads first: a transaction's reads precede its writes. The generated secrets by their paths, not by a query:
+  // the emulator locks a query's whole range, and a burst of launches then timed out on each other's locks.
+  const stored = await tx.getAll(...GENERATED_KEYS.map((key) => db.doc(secretPath(t.id, key))));
+  const needsSecrets = stored.some((snap) => !snap.exists || snap.get('origin') !== 'generated');
   const driver = deps.runtime(t.driver);
   let eventSeq = appendEvent(
     db,
