@@ -39,8 +39,9 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
   throw new Error(`timed out waiting until ${what}`);
 }
 
-test.serial('a claimed database belongs to the environment alone, seeded as its role, and the pool refills', async (t) => {
-  const pool = createDatabasePool(server.adminUrl, 2, 50);
+test.serial('a claimed database belongs to the environment alone, seeded as its role', async (t) => {
+  // The background refill waits a minute here, so the counts below are the claims' own.
+  const pool = createDatabasePool(server.adminUrl, 2, 60_000);
   t.teardown(() => pool.close());
   await pool.fill();
   t.is(await pooled(), 2);
@@ -69,8 +70,19 @@ test.serial('a claimed database belongs to the environment alone, seeded as its 
     withClient(intruder.toString(), (c) => c.query('SELECT 1')),
     { message: /permission denied|not permitted/ },
   );
+  t.is(await pooled(), 0);
+  await pool.fill();
+  t.is(await pooled(), 2, 'fill tops the pool up to its size');
+});
+
+test.serial('after a claim the pool refills by itself', async (t) => {
+  const pool = createDatabasePool(server.adminUrl, 2, 50);
+  t.teardown(() => pool.close());
+  await pool.fill();
+  await withClient(server.adminUrl, (admin) => pool.create(admin, 'tp_claim_refill', 'postgres'));
   await until(async () => (await pooled()) === 2, 'the pool holds 2 again');
-  t.pass();
+  t.is(await pooled(), 2);
+  await sql('DROP DATABASE "tp_claim_refill"');
 });
 
 test.serial('concurrent claims never share a database; an empty pool creates', async (t) => {

@@ -43,8 +43,9 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
   const limit = { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() };
   // One transaction counts the request against the client's address and rotates the address's token (issue 19: one
   // read of both documents and one commit, where a rate-limit transaction and a signup transaction took two of each).
-  // Keyed on the rate-limit document, the hot one when many signups come from one address.
-  const outcome = await runKeyedTransaction(deps.db, limitRef.path, async (tx) => {
+  // Queued in this instance behind others on either document: many signups from one client address share the first,
+  // many for one email address the second (the emulator would only make them wait for each other's locks).
+  const outcome = await runKeyedTransaction(deps.db, [limitRef.path, ref.path], async (tx) => {
     const now = deps.now();
     const [limitSnap, signupSnap] = await tx.getAll(limitRef, ref);
     const counted = countRequest(tx, limitRef, limitSnap, { ...limit, now });
