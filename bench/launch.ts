@@ -72,6 +72,8 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
     await platform.waitReady((await platform.createTenant('launch-warmup')).id);
 
     const totals: number[] = [];
+    /** Per event type: ms since the event before it, to show which step inside a stage costs the time. */
+    const gaps: Record<string, number[]> = {};
     const stageMs: Record<string, number[]> = Object.fromEntries(STAGES.map(([k]) => [k, []]));
     for (let i = 0; i < launches; i++) {
       const sentAt = Date.now();
@@ -93,6 +95,8 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
         answeredAt,
       ];
       STAGES.forEach(([key], s) => stageMs[key].push(marks[s + 1] - marks[s]));
+      const timed = events.filter((e) => e.at).sort((a, b) => a.id.localeCompare(b.id));
+      for (let e = 1; e < timed.length; e++) (gaps[timed[e].type] ??= []).push(Date.parse(timed[e].at) - Date.parse(timed[e - 1].at));
     }
 
     // The default launch: demo, test and live of one tenant at once, until every URL answers 200.
@@ -134,6 +138,8 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       report.figures[`share.${key}`] = { value: (s.mean / sumOfMeans) * 100, unit: '%' };
       report.figures[`stage.${key}P50`] = { value: s.p50, unit: 'ms' };
     }
+    for (const [type, samples] of Object.entries(gaps)) report.figures[`gap.${type}P50`] = { value: summarize(samples).p50, unit: 'ms' };
+    report.notes!.push('gap.<event>P50: from the event before it to this one (event timestamps), p50 over the single-environment launches');
     return report;
   } finally {
     await platform.close();

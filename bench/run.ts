@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { benchBilling } from './billing.ts';
 import { benchCloudTasks } from './cloud-tasks.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchCreateHundred } from './create-hundred.ts';
 import { benchLaunch } from './launch.ts';
 import { benchRollout } from './rollout.ts';
 import { ensureEmulators } from './lib/platform.ts';
@@ -26,6 +27,7 @@ import { killAllNow, stopAll } from '../scripts/dev/processes.ts';
 const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
   'cold-start': () => benchColdStart(),
   launch: () => benchLaunch(),
+  'create-hundred': () => benchCreateHundred(),
   steady: () => benchSteady(),
   signup: () => benchSignup(),
   sleep: () => benchSleep(),

@@ -1,11 +1,11 @@
 import { FieldValue } from '@google-cloud/firestore';
 import type { Deps } from '../../shared/deps.ts';
-import { enforceRateLimit } from '../../shared/http/rate-limit.ts';
+import { countRequest, rateLimited, rateLimitRef } from '../../shared/http/rate-limit.ts';
 import { createRouter } from '../../shared/http/router.ts';
 import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
 import { buildActivationLink, renderAccountExistsMail, renderActivationMail } from '../../shared/mail/templates.ts';
 import { addOutboxMessage, createOutboxId, outboxTask } from '../../shared/store/outbox.ts';
-import { createToken, hashEmail, hashToken, readSignup, signupRef, writeSignup, type Signup } from '../../shared/store/signups.ts';
+import { createToken, hashEmail, hashToken, signupOf, signupRef, writeSignup, type Signup } from '../../shared/store/signups.ts';
 import { runKeyedTransaction } from '../../shared/store/transact.ts';
 import { parseSignupInput, type SignupInput } from './input.ts';
 import { decideMail } from './mail-budget.ts';
@@ -34,18 +34,25 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
   const input = parseSignupInput(await ctx.json(), ctx.url.searchParams);
   const { signup: settings, publicUrl } = deps.config;
   const emailHash = hashEmail(input.email);
-  // Side by side: the Auth lookup never fails (it falls back), and its answer is used only once the limit allowed the request.
-  const [, account] = await Promise.all([
-    enforceRateLimit(deps.db, { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() }),
-    findAccount(deps, ctx, input.email, emailHash),
-  ]);
-  const accountExists = account !== 'none';
+  // Started first, awaited only once the limit allowed the request: the lookup never fails (it falls back).
+  const lookup = findAccount(deps, ctx, input.email, emailHash);
   const token = createToken();
   const outboxId = createOutboxId();
   const ref = signupRef(deps.db, emailHash);
-  const outcome = await runKeyedTransaction(deps.db, ref.path, async (tx) => {
+  const limitRef = rateLimitRef(deps.db, `signup:${ctx.ip}`);
+  const limit = { key: `signup:${ctx.ip}`, limit: settings.rateLimitPerHour, windowMs: HOUR, now: deps.now() };
+  // One transaction counts the request against the client's address and rotates the address's token (issue 19: one
+  // read of both documents and one commit, where a rate-limit transaction and a signup transaction took two of each).
+  // Queued in this instance behind others on either document: many signups from one client address share the first,
+  // many for one email address the second (the emulator would only make them wait for each other's locks).
+  const outcome = await runKeyedTransaction(deps.db, [limitRef.path, ref.path], async (tx) => {
     const now = deps.now();
-    const existing = await readSignup(tx, ref);
+    const [limitSnap, signupSnap] = await tx.getAll(limitRef, ref);
+    const counted = countRequest(tx, limitRef, limitSnap, { ...limit, now });
+    if (!counted.allowed) return { queued: false as const, reason: 'rate_limited' as const, counted };
+    const account = await lookup;
+    const accountExists = account !== 'none';
+    const existing = signupOf(signupSnap);
     const decision = decideMail(existing?.mailTimes ?? [], now, { perMinute: settings.mailPerMinute, perDay: settings.mailPerDay });
     if (!decision.send) return { queued: false as const, reason: decision.reason };
     // A disabled account gets the same answer but no mail and no new link: nothing would let it back in.
@@ -71,6 +78,7 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
     return { queued: true as const, kind: activated ? 'signin' : 'activation' };
   });
 
+  if (!outcome.queued && outcome.reason === 'rate_limited') throw rateLimited(outcome.counted.resetAt, limit.now);
   if (outcome.queued) {
     ctx.log.info('signup accepted', { emailHash, kind: outcome.kind, outboxId });
     const task = outboxTask(outboxId);

@@ -26,6 +26,8 @@ export interface ResourcesConfig {
   blueprints: Record<string, Blueprint>;
   /** Local: a superuser URL of the PostgreSQL server tenants' databases live on (DATABASE_ADMIN_URL). */
   databaseAdminUrl?: string;
+  /** LOCAL_DATABASE_POOL: empty databases the local driver keeps ready for launches (0 turns the pool off). */
+  databasePool: number;
   /** Local: the storage emulator's base URL (STORAGE_EMULATOR_URL) and the platform's token there (STORAGE_ADMIN_TOKEN). */
   storageUrl?: string;
   storageAdminToken?: string;
@@ -136,6 +138,7 @@ export function parseResourcesConfig(env: Env, base: { projectId: string }): Res
     driver,
     blueprints: parseBlueprints(env),
     databaseAdminUrl,
+    databasePool: int(env, 'LOCAL_DATABASE_POOL', 3, 0, 100),
     storageUrl: storageUrl?.replace(/\/+$/, ''),
     storageAdminToken: str(env, 'STORAGE_ADMIN_TOKEN', 'owner'),
     cloudSql: instance && cloudSqlHost && cloudSqlAdminUrl ? { instance, host: cloudSqlHost, adminUrl: cloudSqlAdminUrl } : undefined,

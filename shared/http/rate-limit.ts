@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Timestamp, type Firestore } from '@google-cloud/firestore';
+import { Timestamp, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { AppError } from '../errors.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
 
@@ -33,33 +33,55 @@ export const RATE_LIMITS = 'rateLimits';
  * are not stored in clear.
  */
 export async function enforceRateLimit(db: Firestore, options: RateLimitOptions): Promise<RateLimitState> {
-  const { key, limit, windowMs, now } = options;
-  const ref = db.collection(RATE_LIMITS).doc(hashRateLimitKey(key));
-  const outcome = await runKeyedTransaction(db, ref.path, async (tx) => {
-    const snap = await tx.get(ref);
-    const data = snap.data() as { windowStart?: Timestamp; count?: number } | undefined;
-    const windowStart = data?.windowStart?.toMillis();
-    const open = windowStart !== undefined && windowStart + windowMs > now.getTime();
-    if (open && (data?.count ?? 0) >= limit) return { allowed: false as const, resetAt: windowStart + windowMs };
-    const start = open ? windowStart : now.getTime();
-    const count = open ? (data?.count ?? 0) + 1 : 1;
-    const doc = {
-      windowStart: Timestamp.fromMillis(start),
-      count,
-      expiresAt: Timestamp.fromMillis(start + windowMs),
-      updatedAt: Timestamp.fromDate(now),
-    };
-    if (snap.exists) tx.set(ref, doc);
-    else tx.create(ref, doc);
-    return { allowed: true as const, resetAt: start + windowMs, count };
-  });
-  if (!outcome.allowed) {
-    const retryAfter = Math.max(1, Math.ceil((outcome.resetAt - now.getTime()) / 1000));
-    throw new AppError('rate_limited', `Too many requests from your address; try again in ${retryAfter} seconds.`, {
-      retryAfterSeconds: retryAfter,
-    }).withHeader('Retry-After', String(retryAfter));
-  }
-  return { remaining: Math.max(0, limit - outcome.count), resetAt: new Date(outcome.resetAt) };
+  const ref = rateLimitRef(db, options.key);
+  const outcome = await runKeyedTransaction(db, ref.path, async (tx) => countRequest(tx, ref, await tx.get(ref), options));
+  return rateLimitState(outcome, options);
+}
+
+/** The document counting `key`'s requests. */
+export function rateLimitRef(db: Firestore, key: string): DocumentReference {
+  return db.collection(RATE_LIMITS).doc(hashRateLimitKey(key));
+}
+
+export type RateLimitOutcome = { allowed: false; resetAt: number } | { allowed: true; resetAt: number; count: number };
+
+/**
+ * The counting step of enforceRateLimit inside a caller's transaction that
+ * read `snap` (the document at `ref`): counts the request when the window
+ * allows it; a refused one writes nothing. Lets a handler count its request in
+ * the transaction it runs anyway (signup: one commit instead of two).
+ */
+export function countRequest(tx: Transaction, ref: DocumentReference, snap: DocumentSnapshot, options: RateLimitOptions): RateLimitOutcome {
+  const { limit, windowMs, now } = options;
+  const data = snap.data() as { windowStart?: Timestamp; count?: number } | undefined;
+  const windowStart = data?.windowStart?.toMillis();
+  const open = windowStart !== undefined && windowStart + windowMs > now.getTime();
+  if (open && (data?.count ?? 0) >= limit) return { allowed: false, resetAt: windowStart + windowMs };
+  const start = open ? windowStart : now.getTime();
+  const count = open ? (data?.count ?? 0) + 1 : 1;
+  const doc = {
+    windowStart: Timestamp.fromMillis(start),
+    count,
+    expiresAt: Timestamp.fromMillis(start + windowMs),
+    updatedAt: Timestamp.fromDate(now),
+  };
+  if (snap.exists) tx.set(ref, doc);
+  else tx.create(ref, doc);
+  return { allowed: true, resetAt: start + windowMs, count };
+}
+
+/** The state after a counted request, or `429 rate_limited` (with `Retry-After` in seconds) for a refused one. */
+export function rateLimitState(outcome: RateLimitOutcome, options: Pick<RateLimitOptions, 'limit' | 'now'>): RateLimitState {
+  if (!outcome.allowed) throw rateLimited(outcome.resetAt, options.now);
+  return { remaining: Math.max(0, options.limit - outcome.count), resetAt: new Date(outcome.resetAt) };
+}
+
+/** `429 rate_limited` with `Retry-After`: the window ends at `resetAt` (ms). */
+export function rateLimited(resetAt: number, now: Date): AppError {
+  const retryAfter = Math.max(1, Math.ceil((resetAt - now.getTime()) / 1000));
+  return new AppError('rate_limited', `Too many requests from your address; try again in ${retryAfter} seconds.`, {
+    retryAfterSeconds: retryAfter,
+  }).withHeader('Retry-After', String(retryAfter));
 }
 
 /** The document id of a key: SHA-256 hex, safe for any key (IPv6 colons, slashes) and not the address itself. */

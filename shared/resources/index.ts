@@ -49,6 +49,7 @@ export function resourcesOptions(
     driver: config.driver,
     local: {
       adminUrl: config.databaseAdminUrl,
+      databasePool: config.databasePool,
       storageUrl: config.storageUrl,
       storageAdminToken: config.storageAdminToken,
       projectId: base.projectId,

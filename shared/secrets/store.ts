@@ -53,9 +53,10 @@ export function createSecretStore(db: Firestore, key: Buffer) {
     },
     /** All values, for injecting into an environment: the tenant's, then (winning) the environment's own when `env` is given. */
     async values(tenantId: string, env?: string): Promise<Record<string, string>> {
-      const snap = await db.collection(collection(tenantId)).get();
+      // Both reads at once: a launch reads them for every environment it starts.
+      const [snap, own] = await Promise.all([db.collection(collection(tenantId)).get(), env ? envValues(tenantId, env) : {}]);
       const tenant = Object.fromEntries(snap.docs.map((d) => [d.id, decrypt(key, d.data().value, secretPath(tenantId, d.id))]));
-      return env ? { ...tenant, ...(await envValues(tenantId, env)) } : tenant;
+      return { ...tenant, ...own };
     },
     envValues,
     /** Stores platform-managed values of one environment (each replaces the one before). */

@@ -5,7 +5,7 @@
  * the per-address mail limits). The token itself is never stored.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Timestamp, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { Timestamp, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
 
 export const SIGNUPS = 'signups';
 
@@ -56,7 +56,11 @@ export function signupRef(db: Firestore, emailHash: string): DocumentReference {
 
 /** Reads a signup inside a transaction; undefined when the address never signed up. */
 export async function readSignup(tx: Transaction, ref: DocumentReference): Promise<Signup | undefined> {
-  const snap = await tx.get(ref);
+  return signupOf(await tx.get(ref));
+}
+
+/** The signup a snapshot holds (read by the caller, e.g. with other documents in one getAll). */
+export function signupOf(snap: DocumentSnapshot): Signup | undefined {
   return snap.exists ? fromFirestore(snap.data() as Record<string, unknown>) : undefined;
 }
 

@@ -16,17 +16,23 @@ const queues = new WeakMap<Firestore, Map<string, Promise<unknown>>>();
 
 const ALREADY_EXISTS = 6;
 
-/** Runs `fn` in a Firestore transaction after every earlier call with the same key on this client has settled. */
-export async function runKeyedTransaction<T>(db: Firestore, key: string, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in a Firestore transaction after every earlier call with the same
+ * key on this client has settled. With several keys (a transaction on two hot
+ * documents), it waits for the earlier calls on any of them; calls register on
+ * all their keys at once, so they only ever wait for older calls: no cycle.
+ */
+export async function runKeyedTransaction<T>(db: Firestore, key: string | string[], fn: (tx: Transaction) => Promise<T>): Promise<T> {
   let perKey = queues.get(db);
   if (!perKey) queues.set(db, (perKey = new Map()));
-  const previous = perKey.get(key) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => transactWithCreateRetry(db, fn));
-  perKey.set(key, run);
+  const keys = [...new Set(Array.isArray(key) ? key : [key])];
+  const previous = keys.map((k) => perKey.get(k)).filter((p): p is Promise<unknown> => p !== undefined);
+  const run = Promise.allSettled(previous).then(() => transactWithCreateRetry(db, fn));
+  for (const k of keys) perKey.set(k, run);
   try {
     return await run;
   } finally {
-    if (perKey.get(key) === run) perKey.delete(key);
+    for (const k of keys) if (perKey.get(k) === run) perKey.delete(k);
   }
 }
 

@@ -22,31 +22,50 @@ const refOf = (ctx: StepContext, env: string): ResourceRef => ({ tenantId: ctx.t
 const secrets = (ctx: StepContext) => createSecretStore(ctx.deps.db, ctx.deps.config.secrets.key);
 const blueprint = (ctx: StepContext) => blueprintFor(ctx.deps.config.resources, ctx.tenant.plan);
 
-/** Phase 1 of an environment's data: its database and bucket as the blueprint says, each a recorded step. */
+/**
+ * Phase 1 of an environment's data: its database and bucket as the blueprint
+ * says, each a recorded step. The two do not depend on each other and run at
+ * once (step() keeps their records from overwriting each other); both finish,
+ * even when one fails, before the error is passed on.
+ */
 export async function provisionResources(ctx: StepContext, env: EnvName): Promise<void> {
   const driver = ctx.deps.resources();
   const plan = blueprint(ctx);
+  const work: Promise<void>[] = [];
   if (plan.database && driver.flags.database) {
-    await step(ctx, env, 'database', async () => {
-      const access = await driver.ensureDatabase(refOf(ctx, env), { seed: plan.database!.seed[env] });
-      await secrets(ctx).putEnv(ctx.tenant.id, env, { DATABASE_URL: access.url }, ctx.deps.now());
-      await event(ctx, 'database_ready', `${env}: PostgreSQL database ${access.database} is ready, reachable only by its own role.`, env, {
-        database: access.database,
-        driver: driver.name,
-      });
-    });
+    work.push(
+      step(ctx, env, 'database', async () => {
+        const access = await driver.ensureDatabase(refOf(ctx, env), { seed: plan.database!.seed[env] });
+        await secrets(ctx).putEnv(ctx.tenant.id, env, { DATABASE_URL: access.url }, ctx.deps.now());
+        await event(
+          ctx,
+          'database_ready',
+          `${env}: PostgreSQL database ${access.database} is ready, reachable only by its own role.`,
+          env,
+          {
+            database: access.database,
+            driver: driver.name,
+          },
+        );
+      }),
+    );
   }
   if (plan.bucket && driver.flags.bucket) {
-    await step(ctx, env, 'bucket', async () => {
-      const serviceAccount = tenantServiceAccountEmail(ctx.deps.config.projectId, ctx.tenant.id);
-      const bucket = await driver.ensureBucket(refOf(ctx, env), { deleteAfterDays: plan.bucket!.deleteAfterDays, serviceAccount });
-      await secrets(ctx).putEnv(ctx.tenant.id, env, bucket.vars, ctx.deps.now());
-      await event(ctx, 'bucket_ready', `${env}: bucket ${bucket.name} is ready, open to this environment only.`, env, {
-        bucket: bucket.name,
-        driver: driver.name,
-      });
-    });
+    work.push(
+      step(ctx, env, 'bucket', async () => {
+        const serviceAccount = tenantServiceAccountEmail(ctx.deps.config.projectId, ctx.tenant.id);
+        const bucket = await driver.ensureBucket(refOf(ctx, env), { deleteAfterDays: plan.bucket!.deleteAfterDays, serviceAccount });
+        await secrets(ctx).putEnv(ctx.tenant.id, env, bucket.vars, ctx.deps.now());
+        await event(ctx, 'bucket_ready', `${env}: bucket ${bucket.name} is ready, open to this environment only.`, env, {
+          bucket: bucket.name,
+          driver: driver.name,
+        });
+      }),
+    );
   }
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** A new password for the environment's role (the old one stops working at once), stored for the restart that follows. */

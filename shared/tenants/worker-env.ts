@@ -47,6 +47,34 @@ export async function setEnv(
     .set(JSON.parse(JSON.stringify({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() })), { merge: true });
 }
 
+/**
+ * What one delivery knows of an environment's recorded steps: read from
+ * Firestore once, then kept here as this delivery records more. Only the
+ * delivery holding the tenant's lease runs steps of its generation, so no one
+ * else changes the list meanwhile; this saves a read per step. Records are
+ * written one after another (`writes`), so steps of one environment that run at
+ * once (its database and bucket) never overwrite each other's entry.
+ */
+interface EnvSteps {
+  done: Promise<string[]>;
+  writes: Promise<unknown>;
+}
+const stepsByContext = new WeakMap<StepContext, Map<string, EnvSteps>>();
+
+function envSteps(ctx: StepContext, env: EnvName): EnvSteps {
+  let perEnv = stepsByContext.get(ctx);
+  if (!perEnv) stepsByContext.set(ctx, (perEnv = new Map()));
+  let known = perEnv.get(env);
+  if (!known) {
+    const done = readEnv(ctx, env).then((record) => {
+      const r = record as (EnvironmentRecord & { stepsGeneration?: number }) | undefined;
+      return r?.stepsGeneration === ctx.generation ? [...(r.steps ?? [])] : [];
+    });
+    perEnv.set(env, (known = { done, writes: Promise.resolve() }));
+  }
+  return known;
+}
+
 /** Runs `fn` unless this generation already recorded `name` as done for the environment. */
 export async function step(
   ctx: StepContext,
@@ -54,12 +82,17 @@ export async function step(
   name: string,
   fn: () => Promise<Partial<EnvironmentRecord> | void>,
 ): Promise<void> {
-  await ctx.checkCurrent();
-  const record = (await readEnv(ctx, env)) as (EnvironmentRecord & { stepsGeneration?: number }) | undefined;
-  const done = record?.stepsGeneration === ctx.generation ? (record.steps ?? []) : [];
+  const known = envSteps(ctx, env);
+  // The generation check and the (first) read of the record are independent: one round trip instead of two.
+  const [, done] = await Promise.all([ctx.checkCurrent(), known.done]);
   if (done.includes(name)) return;
   const fields = (await fn()) ?? {};
-  await setEnv(ctx, env, { ...fields, steps: [...done, name], stepsGeneration: ctx.generation } as Partial<EnvironmentRecord>);
+  done.push(name);
+  const write = known.writes
+    .catch(() => undefined)
+    .then(() => setEnv(ctx, env, { ...fields, steps: [...done], stepsGeneration: ctx.generation } as Partial<EnvironmentRecord>));
+  known.writes = write;
+  await write;
 }
 
 export const event = (ctx: StepContext, type: string, message: string, env?: EnvName, data?: Record<string, unknown>) =>
@@ -74,21 +107,29 @@ export async function announceReady(ctx: StepContext, env: EnvName, knownUrl?: s
   return url;
 }
 
-/** Phase 1 (infrastructure) and phase 2 (deploy, health) for one environment. */
+/**
+ * Phase 1 (infrastructure) and phase 2 (deploy, health) for one environment.
+ * The environment's spec (its secrets, read and decrypted) is built once and
+ * serves both the infrastructure and the deploy: nothing changes the secrets
+ * within one operation (rotation is an operation of its own).
+ */
 export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.tenant.image): Promise<string | undefined> {
   const driver = ctx.deps.runtime(ctx.tenant.driver);
   let url: string | undefined;
-  // The data first: the workload starts with its DATABASE_URL and BUCKET_NAME.
+  let spec: Promise<EnvironmentSpec> | undefined;
+  // Built only after the data steps stored DATABASE_URL and BUCKET_NAME, which the workload starts with.
+  const specOnce = () => (spec ??= envSpec(ctx, env, image));
   await provisionResources(ctx, env);
   await step(ctx, env, 'infrastructure', async () => {
-    await setEnv(ctx, env, { status: 'provisioning' });
-    url = (await driver.ensureInfrastructure(await envSpec(ctx, env, image))).url;
+    // The status write and the spec's reads do not depend on each other.
+    const [, built] = await Promise.all([setEnv(ctx, env, { status: 'provisioning' }), specOnce()]);
+    url = (await driver.ensureInfrastructure(built)).url;
     await event(ctx, 'infrastructure_ready', `${env}: infrastructure ready${url ? ` at ${url}` : ''}.`, env, { url });
     return { url };
   });
   await step(ctx, env, 'deploy', async () => {
-    await event(ctx, 'deploy_started', `${env}: starting ${image}.`, env, { image });
-    await driver.deploy(await envSpec(ctx, env, image));
+    const [, built] = await Promise.all([event(ctx, 'deploy_started', `${env}: starting ${image}.`, env, { image }), specOnce()]);
+    await driver.deploy(built);
   });
   await step(ctx, env, 'ready', async () => {
     url = await announceReady(ctx, env, url);

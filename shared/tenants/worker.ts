@@ -5,11 +5,13 @@
  * deliveries from working at once, and completed steps are skipped.
  */
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from '@google-cloud/firestore';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
 import { ResourceError } from '../resources/types.ts';
-import { countGenerated, createSecretStore } from '../secrets/store.ts';
+import { createSecretStore, secretPath } from '../secrets/store.ts';
+import { runKeyedTransaction } from '../store/transact.ts';
 import { appendEvent, getTenantDoc, listEnvironments, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { graceEndsAt, purgeTenantData } from './grace.ts';
 import { releaseTenantSlot } from './entitlements.ts';
@@ -36,25 +38,30 @@ export async function runOperation(
   const { db } = deps;
   const holder = randomUUID();
   const leaseMs = deps.config.provision.leaseMs;
-  const tenant = await db.runTransaction(async (tx) => {
+  const tenant = await runKeyedTransaction(db, tenantPath(task.tenantId), async (tx) => {
     const t = await getTenantDoc(db, task.tenantId, tx);
     if (!t || t.generation !== task.generation || !t.operation) return undefined;
     const now = deps.now();
     if (t.lease && t.lease.holder !== holder && t.lease.until > now.toISOString()) {
       throw new AppError('unavailable', 'Another delivery of this task is working on the tenant; retry later.');
     }
-    tx.update(db.doc(tenantPath(t.id)), { lease: { holder, until: new Date(now.getTime() + leaseMs).toISOString() } });
-    return t;
+    const lease = { holder, until: new Date(now.getTime() + leaseMs).toISOString() };
+    // A provision's first step rides on the lease's commit: one transaction instead of three.
+    const started = t.operation.name === 'provision' ? await startProvision(deps, tx, t, now) : undefined;
+    tx.update(db.doc(tenantPath(t.id)), started ? { lease, eventSeq: started.eventSeq } : { lease });
+    return started ? { ...t, eventSeq: started.eventSeq } : t;
   });
   if (!tenant) return 'stale';
   // A step may outlast the lease (a slow health check, a cloud API); renew it while we work so no second delivery joins in.
-  const renewal = setInterval(
-    () =>
-      void renewLease(deps, tenant.id, holder, leaseMs).catch((err: unknown) =>
-        deps.log.warn('lease renewal failed', { tenantId: tenant.id, err }),
-      ),
-    leaseMs / 3,
-  );
+  // One renewal at a time: on a slow emulator, renewals piling up only contend with each other.
+  let renewing = false;
+  const renewal = setInterval(() => {
+    if (renewing) return;
+    renewing = true;
+    void renewLease(deps, tenant.id, holder, leaseMs)
+      .catch((err: unknown) => deps.log.warn('lease renewal failed', { tenantId: tenant.id, err }))
+      .finally(() => (renewing = false));
+  }, leaseMs / 3);
   renewal.unref();
   const operation = tenant.operation!;
   const ctx: StepContext = {
@@ -80,18 +87,16 @@ export async function runOperation(
     return 'failed';
   } finally {
     clearInterval(renewal);
-    await db
-      .runTransaction(async (tx) => {
-        const t = await getTenantDoc(db, tenant.id, tx);
-        if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
-      })
-      .catch(() => undefined);
+    await runKeyedTransaction(db, tenantPath(tenant.id), async (tx) => {
+      const t = await getTenantDoc(db, tenant.id, tx);
+      if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
+    }).catch(() => undefined);
   }
 }
 
 /** Extends the lease while `holder` still has it. */
 async function renewLease(deps: Deps, tenantId: string, holder: string, leaseMs: number): Promise<void> {
-  await deps.db.runTransaction(async (tx) => {
+  await runKeyedTransaction(deps.db, tenantPath(tenantId), async (tx) => {
     const t = await getTenantDoc(deps.db, tenantId, tx);
     if (t?.lease?.holder !== holder) return;
     tx.update(deps.db.doc(tenantPath(tenantId)), { lease: { holder, until: new Date(deps.now().getTime() + leaseMs).toISOString() } });
@@ -109,8 +114,7 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
   const envs = tenant.environments;
   switch (op) {
     case 'provision': {
-      await event(ctx, 'provisioning_started', `Provisioning ${envs.join(', ')} on ${driver.name}.`);
-      await ensureSecrets(ctx);
+      // provisioning_started and the generated credentials were written with the lease (startProvision).
       await provisionIdentity(ctx);
       const urls = await eachEnv(envs, (e) => provisionEnv(ctx, e));
       return finish(ctx, 'provision', 'Every environment is ready.', { urls: Object.fromEntries(envs.map((e, i) => [e, urls[i]])) });
@@ -206,23 +210,44 @@ async function eachEnv<T>(envs: EnvName[], fn: (env: EnvName) => Promise<T>): Pr
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** Generated credentials are created once per tenant (rotation replaces them at request time). */
-async function ensureSecrets(ctx: StepContext): Promise<void> {
-  const { db, config, now } = ctx.deps;
-  const secrets = createSecretStore(db, config.secrets.key);
-  const created = await db.runTransaction(async (tx) => {
-    if ((await countGenerated(db, tx, ctx.tenant.id)) >= GENERATED_KEYS.length) return false;
-    storeGenerated(secrets, ctx.tenant.id, generateCredentials(ctx.tenant.id), now(), tx);
-    return true;
-  });
-  if (created) await event(ctx, 'secrets_stored', `Generated ${GENERATED_KEYS.join(', ')} (values are never shown in events).`);
+/**
+ * Inside the lease's transaction (which has read the tenant, no write yet):
+ * records `provisioning_started` and, the first time only, generates and
+ * stores the tenant's credentials with `secrets_stored` (rotation replaces
+ * them at request time). Returns the new event counter for the caller's update.
+ */
+async function startProvision(deps: Deps, tx: Transaction, t: TenantDoc, now: Date): Promise<{ eventSeq: number }> {
+  const { db, config } = deps;
+  // Reads first: a transaction's reads precede its writes. The generated secrets by their paths, not by a query:
+  // the emulator locks a query's whole range, and a burst of launches then timed out on each other's locks.
+  const stored = await tx.getAll(...GENERATED_KEYS.map((key) => db.doc(secretPath(t.id, key))));
+  const needsSecrets = stored.some((snap) => !snap.exists || snap.get('origin') !== 'generated');
+  const driver = deps.runtime(t.driver);
+  let eventSeq = appendEvent(
+    db,
+    tx,
+    t,
+    { type: 'provisioning_started', message: `Provisioning ${t.environments.join(', ')} on ${driver.name}.` },
+    now,
+  );
+  if (needsSecrets) {
+    storeGenerated(createSecretStore(db, config.secrets.key), t.id, generateCredentials(t.id), now, tx);
+    eventSeq = appendEvent(
+      db,
+      tx,
+      { id: t.id, eventSeq },
+      { type: 'secrets_stored', message: `Generated ${GENERATED_KEYS.join(', ')} (values are never shown in events).` },
+      now,
+    );
+  }
+  return { eventSeq };
 }
 
 /** Ends the operation as the state machine says: the new state, an event, and the operation cleared, only if it is still ours. */
 async function finish(ctx: StepContext, op: OperationName, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
   const { db, now } = ctx.deps;
   const { state, event: type } = OPERATIONS[op].done;
-  await db.runTransaction(async (tx) => {
+  await runKeyedTransaction(db, tenantPath(ctx.tenant.id), async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) throw new Superseded();
     // A finished deletion gives the owner's plan slot back, once.
@@ -247,7 +272,7 @@ async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefine
   // The owner hears of it once per failed operation (its generation names the failure); a deletion is not an environment failing.
   const failure = { env: env ?? ctx.tenant.environments.join(', '), what: op, reason: error.message, key: `operation-${ctx.generation}` };
   const to = op === 'delete' ? undefined : await ownerAddress(ctx.deps, ctx.tenant);
-  const mailId = await db.runTransaction(async (tx) => {
+  const mailId = await runKeyedTransaction(db, tenantPath(ctx.tenant.id), async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) return undefined;
     const mailed = to ? await failureMailQueued(db, tx, t.id, failure) : true;

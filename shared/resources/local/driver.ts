@@ -13,6 +13,7 @@ import { dropTenantDatabase, dropTenantRole, ensureTenantDatabase, lockDownServe
 import { ResourceError, type ResourceDriver, type ResourceRef } from '../types.ts';
 import { createLocalBackups } from './backups.ts';
 import { createLocalExport } from './export.ts';
+import { createDatabasePool } from '../pool.ts';
 import type { LocalResourcesOptions } from './options.ts';
 
 export function createLocalResources(options: LocalResourcesOptions): ResourceDriver {
@@ -47,6 +48,9 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
   const token = (ref: ResourceRef) =>
     createHmac('sha256', options.storageAdminToken).update(`${ref.tenantId}/${ref.env}`).digest('base64url');
 
+  // Empty databases made ahead, so a launch renames one instead of waiting for CREATE DATABASE (pool.ts).
+  const pool = createDatabasePool(options.adminUrl, options.databasePool ?? 0);
+
   const backups = options.backupDir ? createLocalBackups({ adminUrl: options.adminUrl, backupDir: options.backupDir }) : undefined;
 
   return {
@@ -54,7 +58,8 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
     flags: { database: true, bucket: true, backups: backups !== undefined },
     ...backups,
     ...createLocalExport(options),
-    ensureDatabase: (ref, { seed }) => admin((client) => ensureTenantDatabase(client, ref, { ...server, seed })),
+    ensureDatabase: (ref, { seed }) =>
+      admin((client) => ensureTenantDatabase(client, ref, { ...server, seed }, (name, owner) => pool.create(client, name, owner))),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),
     dropDatabase: (ref) => admin((client) => dropTenantDatabase(client, ref)),
     removeDatabase: (ref) =>

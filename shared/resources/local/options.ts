@@ -11,4 +11,6 @@ export interface LocalResourcesOptions {
   bucketPrefix: string;
   /** Where database dumps are kept (`<DATA_DIR>/backups`); without it the driver has no backups. */
   backupDir?: string;
+  /** Empty databases kept ready for new environments (shared/resources/pool.ts); 0 or absent: none. */
+  databasePool?: number;
 }

@@ -1,0 +1,106 @@
+/**
+ * Creation at fleet scale (issue 19): 100 tenants with one environment each,
+ * created as a burst through the API (every `POST /api/v1/tenants` sent at
+ * once), timed until every one announced `tenant_ready` and its URL answers 200.
+ * Target ≤ 12 s on the 2-core machine. Baseline (the floor): 100 sample tenant
+ * processes spawned at once, until each one's /health answers.
+ *
+ * Run directly: `npx tsx bench/create-hundred.ts [tenants]`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local/options.ts';
+import { freePort } from '../scripts/dev/processes.ts';
+import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
+import type { BenchReport } from './lib/report.ts';
+import { summarize } from './lib/stats.ts';
+
+/** Polls `url` until it answers 200 (a refused connection or another status is tried again). */
+async function until200(url: string, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then(
+      async (r) => (await r.arrayBuffer(), r.status === 200),
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`benchCreateHundred: ${url} did not answer 200 in time`);
+}
+
+/** The floor: `count` sample tenants spawned at once; ms until the last one's /health answered. */
+export async function spawnManyToHealthy(count: number): Promise<number> {
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  const started = performance.now();
+  try {
+    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+    for (const port of ports) {
+      const dir = `/tmp/tp-bench-floor-${port}`;
+      dirs.push(dir);
+      children.push(
+        spawn(process.execPath, [SAMPLE_TENANT_SERVER], { env: { ...process.env, PORT: String(port), DATA_DIR: dir }, stdio: 'ignore' }),
+      );
+    }
+    const deadline = Date.now() + 120_000;
+    await Promise.all(ports.map((port) => until200(`http://127.0.0.1:${port}/health`, deadline)));
+    return performance.now() - started;
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchCreateHundred(opts: { tenants?: number } = {}): Promise<BenchReport> {
+  const count = opts.tenants ?? 100;
+  const stopEmulators = await ensureEmulators();
+  try {
+    const floorMs = await spawnManyToHealthy(count);
+    const platform = await startBenchPlatform();
+    try {
+      // No warm-up launch: the stack's plan and port range hold exactly 100 environments, and a burst pays its warm-up once anyway.
+      const started = performance.now();
+      const readyAfter: number[] = [];
+      await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const tenant = await platform.createTenant(`burst-${i}`);
+          const events = await platform.waitReady(tenant.id, 300_000);
+          const url = events.find((e) => e.type === 'environment_ready')?.data?.url as string | undefined;
+          if (!url) throw new Error(`benchCreateHundred: no environment URL in the events of ${tenant.id}`);
+          await until200(url, Date.now() + 120_000);
+          readyAfter.push(performance.now() - started);
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const each = summarize(readyAfter);
+      return {
+        name: 'creation at scale (local driver)',
+        figures: {
+          createHundredSeconds: {
+            value: seconds,
+            unit: 's',
+            baseline: floorMs / 1000,
+            baselineLabel: `${count} bare spawns at once → all /health`,
+          },
+          createHundredReadyP50: { value: each.p50 / 1000, unit: 's' },
+          tenantsCreated: { value: count, unit: 'tenants' },
+        },
+        notes: [
+          `createHundredSeconds: ${count} POST /api/v1/tenants sent at once (one environment each), until every URL answered 200; target ≤ 12 s`,
+          'createHundredReadyP50: when the median tenant of the burst was ready, from the first request',
+        ],
+      };
+    } finally {
+      await platform.close();
+    }
+  } finally {
+    await stopEmulators();
+  }
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const { formatTable } = await import('./lib/report.ts');
+  const report = await benchCreateHundred({ tenants: process.argv[2] ? Number(process.argv[2]) : undefined });
+  console.log(formatTable([report]));
+  process.exit(0);
+}

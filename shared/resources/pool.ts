@@ -1,0 +1,96 @@
+/**
+ * A warm pool of empty databases on a PostgreSQL server (issue 19): `CREATE
+ * DATABASE` copies the template and takes hundreds of milliseconds, most of a
+ * launch's infrastructure stage, while renaming a database is a catalog update.
+ * So the pool keeps a few empty databases (`tp_pool_<hex>`, made from template1
+ * exactly as `CREATE DATABASE` makes a tenant's, closed to everyone) and a new
+ * environment claims one by renaming it to its staging name and giving it to
+ * its role; the seed and the rest of createSeededDatabase run as before. A
+ * claim is one `ALTER DATABASE … RENAME`, which PostgreSQL does atomically:
+ * two control planes on one server can never take the same database. The pool
+ * refills in the background a moment after the last claim (a burst drains it,
+ * then creates as before), and an empty or disabled pool (size 0) just creates.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client } from 'pg';
+import { withClient } from './sql.ts';
+
+export const POOL_PREFIX = 'tp_pool_';
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+/** PostgreSQL's codes for "no such database" and "database is being accessed by other users": another claim got there first. */
+const TAKEN = new Set(['3D000', '55006']);
+
+export interface DatabasePool {
+  /** Makes database `name` owned by `owner`: a pooled one when there is one, else a new one. */
+  create(admin: Client, name: string, owner: string): Promise<void>;
+  /** Creates databases until the pool holds its size; resolves when done (errors are the caller's). */
+  fill(): Promise<void>;
+  /** Stops refilling (a fill in progress ends after its current database). */
+  close(): void;
+}
+
+async function pooled(admin: Client): Promise<string[]> {
+  const rows = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname', [
+    POOL_PREFIX,
+  ]);
+  return rows.rows.map((r) => r.datname);
+}
+
+export function createDatabasePool(adminUrl: string, size: number, refillDelayMs = 500): DatabasePool {
+  let closed = size <= 0;
+  let filling: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  /** Set by every request to fill: a claim during a fill makes it count the pool once more when done. */
+  let wanted = false;
+  const topUp = () =>
+    withClient(adminUrl, async (admin) => {
+      let missing = size - (await pooled(admin)).length;
+      while (missing-- > 0 && !closed) {
+        const name = `${POOL_PREFIX}${randomBytes(8).toString('hex')}`;
+        await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+        await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(name)} FROM PUBLIC`);
+      }
+    });
+  const fill = () => {
+    wanted = true;
+    return (filling ??= (async () => {
+      while (wanted && !closed) {
+        wanted = false;
+        await topUp();
+      }
+    })().finally(() => (filling = undefined)));
+  };
+
+  const refillSoon = () => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void fill().catch(() => undefined), refillDelayMs);
+    timer.unref();
+  };
+
+  return {
+    async create(admin, name, owner) {
+      if (!closed) {
+        for (const candidate of await pooled(admin)) {
+          try {
+            await admin.query(`ALTER DATABASE ${quoteIdent(candidate)} RENAME TO ${quoteIdent(name)}`);
+          } catch (error) {
+            if (TAKEN.has((error as { code?: string }).code ?? '')) continue;
+            throw error;
+          }
+          await admin.query(`ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`);
+          refillSoon();
+          return;
+        }
+      }
+      await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(owner)}`);
+      refillSoon();
+    },
+    fill,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The warm pool of empty databases (shared/resources/pool.ts, issue 19) on a
+ * real PostgreSQL server of its own (so no other test file's pool is counted):
+ * a claimed database is the environment's as if it had been created for it,
+ * concurrent claims never share one, and the pool refills.
+ */
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPostgres } from '../scripts/dev/postgres.ts';
+import { allocatePort } from '../testing/ports.ts';
+import { createDatabasePool, POOL_PREFIX } from '../shared/resources/pool.ts';
+import { databaseName } from '../shared/resources/names.ts';
+import { ensureTenantDatabase, withClient } from '../shared/resources/sql.ts';
+
+let server: Awaited<ReturnType<typeof startPostgres>>;
+let dir: string;
+test.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tp-pool-'));
+  server = await startPostgres({ dataDir: join(dir, 'pg'), logDir: dir, port: await allocatePort(), fast: true });
+});
+test.after.always(async () => {
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
+  withClient(server.adminUrl, async (c) => (await c.query(text, params)).rows as T[]);
+const pooled = async () =>
+  (await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [POOL_PREFIX])).length;
+/** Waits for the background refill (generous: a busy machine makes CREATE DATABASE slow). */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+test.serial('a claimed database belongs to the environment alone, seeded as its role', async (t) => {
+  // The background refill waits a minute here, so the counts below are the claims' own.
+  const pool = createDatabasePool(server.adminUrl, 2, 60_000);
+  t.teardown(() => pool.close());
+  await pool.fill();
+  t.is(await pooled(), 2);
+  const ref = { tenantId: 't-aaaaaaaaaa', env: 'demo' };
+  const access = await withClient(server.adminUrl, (admin) =>
+    ensureTenantDatabase(admin, ref, { url: server.adminUrl, seed: 'sample' }, (name, owner) => pool.create(admin, name, owner)),
+  );
+  t.is(access.database, databaseName(ref));
+  t.is(await pooled(), 1, 'one pooled database became the environment’s');
+  const [owner] = await sql<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [
+    access.database,
+  ]);
+  t.is(owner.owner, access.role);
+  // The role reaches its database and the seed it ran there.
+  const customers = await withClient(access.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM sample_customers')).rows[0].n);
+  t.is(customers, 3);
+  // Another environment's role cannot connect to it.
+  const other = await withClient(server.adminUrl, (admin) =>
+    ensureTenantDatabase(admin, { tenantId: 't-bbbbbbbbbb', env: 'live' }, { url: server.adminUrl }, (name, o) =>
+      pool.create(admin, name, o),
+    ),
+  );
+  const intruder = new URL(other.url);
+  intruder.pathname = `/${access.database}`;
+  await t.throwsAsync(
+    withClient(intruder.toString(), (c) => c.query('SELECT 1')),
+    { message: /permission denied|not permitted/ },
+  );
+  t.is(await pooled(), 0);
+  await pool.fill();
+  t.is(await pooled(), 2, 'fill tops the pool up to its size');
+});
+
+test.serial('after a claim the pool refills by itself', async (t) => {
+  const pool = createDatabasePool(server.adminUrl, 2, 50);
+  t.teardown(() => pool.close());
+  await pool.fill();
+  await withClient(server.adminUrl, (admin) => pool.create(admin, 'tp_claim_refill', 'postgres'));
+  await until(async () => (await pooled()) === 2, 'the pool holds 2 again');
+  t.is(await pooled(), 2);
+  await sql('DROP DATABASE "tp_claim_refill"');
+});
+
+test.serial('concurrent claims never share a database; an empty pool creates', async (t) => {
+  const pool = createDatabasePool(server.adminUrl, 3, 60_000);
+  t.teardown(() => pool.close());
+  await pool.fill();
+  const before = await pooled();
+  const names = Array.from({ length: 6 }, (_, i) => `tp_claim_test_${i}`);
+  await Promise.all(names.map((name) => withClient(server.adminUrl, (admin) => pool.create(admin, name, 'postgres'))));
+  const made = await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [names]);
+  t.is(made.length, 6, 'every claim got a database of its own');
+  t.is(before, 3);
+  t.is(await pooled(), 0, 'the pool was drained, then the three beyond it were created (its refill waits a minute here)');
+  for (const name of names) await sql(`DROP DATABASE "${name}"`);
+});
+
+test.serial('a pool of size 0 makes no databases ahead', async (t) => {
+  for (const { datname } of await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [POOL_PREFIX]))
+    await sql(`DROP DATABASE "${datname}"`);
+  const pool = createDatabasePool(server.adminUrl, 0, 10);
+  await pool.fill();
+  await withClient(server.adminUrl, (admin) => pool.create(admin, 'tp_t_cccccccccc_live_new', 'postgres'));
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(await pooled(), 0);
+  t.is((await sql('SELECT 1 FROM pg_database WHERE datname = $1', ['tp_t_cccccccccc_live_new'])).length, 1);
+});
