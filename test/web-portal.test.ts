@@ -10,7 +10,7 @@ import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { readEvents } from '../testing/events.ts';
 import { createTestUser, idTokenFor, type TestUser } from '../testing/users.ts';
 import { seedTenants, seedUsers } from '../testing/portal-seed.ts';
-import { axeBothWidths } from './portal-a11y.ts';
+import { axeAtBothWidths } from './axe.ts';
 import { screenshotBothWidths, signInAs, startBrowser, streamsThroughHosting, type TestBrowser } from './web-browser.ts';
 
 let stack: TestStack;
@@ -128,7 +128,7 @@ test.serial(
     t.regex(page.url(), /page=/);
     await page.getByRole('button', { name: 'Previous page' }).click();
     await page.waitForFunction(() => document.querySelector('tbody tr a')?.textContent === 'shop-00000');
-    t.deepEqual(await axeBothWidths(page), [], 'axe finds nothing on the tenants table');
+    t.deepEqual(await axeAtBothWidths(page), [], 'axe finds nothing on the tenants table');
     t.true((await screenshotBothWidths(page, 'portal-tenants')).phoneOverflow <= 0);
   },
 );
@@ -145,7 +145,7 @@ test.serial('the users table searches by email prefix and filters by role; the f
   await page.getByLabel('Role', { exact: true }).selectOption('');
   await page.getByText('1 in all').waitFor();
   t.true((await table.innerText()).includes(member.email));
-  t.deepEqual(await axeBothWidths(page), [], 'axe finds nothing on the users table');
+  t.deepEqual(await axeAtBothWidths(page), [], 'axe finds nothing on the users table');
 
   await page.getByRole('link', { name: 'Fleet' }).click();
   const failing = page.getByRole('region', { name: 'Failing now' });
@@ -153,7 +153,7 @@ test.serial('the users table searches by email prefix and filters by role; the f
   t.regex((await failing.getByRole('link').first().getAttribute('href')) ?? '', /^\/tenants\.html\?id=t-/);
   t.true(await page.locator('.recharts-surface').first().isVisible(), 'the charts are drawn');
   t.regex(await page.getByRole('region', { name: 'Tenants by state' }).innerText(), /Tenants by state/);
-  t.deepEqual(await axeBothWidths(page, () => page.waitForTimeout(300)), [], 'axe finds nothing on the fleet overview');
+  t.deepEqual(await axeAtBothWidths(page, () => page.waitForTimeout(300)), [], 'axe finds nothing on the fleet overview');
   await screenshotBothWidths(page, 'portal-fleet');
 
   await page.getByRole('link', { name: 'Audit' }).click();
@@ -163,7 +163,7 @@ test.serial('the users table searches by email prefix and filters by role; the f
   await page.getByLabel('Actor').press('Enter');
   await page.waitForURL(/actor=/);
   await audit.getByText('PATCH /api/v1/users/:uid').first().waitFor();
-  t.deepEqual(await axeBothWidths(page), [], 'axe finds nothing on the audit trail');
+  t.deepEqual(await axeAtBothWidths(page), [], 'axe finds nothing on the audit trail');
   await screenshotBothWidths(page, 'portal-audit');
 });
 

@@ -4,6 +4,7 @@
  * the owner's export of its data as a .tar.gz download.
  */
 import { useEffect, useRef, useState } from 'react';
+import { EnvOptions } from './env-options.tsx';
 import { api, send } from '../lib/api.ts';
 import { describeError, errorFromResponse } from '../lib/errors.ts';
 import { ENV_LABELS, followOperation, tenantPath, type EnvName, type Tenant } from '../lib/tenants.ts';
@@ -100,11 +101,7 @@ export function DataSection({ tenant }: { tenant: Tenant }) {
           Environment
           <select className="input mt-1" value={env} onChange={(e) => setEnv(e.target.value as EnvName | '')} disabled={!!busy}>
             <option value="">All environments</option>
-            {tenant.environments.map((e) => (
-              <option key={e} value={e}>
-                {ENV_LABELS[e]}
-              </option>
-            ))}
+            <EnvOptions tenant={tenant} />
           </select>
         </label>
         <Button variant="secondary" small busy={busy === 'backup'} busyLabel="Backing up…" disabled={!!busy} onClick={backUp}>

@@ -7,6 +7,7 @@
  * again. Lines wrap: nothing runs off the right edge, even at phone width.
  */
 import { useEffect, useState } from 'react';
+import { EnvOptions } from './env-options.tsx';
 import { api } from '../lib/api.ts';
 import { describeError } from '../lib/errors.ts';
 import { followEventStream } from '../lib/sse.ts';
@@ -92,11 +93,7 @@ export function LogsPanel({ tenant }: { tenant: Tenant }) {
         <label className="text-sm">
           <span className="sr-only">Log environment</span>
           <select className="input" value={env} onChange={(e) => setEnv(e.target.value as EnvName)}>
-            {tenant.environments.map((e) => (
-              <option key={e} value={e}>
-                {ENV_LABELS[e]}
-              </option>
-            ))}
+            <EnvOptions tenant={tenant} />
           </select>
         </label>
         <label className="flex items-center gap-1 text-sm">

@@ -1,7 +1,6 @@
 /** The audit trail as a table: who did what, from where, to what, and how it ended; filters and pages on the server. */
-import { useEffect, useId, useState } from 'react';
-import { api } from '../lib/api.ts';
-import { describeError } from '../lib/errors.ts';
+import { useId } from 'react';
+import { useApiPage } from './use-api-page.ts';
 import { Badge, Notice, formatTime } from './controls.tsx';
 import { DataTable, FilterSelect, Pager, SearchBox, type Column } from './data-table.tsx';
 import type { UrlState } from './url-state.ts';
@@ -88,27 +87,13 @@ export function AuditTable({
   setView: (changes: UrlState, options?: { replace?: boolean }) => void;
   fixedTenant?: string;
 }) {
-  const [data, setData] = useState<{ entries: AuditEntryView[]; nextPageToken?: string } | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState('');
   const query = new URLSearchParams({ pageSize: String(PAGE_SIZE) });
   const tenant = fixedTenant ?? view.tenant;
   if (tenant) query.set('tenantId', tenant);
   for (const name of ['actor', 'action', 'source', 'from', 'to'] as const) if (view[name]) query.set(name, view[name]);
   if (view.page) query.set('pageToken', view.page);
   const key = query.toString();
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    setError('');
-    api<{ entries: AuditEntryView[]; nextPageToken?: string }>(`/api/v1/audit?${key}`).then(
-      (r) => current && (setData(r), setLoading(false)),
-      (err) => current && (setError(describeError(err)), setLoading(false)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [key]);
+  const { data, loading, error } = useApiPage<{ entries: AuditEntryView[]; nextPageToken?: string }>(`/api/v1/audit?${key}`);
   const fromId = useId();
   const toId = useId();
   return (

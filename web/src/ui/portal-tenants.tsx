@@ -1,7 +1,4 @@
-/** The portal's tenants table: search by name prefix or id, filter by state, plan and driver, sort, page on the server. */
-import { useEffect, useState } from 'react';
-import { api } from '../lib/api.ts';
-import { describeError } from '../lib/errors.ts';
+import { useApiPage } from './use-api-page.ts';
 import type { Tenant } from '../lib/tenants.ts';
 import { Badge, Notice, formatTime } from './controls.tsx';
 import { DataTable, FilterSelect, Pager, SearchBox, type Column } from './data-table.tsx';
@@ -14,9 +11,6 @@ const DRIVERS = ['local', 'cloud-run', 'kubernetes', 'fly'] as const;
 
 export function TenantsTable({ view, setView }: { view: UrlState; setView: (changes: UrlState, options?: { replace?: boolean }) => void }) {
   const plans = usePlans();
-  const [data, setData] = useState<{ tenants: Tenant[]; total: number; nextPageToken?: string } | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState('');
   const sort = view.sort || '-createdAt';
   // A search sorts by the searched field (the server does the same).
   const shown = view.q && sort.replace(/^-/, '') !== 'name' ? 'name' : sort;
@@ -24,18 +18,7 @@ export function TenantsTable({ view, setView }: { view: UrlState; setView: (chan
   for (const name of ['q', 'state', 'plan', 'driver'] as const) if (view[name]) query.set(name, view[name]);
   if (view.page) query.set('pageToken', view.page);
   const key = query.toString();
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    setError('');
-    api<{ tenants: Tenant[]; total: number; nextPageToken?: string }>(`/api/v1/tenants?${key}`).then(
-      (r) => current && (setData(r), setLoading(false)),
-      (err) => current && (setError(describeError(err)), setLoading(false)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [key]);
+  const { data, loading, error } = useApiPage<{ tenants: Tenant[]; total: number; nextPageToken?: string }>(`/api/v1/tenants?${key}`);
 
   const columns: Column<Tenant>[] = [
     {

@@ -1,5 +1,6 @@
 /** The portal's users table: search by email prefix or uid, filter by role, sort, page on the server; each row sets the role. */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
+import { useApiPage } from './use-api-page.ts';
 import { api } from '../lib/api.ts';
 import type { SignedInUser } from '../lib/auth.ts';
 import { describeError } from '../lib/errors.ts';
@@ -31,9 +32,6 @@ export function UsersTable({
   selected: string | null;
   onSelect: (user: UserView) => void;
 }) {
-  const [data, setData] = useState<{ users: UserView[]; total: number; nextPageToken?: string } | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState('');
   const sort = view.sort || 'email';
   // A search sorts by the searched field (the server does the same).
   const shown = view.q && sort.replace(/^-/, '') !== 'email' ? 'email' : sort;
@@ -42,18 +40,9 @@ export function UsersTable({
   if (view.role) query.set('role', view.role);
   if (view.page) query.set('pageToken', view.page);
   const key = query.toString();
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    setError('');
-    api<{ users: UserView[]; total: number; nextPageToken?: string }>(`/api/v1/users?${key}`).then(
-      (r) => current && (setData(r), setLoading(false)),
-      (err) => current && (setError(describeError(err)), setLoading(false)),
-    );
-    return () => {
-      current = false;
-    };
-  }, [key]);
+  const { data, setData, loading, error } = useApiPage<{ users: UserView[]; total: number; nextPageToken?: string }>(
+    `/api/v1/users?${key}`,
+  );
 
   const columns: Column<UserView>[] = [
     {

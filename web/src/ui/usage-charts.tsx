@@ -7,6 +7,7 @@
  * caption says what it shows and whose text alternative lists the points.
  */
 import { useEffect, useState } from 'react';
+import { EnvOptions } from './env-options.tsx';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../lib/api.ts';
 import { describeError } from '../lib/errors.ts';
@@ -132,11 +133,7 @@ function MetricsHistory({ tenant }: { tenant: Tenant }) {
         <label className="text-sm">
           <span className="sr-only">Metrics environment</span>
           <select className="input" value={env} onChange={(e) => setEnv(e.target.value as EnvName)}>
-            {tenant.environments.map((e) => (
-              <option key={e} value={e}>
-                {ENV_LABELS[e]}
-              </option>
-            ))}
+            <EnvOptions tenant={tenant} />
           </select>
         </label>
       </div>
