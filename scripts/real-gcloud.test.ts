@@ -8,6 +8,7 @@
  * process (gcloud-forkserver.py), which keeps the suite near a minute.
  * Without the SDK every test skips, saying why.
  */
+import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { findSdk, startRealCloud, type RealCloud } from './real-gcloud/harness.ts';
 import type { RecordedCall } from './real-gcloud/recorder.ts';
@@ -55,8 +56,11 @@ realTest('a first setup creates every resource with the documented settings, thr
   t.is(database.query.get('databaseId'), '(default)');
   t.like(database.body, { locationId: 'europe-west1', type: 'FIRESTORE_NATIVE' });
   t.true(find(sent, 'PATCH', `${P}/databases/(default)/collectionGroups/rateLimits/fields/expiresAt`).length === 1);
+  // Every composite index firestore.indexes.json declares is created, once.
+  const declared: { collectionGroup: string }[] = JSON.parse(readFileSync('firestore.indexes.json', 'utf8')).indexes;
+  t.is(find(sent, 'POST', /\/collectionGroups\/[^/]+\/indexes$/).length, declared.length);
   const index = find(sent, 'POST', `${P}/databases/(default)/collectionGroups/tenants/indexes`);
-  t.is(index.length, 1);
+  t.is(index.length, declared.filter((i) => i.collectionGroup === 'tenants').length);
   t.deepEqual(index[0].body.fields, [
     { fieldPath: 'ownerId', order: 'ASCENDING' },
     { fieldPath: 'createdAt', order: 'DESCENDING' },

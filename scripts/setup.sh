@@ -70,14 +70,15 @@ create_firestore() {
   capture indexes "list Firestore composite indexes" gc firestore indexes composite list \
     --format='value(name.segment(-3),queryScope,fields[].fieldPath,fields[].order)'
   # The composite indexes the queries need are declared in firestore.indexes.json
-  # (Firebase's format); one line per index: group, scope, fields, orders.
+  # (Firebase's format); one line per index: group, scope, fields, orders, label.
   capture specs "read firestore.indexes.json" node -e '
     const { indexes } = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
     for (const i of indexes)
-      console.log([i.collectionGroup, i.queryScope, i.fields.map((f) => f.fieldPath).join(";"), i.fields.map((f) => f.order).join(";")].join("\t"));
+      console.log([i.collectionGroup, i.queryScope, i.fields.map((f) => f.fieldPath).join(";"), i.fields.map((f) => f.order).join(";"),
+        i.fields.map((f) => `${f.fieldPath} ${f.order === "DESCENDING" ? "DESC" : "ASC"}`).join(", ")].join("\t"));
   ' "$INDEX_FILE"
-  while IFS=$'\t' read -r group scope fields orders; do
-    spec="$group($fields ${orders//;/ })"
+  while IFS=$'\t' read -r group scope fields orders label; do
+    spec="$group($label)"
     # Firestore appends __name__ to an index's fields, hence the prefix match.
     if awk -F'\t' -v g="$group" -v s="$scope" -v f="$fields" -v o="$orders" '
         function prefix(v, p) { return v == p || substr(v, 1, length(p) + 1) == p ";" }

@@ -97,6 +97,9 @@ test.serial('a function call is validated, executed through the service and answ
       'RESUME_SITE',
       'DEPLOY',
       'DELETE_SITE',
+      'LIST_BACKUPS',
+      'CREATE_BACKUP',
+      'RESTORE_BACKUP',
     ],
   );
   t.regex(JSON.stringify(first.body.contents[0]), /UNTRUSTED_DATA context[\s\S]*bakery/);
