@@ -50,7 +50,13 @@ testResourceDriver(
   'gcp',
   async (): Promise<ResourceHarness> => {
     await dataServers();
-    cloudSql = await startCloudSqlFake({ superuserUrl: data.adminUrl, project: 'demo-p', instance: 'tenants', port: await allocatePort() });
+    cloudSql = await startCloudSqlFake({
+      superuserUrl: data.adminUrl,
+      project: 'demo-p',
+      instance: 'tenants',
+      port: await allocatePort(),
+      storage: { url: data.storageUrl, token: data.storageToken },
+    });
     const endpoint = (url: string) => {
       const u = new URL(url);
       return { apiEndpoint: u.hostname, port: u.port, protocol: 'http' };

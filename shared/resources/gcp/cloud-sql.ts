@@ -3,8 +3,12 @@
  * shapes of `sql/v1beta4` (the schema the gcloud SDK ships, sqladmin_v1beta4_client.py;
  * https://cloud.google.com/sql/docs/postgres/admin-api/rest): `users`
  * (insert, get, update and delete with `?name=`) and `databases` (insert,
- * get, delete), each answering an Operation that is polled at
- * `sql/v1beta4/projects/{p}/operations/{name}` until its status is DONE.
+ * get, delete), `instances.export` (exportContext {kind: sql#exportContext,
+ * fileType: SQL, uri: gs://…, databases: [one]}) and `instances.import`
+ * (importContext {kind: sql#importContext, fileType: SQL, uri, database,
+ * importUser}), each answering an Operation that is polled at
+ * `sql/v1beta4/projects/{p}/operations/{name}` (operations.get) until its
+ * status is DONE; an `error.errors[]` in it is the operation's failure.
  */
 import type { GoogleRest } from '../../gcp/rest.ts';
 
@@ -62,5 +66,11 @@ export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: 
     databaseExists: (name: string) => exists(`databases/${encodeURIComponent(name)}`),
     createDatabase: (name: string) => call('POST', 'databases', { name, charset: 'UTF8', collation: 'en_US.UTF8' }),
     deleteDatabase: (name: string) => call('DELETE', `databases/${encodeURIComponent(name)}`).catch(ignoreMissing),
+    /** A plain SQL dump of one database into Cloud Storage (the instance's service account writes the object). */
+    exportSql: (database: string, uri: string) =>
+      call('POST', 'export', { exportContext: { kind: 'sql#exportContext', fileType: 'SQL', uri, databases: [database] } }),
+    /** Runs a SQL file from Cloud Storage into `database` as `importUser`. */
+    importSql: (database: string, uri: string, importUser: string) =>
+      call('POST', 'import', { importContext: { kind: 'sql#importContext', fileType: 'SQL', uri, database, importUser } }),
   };
 }
