@@ -18,6 +18,15 @@ let cloudSql: CloudSqlFake;
 let starting: Promise<TenantData> | undefined;
 const dataServers = async () => (data = await (starting ??= startTenantData(dir)));
 
+async function putObject(bucket: string, name: string, body: string) {
+  const res = await fetch(`${data.storageUrl}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${encodeURIComponent(name)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${data.storageToken}`, 'content-type': 'text/plain' },
+    body,
+  });
+  if (!res.ok) throw new Error(`upload answered ${res.status}`);
+}
+
 async function policyOf(name: string) {
   const res = await fetch(`${data.storageUrl}/storage/v1/b/${name}/iam`, { headers: { authorization: `Bearer ${data.storageToken}` } });
   if (res.status === 404) return undefined;
@@ -40,7 +49,7 @@ testResourceDriver(
         backupDir: join(dir, 'backups'),
       },
     });
-    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject };
   },
   async () => undefined,
 );
@@ -77,7 +86,7 @@ testResourceDriver(
         },
       },
     });
-    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject };
   },
   async () => {
     await cloudSql?.close();

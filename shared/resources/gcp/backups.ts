@@ -10,10 +10,18 @@
  * objects under that prefix. On Google Cloud the instance's service account
  * needs roles/storage.objectAdmin on the backups bucket (granted once by the
  * operator, like the instance itself).
+ * The owner's export reuses the same export: the SQL file goes to
+ * `exports/<tenant>/<env>/<random>.sql` in the backups bucket, is downloaded
+ * as `database.sql` and deleted; then every object of the environment's
+ * bucket is downloaded under `bucket/`.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { GoogleRest } from '../../gcp/rest.ts';
+import { exportPathOf } from '../local/export.ts';
 import { ensureBucket } from '../gcs.ts';
-import { databaseName, stagingDatabaseName } from '../names.ts';
+import { bucketName, databaseName, stagingDatabaseName } from '../names.ts';
 import { withClient } from '../sql.ts';
 import { ResourceError, type ResourceRef } from '../types.ts';
 import type { createCloudSql } from './cloud-sql.ts';
@@ -29,6 +37,8 @@ export function createGcpBackups(options: {
   projectId: string;
   location: string;
   bucket: string;
+  /** Prefix of the environments' own buckets, for the owner's export. */
+  bucketPrefix: string;
 }) {
   const { sql, storage, bucket } = options;
   const admin = <T>(fn: Parameters<typeof withClient<T>>[1]) => withClient(options.adminUrl, fn);
@@ -103,6 +113,44 @@ export function createGcpBackups(options: {
       await endSessions(staging);
       await sql.deleteDatabase(name).catch(failed(what));
       await admin((client) => client.query(`ALTER DATABASE ${quote(staging)} RENAME TO ${quote(name)}`));
+    },
+    async exportData(ref: ResourceRef, dir: string): Promise<{ files: number; bytes: number }> {
+      const object = `exports/${ref.tenantId}/${ref.env}/${randomUUID()}.sql`;
+      databaseName(ref); // checks the ref
+      await ensureBackupBucket();
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      let bytes = 0;
+      try {
+        await sql.exportSql(databaseName(ref), `gs://${bucket}/${object}`).catch(failed(`export of ${ref.tenantId}/${ref.env}`));
+        const dump = await storage.download('storage', `storage/v1/b/${enc(bucket)}/o/${enc(object)}?alt=media`);
+        writeFileSync(join(dir, 'database.sql'), dump, { mode: 0o600 });
+        bytes += dump.length;
+      } finally {
+        await storage.call('storage', 'DELETE', `storage/v1/b/${enc(bucket)}/o/${enc(object)}`).catch(() => undefined);
+      }
+      let files = 1;
+      const own = bucketName(options.bucketPrefix, ref);
+      let pageToken: string | undefined;
+      do {
+        const q = new URLSearchParams(pageToken ? { pageToken } : {});
+        let page: { items?: Array<{ name: string }>; nextPageToken?: string };
+        try {
+          page = await storage.call('storage', 'GET', `storage/v1/b/${enc(own)}/o?${q}`);
+        } catch (error) {
+          if (status(error) === 404) break; // an environment whose blueprint has no bucket
+          throw error;
+        }
+        for (const item of page.items ?? []) {
+          const body = await storage.download('storage', `storage/v1/b/${enc(own)}/o/${enc(item.name)}?alt=media`);
+          const file = join(dir, 'bucket', exportPathOf(item.name));
+          mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+          writeFileSync(file, body, { mode: 0o600 });
+          files++;
+          bytes += body.length;
+        }
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return { files, bytes };
     },
     async deleteBackup(ref: ResourceRef, id: string): Promise<void> {
       await storage.call('storage', 'DELETE', `storage/v1/b/${enc(bucket)}/o/${enc(objectOf(ref, id))}`).catch((error) => {

@@ -33,6 +33,7 @@ export function createGcpResources(options: GcpResourcesOptions): ResourceDriver
     projectId: options.projectId,
     location: options.location,
     bucket: options.backupBucket ?? `${options.bucketPrefix}-backups`,
+    bucketPrefix: options.bucketPrefix,
   });
   const admin = <T>(fn: Parameters<typeof withClient<T>>[1]) => withClient(options.adminUrl, fn);
   const access = (ref: ResourceRef, password: string): DatabaseAccess => {
