@@ -119,6 +119,12 @@ export function testResourceDriver(test: TestFn, name: string, start: () => Prom
     const first = await h.driver.backupDatabase!(live, 'b1');
     t.true(first.sizeBytes > 0);
     t.deepEqual(await h.driver.backupDatabase!(live, 'b1'), first, 'a repeat finds the finished backup');
+    const together = await Promise.all([h.driver.backupDatabase!(live, 'b2'), h.driver.backupDatabase!(test2, 'b2')]);
+    t.true(
+      together.every((b) => b.sizeBytes > 0),
+      'two backups at once both finish',
+    );
+    await Promise.all([h.driver.deleteBackup!(live, 'b2'), h.driver.deleteBackup!(test2, 'b2')]);
     await query(access.url, 'DELETE FROM orders; CREATE TABLE junk (x int)');
     await h.driver.restoreDatabase!(live, 'b1', live);
     t.deepEqual(await query(access.url, 'SELECT n FROM orders ORDER BY n'), [{ n: 1 }, { n: 2 }], 'the data is back');

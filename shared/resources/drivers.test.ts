@@ -162,6 +162,7 @@ test('the Cloud SQL fake exports and imports as long operations: PENDING, then D
   t.is(missing.status, 200);
   t.is(missing.body.status, 'PENDING', 'answered before the work runs');
   t.is(missing.body.operationType, 'EXPORT');
+  t.is((await exportTo('gs://no-such-bucket-ops/y.sql')).status, 409, 'one export or import at a time on an instance');
   t.regex(JSON.stringify((await done(missing.body)).error), /no-such-bucket-ops|404/);
   t.is((await exportTo('gs://b/x.sql', ['postgres', 'template1'])).status, 400, 'PostgreSQL exports one database');
   t.is((await exportTo('gs://b/x.sql', ['tp_no_such_db'])).status, 404);

@@ -23,7 +23,9 @@
  *   database holds (it does not drop anything first): a restore that must
  *   replace data imports into a fresh database, as the gcp driver does.
  *   These operations answer PENDING, then run in the background (RUNNING)
- *   until DONE, so callers must poll operations.get.
+ *   until DONE, so callers must poll operations.get. As documented, one
+ *   import or export runs at a time on an instance: another one meanwhile is
+ *   refused with 409 (ABORTED, "another operation was already in progress").
  * The platform's own user (`platformUrl`) is, as on Cloud SQL, not a
  * superuser: a cloudsqlsuperuser member with CREATEROLE and CREATEDB.
  */
@@ -102,7 +104,10 @@ export async function startCloudSqlFake(options: {
     return answer;
   }
   /** An export or import: answers PENDING at once, then runs in the background (RUNNING → DONE, an error in the operation). */
+  let busy = false;
   function longOperation(type: string, context: Record<string, unknown>, work: () => Promise<void>): FakeResponse {
+    if (busy) return googleError('ABORTED', 'Operation failed because another operation was already in progress.');
+    busy = true;
     const name = randomUUID();
     const op: Record<string, unknown> = {
       kind: 'sql#operation',
@@ -129,6 +134,7 @@ export async function startCloudSqlFake(options: {
           errors: [{ kind: 'sql#operationError', code: 'INTERNAL_ERROR', message: (error as Error).message }],
         };
       }
+      busy = false;
       op.status = 'DONE';
       op.endTime = new Date().toISOString();
     }, 10);

@@ -9,6 +9,8 @@
  * importUser}), each answering an Operation that is polled at
  * `sql/v1beta4/projects/{p}/operations/{name}` (operations.get) until its
  * status is DONE; an `error.errors[]` in it is the operation's failure.
+ * One import or export runs at a time on an instance (others answer 409):
+ * those calls wait and try again.
  */
 import type { GoogleRest } from '../../gcp/rest.ts';
 
@@ -42,6 +44,20 @@ export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: 
   }
   const call = async (method: string, path: string, body?: unknown) =>
     wait(await rest.call('sqladmin', method, `${base(instance)}/${path}`, body));
+  /** An export or import, retried while the instance runs another one (409), for up to 600 waits of 5 polls. */
+  const exclusive = async (path: string, body: unknown) => {
+    for (let i = 0; ; i++) {
+      let operation: Parameters<typeof wait>[0];
+      try {
+        operation = await rest.call('sqladmin', 'POST', `${base(instance)}/${path}`, body);
+      } catch (error) {
+        if (status(error) !== 409 || i >= 600) throw error;
+        await new Promise((r) => setTimeout(r, pollMs * (5 + Math.random() * 5)));
+        continue;
+      }
+      return wait(operation);
+    }
+  };
   const exists = async (path: string) => {
     try {
       await rest.call('sqladmin', 'GET', `${base(instance)}/${path}`);
@@ -68,9 +84,9 @@ export function createCloudSql(rest: GoogleRest, instance: SqlInstance, pollMs: 
     deleteDatabase: (name: string) => call('DELETE', `databases/${encodeURIComponent(name)}`).catch(ignoreMissing),
     /** A plain SQL dump of one database into Cloud Storage (the instance's service account writes the object). */
     exportSql: (database: string, uri: string) =>
-      call('POST', 'export', { exportContext: { kind: 'sql#exportContext', fileType: 'SQL', uri, databases: [database] } }),
+      exclusive('export', { exportContext: { kind: 'sql#exportContext', fileType: 'SQL', uri, databases: [database] } }),
     /** Runs a SQL file from Cloud Storage into `database` as `importUser`. */
     importSql: (database: string, uri: string, importUser: string) =>
-      call('POST', 'import', { importContext: { kind: 'sql#importContext', fileType: 'SQL', uri, database, importUser } }),
+      exclusive('import', { importContext: { kind: 'sql#importContext', fileType: 'SQL', uri, database, importUser } }),
   };
 }
