@@ -7,6 +7,9 @@
  */
 import type { TestFn } from 'ava';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { withClient } from '../shared/resources/sql.ts';
 import type { ResourceDriver, ResourceRef } from '../shared/resources/types.ts';
 
@@ -16,6 +19,8 @@ export interface ResourceHarness {
   superuserUrl: string;
   /** The bucket's IAM policy bindings as the storage API holds them. */
   bucketPolicy(name: string): Promise<Array<{ role: string; members: string[] }> | undefined>;
+  /** Writes an object into a bucket as the environment would (for the export test). */
+  putObject?(bucket: string, name: string, body: string): Promise<void>;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -114,6 +119,12 @@ export function testResourceDriver(test: TestFn, name: string, start: () => Prom
     const first = await h.driver.backupDatabase!(live, 'b1');
     t.true(first.sizeBytes > 0);
     t.deepEqual(await h.driver.backupDatabase!(live, 'b1'), first, 'a repeat finds the finished backup');
+    const together = await Promise.all([h.driver.backupDatabase!(live, 'b2'), h.driver.backupDatabase!(test2, 'b2')]);
+    t.true(
+      together.every((b) => b.sizeBytes > 0),
+      'two backups at once both finish',
+    );
+    await Promise.all([h.driver.deleteBackup!(live, 'b2'), h.driver.deleteBackup!(test2, 'b2')]);
     await query(access.url, 'DELETE FROM orders; CREATE TABLE junk (x int)');
     await h.driver.restoreDatabase!(live, 'b1', live);
     t.deepEqual(await query(access.url, 'SELECT n FROM orders ORDER BY n'), [{ n: 1 }, { n: 2 }], 'the data is back');
@@ -133,5 +144,26 @@ export function testResourceDriver(test: TestFn, name: string, start: () => Prom
     await t.throwsAsync(h.driver.backupDatabase!(live, '../escape'), { message: /not a backup id/ });
     await h.driver.removeDatabase(live);
     await h.driver.removeDatabase(test2);
+  });
+
+  test(`${name}: an owner's export holds the database as plain SQL and every object of the bucket`, async (t) => {
+    if (!h.driver.exportData || !h.driver.flags.database || !h.driver.flags.bucket || !h.putObject)
+      return t.pass('no export on this driver');
+    const ref = newRef('live');
+    await h.driver.ensureDatabase(ref, { seed: "CREATE TABLE orders (item text); INSERT INTO orders VALUES ('exported-row-7');" });
+    const bucket = await h.driver.ensureBucket(ref, { deleteAfterDays: 0 });
+    await h.putObject(bucket.name, 'docs/a.txt', 'hello');
+    await h.putObject(bucket.name, '../escape', 'contained');
+    const dir = mkdtempSync(join(tmpdir(), 'tp-export-conf-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const result = await h.driver.exportData(ref, dir);
+    t.is(result.files, 3);
+    const dump = readFileSync(join(dir, 'database.sql'), 'utf8');
+    t.regex(dump, /CREATE TABLE public\.orders/);
+    t.regex(dump, /exported-row-7/);
+    t.is(readFileSync(join(dir, 'bucket', 'docs', 'a.txt'), 'utf8'), 'hello');
+    t.is(readFileSync(join(dir, 'bucket', encodeURIComponent('../escape')), 'utf8'), 'contained', 'a name leaving the folder stays inside');
+    await h.driver.removeBucket(ref);
+    await h.driver.removeDatabase(ref);
   });
 }

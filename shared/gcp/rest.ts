@@ -25,6 +25,8 @@ export const isStatus = (error: unknown, status: string) => error instanceof Goo
 export interface GoogleRest {
   /** Calls `https://<service>.googleapis.com/<path>` (or the configured endpoint) and returns the parsed JSON. */
   call<T = any>(service: string, method: string, path: string, body?: unknown): Promise<T>;
+  /** GETs `path` and returns the raw bytes (e.g. a Cloud Storage object with `?alt=media`). */
+  download(service: string, path: string): Promise<Buffer>;
 }
 
 /**
@@ -48,6 +50,16 @@ export function createGoogleRest(clientOptions: Record<string, unknown> = {}): G
       : `https://${service}.googleapis.com`;
 
   return {
+    async download(service, path) {
+      const url = `${base(service)}/${path}`;
+      const headers = new Headers((await (await credentials()).getRequestHeaders(url)) as HeadersInit);
+      const response = await fetch(url, { headers });
+      if (!response.ok) {
+        const json = await response.json().catch(() => undefined);
+        throw new GoogleApiError(response.status, json?.error?.status ?? `HTTP_${response.status}`, json?.error?.message ?? url);
+      }
+      return Buffer.from(await response.arrayBuffer());
+    },
     async call(service, method, path, body) {
       const url = `${base(service)}/${path}`;
       const headers = new Headers((await (await credentials()).getRequestHeaders(url)) as HeadersInit);

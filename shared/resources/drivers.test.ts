@@ -18,6 +18,15 @@ let cloudSql: CloudSqlFake;
 let starting: Promise<TenantData> | undefined;
 const dataServers = async () => (data = await (starting ??= startTenantData(dir)));
 
+async function putObject(bucket: string, name: string, body: string) {
+  const res = await fetch(`${data.storageUrl}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${encodeURIComponent(name)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${data.storageToken}`, 'content-type': 'text/plain' },
+    body,
+  });
+  if (!res.ok) throw new Error(`upload answered ${res.status}`);
+}
+
 async function policyOf(name: string) {
   const res = await fetch(`${data.storageUrl}/storage/v1/b/${name}/iam`, { headers: { authorization: `Bearer ${data.storageToken}` } });
   if (res.status === 404) return undefined;
@@ -40,7 +49,7 @@ testResourceDriver(
         backupDir: join(dir, 'backups'),
       },
     });
-    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject };
   },
   async () => undefined,
 );
@@ -50,7 +59,13 @@ testResourceDriver(
   'gcp',
   async (): Promise<ResourceHarness> => {
     await dataServers();
-    cloudSql = await startCloudSqlFake({ superuserUrl: data.adminUrl, project: 'demo-p', instance: 'tenants', port: await allocatePort() });
+    cloudSql = await startCloudSqlFake({
+      superuserUrl: data.adminUrl,
+      project: 'demo-p',
+      instance: 'tenants',
+      port: await allocatePort(),
+      storage: { url: data.storageUrl, token: data.storageToken },
+    });
     const endpoint = (url: string) => {
       const u = new URL(url);
       return { apiEndpoint: u.hostname, port: u.port, protocol: 'http' };
@@ -71,7 +86,7 @@ testResourceDriver(
         },
       },
     });
-    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf };
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject };
   },
   async () => {
     await cloudSql?.close();
@@ -113,4 +128,49 @@ test('the Cloud SQL fake refuses a body the SDK schema does not know, and calls 
   t.is(misspelt.status, 400);
   t.regex(JSON.stringify(await misspelt.json()), /INVALID_ARGUMENT/);
   t.is((await post({ name: 'tp_schema_probe', password: 'x' }, {})).status, 401);
+});
+
+test('the Cloud SQL fake exports and imports as long operations: PENDING, then DONE, a missing bucket fails inside the operation', async (t) => {
+  await dataServers();
+  const fake = await startCloudSqlFake({
+    superuserUrl: data.adminUrl,
+    project: 'demo-p',
+    instance: 'ops',
+    port: await allocatePort(),
+    storage: { url: data.storageUrl, token: data.storageToken },
+  });
+  t.teardown(() => fake.close());
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${fake.url}/sql/v1beta4/projects/demo-p/${path}`, {
+      method,
+      headers: { authorization: 'Bearer platform', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+  const done = async (op: Record<string, any>) => {
+    for (let i = 0; op.status !== 'DONE'; i++) {
+      if (i > 3000) throw new Error('operation never finished');
+      await new Promise((r) => setTimeout(r, 20));
+      op = (await call('GET', `operations/${op.name}`)).body;
+    }
+    return op;
+  };
+  const exportTo = (uri: string, databases = ['postgres']) =>
+    call('POST', 'instances/ops/export', { exportContext: { kind: 'sql#exportContext', fileType: 'SQL', uri, databases } });
+  const missing = await exportTo('gs://no-such-bucket-ops/x.sql');
+  t.is(missing.status, 200);
+  t.is(missing.body.status, 'PENDING', 'answered before the work runs');
+  t.is(missing.body.operationType, 'EXPORT');
+  t.is((await exportTo('gs://no-such-bucket-ops/y.sql')).status, 409, 'one export or import at a time on an instance');
+  t.regex(JSON.stringify((await done(missing.body)).error), /no-such-bucket-ops|404/);
+  t.is((await exportTo('gs://b/x.sql', ['postgres', 'template1'])).status, 400, 'PostgreSQL exports one database');
+  t.is((await exportTo('gs://b/x.sql', ['tp_no_such_db'])).status, 404);
+  t.is(
+    (await call('POST', 'instances/ops/import', { importContext: { kind: 'sql#importContext', fileType: 'SQL', uri: 'gs://b/x.sql' } }))
+      .status,
+    400,
+    'PostgreSQL imports name their database',
+  );
+  t.is((await call('POST', 'instances/ops/export', { exportContext: { fileType: 'SQL', uri: 'gs://b/x', databasez: [] } })).status, 400);
 });

@@ -11,11 +11,32 @@
  *   PENDING → DONE at `operations/{name}`), errors inside it as
  *   `error.errors[{code, message}]`; unknown resources answer 404 and an
  *   existing one on insert 409, in the `{error: {code, message, status}}` body.
+ * - instances.export / instances.import (InstancesExportRequest and
+ *   InstancesImportRequest of the same schema; docs:
+ *   https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1beta4/instances/export
+ *   and …/import): fileType SQL only here, PostgreSQL's one database per
+ *   export; the export is a plain `pg_dump --no-owner --no-privileges` of that
+ *   database written to `gs://bucket/object` through the storage server's
+ *   JSON API (a missing bucket fails the operation, as on Cloud SQL); the
+ *   import downloads the file and runs it with psql into `database`, as
+ *   `importUser` when given. As on Cloud SQL, an import adds to what the
+ *   database holds (it does not drop anything first): a restore that must
+ *   replace data imports into a fresh database, as the gcp driver does.
+ *   These operations answer PENDING, then run in the background (RUNNING)
+ *   until DONE, so callers must poll operations.get. As documented, one
+ *   import or export runs at a time on an instance: another one meanwhile is
+ *   refused with 409 (ABORTED, "another operation was already in progress").
  * The platform's own user (`platformUrl`) is, as on Cloud SQL, not a
  * superuser: a cloudsqlsuperuser member with CREATEROLE and CREATEDB.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Client } from 'pg';
+import { findPostgresBin } from '../../shared/resources/local/pg-bin.ts';
 import { urlFor, withClient } from '../../shared/resources/sql.ts';
 import { checkBearer, googleError } from './google-rest.ts';
 import { loadSchema, schemaProblems } from '../sdk-schema.ts';
@@ -27,6 +48,7 @@ export interface CloudSqlFake extends RunningFake {
   instance: string;
 }
 
+const run = promisify(execFile);
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 export async function startCloudSqlFake(options: {
@@ -34,6 +56,8 @@ export async function startCloudSqlFake(options: {
   project: string;
   instance: string;
   port?: number;
+  /** The storage server (JSON API) that exports write to and imports read from, with the instance's service account token. */
+  storage?: { url: string; token: string };
 }): Promise<CloudSqlFake> {
   const { project, instance } = options;
   const platformPassword = randomBytes(18).toString('base64url');
@@ -79,6 +103,97 @@ export async function startCloudSqlFake(options: {
     op.endTime = new Date().toISOString();
     return answer;
   }
+  /** An export or import: answers PENDING at once, then runs in the background (RUNNING → DONE, an error in the operation). */
+  let busy = false;
+  function longOperation(type: string, context: Record<string, unknown>, work: () => Promise<void>): FakeResponse {
+    if (busy) return googleError('ABORTED', 'Operation failed because another operation was already in progress.');
+    busy = true;
+    const name = randomUUID();
+    const op: Record<string, unknown> = {
+      kind: 'sql#operation',
+      name,
+      operationType: type,
+      status: 'PENDING',
+      targetId: instance,
+      targetProject: project,
+      targetLink: `https://sqladmin.googleapis.com${base}`,
+      selfLink: `https://sqladmin.googleapis.com/sql/v1beta4/projects/${project}/operations/${name}`,
+      insertTime: new Date().toISOString(),
+      ...context,
+    };
+    operations.set(name, op);
+    const answer = { status: 200, body: { ...op } };
+    setTimeout(async () => {
+      op.status = 'RUNNING';
+      op.startTime = new Date().toISOString();
+      try {
+        await work();
+      } catch (error) {
+        op.error = {
+          kind: 'sql#operationErrors',
+          errors: [{ kind: 'sql#operationError', code: 'INTERNAL_ERROR', message: (error as Error).message }],
+        };
+      }
+      busy = false;
+      op.status = 'DONE';
+      op.endTime = new Date().toISOString();
+    }, 10);
+    return answer;
+  }
+  const server = new URL(options.superuserUrl);
+  const pgEnv = (database: string, role?: string) => ({
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    PGHOST: server.hostname,
+    PGPORT: server.port || '5432',
+    PGUSER: decodeURIComponent(server.username),
+    PGPASSWORD: decodeURIComponent(server.password),
+    PGDATABASE: database,
+    PGCONNECT_TIMEOUT: '15',
+    ...(role ? { PGOPTIONS: `-c role=${role}` } : {}),
+  });
+  const bin = (program: string) => {
+    const dir = findPostgresBin(program);
+    if (!dir) throw new Error(`${program} is missing on this machine`);
+    return join(dir, program);
+  };
+  const gcsObject = (uri: string) => {
+    const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+    if (!m) throw new Error(`not a gs:// URI: ${uri}`);
+    const storage = options.storage;
+    if (!storage) throw new Error('this fake has no storage server');
+    return { url: `${storage.url}`, auth: { authorization: `Bearer ${storage.token}` }, bucket: m[1], name: m[2] };
+  };
+  async function exportSql(database: string, uri: string): Promise<void> {
+    const o = gcsObject(uri);
+    const { stdout } = await run(bin('pg_dump'), ['--format=plain', '--no-owner', '--no-privileges'], {
+      env: pgEnv(database),
+      encoding: 'buffer',
+      maxBuffer: 512 * 1024 * 1024,
+    });
+    const res = await fetch(
+      `${o.url}/upload/storage/v1/b/${encodeURIComponent(o.bucket)}/o?uploadType=media&name=${encodeURIComponent(o.name)}`,
+      { method: 'POST', headers: { ...o.auth, 'content-type': 'application/sql' }, body: stdout },
+    );
+    if (!res.ok) throw new Error(`writing ${uri} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  }
+  async function importSql(database: string, uri: string, user?: string): Promise<void> {
+    const o = gcsObject(uri);
+    const res = await fetch(`${o.url}/storage/v1/b/${encodeURIComponent(o.bucket)}/o/${encodeURIComponent(o.name)}?alt=media`, {
+      headers: o.auth,
+    });
+    if (!res.ok) throw new Error(`reading ${uri} answered ${res.status}`);
+    const dir = mkdtempSync(join(tmpdir(), 'tp-sql-import-'));
+    try {
+      const file = join(dir, 'import.sql');
+      writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+      await run(bin('psql'), ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', `--file=${file}`], {
+        env: pgEnv(database, user),
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   const exists = async (sql: string, name: string) =>
     withClient(options.superuserUrl, async (c) => ((await c.query(sql, [name])).rowCount ?? 0) > 0);
   const userExists = (name: string) => exists('SELECT 1 FROM pg_roles WHERE rolname = $1', name);
@@ -96,7 +211,15 @@ export async function startCloudSqlFake(options: {
       const denied = checkBearer(req);
       if (denied) return denied;
       const bodyType =
-        /\/users$/.test(req.path) && req.method !== 'DELETE' ? 'User' : /\/databases$/.test(req.path) ? 'Database' : undefined;
+        /\/users$/.test(req.path) && req.method !== 'DELETE'
+          ? 'User'
+          : /\/databases$/.test(req.path)
+            ? 'Database'
+            : /\/export$/.test(req.path)
+              ? 'InstancesExportRequest'
+              : /\/import$/.test(req.path)
+                ? 'InstancesImportRequest'
+                : undefined;
       const bad = bodyType && req.method !== 'GET' ? invalid(bodyType, req.body ?? {}) : undefined;
       if (bad) return bad;
       const body = (req.body ?? {}) as Record<string, string>;
@@ -127,6 +250,28 @@ export async function startCloudSqlFake(options: {
       if (rest === '/users' && req.method === 'DELETE') {
         if (!(await userExists(queryName))) return googleError('NOT_FOUND', `User ${queryName} does not exist.`);
         return operation('DELETE_USER', `users/${queryName}`, (c) => c.query(`DROP ROLE ${q(queryName)}`));
+      }
+      if (rest === '/export' && req.method === 'POST') {
+        const context = ((req.body ?? {}) as { exportContext?: { fileType?: string; uri?: string; databases?: string[] } }).exportContext;
+        if (context?.fileType !== 'SQL') return googleError('INVALID_ARGUMENT', 'This fake exports fileType SQL only.');
+        if (!/^gs:\/\/[^/]+\/.+/.test(context.uri ?? '')) return googleError('INVALID_ARGUMENT', `Invalid uri ${context.uri}.`);
+        if (context.databases?.length !== 1)
+          return googleError('INVALID_ARGUMENT', 'PostgreSQL instances: exactly one database is exported to a SQL file.');
+        const [database] = context.databases;
+        if (!(await dbExists(database))) return googleError('NOT_FOUND', `Database ${database} does not exist.`);
+        return longOperation('EXPORT', { exportContext: context }, () => exportSql(database, context.uri!));
+      }
+      if (rest === '/import' && req.method === 'POST') {
+        const context = (
+          (req.body ?? {}) as { importContext?: { fileType?: string; uri?: string; database?: string; importUser?: string } }
+        ).importContext;
+        if (context?.fileType !== 'SQL') return googleError('INVALID_ARGUMENT', 'This fake imports fileType SQL only.');
+        if (!/^gs:\/\/[^/]+\/.+/.test(context.uri ?? '')) return googleError('INVALID_ARGUMENT', `Invalid uri ${context.uri}.`);
+        if (!context.database) return googleError('INVALID_ARGUMENT', 'PostgreSQL instances: importContext.database is required.');
+        if (!(await dbExists(context.database))) return googleError('NOT_FOUND', `Database ${context.database} does not exist.`);
+        if (context.importUser && !(await userExists(context.importUser)))
+          return googleError('NOT_FOUND', `User ${context.importUser} does not exist.`);
+        return longOperation('IMPORT', { importContext: context }, () => importSql(context.database!, context.uri!, context.importUser));
       }
       let u = /^\/users\/([^/]+)$/.exec(rest);
       if (u && req.method === 'GET') {

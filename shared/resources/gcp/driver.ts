@@ -6,6 +6,7 @@
  * roles: that membership is revoked); and a Cloud Storage bucket per
  * environment with uniform access, public access prevention, the tenant's own
  * service account as object admin and the blueprint's lifecycle rule.
+ * Backups are instance exports into the platform's backups bucket (backups.ts).
  */
 import { tenantServiceAccountEmail } from '../../gcp/names.ts';
 import { createGoogleRest } from '../../gcp/rest.ts';
@@ -13,6 +14,7 @@ import { deleteBucket, ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName, stagingDatabaseName } from '../names.ts';
 import { createSeededDatabase, newPassword, urlFor, withClient } from '../sql.ts';
 import { ResourceError, type DatabaseAccess, type ResourceDriver, type ResourceRef } from '../types.ts';
+import { createGcpBackups } from './backups.ts';
 import { createCloudSql, parseInstance } from './cloud-sql.ts';
 import type { GcpResourcesOptions } from './options.ts';
 
@@ -24,6 +26,15 @@ export function createGcpResources(options: GcpResourcesOptions): ResourceDriver
   }
   const sql = createCloudSql(createGoogleRest(options.clientOptions), parseInstance(options.instance), options.pollMs ?? 1000);
   const storage = createGoogleRest(options.storageClientOptions ?? options.clientOptions);
+  const backups = createGcpBackups({
+    sql,
+    storage,
+    adminUrl: options.adminUrl,
+    projectId: options.projectId,
+    location: options.location,
+    bucket: options.backupBucket ?? `${options.bucketPrefix}-backups`,
+    bucketPrefix: options.bucketPrefix,
+  });
   const admin = <T>(fn: Parameters<typeof withClient<T>>[1]) => withClient(options.adminUrl, fn);
   const access = (ref: ResourceRef, password: string): DatabaseAccess => {
     const name = databaseName(ref);
@@ -51,8 +62,8 @@ export function createGcpResources(options: GcpResourcesOptions): ResourceDriver
   }
   return {
     name: 'gcp',
-    // Backups on Cloud SQL (instance exports to GCS) are not implemented yet: the flag says so.
-    flags: { database: true, bucket: true, backups: false },
+    flags: { database: true, bucket: true, backups: true },
+    ...backups,
     async ensureDatabase(ref, { seed }) {
       const name = databaseName(ref);
       const password = newPassword();

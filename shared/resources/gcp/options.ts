@@ -10,6 +10,8 @@ export interface GcpResourcesOptions {
   /** Bucket location, e.g. europe-west1. */
   location: string;
   bucketPrefix: string;
+  /** The platform's bucket for database backups (Cloud SQL exports), default `<bucketPrefix>-backups`. */
+  backupBucket?: string;
   /** Client options for the REST calls (`apiEndpoint`, `port`, `protocol`, `authClient`), as tests point them at local servers. */
   clientOptions?: Record<string, unknown>;
   /** Separate client options for Cloud Storage (default: clientOptions). */
