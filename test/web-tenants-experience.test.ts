@@ -113,10 +113,23 @@ test.serial(
     await page.setViewportSize(PHONE);
     const overflow = await page.evaluate(() => {
       const box = document.querySelector('[aria-label="Log lines of Live"]') as HTMLElement;
-      return { page: document.documentElement.scrollWidth - window.innerWidth, box: box.scrollWidth - box.clientWidth };
+      // The deepest elements past the right edge, named, so a failure says what overflows.
+      const wide = [...document.querySelectorAll('body *')]
+        .filter(
+          (e) =>
+            e.getBoundingClientRect().right > window.innerWidth + 1 &&
+            ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1),
+        )
+        .slice(0, 3)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className} "${(e.textContent ?? '').slice(0, 40)}"`);
+      return { page: document.documentElement.scrollWidth - window.innerWidth, box: box.scrollWidth - box.clientWidth, wide };
     });
     await page.setViewportSize(DESKTOP);
-    t.deepEqual(overflow, { page: 0, box: 0 }, 'nothing runs off the right edge');
+    t.deepEqual(
+      { page: overflow.page, box: overflow.box },
+      { page: 0, box: 0 },
+      `nothing runs off the right edge: ${overflow.wide.join('; ')}`,
+    );
     // Follow off: the panel stops streaming and offers a refresh.
     await page.getByRole('checkbox', { name: 'Follow' }).uncheck();
     await page.getByRole('button', { name: 'Refresh logs' }).waitFor();

@@ -214,7 +214,7 @@ export function StartRolloutForm({ releases, onStarted }: { releases: Release[];
         onConfirm={start}
         onCancel={() => setAsking(false)}
       >
-        {`${who[0].toUpperCase()}${who.slice(1)} not pinned to a release restarts on ${release}, in waves of ${fields.waves}, live included.`}
+        {`${who.charAt(0).toUpperCase()}${who.slice(1)} not pinned to a release restarts on ${release}, in waves of ${fields.waves}, live included.`}
       </ConfirmDialog>
     </>
   );
