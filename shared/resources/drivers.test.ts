@@ -138,6 +138,8 @@ test('the Cloud SQL fake exports and imports as long operations: PENDING, then D
     instance: 'ops',
     port: await allocatePort(),
     storage: { url: data.storageUrl, token: data.storageToken },
+    // Held PENDING long enough that the second export below surely arrives while the first is in progress.
+    pendingMs: 3000,
   });
   t.teardown(() => fake.close());
   const call = async (method: string, path: string, body?: unknown) => {

@@ -58,6 +58,8 @@ export async function startCloudSqlFake(options: {
   port?: number;
   /** The storage server (JSON API) that exports write to and imports read from, with the instance's service account token. */
   storage?: { url: string; token: string };
+  /** How long an export or import stays PENDING before it runs (default 10 ms); a test of the one-at-a-time rule holds it longer. */
+  pendingMs?: number;
 }): Promise<CloudSqlFake> {
   const { project, instance } = options;
   const platformPassword = randomBytes(18).toString('base64url');
@@ -137,7 +139,7 @@ export async function startCloudSqlFake(options: {
       busy = false;
       op.status = 'DONE';
       op.endTime = new Date().toISOString();
-    }, 10);
+    }, options.pendingMs ?? 10);
     return answer;
   }
   const server = new URL(options.superuserUrl);
