@@ -111,19 +111,27 @@ test.serial(
     await fetch(`${liveUrl}${probe}`).then((r) => r.arrayBuffer());
     await logs.getByText(probe, { exact: false }).waitFor({ timeout: 30_000 });
     await page.setViewportSize(PHONE);
-    const overflow = await page.evaluate(() => {
-      const box = document.querySelector('[aria-label="Log lines of Live"]') as HTMLElement;
-      // The deepest elements past the right edge, named, so a failure says what overflows.
-      const wide = [...document.querySelectorAll('body *')]
-        .filter(
-          (e) =>
-            e.getBoundingClientRect().right > window.innerWidth + 1 &&
-            ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1),
-        )
-        .slice(0, 3)
-        .map((e) => `${e.tagName.toLowerCase()}.${e.className} "${(e.textContent ?? '').slice(0, 40)}"`);
-      return { page: document.documentElement.scrollWidth - window.innerWidth, box: box.scrollWidth - box.clientWidth, wide };
-    });
+    // The charts lay themselves out again after a resize (recharts watches its container), so the page is measured
+    // once that has happened: the first measure with nothing past the edge, or the last of 5 s of tries.
+    const measure = () =>
+      page.evaluate(() => {
+        const box = document.querySelector('[aria-label="Log lines of Live"]') as HTMLElement;
+        // The deepest elements past the right edge, named, so a failure says what overflows.
+        const wide = [...document.querySelectorAll('body *')]
+          .filter(
+            (e) =>
+              e.getBoundingClientRect().right > window.innerWidth + 1 &&
+              ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1),
+          )
+          .slice(0, 3)
+          .map((e) => `${e.tagName.toLowerCase()}.${e.className} "${(e.textContent ?? '').slice(0, 40)}"`);
+        return { page: document.documentElement.scrollWidth - window.innerWidth, box: box.scrollWidth - box.clientWidth, wide };
+      });
+    let overflow = await measure();
+    for (let i = 0; i < 25 && (overflow.page > 0 || overflow.box > 0); i++) {
+      await page.waitForTimeout(200);
+      overflow = await measure();
+    }
     await page.setViewportSize(DESKTOP);
     t.deepEqual(
       { page: overflow.page, box: overflow.box },
