@@ -75,7 +75,7 @@ create_firestore() {
     const { indexes } = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
     for (const i of indexes)
       console.log([i.collectionGroup, i.queryScope, i.fields.map((f) => f.fieldPath).join(";"), i.fields.map((f) => f.order).join(";"),
-        i.fields.map((f) => `${f.fieldPath} ${f.order === "DESCENDING" ? "DESC" : "ASC"}`).join(", ")].join("\t"));
+        i.fields.map((f) => f.fieldPath + (f.order === "DESCENDING" ? " DESC" : " ASC")).join(", ")].join("\t"));
   ' "$INDEX_FILE"
   while IFS=$'\t' read -r group scope fields orders label; do
     spec="$group($label)"
