@@ -17,9 +17,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { GoogleRest } from '../../gcp/rest.ts';
-import { exportPathOf } from '../local/export.ts';
+import { exportObjects } from '../local/export.ts';
 import { ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName, stagingDatabaseName } from '../names.ts';
 import { withClient } from '../sql.ts';
@@ -128,29 +128,21 @@ export function createGcpBackups(options: {
       } finally {
         await storage.call('storage', 'DELETE', `storage/v1/b/${enc(bucket)}/o/${enc(object)}`).catch(() => undefined);
       }
-      let files = 1;
       const own = bucketName(options.bucketPrefix, ref);
-      let pageToken: string | undefined;
-      do {
-        const q = new URLSearchParams(pageToken ? { pageToken } : {});
-        let page: { items?: Array<{ name: string }>; nextPageToken?: string };
-        try {
-          page = await storage.call('storage', 'GET', `storage/v1/b/${enc(own)}/o?${q}`);
-        } catch (error) {
-          if (status(error) === 404) break; // an environment whose blueprint has no bucket
-          throw error;
-        }
-        for (const item of page.items ?? []) {
-          const body = await storage.download('storage', `storage/v1/b/${enc(own)}/o/${enc(item.name)}?alt=media`);
-          const file = join(dir, 'bucket', exportPathOf(item.name));
-          mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-          writeFileSync(file, body, { mode: 0o600 });
-          files++;
-          bytes += body.length;
-        }
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      return { files, bytes };
+      const objects = await exportObjects(
+        dir,
+        async (pageToken) => {
+          const q = new URLSearchParams(pageToken ? { pageToken } : {});
+          try {
+            return await storage.call('storage', 'GET', `storage/v1/b/${enc(own)}/o?${q}`);
+          } catch (error) {
+            if (status(error) === 404) return undefined; // an environment whose blueprint has no bucket
+            throw error;
+          }
+        },
+        (name) => storage.download('storage', `storage/v1/b/${enc(own)}/o/${enc(name)}?alt=media`),
+      );
+      return { files: 1 + objects.files, bytes: bytes + objects.bytes };
     },
     async deleteBackup(ref: ResourceRef, id: string): Promise<void> {
       await storage.call('storage', 'DELETE', `storage/v1/b/${enc(bucket)}/o/${enc(objectOf(ref, id))}`).catch((error) => {

@@ -26,6 +26,34 @@ export function exportPathOf(name: string): string {
   return safe ? name : encodeURIComponent(name);
 }
 
+/** One page of a bucket's object names; `undefined` when the bucket does not exist (a blueprint without one). */
+export type ListObjects = (pageToken?: string) => Promise<{ items?: Array<{ name: string }>; nextPageToken?: string } | undefined>;
+
+/** Writes every object of a bucket under `<dir>/bucket/` (names made safe by exportPathOf); answers the count and bytes. */
+export async function exportObjects(
+  dir: string,
+  list: ListObjects,
+  read: (name: string) => Promise<Buffer>,
+): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  let pageToken: string | undefined;
+  do {
+    const page = await list(pageToken);
+    if (!page) break;
+    for (const item of page.items ?? []) {
+      const body = await read(item.name);
+      const file = join(dir, 'bucket', exportPathOf(item.name));
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(file, body, { mode: 0o600 });
+      files++;
+      bytes += body.length;
+    }
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return { files, bytes };
+}
+
 export function createLocalExport(options: { adminUrl: string; storageUrl: string; storageAdminToken: string; bucketPrefix: string }) {
   const server = new URL(options.adminUrl);
   const auth = { authorization: `Bearer ${options.storageAdminToken}` };
@@ -48,34 +76,26 @@ export function createLocalExport(options: { adminUrl: string; storageUrl: strin
         },
         maxBuffer: 1024 * 1024,
       });
-      let files = 1;
-      let bytes = statSync(sql).size;
       const bucket = bucketName(options.bucketPrefix, ref);
-      let pageToken: string | undefined;
-      do {
-        const q = new URLSearchParams(pageToken ? { pageToken } : {});
-        const res = await fetch(`${options.storageUrl}/storage/v1/b/${encodeURIComponent(bucket)}/o?${q}`, { headers: auth });
-        if (res.status === 404) break; // an environment whose blueprint has no bucket
-        if (!res.ok) throw new ResourceError('local', 'failed', `listing bucket ${bucket} answered ${res.status}`);
-        const page = (await res.json()) as { items?: Array<{ name: string }>; nextPageToken?: string };
-        for (const item of page.items ?? []) {
+      const objects = await exportObjects(
+        dir,
+        async (pageToken) => {
+          const q = new URLSearchParams(pageToken ? { pageToken } : {});
+          const res = await fetch(`${options.storageUrl}/storage/v1/b/${encodeURIComponent(bucket)}/o?${q}`, { headers: auth });
+          if (res.status === 404) return undefined; // an environment whose blueprint has no bucket
+          if (!res.ok) throw new ResourceError('local', 'failed', `listing bucket ${bucket} answered ${res.status}`);
+          return res.json();
+        },
+        async (name) => {
           const media = await fetch(
-            `${options.storageUrl}/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(item.name)}?alt=media`,
-            {
-              headers: auth,
-            },
+            `${options.storageUrl}/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}?alt=media`,
+            { headers: auth },
           );
-          if (!media.ok) throw new ResourceError('local', 'failed', `reading ${bucket}/${item.name} answered ${media.status}`);
-          const body = Buffer.from(await media.arrayBuffer());
-          const file = join(dir, 'bucket', exportPathOf(item.name));
-          mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-          writeFileSync(file, body, { mode: 0o600 });
-          files++;
-          bytes += body.length;
-        }
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      return { files, bytes };
+          if (!media.ok) throw new ResourceError('local', 'failed', `reading ${bucket}/${name} answered ${media.status}`);
+          return Buffer.from(await media.arrayBuffer());
+        },
+      );
+      return { files: 1 + objects.files, bytes: statSync(sql).size + objects.bytes };
     },
   };
 }
