@@ -100,6 +100,13 @@ test.serial(
     const logs = panel.getByRole('log', { name: `Logs of ${tenantId} live` });
     await logs.getByText(/did not come up/).waitFor({ timeout: 30_000 });
     t.regex((await logs.textContent()) ?? '', /keeps serving/);
+    // The owner's page shows the environment still serving, with the failed update beside it.
+    await page.goto(`${stack.url}/tenants.html?id=${tenantId}`);
+    const live = page.getByRole('list', { name: 'Environments of web-fleet' }).getByRole('listitem');
+    await live.getByText(/Update failed, the previous version still serves/).waitFor({ timeout: 30_000 });
+    t.regex((await live.textContent()) ?? '', /ready/);
+    await page.goto(`${stack.url}/releases.html`);
+    await page.getByRole('button', { name: 'Show' }).first().click();
     await panel.getByRole('button', { name: 'Roll back' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
     await panel.getByText('rolled_back', { exact: true }).waitFor({ timeout: 90_000 });

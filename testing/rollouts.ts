@@ -74,7 +74,19 @@ export async function waitForRolloutEvent(
       if ((err as Error).name !== 'AbortError' && (err as Error).name !== 'TimeoutError') throw err;
     }
   }
-  throw new Error(`rollout ${rolloutId}: none of ${types.join(', ')} within ${timeoutMs} ms; saw ${seen.map((e) => e.type).join(', ')}`);
+  // What is stored, beside what the stream delivered: tells a stalled stream from a stalled rollout.
+  const stored = await fetch(`${stack.streamUrl}/api/v1/rollouts/${rolloutId}/events?follow=false`, {
+    headers: { Authorization: `Bearer ${token}` },
+  })
+    .then((r) => r.text())
+    .catch((err: Error) => err.message);
+  const rollout = await stack
+    .fetch(`/api/v1/rollouts/${rolloutId}`, { token })
+    .then((r) => r.text())
+    .catch((err: Error) => err.message);
+  throw new Error(
+    `rollout ${rolloutId}: none of ${types.join(', ')} within ${timeoutMs} ms; saw ${seen.map((e) => e.type).join(', ')}\nstored events: ${stored.slice(-4000)}\nrollout: ${rollout.slice(0, 3000)}`,
+  );
 }
 
 /** A client calling environments continuously; see {@link callEvery}. */

@@ -194,6 +194,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
                 {record?.release?.name && record.release.image === record.image && (
                   <span className="block text-xs font-normal text-slate-500">release {record.release.name}</span>
                 )}
+                {record?.error && <EnvironmentError record={record} />}
               </span>
               <span className="flex items-center gap-2">
                 <Badge state={record?.status ?? 'pending'} label={`${ENV_LABELS[env]}: ${record?.status ?? 'loading'}`} />
@@ -279,3 +280,13 @@ mount(
     {(user) => <Tenants user={user} />}
   </SignedInPage>,
 );
+
+/** An environment's last failure; a ready one with an error kept serving its previous version when an update failed. */
+function EnvironmentError({ record }: { record: EnvironmentRecord }) {
+  const message = record.error?.message ?? '';
+  return (
+    <span className="block text-xs font-normal text-amber-800">
+      {record.status === 'ready' ? `Update failed, the previous version still serves: ${message}` : message}
+    </span>
+  );
+}
