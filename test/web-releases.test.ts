@@ -112,3 +112,29 @@ test.serial(
     await panel.getByText('rolled_back', { exact: true }).waitFor({ timeout: 90_000 });
   },
 );
+
+test.serial("an admin pins a tenant and sets its labels on the tenant's page; a malformed label changes nothing", async (t) => {
+  const { page } = web;
+  await signInAs(page, stack.url, stack.deps, admin);
+  await page.goto(`${stack.url}/tenants.html?id=${tenantId}`);
+  // The page opened on one tenant shows its manage sections.
+  const form = page.getByRole('form', { name: 'Release settings of web-fleet' });
+  await form.getByLabel('Labels').fill('ring');
+  await form.getByRole('button', { name: 'Save release settings' }).click();
+  await form.getByText(/"ring" is not one/).waitFor();
+  const stored = async () =>
+    (await (await stack.fetch(`/api/v1/tenants/${tenantId}/release-settings`, { token: admin.token })).json()).settings;
+  t.deepEqual(await stored(), {}, 'nothing stored for a malformed label');
+
+  await form.getByLabel('Pinned to release').selectOption('web-v1');
+  await form.getByLabel('Labels').fill('ring=early, region=eu');
+  await form.getByRole('button', { name: 'Save release settings' }).click();
+  await page.getByText('Pinned to web-v1; rollouts skip it.').waitFor();
+  t.like(await stored(), { pin: 'web-v1', labels: { ring: 'early', region: 'eu' } });
+
+  await form.getByLabel('Pinned to release').selectOption('');
+  await form.getByLabel('Labels').fill('');
+  await form.getByRole('button', { name: 'Save release settings' }).click();
+  await page.getByText('Saved; rollouts reach it.').waitFor();
+  t.falsy((await stored()).pin);
+});

@@ -26,6 +26,7 @@ import { TenantActivity } from './ui/tenant-activity.tsx';
 const UsageCharts = lazy(() => import('./ui/usage-charts.tsx'));
 import { DeletedTenants } from './ui/deleted-tenants.tsx';
 import { DataSection } from './ui/data-section.tsx';
+import { ReleaseSettingsSection } from './ui/release-settings.tsx';
 
 function Tenants({ user }: { user: SignedInUser }) {
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
@@ -59,6 +60,7 @@ function Tenants({ user }: { user: SignedInUser }) {
           <li key={t.id}>
             <TenantCard
               initial={t}
+              admin={user.role === 'admin'}
               onGone={() => {
                 setTenants((all) => all?.filter((x) => x.id !== t.id) ?? null);
                 setDeletions((n) => n + 1);
@@ -72,7 +74,7 @@ function Tenants({ user }: { user: SignedInUser }) {
   );
 }
 
-function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }) {
+function TenantCard({ initial, admin, onGone }: { initial: Tenant; admin: boolean; onGone: () => void }) {
   const plans = usePlans();
   const [tenant, setTenant] = useState(initial);
   const [envs, setEnvs] = useState<EnvironmentRecord[]>([]);
@@ -235,6 +237,7 @@ function TenantCard({ initial, onGone }: { initial: Tenant; onGone: () => void }
           </Suspense>
           <TenantActivity tenant={tenant} />
           <DataSection tenant={tenant} />
+          {admin && <ReleaseSettingsSection tenant={tenant} />}
         </div>
       )}
       <ConfirmDialog
