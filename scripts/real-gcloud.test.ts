@@ -137,6 +137,51 @@ realTest('a second setup creates nothing and says each thing already exists', as
   }
 });
 
+realTest('with CLOUD_SQL_INSTANCE, setup makes the backups bucket and grants tenant data its roles, once', async (t) => {
+  const sqlAccount = 'p246813579-ab12cd@gcp-sa-cloud-sql.iam.gserviceaccount.com';
+  const withSql = { CLOUD_SQL_INSTANCE: 'tp-real:europe-west1:tenants' };
+  const missing = await cloud.run('setup.sh', [], '', withSql);
+  t.not(missing.code, 0, 'an instance that does not exist stops setup');
+  t.regex(missing.stderr + missing.stdout, /Cloud SQL instance tenants \(CLOUD_SQL_INSTANCE\) does not exist in tp-real: create it first/);
+
+  cloud.recorder.cloud.resources.set(`${P}/instances/tenants`, {
+    kind: 'sql#instance',
+    name: 'tenants',
+    project: 'tp-real',
+    region: 'europe-west1',
+    databaseVersion: 'POSTGRES_16',
+    state: 'RUNNABLE',
+    serviceAccountEmailAddress: sqlAccount,
+  });
+  const { result, calls } = await during(() => cloud.run('setup.sh', [], '', withSql));
+  t.is(result.code, 0, show(result));
+  const sent = changes(calls);
+  const bucket = find(sent, 'POST', /^\/storage\/v1\/b$/);
+  t.is(bucket.length, 1);
+  t.like(bucket[0].body, {
+    name: 'tp-real-backups',
+    location: 'europe-west1',
+    iamConfiguration: { uniformBucketLevelAccess: { enabled: true }, publicAccessPrevention: 'enforced' },
+  });
+  const policy = find(sent, 'PUT', '/storage/v1/b/tp-real-backups/iam').at(-1)!.body;
+  const members = (role: string) => policy.bindings.find((b: any) => b.role === role)?.members;
+  t.deepEqual(members('roles/storage.objectAdmin'), [`serviceAccount:${sqlAccount}`]);
+  t.deepEqual(members('roles/storage.objectViewer'), [`serviceAccount:${sa('tp-functions')}`]);
+  const project = find(sent, 'POST', `${P}:setIamPolicy`).at(-1)!.body.policy;
+  const sqlAdmin = project.bindings.find((b: any) => b.condition?.title === 'tp-tenant-sql');
+  t.is(sqlAdmin.role, 'roles/cloudsql.admin');
+  t.deepEqual(sqlAdmin.members, [`serviceAccount:${sa('tp-provisioner')}`]);
+  t.is(sqlAdmin.condition.expression, 'resource.name == "projects/tp-real/instances/tenants"');
+
+  const again = await during(() => cloud.run('setup.sh', [], '', withSql));
+  t.is(again.result.code, 0, show(again.result));
+  t.deepEqual(
+    changes(again.calls).map((c) => `${c.method} ${c.host}${c.path}`),
+    [],
+  );
+  t.true(again.result.stdout.includes('bucket tp-real-backups: already exists'));
+});
+
 realTest('the recorder answers a second index of the same definition with ALREADY_EXISTS, as Firestore does', async (t) => {
   const again = await cloud.gcloud([
     'firestore',

@@ -11,7 +11,8 @@ Usage: scripts/setup.sh [--help]
 
 Creates, when missing: enabled APIs, the Firestore database with TTL policies,
 indexes, point-in-time recovery and a daily backup kept 7 days, Cloud Tasks queues, service accounts with least-privilege roles,
-secret placeholders and the nightly billing scheduler job. Each tenant's own
+secret placeholders, the nightly scheduler jobs and, with CLOUD_SQL_INSTANCE
+set, the backups bucket and the grants tenant data needs on that instance. Each tenant's own
 service account and Artifact Registry repository are created by the
 provisioner when the tenant is provisioned, not here. Reads GCP_PROJECT_ID and GCP_REGION (required) from the
 environment, .env or .env.production.
@@ -283,6 +284,42 @@ grant_roles() {
   info "tp-tasks gets roles/run.invoker on provision, mail and billing-aggregate when deploy.sh creates them"
 }
 
+# Tenant data on Google Cloud (RESOURCES_DRIVER gcp, chosen by CLOUD_SQL_INSTANCE):
+# the operator's shared Cloud SQL instance holds every environment's database,
+# and each environment gets its own bucket. The provisioner manages databases,
+# users, exports and imports on that instance only, and the buckets; the
+# platform's backups bucket is made here, and the instance's own service
+# account (which writes exports and reads imports) gets object access to it.
+prepare_tenant_data() {
+  step "Tenant data (Cloud SQL and Cloud Storage)"
+  if [[ -z ${CLOUD_SQL_INSTANCE:-} ]]; then
+    skip "CLOUD_SQL_INSTANCE is not set: environments get no database or bucket on Google Cloud"
+    return
+  fi
+  local instance=${CLOUD_SQL_INSTANCE##*:} prov fns sql_sa bucket
+  bucket="${BUCKET_PREFIX:-$GCP_PROJECT_ID}-backups"
+  prov="serviceAccount:$(sa_email tp-provisioner)"
+  fns="serviceAccount:$(sa_email tp-functions)"
+  lookup sql_sa "Cloud SQL instance $instance" gc sql instances describe "$instance" \
+    --format='value(serviceAccountEmailAddress)' ||
+    fail "Cloud SQL instance $instance (CLOUD_SQL_INSTANCE) does not exist in $GCP_PROJECT_ID: create it first (PostgreSQL, private IP)"
+  if exists "bucket $bucket" gc storage buckets describe "gs://$bucket" --format='value(name)'; then
+    skip "bucket $bucket: already exists"
+  else
+    run "create bucket $bucket" gc storage buckets create "gs://$bucket" --location="$GCP_REGION" \
+      --uniform-bucket-level-access --public-access-prevention
+    ok "bucket $bucket created (uniform access, no public access)"
+  fi
+  # Users, databases, exports and imports need Cloud SQL Admin; the condition keeps it to this instance.
+  grant project roles/cloudsql.admin "$prov" tp-tenant-sql \
+    "resource.name == \"projects/$GCP_PROJECT_ID/instances/$instance\""
+  # Environment buckets are made on provisioning under names unknown in advance, each with its own policy.
+  grant project roles/storage.admin "$prov"
+  grant "bucket:$bucket" roles/storage.objectAdmin "serviceAccount:$sql_sa"
+  # The api function lists an environment's backups (objects of this bucket).
+  grant "bucket:$bucket" roles/storage.objectViewer "$fns"
+}
+
 # Retries of a failed scheduled call: "ATTEMPTS MIN_BACKOFF MAX_BACKOFF", the
 # backoff doubling twice. Cloud Scheduler's default is no retry at all (a
 # failed run waits for the next one), so every job sets its own. The default
@@ -354,6 +391,7 @@ main() {
   create_service_accounts
   create_secrets
   grant_roles
+  prepare_tenant_data
   create_scheduler_job
   TP_STEP=""
   printf '\n%sSetup complete.%s Next: set the placeholder secrets, then run scripts/deploy.sh\n' "$C_GREEN$C_BOLD" "$C_RESET"

@@ -142,7 +142,7 @@ gc() { gcloud "$@" --project="$GCP_PROJECT_ID" --quiet; }
 
 # iam_target TARGET: sets IAM_GROUP (gcloud command group) and IAM_RES (the
 # resource arguments) for TARGET = project | sa:EMAIL | queue:NAME |
-# secret:NAME | repo:NAME | run:SERVICE.
+# secret:NAME | repo:NAME | run:SERVICE | bucket:NAME.
 iam_target() {
   case $1 in
     project) IAM_GROUP=(projects) IAM_RES=("$GCP_PROJECT_ID") ;;
@@ -151,6 +151,7 @@ iam_target() {
     secret:*) IAM_GROUP=(secrets) IAM_RES=("${1#secret:}") ;;
     repo:*) IAM_GROUP=(artifacts repositories) IAM_RES=("${1#repo:}" "--location=$GCP_REGION") ;;
     run:*) IAM_GROUP=(run services) IAM_RES=("${1#run:}" "--region=$GCP_REGION") ;;
+    bucket:*) IAM_GROUP=(storage buckets) IAM_RES=("gs://${1#bucket:}") ;;
     *) fail "unknown IAM target '$1'" ;;
   esac
 }

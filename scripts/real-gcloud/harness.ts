@@ -33,6 +33,7 @@ const APIS = [
   'cloudbuild',
   'storage',
   'iamcredentials',
+  'sql',
 ];
 
 /** The SDK root of the installed gcloud, or why there is none. */
@@ -55,7 +56,8 @@ export interface RealCloud {
   projectId: string;
   region: string;
   root: string;
-  run(script: string, args?: string[], input?: string): Promise<ScriptResult>;
+  /** Runs an operator script; `extraEnv` adds variables (as an operator's .env would). */
+  run(script: string, args?: string[], input?: string, extraEnv?: Record<string, string>): Promise<ScriptResult>;
   /** One gcloud call with the suite's environment. */
   gcloud(args: string[]): Promise<ScriptResult>;
   close(): Promise<void>;
@@ -131,7 +133,7 @@ export async function startRealCloud(
     projectId,
     region,
     root,
-    run: (script, args = [], input = '') => exec(join(SCRIPTS, script), args, input),
+    run: (script, args = [], input = '', extraEnv = {}) => exec(join(SCRIPTS, script), args, input, extraEnv),
     gcloud: (args) => exec('gcloud', args, ''),
     async close() {
       server?.kill();
@@ -140,9 +142,9 @@ export async function startRealCloud(
     },
   };
 
-  function exec(command: string, args: string[], input: string): Promise<ScriptResult> {
+  function exec(command: string, args: string[], input: string, extraEnv: Record<string, string> = {}): Promise<ScriptResult> {
     return new Promise((resolve) => {
-      const child = spawn(command, args, { env, cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(command, args, { env: { ...env, ...extraEnv }, cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '',
         stderr = '';
       child.stdout.on('data', (d) => (stdout += d));

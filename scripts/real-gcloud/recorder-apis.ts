@@ -192,6 +192,52 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
     return undefined;
   }
 
+  /**
+   * Cloud SQL Admin v1beta4 (gcloud sql): an instance the operator made, seeded
+   * by the test as `projects/<p>/instances/<i>` (DatabaseInstance shape:
+   * https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1beta4/instances#DatabaseInstance).
+   */
+  function sqlAdmin(call: RecordedCall): Answer | undefined {
+    const m = /^\/sql\/v1beta4\/(projects\/[^/]+\/instances\/[^/?]+)$/.exec(call.path);
+    if (!m || call.method !== 'GET') return undefined;
+    const instance = cloud.resources.get(m[1]);
+    return instance ? ok(instance) : apiError('NOT_FOUND', `The Cloud SQL instance does not exist.`);
+  }
+
+  /**
+   * Cloud Storage JSON API v1 buckets (gcloud storage buckets): insert
+   * (`POST /storage/v1/b?project=`), get, and the bucket IAM policy at
+   * `/storage/v1/b/<name>/iam` (GET, PUT), stored as `b/<name>`
+   * (https://cloud.google.com/storage/docs/json_api/v1/buckets).
+   */
+  function storageBuckets(call: RecordedCall): Answer | undefined {
+    const m = /^\/storage\/v1\/b(?:\/([^/]+)(\/iam)?)?$/.exec(call.path);
+    if (!m) return undefined;
+    const [, name, iamPath] = m;
+    if (!name && call.method === 'POST') {
+      const id = call.body?.name as string;
+      if (cloud.resources.has(`b/${id}`))
+        return apiError('ALREADY_EXISTS', 'Your previous request to create the named bucket succeeded and you already own it.');
+      const bucket = { kind: 'storage#bucket', id, name: id, projectNumber, timeCreated: now(), metageneration: '1', ...call.body };
+      cloud.resources.set(`b/${id}`, bucket);
+      return ok(bucket);
+    }
+    const bucket = name && cloud.resources.get(`b/${decodeURIComponent(name)}`);
+    if (!bucket) return apiError('NOT_FOUND', 'The specified bucket does not exist.');
+    if (!iamPath) return call.method === 'GET' ? ok(bucket) : undefined;
+    const policy = policyOf(`b/${bucket.name}`);
+    if (call.method === 'GET') return ok({ kind: 'storage#policy', resourceId: `projects/_/buckets/${bucket.name}`, ...policy });
+    if (call.method !== 'PUT') return undefined;
+    if (call.body?.etag && call.body.etag !== policy.etag) return apiError('ABORTED', 'Precondition failed: the policy changed.');
+    const stored = {
+      version: call.body?.version ?? 1,
+      etag: Buffer.from(randomUUID()).toString('base64'),
+      bindings: call.body?.bindings ?? [],
+    };
+    cloud.policies.set(`b/${bucket.name}`, stored);
+    return ok({ kind: 'storage#policy', resourceId: `projects/_/buckets/${bucket.name}`, ...stored });
+  }
+
   function special(call: RecordedCall, raw: Buffer): Answer | undefined {
     const api = apiOf(call.host);
     const path = stripVersion(call.path);
@@ -228,6 +274,8 @@ export function gcloudApiRoutes(project: { projectId: string; projectNumber: str
         });
       }
     }
+    if (api === 'sql') return sqlAdmin(call);
+    if (api === 'storage' && call.path.startsWith('/storage/v1/b')) return storageBuckets(call);
     if (api === 'cloudresourcemanager' && call.method === 'GET' && path === `projects/${projectId}`) {
       return ok({ projectId, projectNumber, name: projectId, lifecycleState: 'ACTIVE', createTime: '2024-01-01T00:00:00Z' });
     }
