@@ -53,6 +53,9 @@ for (const name of names) {
     format: 'esm',
     packages: 'external',
     sourcemap: 'linked',
+    // Less to parse on a cold start; names stay, so stack traces in the logs still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
     metafile: true,
     logLevel: 'warning',
   });
@@ -60,6 +63,8 @@ for (const name of names) {
   for (const input of Object.values(result.metafile.inputs)) {
     for (const imp of input.imports) if (imp.external && !imp.path.startsWith('node:')) imported.add(packageName(imp.path));
   }
+  // Packages loaded on first use (shared/lazy-require.ts) are no import esbuild records: read their names from the bundle.
+  for (const m of readFileSync(join(out, 'index.js'), 'utf8').matchAll(/lazyRequire\("([^"]+)"\)/g)) imported.add(packageName(m[1]));
   const dependencies = Object.fromEntries([...imported].sort().map((dep) => [dep, installedVersion(dep)]));
   writeFileSync(
     join(out, 'package.json'),

@@ -103,7 +103,10 @@ export function createChatHandler(deps: Deps, options: ChatHandlerOptions = {}):
   };
   const backups = createBackupsService(deps);
   const executor = createActionExecutor({
-    db: deps.db,
+    // Read on first use: building the handler loads no Firestore client (a cold start answers sooner).
+    get db() {
+      return deps.db;
+    },
     tenants,
     rollouts,
     backups,

@@ -1,4 +1,4 @@
-import { FieldValue } from '@google-cloud/firestore';
+import { firestore } from '../../shared/store/firestore-lib.ts';
 import type { Deps } from '../../shared/deps.ts';
 import { countRequest, rateLimited, rateLimitRef } from '../../shared/http/rate-limit.ts';
 import { createRouter } from '../../shared/http/router.ts';
@@ -143,7 +143,10 @@ async function countSuppressed(deps: Deps, ctx: Context, reason: 'per_minute' | 
   try {
     await deps.db
       .doc(SIGNUP_METRICS_DOC)
-      .set({ mailSuppressed: FieldValue.increment(1), [field]: FieldValue.increment(1), updatedAt: deps.now() }, { merge: true });
+      .set(
+        { mailSuppressed: firestore().FieldValue.increment(1), [field]: firestore().FieldValue.increment(1), updatedAt: deps.now() },
+        { merge: true },
+      );
   } catch (err) {
     ctx.log.warn('could not count a suppressed signup mail', { err });
   }

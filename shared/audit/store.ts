@@ -8,7 +8,8 @@
  * 400), and the TTL policy scripts/setup.sh turns on deletes it after that.
  */
 import { randomUUID } from 'node:crypto';
-import { Timestamp, type Firestore, type Query } from '@google-cloud/firestore';
+import type { Timestamp, Firestore, Query } from '@google-cloud/firestore';
+import { firestore } from '../store/firestore-lib.ts';
 import type { Principal } from '../auth/principal.ts';
 import { AppError } from '../errors.ts';
 
@@ -61,7 +62,7 @@ export async function recordAudit(
 ): Promise<void> {
   const id = `${now.toISOString()}-${randomUUID().slice(0, 8)}`;
   const data = JSON.parse(JSON.stringify({ ...entry, id, at: now.toISOString() }));
-  await db.doc(`audit/${id}`).create({ ...data, expireAt: Timestamp.fromMillis(now.getTime() + retentionDays * DAY_MS) });
+  await db.doc(`audit/${id}`).create({ ...data, expireAt: firestore().Timestamp.fromMillis(now.getTime() + retentionDays * DAY_MS) });
 }
 
 export interface AuditPage {
@@ -86,7 +87,7 @@ export interface AuditQuery {
 /** The stored entry as the API shows it (`expireAt` as an ISO time). */
 function toEntry(data: Record<string, unknown>): AuditEntry & { expireAt?: string } {
   const { expireAt, ...rest } = data as unknown as AuditEntry & { expireAt?: Timestamp };
-  return { ...rest, ...(expireAt instanceof Timestamp ? { expireAt: expireAt.toDate().toISOString() } : {}) };
+  return { ...rest, ...(expireAt instanceof firestore().Timestamp ? { expireAt: expireAt.toDate().toISOString() } : {}) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Timestamp, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { Timestamp, DocumentReference, DocumentSnapshot, Firestore, Transaction } from '@google-cloud/firestore';
+import { firestore } from '../store/firestore-lib.ts';
 import { AppError } from '../errors.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
 
@@ -60,10 +61,10 @@ export function countRequest(tx: Transaction, ref: DocumentReference, snap: Docu
   const start = open ? windowStart : now.getTime();
   const count = open ? (data?.count ?? 0) + 1 : 1;
   const doc = {
-    windowStart: Timestamp.fromMillis(start),
+    windowStart: firestore().Timestamp.fromMillis(start),
     count,
-    expiresAt: Timestamp.fromMillis(start + windowMs),
-    updatedAt: Timestamp.fromDate(now),
+    expiresAt: firestore().Timestamp.fromMillis(start + windowMs),
+    updatedAt: firestore().Timestamp.fromDate(now),
   };
   if (snap.exists) tx.set(ref, doc);
   else tx.create(ref, doc);

@@ -9,7 +9,8 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { posix } from 'node:path';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
+import { lazyRequire } from '../lazy-require.ts';
 import { AppError } from '../errors.ts';
 
 export interface ImageLimits {
@@ -38,6 +39,8 @@ export interface InspectedArchive {
 
 const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink']);
 const IMAGE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+const tarLib = lazyRequire<typeof import('tar')>('tar');
 
 const invalid = (message: string, details?: Record<string, unknown>) => new AppError('validation_failed', message, details);
 
@@ -71,7 +74,7 @@ function readEntries(tar: Buffer, limits: ImageLimits): Map<string, Entry> {
   const entries = new Map<string, Entry>();
   let problem: AppError | undefined;
   let total = 0;
-  const parser = new Parser({
+  const parser = new (tarLib().Parser)({
     strict: true,
     onReadEntry(entry: ReadEntry) {
       const path = checkPath(entry, (e) => (problem ??= e));

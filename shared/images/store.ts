@@ -9,8 +9,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { extract } from 'tar';
+import { lazyRequire } from '../lazy-require.ts';
 import { DEFAULT_IMAGE_LIMITS, inspectArchive, type ImageLimits, type InspectedArchive } from './archive.ts';
+
+const tarLib = lazyRequire<typeof import('tar')>('tar');
 
 export interface LocalImage extends InspectedArchive {
   /** `local/<name>@sha256:<hex>` */
@@ -97,7 +99,7 @@ export function createImageStore(dir: string, limits: ImageLimits = DEFAULT_IMAG
       const archive = await readFile(join(folder, `${hex}.tar.gz`));
       inspectArchive(archive, limits);
       await new Promise<void>((resolve, reject) => {
-        const out = extract({ cwd: dest, strip: found.strip, preserveOwner: false, strict: true, noMtime: true });
+        const out = tarLib().extract({ cwd: dest, strip: found.strip, preserveOwner: false, strict: true, noMtime: true });
         out.on('error', reject);
         out.on('close', resolve);
         out.end(archive);

@@ -1,4 +1,5 @@
-import { Firestore } from '@google-cloud/firestore';
+import type { Firestore } from '@google-cloud/firestore';
+import { firestore } from './firestore-lib.ts';
 import type { Config } from '../config.ts';
 import { applyFirestoreDeadline } from './firestore-deadline.ts';
 
@@ -17,9 +18,9 @@ export function createFirestore(
 
 function connect(config: Pick<Config, 'projectId' | 'emulators'>): Firestore {
   const emulator = config.emulators.firestore;
-  if (!emulator) return new Firestore({ projectId: config.projectId, ignoreUndefinedProperties: true });
+  if (!emulator) return new (firestore().Firestore)({ projectId: config.projectId, ignoreUndefinedProperties: true });
   const [host, port] = emulator.split(':');
-  return new Firestore({
+  return new (firestore().Firestore)({
     projectId: config.projectId,
     host,
     port: Number(port),

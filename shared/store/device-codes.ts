@@ -7,7 +7,8 @@
  * stored. `expiresAt` is the field a Firestore TTL policy deletes by.
  */
 import { randomInt } from 'node:crypto';
-import { Timestamp, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
+import { firestore } from './firestore-lib.ts';
 import { hashToken } from './signups.ts';
 
 export const DEVICE_CODES = 'deviceCodes';
@@ -78,7 +79,7 @@ export async function readDeviceCode(tx: Transaction, ref: DocumentReference): P
   if (!snap.exists) return undefined;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(snap.data() as Record<string, unknown>))
-    out[key] = value instanceof Timestamp ? value.toDate() : value;
+    out[key] = value instanceof firestore().Timestamp ? value.toDate() : value;
   return out as unknown as DeviceCode;
 }
 
@@ -86,7 +87,7 @@ export function writeDeviceCode(tx: Transaction, ref: DocumentReference, code: D
   const data: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(code)) {
     if (value === undefined) continue;
-    data[key] = value instanceof Date ? Timestamp.fromDate(value) : value;
+    data[key] = value instanceof Date ? firestore().Timestamp.fromDate(value) : value;
   }
   if (existed) tx.set(ref, data);
   else tx.create(ref, data);

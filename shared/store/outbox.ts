@@ -6,7 +6,8 @@
  * removed, since they carry a one-time link.
  */
 import { randomBytes } from 'node:crypto';
-import { FieldValue, Timestamp, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { Timestamp, Firestore, Transaction } from '@google-cloud/firestore';
+import { firestore } from './firestore-lib.ts';
 import type { MailMessage } from '../mail/types.ts';
 import { runKeyedTransaction } from './transact.ts';
 
@@ -36,7 +37,7 @@ export function createOutboxId(): string {
 
 /** Adds a pending message inside the caller's transaction. */
 export function addOutboxMessage(tx: Transaction, db: Firestore, id: string, kind: string, message: MailMessage, now: Date): void {
-  const at = Timestamp.fromDate(now);
+  const at = firestore().Timestamp.fromDate(now);
   tx.create(db.collection(OUTBOX).doc(id), {
     kind,
     ...message,
@@ -45,7 +46,7 @@ export function addOutboxMessage(tx: Transaction, db: Firestore, id: string, kin
     attempts: 0,
     createdAt: at,
     updatedAt: at,
-    expiresAt: Timestamp.fromMillis(now.getTime() + KEEP_MS),
+    expiresAt: firestore().Timestamp.fromMillis(now.getTime() + KEEP_MS),
   });
 }
 
@@ -64,7 +65,11 @@ export async function claimOutboxMessage(db: Firestore, id: string, now: Date, l
     const leaseUntil = (data.leaseUntil as Timestamp | null | undefined)?.toDate();
     if (leaseUntil && leaseUntil > now) return { outcome: 'busy', leaseUntil };
     const attempts = Number(data.attempts ?? 0) + 1;
-    tx.update(ref, { leaseUntil: Timestamp.fromMillis(now.getTime() + leaseMs), attempts, updatedAt: Timestamp.fromDate(now) });
+    tx.update(ref, {
+      leaseUntil: firestore().Timestamp.fromMillis(now.getTime() + leaseMs),
+      attempts,
+      updatedAt: firestore().Timestamp.fromDate(now),
+    });
     const message: OutboxMessage = {
       id,
       kind: String(data.kind),
@@ -81,17 +86,17 @@ export async function claimOutboxMessage(db: Firestore, id: string, now: Date, l
 
 /** Records delivery and drops the content (it holds a one-time link). */
 export async function markOutboxSent(db: Firestore, id: string, now: Date): Promise<void> {
-  const at = Timestamp.fromDate(now);
+  const at = firestore().Timestamp.fromDate(now);
   await db.collection(OUTBOX).doc(id).update({
     status: 'sent',
     sentAt: at,
     updatedAt: at,
-    pendingSince: FieldValue.delete(),
-    leaseUntil: FieldValue.delete(),
-    lastError: FieldValue.delete(),
-    subject: FieldValue.delete(),
-    text: FieldValue.delete(),
-    html: FieldValue.delete(),
+    pendingSince: firestore().FieldValue.delete(),
+    leaseUntil: firestore().FieldValue.delete(),
+    lastError: firestore().FieldValue.delete(),
+    subject: firestore().FieldValue.delete(),
+    text: firestore().FieldValue.delete(),
+    html: firestore().FieldValue.delete(),
   });
 }
 
@@ -100,7 +105,7 @@ export async function releaseOutboxMessage(db: Firestore, id: string, error: str
   await db
     .collection(OUTBOX)
     .doc(id)
-    .update({ leaseUntil: null, lastError: error.slice(0, 500), updatedAt: Timestamp.fromDate(now) });
+    .update({ leaseUntil: null, lastError: error.slice(0, 500), updatedAt: firestore().Timestamp.fromDate(now) });
 }
 
 /**
@@ -111,7 +116,7 @@ export async function releaseOutboxMessage(db: Firestore, id: string, error: str
 export async function listPendingOutboxIds(db: Firestore, olderThan: Date, limit: number): Promise<string[]> {
   const snap = await db
     .collection(OUTBOX)
-    .where('pendingSince', '<', Timestamp.fromDate(olderThan))
+    .where('pendingSince', '<', firestore().Timestamp.fromDate(olderThan))
     .orderBy('pendingSince')
     .limit(limit)
     .select()
@@ -153,13 +158,13 @@ export interface PendingOutboxTask extends OutboxTask {
 
 /** Adds a task to send inside the caller's transaction; a repeat for the same task name overwrites it. */
 export function addOutboxTask(tx: Transaction, db: Firestore, task: OutboxTask, now: Date): void {
-  const at = Timestamp.fromDate(now);
+  const at = firestore().Timestamp.fromDate(now);
   tx.set(db.collection(TASK_OUTBOX).doc(task.options.name), {
     queue: task.queue,
     options: task.options,
     pendingSince: at,
     createdAt: at,
-    expiresAt: Timestamp.fromMillis(now.getTime() + KEEP_MS),
+    expiresAt: firestore().Timestamp.fromMillis(now.getTime() + KEEP_MS),
   });
 }
 
@@ -167,7 +172,7 @@ export function addOutboxTask(tx: Transaction, db: Firestore, task: OutboxTask, 
 export async function listPendingOutboxTasks(db: Firestore, olderThan: Date, limit: number): Promise<PendingOutboxTask[]> {
   const snap = await db
     .collection(TASK_OUTBOX)
-    .where('pendingSince', '<', Timestamp.fromDate(olderThan))
+    .where('pendingSince', '<', firestore().Timestamp.fromDate(olderThan))
     .orderBy('pendingSince')
     .limit(limit)
     .get();

@@ -5,7 +5,8 @@
  * the per-address mail limits). The token itself is never stored.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Timestamp, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { DocumentReference, DocumentSnapshot, Firestore, Transaction } from '@google-cloud/firestore';
+import { firestore } from './firestore-lib.ts';
 
 export const SIGNUPS = 'signups';
 
@@ -86,8 +87,8 @@ function toFirestore(signup: Signup): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(signup)) {
     if (value === undefined) continue;
-    if (value instanceof Date) out[key] = Timestamp.fromDate(value);
-    else if (Array.isArray(value)) out[key] = value.map((v) => (v instanceof Date ? Timestamp.fromDate(v) : v));
+    if (value instanceof Date) out[key] = firestore().Timestamp.fromDate(value);
+    else if (Array.isArray(value)) out[key] = value.map((v) => (v instanceof Date ? firestore().Timestamp.fromDate(v) : v));
     else out[key] = value;
   }
   return out;
@@ -96,8 +97,8 @@ function toFirestore(signup: Signup): Record<string, unknown> {
 function fromFirestore(data: Record<string, unknown>): Signup {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) {
-    if (value instanceof Timestamp) out[key] = value.toDate();
-    else if (Array.isArray(value)) out[key] = value.map((v) => (v instanceof Timestamp ? v.toDate() : v));
+    if (value instanceof firestore().Timestamp) out[key] = value.toDate();
+    else if (Array.isArray(value)) out[key] = value.map((v) => (v instanceof firestore().Timestamp ? v.toDate() : v));
     else out[key] = value;
   }
   out.mailTimes ??= [];

@@ -10,7 +10,8 @@
  * composite indexes declared in firestore.indexes.json (one per filter and
  * sort field; Firestore merges them for several filters).
  */
-import { FieldPath, type Firestore, type Query } from '@google-cloud/firestore';
+import type { Firestore, Query } from '@google-cloud/firestore';
+import { firestore } from './firestore-lib.ts';
 import { AppError } from '../errors.ts';
 
 export interface SortSpec {
@@ -90,7 +91,7 @@ export function buildQuery(base: Query, q: TableQuery): { query: Query; sort: So
     // A range needs its field as the first sort: a search sorts by it, ascending unless asked the other way.
     if (sort.field !== q.searchField) sort = { key: q.searchSortKey, field: q.searchField, direction: 'asc' };
   }
-  query = query.orderBy(sort.field, sort.direction).orderBy(FieldPath.documentId(), sort.direction);
+  query = query.orderBy(sort.field, sort.direction).orderBy(firestore().FieldPath.documentId(), sort.direction);
   return { query, sort };
 }
 

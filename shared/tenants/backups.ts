@@ -51,7 +51,7 @@ const withDatabase = (deps: Deps, tenant: TenantDoc) =>
   blueprintFor(deps.config.resources, tenant.plan).database ? tenant.environments : [];
 
 export function createBackupsService(deps: Deps) {
-  const ctx = { db: deps.db, queue: deps.queue, now: deps.now, log: deps.log };
+  const ctx = deps;
   const driver = () => deps.resources();
   async function load(p: Principal, id: string, action: 'tenants.read' | 'tenants.operate'): Promise<TenantDoc> {
     const tenant = isTenantId(id) ? await getTenantDoc(deps.db, id) : undefined;

@@ -11,7 +11,8 @@
  * - Admins (and the webhooks, which act as the system) are not held to either:
  *   they create tenants for others on purpose.
  */
-import { FieldValue, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { firestore } from '../store/firestore-lib.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Plan } from '../billing/config.ts';
 import type { Config } from '../config.ts';
@@ -122,7 +123,7 @@ export async function releaseTenantSlot(db: Firestore, tx: Transaction, tenant: 
   const used = (snap.get(`plans.${tenant.plan}`) as number | undefined) ?? 0;
   return () => {
     if (snap.exists && used > 0)
-      tx.update(ref, { [`plans.${tenant.plan}`]: FieldValue.increment(-1), updatedAt: new Date().toISOString() });
+      tx.update(ref, { [`plans.${tenant.plan}`]: firestore().FieldValue.increment(-1), updatedAt: new Date().toISOString() });
   };
 }
 

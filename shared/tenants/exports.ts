@@ -39,7 +39,7 @@ const archiveOf = (deps: Pick<Deps, 'config'>, tenantId: string, exportId: strin
   join(exportsDirOf(deps, tenantId), `${exportId}.tar.gz`);
 
 export function createExportsService(deps: Deps) {
-  const ctx = { db: deps.db, queue: deps.queue, now: deps.now, log: deps.log };
+  const ctx = deps;
   async function load(p: Principal, id: string, action: 'tenants.read' | 'tenants.operate'): Promise<TenantDoc> {
     const tenant = isTenantId(id) ? await getTenantDoc(deps.db, id) : undefined;
     if (!tenant || tenant.state === 'deleted') throw notFound(`Tenant ${id}`);

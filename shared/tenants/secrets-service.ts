@@ -24,7 +24,7 @@ const MAX_VALUE = 64 * 1024;
  */
 export function createSecretsService(deps: Deps) {
   const store = () => createSecretStore(deps.db, deps.config.secrets.key);
-  const ctx = { db: deps.db, queue: deps.queue, now: deps.now };
+  const ctx = deps;
 
   async function load(p: Principal, id: string): Promise<TenantDoc> {
     const tenant = isTenantId(id) ? await getTenantDoc(deps.db, id) : undefined;

@@ -55,7 +55,7 @@ const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[
  */
 export function createTenantService(deps: Deps): TenantServiceImpl {
   const { config } = deps;
-  const ctx: OperationContext = { db: deps.db, queue: deps.queue, now: deps.now, log: deps.log };
+  const ctx: OperationContext = deps;
 
   async function load(p: Principal, id: string, action: Parameters<typeof authorize>[1] = 'tenants.read'): Promise<TenantDoc> {
     if (!isTenantId(id)) throw notFound(`Tenant ${id}`);
