@@ -101,7 +101,16 @@ export function createExportsService(deps: Deps) {
       if (found.status !== 'done') throw new AppError('conflict', `Export ${exportId} is ${found.status}; download it once it is done.`);
       // The bucket's lifecycle may delete a day late; the owner was told expiresAt, so it holds from then on.
       if (found.expiresAt && Date.parse(found.expiresAt) <= deps.now().getTime()) throw gone(exportId);
-      const archive = await deps.resources().archives?.open(id, exportId);
+      const archive = await deps
+        .resources()
+        .archives?.open(id, exportId)
+        .catch((cause) => {
+          // The bucket failing (not the archive missing): worth a retry, not a 500.
+          throw new AppError('unavailable', `The archive store did not answer; try the download again.`, undefined, { cause }).withHeader(
+            'Retry-After',
+            '5',
+          );
+        });
       if (!archive) throw gone(exportId);
       return { body: archive.body, name: `${tenant.name}-${found.env ?? 'all'}-${exportId}.tar.gz`, sizeBytes: archive.sizeBytes };
     },
