@@ -1,11 +1,14 @@
 /**
  * Owner exports (issue 21, offboarding) on the real local PostgreSQL and
- * storage emulator: the archive downloaded through the API holds the
- * database dump with the app's rows and the bucket's objects; only the
- * tenant's owner may download it.
+ * storage emulator, with every function in its own process as deployed: the
+ * archive downloaded through the API holds the database dump with the app's
+ * rows and the bucket's objects; only the tenant's owner may download it. The
+ * worker and the api share no archive on disk (in production they are
+ * separate instances): it goes through the platform's exports bucket, whose
+ * lifecycle deletes it after EXPORT_RETENTION_DAYS, and a purge takes it too.
  */
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x as extract } from 'tar';
@@ -13,6 +16,7 @@ import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { createTestUser, type TestUser } from '../testing/users.ts';
 import { latestEventId, waitForEvent } from '../testing/events.ts';
 import { createCliHome, type CliHome } from '../cli/cli-test-kit.ts';
+import { sweepDeletedTenants } from '../shared/tenants/grace.ts';
 
 let stack: TestStack;
 let owner: TestUser;
@@ -20,9 +24,19 @@ let stranger: TestUser;
 let tenant: { id: string; urls: Record<string, string> };
 let cli: CliHome;
 const scratch = mkdtempSync(join(tmpdir(), 'tp-export-test-'));
+/** The provision worker's own temporary folder, as a Cloud Run instance has its own disk. */
+const workerTmp = join(scratch, 'worker-tmp');
+/** How far the storage emulator's clock runs ahead of the real one (its lifecycle ages objects by it). */
+let storageAheadMs = 0;
+const DAY_MS = 86_400_000;
 
 test.before(async () => {
-  stack = await startTestStack();
+  mkdirSync(workerTmp);
+  stack = await startTestStack({
+    bundles: true,
+    functionEnv: { provision: { TMPDIR: workerTmp } },
+    storageNow: () => new Date(Date.now() + storageAheadMs),
+  });
   [owner, stranger] = await Promise.all([createTestUser(stack.deps), createTestUser(stack.deps)]);
   const res = await stack.fetch('/api/v1/tenants', {
     method: 'POST',
@@ -44,6 +58,16 @@ test.after.always(async () => {
 
 const api = (user: TestUser, method: string, path: string, json?: unknown) =>
   stack.fetch(`/api/v1/tenants/${tenant.id}${path}`, { method, token: user.token, json });
+
+/** The objects of the platform's exports bucket, as the storage API lists them. */
+async function archivedObjects(): Promise<string[]> {
+  const bucket = `${stack.config.resources.bucketPrefix}-exports`;
+  const res = await fetch(`${stack.data!.storageUrl}/storage/v1/b/${bucket}/o`, {
+    headers: { authorization: `Bearer ${stack.data!.storageToken}` },
+  });
+  if (res.status === 404) return [];
+  return (((await res.json()) as { items?: Array<{ name: string }> }).items ?? []).map((o) => o.name);
+}
 
 async function unpack(archive: Buffer, name: string): Promise<string> {
   const dir = join(scratch, name);
@@ -88,6 +112,12 @@ test.serial(
     t.regex(sql, /CREATE TABLE public\.app_visits/);
     t.regex(sql, /COPY public\.app_visits .* FROM stdin;\n(.+\n){2}\\\.\n/, 'both visits are in the dump');
     t.is(readFileSync(join(dir, 'live', 'bucket', 'invoice.txt'), 'utf8'), 'invoice 42');
+
+    t.deepEqual(await archivedObjects(), [`${tenant.id}/${body.export.id}.tar.gz`], 'the archive is in the exports bucket');
+    t.false(existsSync(join(stack.dataDir, 'exports')), 'nothing is written under DATA_DIR/exports');
+    t.deepEqual(readdirSync(workerTmp), [], "the worker's temporary files are gone");
+    const days = (Date.parse(listed[0].expiresAt) - Date.parse(listed[0].createdAt)) / DAY_MS;
+    t.true(days > 6.9 && days < 7.1, `expiresAt is EXPORT_RETENTION_DAYS (7) after the export: ${listed[0].expiresAt}`);
   },
 );
 
@@ -101,4 +131,34 @@ test.serial('the CLI exports the whole tenant into a file, one folder per enviro
   t.regex(readFileSync(join(dir, 'live', 'database.sql'), 'utf8'), /app_visits/);
   t.regex(readFileSync(join(dir, 'test', 'database.sql'), 'utf8'), /PostgreSQL database dump/);
   t.is(readFileSync(join(dir, 'live', 'bucket', 'invoice.txt'), 'utf8'), 'invoice 42');
+});
+
+test.serial("an archive past its retention is deleted by the bucket's lifecycle and its download answers gone", async (t) => {
+  const [done] = (await (await api(owner, 'GET', '/exports')).json()).exports;
+  t.true((await archivedObjects()).length >= 2, 'both archives are kept before');
+  storageAheadMs = 8 * DAY_MS;
+  t.teardown(() => {
+    storageAheadMs = 0;
+  });
+  const res = await api(owner, 'GET', `/exports/${done.id}/download`);
+  t.is(res.status, 410);
+  const { error } = await res.json();
+  t.is(error.code, 'gone');
+  t.regex(error.message, /export again/);
+  t.deepEqual(await archivedObjects(), [], 'the lifecycle rule deleted every archive');
+});
+
+test.serial("purging the deleted tenant's data deletes its archives", async (t) => {
+  let after = await latestEventId(stack.streamUrl, tenant.id, owner.token);
+  const res = await api(owner, 'POST', '/exports', { env: 'test' });
+  t.is(res.status, 202, await res.clone().text());
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['export_ready', 'export_failed'], 90_000, after);
+  t.is((await archivedObjects()).length, 1);
+  after = await latestEventId(stack.streamUrl, tenant.id, owner.token);
+  t.is((await api(owner, 'DELETE', '')).status, 202);
+  await waitForEvent(stack.streamUrl, tenant.id, owner.token, ['tenant_deleted', 'delete_failed'], 90_000, after);
+  t.is((await archivedObjects()).length, 1, 'kept while the tenant can be restored');
+  const later = new Date(Date.now() + (stack.config.resources.graceDays + 1) * DAY_MS);
+  t.like(await sweepDeletedTenants({ ...stack.deps, now: () => later }), { purged: 1 });
+  t.deepEqual(await archivedObjects(), []);
 });

@@ -7,7 +7,7 @@
  */
 import type { TestFn } from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withClient } from '../shared/resources/sql.ts';
@@ -21,6 +21,8 @@ export interface ResourceHarness {
   bucketPolicy(name: string): Promise<Array<{ role: string; members: string[] }> | undefined>;
   /** Writes an object into a bucket as the environment would (for the export test). */
   putObject?(bucket: string, name: string, body: string): Promise<void>;
+  /** The bucket's resource as the storage API holds it (for the exports bucket's settings). */
+  bucketResource?(name: string): Promise<Record<string, any> | undefined>;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -165,5 +167,40 @@ export function testResourceDriver(test: TestFn, name: string, start: () => Prom
     t.is(readFileSync(join(dir, 'bucket', encodeURIComponent('../escape')), 'utf8'), 'contained', 'a name leaving the folder stays inside');
     await h.driver.removeBucket(ref);
     await h.driver.removeDatabase(ref);
+  });
+
+  test(`${name}: export archives go to the platform-only exports bucket with a retention rule, and a tenant's purge takes only its own`, async (t) => {
+    const archives = h.driver.archives;
+    if (!archives || !h.driver.exportData) return t.pass('no export on this driver');
+    const [a, b] = [newRef().tenantId, newRef().tenantId];
+    const dir = mkdtempSync(join(tmpdir(), 'tp-archives-conf-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'archive.tar.gz');
+    const bytes = randomBytes(200_000);
+    writeFileSync(file, bytes);
+    t.deepEqual(await archives.put(a, 'x20260101000000-aaaa', file), { sizeBytes: bytes.length });
+    t.deepEqual(await archives.put(a, 'x20260101000000-aaaa', file), { sizeBytes: bytes.length }, 'a repeat replaces it');
+    await archives.put(a, 'x20260102000000-bbbb', file);
+    await archives.put(b, 'x20260101000000-aaaa', file);
+    const opened = await archives.open(a, 'x20260101000000-aaaa');
+    t.is(opened?.sizeBytes, bytes.length);
+    t.deepEqual(Buffer.from(await new Response(opened!.body).arrayBuffer()), bytes);
+    t.is(await archives.open(a, 'x20260103000000-cccc'), undefined, 'an archive never made is not kept');
+    await t.throwsAsync(archives.open('../x', 'x20260101000000-aaaa'), { message: /not an export/ });
+    if (h.bucketResource) {
+      const bucket = await h.bucketResource(archives.bucket);
+      t.like(bucket?.iamConfiguration, { uniformBucketLevelAccess: { enabled: true }, publicAccessPrevention: 'enforced' });
+      t.deepEqual(bucket?.lifecycle?.rule, [{ action: { type: 'Delete' }, condition: { age: 7 } }]);
+    }
+    const members = ((await h.bucketPolicy(archives.bucket)) ?? []).flatMap((binding) => binding.members);
+    t.false(
+      members.some((m) => m.includes(a) || m.includes(b) || m.startsWith('serviceAccount:')),
+      `no tenant member: ${members.join(', ')}`,
+    );
+    t.is(await archives.removeAll(a), 2);
+    t.is(await archives.removeAll(a), 0, 'a repeat finds nothing');
+    t.is(await archives.open(a, 'x20260102000000-bbbb'), undefined);
+    t.is((await archives.open(b, 'x20260101000000-aaaa'))?.sizeBytes, bytes.length, "another tenant's archive stays");
+    await archives.removeAll(b);
   });
 }

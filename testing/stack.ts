@@ -97,7 +97,17 @@ function describeOpenHandles(): string {
  * calling them with OIDC tokens for TASKS_SERVICE_ACCOUNT that they check.
  */
 export async function startTestStack(
-  options: { env?: Record<string, string>; tasks?: boolean; deps?: Partial<Deps>; bundles?: boolean; resources?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    tasks?: boolean;
+    deps?: Partial<Deps>;
+    bundles?: boolean;
+    resources?: boolean;
+    /** With `bundles`: variables for one function's process only (scripts/dev/bundles.ts `envOf`). */
+    functionEnv?: Record<string, Record<string, string>>;
+    /** The storage emulator's clock, to age objects past a lifecycle rule. */
+    storageNow?: () => Date;
+  } = {},
 ): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
@@ -109,7 +119,7 @@ export async function startTestStack(
   const functionsPort = await allocatePort();
   const environmentPorts = await allocatePorts(100);
   const functionsUrl = `http://127.0.0.1:${functionsPort}/{name}`;
-  const data = options.resources === false ? undefined : await startTenantData(dataDir);
+  const data = options.resources === false ? undefined : await startTenantData(dataDir, { now: options.storageNow });
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
     const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
@@ -150,7 +160,11 @@ export async function startTestStack(
   const config = parseConfig(env);
   const deps = createDeps(config, options.deps);
   const bundles = options.bundles
-    ? await startBundles({ env: { ...env, LOG_LEVEL: 'info', METADATA_SERVER_DETECTION: 'none' }, logDir: dataDir })
+    ? await startBundles({
+        env: { ...env, LOG_LEVEL: 'info', METADATA_SERVER_DETECTION: 'none' },
+        logDir: dataDir,
+        envOf: options.functionEnv,
+      })
     : undefined;
   const gateway = await startGateway(deps, { port, functionsPort, backends: bundles?.urls });
   const url = `http://127.0.0.1:${gateway.port}`;

@@ -18,14 +18,15 @@ export interface TenantData {
   close(): Promise<void>;
 }
 
-export async function startTenantData(dir: string): Promise<TenantData> {
+/** `now`: the storage emulator's clock (its lifecycle rules age objects by it); default the real one. */
+export async function startTenantData(dir: string, options: { now?: () => Date } = {}): Promise<TenantData> {
   const shared = process.env.TP_TEST_POSTGRES_URL || undefined;
   const own = shared
     ? undefined
     : await startPostgres({ dataDir: join(dir, 'postgres'), logDir: dir, port: await allocatePort(), fast: true });
   const adminUrl = shared ?? own!.adminUrl;
   const storageToken = randomBytes(24).toString('base64url');
-  const storage = await startStorageEmulator({ port: await allocatePort(), adminToken: storageToken });
+  const storage = await startStorageEmulator({ port: await allocatePort(), adminToken: storageToken, now: options.now });
   return {
     adminUrl,
     storageUrl: storage.url,

@@ -123,6 +123,16 @@ test('a Delete rule with an age removes objects older than that many days', asyn
   );
 });
 
+test('a Delete rule narrowed by matchesPrefix and matchesSuffix removes only the objects it names', async (t) => {
+  const owner = client(ADMIN);
+  const [bucket] = await owner.createBucket('emu-lifecycle-prefix', {
+    lifecycle: { rule: [{ action: { type: 'Delete' }, condition: { age: 7, matchesPrefix: ['tmp/', 'cache/'], matchesSuffix: ['.gz'] } }] },
+  });
+  for (const name of ['tmp/a.tar.gz', 'cache/b.gz', 'tmp/c.txt', 'keep/d.gz']) await bucket.file(name).save('x', { resumable: false });
+  clock = new Date(clock.getTime() + 8 * 86_400_000);
+  t.deepEqual((await bucket.getFiles())[0].map((f) => f.name).sort(), ['keep/d.gz', 'tmp/c.txt']);
+});
+
 test('bad input gets the documented error body and changes nothing', async (t) => {
   const res = await call('/storage/v1/b?project=demo-tenantplane', { method: 'POST', body: JSON.stringify({ name: 'Bad_Name!' }) });
   t.is(res.status, 400);

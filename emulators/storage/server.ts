@@ -5,7 +5,7 @@
  * get, list, delete — refused while objects remain), bucket IAM policies
  * (getIamPolicy/setIamPolicy), objects (upload by media, multipart and
  * resumable; get, `alt=media` download, list with prefix and paging, delete),
- * lifecycle Delete rules with an `age` condition, and the documented error
+ * lifecycle Delete rules with an `age` condition (and matchesPrefix/matchesSuffix), and the documented error
  * body `{error: {code, message, errors: [{reason, message}]}}`.
  *
  * Callers are told apart by their bearer token: the platform's (`adminToken`)

@@ -47,15 +47,26 @@ export function createStore(options: { dataFile?: string; now: () => Date }) {
   };
   const etag = (value: unknown) => createHash('md5').update(JSON.stringify(value)).digest('base64').slice(0, 12);
 
-  /** Deletes objects that a lifecycle Delete rule with an `age` condition has expired (age in days since creation). */
+  /**
+   * Deletes objects that a lifecycle Delete rule with an `age` condition has expired (age in days since
+   * creation), narrowed by its `matchesPrefix` / `matchesSuffix` lists when given (any entry matches;
+   * https://cloud.google.com/storage/docs/lifecycle#matchesprefix-suffix).
+   */
   function applyLifecycle(bucket: StoredBucket): void {
-    const rules: Array<{ action?: { type?: string }; condition?: { age?: number } }> = bucket.resource.lifecycle?.rule ?? [];
+    const rules: Array<{
+      action?: { type?: string };
+      condition?: { age?: number; matchesPrefix?: string[]; matchesSuffix?: string[] };
+    }> = bucket.resource.lifecycle?.rule ?? [];
     let changed = false;
     for (const rule of rules) {
       if (rule.action?.type !== 'Delete' || typeof rule.condition?.age !== 'number') continue;
+      const { matchesPrefix, matchesSuffix } = rule.condition;
+      const matches = (name: string) =>
+        (!matchesPrefix || matchesPrefix.some((p) => name.startsWith(p))) &&
+        (!matchesSuffix || matchesSuffix.some((x) => name.endsWith(x)));
       const cutoff = now().getTime() - rule.condition.age * 86_400_000;
       for (const [name, object] of Object.entries(bucket.objects)) {
-        if (Date.parse(object.resource.timeCreated) <= cutoff) {
+        if (matches(name) && Date.parse(object.resource.timeCreated) <= cutoff) {
           delete bucket.objects[name];
           changed = true;
         }

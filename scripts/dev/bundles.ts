@@ -31,6 +31,8 @@ export async function startBundles(options: {
   env: Record<string, string | undefined>;
   logDir: string;
   build?: boolean;
+  /** Variables for one function only, over `env` (e.g. a TMPDIR of its own, as each Cloud Run instance has its own disk). */
+  envOf?: Record<string, Record<string, string>>;
 }): Promise<Bundles> {
   const names = functionNames;
   if (options.build !== false) {
@@ -50,7 +52,7 @@ export async function startBundles(options: {
           [FRAMEWORK, `--target=${name}`, `--source=${join(root, 'dist/functions', name)}`, `--port=${port}`],
           {
             cwd: root,
-            env: { ...env, K_SERVICE: name, PORT: String(port) },
+            env: { ...env, ...options.envOf?.[name], K_SERVICE: name, PORT: String(port) },
             logPath: join(options.logDir, `fn-${name}.log`),
           },
         );

@@ -67,3 +67,13 @@ test('isolated tenant processes may reach the local data servers on loopback, an
   t.deepEqual(localDataPorts(parse({})), []);
   t.deepEqual(localDataPorts(parse({ ...LOCAL, DATABASE_ADMIN_URL: 'postgres://p:w@db.internal:5432/postgres' })), [9199]);
 });
+
+test('export archives are kept 7 days unless EXPORT_RETENTION_DAYS says otherwise; a bad value is refused with an example', (t) => {
+  t.is(parse(LOCAL).exportRetentionDays, 7);
+  t.is(parse({ ...LOCAL, EXPORT_RETENTION_DAYS: '30' }).exportRetentionDays, 30);
+  for (const value of ['0', '1.5', 'week', '366']) {
+    const error = t.throws(() => parse({ ...LOCAL, EXPORT_RETENTION_DAYS: value }), { instanceOf: ConfigError }, value);
+    t.is(error.variable, 'EXPORT_RETENTION_DAYS');
+    t.regex(error.message, /from 1 to 365.*example: 7/);
+  }
+});

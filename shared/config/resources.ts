@@ -37,6 +37,8 @@ export interface ResourcesConfig {
   bucketPrefix: string;
   /** Days a deleted tenant's databases and buckets are kept so it can be restored (TENANT_DATA_GRACE_DAYS, default 7; 0 drops them at once). */
   graceDays: number;
+  /** Days an owner's export archive is kept in the `<prefix>-exports` bucket before its lifecycle rule deletes it (EXPORT_RETENTION_DAYS, default 7). */
+  exportRetentionDays: number;
 }
 
 export const DEFAULT_BLUEPRINT: Blueprint = Object.freeze({
@@ -144,6 +146,7 @@ export function parseResourcesConfig(env: Env, base: { projectId: string }): Res
     cloudSql: instance && cloudSqlHost && cloudSqlAdminUrl ? { instance, host: cloudSqlHost, adminUrl: cloudSqlAdminUrl } : undefined,
     bucketPrefix: str(env, 'BUCKET_PREFIX', base.projectId),
     graceDays: int(env, 'TENANT_DATA_GRACE_DAYS', 7, 0, 365),
+    exportRetentionDays: int(env, 'EXPORT_RETENTION_DAYS', 7, 1, 365),
   };
 }
 

@@ -5,6 +5,7 @@
  * clients (`apiEndpoint`, `port`, `protocol`, `authClient`), so tests point it
  * at a local fake exactly as they point `@google-cloud/*` clients.
  */
+import { openAsBlob } from 'node:fs';
 import type { AuthClient } from 'google-auth-library';
 
 /** A Google API error, from the documented body `{error: {code, message, status}}`. */
@@ -27,6 +28,10 @@ export interface GoogleRest {
   call<T = any>(service: string, method: string, path: string, body?: unknown): Promise<T>;
   /** GETs `path` and returns the raw bytes (e.g. a Cloud Storage object with `?alt=media`). */
   download(service: string, path: string): Promise<Buffer>;
+  /** GETs `path` and returns the answer unread, so its body can be streamed on; an error status throws as `call` does. */
+  stream(service: string, path: string): Promise<Response>;
+  /** POSTs the file at `file` as the raw body (e.g. a Cloud Storage media upload), read from disk as it is sent; returns the parsed JSON. */
+  upload<T = any>(service: string, path: string, file: string, contentType: string): Promise<T>;
 }
 
 /**
@@ -49,37 +54,49 @@ export function createGoogleRest(clientOptions: Record<string, unknown> = {}): G
       ? `${clientOptions.protocol ?? 'https'}://${clientOptions.apiEndpoint}${clientOptions.port ? `:${clientOptions.port}` : ''}`
       : `https://${service}.googleapis.com`;
 
+  const headersFor = async (url: string) => new Headers((await (await credentials()).getRequestHeaders(url)) as HeadersInit);
+  async function stream(service: string, path: string): Promise<Response> {
+    const url = `${base(service)}/${path}`;
+    const response = await fetch(url, { headers: await headersFor(url) });
+    if (!response.ok) {
+      const json = await response.json().catch(() => undefined);
+      throw new GoogleApiError(response.status, json?.error?.status ?? `HTTP_${response.status}`, json?.error?.message ?? url);
+    }
+    return response;
+  }
+
   return {
+    stream,
     async download(service, path) {
+      return Buffer.from(await (await stream(service, path)).arrayBuffer());
+    },
+    async upload(service, path, file, contentType) {
       const url = `${base(service)}/${path}`;
-      const headers = new Headers((await (await credentials()).getRequestHeaders(url)) as HeadersInit);
-      const response = await fetch(url, { headers });
-      if (!response.ok) {
-        const json = await response.json().catch(() => undefined);
-        throw new GoogleApiError(response.status, json?.error?.status ?? `HTTP_${response.status}`, json?.error?.message ?? url);
-      }
-      return Buffer.from(await response.arrayBuffer());
+      const headers = await headersFor(url);
+      headers.set('content-type', contentType);
+      // A file-backed Blob: fetch sends it with its length, reading from disk as it goes.
+      return answer(await fetch(url, { method: 'POST', headers, body: await openAsBlob(file) }));
     },
     async call(service, method, path, body) {
       const url = `${base(service)}/${path}`;
-      const headers = new Headers((await (await credentials()).getRequestHeaders(url)) as HeadersInit);
+      const headers = await headersFor(url);
       if (body !== undefined) headers.set('content-type', 'application/json');
-      const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await response.text();
-      let json: any;
-      try {
-        json = text ? JSON.parse(text) : {};
-      } catch {
-        json = undefined;
-      }
-      if (!response.ok) {
-        throw new GoogleApiError(
-          response.status,
-          json?.error?.status ?? `HTTP_${response.status}`,
-          json?.error?.message ?? text.slice(0, 200),
-        );
-      }
-      return json;
+      return answer(await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
     },
   };
+}
+
+/** The parsed JSON of an answer, or its documented error as a GoogleApiError. */
+async function answer(response: Response): Promise<any> {
+  const text = await response.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    throw new GoogleApiError(response.status, json?.error?.status ?? `HTTP_${response.status}`, json?.error?.message ?? text.slice(0, 200));
+  }
+  return json;
 }

@@ -33,6 +33,11 @@ async function policyOf(name: string) {
   return ((await res.json()) as { bindings: Array<{ role: string; members: string[] }> }).bindings;
 }
 
+async function bucketResource(name: string) {
+  const res = await fetch(`${data.storageUrl}/storage/v1/b/${name}`, { headers: { authorization: `Bearer ${data.storageToken}` } });
+  return res.status === 404 ? undefined : ((await res.json()) as Record<string, any>);
+}
+
 testResourceDriver(
   test,
   'local',
@@ -49,7 +54,7 @@ testResourceDriver(
         backupDir: join(dir, 'backups'),
       },
     });
-    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject };
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject, bucketResource };
   },
   async () => undefined,
 );
@@ -86,7 +91,7 @@ testResourceDriver(
         },
       },
     });
-    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject };
+    return { driver, superuserUrl: data.adminUrl, bucketPolicy: policyOf, putObject, bucketResource };
   },
   async () => {
     await cloudSql?.close();

@@ -12,6 +12,7 @@ import { ResourceError, type ResourceDriver } from './types.ts';
 export type { GcpResourcesOptions } from './gcp/index.ts';
 export type { LocalResourcesOptions } from './local/index.ts';
 export * from './types.ts';
+export type { ExportArchives, OpenArchive } from './archives.ts';
 
 /** Names accepted by {@link createResources}. */
 export const RESOURCE_DRIVER_NAMES = ['local', 'gcp', 'none'] as const;
@@ -55,6 +56,7 @@ export function resourcesOptions(
       projectId: base.projectId,
       bucketPrefix: config.bucketPrefix,
       backupDir: join(base.dataDir, 'backups'),
+      exportRetentionDays: config.exportRetentionDays,
     },
     gcp: {
       instance: config.cloudSql?.instance,
@@ -63,6 +65,7 @@ export function resourcesOptions(
       projectId: base.projectId,
       location: base.region,
       bucketPrefix: config.bucketPrefix,
+      exportRetentionDays: config.exportRetentionDays,
     },
   };
 }

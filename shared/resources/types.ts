@@ -4,6 +4,7 @@
  * idempotent and converges: names are deterministic from (tenant, env), and
  * a step repeated after a crash finds what the first attempt made.
  */
+import type { ExportArchives } from './archives.ts';
 
 /** Which environment a resource belongs to. */
 export interface ResourceRef {
@@ -63,6 +64,11 @@ export interface ResourceDriver {
    * object. Absent: the driver offers no export (the API answers 501).
    */
   exportData?(ref: ResourceRef, dir: string): Promise<{ files: number; bytes: number }>;
+  /**
+   * Where finished export archives are kept: the platform's `<prefix>-exports`
+   * bucket (archives.ts), reachable from every instance. Present with exportData.
+   */
+  readonly archives?: ExportArchives;
   /** Forgets backup `id`; a missing one is fine. */
   deleteBackup?(ref: ResourceRef, id: string): Promise<void>;
   close?(): Promise<void>;

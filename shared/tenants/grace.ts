@@ -115,7 +115,7 @@ export async function purgeTenantData(deps: Deps, tenant: TenantDoc): Promise<vo
   const ctx: StepContext = { deps, tenant, generation: tenant.generation, checkCurrent: async () => undefined };
   await removeResources(ctx, [...envs]);
   await removeIdentity(ctx);
-  removeExports(deps, tenant.id);
+  await removeExports(deps, tenant.id);
   await deleteTenantData(deps.db, tenant.id);
   const nameRef = deps.db.doc(namePath(tenant.ownerId, tenant.name));
   await deps.db.runTransaction(async (tx) => {

@@ -1,5 +1,6 @@
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { Deps } from '../../../shared/deps.ts';
 import { createExportsService } from '../../../shared/tenants/exports.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
@@ -45,8 +46,12 @@ export function exportRoutes(deps: Deps): ApiRoute[] {
           'Content-Disposition': `attachment; filename="${archive.name}"`,
           'Cache-Control': 'private, no-store',
         });
-        if (ctx.method === 'HEAD') return void ctx.res.end();
-        await pipeline(createReadStream(archive.file), ctx.res);
+        if (ctx.method === 'HEAD') {
+          await archive.body.cancel();
+          return void ctx.res.end();
+        }
+        // Streamed from the exports bucket as it arrives: the api instance keeps no copy, in memory or on disk.
+        await pipeline(Readable.fromWeb(archive.body as NodeReadableStream<Uint8Array>), ctx.res);
       },
     },
   ];

@@ -10,6 +10,7 @@
  */
 import { tenantServiceAccountEmail } from '../../gcp/names.ts';
 import { createGoogleRest } from '../../gcp/rest.ts';
+import { createExportArchives } from '../archives.ts';
 import { deleteBucket, ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName, stagingDatabaseName } from '../names.ts';
 import { createSeededDatabase, newPassword, urlFor, withClient } from '../sql.ts';
@@ -64,6 +65,12 @@ export function createGcpResources(options: GcpResourcesOptions): ResourceDriver
     name: 'gcp',
     flags: { database: true, bucket: true, backups: true },
     ...backups,
+    archives: createExportArchives(storage, {
+      project: options.projectId,
+      bucketPrefix: options.bucketPrefix,
+      location: options.location,
+      retentionDays: options.exportRetentionDays ?? 7,
+    }),
     async ensureDatabase(ref, { seed }) {
       const name = databaseName(ref);
       const password = newPassword();

@@ -12,6 +12,8 @@ export interface GcpResourcesOptions {
   bucketPrefix: string;
   /** The platform's bucket for database backups (Cloud SQL exports), default `<bucketPrefix>-backups`. */
   backupBucket?: string;
+  /** Days an export archive is kept in `<bucketPrefix>-exports` (EXPORT_RETENTION_DAYS); default 7. */
+  exportRetentionDays?: number;
   /** Client options for the REST calls (`apiEndpoint`, `port`, `protocol`, `authClient`), as tests point them at local servers. */
   clientOptions?: Record<string, unknown>;
   /** Separate client options for Cloud Storage (default: clientOptions). */

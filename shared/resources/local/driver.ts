@@ -7,6 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { createGoogleRest, type GoogleRest } from '../../gcp/rest.ts';
+import { createExportArchives } from '../archives.ts';
 import { deleteBucket, ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName } from '../names.ts';
 import { dropTenantDatabase, dropTenantRole, ensureTenantDatabase, lockDownServer, rotatePassword, withClient } from '../sql.ts';
@@ -58,6 +59,11 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
     flags: { database: true, bucket: true, backups: backups !== undefined },
     ...backups,
     ...createLocalExport(options),
+    archives: createExportArchives(rest, {
+      project: options.projectId,
+      bucketPrefix: options.bucketPrefix,
+      retentionDays: options.exportRetentionDays ?? 7,
+    }),
     ensureDatabase: (ref, { seed }) =>
       admin((client) => ensureTenantDatabase(client, ref, { ...server, seed }, (name, owner) => pool.create(client, name, owner))),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),

@@ -11,6 +11,8 @@ export interface LocalResourcesOptions {
   bucketPrefix: string;
   /** Where database dumps are kept (`<DATA_DIR>/backups`); without it the driver has no backups. */
   backupDir?: string;
+  /** Days an export archive is kept in `<bucketPrefix>-exports` (EXPORT_RETENTION_DAYS); default 7. */
+  exportRetentionDays?: number;
   /** Empty databases kept ready for new environments (shared/resources/pool.ts); 0 or absent: none. */
   databasePool?: number;
 }
