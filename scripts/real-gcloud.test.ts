@@ -157,7 +157,11 @@ realTest('with CLOUD_SQL_INSTANCE, setup makes the backups bucket and grants ten
   t.is(result.code, 0, show(result));
   const sent = changes(calls);
   const bucket = find(sent, 'POST', /^\/storage\/v1\/b$/);
-  t.is(bucket.length, 1);
+  t.deepEqual(
+    bucket.map((c) => c.body.name),
+    ['tp-real-backups', 'tp-real-exports'],
+  );
+  t.deepEqual(bucket[1].body.lifecycle, { rule: [{ action: { type: 'Delete' }, condition: { age: 7 } }] });
   t.like(bucket[0].body, {
     name: 'tp-real-backups',
     location: 'europe-west1',
@@ -167,6 +171,8 @@ realTest('with CLOUD_SQL_INSTANCE, setup makes the backups bucket and grants ten
   const members = (role: string) => policy.bindings.find((b: any) => b.role === role)?.members;
   t.deepEqual(members('roles/storage.objectAdmin'), [`serviceAccount:${sqlAccount}`]);
   t.deepEqual(members('roles/storage.objectViewer'), [`serviceAccount:${sa('tp-functions')}`]);
+  const exportsPolicy = find(sent, 'PUT', '/storage/v1/b/tp-real-exports/iam').at(-1)!.body;
+  t.deepEqual(exportsPolicy.bindings, [{ role: 'roles/storage.objectViewer', members: [`serviceAccount:${sa('tp-functions')}`] }]);
   const project = find(sent, 'POST', `${P}:setIamPolicy`).at(-1)!.body.policy;
   const sqlAdmin = project.bindings.find((b: any) => b.condition?.title === 'tp-tenant-sql');
   t.is(sqlAdmin.role, 'roles/cloudsql.admin');

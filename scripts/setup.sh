@@ -296,28 +296,42 @@ prepare_tenant_data() {
     skip "CLOUD_SQL_INSTANCE is not set: environments get no database or bucket on Google Cloud"
     return
   fi
-  local instance=${CLOUD_SQL_INSTANCE##*:} prov fns sql_sa bucket
+  local instance=${CLOUD_SQL_INSTANCE##*:} prov fns sql_sa bucket exports lifecycle
   bucket="${BUCKET_PREFIX:-$GCP_PROJECT_ID}-backups"
+  exports="${BUCKET_PREFIX:-$GCP_PROJECT_ID}-exports"
   prov="serviceAccount:$(sa_email tp-provisioner)"
   fns="serviceAccount:$(sa_email tp-functions)"
   lookup sql_sa "Cloud SQL instance $instance" gc sql instances describe "$instance" \
     --format='value(serviceAccountEmailAddress)' ||
     fail "Cloud SQL instance $instance (CLOUD_SQL_INSTANCE) does not exist in $GCP_PROJECT_ID: create it first (PostgreSQL, private IP)"
-  if exists "bucket $bucket" gc storage buckets describe "gs://$bucket" --format='value(name)'; then
-    skip "bucket $bucket: already exists"
-  else
-    run "create bucket $bucket" gc storage buckets create "gs://$bucket" --location="$GCP_REGION" \
-      --uniform-bucket-level-access --public-access-prevention
-    ok "bucket $bucket created (uniform access, no public access)"
-  fi
+  create_bucket "$bucket"
+  # Owners' export archives: the worker writes them, the api streams them to their owner, the lifecycle deletes them.
+  lifecycle=$(mktemp "${TMPDIR:-/tmp}/tp-lifecycle.XXXXXX")
+  printf '{"rule":[{"action":{"type":"Delete"},"condition":{"age":%s}}]}\n' "${EXPORT_RETENTION_DAYS:-7}" >"$lifecycle"
+  create_bucket "$exports" --lifecycle-file="$lifecycle"
+  rm -f "$lifecycle"
   # Users, databases, exports and imports need Cloud SQL Admin; the condition keeps it to this instance.
   grant project roles/cloudsql.admin "$prov" tp-tenant-sql \
     "resource.name == \"projects/$GCP_PROJECT_ID/instances/$instance\""
   # Environment buckets are made on provisioning under names unknown in advance, each with its own policy.
   grant project roles/storage.admin "$prov"
   grant "bucket:$bucket" roles/storage.objectAdmin "serviceAccount:$sql_sa"
-  # The api function lists an environment's backups (objects of this bucket).
+  # The api function lists an environment's backups and streams export archives.
   grant "bucket:$bucket" roles/storage.objectViewer "$fns"
+  grant "bucket:$exports" roles/storage.objectViewer "$fns"
+}
+
+# create_bucket NAME [FLAGS...]: a platform bucket (uniform access, no public access) unless it exists.
+create_bucket() {
+  local name=$1
+  shift
+  if exists "bucket $name" gc storage buckets describe "gs://$name" --format='value(name)'; then
+    skip "bucket $name: already exists"
+    return
+  fi
+  run "create bucket $name" gc storage buckets create "gs://$name" --location="$GCP_REGION" \
+    --uniform-bucket-level-access --public-access-prevention "$@"
+  ok "bucket $name created (uniform access, no public access)"
 }
 
 # Retries of a failed scheduled call: "ATTEMPTS MIN_BACKOFF MAX_BACKOFF", the
