@@ -63,6 +63,13 @@ async function versions(): Promise<Record<string, string>> {
   );
   return Object.fromEntries(entries);
 }
+/** The event types a watch printed (`HH:MM:SS  type …` lines), space-separated in order. */
+const eventTypes = (r: CliRun) => [...r.stdout.matchAll(/^\d\d:\d\d:\d\d {2}(\w+)/gm)].map((m) => m[1]).join(' ');
+/** Whether the watch's clock never goes back from one event to the next (a wrap past midnight aside). */
+const inTimeOrder = (r: CliRun) => {
+  const seconds = [...r.stdout.matchAll(/^(\d\d):(\d\d):(\d\d) {2}/gm)].map((m) => Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]));
+  return seconds.every((s, i) => i === 0 || s >= seconds[i - 1] || seconds[i - 1] - s > 12 * 3600);
+};
 const everyone = (version: string) => Object.fromEntries(tenants.map((t) => [t.id, version]));
 
 test.before(async () => {
@@ -134,7 +141,12 @@ test.serial('an operator rolls v2 out to 20 tenants, watches a broken v3 stop at
     [4, 10],
   ])
     t.regex(second.stdout, new RegExp(`wave_started +\\[wave ${wave}\\] Wave ${wave} of 4: ${size} tenant\\(s\\)`));
-  t.is((second.stdout.match(/wave_done/g) ?? []).length, 4);
+  // Each wave's start comes before its environments move, and its end after; the clock never goes back.
+  t.regex(
+    eventTypes(second),
+    /^rollout_started (wave_started (environment_updating |environment_updated )+wave_soaking wave_done ){4}rollout_succeeded$/,
+  );
+  t.true(inTimeOrder(second), second.stdout);
   t.is((second.stdout.match(/environment_updated /g) ?? []).length, TENANTS);
   t.regex(second.stdout, /rollout_succeeded/);
   t.regex(second.stdout, /Rollout ro-\w+ of release v2: succeeded$/m);
@@ -145,7 +157,11 @@ test.serial('an operator rolls v2 out to 20 tenants, watches a broken v3 stop at
   t.is(third.code, 1, said(third));
   const id = /Rollout (ro-\w+) of release v3/.exec(third.stdout)?.[1];
   t.truthy(id, said(third));
-  t.regex(third.stdout, /rollout_paused/);
+  t.is(eventTypes(third), 'rollout_started wave_started environment_updating environment_failed rollout_paused');
+  t.regex(
+    third.stdout,
+    /environment_failed .* did not come up \(\/health still answered 500 after \d+ ms\); the previous version .* keeps serving/,
+  );
   t.regex(third.stdout, /Rollout ro-\w+ of release v3: paused — Wave 1: 1 tenant\(s\) failed/);
   t.notRegex(third.stdout, /wave_started +\[wave 2\]/);
   const touched = new Set([...third.stdout.matchAll(/environment_\w+ +\[(t-\w+) live\]/g)].map((m) => m[1]));
@@ -163,10 +179,16 @@ test.serial('an operator rolls v2 out to 20 tenants, watches a broken v3 stop at
   t.regex(status.stdout, /wave 1 .* 1 tenant\(s\) +failed +0\/1 healthy, 1 failed/);
   t.regex(status.stdout, /wave 2 .* 1 tenant\(s\) +pending +0\/1 healthy/);
 
+  // Watching it again says the same: it stopped without succeeding.
+  const watched = await run(['rollouts', 'watch', id!]);
+  t.is(watched.code, 1, said(watched));
+  t.regex(watched.stdout, new RegExp(`Rollout ${id} of release v3: paused`));
+
   // Roll back: the watch ends rolled_back, and every tenant answers v2.
   const back = await run(['rollouts', 'rollback', id!, '--yes'], 300_000);
   t.is(back.code, 0, said(back));
-  t.regex(back.stdout, /rollout_rolled_back/);
+  t.regex(eventTypes(back), / rollout_rolling_back environment_rolling_back environment_rolled_back rollout_rolled_back$/);
+  t.true(inTimeOrder(back), back.stdout);
   t.regex(back.stdout, new RegExp(`Rollout ${id} of release v3: rolled_back`));
   t.deepEqual(await versions(), everyone('2.0.0'));
 
