@@ -73,8 +73,8 @@ const inTimeOrder = (r: CliRun) => {
 const everyone = (version: string) => Object.fromEntries(tenants.map((t) => [t.id, version]));
 
 test.before(async () => {
-  // A broken release is given up on after 8 s rather than the default minute, so the canary fails quickly.
-  stack = await startTestStack({ env: { PROVISION_READY_TIMEOUT_MS: '8000' } });
+  // The platform's defaults, as after `npm start`: the local runtime gives a version that never gets healthy 15 s.
+  stack = await startTestStack();
   admin = await createTestUser(stack.deps, { role: 'admin' });
   cli = createCliHome();
   apps = await mkdtemp(join(tmpdir(), 'tp-walk-apps-'));
