@@ -147,12 +147,21 @@ export function appendRolloutEvent(
   return seq;
 }
 
-/** Appends one event on its own; retried by Firestore on contention. */
-export async function recordRolloutEvent(db: Firestore, id: string, event: Omit<RolloutEvent, 'id' | 'at'>, now: Date): Promise<void> {
+/**
+ * Appends one event on its own; retried by Firestore on contention. Stamped
+ * once the rollout is read, so a write that waited behind others does not
+ * carry an older time than the events before it in the stream.
+ */
+export async function recordRolloutEvent(
+  db: Firestore,
+  id: string,
+  event: Omit<RolloutEvent, 'id' | 'at'>,
+  now: () => Date,
+): Promise<void> {
   await db.runTransaction(async (tx) => {
     const rollout = await getRollout(db, id, tx);
     if (!rollout) return;
-    const eventSeq = appendRolloutEvent(db, tx, rollout, event, now);
+    const eventSeq = appendRolloutEvent(db, tx, rollout, event, now());
     tx.update(db.doc(rolloutPath(id)), { eventSeq });
   });
 }

@@ -50,7 +50,7 @@ export async function moveEnvironment(deps: Deps, rollout: RolloutDoc, key: stri
   const image = direction === 'forward' ? rollout.image : target.previousImage!;
   const releaseName = direction === 'forward' ? rollout.release : (target.previousRelease ?? null);
   const event = (type: string, message: string, data?: Record<string, unknown>) =>
-    recordRolloutEvent(deps.db, rollout.id, { type, message, wave: target.wave, tenantId: tenant.id, env, data }, deps.now());
+    recordRolloutEvent(deps.db, rollout.id, { type, message, wave: target.wave, tenantId: tenant.id, env, data }, deps.now);
   await event(direction === 'forward' ? 'environment_updating' : 'environment_rolling_back', `${tenant.id} ${env}: starting ${image}.`, {
     image,
   });

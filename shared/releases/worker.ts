@@ -125,11 +125,13 @@ async function advance(deps: Deps, rollout: RolloutDoc): Promise<Next> {
   if (wave.phase === 'pending') {
     wave.phase = 'updating';
     wave.startedAt = now.toISOString();
-    events.push({
+    const started = {
       type: 'wave_started',
       wave: wave.index,
       message: `Wave ${wave.index + 1} of ${waves.length}: ${wave.tenantIds.length} tenant(s).`,
-    });
+    };
+    // Recorded before any of its environments moves, so the wave's events follow its start in the stream.
+    if (!(await startWave(deps, rollout, waves, started))) events.push(started);
   }
   const targets = await listTargets(deps.db, rollout.id, wave.index);
   const byTenant = tenantsOf(targets);
@@ -196,6 +198,23 @@ async function advance(deps: Deps, rollout: RolloutDoc): Promise<Next> {
       : { type: 'rollout_succeeded', message: `Every targeted environment runs release ${rollout.release}.` },
   );
   return { state: failed ? 'failed' : 'succeeded', waves, currentWave, events };
+}
+
+/**
+ * Stores the wave as updating with its `wave_started` event, in one transaction
+ * with the step's rollout; a retried step then finds it started and says it
+ * once. False when the rollout moved on meanwhile (the step's end then refuses).
+ */
+async function startWave(deps: Deps, rollout: RolloutDoc, waves: Wave[], event: Next['events'][number]): Promise<boolean> {
+  const { db } = deps;
+  return db.runTransaction(async (tx) => {
+    const r = await getRollout(db, rollout.id, tx);
+    if (!r || r.step !== rollout.step || r.state !== 'running') return false;
+    const now = deps.now();
+    const eventSeq = appendRolloutEvent(db, tx, r, event, now);
+    updateRollout(db, tx, r.id, { waves, eventSeq, updatedAt: now.toISOString() });
+    return true;
+  });
 }
 
 function pauseOnBudget(waves: Wave[], wave: Wave, events: Next['events']): Next {

@@ -44,6 +44,7 @@ import {
   finishRun,
   isOurs,
   isSameSpec,
+  describeUnready,
   probeHealth,
   probeMetrics,
   startWorkload,
@@ -165,7 +166,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     let why: string | undefined;
     while ((await probeHealth(opts, started)) === undefined) {
       if (!isRunning(started.pid!)) why = describeExit(ctx, key, started);
-      else if (Date.now() > deadline) why = `no answer from ${opts.healthPath} within ${opts.startTimeoutMs} ms`;
+      else if (Date.now() > deadline) why = await describeUnready(opts, started);
       if (why) break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -223,9 +224,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const deadline = startedAt + opts.startTimeoutMs;
       while ((await probeHealth(opts, started)) === undefined) {
         if (!isRunning(started.pid!) || Date.now() > deadline) {
-          const why = isRunning(started.pid!)
-            ? `no answer from ${opts.healthPath} within ${opts.startTimeoutMs} ms`
-            : describeExit(ctx, key, started);
+          const why = isRunning(started.pid!) ? await describeUnready(opts, started) : describeExit(ctx, key, started);
           const stopped = await stopWorkload(ctx, key, started, 'wake failed');
           await save(key, {
             ...stopped,

@@ -44,6 +44,22 @@ export function probeHealth(opts: ResolvedLocalOptions, rec: EnvRecord): Promise
   return getJson(probeUrl(opts, rec, opts.healthPath));
 }
 
+/**
+ * Why a running workload is not ready after `startTimeoutMs`: the status its
+ * health check answers (a broken release answers 500), or that it never answered.
+ */
+export async function describeUnready(opts: ResolvedLocalOptions, rec: EnvRecord): Promise<string> {
+  const status = await fetch(probeUrl(opts, rec, opts.healthPath), { signal: AbortSignal.timeout(1_000) })
+    .then(async (res) => {
+      await res.body?.cancel();
+      return res.status;
+    })
+    .catch(() => undefined);
+  return status === undefined
+    ? `no answer from ${opts.healthPath} within ${opts.startTimeoutMs} ms`
+    : `${opts.healthPath} still answered ${status} after ${opts.startTimeoutMs} ms`;
+}
+
 export function probeMetrics(opts: ResolvedLocalOptions, rec: EnvRecord): Promise<Record<string, unknown> | undefined> {
   return getJson(probeUrl(opts, rec, METRICS_PATH));
 }
