@@ -1,7 +1,8 @@
 /**
  * Tenant data end to end (issue 21) on the real local PostgreSQL and the
  * storage emulator: each environment's own database and bucket, reached with
- * its own credentials only; rotation, suspend, reset and delete.
+ * its own credentials only; rotation, suspend, a rollout and its rollback,
+ * reset and delete.
  */
 import test from 'ava';
 import { Storage } from '@google-cloud/storage';
@@ -10,6 +11,8 @@ import { createTestUser, type TestUser } from '../testing/users.ts';
 import { latestEventId, readEvents, waitForEvent } from '../testing/events.ts';
 import { withClient } from '../shared/resources/sql.ts';
 import { createSecretStore } from '../shared/secrets/store.ts';
+import { createRelease, pushImage, waitForRolloutEvent } from '../testing/rollouts.ts';
+import { makeNodeApp } from '../testing/tar.ts';
 
 let stack: TestStack;
 let owner: TestUser;
@@ -162,6 +165,44 @@ test.serial('suspend and resume keep the data', async (t) => {
   // The restarted app finds both, with the password rotation gave it.
   const live = (await (await call('GET', '')).json()).tenant.urls.live;
   t.deepEqual(await (await fetch(`${live}/data/visits`, { method: 'POST' })).json(), { visits: 3 });
+  t.is(await (await fetch(`${live}/data/files/note.txt`)).text(), 'kept in the bucket');
+});
+
+test.serial('a rollout to another release and its rollback keep the data the sample app wrote', async (t) => {
+  const admin = await createTestUser(stack.deps, { role: 'admin' });
+  const live = (await (await call('GET', '')).json()).tenant.urls.live;
+  const before = (await (await fetch(`${live}/data/visits`, { method: 'POST' })).json()).visits as number;
+  await createRelease(
+    stack,
+    admin.token,
+    'data-v2',
+    await pushImage(stack, admin.token, makeNodeApp({ name: 'shop-app', version: '2.0.0' })),
+  );
+  const res = await stack.fetch('/api/v1/rollouts', {
+    method: 'POST',
+    token: admin.token,
+    json: { release: 'data-v2', target: { ids: [tenants.shop.id] }, strategy: { waves: ['100%'], soakSeconds: 1 } },
+  });
+  t.is(res.status, 202);
+  const rolloutId = (await res.json()).rollout.id as string;
+  const ended = await waitForRolloutEvent(
+    stack,
+    rolloutId,
+    admin.token,
+    ['rollout_succeeded', 'rollout_paused', 'rollout_failed'],
+    120_000,
+  );
+  t.is(ended.at(-1)!.type, 'rollout_succeeded');
+  t.regex(await (await fetch(live)).text(), /^app 2\.0\.0/, 'the other release serves the live URL');
+  // The app changed; its database and bucket did not.
+  const creds = tenants.shop.credentials;
+  t.is((await query(creds.LIVE_DATABASE_URL, 'SELECT count(*)::int AS n FROM app_visits'))[0].n, before);
+  t.is((await storageFor(creds, 'LIVE').bucket(creds.LIVE_BUCKET_NAME).file('note.txt').download())[0].toString(), 'kept in the bucket');
+
+  t.is((await stack.fetch(`/api/v1/rollouts/${rolloutId}/rollback`, { method: 'POST', token: admin.token })).status, 200);
+  await waitForRolloutEvent(stack, rolloutId, admin.token, ['rollout_rolled_back'], 120_000);
+  // The sample app is back and carries on from the data it left.
+  t.deepEqual(await (await fetch(`${live}/data/visits`, { method: 'POST' })).json(), { visits: before + 1 });
   t.is(await (await fetch(`${live}/data/files/note.txt`)).text(), 'kept in the bucket');
 });
 
