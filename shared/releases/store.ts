@@ -6,6 +6,7 @@
  * (a tenant's pin to a release and its rollout labels).
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { runGroupedTransaction } from '../store/transact.ts';
 import type { EnvName } from '../tenants/types.ts';
 import type { RolloutState, RolloutTarget, Strategy, TargetStatus, Wave } from './plan.ts';
 
@@ -158,10 +159,13 @@ export async function recordRolloutEvent(
   event: Omit<RolloutEvent, 'id' | 'at'>,
   now: () => Date,
 ): Promise<void> {
-  await db.runTransaction(async (tx) => {
+  // Grouped with this process's other appends to the rollout (a batch of environments updating at once), so they do not contend.
+  await runGroupedTransaction(db, rolloutPath(id), event, async (tx, events) => {
     const rollout = await getRollout(db, id, tx);
     if (!rollout) return;
-    const eventSeq = appendRolloutEvent(db, tx, rollout, event, now());
+    let eventSeq = rollout.eventSeq;
+    const at = now();
+    for (const e of events) eventSeq = appendRolloutEvent(db, tx, { id, eventSeq }, e, at);
     tx.update(db.doc(rolloutPath(id)), { eventSeq });
   });
 }

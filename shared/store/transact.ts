@@ -51,3 +51,52 @@ async function transactWithCreateRetry<T>(db: Firestore, fn: (tx: Transaction) =
     }
   }
 }
+
+interface Pending<T> {
+  item: T;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+/** Per client and document, the items waiting for the next grouped transaction. */
+const openGroups = new WeakMap<Firestore, Map<string, Pending<unknown>[]>>();
+
+/**
+ * Adds `item` to the next transaction on document `key` that writes a group
+ * (an event log's counter): this process's writes on one document queue one
+ * after another (runKeyedTransaction), and items that arrive while one waits
+ * or runs are gathered and written together, in arrival order, by the next.
+ * Concurrent appenders (a launch's environments, a rollout's batch) commit a
+ * handful of times instead of once each, without contending. `write` gets the
+ * whole group; a retried attempt writes the same group.
+ */
+export function runGroupedTransaction<T>(
+  db: Firestore,
+  key: string,
+  item: T,
+  write: (tx: Transaction, items: T[]) => Promise<void>,
+): Promise<void> {
+  let perDb = openGroups.get(db);
+  if (!perDb) openGroups.set(db, (perDb = new Map()));
+  const open = perDb.get(key) as Pending<T>[] | undefined;
+  if (open) return new Promise((resolve, reject) => open.push({ item, resolve, reject }));
+  const group: Pending<T>[] = [];
+  perDb.set(key, group as Pending<unknown>[]);
+  const done = new Promise<void>((resolve, reject) => group.push({ item, resolve, reject }));
+  runKeyedTransaction(db, key, async (tx) => {
+    // From the first attempt on, later items form the next group.
+    if (perDb.get(key) === group) perDb.delete(key);
+    await write(
+      tx,
+      group.map((p) => p.item),
+    );
+  }).then(
+    () => {
+      for (const p of group) p.resolve();
+    },
+    (err: unknown) => {
+      if (perDb.get(key) === group) perDb.delete(key);
+      for (const p of group) p.reject(err);
+    },
+  );
+  return done;
+}
