@@ -105,6 +105,14 @@ test.serial('the nightly run backs up every environment of every ready tenant', 
   const nightly = (await backups()).filter((b) => b.kind === 'nightly');
   t.deepEqual(nightly.map((b) => b.env).sort(), ['live', 'test']);
   t.true(nightly.every((b) => b.status === 'done'));
+  // The owner's audit trail shows the platform's own backup, as the system.
+  const audit = await (await stack.fetch(`/api/v1/audit?tenantId=${tenantId}&source=system`, { token: owner.token })).json();
+  t.like(audit.entries[0], {
+    source: 'system',
+    actorId: 'system:backups',
+    action: 'NIGHTLY_BACKUP',
+    target: { type: 'tenant', id: tenantId },
+  });
   t.is((await fetch(`${stack.url}/__fn/provision/tasks/backups-nightly`, { method: 'POST' })).status, 403, 'only the scheduler runs it');
 });
 

@@ -131,6 +131,12 @@ test.serial('the owner is reminded once a day before the end; then the sweeper d
   t.like(tenant, { state: 'deleted', restorableUntil: null });
   t.truthy(tenant.dataPurgedAt);
   t.true((await readEvents(stack.streamUrl, id, owner.token)).some((e) => e.type === 'data_purged'));
+  const audit = await (await stack.fetch(`/api/v1/audit?tenantId=${id}&source=system`, { token: owner.token })).json();
+  t.deepEqual(
+    audit.entries.map((e: { actorId: string; action: string }) => `${e.actorId} ${e.action}`),
+    ['system:grace-sweep PURGE_TENANT_DATA'],
+    'the purge is in the audit trail once, as the system',
+  );
   t.is((await api(owner, 'POST', `/${id}/restore`)).status, 409);
   t.like(await sweepDeletedTenants(stack.deps), { purged: 0 }, 'nothing left to drop');
   // The name is free again.

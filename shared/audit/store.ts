@@ -65,6 +65,37 @@ export async function recordAudit(
   await db.doc(`audit/${id}`).create({ ...data, expireAt: firestore().Timestamp.fromMillis(now.getTime() + retentionDays * DAY_MS) });
 }
 
+/**
+ * An entry for a change the platform's own jobs made (source `system`, actor
+ * `system:<job>`): a nightly backup, a purge after the grace period. Never
+ * throws: a lost entry is logged, the job goes on.
+ */
+export async function recordSystemAudit(
+  deps: { db: Firestore; now: () => Date; log: { warn(message: string, fields?: Record<string, unknown>): void } },
+  job: string,
+  action: string,
+  tenant: { id: string; ownerId: string },
+  outcome: AuditEntry['outcome'],
+  retentionDays?: number,
+): Promise<void> {
+  const now = deps.now();
+  await recordAudit(
+    deps.db,
+    {
+      actorId: `system:${job}`,
+      actorRole: 'admin',
+      source: 'system',
+      action,
+      target: { type: 'tenant', id: tenant.id },
+      ownerId: tenant.ownerId,
+      requestId: `${job}/${tenant.id}/${now.toISOString()}`,
+      outcome,
+    },
+    now,
+    retentionDays,
+  ).catch((err: unknown) => deps.log.warn('audit entry not written', { err, job, tenantId: tenant.id }));
+}
+
 export interface AuditPage {
   entries: AuditEntry[];
   nextPageToken?: string;

@@ -6,6 +6,7 @@
  * Each backup is a record at `tenants/{id}/backups/{backupId}` (this module is
  * the only one that names that collection) made with the operation that fills it.
  */
+import { recordSystemAudit } from '../audit/store.ts';
 import { randomBytes } from 'node:crypto';
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { authorizeHidden } from '../auth/authorize.ts';
@@ -157,13 +158,17 @@ export function createBackupsService(deps: Deps) {
           skipped += 1;
           continue;
         }
-        await create(system, tenant.id, {}, 'nightly').then(
-          () => (started += 1),
+        const ok = await create(system, tenant.id, {}, 'nightly').then(
+          () => true,
           (error: unknown) => {
-            skipped += 1;
             deps.log.warn('nightly backup not started', { tenantId: tenant.id, reason: (error as Error).message });
+            return false;
           },
         );
+        if (ok) started += 1;
+        else skipped += 1;
+        // The audit trail shows the platform's own changes too (R-AUDIT-1).
+        if (ok) await recordSystemAudit(deps, 'backups', 'NIGHTLY_BACKUP', tenant, { status: 202 }, deps.config.audit.retentionDays);
       }
       return { started, skipped };
     },

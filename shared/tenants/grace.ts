@@ -7,6 +7,7 @@
  * gets a reminder mail through the outbox; after it, the sweeper (run by
  * `/tasks/provision-sweep`) drops the data for good and records `data_purged`.
  */
+import { recordSystemAudit } from '../audit/store.ts';
 import type { Principal } from '../auth/principal.ts';
 import { authorizeHidden } from '../auth/authorize.ts';
 import type { Deps } from '../deps.ts';
@@ -183,6 +184,7 @@ async function purgeOne(deps: Deps, id: string): Promise<boolean> {
     );
     tx.update(deps.db.doc(tenantPath(id)), { eventSeq, restorableUntil: null, purgingAt: null, dataPurgedAt: now, updatedAt: now });
   });
+  await recordSystemAudit(deps, 'grace-sweep', 'PURGE_TENANT_DATA', claimed, { status: 200 }, deps.config.audit.retentionDays);
   deps.log.info('deleted tenant data purged after its grace period', { tenantId: id });
   return true;
 }
