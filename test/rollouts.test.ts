@@ -199,6 +199,17 @@ test.serial('a failing canary pauses the rollout, and rollback puts the canary b
     { status: 'ready', release: { name: 'r2' }, image: images.r2 },
   );
   t.is((await readRollout(rollout.id)).state, 'rolled_back');
+  // The audit trail names the rollout as the path of each change, with the admin who started it; the owner sees it too.
+  const audit = await (await stack.fetch(`/api/v1/audit?tenantId=${canary}&source=rollout`, { token: owner.token })).json();
+  const moves = audit.entries
+    .filter((e: { requestId: string }) => e.requestId.startsWith(`${rollout.id}/`))
+    .map(
+      (e: { action: string; requestId: string; outcome: { status: number } }) =>
+        `${e.action} ${e.requestId.split('/').pop()} ${e.outcome.status}`,
+    )
+    .sort();
+  t.deepEqual(moves, ['ROLLOUT_ENVIRONMENT forward 503', 'ROLL_BACK_ENVIRONMENT back 200']);
+  t.like(audit.entries[0], { source: 'rollout', actorId: 'system:rollout', actorEmail: admin.email });
   // A finished rollout refuses actions it cannot take; a repeated rollback answers it as it is.
   t.is((await stack.fetch(`/api/v1/rollouts/${rollout.id}/resume`, { method: 'POST', token: admin.token })).status, 409);
   t.is((await stack.fetch(`/api/v1/rollouts/${rollout.id}/rollback`, { method: 'POST', token: admin.token })).status, 200);
