@@ -56,7 +56,8 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
   const stopEmulators = await ensureEmulators();
   try {
     const floorMs = await spawnManyToHealthy(count);
-    const platform = await startBenchPlatform();
+    // One event stream per tenant of the burst, all the bench user's: over the default 10 per user, the others would wait on 429s.
+    const platform = await startBenchPlatform({ env: { STREAMS_PER_USER: String(count + 10) } });
     try {
       // No warm-up launch: the stack's plan and port range hold exactly 100 environments, and a burst pays its warm-up once anyway.
       const started = performance.now();
