@@ -7,6 +7,8 @@
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { runGroupedTransaction } from '../store/transact.ts';
+import { appendLog, listLog, watchLog } from '../store/event-log.ts';
+import { stripUndefined } from '../store/tenants.ts';
 import type { EnvName } from '../tenants/types.ts';
 import type { RolloutState, RolloutTarget, Strategy, TargetStatus, Wave } from './plan.ts';
 
@@ -72,8 +74,6 @@ const targetPath = (id: string, key: string) => `${ROLLOUTS}/${id}/targets/${key
 const eventsPath = (id: string) => `${ROLLOUTS}/${id}/events`;
 const settingsPath = (tenantId: string) => `tenantReleaseSettings/${tenantId}`;
 
-const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
-
 export async function getRollout(db: Firestore, id: string, tx?: Transaction): Promise<RolloutDoc | undefined> {
   const ref = db.doc(rolloutPath(id));
   const snap = tx ? await tx.get(ref) : await ref.get();
@@ -96,20 +96,20 @@ export const rolloutLockPath = 'rolloutLocks/current';
 
 /** Writes a new rollout in the caller's transaction. */
 export function createRolloutDocs(db: Firestore, tx: Transaction, rollout: RolloutDoc): void {
-  tx.create(db.doc(rolloutPath(rollout.id)), plain(rollout));
+  tx.create(db.doc(rolloutPath(rollout.id)), stripUndefined(rollout));
 }
 
 /** Writes a new rollout's targets in batches (a transaction holds 500 writes; a rollout may target more). */
 export async function writeTargets(db: Firestore, id: string, targets: TargetDoc[]): Promise<void> {
   for (let i = 0; i < targets.length; i += 400) {
     const batch = db.batch();
-    for (const t of targets.slice(i, i + 400)) batch.set(db.doc(targetPath(id, targetKey(t.tenantId, t.env))), plain(t));
+    for (const t of targets.slice(i, i + 400)) batch.set(db.doc(targetPath(id, targetKey(t.tenantId, t.env))), stripUndefined(t));
     await batch.commit();
   }
 }
 
 export function updateRollout(db: Firestore, tx: Transaction, id: string, fields: Partial<RolloutDoc>): void {
-  tx.update(db.doc(rolloutPath(id)), plain(fields) as Record<string, unknown>);
+  tx.update(db.doc(rolloutPath(id)), stripUndefined(fields) as Record<string, unknown>);
 }
 
 export async function listTargets(db: Firestore, id: string, wave?: number): Promise<TargetDoc[]> {
@@ -131,7 +131,7 @@ export async function markTargetFailed(db: Firestore, id: string, key: string, e
 }
 
 export function setTarget(db: Firestore, tx: Transaction, id: string, target: TargetDoc): void {
-  tx.set(db.doc(targetPath(id, targetKey(target.tenantId, target.env))), plain(target));
+  tx.set(db.doc(targetPath(id, targetKey(target.tenantId, target.env))), stripUndefined(target));
 }
 
 /** Appends an event in a transaction that has read the rollout; returns the new sequence to store on it. */
@@ -142,10 +142,7 @@ export function appendRolloutEvent(
   event: Omit<RolloutEvent, 'id' | 'at'>,
   now: Date,
 ): number {
-  const seq = rollout.eventSeq + 1;
-  const id = String(seq).padStart(8, '0');
-  tx.create(db.doc(`${eventsPath(rollout.id)}/${id}`), plain({ id, at: now.toISOString(), ...event }));
-  return seq;
+  return appendLog(db, tx, eventsPath(rollout.id), rollout.eventSeq, event, now);
 }
 
 /**
@@ -170,10 +167,8 @@ export async function recordRolloutEvent(
   });
 }
 
-export async function listRolloutEvents(db: Firestore, id: string, afterId?: string, limit = 1000): Promise<RolloutEvent[]> {
-  let query = db.collection(eventsPath(id)).orderBy('id').limit(limit);
-  if (afterId) query = query.startAfter(afterId);
-  return (await query.get()).docs.map((d) => d.data() as RolloutEvent);
+export function listRolloutEvents(db: Firestore, id: string, afterId?: string, limit = 1000): Promise<RolloutEvent[]> {
+  return listLog<RolloutEvent>(db, eventsPath(id), afterId, limit);
 }
 
 /** Calls `onEvent` for each event after `afterId` as it is appended, until the returned function is called. */
@@ -184,13 +179,7 @@ export function watchRolloutEvents(
   onEvent: (event: RolloutEvent) => void,
   onError: (err: Error) => void,
 ): () => void {
-  return db
-    .collection(eventsPath(id))
-    .orderBy('id')
-    .startAfter(afterId)
-    .onSnapshot((snap) => {
-      for (const change of snap.docChanges()) if (change.type === 'added') onEvent(change.doc.data() as RolloutEvent);
-    }, onError);
+  return watchLog(db, eventsPath(id), afterId, onEvent, onError);
 }
 
 export async function getReleaseSettings(db: Firestore, tenantId: string): Promise<ReleaseSettings> {
@@ -204,5 +193,5 @@ export async function getAllReleaseSettings(db: Firestore): Promise<Map<string, 
 }
 
 export async function setReleaseSettings(db: Firestore, tenantId: string, settings: ReleaseSettings): Promise<void> {
-  await db.doc(settingsPath(tenantId)).set(plain(settings));
+  await db.doc(settingsPath(tenantId)).set(stripUndefined(settings));
 }

@@ -7,6 +7,7 @@
  * to shared/secrets/store.ts and `costs/` to shared/billing/costs.ts.
  */
 import { runGroupedTransaction } from './transact.ts';
+import { appendLog, listLog, watchLog } from './event-log.ts';
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { OperationName } from '../tenants/state-machine.ts';
 import {
@@ -114,11 +115,7 @@ export function appendEvent(
   event: Omit<TenantEvent, 'id' | 'at'>,
   now: Date,
 ): number {
-  const seq = tenant.eventSeq + 1;
-  const id = String(seq).padStart(8, '0');
-  const record: TenantEvent = { id, at: now.toISOString(), ...event };
-  tx.create(db.doc(`${eventsPath(tenant.id)}/${id}`), stripUndefined(record));
-  return seq;
+  return appendLog(db, tx, eventsPath(tenant.id), tenant.eventSeq, event, now);
 }
 
 /**
@@ -139,11 +136,8 @@ export function recordEvent(db: Firestore, tenantId: string, event: Omit<TenantE
   });
 }
 
-export async function listEvents(db: Firestore, tenantId: string, afterId?: string, limit = 500): Promise<TenantEvent[]> {
-  let query = db.collection(eventsPath(tenantId)).orderBy('id').limit(limit);
-  if (afterId) query = query.startAfter(afterId);
-  const snap = await query.get();
-  return snap.docs.map((d) => d.data() as TenantEvent);
+export function listEvents(db: Firestore, tenantId: string, afterId?: string, limit = 500): Promise<TenantEvent[]> {
+  return listLog<TenantEvent>(db, eventsPath(tenantId), afterId, limit);
 }
 
 /**
@@ -157,13 +151,7 @@ export function watchEvents(
   onEvent: (event: TenantEvent) => void,
   onError: (err: Error) => void,
 ): () => void {
-  return db
-    .collection(eventsPath(tenantId))
-    .orderBy('id')
-    .startAfter(afterId)
-    .onSnapshot((snap) => {
-      for (const change of snap.docChanges()) if (change.type === 'added') onEvent(change.doc.data() as TenantEvent);
-    }, onError);
+  return watchLog(db, eventsPath(tenantId), afterId, onEvent, onError);
 }
 
 export function stripUndefined<T extends object>(value: T): T {

@@ -13,27 +13,52 @@ import type { TenantEvent } from '../../../shared/tenants/types.ts';
  * The stream ends at the configured deadline (clients resume), keeps a
  * heartbeat, and counts against the caller's open streams (`gate`).
  */
-export async function streamTenantEvents(
+export function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl, gate: StreamGate, ctx: Context, p: Principal): Promise<void> {
+  const id = ctx.params.id;
+  return streamSequencedEvents<TenantEvent>(deps, gate, ctx, p, {
+    history: (afterId) => tenants.events(p, id, afterId), // authorizes before the stream opens
+    watch: (afterId, onEvent, onError) => watchEvents(deps.db, id, afterId, onEvent, onError),
+    logFields: { tenantId: id },
+  });
+}
+
+/** An event of a log numbered by a counter: ids zero-padded to 8 digits, so string order is numeric order. */
+interface SequencedEvent {
+  id: string;
+  type: string;
+}
+
+/**
+ * Streams a sequenced event log (a tenant's, a rollout's) as SSE: the history
+ * after the client's `Last-Event-ID`, then each new event once, until the
+ * client leaves or the deadline ends the stream. `history` runs inside the
+ * caller's stream slot, so its error (404, 403) is a plain JSON answer and
+ * gives the slot back.
+ */
+export async function streamSequencedEvents<E extends SequencedEvent>(
   deps: Deps,
-  tenants: TenantServiceImpl,
   gate: StreamGate,
   ctx: Context,
   p: Principal,
+  log: {
+    history: (afterId: string | undefined) => Promise<E[]>;
+    watch: (afterId: string, onEvent: (event: E) => void, onError: (err: Error) => void) => () => void;
+    logFields: Record<string, string>;
+  },
 ): Promise<void> {
-  const id = ctx.params.id;
   const resumeFrom = ctx.header('last-event-id') ?? ctx.url.searchParams.get('lastEventId') ?? undefined;
   const afterId = resumeFrom && /^\d{1,12}$/.test(resumeFrom) ? resumeFrom.padStart(8, '0') : undefined;
   const release = gate.enter(p.uid);
-  let history: TenantEvent[];
+  let history: E[];
   try {
-    history = await tenants.events(p, id, afterId); // authorizes before the stream opens
+    history = await log.history(afterId);
   } catch (err) {
     release();
     throw err;
   }
   const sse = openLimitedSse(ctx.res, release, deps.config.streams);
   let last = afterId ?? '';
-  const send = (event: TenantEvent) => {
+  const send = (event: E) => {
     if (event.id <= last) return;
     last = event.id;
     sse.send({ id: event.id, event: event.type, data: event });
@@ -41,8 +66,8 @@ export async function streamTenantEvents(
   history.forEach(send);
   if (ctx.url.searchParams.get('follow') === 'false') return sse.close();
   if (sse.isClosed) return; // the client left while the history was read
-  const unsubscribe = watchEvents(deps.db, id, last, send, (err) => {
-    ctx.log.warn('event listener failed', { err, tenantId: id });
+  const unsubscribe = log.watch(last, send, (err) => {
+    ctx.log.warn('event listener failed', { err, ...log.logFields });
     sse.close();
   });
   await sse.closed;

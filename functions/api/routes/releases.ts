@@ -1,5 +1,5 @@
 import type { Deps } from '../../../shared/deps.ts';
-import { openLimitedSse, type StreamGate } from '../../../shared/http/stream-gate.ts';
+import type { StreamGate } from '../../../shared/http/stream-gate.ts';
 import { ROLLOUT_ACTIONS, type RolloutAction } from '../../../shared/releases/plan.ts';
 import { createRelease, listReleases } from '../../../shared/releases/releases.ts';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../../../shared/releases/rollouts.ts';
 import { listRolloutEvents, watchRolloutEvents, type RolloutEvent } from '../../../shared/releases/store.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
+import { streamSequencedEvents } from './events.ts';
 
 const R = '/api/v1/rollouts/:rolloutId';
 
@@ -69,31 +70,11 @@ export function releaseRoutes(deps: Deps, streams: StreamGate): ApiRoute[] {
         const principal = signedIn(p);
         const id = ctx.params.rolloutId;
         await readRollout(deps, principal, id); // 404 before the stream opens
-        const resumeFrom = ctx.header('last-event-id') ?? ctx.url.searchParams.get('lastEventId') ?? undefined;
-        const afterId = resumeFrom && /^\d{1,12}$/.test(resumeFrom) ? resumeFrom.padStart(8, '0') : undefined;
-        const release = streams.enter(principal.uid);
-        let history: RolloutEvent[];
-        try {
-          history = await listRolloutEvents(deps.db, id, afterId);
-        } catch (err) {
-          release();
-          throw err;
-        }
-        const sse = openLimitedSse(ctx.res, release, deps.config.streams);
-        let last = afterId ?? '';
-        const send = (event: RolloutEvent) => {
-          if (event.id <= last) return;
-          last = event.id;
-          sse.send({ id: event.id, event: event.type, data: event });
-        };
-        history.forEach(send);
-        if (ctx.url.searchParams.get('follow') === 'false' || sse.isClosed) return sse.close();
-        const unsubscribe = watchRolloutEvents(deps.db, id, last, send, (err) => {
-          ctx.log.warn('rollout event listener failed', { err, rolloutId: id });
-          sse.close();
+        await streamSequencedEvents<RolloutEvent>(deps, streams, ctx, principal, {
+          history: (afterId) => listRolloutEvents(deps.db, id, afterId),
+          watch: (afterId, onEvent, onError) => watchRolloutEvents(deps.db, id, afterId, onEvent, onError),
+          logFields: { rolloutId: id },
         });
-        await sse.closed;
-        unsubscribe();
       },
     },
     {
