@@ -176,16 +176,22 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
     }
   }
 
+  /** The service, or a `not_found` DriverError saying it must be made first. */
+  async function requireService(ref: EnvironmentRef): Promise<Service> {
+    const service = await getService(ref);
+    if (!service)
+      throw new DriverError(
+        'cloud-run',
+        'not_found',
+        `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`,
+      );
+    return service;
+  }
+
   /** Read-modify-write with the etag; one retry when another writer got in between. */
   async function update(ref: EnvironmentRef, change: (service: Service) => Service, what: string): Promise<Service> {
     for (let attempt = 0; ; attempt++) {
-      const current = await getService(ref);
-      if (!current)
-        throw new DriverError(
-          'cloud-run',
-          'not_found',
-          `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`,
-        );
+      const current = await requireService(ref);
       try {
         return await settle(
           (await runClient()).updateService({ service: { ...withCpuIdle(change(current)), name: current.name, etag: current.etag } }),
@@ -202,16 +208,10 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
    * Rolls `next` (a template) out by revision: a new revision named after it
    * while the traffic stays on the one serving now, then, once it is ready,
    * all the traffic moved to it. A revision of the same template that exists
-   * already gets the traffic back without a new build (rollback).
+   * already gets the traffic back without a new build (rollback). `current`
+   * is the service as just read.
    */
-  async function rollTemplate(ref: EnvironmentRef, next: Service, fields: Service, what: string): Promise<void> {
-    const current = await getService(ref);
-    if (!current)
-      throw new DriverError(
-        'cloud-run',
-        'not_found',
-        `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}); run ensureInfrastructure and deploy first.`,
-      );
+  async function rollTemplate(ref: EnvironmentRef, current: Service, next: Service, fields: Service, what: string): Promise<void> {
     const { revision: _previous, ...content } = next;
     const revision = revisionIdOf(serviceIdOf(ref), content);
     const revisionName = `${nameOf(ref)}/revisions/${revision}`;
@@ -290,7 +290,8 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
       const env = [...Object.entries(spec.vars).map(([name, value]) => ({ name, value })), ...secretEnv];
       const build = (restartedAt?: string) =>
         template(spec, env, { [SECRET_VERSIONS]: versionSummary, ...(restartedAt ? { [RESTARTED_AT]: restartedAt } : {}) });
-      if (!(await getService(spec))) {
+      const current = await getService(spec);
+      if (!current) {
         const first = build();
         await create(spec, {
           labels: labelsOf(spec, spec.labels),
@@ -300,9 +301,9 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
         });
         return;
       }
-      const current = (await getService(spec))!;
       await rollTemplate(
         spec,
+        current,
         build(current.template?.annotations?.[RESTARTED_AT]),
         { labels: labelsOf(spec, spec.labels), invokerIamDisabled: options.publicAccess ?? true, ...running() },
         `deploying ${spec.image} to ${nameOf(spec)}`,
@@ -361,12 +362,11 @@ export function createCloudRunDriver(options: CloudRunDriverOptions): RuntimeDri
 
     async restart(ref) {
       // A changed template annotation makes a new revision: fresh instances, same URL, traffic moved once it is ready.
-      const current = await getService(ref);
-      if (!current)
-        throw new DriverError('cloud-run', 'not_found', `cloud-run: no service for ${ref.tenantId}/${ref.env} (${nameOf(ref)}).`);
+      const current = await requireService(ref);
       const { revision: _old, ...template } = current.template ?? {};
       await rollTemplate(
         ref,
+        current,
         { ...template, annotations: { ...template.annotations, [RESTARTED_AT]: new Date().toISOString() } },
         {},
         `restarting ${nameOf(ref)}`,
