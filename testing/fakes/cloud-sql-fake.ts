@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'pg';
-import { findPostgresBin } from '../../shared/resources/local/pg-bin.ts';
+import { findPostgresBin, pgToolEnv } from '../../shared/resources/local/pg-bin.ts';
 import { urlFor, withClient } from '../../shared/resources/sql.ts';
 import { checkBearer, googleError } from './google-rest.ts';
 import { loadSchema, schemaProblems } from '../sdk-schema.ts';
@@ -142,17 +142,7 @@ export async function startCloudSqlFake(options: {
     }, options.pendingMs ?? 10);
     return answer;
   }
-  const server = new URL(options.superuserUrl);
-  const pgEnv = (database: string, role?: string) => ({
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    PGHOST: server.hostname,
-    PGPORT: server.port || '5432',
-    PGUSER: decodeURIComponent(server.username),
-    PGPASSWORD: decodeURIComponent(server.password),
-    PGDATABASE: database,
-    PGCONNECT_TIMEOUT: '15',
-    ...(role ? { PGOPTIONS: `-c role=${role}` } : {}),
-  });
+  const pgEnv = (database: string, role?: string) => pgToolEnv(options.superuserUrl, database, role);
   const bin = (program: string) => {
     const dir = findPostgresBin(program);
     if (!dir) throw new Error(`${program} is missing on this machine`);

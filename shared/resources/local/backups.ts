@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { databaseName, stagingDatabaseName } from '../names.ts';
 import { withClient } from '../sql.ts';
 import { ResourceError, type ResourceRef } from '../types.ts';
-import { findPostgresBin } from './pg-bin.ts';
+import { findPostgresBin, pgToolEnv } from './pg-bin.ts';
 
 const run = promisify(execFile);
 const quote = (name: string) => `"${name}"`;
@@ -24,17 +24,8 @@ export function createLocalBackups(options: { adminUrl: string; backupDir: strin
       throw new ResourceError('local', 'not_configured', `${program} is missing: install PostgreSQL (scripts/ensure-tools.sh postgres)`);
     return join(dir, program);
   };
-  const server = new URL(options.adminUrl);
   /** The platform's connection, given to the tools through the environment, never on their command line. */
-  const pgEnv = (database: string) => ({
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    PGHOST: server.hostname,
-    PGPORT: server.port || '5432',
-    PGUSER: decodeURIComponent(server.username),
-    PGPASSWORD: decodeURIComponent(server.password),
-    PGDATABASE: database,
-    PGCONNECT_TIMEOUT: '15',
-  });
+  const pgEnv = (database: string) => pgToolEnv(options.adminUrl, database);
   const fileOf = (ref: ResourceRef, id: string) => {
     if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) throw new ResourceError('local', 'failed', `not a backup id: ${JSON.stringify(id)}`);
     databaseName(ref); // checks the ref

@@ -11,7 +11,7 @@ import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { bucketName, databaseName } from '../names.ts';
 import { ResourceError, type ResourceRef } from '../types.ts';
-import { findPostgresBin } from './pg-bin.ts';
+import { findPostgresBin, pgToolEnv } from './pg-bin.ts';
 
 const run = promisify(execFile);
 
@@ -55,7 +55,6 @@ export async function exportObjects(
 }
 
 export function createLocalExport(options: { adminUrl: string; storageUrl: string; storageAdminToken: string; bucketPrefix: string }) {
-  const server = new URL(options.adminUrl);
   const auth = { authorization: `Bearer ${options.storageAdminToken}` };
   return {
     async exportData(ref: ResourceRef, dir: string): Promise<{ files: number; bytes: number }> {
@@ -65,15 +64,7 @@ export function createLocalExport(options: { adminUrl: string; storageUrl: strin
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const sql = join(dir, 'database.sql');
       await run(join(binDir, 'pg_dump'), ['--format=plain', '--no-owner', '--no-privileges', `--file=${sql}`], {
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          PGHOST: server.hostname,
-          PGPORT: server.port || '5432',
-          PGUSER: decodeURIComponent(server.username),
-          PGPASSWORD: decodeURIComponent(server.password),
-          PGDATABASE: databaseName(ref),
-          PGCONNECT_TIMEOUT: '15',
-        },
+        env: pgToolEnv(options.adminUrl, databaseName(ref)),
         maxBuffer: 1024 * 1024,
       });
       const bucket = bucketName(options.bucketPrefix, ref);
