@@ -1,4 +1,5 @@
 /** Releases: `releases create <name> --image <image> [--notes <text>]`, `releases list`, `releases settings <tenant>` (admins). */
+import { parseLabels } from '../../shared/releases/labels.ts';
 import type { Release } from '../../shared/releases/releases.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
@@ -57,13 +58,10 @@ export const releasesSettings: Command = {
     if (typeof ctx.values.pin === 'string') body.pin = ctx.values.pin;
     if (ctx.values.unpin === true) body.pin = null;
     if (typeof ctx.values.labels === 'string') {
-      const labels: Record<string, string> = {};
-      for (const pair of ctx.values.labels.split(',').filter(Boolean)) {
-        const at = pair.indexOf('=');
-        if (at <= 0) throw new UsageError(`--labels takes key=value pairs, e.g. ring=early; got "${pair}"`, 'releases settings');
-        labels[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
-      }
-      body.labels = labels;
+      const parsed = parseLabels(ctx.values.labels);
+      if ('badPair' in parsed)
+        throw new UsageError(`--labels takes key=value pairs, e.g. ring=early; got "${parsed.badPair}"`, 'releases settings');
+      body.labels = parsed.labels;
     }
     const path = `/api/v1/tenants/${tenant.id}/release-settings`;
     const write = Object.keys(body).length > 0;

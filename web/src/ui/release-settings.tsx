@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../lib/api.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Tenant } from '../lib/tenants.ts';
+import { parseLabels } from '../../../shared/releases/labels.ts';
 import { Button, Field, Notice, Spinner } from './controls.tsx';
 
 interface Settings {
@@ -18,20 +19,6 @@ const formatLabels = (labels: Record<string, string> = {}) =>
   Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
-
-/** `ring=early, region=eu` → labels; answers a message naming the first pair that is not key=value. */
-export function parseLabels(text: string): Record<string, string> | string {
-  const labels: Record<string, string> = {};
-  for (const pair of text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const at = pair.indexOf('=');
-    if (at <= 0) return `Write labels as key=value pairs separated by commas, e.g. ring=early; "${pair}" is not one.`;
-    labels[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
-  }
-  return labels;
-}
 
 export function ReleaseSettingsSection({ tenant }: { tenant: Tenant }) {
   const path = `/api/v1/tenants/${tenant.id}/release-settings`;
@@ -62,12 +49,13 @@ export function ReleaseSettingsSection({ tenant }: { tenant: Tenant }) {
   async function save(e: FormEvent) {
     e.preventDefault();
     const parsed = parseLabels(labels);
-    setFieldError(typeof parsed === 'string' ? parsed : '');
-    if (typeof parsed === 'string') return;
+    if ('badPair' in parsed)
+      return setFieldError(`Write labels as key=value pairs separated by commas, e.g. ring=early; "${parsed.badPair}" is not one.`);
+    setFieldError('');
     setSaving(true);
     setMessage(null);
     try {
-      const r = await api<{ settings: Settings }>(path, { method: 'PUT', json: { pin: pin || null, labels: parsed } });
+      const r = await api<{ settings: Settings }>(path, { method: 'PUT', json: { pin: pin || null, labels: parsed.labels } });
       show(r.settings);
       setMessage({ kind: 'ok', text: r.settings.pin ? `Pinned to ${r.settings.pin}; rollouts skip it.` : 'Saved; rollouts reach it.' });
     } catch (err) {
