@@ -13,7 +13,7 @@ import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local/options.ts';
 import { freePort } from '../scripts/dev/processes.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
-import { summarize } from './lib/stats.ts';
+import { addEventGaps, summarize } from './lib/stats.ts';
 
 /** Polls `url` until it answers 200 (a refused connection or another status is tried again). */
 async function until200(url: string, deadline: number): Promise<void> {
@@ -62,10 +62,12 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
       // No warm-up launch: the stack's plan and port range hold exactly 100 environments, and a burst pays its warm-up once anyway.
       const started = performance.now();
       const readyAfter: number[] = [];
+      const gaps: Record<string, number[]> = {};
       await Promise.all(
         Array.from({ length: count }, async (_, i) => {
           const tenant = await platform.createTenant(`burst-${i}`);
           const events = await platform.waitReady(tenant.id, 300_000);
+          addEventGaps(gaps, events);
           const url = events.find((e) => e.type === 'environment_ready')?.data?.url as string | undefined;
           if (!url) throw new Error(`benchCreateHundred: no environment URL in the events of ${tenant.id}`);
           await until200(url, Date.now() + 120_000);
@@ -74,7 +76,7 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
       );
       const seconds = (performance.now() - started) / 1000;
       const each = summarize(readyAfter);
-      return {
+      const report: BenchReport = {
         name: 'creation at scale (local driver)',
         figures: {
           createHundredSeconds: {
@@ -89,8 +91,15 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
         notes: [
           `createHundredSeconds: ${count} POST /api/v1/tenants sent at once (one environment each), until every URL answered 200; target ≤ 12 s`,
           'createHundredReadyP50: when the median tenant of the burst was ready, from the first request',
+          'gap.<event>P50/P95: from the event before it to this one (event timestamps), over the burst',
         ],
       };
+      for (const [type, samples] of Object.entries(gaps)) {
+        const s = summarize(samples);
+        report.figures[`gap.${type}P50`] = { value: s.p50, unit: 'ms' };
+        report.figures[`gap.${type}P95`] = { value: s.p95, unit: 'ms' };
+      }
+      return report;
     } finally {
       await platform.close();
     }

@@ -13,7 +13,7 @@ import { freePort } from '../scripts/dev/processes.ts';
 import type { TenantEvent } from '../shared/tenants/types.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
-import { summarize } from './lib/stats.ts';
+import { addEventGaps, summarize } from './lib/stats.ts';
 
 const STAGES = [
   ['api', 'request sent → provisioning_requested'],
@@ -95,8 +95,7 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
         answeredAt,
       ];
       STAGES.forEach(([key], s) => stageMs[key].push(marks[s + 1] - marks[s]));
-      const timed = events.filter((e) => e.at).sort((a, b) => a.id.localeCompare(b.id));
-      for (let e = 1; e < timed.length; e++) (gaps[timed[e].type] ??= []).push(Date.parse(timed[e].at) - Date.parse(timed[e - 1].at));
+      addEventGaps(gaps, events);
     }
 
     // The default launch: demo, test and live of one tenant at once, until every URL answers 200.

@@ -53,7 +53,7 @@ function emulatorHosts() {
  * Names the step a close is in when it takes over 20 s, and afterwards what
  * still keeps the process alive, so a test file that fails to exit says why.
  */
-function watchSteps(what: string) {
+function watchSteps(what: string, reportLingering: boolean) {
   let current = '';
   const started = Date.now();
   const timer = setInterval(
@@ -66,6 +66,7 @@ function watchSteps(what: string) {
   };
   step.done = () => {
     clearInterval(timer);
+    if (!reportLingering) return;
     setTimeout(
       () =>
         process.stderr.write(
@@ -107,6 +108,8 @@ export async function startTestStack(
     functionEnv?: Record<string, Record<string, string>>;
     /** The storage emulator's clock, to age objects past a lifecycle rule. */
     storageNow?: () => Date;
+    /** Whether a close reports what keeps the process alive 20 s later (off where the process lives on, as in `npm run bench`). */
+    reportLingering?: boolean;
   } = {},
 ): Promise<TestStack> {
   const hosts = emulatorHosts();
@@ -187,7 +190,7 @@ export async function startTestStack(
       return fetch(url + path, { ...init, headers, body });
     },
     async close() {
-      const step = watchSteps('test stack close');
+      const step = watchSteps('test stack close', options.reportLingering !== false);
       // No new dispatches, then no new requests and the running ones finished, then the clients.
       step('tasks server');
       await tasks?.close();

@@ -51,7 +51,7 @@ export interface BenchPlatform {
 }
 
 export async function startBenchPlatform(options: { env?: Record<string, string> } = {}): Promise<BenchPlatform> {
-  const stack = await startTestStack({ env: { LOG_LEVEL: 'error', ...options.env } });
+  const stack = await startTestStack({ env: { LOG_LEVEL: 'error', ...options.env }, reportLingering: false });
   const user = await createTestUser(stack.deps);
   const created: string[] = [];
   return {

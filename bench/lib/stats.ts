@@ -40,3 +40,12 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, in
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * Adds to `gaps`, per event type, the ms from the event before it to this one
+ * (the events' own timestamps, in log order): which step of a launch costs the time.
+ */
+export function addEventGaps(gaps: Record<string, number[]>, events: { id: string; type: string; at?: string }[]): void {
+  const timed = events.filter((e) => e.at).sort((a, b) => a.id.localeCompare(b.id));
+  for (let e = 1; e < timed.length; e++) (gaps[timed[e].type] ??= []).push(Date.parse(timed[e].at!) - Date.parse(timed[e - 1].at!));
+}

@@ -140,7 +140,7 @@ export function parseResourcesConfig(env: Env, base: { projectId: string }): Res
     driver,
     blueprints: parseBlueprints(env),
     databaseAdminUrl,
-    databasePool: int(env, 'LOCAL_DATABASE_POOL', 3, 0, 100),
+    databasePool: int(env, 'LOCAL_DATABASE_POOL', 6, 0, 100),
     storageUrl: storageUrl?.replace(/\/+$/, ''),
     storageAdminToken: str(env, 'STORAGE_ADMIN_TOKEN', 'owner'),
     cloudSql: instance && cloudSqlHost && cloudSqlAdminUrl ? { instance, host: cloudSqlHost, adminUrl: cloudSqlAdminUrl } : undefined,

@@ -52,9 +52,12 @@ async function transactWithCreateRetry<T>(db: Firestore, fn: (tx: Transaction) =
   }
 }
 
+/** What a grouped transaction made of one item: its value, or the error that item alone gets. */
+export type ItemOutcome<R> = { value: R } | { error: unknown };
+
 interface Pending<T> {
   item: T;
-  resolve: () => void;
+  resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
 /** Per client and document, the items waiting for the next grouped transaction. */
@@ -62,36 +65,45 @@ const openGroups = new WeakMap<Firestore, Map<string, Pending<unknown>[]>>();
 
 /**
  * Adds `item` to the next transaction on document `key` that writes a group
- * (an event log's counter): this process's writes on one document queue one
- * after another (runKeyedTransaction), and items that arrive while one waits
- * or runs are gathered and written together, in arrival order, by the next.
- * Concurrent appenders (a launch's environments, a rollout's batch) commit a
- * handful of times instead of once each, without contending. `write` gets the
- * whole group; a retried attempt writes the same group.
+ * (an event log's counter, an owner's tenant count): this process's writes on
+ * one document queue one after another (runKeyedTransaction), and items that
+ * arrive while one waits or runs are gathered, up to `maxItems`, and written
+ * together, in arrival order, by the next. Concurrent writers (a launch's
+ * environments, a rollout's batch, a burst of creations) commit a handful of
+ * times instead of once each, without contending. `write` gets the whole group
+ * and answers each item's outcome, so one item's refusal does not fail the
+ * others; a retried attempt writes the same group again. A failed transaction
+ * fails every item of the group.
  */
-export function runGroupedTransaction<T>(
+export function runItemsTransaction<T, R>(
   db: Firestore,
   key: string,
   item: T,
-  write: (tx: Transaction, items: T[]) => Promise<void>,
-): Promise<void> {
+  write: (tx: Transaction, items: T[]) => Promise<ItemOutcome<R>[]>,
+  maxItems = Number.POSITIVE_INFINITY,
+): Promise<R> {
   let perDb = openGroups.get(db);
   if (!perDb) openGroups.set(db, (perDb = new Map()));
   const open = perDb.get(key) as Pending<T>[] | undefined;
-  if (open) return new Promise((resolve, reject) => open.push({ item, resolve, reject }));
+  if (open && open.length < maxItems) return new Promise((resolve, reject) => open.push({ item, resolve: resolve as never, reject }));
   const group: Pending<T>[] = [];
   perDb.set(key, group as Pending<unknown>[]);
-  const done = new Promise<void>((resolve, reject) => group.push({ item, resolve, reject }));
+  const done = new Promise<R>((resolve, reject) => group.push({ item, resolve: resolve as never, reject }));
+  let outcomes: ItemOutcome<R>[] = [];
   runKeyedTransaction(db, key, async (tx) => {
     // From the first attempt on, later items form the next group.
     if (perDb.get(key) === group) perDb.delete(key);
-    await write(
+    outcomes = await write(
       tx,
       group.map((p) => p.item),
     );
   }).then(
     () => {
-      for (const p of group) p.resolve();
+      group.forEach((p, i) => {
+        const outcome = outcomes[i];
+        if (outcome && 'error' in outcome) p.reject(outcome.error);
+        else p.resolve(outcome?.value);
+      });
     },
     (err: unknown) => {
       if (perDb.get(key) === group) perDb.delete(key);
@@ -99,4 +111,17 @@ export function runGroupedTransaction<T>(
     },
   );
   return done;
+}
+
+/** runItemsTransaction for items that all succeed or fail together (`write` answers nothing per item). */
+export function runGroupedTransaction<T>(
+  db: Firestore,
+  key: string,
+  item: T,
+  write: (tx: Transaction, items: T[]) => Promise<void>,
+): Promise<void> {
+  return runItemsTransaction<T, void>(db, key, item, async (tx, items) => {
+    await write(tx, items);
+    return items.map(() => ({ value: undefined }));
+  });
 }

@@ -19,7 +19,7 @@ export async function runBackup(ctx: StepContext, base: string, env: EnvName | u
       try {
         const { sizeBytes } = await driver.backupDatabase!({ tenantId: ctx.tenant.id, env: e }, id);
         await setBackup(ctx.deps.db, ctx.tenant.id, id, { status: 'done', sizeBytes });
-        await event(ctx, 'backup_stored', `${e}: backup ${id} stored (${sizeBytes} bytes).`, e, { backupId: id, sizeBytes });
+        event(ctx, 'backup_stored', `${e}: backup ${id} stored (${sizeBytes} bytes).`, e, { backupId: id, sizeBytes });
       } catch (error) {
         await setBackup(ctx.deps.db, ctx.tenant.id, id, { status: 'failed' });
         throw error;
@@ -47,7 +47,7 @@ export async function runRestore(ctx: StepContext, backupId: string, target: Env
   if (!backup) throw new Error(`backup ${backupId} is gone`);
   await step(ctx, target, `restore:${backupId}`, async () => {
     await driver.restoreDatabase!({ tenantId: ctx.tenant.id, env: backup.env }, backupId, { tenantId: ctx.tenant.id, env: target });
-    await event(ctx, 'database_restored', `${target}: database restored from backup ${backupId}.`, target, { backupId });
+    event(ctx, 'database_restored', `${target}: database restored from backup ${backupId}.`, target, { backupId });
   });
   await step(ctx, target, 'restart', async () => {
     const tenant = (await getTenantDoc(ctx.deps.db, ctx.tenant.id)) ?? ctx.tenant;

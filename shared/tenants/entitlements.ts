@@ -11,7 +11,7 @@
  * - Admins (and the webhooks, which act as the system) are not held to either:
  *   they create tenants for others on purpose.
  */
-import type { Firestore, Transaction } from '@google-cloud/firestore';
+import type { DocumentSnapshot, Firestore, Transaction } from '@google-cloud/firestore';
 import { firestore } from '../store/firestore-lib.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Plan } from '../billing/config.ts';
@@ -63,38 +63,71 @@ export function checkPlanShape(p: Principal, plan: Plan, request: { environments
  * plan; otherwise takes the slot.
  */
 export async function claimTenantSlot(db: Firestore, tx: Transaction, p: Principal, ownerId: string, plan: Plan): Promise<void> {
-  const countsRef = db.doc(tenantCountsPath(ownerId));
   // One read after another: a transaction the emulator aborts mid-way fails its other reads with a code nobody retries.
-  const { counts, exists } = await readCounts(db, tx, ownerId);
-  const subscribed = plan.priceMonthly > 0 && p.role !== 'admin' ? await hasActiveSubscription(db, ownerId, plan.id) : true;
-  if (!subscribed) {
-    throw new AppError(
-      'payment_required',
-      `The ${plan.name} plan needs an active subscription: subscribe to it first, or choose a free plan.`,
-      {
-        plan: plan.id,
-        checkout: '/api/v1/checkout',
-      },
-    );
-  }
-  const used = counts[plan.id] ?? 0;
-  if (p.role !== 'admin' && used >= plan.tenants) {
-    throw quotaExceeded(
-      plan,
-      'tenants',
-      `The ${plan.name} plan allows ${plan.tenants} tenant${plan.tenants === 1 ? '' : 's'} per user, and you have ${used}.`,
-      { allowed: plan.tenants, used },
-    );
-  }
-  const written = { plans: { ...counts, [plan.id]: used + 1 }, updatedAt: new Date().toISOString() };
-  // `create` for a first count: a missing document is not locked, so of two first creations one must fail and retry.
-  if (exists) tx.update(countsRef, written);
-  else tx.create(countsRef, written);
+  const slots = await openTenantSlots(db, tx, ownerId, await tx.get(db.doc(tenantCountsPath(ownerId))));
+  await slots.claim(p, plan);
+  slots.write();
+}
+
+export interface TenantSlots {
+  /** Takes one slot of `plan` for a creation by `p`: 402 or 403 (thrown) when it cannot, and nothing taken. */
+  claim(p: Principal, plan: Plan): Promise<void>;
+  /** Writes the count with every slot claimed, if any; after the transaction's reads. */
+  write(): void;
+}
+
+/**
+ * The owner's tenant slots within one transaction that read `countsSnap`
+ * (`tenantCounts/{ownerId}`): several creations of one group claim in turn,
+ * each seeing the ones before it, and one write stores the count.
+ */
+export async function openTenantSlots(db: Firestore, tx: Transaction, ownerId: string, countsSnap: DocumentSnapshot): Promise<TenantSlots> {
+  const { counts, exists } = await readCounts(db, ownerId, countsSnap);
+  const subscribed = new Map<string, Promise<boolean>>();
+  let claimed = false;
+  return {
+    async claim(p, plan) {
+      const paid = plan.priceMonthly > 0 && p.role !== 'admin';
+      if (paid && !subscribed.has(plan.id)) subscribed.set(plan.id, hasActiveSubscription(db, ownerId, plan.id));
+      if (paid && !(await subscribed.get(plan.id))) {
+        throw new AppError(
+          'payment_required',
+          `The ${plan.name} plan needs an active subscription: subscribe to it first, or choose a free plan.`,
+          {
+            plan: plan.id,
+            checkout: '/api/v1/checkout',
+          },
+        );
+      }
+      const used = counts[plan.id] ?? 0;
+      if (p.role !== 'admin' && used >= plan.tenants) {
+        throw quotaExceeded(
+          plan,
+          'tenants',
+          `The ${plan.name} plan allows ${plan.tenants} tenant${plan.tenants === 1 ? '' : 's'} per user, and you have ${used}.`,
+          { allowed: plan.tenants, used },
+        );
+      }
+      counts[plan.id] = used + 1;
+      claimed = true;
+    },
+    write() {
+      if (!claimed) return;
+      const countsRef = db.doc(tenantCountsPath(ownerId));
+      const written = { plans: { ...counts }, updatedAt: new Date().toISOString() };
+      // `create` for a first count: a missing document is not locked, so of two first creations one must fail and retry.
+      if (exists) tx.update(countsRef, written);
+      else tx.create(countsRef, written);
+    },
+  };
 }
 
 /** The owner's tenant count per plan; rebuilt from the tenants themselves when no count was kept yet. */
-async function readCounts(db: Firestore, tx: Transaction, ownerId: string): Promise<{ counts: Record<string, number>; exists: boolean }> {
-  const snap = await tx.get(db.doc(tenantCountsPath(ownerId)));
+async function readCounts(
+  db: Firestore,
+  ownerId: string,
+  snap: DocumentSnapshot,
+): Promise<{ counts: Record<string, number>; exists: boolean }> {
   if (snap.exists) return { counts: { ...(snap.get('plans') as Record<string, number> | undefined) }, exists: true };
   // Outside the transaction: a query there would lock tenants the worker is writing, and the emulator then kills the
   // transaction with an error nobody retries. Exclusivity comes from creating the count document instead.

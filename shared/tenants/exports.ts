@@ -139,7 +139,7 @@ export async function runExport(ctx: StepContext, exportId: string, env: EnvName
       await ctx.checkCurrent();
       const result = await driver.exportData({ tenantId: tenant.id, env: e }, join(staging, e));
       files += result.files;
-      await event(ctx, 'environment_exported', `${e}: database dump and ${result.files - 1} bucket objects exported.`, e);
+      event(ctx, 'environment_exported', `${e}: database dump and ${result.files - 1} bucket objects exported.`, e);
     }
     const archive = join(work, `${exportId}.tar.gz`);
     const { create } = await import('tar');

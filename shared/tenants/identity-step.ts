@@ -21,7 +21,7 @@ export async function provisionIdentity(ctx: StepContext): Promise<void> {
   // Steps are recorded per environment; the first environment carries the tenant-wide one.
   await step(ctx, ctx.tenant.environments[0], 'identity', async () => {
     const identity = await ensureTenantIdentity(ctx.deps.gcp.rest, platformOf(config), config.registry.host, ctx.tenant.id);
-    await event(ctx, 'identity_ready', `Service account ${identity.serviceAccount} and its own image repository are ready.`, undefined, {
+    event(ctx, 'identity_ready', `Service account ${identity.serviceAccount} and its own image repository are ready.`, undefined, {
       ...identity,
     });
   });

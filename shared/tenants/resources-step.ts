@@ -37,16 +37,10 @@ export async function provisionResources(ctx: StepContext, env: EnvName): Promis
       step(ctx, env, 'database', async () => {
         const access = await driver.ensureDatabase(refOf(ctx, env), { seed: plan.database!.seed[env] });
         await secrets(ctx).putEnv(ctx.tenant.id, env, { DATABASE_URL: access.url }, ctx.deps.now());
-        await event(
-          ctx,
-          'database_ready',
-          `${env}: PostgreSQL database ${access.database} is ready, reachable only by its own role.`,
-          env,
-          {
-            database: access.database,
-            driver: driver.name,
-          },
-        );
+        event(ctx, 'database_ready', `${env}: PostgreSQL database ${access.database} is ready, reachable only by its own role.`, env, {
+          database: access.database,
+          driver: driver.name,
+        });
       }),
     );
   }
@@ -56,7 +50,7 @@ export async function provisionResources(ctx: StepContext, env: EnvName): Promis
         const serviceAccount = tenantServiceAccountEmail(ctx.deps.config.projectId, ctx.tenant.id);
         const bucket = await driver.ensureBucket(refOf(ctx, env), { deleteAfterDays: plan.bucket!.deleteAfterDays, serviceAccount });
         await secrets(ctx).putEnv(ctx.tenant.id, env, bucket.vars, ctx.deps.now());
-        await event(ctx, 'bucket_ready', `${env}: bucket ${bucket.name} is ready, open to this environment only.`, env, {
+        event(ctx, 'bucket_ready', `${env}: bucket ${bucket.name} is ready, open to this environment only.`, env, {
           bucket: bucket.name,
           driver: driver.name,
         });

@@ -26,8 +26,10 @@ import { restoreTenant } from './grace.ts';
 import { enqueueOperation, recordOperationTask, startOperation, taskName, type OperationContext } from './operations.ts';
 import { DEFAULT_PLAN } from './plans.ts';
 import { CREATED_EVENT } from './state-machine.ts';
-import { checkPlanShape, claimTenantSlot, findPlan, tenantCountsPath } from './entitlements.ts';
-import { runKeyedTransaction } from '../store/transact.ts';
+import { checkPlanShape, findPlan, openTenantSlots, tenantCountsPath } from './entitlements.ts';
+import type { Transaction } from '@google-cloud/firestore';
+import type { Plan } from '../billing/config.ts';
+import { runItemsTransaction, type ItemOutcome } from '../store/transact.ts';
 import { registryToken as makeRegistryToken, resolveDeployImage } from './registry.ts';
 import { readMetricsHistory, recordMetricsSamples, type MetricsSample } from './metrics-history.ts';
 import { isTenantId, type EnvName, type EnvironmentRecord, type Page, type Tenant, type TenantService } from './types.ts';
@@ -46,6 +48,8 @@ export type TenantServiceImpl = TenantService & {
 const isRestorable = (t: TenantDoc, now: Date) => t.state === 'deleted' && !!t.restorableUntil && t.restorableUntil > now.toISOString();
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+/** A creation writes at most 8 documents (name, 3 environments, event, link, tenant, task): 50 stay well under a commit's 500. */
+const CREATIONS_PER_TRANSACTION = 50;
 const newTenantId = () => 't-' + Array.from(randomBytes(10), (b) => ID_ALPHABET[b & 31]).join('');
 
 /**
@@ -101,15 +105,51 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       lease: null,
       tasks: [taskName(id, 'provision', 1)],
     };
-    // Keyed on the owner's tenant count, so one instance's creations for one owner queue instead of fighting over it.
-    const credentialsToken = await runKeyedTransaction(deps.db, tenantCountsPath(ownerId), async (tx) => {
-      const nameRef = deps.db.doc(namePath(ownerId, input.name));
-      if ((await tx.get(nameRef)).exists) throw conflict(`You already have a tenant named "${input.name}".`, { field: 'name' });
-      await claimTenantSlot(deps.db, tx, p, ownerId, plan);
-      tx.create(nameRef, { tenantId: id });
+    // Grouped on the owner's tenant count: one instance's creations for one owner that arrive together commit in one
+    // transaction (a burst of 100 took 100 transactions one after another), each still refused on its own.
+    const credentialsToken = await runItemsTransaction(
+      deps.db,
+      tenantCountsPath(ownerId),
+      { p, plan, tenant },
+      (tx, creations) => writeCreations(tx, ownerId, creations, deps.now()),
+      CREATIONS_PER_TRANSACTION,
+    );
+    // Never throws: the tenant and its one-time credentials link are saved, and the outbox sweeper enqueues what failed here.
+    await enqueueOperation(ctx, id, 'provision', 1);
+    deps.log.info('tenant created', { tenantId: id, ownerId, environments: tenant.environments });
+    return { tenant: toTenant(tenant), credentialsToken };
+  }
+
+  /**
+   * The creations of one owner in one transaction: the tenant count and every
+   * name read at once, then each creation in turn takes its name and a plan
+   * slot (or gets its own 409, 402 or 403) and writes its tenant,
+   * environments, first event, credentials link and provision task.
+   */
+  async function writeCreations(
+    tx: Transaction,
+    ownerId: string,
+    creations: { p: Principal; plan: Plan; tenant: TenantDoc }[],
+    now: Date,
+  ): Promise<ItemOutcome<string>[]> {
+    const nameRefs = creations.map((c) => deps.db.doc(namePath(ownerId, c.tenant.name)));
+    const [countsSnap, ...names] = await tx.getAll(deps.db.doc(tenantCountsPath(ownerId)), ...nameRefs);
+    const slots = await openTenantSlots(deps.db, tx, ownerId, countsSnap);
+    const taken = new Set(names.filter((n) => n.exists).map((n) => n.ref.path));
+    const outcomes: ItemOutcome<string>[] = [];
+    for (const [i, { p, plan, tenant }] of creations.entries()) {
+      try {
+        if (taken.has(nameRefs[i].path)) throw conflict(`You already have a tenant named "${tenant.name}".`, { field: 'name' });
+        await slots.claim(p, plan);
+      } catch (error) {
+        outcomes.push({ error });
+        continue;
+      }
+      taken.add(nameRefs[i].path);
+      tx.create(nameRefs[i], { tenantId: tenant.id });
       for (const env of tenant.environments) {
         const record: EnvironmentRecord = {
-          tenantId: id,
+          tenantId: tenant.id,
           env,
           status: 'pending',
           image: tenant.image,
@@ -118,23 +158,24 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
         };
         createEnvironment(deps.db, tx, record);
       }
-      tenant.eventSeq = appendEvent(
+      // From a count of 0 on every attempt: a retried transaction writes the same first event.
+      const doc = { ...tenant, eventSeq: 0 };
+      doc.eventSeq = appendEvent(
         deps.db,
         tx,
-        tenant,
-        { type: CREATED_EVENT, message: `Creating ${input.name} with ${tenant.environments.join(', ')}.` },
+        doc,
+        { type: CREATED_EVENT, message: `Creating ${tenant.name} with ${tenant.environments.join(', ')}.` },
         now,
       );
-      const token = issueRetrievalToken(deps.db, tx, id, now);
-      tx.create(deps.db.doc(tenantPath(id)), JSON.parse(JSON.stringify(tenant)));
+      tenant.eventSeq = doc.eventSeq;
+      const token = issueRetrievalToken(deps.db, tx, tenant.id, now);
+      tx.create(deps.db.doc(tenantPath(tenant.id)), JSON.parse(JSON.stringify(doc)));
       // The provision task is saved with the tenant: a queue outage after this commit delays it, never loses it.
-      recordOperationTask(tx, deps.db, id, 'provision', 1, now);
-      return token;
-    });
-    // Never throws: the tenant and its one-time credentials link are saved, and the outbox sweeper enqueues what failed here.
-    await enqueueOperation(ctx, id, 'provision', 1);
-    deps.log.info('tenant created', { tenantId: id, ownerId, environments: tenant.environments });
-    return { tenant: toTenant(tenant), credentialsToken };
+      recordOperationTask(tx, deps.db, tenant.id, 'provision', 1, now);
+      outcomes.push({ value: token });
+    }
+    slots.write();
+    return outcomes;
   }
 
   const service: TenantServiceImpl = {

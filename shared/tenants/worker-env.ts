@@ -75,7 +75,36 @@ function envSteps(ctx: StepContext, env: EnvName): EnvSteps {
   return known;
 }
 
-/** Runs `fn` unless this generation already recorded `name` as done for the environment. */
+/**
+ * Writes a delivery started and did not wait for: its events and step records
+ * (issue 19: each waited for took a round trip off the launch's critical
+ * path). They keep their order (events queue per tenant, records per
+ * environment), and `settleWrites` waits for them before the operation ends.
+ */
+const writesByContext = new WeakMap<StepContext, Promise<unknown>[]>();
+
+function track(ctx: StepContext, write: Promise<unknown>): void {
+  let writes = writesByContext.get(ctx);
+  if (!writes) writesByContext.set(ctx, (writes = []));
+  // Handled here so a failure is not unhandled before settleWrites reports it.
+  write.catch(() => undefined);
+  writes.push(write);
+}
+
+/** Waits for every write `ctx` started in the background; throws the first that failed. */
+export async function settleWrites(ctx: StepContext): Promise<void> {
+  const writes = writesByContext.get(ctx) ?? [];
+  writesByContext.delete(ctx);
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Runs `fn` unless this generation already recorded `name` as done for the
+ * environment. The record is written in the background: a step lost with a
+ * crashed delivery runs again, which every step allows (idempotent at the driver).
+ */
 export async function step(
   ctx: StepContext,
   env: EnvName,
@@ -88,22 +117,27 @@ export async function step(
   if (done.includes(name)) return;
   const fields = (await fn()) ?? {};
   done.push(name);
-  const write = known.writes
-    .catch(() => undefined)
-    .then(() => setEnv(ctx, env, { ...fields, steps: [...done], stepsGeneration: ctx.generation } as Partial<EnvironmentRecord>));
-  known.writes = write;
-  await write;
+  setEnvSoon(ctx, env, { ...fields, steps: [...done], stepsGeneration: ctx.generation } as Partial<EnvironmentRecord>);
 }
 
-export const event = (ctx: StepContext, type: string, message: string, env?: EnvName, data?: Record<string, unknown>) =>
-  recordEvent(ctx.deps.db, ctx.tenant.id, { type, message, env, data }, ctx.deps.now);
+/** setEnv in the background, after the environment's earlier background writes, so a later status is never overwritten. */
+function setEnvSoon(ctx: StepContext, env: EnvName, fields: Parameters<typeof setEnv>[2]): void {
+  const known = envSteps(ctx, env);
+  const write = known.writes.catch(() => undefined).then(() => setEnv(ctx, env, fields));
+  known.writes = write;
+  track(ctx, write);
+}
+
+/** Records an event in the background, after the ones before it (settleWrites waits for it). */
+export const event = (ctx: StepContext, type: string, message: string, env?: EnvName, data?: Record<string, unknown>): void =>
+  track(ctx, recordEvent(ctx.deps.db, ctx.tenant.id, { type, message, env, data }, ctx.deps.now));
 
 /** Waits until the environment answers its health check and records `environment_ready` with its URL. */
 export async function announceReady(ctx: StepContext, env: EnvName, knownUrl?: string): Promise<string | undefined> {
   const driver = ctx.deps.runtime(ctx.tenant.driver);
   const status = await driver.waitReady(envRef(ctx.tenant, env), { timeoutMs: ctx.deps.config.provision.readyTimeoutMs });
   const url = status.url ?? knownUrl;
-  await event(ctx, 'environment_ready', `${env} is ready${url ? ` at ${url}` : ''}.`, env, { url });
+  event(ctx, 'environment_ready', `${env} is ready${url ? ` at ${url}` : ''}.`, env, { url });
   return url;
 }
 
@@ -121,15 +155,14 @@ export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.t
   const specOnce = () => (spec ??= envSpec(ctx, env, image));
   await provisionResources(ctx, env);
   await step(ctx, env, 'infrastructure', async () => {
-    // The status write and the spec's reads do not depend on each other.
-    const [, built] = await Promise.all([setEnv(ctx, env, { status: 'provisioning' }), specOnce()]);
-    url = (await driver.ensureInfrastructure(built)).url;
-    await event(ctx, 'infrastructure_ready', `${env}: infrastructure ready${url ? ` at ${url}` : ''}.`, env, { url });
+    setEnvSoon(ctx, env, { status: 'provisioning' });
+    url = (await driver.ensureInfrastructure(await specOnce())).url;
+    event(ctx, 'infrastructure_ready', `${env}: infrastructure ready${url ? ` at ${url}` : ''}.`, env, { url });
     return { url };
   });
   await step(ctx, env, 'deploy', async () => {
-    const [, built] = await Promise.all([event(ctx, 'deploy_started', `${env}: starting ${image}.`, env, { image }), specOnce()]);
-    await driver.deploy(built);
+    event(ctx, 'deploy_started', `${env}: starting ${image}.`, env, { image });
+    await driver.deploy(await specOnce());
   });
   await step(ctx, env, 'ready', async () => {
     url = await announceReady(ctx, env, url);

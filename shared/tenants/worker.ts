@@ -19,7 +19,7 @@ import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentia
 import { PROVISION_QUEUE } from './operations.ts';
 import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
 import type { EnvName } from './types.ts';
-import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, step, type StepContext } from './worker-env.ts';
+import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, settleWrites, step, type StepContext } from './worker-env.ts';
 import { provisionIdentity } from './identity-step.ts';
 import { rotateDatabase, wipeResources } from './resources-step.ts';
 import { runBackup, runRestore } from './backups-step.ts';
@@ -64,13 +64,13 @@ export async function runOperation(
   }, leaseMs / 3);
   renewal.unref();
   const operation = tenant.operation!;
+  const generation = watchGeneration(deps, tenant.id, task.generation);
   const ctx: StepContext = {
     deps,
     tenant,
     generation: task.generation,
     async checkCurrent() {
-      const current = await getTenantDoc(db, tenant.id);
-      if (!current || current.generation !== task.generation) throw new Superseded();
+      if (!(await generation.isCurrent())) throw new Superseded();
     },
   };
   const log = deps.log.child({ tenantId: tenant.id, operation: operation.name, generation: task.generation });
@@ -83,15 +83,46 @@ export async function runOperation(
     const permanent = isPermanent(err) || attempt.retryCount + 1 >= deps.config.provision.maxAttempts;
     log.warn('operation step failed', { err, retryCount: attempt.retryCount, permanent });
     if (!permanent) throw new AppError('unavailable', `Step failed, will retry: ${(err as Error).message}`, undefined, { cause: err });
+    // The events and records already started land before the failure's.
+    await settleWrites(ctx).catch(() => undefined);
     await fail(ctx, operation.name, operation.env as EnvName | undefined, err as Error);
     return 'failed';
   } finally {
+    generation.stop();
     clearInterval(renewal);
+    await settleWrites(ctx).catch(() => undefined);
     await runKeyedTransaction(db, tenantPath(tenant.id), async (tx) => {
       const t = await getTenantDoc(db, tenant.id, tx);
       if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
     }).catch(() => undefined);
   }
+}
+
+/**
+ * Whether the operation of `generation` is still the tenant's, as a listener
+ * on the tenant document last saw it (issue 19: a read before every step cost
+ * each step a round trip). Until the first snapshot the lease's own read holds;
+ * if the listener fails, each check reads the document as before.
+ */
+function watchGeneration(deps: Deps, tenantId: string, generation: number): { isCurrent(): Promise<boolean>; stop(): void } {
+  let seen: boolean | undefined = true;
+  const stop = deps.db.doc(tenantPath(tenantId)).onSnapshot(
+    (snap) => {
+      if (seen !== undefined) seen = snap.exists && snap.get('generation') === generation;
+    },
+    (err) => {
+      deps.log.warn('tenant listener failed; reading the tenant before each step instead', { tenantId, err });
+      seen = undefined;
+    },
+  );
+  return {
+    async isCurrent() {
+      if (seen !== undefined) return seen;
+      const current = await getTenantDoc(deps.db, tenantId);
+      return current?.generation === generation;
+    },
+    stop,
+  };
 }
 
 /** Extends the lease while `holder` still has it. */
@@ -123,7 +154,7 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       await eachEnv(envs, (e) =>
         step(ctx, e, 'suspend', async () => {
           await driver.suspend(envRef(tenant, e));
-          await event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
+          event(ctx, 'environment_suspended', `${e} scaled to zero; its data is kept.`, e);
           return { status: 'suspended' };
         }),
       );
@@ -143,7 +174,7 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       await eachEnv(envs, (e) =>
         step(ctx, e, op, async () => {
           if (op === 'rotate') await rotateDatabase(ctx, e);
-          await event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
+          event(ctx, 'deploy_started', `${e}: ${op === 'deploy' ? `deploying ${newImage}` : 'restarting'}.`, e, { image: newImage });
           // A deploy of the current spec restarts with fresh secrets and memory, on every driver.
           await driver.deploy(await envSpec(ctx, e, newImage));
           return { status: 'ready', url: await announceReady(ctx, e), image: newImage };
@@ -160,7 +191,7 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       await step(ctx, env!, 'destroy', async () => {
         await driver.destroy(envRef(tenant, env!));
         await wipeResources(ctx, env!);
-        await event(ctx, 'environment_destroyed', `${env}: removed with its data.`, env);
+        event(ctx, 'environment_destroyed', `${env}: removed with its data.`, env);
         return { status: 'provisioning' };
       });
       const url = await provisionEnv(ctx, env!);
@@ -185,7 +216,7 @@ async function execute(ctx: StepContext, op: OperationName, env: EnvName | undef
       return remove(ctx);
     case 'undelete': {
       // The kept databases and buckets are found again (ensure* converge); every environment starts on them.
-      await event(ctx, 'provisioning_started', `Restoring ${envs.join(', ')} on ${driver.name} with the data kept since the deletion.`);
+      event(ctx, 'provisioning_started', `Restoring ${envs.join(', ')} on ${driver.name} with the data kept since the deletion.`);
       await provisionIdentity(ctx);
       const urls = await eachEnv(envs, (e) => provisionEnv(ctx, e));
       return finish(ctx, 'undelete', 'Restored: every environment runs again on its kept data.', {
@@ -247,6 +278,8 @@ async function startProvision(deps: Deps, tx: Transaction, t: TenantDoc, now: Da
 async function finish(ctx: StepContext, op: OperationName, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
   const { db, now } = ctx.deps;
   const { state, event: type } = OPERATIONS[op].done;
+  // Every event and step record of the operation is stored before it is announced done.
+  await settleWrites(ctx);
   await runKeyedTransaction(db, tenantPath(ctx.tenant.id), async (tx) => {
     const t = await getTenantDoc(db, ctx.tenant.id, tx);
     if (!t || t.generation !== ctx.generation) throw new Superseded();
@@ -303,12 +336,12 @@ async function remove(ctx: StepContext): Promise<void> {
   const driver = ctx.deps.runtime(tenant.driver);
   const envs = new Set<string>([...tenant.environments, ...(await listEnvironments(db, tenant.id)).map((e) => e.env)]);
   await Promise.all([...envs].map((e) => driver.destroy(envRef(tenant, e))));
-  await event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
+  event(ctx, 'resources_removed', `Removed ${[...envs].join(', ')} from ${driver.name}.`);
   for (const name of tenant.tasks ?? []) await queue.deleteTask(PROVISION_QUEUE, name).catch(() => undefined);
   const keptUntil = graceEndsAt(ctx.deps, ctx.deps.now());
   if (keptUntil) {
     for (const e of tenant.environments) await setEnv(ctx, e, { status: 'suspended', url: null as never });
-    await event(
+    event(
       ctx,
       'data_kept',
       `Databases, buckets and backups are kept until ${keptUntil}: restore the tenant before then to get them back.`,

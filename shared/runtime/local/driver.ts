@@ -284,6 +284,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const key = toEnvKey(ref);
     return pollUntilReady(() => status(ref), {
       timeoutMs,
+      firstIntervalMs: 10,
       intervalMs: 100,
       isFinal: (current) => current.state === 'absent' || current.state === 'stopped' || current.state === 'failed',
       async fail(current, reason) {
