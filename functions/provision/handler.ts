@@ -27,9 +27,10 @@ export function createProvisionHandler(deps: Deps): Handler {
         const task = await verifyTaskRequest(ctx, deps.config, 'provision');
         const body = await ctx.json();
         if (typeof body.tenantId !== 'string' || !Number.isInteger(body.generation)) {
-          throw new AppError('validation_failed', 'A provision task carries {tenantId, generation}.');
+          throw new AppError('validation_failed', 'A provision task carries {tenantId, generation} (and its operation, op).');
         }
-        const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number }, task);
+        const op = typeof body.op === 'string' ? body.op : undefined;
+        const outcome = await runOperation(deps, { tenantId: body.tenantId, generation: body.generation as number, op }, task);
         return { body: { outcome } };
       },
     },

@@ -45,6 +45,48 @@ export async function withClient<T>(url: string, fn: (client: Client) => Promise
   }
 }
 
+/**
+ * Connections to one server kept open between uses (issue 19: each launch's
+ * database step opened one, and the SCRAM handshake costs both sides CPU); an
+ * idle one closes after a few seconds and never keeps the process alive. A
+ * connection whose use failed is closed, not reused.
+ */
+export function createClientPool(url: string, max = 8) {
+  let pool: Promise<import('pg').Pool> | undefined;
+  const open = () =>
+    (pool ??= import('pg').then(({ default: pg }) => {
+      const created = new pg.Pool({
+        connectionString: url,
+        max,
+        idleTimeoutMillis: 5_000,
+        allowExitOnIdle: true,
+        connectionTimeoutMillis: 15_000,
+      });
+      // A server that goes away fails the next use, not the process.
+      created.on('error', () => undefined);
+      return created;
+    }));
+  return {
+    async use<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+      const client = await (await open()).connect();
+      let failed = false;
+      try {
+        return await fn(client as unknown as Client);
+      } catch (error) {
+        failed = true;
+        throw error;
+      } finally {
+        client.release(failed);
+      }
+    },
+    async end(): Promise<void> {
+      const current = pool;
+      pool = undefined;
+      if (current) await (await current).end();
+    },
+  };
+}
+
 /** `url` with another user, password and database: how an environment reaches its own database on the same server. */
 export function urlFor(serverUrl: string, role: string, password: string, database: string, host?: string): string {
   const url = new URL(serverUrl);

@@ -43,7 +43,7 @@ export interface OperationContext {
 export function operationTask(tenantId: string, op: string, generation: number): OutboxTask {
   return {
     queue: PROVISION_QUEUE,
-    options: { fn: 'provision', path: '/tasks/provision', payload: { tenantId, generation }, name: taskName(tenantId, op, generation) },
+    options: { fn: 'provision', path: '/tasks/provision', payload: { tenantId, generation, op }, name: taskName(tenantId, op, generation) },
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Deps } from '../deps.ts';
 import { createSecretStore } from '../secrets/store.ts';
-import { envPath, recordEvent, type TenantDoc } from '../store/tenants.ts';
+import { envPath, recordEvent, recordTenantWrite, type TenantDoc } from '../store/tenants.ts';
 import type { EnvironmentRef, EnvironmentSpec } from '../runtime/types.ts';
 import type { EnvName, EnvironmentRecord, EnvironmentStatusName } from './types.ts';
 import { provisionResources } from './resources-step.ts';
@@ -16,6 +16,8 @@ export interface StepContext {
   generation: number;
   /** Throws Superseded when a newer operation took over the tenant. */
   checkCurrent(): Promise<void>;
+  /** The lease this delivery holds, which the operation's last transaction gives back. */
+  holder?: string;
 }
 
 export const envRef = (tenant: TenantDoc, env: string): EnvironmentRef => ({ ownerId: tenant.ownerId, tenantId: tenant.id, env });
@@ -37,14 +39,13 @@ async function readEnv(ctx: StepContext, env: EnvName): Promise<EnvironmentRecor
   return snap.exists ? (snap.data() as EnvironmentRecord & { stepsGeneration?: number }) : undefined;
 }
 
-export async function setEnv(
-  ctx: StepContext,
-  env: EnvName,
-  fields: Partial<EnvironmentRecord> & { status?: EnvironmentStatusName },
-): Promise<void> {
-  await ctx.deps.db
-    .doc(envPath(ctx.tenant.id, env))
-    .set(JSON.parse(JSON.stringify({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() })), { merge: true });
+type EnvFields = Partial<EnvironmentRecord> & { status?: EnvironmentStatusName };
+
+const envRecord = (ctx: StepContext, env: EnvName, fields: EnvFields) =>
+  JSON.parse(JSON.stringify({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() }));
+
+export async function setEnv(ctx: StepContext, env: EnvName, fields: EnvFields): Promise<void> {
+  await ctx.deps.db.doc(envPath(ctx.tenant.id, env)).set(envRecord(ctx, env, fields), { merge: true });
 }
 
 /**
@@ -52,12 +53,12 @@ export async function setEnv(
  * Firestore once, then kept here as this delivery records more. Only the
  * delivery holding the tenant's lease runs steps of its generation, so no one
  * else changes the list meanwhile; this saves a read per step. Records are
- * written one after another (`writes`), so steps of one environment that run at
- * once (its database and bucket) never overwrite each other's entry.
+ * written in the order they were made (setEnvSoon), so steps of one
+ * environment that run at once (its database and bucket) never overwrite each
+ * other's entry.
  */
 interface EnvSteps {
   done: Promise<string[]>;
-  writes: Promise<unknown>;
 }
 const stepsByContext = new WeakMap<StepContext, Map<string, EnvSteps>>();
 
@@ -70,7 +71,7 @@ function envSteps(ctx: StepContext, env: EnvName): EnvSteps {
       const r = record as (EnvironmentRecord & { stepsGeneration?: number }) | undefined;
       return r?.stepsGeneration === ctx.generation ? [...(r.steps ?? [])] : [];
     });
-    perEnv.set(env, (known = { done, writes: Promise.resolve() }));
+    perEnv.set(env, (known = { done }));
   }
   return known;
 }
@@ -78,8 +79,8 @@ function envSteps(ctx: StepContext, env: EnvName): EnvSteps {
 /**
  * Writes a delivery started and did not wait for: its events and step records
  * (issue 19: each waited for took a round trip off the launch's critical
- * path). They keep their order (events queue per tenant, records per
- * environment), and `settleWrites` waits for them before the operation ends.
+ * path). They keep their order (all queue on the tenant, recordTenantWrite),
+ * and `settleWrites` waits for them before the operation ends.
  */
 const writesByContext = new WeakMap<StepContext, Promise<unknown>[]>();
 
@@ -120,12 +121,16 @@ export async function step(
   setEnvSoon(ctx, env, { ...fields, steps: [...done], stepsGeneration: ctx.generation } as Partial<EnvironmentRecord>);
 }
 
-/** setEnv in the background, after the environment's earlier background writes, so a later status is never overwritten. */
-function setEnvSoon(ctx: StepContext, env: EnvName, fields: Parameters<typeof setEnv>[2]): void {
-  const known = envSteps(ctx, env);
-  const write = known.writes.catch(() => undefined).then(() => setEnv(ctx, env, fields));
-  known.writes = write;
-  track(ctx, write);
+/**
+ * setEnv in the background, in order with the tenant's other background writes
+ * (a later status is never overwritten) and in the same commit as the events
+ * written at the same time.
+ */
+function setEnvSoon(ctx: StepContext, env: EnvName, fields: EnvFields): void {
+  track(
+    ctx,
+    recordTenantWrite(ctx.deps.db, ctx.tenant.id, { merge: { path: envPath(ctx.tenant.id, env), fields: envRecord(ctx, env, fields) } }),
+  );
 }
 
 /** Records an event in the background, after the ones before it (settleWrites waits for it). */

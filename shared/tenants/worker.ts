@@ -5,7 +5,7 @@
  * deliveries from working at once, and completed steps are skipped.
  */
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from '@google-cloud/firestore';
+import type { DocumentSnapshot, Transaction } from '@google-cloud/firestore';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { DriverError } from '../runtime/types.ts';
@@ -18,7 +18,7 @@ import { releaseTenantSlot } from './entitlements.ts';
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
 import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
-import type { EnvName } from './types.ts';
+import { isTenantId, type EnvName } from './types.ts';
 import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, settleWrites, step, type StepContext } from './worker-env.ts';
 import { provisionIdentity } from './identity-step.ts';
 import { rotateDatabase, wipeResources } from './resources-step.ts';
@@ -32,14 +32,18 @@ export type Outcome = 'done' | 'stale' | 'failed';
 
 export async function runOperation(
   deps: Deps,
-  task: { tenantId: string; generation: number },
+  task: { tenantId: string; generation: number; op?: string },
   attempt: { retryCount: number },
 ): Promise<Outcome> {
   const { db } = deps;
   const holder = randomUUID();
   const leaseMs = deps.config.provision.leaseMs;
   const tenant = await runKeyedTransaction(db, tenantPath(task.tenantId), async (tx) => {
-    const t = await getTenantDoc(db, task.tenantId, tx);
+    // A provision task says so: the tenant and its generated secrets are then read in one round trip.
+    const [t, secrets] =
+      task.op === 'provision' && isTenantId(task.tenantId)
+        ? await readTenantAndSecrets(deps, tx, task.tenantId)
+        : [await getTenantDoc(db, task.tenantId, tx), undefined];
     if (!t || t.generation !== task.generation || !t.operation) return undefined;
     const now = deps.now();
     if (t.lease && t.lease.holder !== holder && t.lease.until > now.toISOString()) {
@@ -47,7 +51,7 @@ export async function runOperation(
     }
     const lease = { holder, until: new Date(now.getTime() + leaseMs).toISOString() };
     // A provision's first step rides on the lease's commit: one transaction instead of three.
-    const started = t.operation.name === 'provision' ? await startProvision(deps, tx, t, now) : undefined;
+    const started = t.operation.name === 'provision' ? await startProvision(deps, tx, t, now, secrets) : undefined;
     tx.update(db.doc(tenantPath(t.id)), started ? { lease, eventSeq: started.eventSeq } : { lease });
     return started ? { ...t, eventSeq: started.eventSeq } : t;
   });
@@ -72,6 +76,7 @@ export async function runOperation(
     async checkCurrent() {
       if (!(await generation.isCurrent())) throw new Superseded();
     },
+    holder,
   };
   const log = deps.log.child({ tenantId: tenant.id, operation: operation.name, generation: task.generation });
   try {
@@ -91,10 +96,11 @@ export async function runOperation(
     generation.stop();
     clearInterval(renewal);
     await settleWrites(ctx).catch(() => undefined);
-    await runKeyedTransaction(db, tenantPath(tenant.id), async (tx) => {
-      const t = await getTenantDoc(db, tenant.id, tx);
-      if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
-    }).catch(() => undefined);
+    if (!leaseGivenBack.has(ctx))
+      await runKeyedTransaction(db, tenantPath(tenant.id), async (tx) => {
+        const t = await getTenantDoc(db, tenant.id, tx);
+        if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
+      }).catch(() => undefined);
   }
 }
 
@@ -247,11 +253,15 @@ async function eachEnv<T>(envs: EnvName[], fn: (env: EnvName) => Promise<T>): Pr
  * stores the tenant's credentials with `secrets_stored` (rotation replaces
  * them at request time). Returns the new event counter for the caller's update.
  */
-async function startProvision(deps: Deps, tx: Transaction, t: TenantDoc, now: Date): Promise<{ eventSeq: number }> {
+async function startProvision(
+  deps: Deps,
+  tx: Transaction,
+  t: TenantDoc,
+  now: Date,
+  read?: DocumentSnapshot[],
+): Promise<{ eventSeq: number }> {
   const { db, config } = deps;
-  // Reads first: a transaction's reads precede its writes. The generated secrets by their paths, not by a query:
-  // the emulator locks a query's whole range, and a burst of launches then timed out on each other's locks.
-  const stored = await tx.getAll(...GENERATED_KEYS.map((key) => db.doc(secretPath(t.id, key))));
+  const stored = read ?? (await tx.getAll(...generatedRefs(deps, t.id)));
   const needsSecrets = stored.some((snap) => !snap.exists || snap.get('origin') !== 'generated');
   const driver = deps.runtime(t.driver);
   let eventSeq = appendEvent(
@@ -274,6 +284,18 @@ async function startProvision(deps: Deps, tx: Transaction, t: TenantDoc, now: Da
   return { eventSeq };
 }
 
+/**
+ * The generated secrets by their paths, not by a query: the emulator locks a
+ * query's whole range, and a burst of launches then timed out on each other's locks.
+ */
+const generatedRefs = (deps: Deps, tenantId: string) => GENERATED_KEYS.map((key) => deps.db.doc(secretPath(tenantId, key)));
+
+/** In a transaction: the tenant and its generated secrets, in one read (reads precede a transaction's writes). */
+async function readTenantAndSecrets(deps: Deps, tx: Transaction, tenantId: string): Promise<[TenantDoc | undefined, DocumentSnapshot[]]> {
+  const [tenant, ...secrets] = await tx.getAll(deps.db.doc(tenantPath(tenantId)), ...generatedRefs(deps, tenantId));
+  return [tenant.exists ? (tenant.data() as TenantDoc) : undefined, secrets];
+}
+
 /** Ends the operation as the state machine says: the new state, an event, and the operation cleared, only if it is still ours. */
 async function finish(ctx: StepContext, op: OperationName, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
   const { db, now } = ctx.deps;
@@ -288,12 +310,20 @@ async function finish(ctx: StepContext, op: OperationName, message: string, chan
     const eventSeq = appendEvent(db, tx, t, { type, message }, now());
     releaseSlot?.();
     const urls = { ...t.urls, ...(changes.urls ?? {}) };
+    // The lease goes back with the same commit (a transaction of its own after it cost every operation two round trips).
+    const lease = ctx.holder && t.lease?.holder === ctx.holder ? { lease: null } : {};
     tx.update(
       db.doc(tenantPath(t.id)),
-      JSON.parse(JSON.stringify({ ...changes, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() })),
+      JSON.parse(
+        JSON.stringify({ ...changes, ...lease, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() }),
+      ),
     );
   });
+  leaseGivenBack.add(ctx);
 }
+
+/** Deliveries whose finishing transaction already gave the lease back. */
+const leaseGivenBack = new WeakSet<StepContext>();
 
 async function fail(ctx: StepContext, op: OperationName, env: EnvName | undefined, err: Error): Promise<void> {
   const { db, now } = ctx.deps;

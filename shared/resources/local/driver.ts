@@ -10,7 +10,15 @@ import { createGoogleRest, type GoogleRest } from '../../gcp/rest.ts';
 import { createExportArchives } from '../archives.ts';
 import { deleteBucket, ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName } from '../names.ts';
-import { dropTenantDatabase, dropTenantRole, ensureTenantDatabase, lockDownServer, rotatePassword, withClient } from '../sql.ts';
+import {
+  createClientPool,
+  dropTenantDatabase,
+  dropTenantRole,
+  ensureTenantDatabase,
+  lockDownServer,
+  rotatePassword,
+  type withClient,
+} from '../sql.ts';
 import { ResourceError, type ResourceDriver, type ResourceRef } from '../types.ts';
 import { createLocalBackups } from './backups.ts';
 import { createLocalExport } from './export.ts';
@@ -29,9 +37,10 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
     authClient: { getRequestHeaders: async () => ({ Authorization: `Bearer ${options.storageAdminToken}` }) },
   });
   let prepared: Promise<void> | undefined;
+  const connections = createClientPool(options.adminUrl);
   /** Runs `fn` as the platform on the server, after locking down its maintenance databases once per driver. */
   const admin = <T>(fn: Parameters<typeof withClient<T>>[1]) =>
-    withClient(options.adminUrl, async (client) => {
+    connections.use(async (client) => {
       prepared ??= lockDownServer(client).catch((error) => {
         prepared = undefined;
         throw error;
@@ -75,15 +84,22 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
       }),
     async ensureBucket(ref, { deleteAfterDays }) {
       const name = bucketName(options.bucketPrefix, ref);
-      await rest.call('storage', 'POST', '_emulator/v1/principals', { member: member(ref), token: token(ref) });
-      await ensureBucket(rest, {
-        project: options.projectId,
-        name,
-        labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': ref.env },
-        deleteAfterDays,
-        member: member(ref),
-      });
+      // The environment's token and its bucket do not depend on each other: both at once.
+      await Promise.all([
+        rest.call('storage', 'POST', '_emulator/v1/principals', { member: member(ref), token: token(ref) }),
+        ensureBucket(rest, {
+          project: options.projectId,
+          name,
+          labels: { 'tenantplane-tenant-id': ref.tenantId, 'tenantplane-env': ref.env },
+          deleteAfterDays,
+          member: member(ref),
+        }),
+      ]);
       return { name, vars: { BUCKET_NAME: name, STORAGE_EMULATOR_HOST: options.storageUrl, STORAGE_ACCESS_TOKEN: token(ref) } };
+    },
+    async close() {
+      pool.close();
+      await connections.end();
     },
     async removeBucket(ref) {
       await deleteBucket(rest, bucketName(options.bucketPrefix, ref));
