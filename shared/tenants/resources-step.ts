@@ -26,40 +26,59 @@ const blueprint = (ctx: StepContext) => blueprintFor(ctx.deps.config.resources, 
  * Phase 1 of an environment's data: its database and bucket as the blueprint
  * says, each a recorded step. The two do not depend on each other and run at
  * once (step() keeps their records from overwriting each other); both finish,
- * even when one fails, before the error is passed on.
+ * even when one fails, before the error is passed on. Answers the values
+ * stored for the environment when every step ran in this call (none had been
+ * recorded done before), so the caller need not read them back.
  */
-export async function provisionResources(ctx: StepContext, env: EnvName): Promise<void> {
+export async function provisionResources(ctx: StepContext, env: EnvName): Promise<Record<string, string> | undefined> {
   const driver = ctx.deps.resources();
   const plan = blueprint(ctx);
   const work: Promise<void>[] = [];
-  if (plan.database && driver.flags.database) {
+  const stored: Record<string, string> = {};
+  let skipped = false;
+  /**
+   * One data step: `fn` makes the resource and answers its values, stored as
+   * the environment's secrets, and its event, recorded once they are.
+   */
+  const dataStep = (name: string, fn: () => Promise<{ values: Record<string, string>; announce: () => void }>) => {
+    let ran = false;
     work.push(
-      step(ctx, env, 'database', async () => {
-        const access = await driver.ensureDatabase(refOf(ctx, env), { seed: plan.database!.seed[env] });
-        await secrets(ctx).putEnv(ctx.tenant.id, env, { DATABASE_URL: access.url }, ctx.deps.now());
-        event(ctx, 'database_ready', `${env}: PostgreSQL database ${access.database} is ready, reachable only by its own role.`, env, {
-          database: access.database,
-          driver: driver.name,
-        });
+      step(ctx, env, name, async () => {
+        ran = true;
+        const { values, announce } = await fn();
+        await secrets(ctx).putEnv(ctx.tenant.id, env, values, ctx.deps.now());
+        Object.assign(stored, values);
+        announce();
+      }).then(() => {
+        if (!ran) skipped = true;
       }),
     );
+  };
+  if (plan.database && driver.flags.database) {
+    dataStep('database', async () => {
+      const access = await driver.ensureDatabase(refOf(ctx, env), { seed: plan.database!.seed[env] });
+      const message = `${env}: PostgreSQL database ${access.database} is ready, reachable only by its own role.`;
+      return {
+        values: { DATABASE_URL: access.url },
+        announce: () => event(ctx, 'database_ready', message, env, { database: access.database, driver: driver.name }),
+      };
+    });
   }
   if (plan.bucket && driver.flags.bucket) {
-    work.push(
-      step(ctx, env, 'bucket', async () => {
-        const serviceAccount = tenantServiceAccountEmail(ctx.deps.config.projectId, ctx.tenant.id);
-        const bucket = await driver.ensureBucket(refOf(ctx, env), { deleteAfterDays: plan.bucket!.deleteAfterDays, serviceAccount });
-        await secrets(ctx).putEnv(ctx.tenant.id, env, bucket.vars, ctx.deps.now());
-        event(ctx, 'bucket_ready', `${env}: bucket ${bucket.name} is ready, open to this environment only.`, env, {
-          bucket: bucket.name,
-          driver: driver.name,
-        });
-      }),
-    );
+    dataStep('bucket', async () => {
+      const serviceAccount = tenantServiceAccountEmail(ctx.deps.config.projectId, ctx.tenant.id);
+      const bucket = await driver.ensureBucket(refOf(ctx, env), { deleteAfterDays: plan.bucket!.deleteAfterDays, serviceAccount });
+      const message = `${env}: bucket ${bucket.name} is ready, open to this environment only.`;
+      return {
+        values: bucket.vars,
+        announce: () => event(ctx, 'bucket_ready', message, env, { bucket: bucket.name, driver: driver.name }),
+      };
+    });
   }
   const results = await Promise.allSettled(work);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+  return skipped ? undefined : stored;
 }
 
 /** A new password for the environment's role (the old one stops working at once), stored for the restart that follows. */

@@ -22,14 +22,20 @@ export interface StepContext {
 
 export const envRef = (tenant: TenantDoc, env: string): EnvironmentRef => ({ ownerId: tenant.ownerId, tenantId: tenant.id, env });
 
-export async function envSpec(ctx: StepContext, env: EnvName, image = ctx.tenant.image): Promise<EnvironmentSpec> {
+/** The environment's spec; its secrets are read from the store unless the caller already has them. */
+export async function envSpec(
+  ctx: StepContext,
+  env: EnvName,
+  image = ctx.tenant.image,
+  secrets?: Promise<Record<string, string>>,
+): Promise<EnvironmentSpec> {
   const { deps, tenant } = ctx;
   return {
     ...envRef(tenant, env),
     image,
     memoryMb: tenant.memoryMb,
     vars: { TENANT_NAME: tenant.name, TENANT_PLAN: tenant.plan },
-    secrets: await createSecretStore(deps.db, deps.config.secrets.key).values(tenant.id, env),
+    secrets: await (secrets ?? createSecretStore(deps.db, deps.config.secrets.key).values(tenant.id, env)),
     labels: { 'tenantplane-tenant-id': tenant.id, 'tenantplane-env': env },
   };
 }
@@ -154,11 +160,24 @@ export async function announceReady(ctx: StepContext, env: EnvName, knownUrl?: s
  */
 export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.tenant.image): Promise<string | undefined> {
   const driver = ctx.deps.runtime(ctx.tenant.driver);
+  const store = createSecretStore(ctx.deps.db, ctx.deps.config.secrets.key);
   let url: string | undefined;
   let spec: Promise<EnvironmentSpec> | undefined;
+  // The tenant's own values are read beside the data steps, not after them.
+  const tenantValues = store.values(ctx.tenant.id);
+  tenantValues.catch(() => undefined);
+  const stored = await provisionResources(ctx, env);
+  // A first provision whose data steps all ran here knows every value of the environment (its collection was empty
+  // before, or holds the same names from an earlier attempt): no need to read back what was just written.
+  const envValues = stored && ctx.tenant.operation?.name === 'provision' ? stored : undefined;
   // Built only after the data steps stored DATABASE_URL and BUCKET_NAME, which the workload starts with.
-  const specOnce = () => (spec ??= envSpec(ctx, env, image));
-  await provisionResources(ctx, env);
+  const specOnce = () =>
+    (spec ??= envSpec(
+      ctx,
+      env,
+      image,
+      Promise.all([tenantValues, envValues ?? store.envValues(ctx.tenant.id, env)]).then(([own, ofEnv]) => ({ ...own, ...ofEnv })),
+    ));
   await step(ctx, env, 'infrastructure', async () => {
     setEnvSoon(ctx, env, { status: 'provisioning' });
     url = (await driver.ensureInfrastructure(await specOnce())).url;
