@@ -116,23 +116,56 @@ async function writeState(dataDir: string, state: RuntimeState): Promise<void> {
   await rename(tmp, file);
 }
 
+interface PendingChange {
+  key: string;
+  change: (current: EnvRecord | undefined, state: RuntimeState) => EnvRecord | undefined | Promise<EnvRecord | undefined>;
+  resolve: (rec: EnvRecord | undefined) => void;
+  reject: (error: unknown) => void;
+}
+/** Per data folder, the changes waiting for the next write of the state file. */
+const openGroups = new Map<string, PendingChange[]>();
+
 /**
  * Changes one environment's record under the state lock, re-reading the file
  * first so changes made by another process to other environments are kept.
- * `change` returns the new record, or `undefined` to delete it.
+ * `change` returns the new record, or `undefined` to delete it. Changes this
+ * process asks for while a write is under way are applied together, in order,
+ * by the next read and write of the file (issue 19: the file holds every
+ * environment, and a burst of 100 launches rewrote it hundreds of times one
+ * after another); each change sees the ones before it, and one that throws
+ * fails alone.
  */
-export async function updateRecord(
-  dataDir: string,
-  key: string,
-  change: (current: EnvRecord | undefined, state: RuntimeState) => EnvRecord | undefined | Promise<EnvRecord | undefined>,
-): Promise<EnvRecord | undefined> {
-  return withLock(`${statePath(dataDir)}.lock`, 10_000, async () => {
-    const state = await readState(dataDir);
-    const next = await change(state.environments[key], state);
-    if (next) state.environments[key] = next;
-    else delete state.environments[key];
-    await writeState(dataDir, state);
-    return next;
+export function updateRecord(dataDir: string, key: string, change: PendingChange['change']): Promise<EnvRecord | undefined> {
+  return new Promise((resolve, reject) => {
+    const open = openGroups.get(dataDir);
+    if (open) return void open.push({ key, change, resolve, reject });
+    const group: PendingChange[] = [{ key, change, resolve, reject }];
+    openGroups.set(dataDir, group);
+    const settled: (() => void)[] = [];
+    withLock(`${statePath(dataDir)}.lock`, 10_000, async () => {
+      // From here on, new changes form the next group.
+      if (openGroups.get(dataDir) === group) openGroups.delete(dataDir);
+      const state = await readState(dataDir);
+      for (const item of group) {
+        try {
+          const next = await item.change(state.environments[item.key], state);
+          if (next) state.environments[item.key] = next;
+          else delete state.environments[item.key];
+          settled.push(() => item.resolve(next));
+        } catch (error) {
+          settled.push(() => item.reject(error));
+        }
+      }
+      await writeState(dataDir, state);
+    }).then(
+      () => {
+        for (const settle of settled) settle();
+      },
+      (error: unknown) => {
+        if (openGroups.get(dataDir) === group) openGroups.delete(dataDir);
+        for (const item of group) item.reject(error);
+      },
+    );
   });
 }
 
