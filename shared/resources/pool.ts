@@ -8,10 +8,10 @@
  * its role; the seed and the rest of createSeededDatabase run as before. A
  * claim is one `ALTER DATABASE … RENAME`, which PostgreSQL does atomically:
  * two control planes on one server can never take the same database. The pool
- * refills in the background a moment after the last claim (a burst drains it,
+ * refills in the background a moment after a claim (a burst drains it,
  * then creates as before; a refill makes up to four at once), and an empty or disabled pool (size 0) just creates.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Client } from 'pg';
 import { withClient } from './sql.ts';
 
@@ -36,6 +36,15 @@ async function pooled(admin: Client): Promise<string[]> {
     POOL_PREFIX,
   ]);
   return rows.rows.map((r) => r.datname);
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
 }
 
 export function createDatabasePool(adminUrl: string, size: number, refillDelayMs = 500): DatabasePool {
@@ -71,17 +80,22 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
     })().finally(() => (filling = undefined)));
   };
 
+  // A moment after a claim, not after the last of a series: launches one after another postponed a refill that
+  // waited for a quiet moment until the pool ran dry, and every launch after that waited for CREATE DATABASE.
   const refillSoon = () => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => void fill().catch(() => undefined), refillDelayMs);
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void fill().catch(() => undefined);
+    }, refillDelayMs);
     timer.unref();
   };
 
   return {
     async create(admin, name, owner) {
       if (!closed) {
-        for (const candidate of await pooled(admin)) {
+        // In a random order: launches claiming at once would otherwise all try the same one first, and all but one fail.
+        for (const candidate of shuffled(await pooled(admin))) {
           try {
             await admin.query(`ALTER DATABASE ${quoteIdent(candidate)} RENAME TO ${quoteIdent(name)}`);
           } catch (error) {

@@ -12,7 +12,7 @@ export interface PollUntilReadyOptions {
   /** Pause between two reads; the last pause ends at the deadline. */
   intervalMs: number;
   /**
-   * The first pause, when shorter: each pause after it is half as long again,
+   * The first pause, when shorter: each pause after it is a quarter longer,
    * up to `intervalMs` (a local process answers within a few hundred ms, and
    * a fixed 100 ms pause cost a launch 50 ms on average).
    */
@@ -34,6 +34,6 @@ export async function pollUntilReady(read: () => Promise<EnvironmentStatus>, opt
     if (isFinal(status)) throw await fail(status, 'final');
     if (Date.now() >= deadline) throw await fail(status, 'timeout');
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now()))));
-    pause = Math.min(intervalMs, pause * 1.5);
+    pause = Math.min(intervalMs, pause * 1.25);
   }
 }
