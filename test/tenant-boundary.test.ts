@@ -6,6 +6,7 @@
  * This stack runs the product's own plans (PLANS unset), not the test default.
  */
 import test from 'ava';
+import { listEvents } from '../shared/store/tenants.ts';
 import { recordSubscription, tenantCountsPath } from '../shared/tenants/entitlements.ts';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { createTestUser, type TestUser } from '../testing/users.ts';
@@ -208,6 +209,23 @@ test('two creations at once cannot both take the last free slot', async (t) => {
   const user = await createTestUser(stack.deps);
   const results = await Promise.all(['race-a', 'race-b', 'race-c'].map((name) => create(user, { name })));
   t.deepEqual(results.map((r) => r.status).sort(), [202, 403, 403]);
+});
+
+test('a burst of creations for one owner is answered one by one: a repeated name gets 409, the others are counted once each', async (t) => {
+  const target = await createTestUser(stack.deps);
+  const names = ['burst-a', 'burst-b', 'burst-c', 'burst-a', 'burst-d', 'burst-e'];
+  // Sent at once, they are written together (one transaction per group, shared/tenants/service.ts).
+  const results = await Promise.all(names.map((name) => create(admin, { name, ownerId: target.uid, environments: ['live'] })));
+  t.deepEqual(results.map((r) => r.status).sort(), [202, 202, 202, 202, 202, 409]);
+  const refused = results.find((r) => r.status === 409)!;
+  t.regex((await errorOf(refused)).message, /burst-a/);
+  const created = await Promise.all(results.filter((r) => r.status === 202).map(async (r) => (await r.json()).tenant));
+  t.deepEqual(created.map((c) => c.name).sort(), ['burst-a', 'burst-b', 'burst-c', 'burst-d', 'burst-e']);
+  t.deepEqual((await stack.deps.db.doc(tenantCountsPath(target.uid)).get()).get('plans'), { free: 5 });
+  for (const tenant of created) {
+    const requested = (await listEvents(stack.deps.db, tenant.id)).filter((e) => e.type === 'provisioning_requested');
+    t.is(requested.length, 1, `${tenant.name} was created once`);
+  }
 });
 
 test('admins are not held to plans, and may create for others', async (t) => {
