@@ -12,6 +12,7 @@ import type { Timestamp, Firestore, Query } from '@google-cloud/firestore';
 import { firestore } from '../store/firestore-lib.ts';
 import type { Principal } from '../auth/principal.ts';
 import { AppError } from '../errors.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 /**
  * Which path a change came through: the CLI and the pages say so in
@@ -61,7 +62,7 @@ export async function recordAudit(
   retentionDays = DEFAULT_AUDIT_RETENTION_DAYS,
 ): Promise<void> {
   const id = `${now.toISOString()}-${randomUUID().slice(0, 8)}`;
-  const data = JSON.parse(JSON.stringify({ ...entry, id, at: now.toISOString() }));
+  const data = stripUndefined({ ...entry, id, at: now.toISOString() });
   await db.doc(`audit/${id}`).create({ ...data, expireAt: firestore().Timestamp.fromMillis(now.getTime() + retentionDays * DAY_MS) });
 }
 

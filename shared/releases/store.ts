@@ -8,7 +8,7 @@
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { runGroupedTransaction } from '../store/transact.ts';
 import { appendLog, listLog, watchLog } from '../store/event-log.ts';
-import { stripUndefined } from '../store/tenants.ts';
+import { stripUndefined } from '../store/plain.ts';
 import type { EnvName } from '../tenants/types.ts';
 import type { RolloutState, RolloutTarget, Strategy, TargetStatus, Wave } from './plan.ts';
 

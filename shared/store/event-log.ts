@@ -4,6 +4,7 @@
  * is numeric order, so "after id X" is `startAfter(X)` on `orderBy('id')`.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { stripUndefined } from './plain.ts';
 
 /** Up to `limit` events of `collection` after `afterId` (all of them without one), oldest first. */
 export async function listLog<E>(db: Firestore, collection: string, afterId: string | undefined, limit: number): Promise<E[]> {
@@ -44,6 +45,6 @@ export function appendLog(
 ): number {
   const seq = eventSeq + 1;
   const id = String(seq).padStart(8, '0');
-  tx.create(db.doc(`${collection}/${id}`), JSON.parse(JSON.stringify({ id, at: now.toISOString(), ...event })));
+  tx.create(db.doc(`${collection}/${id}`), stripUndefined({ id, at: now.toISOString(), ...event }));
   return seq;
 }

@@ -167,10 +167,6 @@ export function watchEvents(
   return watchLog(db, eventsPath(tenantId), afterId, onEvent, onError);
 }
 
-export function stripUndefined<T extends object>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
 /** The tenants table's sorts: `createdAt` and `name`, either way (default `-createdAt`, newest first). */
 export const TENANT_SORTS = sortsFor({ createdAt: 'createdAt', name: 'name' });
 /** What a list shows unless asked for one state: deleted tenants stay as tombstones but are not listed. */

@@ -17,6 +17,7 @@ import { AppError, notFound } from '../errors.ts';
 import { getTenantDoc, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { startOperation } from './operations.ts';
 import { isTenantId, type EnvName, type Tenant } from './types.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 export interface BackupRecord {
   id: string;
@@ -37,7 +38,7 @@ export async function listBackups(db: Firestore, tenantId: string): Promise<Back
 }
 
 export async function setBackup(db: Firestore, tenantId: string, id: string, fields: Partial<BackupRecord>): Promise<void> {
-  await db.doc(backupPath(tenantId, id)).set(JSON.parse(JSON.stringify(fields)), { merge: true });
+  await db.doc(backupPath(tenantId, id)).set(stripUndefined(fields), { merge: true });
 }
 
 export async function deleteBackupRecord(db: Firestore, tenantId: string, id: string): Promise<void> {

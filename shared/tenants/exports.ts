@@ -23,6 +23,7 @@ import { getTenantDoc, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { startOperation } from './operations.ts';
 import { isTenantId, type EnvName, type Tenant } from './types.ts';
 import { event, type StepContext } from './worker-env.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 export interface ExportRecord {
   id: string;
@@ -78,7 +79,7 @@ export function createExportsService(deps: Deps) {
         env: input.env as EnvName | undefined,
         backupId: created.id,
         message: `Exporting the data of ${created.env ?? tenant.environments.join(', ')}.`,
-        extra: (tx: Transaction) => tx.create(deps.db.doc(exportPath(id, created.id)), JSON.parse(JSON.stringify(created))),
+        extra: (tx: Transaction) => tx.create(deps.db.doc(exportPath(id, created.id)), stripUndefined(created)),
       });
       // Another export while one runs is a 409 (its id differs), like any second operation.
       return { tenant: updated, export: created };

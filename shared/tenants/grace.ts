@@ -32,6 +32,7 @@ import { removeResources } from './resources-step.ts';
 import { OPERATIONS } from './state-machine.ts';
 import { isTenantId, type Tenant } from './types.ts';
 import type { StepContext } from './worker-env.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 const DAY_MS = 86_400_000;
 /** The reminder goes out this long before the data is dropped. */
@@ -93,7 +94,7 @@ export async function restoreTenant(deps: Deps, p: Principal, id: string): Promi
       error: undefined,
       updatedAt: now.toISOString(),
     };
-    tx.set(deps.db.doc(tenantPath(id)), JSON.parse(JSON.stringify(updated)));
+    tx.set(deps.db.doc(tenantPath(id)), stripUndefined(updated));
     return { tenant: updated, enqueue: true };
   });
   if (result.enqueue && result.tenant.operation) {

@@ -16,6 +16,7 @@ import { addOutboxTask, type OutboxTask } from '../store/outbox.ts';
 import { appendEvent, getTenantDoc, tenantPath, toTenant, type TenantDoc } from '../store/tenants.ts';
 import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
 import type { EnvName, Tenant, TenantState } from './types.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 export type { OperationName };
 
@@ -144,13 +145,13 @@ export async function startOperation(
       ...tenant,
       generation,
       eventSeq,
-      operation: JSON.parse(JSON.stringify(operation)),
+      operation: stripUndefined(operation),
       state: (OPERATIONS[op] as OperationSpec).while ?? tenant.state,
       tasks: [...(tenant.tasks ?? []), taskName(tenantId, op, generation)].slice(-10),
       error: op === 'provision' ? undefined : tenant.error,
       updatedAt: now.toISOString(),
     };
-    tx.set(ctx.db.doc(tenantPath(tenantId)), JSON.parse(JSON.stringify(updated)));
+    tx.set(ctx.db.doc(tenantPath(tenantId)), stripUndefined(updated));
     return { tenant: updated, enqueue: true };
   });
   if (result.enqueue && result.tenant.operation) {

@@ -34,6 +34,7 @@ import { registryToken as makeRegistryToken, resolveDeployImage } from './regist
 import { readMetricsHistory, recordMetricsSamples, type MetricsSample } from './metrics-history.ts';
 import { isTenantId, type EnvName, type EnvironmentRecord, type Page, type Tenant, type TenantService } from './types.ts';
 import { createTenantSchema, logsQuerySchema, parseInput, updateTenantSchema } from './validate.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 export type TenantServiceImpl = TenantService & {
   /** Samples kept at most once a minute per environment, newest first. */
@@ -169,7 +170,7 @@ export function createTenantService(deps: Deps): TenantServiceImpl {
       );
       tenant.eventSeq = doc.eventSeq;
       const token = issueRetrievalToken(deps.db, tx, tenant.id, now);
-      tx.create(deps.db.doc(tenantPath(tenant.id)), JSON.parse(JSON.stringify(doc)));
+      tx.create(deps.db.doc(tenantPath(tenant.id)), stripUndefined(doc));
       // The provision task is saved with the tenant: a queue outage after this commit delays it, never loses it.
       recordOperationTask(tx, deps.db, tenant.id, 'provision', 1, now);
       outcomes.push({ value: token });

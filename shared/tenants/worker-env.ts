@@ -9,6 +9,7 @@ import { envPath, recordEvent, recordTenantWrite, type TenantDoc } from '../stor
 import type { EnvironmentRef, EnvironmentSpec } from '../runtime/types.ts';
 import type { EnvName, EnvironmentRecord, EnvironmentStatusName } from './types.ts';
 import { provisionResources } from './resources-step.ts';
+import { stripUndefined } from '../store/plain.ts';
 
 export interface StepContext {
   deps: Deps;
@@ -48,7 +49,7 @@ async function readEnv(ctx: StepContext, env: EnvName): Promise<EnvironmentRecor
 type EnvFields = Partial<EnvironmentRecord> & { status?: EnvironmentStatusName };
 
 const envRecord = (ctx: StepContext, env: EnvName, fields: EnvFields) =>
-  JSON.parse(JSON.stringify({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() }));
+  stripUndefined({ tenantId: ctx.tenant.id, env, ...fields, updatedAt: ctx.deps.now().toISOString() });
 
 export async function setEnv(ctx: StepContext, env: EnvName, fields: EnvFields): Promise<void> {
   await ctx.deps.db.doc(envPath(ctx.tenant.id, env)).set(envRecord(ctx, env, fields), { merge: true });
@@ -63,23 +64,20 @@ export async function setEnv(ctx: StepContext, env: EnvName, fields: EnvFields):
  * environment that run at once (its database and bucket) never overwrite each
  * other's entry.
  */
-interface EnvSteps {
-  done: Promise<string[]>;
-}
-const stepsByContext = new WeakMap<StepContext, Map<string, EnvSteps>>();
+const stepsByContext = new WeakMap<StepContext, Map<string, Promise<string[]>>>();
 
-function envSteps(ctx: StepContext, env: EnvName): EnvSteps {
+function doneSteps(ctx: StepContext, env: EnvName): Promise<string[]> {
   let perEnv = stepsByContext.get(ctx);
   if (!perEnv) stepsByContext.set(ctx, (perEnv = new Map()));
-  let known = perEnv.get(env);
-  if (!known) {
-    const done = readEnv(ctx, env).then((record) => {
+  let done = perEnv.get(env);
+  if (!done) {
+    done = readEnv(ctx, env).then((record) => {
       const r = record as (EnvironmentRecord & { stepsGeneration?: number }) | undefined;
       return r?.stepsGeneration === ctx.generation ? [...(r.steps ?? [])] : [];
     });
-    perEnv.set(env, (known = { done }));
+    perEnv.set(env, done);
   }
-  return known;
+  return done;
 }
 
 /**
@@ -118,9 +116,8 @@ export async function step(
   name: string,
   fn: () => Promise<Partial<EnvironmentRecord> | void>,
 ): Promise<void> {
-  const known = envSteps(ctx, env);
   // The generation check and the (first) read of the record are independent: one round trip instead of two.
-  const [, done] = await Promise.all([ctx.checkCurrent(), known.done]);
+  const [, done] = await Promise.all([ctx.checkCurrent(), doneSteps(ctx, env)]);
   if (done.includes(name)) return;
   const fields = (await fn()) ?? {};
   done.push(name);

@@ -12,6 +12,7 @@ import { DriverError } from '../runtime/types.ts';
 import { ResourceError } from '../resources/types.ts';
 import { createSecretStore, secretPath } from '../secrets/store.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
+import { stripUndefined } from '../store/plain.ts';
 import { appendEvent, getTenantDoc, listEnvironments, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { graceEndsAt, purgeTenantData } from './grace.ts';
 import { releaseTenantSlot } from './entitlements.ts';
@@ -314,9 +315,7 @@ async function finish(ctx: StepContext, op: OperationName, message: string, chan
     const lease = ctx.holder && t.lease?.holder === ctx.holder ? { lease: null } : {};
     tx.update(
       db.doc(tenantPath(t.id)),
-      JSON.parse(
-        JSON.stringify({ ...changes, ...lease, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() }),
-      ),
+      stripUndefined({ ...changes, ...lease, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() }),
     );
   });
   leaseGivenBack.add(ctx);
