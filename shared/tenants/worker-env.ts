@@ -67,16 +67,21 @@ export async function setEnv(ctx: StepContext, env: EnvName, fields: EnvFields):
 const stepsByContext = new WeakMap<StepContext, Map<string, Promise<string[]>>>();
 
 function doneSteps(ctx: StepContext, env: EnvName): Promise<string[]> {
+  return stepsByContext.get(ctx)?.get(env) ?? knownSteps(ctx, env, readEnv(ctx, env));
+}
+
+/** Keeps what the environment's record (already read, or being read) says this generation has done. */
+export function knownSteps(
+  ctx: StepContext,
+  env: EnvName,
+  record: EnvironmentRecord | undefined | Promise<EnvironmentRecord | undefined>,
+): Promise<string[]> {
   let perEnv = stepsByContext.get(ctx);
   if (!perEnv) stepsByContext.set(ctx, (perEnv = new Map()));
-  let done = perEnv.get(env);
-  if (!done) {
-    done = readEnv(ctx, env).then((record) => {
-      const r = record as (EnvironmentRecord & { stepsGeneration?: number }) | undefined;
-      return r?.stepsGeneration === ctx.generation ? [...(r.steps ?? [])] : [];
-    });
-    perEnv.set(env, done);
-  }
+  const done = Promise.resolve(record).then((r: (EnvironmentRecord & { stepsGeneration?: number }) | undefined) =>
+    r?.stepsGeneration === ctx.generation ? [...(r.steps ?? [])] : [],
+  );
+  perEnv.set(env, done);
   return done;
 }
 
@@ -87,13 +92,22 @@ function doneSteps(ctx: StepContext, env: EnvName): Promise<string[]> {
  * and `settleWrites` waits for them before the operation ends.
  */
 const writesByContext = new WeakMap<StepContext, Promise<unknown>[]>();
+/** The first background write of a delivery that failed, as soon as it is known. */
+const failedWrites = new WeakMap<StepContext, unknown>();
 
 function track(ctx: StepContext, write: Promise<unknown>): void {
   let writes = writesByContext.get(ctx);
   if (!writes) writesByContext.set(ctx, (writes = []));
   // Handled here so a failure is not unhandled before settleWrites reports it.
-  write.catch(() => undefined);
+  write.catch((err: unknown) => {
+    if (!failedWrites.has(ctx)) failedWrites.set(ctx, err);
+  });
   writes.push(write);
+}
+
+/** Whether a background write of `ctx` already failed: the operation must not be announced done after it. */
+export function failedWrite(ctx: StepContext): Error | undefined {
+  return failedWrites.has(ctx) ? (failedWrites.get(ctx) as Error) : undefined;
 }
 
 /** Waits for every write `ctx` started in the background; throws the first that failed. */

@@ -13,14 +13,26 @@ import { ResourceError } from '../resources/types.ts';
 import { createSecretStore, secretPath } from '../secrets/store.ts';
 import { runKeyedTransaction } from '../store/transact.ts';
 import { stripUndefined } from '../store/plain.ts';
-import { appendEvent, getTenantDoc, listEnvironments, tenantPath, type TenantDoc } from '../store/tenants.ts';
+import { appendEvent, envPath, getTenantDoc, listEnvironments, recordTenantWrite, tenantPath, type TenantDoc } from '../store/tenants.ts';
 import { graceEndsAt, purgeTenantData } from './grace.ts';
 import { releaseTenantSlot } from './entitlements.ts';
 import { GENERATED_KEYS, generateCredentials, storeGenerated } from './credentials.ts';
 import { PROVISION_QUEUE } from './operations.ts';
 import { OPERATIONS, type OperationName, type OperationSpec } from './state-machine.ts';
-import { isTenantId, type EnvName } from './types.ts';
-import { announceReady, envRef, envSpec, event, provisionEnv, setEnv, settleWrites, step, type StepContext } from './worker-env.ts';
+import { ENV_NAMES, isTenantId, type EnvName, type EnvironmentRecord } from './types.ts';
+import {
+  announceReady,
+  envRef,
+  envSpec,
+  event,
+  failedWrite,
+  knownSteps,
+  provisionEnv,
+  setEnv,
+  settleWrites,
+  step,
+  type StepContext,
+} from './worker-env.ts';
 import { provisionIdentity } from './identity-step.ts';
 import { rotateDatabase, wipeResources } from './resources-step.ts';
 import { runBackup, runRestore } from './backups-step.ts';
@@ -39,12 +51,13 @@ export async function runOperation(
   const { db } = deps;
   const holder = randomUUID();
   const leaseMs = deps.config.provision.leaseMs;
+  let records: DocumentSnapshot[] | undefined;
   const tenant = await runKeyedTransaction(db, tenantPath(task.tenantId), async (tx) => {
-    // A provision task says so: the tenant and its generated secrets are then read in one round trip.
-    const [t, secrets] =
-      task.op === 'provision' && isTenantId(task.tenantId)
-        ? await readTenantAndSecrets(deps, tx, task.tenantId)
-        : [await getTenantDoc(db, task.tenantId, tx), undefined];
+    // One round trip reads the tenant, its environments' step records and, for a provision (the task says so), its generated secrets.
+    const [t, envRecords, secrets] = isTenantId(task.tenantId)
+      ? await readForLease(deps, tx, task.tenantId, task.op === 'provision')
+      : [await getTenantDoc(db, task.tenantId, tx), undefined, undefined];
+    records = envRecords;
     if (!t || t.generation !== task.generation || !t.operation) return undefined;
     const now = deps.now();
     if (t.lease && t.lease.holder !== holder && t.lease.until > now.toISOString()) {
@@ -79,6 +92,7 @@ export async function runOperation(
     },
     holder,
   };
+  records?.forEach((snap, i) => knownSteps(ctx, ENV_NAMES[i], snap.exists ? (snap.data() as EnvironmentRecord) : undefined));
   const log = deps.log.child({ tenantId: tenant.id, operation: operation.name, generation: task.generation });
   try {
     await execute(ctx, operation.name, operation.env as EnvName | undefined, operation.image);
@@ -291,33 +305,68 @@ async function startProvision(
  */
 const generatedRefs = (deps: Deps, tenantId: string) => GENERATED_KEYS.map((key) => deps.db.doc(secretPath(tenantId, key)));
 
-/** In a transaction: the tenant and its generated secrets, in one read (reads precede a transaction's writes). */
-async function readTenantAndSecrets(deps: Deps, tx: Transaction, tenantId: string): Promise<[TenantDoc | undefined, DocumentSnapshot[]]> {
-  const [tenant, ...secrets] = await tx.getAll(deps.db.doc(tenantPath(tenantId)), ...generatedRefs(deps, tenantId));
-  return [tenant.exists ? (tenant.data() as TenantDoc) : undefined, secrets];
+/**
+ * In the lease's transaction, in one read (reads precede a transaction's
+ * writes): the tenant, the record of each environment it may have (ENV_NAMES,
+ * in that order), and with `secrets` its generated secrets.
+ */
+async function readForLease(
+  deps: Deps,
+  tx: Transaction,
+  tenantId: string,
+  secrets: boolean,
+): Promise<[TenantDoc | undefined, DocumentSnapshot[], DocumentSnapshot[] | undefined]> {
+  const envRefs = ENV_NAMES.map((env) => deps.db.doc(envPath(tenantId, env)));
+  const [tenant, ...rest] = await tx.getAll(
+    deps.db.doc(tenantPath(tenantId)),
+    ...envRefs,
+    ...(secrets ? generatedRefs(deps, tenantId) : []),
+  );
+  return [
+    tenant.exists ? (tenant.data() as TenantDoc) : undefined,
+    rest.slice(0, envRefs.length),
+    secrets ? rest.slice(envRefs.length) : undefined,
+  ];
 }
 
-/** Ends the operation as the state machine says: the new state, an event, and the operation cleared, only if it is still ours. */
+/**
+ * Ends the operation as the state machine says: the new state, an event, and
+ * the operation cleared, only if it is still ours. Every event and step record
+ * of the operation is stored before, or in the same commit as, its end: the
+ * end is the last of the tenant's grouped writes (issue 19: waiting for them,
+ * then a transaction of its own, cost a launch two round trips). A deletion,
+ * which also gives the owner's plan slot back, reads that count in a
+ * transaction of its own.
+ */
 async function finish(ctx: StepContext, op: OperationName, message: string, changes: Partial<TenantDoc> = {}): Promise<void> {
   const { db, now } = ctx.deps;
   const { state, event: type } = OPERATIONS[op].done;
-  // Every event and step record of the operation is stored before it is announced done.
-  await settleWrites(ctx);
-  await runKeyedTransaction(db, tenantPath(ctx.tenant.id), async (tx) => {
-    const t = await getTenantDoc(db, ctx.tenant.id, tx);
-    if (!t || t.generation !== ctx.generation) throw new Superseded();
-    // A finished deletion gives the owner's plan slot back, once.
-    const releaseSlot = state === 'deleted' && t.state !== 'deleted' ? await releaseTenantSlot(db, tx, t) : undefined;
-    const eventSeq = appendEvent(db, tx, t, { type, message }, now());
-    releaseSlot?.();
+  const closing = (t: TenantDoc) => {
     const urls = { ...t.urls, ...(changes.urls ?? {}) };
     // The lease goes back with the same commit (a transaction of its own after it cost every operation two round trips).
     const lease = ctx.holder && t.lease?.holder === ctx.holder ? { lease: null } : {};
-    tx.update(
-      db.doc(tenantPath(t.id)),
-      stripUndefined({ ...changes, ...lease, urls, state, eventSeq, operation: null, error: null, updatedAt: now().toISOString() }),
-    );
-  });
+    return stripUndefined({ ...changes, ...lease, urls, state, operation: null, error: null, updatedAt: now().toISOString() });
+  };
+  if (state === 'deleted') {
+    await settleWrites(ctx);
+    await runKeyedTransaction(db, tenantPath(ctx.tenant.id), async (tx) => {
+      const t = await getTenantDoc(db, ctx.tenant.id, tx);
+      if (!t || t.generation !== ctx.generation) throw new Superseded();
+      const releaseSlot = t.state !== 'deleted' ? await releaseTenantSlot(db, tx, t) : undefined;
+      const eventSeq = appendEvent(db, tx, t, { type, message }, now());
+      releaseSlot?.();
+      tx.update(db.doc(tenantPath(t.id)), { ...closing(t), eventSeq });
+    });
+  } else {
+    await recordTenantWrite(db, ctx.tenant.id, {
+      close: (t) => {
+        if (!t || t.generation !== ctx.generation) return new Superseded();
+        // An earlier write of this delivery failed: the operation fails instead of ending with a gap in its record.
+        return failedWrite(ctx) ?? { event: { type, message }, now: now(), fields: closing(t) };
+      },
+    });
+    await settleWrites(ctx);
+  }
   leaseGivenBack.add(ctx);
 }
 
