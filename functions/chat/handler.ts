@@ -3,7 +3,7 @@
  * (`chat.use`), rate limits per user and validates before anything streams
  * (those failures are SPEC §9 JSON errors); then streams the turn as SSE.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { createRollout, describeRollout } from '../../shared/releases/rollouts.ts';
 import { createBackupsService } from '../../shared/tenants/backups.ts';
 import { authorize } from '../../shared/auth/authorize.ts';
@@ -23,6 +23,7 @@ import type { Principal } from '../../shared/auth/principal.ts';
 import { readTenantCosts } from '../../shared/billing/index.ts';
 import { createTenantService } from '../../shared/tenants/service.ts';
 import type { TenantService } from '../../shared/tenants/types.ts';
+import { lazySchema } from '../../shared/zod-lib.ts';
 
 export interface ChatHandlerOptions {
   /** Default: the tenants service layer, the same one the REST API uses. */
@@ -38,15 +39,21 @@ export interface ChatHandlerOptions {
 }
 
 const MAX_MESSAGE = 4000;
-const conversationId = z.string().trim().min(1).max(64);
-const messageBody = z
-  .object({ message: z.string().trim().min(1, 'must not be empty').max(MAX_MESSAGE), conversationId: conversationId.optional() })
-  .strict();
-const confirmBody = z.object({ confirm: z.string().trim().min(1).max(64), conversationId }).strict();
+/** The two request bodies, built on first use so that loading this module does not load zod. */
+const bodies = lazySchema((z) => {
+  const conversationId = z.string().trim().min(1).max(64);
+  return {
+    message: z
+      .object({ message: z.string().trim().min(1, 'must not be empty').max(MAX_MESSAGE), conversationId: conversationId.optional() })
+      .strict(),
+    confirm: z.object({ confirm: z.string().trim().min(1).max(64), conversationId }).strict(),
+  };
+});
+type Bodies = ReturnType<typeof bodies>;
 
-function parseBody(body: Record<string, unknown>): z.output<typeof messageBody> | z.output<typeof confirmBody> {
+function parseBody(body: Record<string, unknown>): z.output<Bodies['message']> | z.output<Bodies['confirm']> {
   const isConfirm = 'confirm' in body;
-  const result = (isConfirm ? confirmBody : messageBody).safeParse(body);
+  const result = (isConfirm ? bodies().confirm : bodies().message).safeParse(body);
   if (result.success) return result.data;
   const fields: Record<string, string> = {};
   for (const issue of result.error.issues) {

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { z as Z } from 'zod';
+import { lazySchema } from '../../shared/zod-lib.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Migration } from '../../shared/store/signups.ts';
 
@@ -16,7 +17,7 @@ export interface SignupInput {
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-const text = (field: string, max: number) =>
+const text = (z: typeof Z, field: string, max: number) =>
   z
     .string({ error: `${field} must be a string.` })
     .trim()
@@ -24,27 +25,29 @@ const text = (field: string, max: number) =>
     .refine((v) => !CONTROL.test(v), { error: `${field} must not contain control characters (line breaks, tabs).` })
     .transform((v) => v || undefined);
 
-const migration = z.enum(MIGRATIONS, { error: `migration must be one of ${MIGRATIONS.join(', ')}.` });
+const migration = lazySchema((z) => z.enum(MIGRATIONS, { error: `migration must be one of ${MIGRATIONS.join(', ')}.` }));
 
 /**
  * The body of POST /api/signup. Unknown fields are rejected (not ignored), so
  * a typo like "emial" is reported instead of silently signing up without it.
  */
-const schema = z.strictObject({
-  email: z
-    .string({ error: 'email is required and must be a string like "ada@example.com".' })
-    .trim()
-    .toLowerCase()
-    .max(MAX_EMAIL_LENGTH, { error: `email must be at most ${MAX_EMAIL_LENGTH} characters.` })
-    .pipe(z.email({ error: 'email must be an address like "ada@example.com".' })),
-  name: text('name', 100).optional(),
-  company: text('company', 100).optional(),
-  plan: z
-    .string({ error: 'plan must be a string.' })
-    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'plan must be a plan id: lowercase letters, digits and dashes, at most 32.' })
-    .optional(),
-  migration: migration.optional(),
-});
+const schema = lazySchema((z) =>
+  z.strictObject({
+    email: z
+      .string({ error: 'email is required and must be a string like "ada@example.com".' })
+      .trim()
+      .toLowerCase()
+      .max(MAX_EMAIL_LENGTH, { error: `email must be at most ${MAX_EMAIL_LENGTH} characters.` })
+      .pipe(z.email({ error: 'email must be an address like "ada@example.com".' })),
+    name: text(z, 'name', 100).optional(),
+    company: text(z, 'company', 100).optional(),
+    plan: z
+      .string({ error: 'plan must be a string.' })
+      .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'plan must be a plan id: lowercase letters, digits and dashes, at most 32.' })
+      .optional(),
+    migration: migration().optional(),
+  }),
+);
 
 /**
  * Validates a signup; `migration` may come in the body or as `?migration=`
@@ -56,11 +59,11 @@ export function parseSignupInput(body: Record<string, unknown>, query: URLSearch
   const fromQuery = query.get('migration');
   let queryMigration: Migration | undefined;
   if (fromQuery !== null) {
-    const parsed = migration.safeParse(fromQuery);
+    const parsed = migration().safeParse(fromQuery);
     if (parsed.success) queryMigration = parsed.data;
     else fields.migration = `The migration query parameter must be one of ${MIGRATIONS.join(', ')}.`;
   }
-  const result = schema.safeParse(body);
+  const result = schema().safeParse(body);
   if (!result.success) {
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {

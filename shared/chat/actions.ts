@@ -2,107 +2,133 @@
  * The chat's actions (SPEC R-CHAT-1/2): one zod schema per action is the single
  * source of truth. The server validates the model's arguments with it, and the
  * Gemini function declarations are generated from it, so the two cannot drift.
+ * The schemas are built on first use (`actionSchemas()`), so loading this
+ * module does not load zod (see shared/zod-lib.ts).
  */
 import type { FunctionDeclaration, Schema } from '@google/genai';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Role } from '../auth/principal.ts';
+import { lazySchema } from '../zod-lib.ts';
 
 const ENVS = ['demo', 'test', 'live'] as const;
-const site = z.string().trim().min(1).max(64).describe('The site: its name (e.g. "shop") or its tenant id (e.g. "t-abcde12345").');
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'use a date like 2026-11-01');
 
-/** Each action's argument schema; `.describe()` texts become the model's tool documentation. */
-export const ACTION_SCHEMAS = {
-  CREATE_SITE: z
-    .object({
-      name: z
-        .string()
-        .trim()
-        .toLowerCase()
-        .regex(/^[a-z][a-z0-9-]{1,28}[a-z0-9]$/, 'use 3–30 lowercase letters, digits or dashes, starting with a letter')
-        .describe('Name of the new site: 3–30 lowercase letters, digits or dashes, starting with a letter.'),
-      environments: z.array(z.enum(ENVS)).min(1).max(3).optional().describe('Environments to create; default: those of the plan.'),
-      plan: z.string().trim().min(1).max(40).optional().describe('Plan name, e.g. "free", "starter" or "pro".'),
-    })
-    .strict()
-    .describe('Create a new site (tenant) owned by the user and start provisioning it. Needs confirmation.'),
-  LIST_SITES: z.object({}).strict().describe('List the sites the user can manage, with their state.'),
-  GET_STATUS: z.object({ site }).strict().describe('Show the state of a site and of each of its environments.'),
-  GET_LOGS: z
-    .object({
-      site,
-      env: z.enum(ENVS).optional().describe('Environment to read; default live.'),
-      limit: z.number().int().min(1).max(200).optional().describe('How many recent lines, 1–200; default 50.'),
-    })
-    .strict()
-    .describe('Show recent log lines of a site environment.'),
-  GET_METRICS: z.object({ site }).strict().describe('Show current CPU, memory and request counts of a site.'),
-  GET_BILLING: z
-    .object({
-      site,
-      from: isoDate.optional().describe('First day, YYYY-MM-DD; default the first day of this month.'),
-      to: isoDate.optional().describe('Last day, YYYY-MM-DD; default today.'),
-    })
-    .strict()
-    .describe('Show what a site cost over a date range.'),
-  SUSPEND_SITE: z
-    .object({ site })
-    .strict()
-    .describe('Suspend a site: scale every environment to zero, keeping all data. Needs confirmation.'),
-  RESUME_SITE: z.object({ site }).strict().describe('Resume a suspended site on the same URL. Needs confirmation.'),
-  DEPLOY: z
-    .object({
-      site,
-      image: z
-        .string()
-        .trim()
-        .min(3)
-        .max(300)
-        .regex(/^[a-z0-9][a-z0-9._\-/:]*[a-z0-9_-]$/i, 'must be a container image reference like registry/repository:tag')
-        .describe(
-          "Container image to deploy; it must be in the site's own repository, <registry>/tp-<tenantId>/<name>:<tag>, or the default image.",
-        ),
-    })
-    .strict()
-    .describe('Deploy a new image to every environment of a site. Needs confirmation.'),
-  DELETE_SITE: z.object({ site }).strict().describe('Delete a site and every resource it owns. Needs confirmation.'),
-  LIST_BACKUPS: z.object({ site }).strict().describe("List a site's database backups (id, environment, status, size, date)."),
-  CREATE_BACKUP: z
-    .object({ site, env: z.enum(ENVS).optional().describe('Environment to back up; default every one with a database.') })
-    .strict()
-    .describe("Back up a site's databases now."),
-  RESTORE_BACKUP: z
-    .object({
-      site,
-      backup: z
-        .string()
-        .trim()
-        .toLowerCase()
-        .regex(/^[a-z0-9-]{1,64}$/, 'a backup id as LIST_BACKUPS shows it, e.g. "b20261130101500-ab12-live"')
-        .describe('The backup id, as LIST_BACKUPS shows it.'),
-      env: z.enum(ENVS).optional().describe("Where to restore: the backup's own environment (default), or test for a live backup."),
-    })
-    .strict()
-    .describe('Restore a database backup, replacing every change since it; the environment restarts. Needs confirmation.'),
-  ROLLOUT_RELEASE: z
-    .object({
-      release: z
-        .string()
-        .trim()
-        .toLowerCase()
-        .regex(/^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/, 'a release name such as "v2.1.0"')
-        .describe('Name of an existing release, e.g. "v2".'),
-      plan: z.string().trim().min(1).max(40).optional().describe('Only tenants on this plan; default: all tenants.'),
-    })
-    .strict()
-    .describe(
-      'Admins: roll a release out to all tenants (or those of one plan) in waves, canary first. Shown as a plan and needs confirmation.',
-    ),
-} as const;
+/**
+ * Every action's name, in the order the model is offered them. Written out so
+ * that listing or checking names does not build the schemas; the `satisfies`
+ * on the schemas below fails `tsc` if this list and their keys differ.
+ */
+export const ACTION_NAMES = [
+  'CREATE_SITE',
+  'LIST_SITES',
+  'GET_STATUS',
+  'GET_LOGS',
+  'GET_METRICS',
+  'GET_BILLING',
+  'SUSPEND_SITE',
+  'RESUME_SITE',
+  'DEPLOY',
+  'DELETE_SITE',
+  'LIST_BACKUPS',
+  'CREATE_BACKUP',
+  'RESTORE_BACKUP',
+  'ROLLOUT_RELEASE',
+] as const;
 
-export type ActionName = keyof typeof ACTION_SCHEMAS;
-export type ActionArgs<A extends ActionName = ActionName> = z.output<(typeof ACTION_SCHEMAS)[A]>;
-export const ACTION_NAMES = Object.keys(ACTION_SCHEMAS) as ActionName[];
+/** Each action's argument schema, built on first call; `.describe()` texts become the model's tool documentation. */
+export const actionSchemas = lazySchema((z) => {
+  const site = z.string().trim().min(1).max(64).describe('The site: its name (e.g. "shop") or its tenant id (e.g. "t-abcde12345").');
+  const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'use a date like 2026-11-01');
+  return {
+    CREATE_SITE: z
+      .object({
+        name: z
+          .string()
+          .trim()
+          .toLowerCase()
+          .regex(/^[a-z][a-z0-9-]{1,28}[a-z0-9]$/, 'use 3–30 lowercase letters, digits or dashes, starting with a letter')
+          .describe('Name of the new site: 3–30 lowercase letters, digits or dashes, starting with a letter.'),
+        environments: z.array(z.enum(ENVS)).min(1).max(3).optional().describe('Environments to create; default: those of the plan.'),
+        plan: z.string().trim().min(1).max(40).optional().describe('Plan name, e.g. "free", "starter" or "pro".'),
+      })
+      .strict()
+      .describe('Create a new site (tenant) owned by the user and start provisioning it. Needs confirmation.'),
+    LIST_SITES: z.object({}).strict().describe('List the sites the user can manage, with their state.'),
+    GET_STATUS: z.object({ site }).strict().describe('Show the state of a site and of each of its environments.'),
+    GET_LOGS: z
+      .object({
+        site,
+        env: z.enum(ENVS).optional().describe('Environment to read; default live.'),
+        limit: z.number().int().min(1).max(200).optional().describe('How many recent lines, 1–200; default 50.'),
+      })
+      .strict()
+      .describe('Show recent log lines of a site environment.'),
+    GET_METRICS: z.object({ site }).strict().describe('Show current CPU, memory and request counts of a site.'),
+    GET_BILLING: z
+      .object({
+        site,
+        from: isoDate.optional().describe('First day, YYYY-MM-DD; default the first day of this month.'),
+        to: isoDate.optional().describe('Last day, YYYY-MM-DD; default today.'),
+      })
+      .strict()
+      .describe('Show what a site cost over a date range.'),
+    SUSPEND_SITE: z
+      .object({ site })
+      .strict()
+      .describe('Suspend a site: scale every environment to zero, keeping all data. Needs confirmation.'),
+    RESUME_SITE: z.object({ site }).strict().describe('Resume a suspended site on the same URL. Needs confirmation.'),
+    DEPLOY: z
+      .object({
+        site,
+        image: z
+          .string()
+          .trim()
+          .min(3)
+          .max(300)
+          .regex(/^[a-z0-9][a-z0-9._\-/:]*[a-z0-9_-]$/i, 'must be a container image reference like registry/repository:tag')
+          .describe(
+            "Container image to deploy; it must be in the site's own repository, <registry>/tp-<tenantId>/<name>:<tag>, or the default image.",
+          ),
+      })
+      .strict()
+      .describe('Deploy a new image to every environment of a site. Needs confirmation.'),
+    DELETE_SITE: z.object({ site }).strict().describe('Delete a site and every resource it owns. Needs confirmation.'),
+    LIST_BACKUPS: z.object({ site }).strict().describe("List a site's database backups (id, environment, status, size, date)."),
+    CREATE_BACKUP: z
+      .object({ site, env: z.enum(ENVS).optional().describe('Environment to back up; default every one with a database.') })
+      .strict()
+      .describe("Back up a site's databases now."),
+    RESTORE_BACKUP: z
+      .object({
+        site,
+        backup: z
+          .string()
+          .trim()
+          .toLowerCase()
+          .regex(/^[a-z0-9-]{1,64}$/, 'a backup id as LIST_BACKUPS shows it, e.g. "b20261130101500-ab12-live"')
+          .describe('The backup id, as LIST_BACKUPS shows it.'),
+        env: z.enum(ENVS).optional().describe("Where to restore: the backup's own environment (default), or test for a live backup."),
+      })
+      .strict()
+      .describe('Restore a database backup, replacing every change since it; the environment restarts. Needs confirmation.'),
+    ROLLOUT_RELEASE: z
+      .object({
+        release: z
+          .string()
+          .trim()
+          .toLowerCase()
+          .regex(/^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/, 'a release name such as "v2.1.0"')
+          .describe('Name of an existing release, e.g. "v2".'),
+        plan: z.string().trim().min(1).max(40).optional().describe('Only tenants on this plan; default: all tenants.'),
+      })
+      .strict()
+      .describe(
+        'Admins: roll a release out to all tenants (or those of one plan) in waves, canary first. Shown as a plan and needs confirmation.',
+      ),
+  } as const satisfies Record<(typeof ACTION_NAMES)[number], z.ZodType>;
+});
+
+export type ActionName = keyof ReturnType<typeof actionSchemas>;
+export type ActionArgs<A extends ActionName = ActionName> = z.output<ReturnType<typeof actionSchemas>[A]>;
 
 /** Actions that change or replace state (create, suspend, resume, deploy, delete, restore): run only after the user confirms that exact call. Reads, and a new backup (it replaces nothing), run at once. */
 export const CONFIRMED_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
@@ -140,7 +166,7 @@ export const ROLE_ACTIONS: Record<Role, readonly ActionName[]> = {
 };
 
 export function isActionName(name: string): name is ActionName {
-  return Object.hasOwn(ACTION_SCHEMAS, name);
+  return (ACTION_NAMES as readonly string[]).includes(name);
 }
 
 export function allowedActions(role: Role): readonly ActionName[] {
@@ -211,10 +237,14 @@ export function toGeminiSchema(json: JsonSchema): Schema {
   return out;
 }
 
-/** The function declarations for one role, generated from ACTION_SCHEMAS: the model is offered nothing else. */
+/** zod itself, loaded on first call, for `toJSONSchema`. */
+const zod = lazySchema((z) => z);
+
+/** The function declarations for one role, generated from the action schemas: the model is offered nothing else. */
 export function functionDeclarations(role: Role): FunctionDeclaration[] {
+  const schemas = actionSchemas();
   return allowedActions(role).map((name) => {
-    const json = z.toJSONSchema(ACTION_SCHEMAS[name], { io: 'input' }) as JsonSchema;
+    const json = zod().toJSONSchema(schemas[name], { io: 'input' }) as JsonSchema;
     const { description, ...rest } = json;
     const declaration: FunctionDeclaration = { name, description };
     if (rest.properties && Object.keys(rest.properties).length > 0) declaration.parameters = toGeminiSchema(rest);

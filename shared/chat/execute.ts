@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { requireDeployableImage } from '../tenants/registry.ts';
 import { checkCanStart, type OperationName } from '../tenants/operations.ts';
 import type { Tenant, TenantService } from '../tenants/types.ts';
-import { ACTION_SCHEMAS, allowedActions, isActionName, needsConfirmation, type ActionName } from './actions.ts';
+import { actionSchemas, allowedActions, isActionName, needsConfirmation, type ActionName } from './actions.ts';
 import { recordAudit } from '../audit/store.ts';
 import { claimConfirmation, createConfirmation, type Confirmation } from './confirmations.ts';
 import * as fmt from './format.ts';
@@ -188,7 +188,7 @@ export function createActionExecutor(deps: ExecutorDeps): ActionExecutor {
       if (!isActionName(name) || !allowedActions(p.role).includes(name)) {
         return { kind: 'refused', action: name, code: 'forbidden', summary: `"${name}" is not an action you can use here.` };
       }
-      const parsed = ACTION_SCHEMAS[name].safeParse(rawArgs ?? {});
+      const parsed = actionSchemas()[name].safeParse(rawArgs ?? {});
       if (!parsed.success) {
         const fields = Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || '(arguments)', i.message]));
         const text = Object.entries(fields)

@@ -4,7 +4,6 @@
  * authorizes against the project's owner (the `uid` of the path), so the
  * service is safe to call from the API, the chat or a script alike.
  */
-import { z } from 'zod';
 import { authorize, type Action } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
@@ -12,25 +11,31 @@ import { AppError, notFound } from '../errors.ts';
 import { getProject, insertProject, listProjects, updateProject, type ProjectRecord } from '../store/projects.ts';
 import { getUserRecord, isValidUid } from '../store/users.ts';
 import { parseInput } from '../tenants/validate.ts';
+import { lazySchema } from '../zod-lib.ts';
 import type { Page } from '../tenants/types.ts';
 import { createProjectLifecycle } from './lifecycle.ts';
 import { PROJECT_ID, projectResourceNames } from './names.ts';
 
 export type { ProjectRecord, ProjectStatus } from '../store/projects.ts';
 
-const projectName = z.string().trim().min(1, 'must not be empty').max(80, 'use at most 80 characters');
-const projectId = z
-  .string()
-  .regex(PROJECT_ID, 'use 3–30 lowercase letters, digits or dashes, starting with a letter and not ending with a dash');
+const projectName = lazySchema((z) => z.string().trim().min(1, 'must not be empty').max(80, 'use at most 80 characters'));
+const projectId = lazySchema((z) =>
+  z.string().regex(PROJECT_ID, 'use 3–30 lowercase letters, digits or dashes, starting with a letter and not ending with a dash'),
+);
 
-const createSchema = z
-  .object({ project_id: projectId.optional(), projectId: projectId.optional(), name: projectName.optional() })
-  .strict()
-  .refine((v) => v.project_id ?? v.projectId ?? v.name, { message: 'is required (or send a name to derive it from)', path: ['project_id'] })
-  .refine((v) => !(v.project_id && v.projectId && v.project_id !== v.projectId), {
-    message: 'project_id and projectId differ; send one',
-    path: ['project_id'],
-  });
+const createSchema = lazySchema((z) =>
+  z
+    .object({ project_id: projectId().optional(), projectId: projectId().optional(), name: projectName().optional() })
+    .strict()
+    .refine((v) => v.project_id ?? v.projectId ?? v.name, {
+      message: 'is required (or send a name to derive it from)',
+      path: ['project_id'],
+    })
+    .refine((v) => !(v.project_id && v.projectId && v.project_id !== v.projectId), {
+      message: 'project_id and projectId differ; send one',
+      path: ['project_id'],
+    }),
+);
 
 const READ_ONLY = [
   'user_id',
@@ -44,7 +49,7 @@ const READ_ONLY = [
   'created_at',
   'updated_at',
 ] as const;
-const replaceSchema = z.object({ name: projectName }).strict();
+const replaceSchema = lazySchema((z) => z.object({ name: projectName() }).strict());
 
 export interface ProjectService {
   list(p: Principal, uid: string, options?: { pageSize?: number; pageToken?: string }): Promise<Page<ProjectRecord>>;

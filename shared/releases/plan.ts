@@ -3,7 +3,8 @@
  * waves, pure functions only, so the service, the worker, the pages and the
  * CLI read one definition.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema } from '../zod-lib.ts';
 import type { EnvName } from '../tenants/types.ts';
 
 export type RolloutState = 'pending' | 'running' | 'paused' | 'succeeded' | 'failed' | 'cancelled' | 'rolling_back' | 'rolled_back';
@@ -24,37 +25,43 @@ export const FINAL_STATES: readonly RolloutState[] = ['succeeded', 'failed', 'ca
 export const ENV_ORDER: readonly EnvName[] = ['demo', 'test', 'live'];
 
 /** Waves as cumulative shares of the targeted tenants: a count (`1`) or a percentage (`"10%"`). */
-const waveSize = z.union([z.number().int().min(1).max(100_000), z.string().regex(/^(100|[1-9]?\d)%$/, 'a percentage such as "10%"')]);
+const waveSize = lazySchema((z) =>
+  z.union([z.number().int().min(1).max(100_000), z.string().regex(/^(100|[1-9]?\d)%$/, 'a percentage such as "10%"')]),
+);
 
-export const strategySchema = z
-  .object({
-    waves: z.array(waveSize).min(1).max(20).optional(),
-    maxParallel: z.number().int().min(1).max(100).optional(),
-    soakSeconds: z.number().int().min(0).max(86_400).optional(),
-    errorBudget: z.number().int().min(0).max(100_000).optional(),
-    maxErrorRate: z.number().min(0).max(1).optional(),
-  })
-  .strict();
-
-export const targetSchema = z.union([
-  z.literal('all'),
-  z.object({ plan: z.string().min(1).max(40) }).strict(),
-  z.object({ label: z.string().regex(/^[a-z][a-z0-9_-]{0,62}=[a-z0-9_.-]{0,63}$/, 'key=value in lowercase') }).strict(),
+const strategySchema = lazySchema((z) =>
   z
     .object({
-      ids: z
-        .array(z.string().regex(/^t-[a-z2-7]{10}$/, 'tenant ids (t-…)'))
-        .min(1)
-        .max(1000),
+      waves: z.array(waveSize()).min(1).max(20).optional(),
+      maxParallel: z.number().int().min(1).max(100).optional(),
+      soakSeconds: z.number().int().min(0).max(86_400).optional(),
+      errorBudget: z.number().int().min(0).max(100_000).optional(),
+      maxErrorRate: z.number().min(0).max(1).optional(),
     })
     .strict(),
-]);
+);
 
-export const createRolloutSchema = z
-  .object({ release: z.string().min(1).max(63), target: targetSchema, strategy: strategySchema.optional() })
-  .strict();
+const targetSchema = lazySchema((z) =>
+  z.union([
+    z.literal('all'),
+    z.object({ plan: z.string().min(1).max(40) }).strict(),
+    z.object({ label: z.string().regex(/^[a-z][a-z0-9_-]{0,62}=[a-z0-9_.-]{0,63}$/, 'key=value in lowercase') }).strict(),
+    z
+      .object({
+        ids: z
+          .array(z.string().regex(/^t-[a-z2-7]{10}$/, 'tenant ids (t-…)'))
+          .min(1)
+          .max(1000),
+      })
+      .strict(),
+  ]),
+);
 
-export type RolloutTarget = z.infer<typeof targetSchema>;
+export const createRolloutSchema = lazySchema((z) =>
+  z.object({ release: z.string().min(1).max(63), target: targetSchema(), strategy: strategySchema().optional() }).strict(),
+);
+
+export type RolloutTarget = z.infer<ReturnType<typeof targetSchema>>;
 
 export interface Strategy {
   waves: (number | string)[];

@@ -7,7 +7,7 @@
  * nothing that was released. Creating the same release again answers it;
  * the same name with anything else is a 409.
  */
-import { z } from 'zod';
+import { lazySchema } from '../zod-lib.ts';
 import { authorize } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
@@ -33,13 +33,15 @@ export const RELEASES = 'releases';
 const releasePath = (name: string) => `${RELEASES}/${name}`;
 const RELEASE_NAME = /^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/;
 
-const createReleaseSchema = z
-  .object({
-    name: z.string().regex(RELEASE_NAME, 'use 1–63 lowercase letters, digits, ".", "_" or "-", e.g. "v2.1.0"'),
-    image: z.string().min(1).max(500),
-    notes: z.string().max(4000).optional(),
-  })
-  .strict();
+const createReleaseSchema = lazySchema((z) =>
+  z
+    .object({
+      name: z.string().regex(RELEASE_NAME, 'use 1–63 lowercase letters, digits, ".", "_" or "-", e.g. "v2.1.0"'),
+      image: z.string().min(1).max(500),
+      notes: z.string().max(4000).optional(),
+    })
+    .strict(),
+);
 
 export const isReleaseName = (name: string) => RELEASE_NAME.test(name);
 

@@ -6,7 +6,7 @@
  * started it answers that rollout again.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import { lazySchema } from '../zod-lib.ts';
 import { authorize } from '../auth/authorize.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
@@ -254,12 +254,14 @@ export async function actOnRollout(deps: Deps, p: Principal, id: string, action:
   return readRollout(deps, p, id);
 }
 
-const settingsSchema = z
-  .object({
-    pin: z.string().max(63).nullable().optional(),
-    labels: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), z.string().regex(/^[a-z0-9_.-]{0,63}$/)).optional(),
-  })
-  .strict();
+const settingsSchema = lazySchema((z) =>
+  z
+    .object({
+      pin: z.string().max(63).nullable().optional(),
+      labels: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), z.string().regex(/^[a-z0-9_.-]{0,63}$/)).optional(),
+    })
+    .strict(),
+);
 
 /** A tenant's pin and labels for rollouts (admins). A pinned tenant is left out of every rollout. */
 export async function updateReleaseSettings(deps: Deps, p: Principal, tenantId: string, raw: unknown): Promise<ReleaseSettings> {

@@ -5,16 +5,18 @@
  * one (admins, or the user themself), and set a role in custom claims. The
  * role reaches the user with their next ID token.
  */
-import { z } from 'zod';
 import { ROLES, type Role } from '../../../shared/auth/principal.ts';
 import type { Deps } from '../../../shared/deps.ts';
 import { enumParam, pageSizeParam, textParam } from '../../../shared/store/table-query.ts';
 import { changeUserRole, getUserRecord, listUserDirectory, toUserView, USER_SORTS } from '../../../shared/store/users.ts';
 import { parseInput } from '../../../shared/tenants/validate.ts';
+import { lazySchema } from '../../../shared/zod-lib.ts';
 import { signedIn, type ApiRoute } from '../route.ts';
 
 const U = '/api/v1/users/:uid';
-const patchSchema = z.object({ role: z.enum(ROLES as [Role, ...Role[]], { message: `must be one of ${ROLES.join(', ')}` }) }).strict();
+const patchSchema = lazySchema((z) =>
+  z.object({ role: z.enum(ROLES as [Role, ...Role[]], { message: `must be one of ${ROLES.join(', ')}` }) }).strict(),
+);
 
 export function userRoutes(deps: Deps): ApiRoute[] {
   return [
