@@ -48,7 +48,7 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
       const rec = await updateRecord(opts.dataDir, key, async (current, state) => {
         // The uid is chosen with the port, so every later save of this record carries it.
         const uid = opts.isolateUsers && current?.uid === undefined ? pickUid(opts, state, key) : current?.uid;
-        if (current) return { ...current, uid };
+        if (current) return uid === current.uid ? current : { ...current, uid };
         const reserved = new Set(Object.values(state.environments).map((r) => r.port));
         const { port, busy } = await findFreePort(opts.portRange, reserved, opts.host);
         if (port === undefined) {

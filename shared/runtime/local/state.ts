@@ -146,9 +146,14 @@ export function updateRecord(dataDir: string, key: string, change: PendingChange
       // From here on, new changes form the next group.
       if (openGroups.get(dataDir) === group) openGroups.delete(dataDir);
       const state = await readState(dataDir);
+      // A group whose every change answered the record it was given (a deploy's check of a port and uid already
+      // held) leaves the file as it is: no write.
+      let changed = false;
       for (const item of group) {
         try {
-          const next = await item.change(state.environments[item.key], state);
+          const current = state.environments[item.key];
+          const next = await item.change(current, state);
+          if (next !== current) changed = true;
           if (next) state.environments[item.key] = next;
           else delete state.environments[item.key];
           settled.push(() => item.resolve(next));
@@ -156,7 +161,7 @@ export function updateRecord(dataDir: string, key: string, change: PendingChange
           settled.push(() => item.reject(error));
         }
       }
-      await writeState(dataDir, state);
+      if (changed) await writeState(dataDir, state);
     }).then(
       () => {
         for (const settle of settled) settle();
