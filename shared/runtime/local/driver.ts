@@ -62,6 +62,7 @@ import { CpuSampler, readRssBytes } from './metrics.ts';
 import { resolveLocalOptions, type LocalDriverOptions } from './options.ts';
 import { envDir, logDirOf } from './paths.ts';
 import { createEnvRecords } from './records.ts';
+import { waitForListener } from './ports.ts';
 import { readState, toEnvKey, type EnvRecord } from './state.ts';
 import { pollUntilReady } from '../poll-until-ready.ts';
 import { DriverError, type EnvironmentMetrics, type EnvironmentRef, type EnvironmentStatus, type RuntimeDriver } from '../types.ts';
@@ -91,6 +92,9 @@ export interface LocalDriver extends RuntimeDriver {
   /** Lets go of the firewall chain: the last driver of a uid range removes it, unless workloads of the range still run. */
   close(): Promise<void>;
 }
+
+/** How long waitReady watches a new process's port before reading its status with growing pauses. */
+const FIRST_LISTEN_MS = 2_000;
 
 /** Creates the local driver; see {@link LocalDriverOptions} for the folder layout and defaults. */
 export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
@@ -281,9 +285,22 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   async function waitReady(ref: EnvironmentRef, options: { timeoutMs?: number } = {}): Promise<EnvironmentStatus> {
     const timeoutMs = options.timeoutMs ?? opts.startTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
     const key = toEnvKey(ref);
+    // A process just started: watch its port first (issue 19: the status poll's pauses, which grow, cost a launch
+    // 20–30 ms on average after the process was listening); the status read then usually finds it healthy at once.
+    const rec = await load(key);
+    if (rec?.pid && rec.desired === 'running' && !rec.sleepingSince) {
+      const pid = rec.pid;
+      await waitForListener(
+        rec.innerPort ?? rec.port,
+        opts.host,
+        Math.min(timeoutMs, FIRST_LISTEN_MS),
+        () => ctx.exits.get(key)?.pid === pid,
+      );
+    }
     return pollUntilReady(() => status(ref), {
-      timeoutMs,
+      timeoutMs: Math.max(0, deadline - Date.now()),
       firstIntervalMs: 10,
       intervalMs: 100,
       isFinal: (current) => current.state === 'absent' || current.state === 'stopped' || current.state === 'failed',

@@ -1,5 +1,5 @@
-/** Port helpers for the local runtime: is a port free, and which one to hand out next. */
-import { createServer } from 'node:net';
+/** Port helpers for the local runtime: is a port free, which one to hand out next, and when a process starts listening. */
+import { connect, createServer } from 'node:net';
 
 /** True when nothing listens on `host:port` (checked by binding it for a moment). */
 export function isPortFree(port: number, host: string): Promise<boolean> {
@@ -29,4 +29,27 @@ export async function findFreePort(range: { from: number; to: number }, reserved
     busy.push(port);
   }
   return { busy };
+}
+
+/** True when `host:port` accepts a TCP connection now (closed at once). */
+function accepts(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Resolves once `host:port` accepts a connection, `gone()` says the process
+ * that should listen there exited, or `withinMs` passed, whichever is first.
+ * A refused connect on loopback costs next to nothing, so it is tried every
+ * 5 ms: a process that starts in ~100 ms is seen within a few ms of listening.
+ */
+export async function waitForListener(port: number, host: string, withinMs: number, gone: () => boolean): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline && !gone()) {
+    if (await accepts(port, host)) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
