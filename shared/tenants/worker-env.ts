@@ -105,7 +105,7 @@ function track(ctx: StepContext, write: Promise<unknown>): void {
   writes.push(write);
 }
 
-/** Whether a background write of `ctx` already failed: the operation must not be announced done after it. */
+/** The error of a background write of `ctx` that already failed, if one did: the operation must not be announced done after it. */
 export function failedWrite(ctx: StepContext): Error | undefined {
   return failedWrites.has(ctx) ? (failedWrites.get(ctx) as Error) : undefined;
 }
