@@ -2,7 +2,7 @@
  * Packages loaded on first use rather than at module load, so a cold function
  * instance answers requests that never need them (a health check, a 404, a
  * CORS preflight) without paying for them: `@google-cloud/firestore` (gRPC and
- * protobufs, the heaviest) and `tar`. The load is synchronous (`require`), so
+ * protobufs, the heaviest), `tar` and `zod` (through shared/zod-lib.ts). The load is synchronous (`require`), so
  * callers stay synchronous; types come from `import type`, which loads nothing.
  * Write the package name as a literal in `lazyRequire('<name>')`:
  * scripts/build.ts finds it there to list the bundle's dependency.
