@@ -102,16 +102,23 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The server-wide part: nobody but the platform connects to the maintenance databases (each tenant database revokes its own). */
 export async function lockDownServer(admin: Client): Promise<void> {
-  for (const db of ['postgres', 'template1']) {
-    // Many control planes may start on one server at once: a concurrent grant change ("tuple concurrently updated") is tried again.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC`);
-        break;
-      } catch (error) {
-        if (attempt >= 5 || !/concurrently updated/.test((error as Error).message)) throw error;
-        await new Promise((r) => setTimeout(r, 50 * attempt));
-      }
+  for (const db of ['postgres', 'template1']) await changeGrants(admin, `REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC`);
+}
+
+/**
+ * Runs a GRANT or REVOKE on a shared object (a database, a role membership).
+ * Many control planes may start on one server at once, and PostgreSQL refuses
+ * the second of two concurrent changes of one catalog row ("tuple concurrently
+ * updated"): that refusal is tried again, a little later each time.
+ */
+export async function changeGrants(admin: Client, sql: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.query(sql);
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !/concurrently updated/.test((error as Error).message)) throw error;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
 }

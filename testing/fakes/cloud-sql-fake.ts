@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import { findPostgresBin, pgToolEnv } from '../../shared/resources/local/pg-bin.ts';
-import { urlFor, withClient } from '../../shared/resources/sql.ts';
+import { changeGrants, urlFor, withClient } from '../../shared/resources/sql.ts';
 import { checkBearer, googleError } from './google-rest.ts';
 import { loadSchema, schemaProblems } from '../sdk-schema.ts';
 import { startFakeServer, type FakeResponse, type RunningFake } from './http-server.ts';
@@ -67,11 +67,11 @@ export async function startCloudSqlFake(options: {
   await withClient(options.superuserUrl, async (c) => {
     const has = async (role: string) => ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
     if (!(await has('cloudsqlsuperuser'))) await c.query('CREATE ROLE cloudsqlsuperuser NOLOGIN CREATEROLE CREATEDB');
-    await c.query('GRANT pg_signal_backend TO cloudsqlsuperuser');
+    await changeGrants(c, 'GRANT pg_signal_backend TO cloudsqlsuperuser');
     await c.query(
       `CREATE ROLE ${q(platformRole)} LOGIN CREATEROLE CREATEDB PASSWORD ${c.escapeLiteral(platformPassword)} IN ROLE cloudsqlsuperuser`,
     );
-    await c.query(`GRANT CONNECT ON DATABASE postgres TO ${q(platformRole)}`);
+    await changeGrants(c, `GRANT CONNECT ON DATABASE postgres TO ${q(platformRole)}`);
   });
   const platformUrl = urlFor(options.superuserUrl, platformRole, platformPassword, 'postgres');
   const operations = new Map<string, Record<string, unknown>>();
