@@ -9,7 +9,8 @@
 import type { z as Z } from 'zod';
 import { lazyRequire } from './lazy-require.ts';
 
-const zod = lazyRequire<typeof import('zod')>('zod');
+/** The zod package itself, loaded on first call (for what is not a schema, like `toJSONSchema`). */
+export const zod = lazyRequire<typeof import('zod')>('zod');
 
 export function lazySchema<T>(build: (z: typeof Z) => T): () => T {
   let built: T | undefined;

@@ -8,7 +8,7 @@
 import type { FunctionDeclaration, Schema } from '@google/genai';
 import type { z } from 'zod';
 import type { Role } from '../auth/principal.ts';
-import { lazySchema } from '../zod-lib.ts';
+import { lazySchema, zod } from '../zod-lib.ts';
 
 const ENVS = ['demo', 'test', 'live'] as const;
 
@@ -237,14 +237,11 @@ export function toGeminiSchema(json: JsonSchema): Schema {
   return out;
 }
 
-/** zod itself, loaded on first call, for `toJSONSchema`. */
-const zod = lazySchema((z) => z);
-
 /** The function declarations for one role, generated from the action schemas: the model is offered nothing else. */
 export function functionDeclarations(role: Role): FunctionDeclaration[] {
   const schemas = actionSchemas();
   return allowedActions(role).map((name) => {
-    const json = zod().toJSONSchema(schemas[name], { io: 'input' }) as JsonSchema;
+    const json = zod().z.toJSONSchema(schemas[name], { io: 'input' }) as JsonSchema;
     const { description, ...rest } = json;
     const declaration: FunctionDeclaration = { name, description };
     if (rest.properties && Object.keys(rest.properties).length > 0) declaration.parameters = toGeminiSchema(rest);

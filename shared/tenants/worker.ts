@@ -51,13 +51,11 @@ export async function runOperation(
   const { db } = deps;
   const holder = randomUUID();
   const leaseMs = deps.config.provision.leaseMs;
-  let records: DocumentSnapshot[] | undefined;
-  const tenant = await runKeyedTransaction(db, tenantPath(task.tenantId), async (tx) => {
+  const leased = await runKeyedTransaction(db, tenantPath(task.tenantId), async (tx) => {
     // One round trip reads the tenant, its environments' step records and, for a provision (the task says so), its generated secrets.
     const [t, envRecords, secrets] = isTenantId(task.tenantId)
       ? await readForLease(deps, tx, task.tenantId, task.op === 'provision')
       : [await getTenantDoc(db, task.tenantId, tx), undefined, undefined];
-    records = envRecords;
     if (!t || t.generation !== task.generation || !t.operation) return undefined;
     const now = deps.now();
     if (t.lease && t.lease.holder !== holder && t.lease.until > now.toISOString()) {
@@ -67,9 +65,10 @@ export async function runOperation(
     // A provision's first step rides on the lease's commit: one transaction instead of three.
     const started = t.operation.name === 'provision' ? await startProvision(deps, tx, t, now, secrets) : undefined;
     tx.update(db.doc(tenantPath(t.id)), started ? { lease, eventSeq: started.eventSeq } : { lease });
-    return started ? { ...t, eventSeq: started.eventSeq } : t;
+    return { tenant: started ? { ...t, eventSeq: started.eventSeq } : t, envRecords };
   });
-  if (!tenant) return 'stale';
+  if (!leased) return 'stale';
+  const { tenant, envRecords } = leased;
   // A step may outlast the lease (a slow health check, a cloud API); renew it while we work so no second delivery joins in.
   // One renewal at a time: on a slow emulator, renewals piling up only contend with each other.
   let renewing = false;
@@ -92,7 +91,7 @@ export async function runOperation(
     },
     holder,
   };
-  records?.forEach((snap, i) => knownSteps(ctx, ENV_NAMES[i], snap.exists ? (snap.data() as EnvironmentRecord) : undefined));
+  envRecords?.forEach((snap, i) => knownSteps(ctx, ENV_NAMES[i], snap.exists ? (snap.data() as EnvironmentRecord) : undefined));
   const log = deps.log.child({ tenantId: tenant.id, operation: operation.name, generation: task.generation });
   try {
     await execute(ctx, operation.name, operation.env as EnvName | undefined, operation.image);
