@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLocalDriver, type LocalDriver, type LocalDriverOptions } from '../shared/runtime/local/index.ts';
 import { allocatePorts } from './ports.ts';
 import type { EnvironmentRef, EnvironmentSpec } from '../shared/runtime/types.ts';
@@ -46,6 +47,17 @@ export function findWorkloads(prefix: string): number[] {
 
 export function dataFolder(dataDir: string, ref: EnvironmentRef): string {
   return join(dataDir, 'envs', `${ref.tenantId}-${ref.env}`, 'data');
+}
+
+/** A command for the local driver whose workload records the environment it runs with (test/fixtures/env-workload.mjs). */
+export const ENV_WORKLOAD = [process.execPath, fileURLToPath(new URL('../test/fixtures/env-workload.mjs', import.meta.url))];
+
+/** What the ENV_WORKLOAD of `ref` recorded: its variables, argv and execArgv. */
+export async function workloadSeen(
+  dataDir: string,
+  ref: EnvironmentRef,
+): Promise<{ env: Record<string, string>; argv: string[]; execArgv: string[] }> {
+  return JSON.parse(await readFile(join(dataFolder(dataDir, ref), 'env.json'), 'utf8'));
 }
 
 export async function readPid(dataDir: string, ref: EnvironmentRef): Promise<number | undefined> {

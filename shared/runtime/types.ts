@@ -101,6 +101,13 @@ export interface RuntimeDriver {
   readonly flags: DriverFlags;
   /** Phase 1: everything but the running workload (namespace/service shell, volume, URL). Idempotent. Returns the URL when known. */
   ensureInfrastructure(spec: EnvironmentSpec): Promise<{ url?: string }>;
+  /**
+   * Optional, before a first deploy: readies what `deploy(spec)` will start
+   * while the environment's data is still being made (`spec.secrets` may lack
+   * values that only come then). `deploy` works without it and decides alone
+   * what runs; what was readied and not deployed goes by itself.
+   */
+  prepare?(spec: EnvironmentSpec): Promise<void>;
   /** Phase 2: deploy (or redeploy) the image with vars and secrets and start it. Idempotent. */
   deploy(spec: EnvironmentSpec): Promise<void>;
   /** Wait until the environment is ready or the timeout passes (then throws with the last status). */

@@ -177,7 +177,15 @@ export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.t
   // The tenant's own values are read beside the data steps, not after them.
   const tenantValues = store.values(ctx.tenant.id);
   tenantValues.catch(() => undefined);
-  const stored = await provisionResources(ctx, env);
+  // A driver that can ready the workload (the local one starts its process) does so beside the data steps; the
+  // deploy decides alone what runs, so a failure here only costs that head start.
+  const prepared =
+    driver.prepare && ctx.tenant.operation?.name === 'provision'
+      ? envSpec(ctx, env, image, Promise.resolve({}))
+          .then((bare) => driver.prepare!(bare))
+          .catch((err: unknown) => ctx.deps.log.warn('could not start the workload ahead', { tenantId: ctx.tenant.id, env, err }))
+      : undefined;
+  const stored = await provisionResources(ctx, env).finally(() => prepared);
   // A first provision whose data steps all ran here knows every value of the environment (its collection was empty
   // before, or holds the same names from an earlier attempt): no need to read back what was just written.
   const envValues = stored && ctx.tenant.operation?.name === 'provision' ? stored : undefined;

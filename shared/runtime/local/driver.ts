@@ -45,12 +45,15 @@ import {
   isOurs,
   isSameSpec,
   describeUnready,
+  discardHeld,
+  holdWorkload,
   probeHealth,
   probeMetrics,
   startWorkload,
   stopWorkload,
   toStoredSpec,
   urlOf,
+  type HeldWorkload,
   type LifecycleContext,
 } from './lifecycle.ts';
 import { readLogs, writeSystemLog } from './logs.ts';
@@ -65,7 +68,14 @@ import { createEnvRecords } from './records.ts';
 import { waitForListener } from './ports.ts';
 import { readState, toEnvKey, type EnvRecord } from './state.ts';
 import { pollUntilReady } from '../poll-until-ready.ts';
-import { DriverError, type EnvironmentMetrics, type EnvironmentRef, type EnvironmentStatus, type RuntimeDriver } from '../types.ts';
+import {
+  DriverError,
+  type EnvironmentMetrics,
+  type EnvironmentRef,
+  type EnvironmentSpec,
+  type EnvironmentStatus,
+  type RuntimeDriver,
+} from '../types.ts';
 
 /** Metered usage of one environment, for billing (R-BILL-2). */
 export interface LocalUsage {
@@ -92,6 +102,9 @@ export interface LocalDriver extends RuntimeDriver {
   /** Lets go of the firewall chain: the last driver of a uid range removes it, unless workloads of the range still run. */
   close(): Promise<void>;
 }
+
+/** How long a workload started ahead by prepare waits for its deploy before it is let go. */
+const HOLD_UNUSED_MS = 60_000;
 
 /** How long waitReady watches a new process's port before reading its status with growing pauses. */
 const FIRST_LISTEN_MS = 2_000;
@@ -333,6 +346,36 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return { url: urlOf(opts, rec) };
   }
 
+  /**
+   * Workloads started ahead of their first deploy (hold.ts), by environment
+   * key. One not deployed within HOLD_UNUSED_MS is let go.
+   */
+  const held = new Map<string, { workload: HeldWorkload; timer: NodeJS.Timeout }>();
+  function takeHeld(key: string): HeldWorkload | undefined {
+    const entry = held.get(key);
+    held.delete(key);
+    if (entry) clearTimeout(entry.timer);
+    return entry?.workload;
+  }
+  function dropHeld(key: string): void {
+    const workload = takeHeld(key);
+    if (workload) discardHeld(workload);
+  }
+
+  /** Reserves the environment and, for one never deployed, starts its workload ahead, held until the deploy. */
+  async function prepare(spec: EnvironmentSpec): Promise<void> {
+    await adopted;
+    const key = toEnvKey(spec);
+    await withEnv(key, async () => {
+      const rec = await reserve(spec, key);
+      if (rec.desired !== 'none' || rec.pid || held.has(key)) return;
+      const workload = await holdWorkload(ctx, key, { ...rec, spec: toStoredSpec(spec) });
+      const timer = setTimeout(() => dropHeld(key), HOLD_UNUSED_MS);
+      timer.unref();
+      held.set(key, { workload, timer });
+    });
+  }
+
   async function deploy(spec: Parameters<RuntimeDriver['deploy']>[0]): Promise<void> {
     await adopted;
     const key = toEnvKey(spec);
@@ -350,7 +393,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const next = { ...stopped, spec: stored, sleepingSince: undefined };
       await beforeStart(key, next);
       try {
-        const started = await startWorkload(ctx, key, next, { ...spec.secrets });
+        const started = await startWorkload(ctx, key, next, { ...spec.secrets }, takeHeld(key));
         await save(key, started);
         await afterStart(key, started);
       } catch (error) {
@@ -415,6 +458,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await adopted;
     const key = toEnvKey(ref);
     await withEnv(key, async () => {
+      dropHeld(key);
       const rec = await load(key);
       if (rec) await stopWorkload(ctx, key, rec, 'destroy');
       await fronts.close(key);
@@ -458,6 +502,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   async function stopAll(): Promise<void> {
     await adopted.catch(() => {});
+    for (const key of [...held.keys()]) dropHeld(key);
     const state = await readState(opts.dataDir);
     await Promise.all(
       Object.keys(state.environments).map((key) =>
@@ -483,6 +528,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     network: { isolated: network.isolated, chain: network.chain, reason: network.reason },
     adopted,
     ensureInfrastructure,
+    prepare,
     deploy,
     waitReady,
     status,
@@ -502,6 +548,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     async close() {
       // Children are unref'd and log to files, so nothing of theirs holds this process; only wait for adoption to settle.
       await adopted.catch(() => {});
+      for (const key of [...held.keys()]) dropHeld(key);
       await paused.closeAll();
       await fronts.closeAll();
       network.release();

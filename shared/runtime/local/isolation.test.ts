@@ -13,7 +13,17 @@ import { allocatePort } from '../../../testing/ports.ts';
 import { createLocalDriver } from './index.ts';
 import { chainName, families, firewallProblem, firewallRules } from './network.ts';
 import { readUid } from './process.ts';
-import { createLocalTestKit, dataFolder, launch, makeSpec, pickRange, readPid, waitGone } from '../../../testing/local-runtime.ts';
+import {
+  createLocalTestKit,
+  dataFolder,
+  ENV_WORKLOAD,
+  launch,
+  makeSpec,
+  pickRange,
+  readPid,
+  waitGone,
+  workloadSeen,
+} from '../../../testing/local-runtime.ts';
 
 const kit = await createLocalTestKit(test);
 const asRoot = process.getuid?.() === 0;
@@ -397,7 +407,7 @@ firewallTest(
 // Reserved names
 
 test.serial('reserved names in secrets or vars never reach the process and are named, without values, in the system log', async (t) => {
-  const { driver, dataDir } = await kit.makeDriver();
+  const { driver, dataDir } = await kit.makeDriver({ command: ENV_WORKLOAD });
   const ref = kit.newRef();
   const hook = '--import=data:text/javascript,process.stdout.write(JSON.stringify(process.env))';
   await launch(driver, ref, {
@@ -409,7 +419,11 @@ test.serial('reserved names in secrets or vars never reach the process and are n
     },
     vars: { GREETING: 'hello', PATH: '/attacker/bin', TENANT_NAME: 'acme' },
   });
-  const environ = environOf((await readPid(dataDir, ref))!);
+  // What the workload runs with, and what it was started with: neither holds a refused name.
+  const seen = Object.entries((await workloadSeen(dataDir, ref)).env).map(([k, v]) => `${k}=${v}`);
+  const started = environOf((await readPid(dataDir, ref))!);
+  t.false(started.some((v) => /^(NODE_OPTIONS|LD_PRELOAD|GOOGLE_APPLICATION_CREDENTIALS)=/.test(v)));
+  const environ = seen;
   const names = environ.map((v) => v.split('=')[0]);
   for (const name of ['NODE_OPTIONS', 'LD_PRELOAD', 'GOOGLE_APPLICATION_CREDENTIALS'])
     t.false(names.includes(name), `${name} reached the process`);

@@ -10,10 +10,11 @@ import { workloadCommand } from './app-image.ts';
 import { isNodeCommand, type ResolvedLocalOptions } from './options.ts';
 import { writeSystemLog } from './logs.ts';
 import { envDir, logDirOf } from './paths.ts';
-import { getJson, isOurProcess, startDetached, stopGroup } from './process.ts';
+import { getJson, isOurProcess, startDetached, stopGroup, type StartedProcess } from './process.ts';
+import { canHold, discard, heldArgv, isWaiting, release } from './hold.ts';
 import type { EnvRecords } from './records.ts';
 import { pickInnerPort } from './sleep.ts';
-import { allowedVariables, assignIdentity, buildWorkloadEnv, checkRunnableBy, prepareFolders } from './sandbox.ts';
+import { allowedVariables, assignIdentity, buildWorkloadEnv, checkRunnableBy, prepareFolders, type WorkloadIdentity } from './sandbox.ts';
 import { isPidAlive, readState, type EnvRecord, type StoredSpec } from './state.ts';
 import { DriverError, type EnvironmentSpec } from '../types.ts';
 
@@ -118,24 +119,39 @@ export async function findSecrets(ctx: LifecycleContext, key: string, rec: EnvRe
   );
 }
 
-/** Starts the workload for `rec` with `secrets` and returns the record describing the new run. */
-export async function startWorkload(
-  ctx: LifecycleContext,
-  key: string,
-  rec: EnvRecord,
-  secrets: Record<string, string>,
-): Promise<EnvRecord> {
+/**
+ * A workload made ready to start (hold.ts): its user, folders and port chosen,
+ * and a Node workload's process already started, waiting for its environment.
+ */
+export interface HeldWorkload {
+  image: string;
+  memoryMb: number;
+  /** The command as recorded (`rec.argv`) and the argv that starts it. */
+  command: string[];
+  argv: string[];
+  cwd: string;
+  logDir: string;
+  identity?: WorkloadIdentity;
+  innerPort?: number;
+  /** The driver's own variables, which win over the spec's. */
+  own: Record<string, string>;
+  /** The started process of a Node workload; other commands start on release. */
+  process?: StartedProcess;
+}
+
+/** An environment that may sleep binds a port of its own behind the front, which keeps its public port. */
+const wantsInnerPort = (opts: ResolvedLocalOptions, rec: EnvRecord) =>
+  opts.alwaysFront || opts.idleSleepMs(rec.ref, rec.spec?.vars ?? {}) > 0;
+
+/** Prepares the start of `rec`'s spec up to the point where only its variables are missing (see HeldWorkload). */
+export async function holdWorkload(ctx: LifecycleContext, key: string, rec: EnvRecord): Promise<HeldWorkload> {
   const { opts } = ctx;
   const spec = rec.spec;
   if (!spec) throw new DriverError('local', 'failed', `${key} was never deployed; call deploy with its spec first`);
   const identity = opts.isolateUsers ? await assignIdentity(opts, key) : undefined;
   const { dataDir, tmpDir, logDir } = await prepareFolders(opts, envDir(opts, key), identity);
-  const allowed = allowedVariables(spec.vars, secrets);
-  // An environment that may sleep binds a port of its own behind the front, which keeps its public port.
-  const innerPort =
-    opts.alwaysFront || opts.idleSleepMs(rec.ref, spec.vars) > 0 ? await pickInnerPort(opts.host, opts.portRange) : undefined;
-  // Only what is built here reaches the workload; the driver's own variables win, so a tenant cannot move its port.
-  const env = buildWorkloadEnv(allowed.vars, allowed.secrets, {
+  const innerPort = wantsInnerPort(opts, rec) ? await pickInnerPort(opts.host, opts.portRange) : undefined;
+  const own = {
     HOME: dataDir,
     TMPDIR: tmpDir,
     PORT: String(innerPort ?? rec.port),
@@ -145,32 +161,83 @@ export async function startWorkload(
     IMAGE: spec.image,
     DATA_DIR: dataDir,
     MEMORY_MB: String(spec.memoryMb),
+  };
+  const command = await workloadCommand(opts, key, spec.image);
+  const cwd = command.cwd ?? dataDir;
+  const node = isNodeCommand(command.argv);
+  // Node's heap is only part of its memory; three quarters of the limit leaves room for the rest.
+  const flags = node ? [`--max-old-space-size=${Math.max(16, Math.floor(spec.memoryMb * 0.75))}`] : [];
+  const argv = [command.argv[0], ...flags, ...command.argv.slice(1)];
+  if (identity) await checkRunnableBy(argv, identity);
+  const held = { image: spec.image, memoryMb: spec.memoryMb, command: command.argv, argv, cwd, logDir, identity, innerPort, own };
+  if (!canHold(command.argv)) return held;
+  // Started with the driver's variables only; the rest, secrets included, arrive on release.
+  const started = await startDetached(heldArgv(command.argv, flags), { env: buildWorkloadEnv(own), cwd, logDir, identity, hold: true });
+  return { ...held, process: started };
+}
+
+/** Lets a held workload go unstarted. */
+export function discardHeld(held: HeldWorkload): void {
+  if (held.process) discard(held.process);
+}
+
+/**
+ * Starts the workload for `rec` with `secrets` and returns the record
+ * describing the new run: `held` when it was held for this image and memory
+ * and still waits, else a new start.
+ */
+export async function startWorkload(
+  ctx: LifecycleContext,
+  key: string,
+  rec: EnvRecord,
+  secrets: Record<string, string>,
+  held?: HeldWorkload,
+): Promise<EnvRecord> {
+  const spec = rec.spec;
+  const usable =
+    held &&
+    spec &&
+    held.image === spec.image &&
+    held.memoryMb === spec.memoryMb &&
+    !!held.innerPort === wantsInnerPort(ctx.opts, rec) &&
+    (!held.process || isWaiting(held.process));
+  if (held && !usable) discardHeld(held);
+  const ready = usable ? held : await holdWorkload(ctx, key, rec);
+  const allowed = allowedVariables(spec!.vars, secrets);
+  // Only what is built here reaches the workload; the driver's own variables win, so a tenant cannot move its port.
+  const env = buildWorkloadEnv(allowed.vars, allowed.secrets, {
+    ...ready.own,
     TENANTPLANE_SECRET_KEYS: Object.keys(allowed.secrets).sort().join(','),
   });
-  if (allowed.dropped.length > 0) await writeSystemLog(logDir, `not passed to the workload, reserved names: ${allowed.dropped.join('; ')}`);
-  const command = await workloadCommand(opts, key, spec.image);
-  // Node's heap is only part of its memory; three quarters of the limit leaves room for the rest.
-  const argv = isNodeCommand(command.argv)
-    ? [command.argv[0], `--max-old-space-size=${Math.max(16, Math.floor(spec.memoryMb * 0.75))}`, ...command.argv.slice(1)]
-    : command.argv;
-  if (identity) await checkRunnableBy(argv, identity);
-  const started = await startDetached(argv, { env, cwd: command.cwd ?? dataDir, logDir, identity });
+  if (allowed.dropped.length > 0)
+    await writeSystemLog(ready.logDir, `not passed to the workload, reserved names: ${allowed.dropped.join('; ')}`);
+  let started: StartedProcess;
+  if (ready.process) {
+    started = ready.process;
+    release(started, env);
+  } else {
+    started = await startDetached(ready.argv, { env, cwd: ready.cwd, logDir: ready.logDir, identity: ready.identity });
+  }
   ctx.secrets.set(key, secrets);
   ctx.exits.delete(key);
   started.child.once('exit', (code, signal) => ctx.exits.set(key, { pid: started.pid, code, signal, at: Date.now() }));
-  const as = identity ? ` as uid ${identity.uid}` : '';
-  const behind = innerPort ? ` (behind the front on port ${rec.port})` : '';
-  await writeSystemLog(logDir, `started pid ${started.pid}${as} on port ${innerPort ?? rec.port}${behind} with image ${spec.image}`);
+  const as = ready.identity ? ` as uid ${ready.identity.uid}` : '';
+  const behind = ready.innerPort ? ` (behind the front on port ${rec.port})` : '';
+  const early = ready.process ? ' (its node started ahead)' : '';
+  await writeSystemLog(
+    ready.logDir,
+    `started pid ${started.pid}${as} on port ${ready.innerPort ?? rec.port}${behind}${early} with image ${spec!.image}`,
+  );
   return {
     ...rec,
     desired: 'running',
     pid: started.pid,
-    argv: command.argv,
+    argv: ready.command,
     pidStartTicks: started.startTicks,
-    uid: identity?.uid ?? rec.uid,
+    uid: ready.identity?.uid ?? rec.uid,
     startedAt: new Date().toISOString(),
     lastError: undefined,
-    innerPort,
+    innerPort: ready.innerPort,
     sleepingSince: undefined,
   };
 }

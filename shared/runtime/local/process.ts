@@ -7,7 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { isPidAlive } from './state.ts';
 import { DriverError } from '../types.ts';
 
@@ -15,6 +17,8 @@ export interface StartedProcess {
   child: ChildProcess;
   pid: number;
   startTicks?: number;
+  /** With `hold`: the write end of the child's descriptor 3. */
+  input?: Writable;
 }
 
 /**
@@ -22,10 +26,12 @@ export interface StartedProcess {
  * with stdout/stderr going straight to `<logDir>/stdout.log` and `stderr.log`
  * through write-only file descriptors, not pipes, so it keeps running and
  * logging when the control plane exits without being able to read its logs.
+ * With `hold`, descriptor 3 of the child is a pipe from this process (`input`),
+ * which never keeps this process alive.
  */
 export async function startDetached(
   argv: string[],
-  options: { env: Record<string, string>; cwd: string; logDir: string; identity?: { uid: number; gid: number } },
+  options: { env: Record<string, string>; cwd: string; logDir: string; identity?: { uid: number; gid: number }; hold?: boolean },
 ): Promise<StartedProcess> {
   await mkdir(options.logDir, { recursive: true, mode: 0o700 });
   const out = openSync(join(options.logDir, 'stdout.log'), 'a', 0o600);
@@ -36,7 +42,7 @@ export async function startDetached(
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: ['ignore', out, err],
+      stdio: options.hold ? ['ignore', out, err, 'pipe'] : ['ignore', out, err],
       uid: options.identity?.uid,
       gid: options.identity?.gid,
     });
@@ -54,8 +60,12 @@ export async function startDetached(
       );
     });
     child.unref();
+    const input = options.hold ? (child.stdio[3] as Socket) : undefined;
+    input?.unref();
+    // A child that exits before reading it closes the pipe: that is its exit's to report, not an error of this process.
+    input?.on('error', () => undefined);
     const pid = child.pid!;
-    return { child, pid, startTicks: readStartTicks(pid) };
+    return { child, pid, startTicks: readStartTicks(pid), input };
   } finally {
     closeSync(out);
     closeSync(err);

@@ -9,12 +9,14 @@ import { fileURLToPath } from 'node:url';
 import {
   createLocalTestKit,
   dataFolder,
+  ENV_WORKLOAD,
   findWorkloads,
   launch,
   makeSpec,
   pickRange,
   readPid,
   waitGone,
+  workloadSeen,
 } from '../../../testing/local-runtime.ts';
 
 const kit = await createLocalTestKit(test);
@@ -36,19 +38,19 @@ test.serial('a new driver on the same dataDir re-adopts the live process: same p
 });
 
 test.serial('a child killed while the control plane was away is started again, with secrets from the provider', async (t) => {
-  const { driver: first, dataDir } = await kit.makeDriver();
+  const { driver: first, dataDir } = await kit.makeDriver({ command: ENV_WORKLOAD });
   const ref = kit.newRef();
   const { url } = await launch(first, ref, { secrets: { JWT_SECRET: 'from-deploy' } });
   const pid = (await readPid(dataDir, ref))!;
   process.kill(pid, 'SIGKILL');
   await waitGone(pid);
-  const second = kit.reopenDriver(dataDir, { secretsProvider: async () => ({ JWT_SECRET: 'from-provider' }) });
+  const second = kit.reopenDriver(dataDir, { command: ENV_WORKLOAD, secretsProvider: async () => ({ JWT_SECRET: 'from-provider' }) });
   const status = await second.waitReady(ref, { timeoutMs: 30_000 });
   t.is(status.url, url);
   const newPid = (await readPid(dataDir, ref))!;
   t.not(newPid, pid);
   t.deepEqual(findWorkloads(dataFolder(dataDir, ref)), [newPid]);
-  t.true(readFileSync(`/proc/${newPid}/environ`, 'utf8').split('\0').includes('JWT_SECRET=from-provider'));
+  t.is((await workloadSeen(dataDir, ref)).env.JWT_SECRET, 'from-provider');
 });
 
 test.serial('without a secrets provider a dead child that needs secrets is reported failed, naming the keys', async (t) => {
