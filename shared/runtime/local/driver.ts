@@ -342,7 +342,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function ensureInfrastructure(spec: Parameters<RuntimeDriver['ensureInfrastructure']>[0]) {
     await adopted;
     const key = toEnvKey(spec);
-    const rec = await withEnv(key, () => reserve(spec, key));
+    // Usually reserved already (by prepare or an earlier attempt): then a read, without the environment's lock.
+    const rec = (await records.reserved(key)) ?? (await withEnv(key, () => reserve(spec, key)));
     return { url: urlOf(opts, rec) };
   }
 
@@ -367,7 +368,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await adopted;
     const key = toEnvKey(spec);
     await withEnv(key, async () => {
-      const rec = await reserve(spec, key);
+      const rec = await records.ensure(spec, key);
       if (rec.desired !== 'none' || rec.pid || held.has(key)) return;
       const workload = await holdWorkload(ctx, key, { ...rec, spec: toStoredSpec(spec) });
       const timer = setTimeout(() => dropHeld(key), HOLD_UNUSED_MS);
@@ -380,7 +381,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await adopted;
     const key = toEnvKey(spec);
     await withEnv(key, async () => {
-      const rec = await reserve(spec, key);
+      const rec = await records.ensure(spec, key);
       const stored = toStoredSpec(spec, rec.spec);
       if (rec.desired === 'running' && isSameSpec(rec.spec, stored)) {
         // A repeated deploy leaves a sleeping environment asleep.

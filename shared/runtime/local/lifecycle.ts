@@ -223,7 +223,7 @@ export async function startWorkload(
   started.child.once('exit', (code, signal) => ctx.exits.set(key, { pid: started.pid, code, signal, at: Date.now() }));
   const as = ready.identity ? ` as uid ${ready.identity.uid}` : '';
   const behind = ready.innerPort ? ` (behind the front on port ${rec.port})` : '';
-  const early = ready.process ? ' (its node started ahead)' : '';
+  const early = usable && ready.process ? ' (its node started ahead)' : '';
   await writeSystemLog(
     ready.logDir,
     `started pid ${started.pid}${as} on port ${ready.innerPort ?? rec.port}${behind}${early} with image ${spec!.image}`,

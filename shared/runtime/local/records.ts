@@ -21,6 +21,13 @@ export interface EnvRecords {
   save(key: string, rec: EnvRecord | undefined): Promise<void>;
   /** The environment's record, created with a free port of the range if new; call under its lock. */
   reserve(ref: EnvironmentRef, key: string): Promise<EnvRecord>;
+  /**
+   * The record if it already holds its port (and uid, with users isolated),
+   * read without any lock: a reserved port and uid never change.
+   */
+  reserved(key: string): Promise<EnvRecord | undefined>;
+  /** reserved(key), else reserve's answer; call under the environment's lock. */
+  ensure(ref: EnvironmentRef, key: string): Promise<EnvRecord>;
 }
 
 /**
@@ -32,7 +39,7 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
   // Long enough for a stop (SIGTERM grace, then SIGKILL) followed by a start.
   const lockTimeoutMs = opts.stopTimeoutMs * 2 + opts.startTimeoutMs + 30_000;
   const load = async (key: string) => (await readState(opts.dataDir)).environments[key];
-  return {
+  const records: EnvRecords = {
     withEnv: (key, fn) => withLock(join(opts.dataDir, 'locks', `${key}.lock`), lockTimeoutMs, fn),
     load,
     async require(key) {
@@ -74,5 +81,13 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
       await mkdir(logDirOf(opts, key), { recursive: true, mode: 0o700 });
       return rec!;
     },
+    async reserved(key) {
+      const rec = await load(key);
+      return rec && (!opts.isolateUsers || rec.uid !== undefined) ? rec : undefined;
+    },
+    async ensure(ref, key) {
+      return (await records.reserved(key)) ?? records.reserve(ref, key);
+    },
   };
+  return records;
 }
