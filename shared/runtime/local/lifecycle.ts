@@ -148,12 +148,7 @@ export async function holdWorkload(ctx: LifecycleContext, key: string, rec: EnvR
   const { opts } = ctx;
   const spec = rec.spec;
   if (!spec) throw new DriverError('local', 'failed', `${key} was never deployed; call deploy with its spec first`);
-  // A recorded uid never changes: only an environment without one needs the state file's lock to get one.
-  const identity = !opts.isolateUsers
-    ? undefined
-    : rec.uid !== undefined
-      ? { uid: rec.uid, gid: rec.uid }
-      : await assignIdentity(opts, key);
+  const identity = opts.isolateUsers ? await assignIdentity(opts, key, rec.uid) : undefined;
   const { dataDir, tmpDir, logDir } = await prepareFolders(opts, envDir(opts, key), identity);
   const innerPort = wantsInnerPort(opts, rec) ? await pickInnerPort(opts.host, opts.portRange) : undefined;
   const own = {

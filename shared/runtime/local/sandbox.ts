@@ -91,9 +91,11 @@ export function runningUids(): Set<number> {
  * The environment's uid: the one its record holds, else the lowest of the range
  * that no environment of this dataDir holds and no running process uses. Chosen
  * and recorded under the state lock, so two environments never get the same one
- * and a restarted control plane reuses it.
+ * and a restarted control plane reuses it. A recorded uid never changes, so
+ * `recorded` (the uid of the record the caller holds) is answered without the lock.
  */
-export async function assignIdentity(opts: ResolvedLocalOptions, key: string): Promise<WorkloadIdentity> {
+export async function assignIdentity(opts: ResolvedLocalOptions, key: string, recorded?: number): Promise<WorkloadIdentity> {
+  if (recorded !== undefined) return { uid: recorded, gid: recorded };
   const rec = await updateRecord(opts.dataDir, key, (current, state) => {
     if (!current) throw new DriverError('local', 'not_found', `environment ${key} does not exist; call ensureInfrastructure first`);
     return current.uid !== undefined ? current : { ...current, uid: pickUid(opts, state, key) };
