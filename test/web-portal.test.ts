@@ -119,6 +119,8 @@ test.serial(
     await sortByName.focus();
     await page.keyboard.press('Enter');
     await table.locator('th[aria-sort="ascending"]').waitFor();
+    // shop-00000 is also first by the default sort (newest first): wait for the sorted page itself.
+    await page.waitForFunction(() => !document.querySelector('table[aria-busy]'));
     await page.waitForFunction(() => document.querySelector('tbody tr a')?.textContent === 'shop-00000');
     // Next page by keyboard: Tab reaches it, Enter pages; rows continue where the first page ended.
     const next = page.getByRole('button', { name: 'Next page' });

@@ -108,6 +108,8 @@ export function DataTable<T>({
  * First / Previous / Next over the server's page tokens. The current token
  * lives in the URL (`page`); the tokens of earlier pages are remembered while
  * the page is open, so Previous works until a reload (First always does).
+ * Callers pass no `next` while a new view loads: the token shown until then
+ * belongs to the view before (another sort or filter).
  */
 export function Pager({ page, next, onPage, label }: { page: string; next?: string; onPage: (token: string) => void; label: string }) {
   const history = useRef<string[]>([]);

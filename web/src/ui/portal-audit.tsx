@@ -164,7 +164,7 @@ export function AuditTable({
         loading={loading}
         empty="No entries match."
       />
-      <Pager label="Audit" page={view.page ?? ''} next={data?.nextPageToken} onPage={(page) => setView({ page })} />
+      <Pager label="Audit" page={view.page ?? ''} next={loading ? undefined : data?.nextPageToken} onPage={(page) => setView({ page })} />
     </section>
   );
 }

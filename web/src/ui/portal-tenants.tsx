@@ -75,7 +75,7 @@ export function TenantsTable({ view, setView }: { view: UrlState; setView: (chan
         loading={loading}
         empty="No tenants match."
       />
-      <Pager label="Tenants" page={view.page ?? ''} next={data?.nextPageToken} onPage={(page) => setView({ page })} />
+      <Pager label="Tenants" page={view.page ?? ''} next={loading ? undefined : data?.nextPageToken} onPage={(page) => setView({ page })} />
     </section>
   );
 }

@@ -120,7 +120,7 @@ export function UsersTable({
         loading={loading}
         empty="No users match."
       />
-      <Pager label="Users" page={view.page ?? ''} next={data?.nextPageToken} onPage={(page) => setView({ page })} />
+      <Pager label="Users" page={view.page ?? ''} next={loading ? undefined : data?.nextPageToken} onPage={(page) => setView({ page })} />
     </section>
   );
 }
