@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
 import { killAllNow, stopAll } from './dev/processes.ts';
-import { startPostgres } from './dev/postgres.ts';
+import { scratchDataDir, startPostgres } from './dev/postgres.ts';
 import { buildWeb } from './build-web.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -37,12 +37,13 @@ console.log('\n▶ Building the web pages');
 await buildWeb({ ifStale: true });
 checkPrerequisites();
 const logDir = mkdtempSync(join(tmpdir(), 'tenantplane-test-'));
+const postgresDir = scratchDataDir('tenantplane-test-postgres-');
 console.log('\n▶ Starting the Firestore and Auth emulators and PostgreSQL');
 const [firestore, auth, postgres] = await Promise.all([
   startFirestoreEmulator({ logDir }),
   startAuthEmulator({ projectId: 'demo-tenantplane', logDir }),
   // One server for every test file (tenant databases have unique names); test stacks start their own without it.
-  startPostgres({ dataDir: join(logDir, 'postgres'), logDir, fast: true }),
+  startPostgres({ dataDir: join(postgresDir, 'data'), logDir, fast: true }),
 ]);
 console.log(`  Firestore ${firestore.host} · Auth ${auth.host} · PostgreSQL 127.0.0.1:${postgres.port} · logs ${logDir}`);
 const env = {
@@ -61,7 +62,7 @@ const bats = join(root, 'node_modules/bats/bin/bats');
 if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', bats, ['scripts/test'], env);
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
 await postgres.stop();
-rmSync(join(logDir, 'postgres'), { recursive: true, force: true });
+rmSync(postgresDir, { recursive: true, force: true });
 await stopAll();
 if (typecheckFailed) console.error('\n✖ The typecheck failed (see above), so the run fails even where the tests passed.');
 if (lintFailed)

@@ -1,13 +1,14 @@
 /**
  * Tenant data servers for a test: the PostgreSQL server `npm test` started
- * (TP_TEST_POSTGRES_URL), or one of its own in a temporary folder when run
+ * (TP_TEST_POSTGRES_URL), or one of its own (data in memory, scratchDataDir) when run
  * without it, and a storage emulator in this process with a random owner
  * token. `env` is what parseConfig needs to use them; `close` stops what was started here.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStorageEmulator } from '../emulators/storage/server.ts';
-import { startPostgres } from '../scripts/dev/postgres.ts';
+import { scratchDataDir, startPostgres } from '../scripts/dev/postgres.ts';
 import { allocatePort } from './ports.ts';
 
 export interface TenantData {
@@ -21,9 +22,10 @@ export interface TenantData {
 /** `now`: the storage emulator's clock (its lifecycle rules age objects by it); default the real one. */
 export async function startTenantData(dir: string, options: { now?: () => Date } = {}): Promise<TenantData> {
   const shared = process.env.TP_TEST_POSTGRES_URL || undefined;
-  const own = shared
-    ? undefined
-    : await startPostgres({ dataDir: join(dir, 'postgres'), logDir: dir, port: await allocatePort(), fast: true });
+  const ownDir = shared ? undefined : scratchDataDir('tp-postgres-');
+  const own = ownDir
+    ? await startPostgres({ dataDir: join(ownDir, 'data'), logDir: dir, port: await allocatePort(), fast: true })
+    : undefined;
   const adminUrl = shared ?? own!.adminUrl;
   const storageToken = randomBytes(24).toString('base64url');
   const storage = await startStorageEmulator({ port: await allocatePort(), adminToken: storageToken, now: options.now });
@@ -35,6 +37,7 @@ export async function startTenantData(dir: string, options: { now?: () => Date }
     async close() {
       await storage.close();
       await own?.stop();
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };
 }

@@ -8,7 +8,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { findPostgresBin as findBin } from '../../shared/resources/local/pg-bin.ts';
 import { PrerequisiteError } from './emulators.ts';
@@ -29,6 +41,22 @@ export function findPostgresBin(): string {
   throw new PrerequisiteError(
     'PostgreSQL is missing (tenant databases run on it): run scripts/ensure-tools.sh postgres, or apt-get install -y postgresql.',
   );
+}
+
+/**
+ * A new folder for a throwaway server's data (tests and benchmarks, with
+ * `fast`): in memory under /dev/shm when the machine has it, else in the
+ * temporary folder. The caller removes it. On the 2-core VM's ext4 disk,
+ * CREATE DATABASE spent 150–350 ms of kernel time writing the copy's files;
+ * on tmpfs it took 15–30 ms. `npm start` keeps its data on disk.
+ */
+export function scratchDataDir(prefix: string): string {
+  let base = tmpdir();
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    base = '/dev/shm';
+  } catch {}
+  return mkdtempSync(join(base, prefix));
 }
 
 /** uid and gid to run the server as: ours, or the `postgres` user's when we are root. */

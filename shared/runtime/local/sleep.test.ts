@@ -4,6 +4,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLocalTestKit, dataFolder, findWorkloads, launch, makeSpec, readPid } from '../../../testing/local-runtime.ts';
 import type { EnvironmentRef } from '../types.ts';
+import { pickInnerPort } from './sleep.ts';
 
 const kit = await createLocalTestKit(test);
 const IDLE_MS = 600;
@@ -185,4 +186,11 @@ test.serial('with alwaysFront off, an environment that never sleeps binds its pu
   const port = new URL(url!).port;
   t.true(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PORT=${port}`), 'live binds its public port itself');
   t.is((await readRecord(dataDir, live)).innerPort, undefined);
+});
+
+test('inner ports handed out before their workloads bind them are never handed out twice', async (t) => {
+  // Nothing binds these, as in a burst of launches whose workloads have not started yet: the OS would hand some out again.
+  const ports = [];
+  for (let i = 0; i < 1500; i++) ports.push(await pickInnerPort('127.0.0.1', { from: 1, to: 1023 }));
+  t.is(new Set(ports).size, ports.length);
 });

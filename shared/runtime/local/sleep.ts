@@ -130,9 +130,22 @@ function answerRaw(socket: Socket, body: string): void {
   );
 }
 
-/** A port the OS hands out for the workload behind the front, outside the environments' range. */
+/** Inner ports handed out lately, and when each may be handed out again. */
+const handedOut = new Map<number, number>();
+/** Long enough for a workload to start and bind its port, however many start at once (a held one waits for its deploy). */
+const HANDED_OUT_MS = 10 * 60_000;
+
+/**
+ * A port the OS hands out for the workload behind the front, outside the
+ * environments' range. The OS may hand the same free port out again before the
+ * first workload binds it (a burst of launches picked the same one twice, and
+ * the second workload exited with EADDRINUSE), so a port stays taken here
+ * until its workload has had time to bind it.
+ */
 export async function pickInnerPort(host: string, avoid: { from: number; to: number }): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const now = Date.now();
+  for (const [port, until] of handedOut) if (until <= now) handedOut.delete(port);
+  for (let attempt = 0; attempt < 50; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
       const probe = createServer();
       probe.unref();
@@ -142,7 +155,10 @@ export async function pickInnerPort(host: string, avoid: { from: number; to: num
         probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
       });
     });
-    if (port && (port < avoid.from || port > avoid.to)) return port;
+    if (port && (port < avoid.from || port > avoid.to) && !handedOut.has(port)) {
+      handedOut.set(port, now + HANDED_OUT_MS);
+      return port;
+    }
   }
   throw new Error(`no free port outside ${avoid.from}–${avoid.to} on ${host} for a workload behind its front`);
 }
