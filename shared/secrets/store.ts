@@ -62,11 +62,15 @@ export function createSecretStore(db: Firestore, key: Buffer) {
     /** Stores platform-managed values of one environment (each replaces the one before). */
     async putEnv(tenantId: string, env: string, values: Record<string, string>, now: Date): Promise<void> {
       const batch = db.batch();
-      for (const [name, value] of Object.entries(values)) {
-        const path = envSecretPath(tenantId, env, name);
-        batch.set(db.doc(path), { key: name, origin: 'platform', env, updatedAt: now.toISOString(), value: encrypt(key, value, path) });
-      }
+      for (const { path, fields } of this.envDocs(tenantId, env, values, now)) batch.set(db.doc(path), fields);
       await batch.commit();
+    },
+    /** The documents putEnv writes (values encrypted), for a caller that commits them with writes of its own. */
+    envDocs(tenantId: string, env: string, values: Record<string, string>, now: Date): { path: string; fields: Record<string, unknown> }[] {
+      return Object.entries(values).map(([name, value]) => {
+        const path = envSecretPath(tenantId, env, name);
+        return { path, fields: { key: name, origin: 'platform', env, updatedAt: now.toISOString(), value: encrypt(key, value, path) } };
+      });
     },
     /** Forgets one environment's platform-managed values (its resources are gone). */
     async removeEnv(tenantId: string, env: string): Promise<void> {

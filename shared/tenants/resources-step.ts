@@ -13,7 +13,7 @@ import type { ResourceRef } from '../resources/types.ts';
 import { tenantServiceAccountEmail } from '../gcp/names.ts';
 import { listBackups } from './backups.ts';
 import type { EnvName } from './types.ts';
-import { event, step, type StepContext } from './worker-env.ts';
+import { event, mergeSoon, step, type StepContext } from './worker-env.ts';
 
 /** Variables the platform sets for an environment's resources; a tenant cannot store secrets by these names. */
 export const RESOURCE_KEYS = ['DATABASE_URL', 'BUCKET_NAME', 'STORAGE_EMULATOR_HOST', 'STORAGE_ACCESS_TOKEN'] as const;
@@ -26,29 +26,37 @@ const blueprint = (ctx: StepContext) => blueprintFor(ctx.deps.config.resources, 
  * Phase 1 of an environment's data: its database and bucket as the blueprint
  * says, each a recorded step. The two do not depend on each other and run at
  * once (step() keeps their records from overwriting each other); both finish,
- * even when one fails, before the error is passed on. Answers the values
- * stored for the environment when every step ran in this call (none had been
- * recorded done before), so the caller need not read them back.
+ * even when one fails, before the error is passed on. A step's values are
+ * stored as the environment's secrets in the same commit as its record and
+ * event (mergeSoon), not in a commit of their own. Answers `values`, the
+ * values stored, when every step ran in this call (none had been recorded done
+ * before), so the caller need not read them back, and `stored`, which
+ * resolves once they are committed.
  */
-export async function provisionResources(ctx: StepContext, env: EnvName): Promise<Record<string, string> | undefined> {
+export async function provisionResources(
+  ctx: StepContext,
+  env: EnvName,
+): Promise<{ values?: Record<string, string>; stored: Promise<unknown> }> {
   const driver = ctx.deps.resources();
   const plan = blueprint(ctx);
   const work: Promise<void>[] = [];
-  const stored: Record<string, string> = {};
+  const writes: Promise<void>[] = [];
+  const values: Record<string, string> = {};
   let skipped = false;
   /**
    * One data step: `fn` makes the resource and answers its values, stored as
-   * the environment's secrets, and its event, recorded once they are.
+   * the environment's secrets, and its event, recorded with them.
    */
   const dataStep = (name: string, fn: () => Promise<{ values: Record<string, string>; announce: () => void }>) => {
     let ran = false;
     work.push(
       step(ctx, env, name, async () => {
         ran = true;
-        const { values, announce } = await fn();
-        await secrets(ctx).putEnv(ctx.tenant.id, env, values, ctx.deps.now());
-        Object.assign(stored, values);
-        announce();
+        const made = await fn();
+        for (const { path, fields } of secrets(ctx).envDocs(ctx.tenant.id, env, made.values, ctx.deps.now()))
+          writes.push(mergeSoon(ctx, path, fields));
+        Object.assign(values, made.values);
+        made.announce();
       }).then(() => {
         if (!ran) skipped = true;
       }),
@@ -78,7 +86,10 @@ export async function provisionResources(ctx: StepContext, env: EnvName): Promis
   const results = await Promise.allSettled(work);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return skipped ? undefined : stored;
+  const stored = Promise.all(writes);
+  // A failed write also fails the operation (settleWrites); `stored` only tells when they landed.
+  stored.catch(() => undefined);
+  return { values: skipped ? undefined : values, stored };
 }
 
 /** A new password for the environment's role (the old one stops working at once), stored for the restart that follows. */

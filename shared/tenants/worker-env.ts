@@ -144,10 +144,18 @@ export async function step(
  * written at the same time.
  */
 function setEnvSoon(ctx: StepContext, env: EnvName, fields: EnvFields): void {
-  track(
-    ctx,
-    recordTenantWrite(ctx.deps.db, ctx.tenant.id, { merge: { path: envPath(ctx.tenant.id, env), fields: envRecord(ctx, env, fields) } }),
-  );
+  void mergeSoon(ctx, envPath(ctx.tenant.id, env), envRecord(ctx, env, fields));
+}
+
+/**
+ * Merges `fields` into the tenant's document at `path` in the background, in
+ * order with and in the same commit as the tenant's other background writes
+ * (settleWrites waits for it). Resolves once it is committed.
+ */
+export function mergeSoon(ctx: StepContext, path: string, fields: Record<string, unknown>): Promise<void> {
+  const write = recordTenantWrite(ctx.deps.db, ctx.tenant.id, { merge: { path, fields } });
+  track(ctx, write);
+  return write;
 }
 
 /** Records an event in the background, after the ones before it (settleWrites waits for it). */
@@ -185,17 +193,19 @@ export async function provisionEnv(ctx: StepContext, env: EnvName, image = ctx.t
           .then((bare) => driver.prepare!(bare))
           .catch((err: unknown) => ctx.deps.log.warn('could not start the workload ahead', { tenantId: ctx.tenant.id, env, err }))
       : undefined;
-  const stored = await provisionResources(ctx, env).finally(() => prepared);
+  const data = await provisionResources(ctx, env).finally(() => prepared);
   // A first provision whose data steps all ran here knows every value of the environment (its collection was empty
-  // before, or holds the same names from an earlier attempt): no need to read back what was just written.
-  const envValues = stored && ctx.tenant.operation?.name === 'provision' ? stored : undefined;
+  // before, or holds the same names from an earlier attempt): no need to read back what was just written. Otherwise
+  // the values are read once the ones just made are committed.
+  const envValues = () =>
+    data.values && ctx.tenant.operation?.name === 'provision' ? data.values : data.stored.then(() => store.envValues(ctx.tenant.id, env));
   // Built only after the data steps stored DATABASE_URL and BUCKET_NAME, which the workload starts with.
   const specOnce = () =>
     (spec ??= envSpec(
       ctx,
       env,
       image,
-      Promise.all([tenantValues, envValues ?? store.envValues(ctx.tenant.id, env)]).then(([own, ofEnv]) => ({ ...own, ...ofEnv })),
+      Promise.all([tenantValues, envValues()]).then(([own, ofEnv]) => ({ ...own, ...ofEnv })),
     ));
   await step(ctx, env, 'infrastructure', async () => {
     setEnvSoon(ctx, env, { status: 'provisioning' });

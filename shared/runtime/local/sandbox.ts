@@ -10,7 +10,7 @@
  * descriptors it is started with. Every folder above `<dataDir>` gets o+x
  * (traverse, never read) so the workload can reach its own folder.
  */
-import { constants, readdirSync } from 'node:fs';
+import { constants, readdirSync, statSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { secretNameProblem } from '../../secrets/names.ts';
@@ -81,7 +81,15 @@ export function runningUids(): Set<number> {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const uid = readUid(Number(entry));
+    // The owner of /proc/<pid> is the process's user, and a stat costs far less than reading its status (a burst of
+    // launches scanned every process once per launch). A process that is not dumpable shows as root there: read it.
+    let uid: number | undefined;
+    try {
+      uid = statSync(`/proc/${entry}`).uid;
+    } catch {
+      continue;
+    }
+    if (uid === 0) uid = readUid(Number(entry));
     if (uid !== undefined) uids.add(uid);
   }
   return uids;
