@@ -18,6 +18,7 @@ import {
   mkdtempSync,
   readFileSync,
   statSync,
+  statfsSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,10 +55,15 @@ export function scratchDataDir(prefix: string): string {
   let base = tmpdir();
   try {
     accessSync('/dev/shm', constants.W_OK);
-    base = '/dev/shm';
+    // A small /dev/shm (a container's default is 64 MB) would fill up: each database is about 8 MB.
+    const { bavail, bsize } = statfsSync('/dev/shm');
+    if (bavail * bsize >= SCRATCH_MIN_BYTES) base = '/dev/shm';
   } catch {}
   return mkdtempSync(join(base, prefix));
 }
+
+/** Free space /dev/shm needs to hold a throwaway server's data (the test suite makes a few hundred databases). */
+const SCRATCH_MIN_BYTES = 4 * 1024 ** 3;
 
 /** uid and gid to run the server as: ours, or the `postgres` user's when we are root. */
 function serverUser(): { uid: number; gid: number } | undefined {
