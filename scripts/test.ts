@@ -38,6 +38,8 @@ await buildWeb({ ifStale: true });
 checkPrerequisites();
 const logDir = mkdtempSync(join(tmpdir(), 'tenantplane-test-'));
 const postgresDir = scratchDataDir('tenantplane-test-postgres-');
+// Removed on every exit, Ctrl-C included: left in /dev/shm it would hold memory until the machine restarts.
+process.on('exit', () => rmSync(postgresDir, { recursive: true, force: true }));
 console.log('\n▶ Starting the Firestore and Auth emulators and PostgreSQL');
 const [firestore, auth, postgres] = await Promise.all([
   startFirestoreEmulator({ logDir }),
@@ -62,7 +64,6 @@ const bats = join(root, 'node_modules/bats/bin/bats');
 if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', bats, ['scripts/test'], env);
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
 await postgres.stop();
-rmSync(postgresDir, { recursive: true, force: true });
 await stopAll();
 if (typecheckFailed) console.error('\n✖ The typecheck failed (see above), so the run fails even where the tests passed.');
 if (lintFailed)

@@ -70,7 +70,9 @@ test.serial('a worker that dies after starting the process but before recording 
     const events = await waitForEvent(stack.streamUrl, target, owner.token, ['tenant_ready', 'provisioning_failed'], 60_000);
     t.true(crashed);
     t.is(events.at(-1)?.type, 'tenant_ready');
-    t.is(events.filter((e) => e.type === 'deploy_started').length, 2, 'the deploy step ran again after the crash');
+    // At least once more: in one run of the full suite on a loaded machine it ran three times (a retry that also
+    // failed, deliveries being at-least-once); what must hold is that the deploy ran again and left one process.
+    t.true(events.filter((e) => e.type === 'deploy_started').length >= 2, 'the deploy step ran again after the crash');
     t.is(tenantProcesses(target).length, 1);
   } finally {
     (driver as { deploy: unknown }).deploy = deploy;

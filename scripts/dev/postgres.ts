@@ -46,7 +46,7 @@ export function findPostgresBin(): string {
 
 /**
  * A new folder for a throwaway server's data (tests and benchmarks, with
- * `fast`): in memory under /dev/shm when the machine has it, else in the
+ * `fast`): in memory under /dev/shm when it has room, else in the
  * temporary folder. The caller removes it. On the 2-core VM's ext4 disk,
  * CREATE DATABASE spent 150–350 ms of kernel time writing the copy's files;
  * on tmpfs it took 15–30 ms. `npm start` keeps its data on disk.
