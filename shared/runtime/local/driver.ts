@@ -362,6 +362,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const workload = takeHeld(key);
     if (workload) discardHeld(workload);
   }
+  /** Lets every held workload go (stopAll, close). */
+  function dropAllHeld(): void {
+    for (const key of [...held.keys()]) dropHeld(key);
+  }
 
   /** Reserves the environment and, for one never deployed, starts its workload ahead, held until the deploy. */
   async function prepare(spec: EnvironmentSpec): Promise<void> {
@@ -503,7 +507,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   async function stopAll(): Promise<void> {
     await adopted.catch(() => {});
-    for (const key of [...held.keys()]) dropHeld(key);
+    dropAllHeld();
     const state = await readState(opts.dataDir);
     await Promise.all(
       Object.keys(state.environments).map((key) =>
@@ -549,7 +553,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     async close() {
       // Children are unref'd and log to files, so nothing of theirs holds this process; only wait for adoption to settle.
       await adopted.catch(() => {});
-      for (const key of [...held.keys()]) dropHeld(key);
+      dropAllHeld();
       await paused.closeAll();
       await fronts.closeAll();
       network.release();
