@@ -57,6 +57,8 @@ export interface Config {
     sendgridApiKey?: string;
     /** Web inbox of the local mail catcher, shown by `npm start`. */
     catcherUrl?: string;
+    /** Signup mails of one window this long share one delivery task; 0 gives each its own. */
+    batchWindowMs: number;
   };
   runtime: RuntimeConfig;
   /** Each environment's database and bucket, and the blueprints per plan (shared/config/resources.ts). */
@@ -138,6 +140,7 @@ export function parseConfig(env: Env = process.env): Config {
       smtpUrl: url(env, 'SMTP_URL', 'smtp://127.0.0.1:1025'),
       sendgridApiKey: optional(env, 'SENDGRID_API_KEY'),
       catcherUrl: optional(env, 'MAIL_CATCHER_URL'),
+      batchWindowMs: int(env, 'MAIL_BATCH_MS', 500, 0, 10_000),
     },
     runtime: parseRuntimeConfig(env, { region, projectId }),
     resources: parseResourcesConfig(env, { projectId }),

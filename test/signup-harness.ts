@@ -86,6 +86,7 @@ export async function startHarness(
     FIREBASE_AUTH_EMULATOR_HOST: auth,
     SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    MAIL_BATCH_MS: '50',
     ...options.env,
   });
   let now = Date.now();
@@ -123,6 +124,9 @@ export async function startHarness(
       }),
     get: (path, o = {}) => fetch(url + path, { headers: headersFor(o.ip) }),
     async deliverMail() {
+      // As the queue would: a task runs once its schedule time came (a window's flush, tens of milliseconds here).
+      const due = Math.max(0, ...queue.pending.map((t) => (t.options.scheduleTime?.getTime() ?? 0) - Date.now()));
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
       const batch = queue.pending.filter((t) => t.queue === 'mail');
       queue.pending = queue.pending.filter((t) => t.queue !== 'mail');
       const statuses: number[] = [];

@@ -12,6 +12,8 @@ test.after.always(async () => {
   await h?.close();
 });
 
+/** Every task answered 200 (a window's flush; signups made one after another may span windows). */
+const allOk = (statuses: number[]) => statuses.length > 0 && statuses.every((s) => s === 200);
 const mailsTo = (email: string) => h.mail.messagesTo(email);
 const outboxFor = async (email: string) => (await h.deps.db.collection('outbox').where('to', '==', email).get()).docs;
 
@@ -26,7 +28,7 @@ function task(path: string, payload: unknown, secret = h.config.tasks.secret) {
 // Only the queue
 
 test.serial('the mail endpoints refuse requests that do not come from the task queue', async (t) => {
-  for (const path of ['/tasks/mail', '/tasks/mail-sweep']) {
+  for (const path of ['/tasks/mail', '/tasks/mail-flush', '/tasks/mail-sweep']) {
     const res = await task(path, { id: 'x' }, 'wrong-secret');
     t.is(res.status, 403, path);
     t.is((await res.json()).error.code, 'forbidden');
@@ -35,49 +37,86 @@ test.serial('the mail endpoints refuse requests that do not come from the task q
 
 // Delivery
 
-test.serial('a provider outage delays mail and loses none; delivery resumes when it is back', async (t) => {
-  const emails = [uniqueEmail('outage-a'), uniqueEmail('outage-b'), uniqueEmail('outage-c')];
-  for (const email of emails) t.is((await h.post('/api/signup', { email })).status, 202);
-  h.mail.setFailing(true);
-  t.deepEqual(await h.deliverMail(), [503, 503, 503]);
-  t.deepEqual(await h.deliverMail(), [503, 503, 503], 'retries keep failing while the provider is down');
-  for (const email of emails) {
-    t.is((await mailsTo(email)).length, 0);
-    const [doc] = await outboxFor(email);
-    t.is(doc.get('status'), 'pending');
-    t.regex(doc.get('lastError'), /451|unavailable/i);
-    t.is(doc.get('attempts'), 2);
-  }
-  h.mail.setFailing(false);
-  t.deepEqual(await h.deliverMail(), [200, 200, 200]);
-  for (const email of emails) {
-    t.is((await mailsTo(email)).length, 1);
-    t.is((await outboxFor(email))[0].get('status'), 'sent');
+test.serial('signups of one window share one flush task, which sends each mail', async (t) => {
+  // A second instance of the same platform with a 2 s window, its signups sent just after a window opened.
+  const wide = await startHarness({ env: { MAIL_BATCH_MS: '2000' }, projectId: h.config.projectId, mail: h.mail });
+  try {
+    await new Promise((r) => setTimeout(r, 2000 - (Date.now() % 2000) + 20));
+    const emails = [uniqueEmail('window-a'), uniqueEmail('window-b'), uniqueEmail('window-c')];
+    await Promise.all(emails.map((email) => wide.post('/api/signup', { email })));
+    t.is(wide.queue.pending.length, 1, 'one task for the window');
+    t.regex(wide.queue.pending[0].options.name ?? '', /^mail-flush-2000-\d+$/);
+    t.deepEqual(await wide.deliverMail(), [200]);
+    for (const email of emails) {
+      t.is((await mailsTo(email)).length, 1);
+      const [doc] = await outboxFor(email);
+      t.is(doc.get('status'), 'sent');
+      t.is(doc.get('flushPending'), undefined);
+    }
+  } finally {
+    await wide.close();
   }
 });
+
+test.serial(
+  'a provider outage delays mail and loses none; each failed message goes to its own task, delivered when the provider is back',
+  async (t) => {
+    const emails = [uniqueEmail('outage-a'), uniqueEmail('outage-b'), uniqueEmail('outage-c')];
+    for (const email of emails) t.is((await h.post('/api/signup', { email })).status, 202);
+    h.mail.setFailing(true);
+    t.true(allOk(await h.deliverMail()), 'the flushes end: nothing stays with them');
+    t.deepEqual(
+      h.queue.pending.map((task) => task.options.path),
+      ['/tasks/mail', '/tasks/mail', '/tasks/mail'],
+      'each failed message has its own task, retried with the queue backoff',
+    );
+    t.truthy(h.logs.find((l) => l.includes('mail flush handed messages to their own tasks')));
+    t.deepEqual(await h.deliverMail(), [503, 503, 503], 'retries keep failing while the provider is down');
+    for (const email of emails) {
+      t.is((await mailsTo(email)).length, 0);
+      const [doc] = await outboxFor(email);
+      t.is(doc.get('status'), 'pending');
+      t.regex(doc.get('lastError'), /451|unavailable/i);
+      t.is(doc.get('attempts'), 2);
+    }
+    t.deepEqual(await (await task('/tasks/mail-flush', {})).json(), { sent: 0, handedOver: 0 }, 'a later flush leaves them to their tasks');
+    h.mail.setFailing(false);
+    t.deepEqual(await h.deliverMail(), [200, 200, 200]);
+    for (const email of emails) {
+      t.is((await mailsTo(email)).length, 1);
+      t.is((await outboxFor(email))[0].get('status'), 'sent');
+    }
+  },
+);
 
 test.serial('a redelivered task for a sent message sends nothing', async (t) => {
   const email = uniqueEmail('redelivered');
   await h.post('/api/signup', { email });
-  const payload = h.queue.pending[0].options.payload;
-  t.deepEqual(await h.deliverMail(), [200]);
-  const again = await task('/tasks/mail', payload);
+  t.true(allOk(await h.deliverMail()));
+  const [doc] = await outboxFor(email);
+  const again = await task('/tasks/mail', { id: doc.id });
   t.is(again.status, 200);
   t.is((await again.json()).status, 'sent');
+  t.deepEqual(await (await task('/tasks/mail-flush', {})).json(), { sent: 0, handedOver: 0 });
   t.is((await mailsTo(email)).length, 1);
 });
 
-test.serial('a message another worker is sending is not sent twice; it is retried once that lease lapses', async (t) => {
-  const email = uniqueEmail('leased');
-  await h.post('/api/signup', { email });
-  const [doc] = await outboxFor(email);
-  t.is((await claimOutboxMessage(h.deps.db, doc.id, h.deps.now(), 60_000)).outcome, 'claimed');
-  t.deepEqual(await h.deliverMail(), [503]);
-  t.is((await mailsTo(email)).length, 0);
-  h.advance(61_000);
-  t.deepEqual(await h.deliverMail(), [200]);
-  t.is((await mailsTo(email)).length, 1);
-});
+test.serial(
+  'a message another worker is sending is not sent twice; if that worker dies the sweeper sends it once its lease lapsed',
+  async (t) => {
+    const email = uniqueEmail('leased');
+    await h.post('/api/signup', { email });
+    const [doc] = await outboxFor(email);
+    t.is((await claimOutboxMessage(h.deps.db, doc.id, h.deps.now(), 60_000)).outcome, 'claimed');
+    t.true(allOk(await h.deliverMail()));
+    t.is((await task('/tasks/mail', { id: doc.id })).status, 503, 'its own task waits for the lease');
+    t.is((await mailsTo(email)).length, 0);
+    h.advance(61_000);
+    t.is((await (await task('/tasks/mail-sweep', {})).json()).enqueued, 1);
+    t.deepEqual(await h.deliverMail(), [200]);
+    t.is((await mailsTo(email)).length, 1);
+  },
+);
 
 test.serial('a task for an unknown message is dropped (200), and a malformed one is a 400', async (t) => {
   const missing = await task('/tasks/mail', { id: 'no-such-message' });

@@ -4,7 +4,8 @@ import { countRequest, rateLimited, rateLimitRef } from '../../shared/http/rate-
 import { createRouter } from '../../shared/http/router.ts';
 import type { Context, Handler, Reply } from '../../shared/http/wrap.ts';
 import { buildActivationLink, renderAccountExistsMail, renderActivationMail } from '../../shared/mail/templates.ts';
-import { addOutboxMessage, createOutboxId, outboxTask } from '../../shared/store/outbox.ts';
+import { requestMailDelivery } from '../../shared/mail/delivery.ts';
+import { addOutboxMessage, createOutboxId } from '../../shared/store/outbox.ts';
 import { createToken, hashEmail, hashToken, signupOf, signupRef, writeSignup, type Signup } from '../../shared/store/signups.ts';
 import { runKeyedTransaction } from '../../shared/store/transact.ts';
 import { parseSignupInput, type SignupInput } from './input.ts';
@@ -22,7 +23,7 @@ const ACCEPTED: Reply = { status: 202, body: { status: 'pending_activation' } };
  * POST /api/signup. Validates (bad input stores nothing, not even a rate-limit
  * count), rate-limits per client address, then in one transaction rotates the
  * address's token and writes the mail to the outbox, and enqueues its
- * delivery. New, pending and activated addresses take the same path (an Auth
+ * delivery (one task per batching window: shared/mail/delivery.ts). New, pending and activated addresses take the same path (an Auth
  * lookup, the same reads and writes, one enqueue) and get the same bytes back;
  * only the mail differs.
  */
@@ -81,9 +82,8 @@ async function handleSignup(deps: Deps, ctx: Context): Promise<Reply> {
   if (!outcome.queued && outcome.reason === 'rate_limited') throw rateLimited(outcome.counted.resetAt, limit.now);
   if (outcome.queued) {
     ctx.log.info('signup accepted', { emailHash, kind: outcome.kind, outboxId });
-    const task = outboxTask(outboxId);
     try {
-      await deps.queue.enqueue(task.queue, task.options);
+      await requestMailDelivery(deps.queue, outboxId, deps.config.mail.batchWindowMs);
     } catch (err) {
       // The message is safe in the outbox; the sweeper creates the task later.
       ctx.log.error('mail task not created; the outbox sweeper will retry', { err, outboxId });

@@ -67,7 +67,7 @@ export function createQueue(
       const url = functionUrl + options.path;
       const task = {
         name,
-        scheduleTime: options.scheduleTime ? { seconds: Math.floor(options.scheduleTime.getTime() / 1000) } : undefined,
+        scheduleTime: options.scheduleTime ? timestamp(options.scheduleTime) : undefined,
         dispatchDeadline: options.dispatchDeadlineSeconds ? { seconds: options.dispatchDeadlineSeconds } : undefined,
         httpRequest: {
           httpMethod: 'POST' as const,
@@ -104,4 +104,10 @@ export function createQueue(
       if (clientPromise) await (await clientPromise).close();
     },
   };
+}
+
+/** A protobuf Timestamp to the millisecond. */
+function timestamp(at: Date): { seconds: number; nanos: number } {
+  const ms = at.getTime();
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }

@@ -4,6 +4,10 @@
  * worker; it stays `pending` (with `pendingSince`, which the sweeper queries)
  * until the provider accepted it. Once sent, its subject and bodies are
  * removed, since they carry a one-time link.
+ *
+ * A new message also carries `flushPending` until its first attempt: the
+ * field a mail flush (`mailFlushTask`) queries, so many signups share one task
+ * and a message that failed once is left to its own task's backoff.
  */
 import { randomBytes } from 'node:crypto';
 import type { Timestamp, Firestore, Transaction } from '@google-cloud/firestore';
@@ -43,6 +47,7 @@ export function addOutboxMessage(tx: Transaction, db: Firestore, id: string, kin
     ...message,
     status: 'pending',
     pendingSince: at,
+    flushPending: at,
     attempts: 0,
     createdAt: at,
     updatedAt: at,
@@ -67,6 +72,7 @@ export async function claimOutboxMessage(db: Firestore, id: string, now: Date, l
     const attempts = Number(data.attempts ?? 0) + 1;
     tx.update(ref, {
       leaseUntil: firestore().Timestamp.fromMillis(now.getTime() + leaseMs),
+      flushPending: firestore().FieldValue.delete(),
       attempts,
       updatedAt: firestore().Timestamp.fromDate(now),
     });
@@ -92,6 +98,7 @@ export async function markOutboxSent(db: Firestore, id: string, now: Date): Prom
     sentAt: at,
     updatedAt: at,
     pendingSince: firestore().FieldValue.delete(),
+    flushPending: firestore().FieldValue.delete(),
     leaseUntil: firestore().FieldValue.delete(),
     lastError: firestore().FieldValue.delete(),
     subject: firestore().FieldValue.delete(),
@@ -122,6 +129,44 @@ export async function listPendingOutboxIds(db: Firestore, olderThan: Date, limit
     .select()
     .get();
   return snap.docs.map((d) => d.id);
+}
+
+/** Ids of messages never attempted, oldest first (ordering on the single field `flushPending` leaves out those without it). */
+export async function listUnattemptedOutboxIds(db: Firestore, limit: number): Promise<string[]> {
+  const snap = await db.collection(OUTBOX).orderBy('flushPending').limit(limit).select().get();
+  return snap.docs.map((d) => d.id);
+}
+
+/** Takes messages out of the flushes' reach (each has its own task now). */
+export async function clearFlushPending(db: Firestore, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const batch = db.batch();
+  for (const id of ids) batch.update(db.collection(OUTBOX).doc(id), { flushPending: firestore().FieldValue.delete() });
+  await batch.commit();
+}
+
+/** A window's flush runs this long after the window closes, past any clock difference between instances and the queue. */
+const FLUSH_DELAY_MS = 250;
+
+/**
+ * The task that delivers every message created up to the end of the window
+ * of `windowMs` holding `at`: named after the window, so all instances create
+ * it at most once, and scheduled after the window closed, so it sees every
+ * message committed before then. `at` is the wall clock, the queue's own.
+ */
+export function mailFlushTask(at: number, windowMs: number) {
+  const window = Math.floor(at / windowMs);
+  return {
+    window,
+    queue: 'mail',
+    options: {
+      fn: 'mail',
+      path: '/tasks/mail-flush',
+      payload: {},
+      name: `mail-flush-${windowMs}-${window}`,
+      scheduleTime: new Date((window + 1) * windowMs + FLUSH_DELAY_MS),
+    },
+  };
 }
 
 /** The queue and task that deliver a message; the task is named after the message, so it is created at most once. */
