@@ -182,9 +182,14 @@ function serveStatic(dir: string, pathname: string, res: import('node:http').Ser
     return false;
   }
   if (!path.startsWith(dir)) return false;
+  // No exception for a missing file: every rewritten call (each API request) asks first.
+  let stat = statSync(path, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) {
+    path = join(path, 'index.html');
+    stat = statSync(path, { throwIfNoEntry: false });
+  }
+  if (!stat?.isFile()) return false;
   try {
-    if (statSync(path).isDirectory()) path = join(path, 'index.html');
-    const stat = statSync(path);
     res.writeHead(200, {
       ...headers,
       'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream',
