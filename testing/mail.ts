@@ -40,7 +40,7 @@ export interface MailCatcher {
   messagesTo(address: string): Promise<CaughtMail[]>;
   /** Resolves with the first message to `address` whose id is not in `except` (ids seen before). */
   waitFor(address: string, options?: { except?: Iterable<string>; timeoutMs?: number }): Promise<CaughtMail>;
-  /** New connections get `451` to every message (a provider outage) until set back. */
+  /** New connections get `451` to every message (a provider outage) until set back; each change drops open connections. */
   setFailing(failing: boolean): void;
   /** `DELETE /api/email/all`. */
   clear(): Promise<void>;
@@ -102,7 +102,12 @@ export async function startMailCatcher(): Promise<MailCatcher> {
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    setFailing: (value) => void (failing = value),
+    setFailing(value) {
+      // The server going down or coming back ends the connections open now (the platform's mailer keeps a pool of
+      // them), so none outlives the state it was opened in.
+      if (value !== failing) for (const s of sockets) s.destroy();
+      failing = value;
+    },
     async clear() {
       const res = await fetch(`${api}/api/email/all`, { method: 'DELETE' });
       if (!res.ok) throw new Error(`MailDev DELETE /api/email/all answered ${res.status}`);

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Deps } from '../../shared/deps.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createRouter } from '../../shared/http/router.ts';
@@ -21,7 +22,7 @@ export const SWEEP_AFTER_MS = 60_000;
 const SWEEP_BATCH = 200;
 /** A flush sends at most this many messages, this many at once; more leave a follow-up flush. */
 const FLUSH_BATCH = 100;
-const FLUSH_PARALLEL = 10;
+const FLUSH_PARALLEL = 20;
 /** After this many failed sends in a row the provider is taken to be down: the rest get their own tasks unsent. */
 const FLUSH_FAILURES_IN_A_ROW = 3;
 
@@ -99,7 +100,10 @@ async function deliverOne(deps: Deps, ctx: Context, id: string, retryCount: numb
  */
 async function flush(deps: Deps, ctx: Context): Promise<Reply> {
   const task = await verifyTaskRequest(ctx, deps.config, 'mail');
-  const ids = await listUnattemptedOutboxIds(deps.db, FLUSH_BATCH);
+  const listed = await listUnattemptedOutboxIds(deps.db, FLUSH_BATCH);
+  // Flushes that run at once (a queue resumed after a pause) list the same messages: in another order each, most of
+  // their claims meet a message nobody holds yet.
+  const ids = shuffled(listed);
   const handOver: string[] = [];
   let sent = 0;
   let failuresInARow = 0;
@@ -130,9 +134,10 @@ async function flush(deps: Deps, ctx: Context): Promise<Reply> {
       .enqueue(own.queue, own.options)
       .catch((err) => ctx.log.warn('mail task not created; the sweeper will retry', { err, outboxId: id }));
   }
-  if (ids.length === FLUSH_BATCH && handOver.length === 0) {
+  if (listed.length === FLUSH_BATCH && handOver.length === 0) {
+    // Named after the batch's last message: flushes that listed the same batch leave one follow-up, not one each.
     await deps.queue
-      .enqueue('mail', { fn: 'mail', path: '/tasks/mail-flush', payload: {} })
+      .enqueue('mail', { fn: 'mail', path: '/tasks/mail-flush', payload: {}, name: `mail-flush-after-${listed.at(-1)}` })
       .catch((err) => ctx.log.warn('follow-up mail flush not created; the sweeper will send the rest', { err }));
   }
   if (handOver.length > 0) ctx.log.warn('mail flush handed messages to their own tasks', { sent, handedOver: handOver.length });
@@ -159,4 +164,13 @@ async function sweep(deps: Deps, ctx: Context): Promise<Reply> {
   }
   if (enqueued > 0) ctx.log.warn('outbox sweep re-enqueued messages whose task was missing', { pending: ids.length, enqueued });
   return { status: 200, body: { pending: ids.length, enqueued } };
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
 }

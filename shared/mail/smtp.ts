@@ -4,7 +4,12 @@ import type { Mailer } from './types.ts';
 /** SMTP through nodemailer; `url` like smtp://user:pass@host:587 or smtps://… */
 export function createSmtpMailer(options: { url: string; from: string }): Mailer {
   let transport: Promise<import('nodemailer').Transporter> | undefined;
-  const get = () => (transport ??= import('nodemailer').then((m) => m.default.createTransport(withTimeouts(options.url))));
+  // Pooled: messages reuse a few open connections instead of a connect, greeting and QUIT each (a mail flush sends
+  // many at once); `?pool=false` in the URL turns that off.
+  const get = () =>
+    (transport ??= import('nodemailer').then((m) =>
+      m.default.createTransport({ url: withTimeouts(options.url), pool: true, maxConnections: 10, maxMessages: 100 }),
+    ));
   return {
     name: 'smtp',
     async send(message) {
