@@ -181,8 +181,9 @@ function serveStatic(dir: string, pathname: string, res: import('node:http').Ser
   } catch {
     return false;
   }
-  if (!path.startsWith(dir)) return false;
-  // No exception for a missing file: every rewritten call (each API request) asks first.
+  // A NUL byte is no file name (statSync would throw it); a missing file answers undefined rather than an exception,
+  // since every rewritten call (each API request) asks first.
+  if (!path.startsWith(dir) || path.includes('\0')) return false;
   let stat = statSync(path, { throwIfNoEntry: false });
   if (stat?.isDirectory()) {
     path = join(path, 'index.html');
