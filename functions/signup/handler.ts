@@ -22,10 +22,11 @@ const ACCEPTED: Reply = { status: 202, body: { status: 'pending_activation' } };
 /**
  * POST /api/signup. Validates (bad input stores nothing, not even a rate-limit
  * count), rate-limits per client address, then in one transaction rotates the
- * address's token and writes the mail to the outbox, and enqueues its
- * delivery (one task per batching window: shared/mail/delivery.ts). New, pending and activated addresses take the same path (an Auth
- * lookup, the same reads and writes, one enqueue) and get the same bytes back;
- * only the mail differs.
+ * address's token and writes the mail to the outbox, and asks for its
+ * delivery (one task per batching window, shared/mail/delivery.ts). New,
+ * pending and activated addresses take the same path (an Auth lookup, the
+ * same reads and writes, the same delivery request) and get the same bytes
+ * back; only the mail differs.
  */
 export function createSignupHandler(deps: Deps): Handler {
   return createRouter([{ method: 'POST', path: '/api/signup', handler: (ctx) => handleSignup(deps, ctx) }]);

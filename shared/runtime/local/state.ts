@@ -12,7 +12,8 @@
  *
  * The file calls are synchronous (issue 19): each takes microseconds on a
  * local disk, while an asynchronous one waited its turn on a busy event loop;
- * a launch made about fifteen of them one after another, 20–60 ms in all.
+ * a new environment made about fifteen of them one after another, 35–100 ms
+ * in all while launches ran.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
