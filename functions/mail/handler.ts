@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import type { Deps } from '../../shared/deps.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createRouter } from '../../shared/http/router.ts';
@@ -14,6 +13,7 @@ import {
   outboxTask,
   releaseOutboxMessage,
 } from '../../shared/store/outbox.ts';
+import { shuffled } from '../../shared/shuffle.ts';
 
 /** How long a worker may hold a message while the provider answers (SMTP timeouts are 5–10 s). */
 const LEASE_MS = 60_000;
@@ -164,13 +164,4 @@ async function sweep(deps: Deps, ctx: Context): Promise<Reply> {
   }
   if (enqueued > 0) ctx.log.warn('outbox sweep re-enqueued messages whose task was missing', { pending: ids.length, enqueued });
   return { status: 200, body: { pending: ids.length, enqueued } };
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
 }

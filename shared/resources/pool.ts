@@ -11,9 +11,10 @@
  * refills in the background a moment after a claim (a burst drains it,
  * then creates as before; a refill makes up to four at once), and an empty or disabled pool (size 0) just creates.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import { withClient } from './sql.ts';
+import { shuffled } from '../shuffle.ts';
 
 export const POOL_PREFIX = 'tp_pool_';
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -36,15 +37,6 @@ async function pooled(admin: Client): Promise<string[]> {
     POOL_PREFIX,
   ]);
   return rows.rows.map((r) => r.datname);
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
 }
 
 export function createDatabasePool(adminUrl: string, size: number, refillDelayMs = 500): DatabasePool {
