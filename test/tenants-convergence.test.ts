@@ -135,13 +135,23 @@ test.serial('deleting a tenant while it provisions leaves no process behind', as
 });
 
 test.serial('a lifecycle request during provisioning is an illegal transition, and a repeated one is idempotent', async (t) => {
-  const id = await create('busy');
-  const suspend = await stack.fetch(`/api/v1/tenants/${id}/suspend`, { method: 'POST', token: owner.token });
-  t.is(suspend.status, 409);
-  t.is((await suspend.json()).error.code, 'illegal_transition');
-  const retry = await stack.fetch(`/api/v1/tenants/${id}/retry-provision`, { method: 'POST', token: owner.token });
-  t.is(retry.status, 202);
-  t.is((await retry.json()).tenant.generation, 1, 'no new operation while the same one runs');
+  // The provision queue is paused meanwhile, so the tenant is still provisioning when the requests arrive (a launch
+  // can finish in under 200 ms).
+  const tasks = await stack.deps.queue.client();
+  const provisionQueue = stack.deps.queue.queuePath('provision');
+  await tasks.pauseQueue({ name: provisionQueue });
+  let id: string;
+  try {
+    id = await create('busy');
+    const suspend = await stack.fetch(`/api/v1/tenants/${id}/suspend`, { method: 'POST', token: owner.token });
+    t.is(suspend.status, 409);
+    t.is((await suspend.json()).error.code, 'illegal_transition');
+    const retry = await stack.fetch(`/api/v1/tenants/${id}/retry-provision`, { method: 'POST', token: owner.token });
+    t.is(retry.status, 202);
+    t.is((await retry.json()).tenant.generation, 1, 'no new operation while the same one runs');
+  } finally {
+    await tasks.resumeQueue({ name: provisionQueue });
+  }
   await waitForEvent(stack.streamUrl, id, owner.token, ['tenant_ready'], 60_000);
   t.is(tenantProcesses(id).length, 1);
 });
