@@ -2,6 +2,7 @@ import test from 'ava';
 import { startTestStack, type TestStack } from '../testing/stack.ts';
 import { createTestUser, type TestUser } from '../testing/users.ts';
 import { latestEventId, waitForEvent } from '../testing/events.ts';
+import { waitFor } from '../scripts/dev/processes.ts';
 import { tenantImage, tenantRepositoryPath } from '../shared/tenants/registry.ts';
 
 let stack: TestStack;
@@ -167,6 +168,8 @@ test.serial('third-party secrets are listed by key only, and generated ones cann
   t.is((await call('DELETE', '/secrets/GEMINI_API_KEY')).status, 200);
   t.is((await call('DELETE', '/secrets/GEMINI_API_KEY')).status, 404);
   await waitForEvent(stack.streamUrl, tenantId, owner.token, ['tenant_restarted'], 60_000);
+  // Setting and deleting each restarted the tenant: the next test starts once the last restart is over too.
+  await waitFor('the restarts to end', async () => !(await tenant()).operation, 60_000);
 });
 
 test.serial('rotating credentials gives new values behind a new one-time link', async (t) => {
