@@ -147,10 +147,10 @@ export async function benchSignup(opts: { signups?: number; clients?: number } =
     const run = randomBytes(3).toString('hex');
     // Warm both paths (clients, pools, the Auth emulator's first lookup, the JIT) before measuring, alike.
     const mail = platform.stack.mail;
+    const mailCount = async () => (await mail.messages()).length;
     await drive(platform.stack.url, 100, clients, `warm-${run}`, true);
     await drive(baseline.url, 100, clients, `warm-${run}`, true);
-    await waitForMail(async () => (await mail.messages()).length, 100, 180_000);
-    const mailCount = async () => (await mail.messages()).length;
+    await waitForMail(mailCount, 100, 180_000);
     await mail.clear();
     const withMail = await drive(platform.stack.url, total, clients, `m-${run}`, true);
     await waitForMail(mailCount, total, 180_000);
@@ -171,7 +171,7 @@ export async function benchSignup(opts: { signups?: number; clients?: number } =
     await mail.clear();
     const oneIp = await drive(platform.stack.url, oneIpSignups, clients, `o-${run}`, false);
     const bareOneIp = await drive(baseline.url, oneIpSignups, clients, `p-${run}`, false);
-    await waitForMail(async () => (await mail.messages()).length, oneIpSignups, 180_000);
+    await waitForMail(mailCount, oneIpSignups, 180_000);
     // Each signup looks the address up in Auth (R-SIGNUP-3); timed alone it shows how much of a signup that is here.
     const auth = await platform.stack.deps.auth();
     const lookups: number[] = [];
