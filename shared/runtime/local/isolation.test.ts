@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chown, lstat, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocatePort } from '../../../testing/ports.ts';
 import { createLocalDriver } from './index.ts';
-import { chainName, families, firewallProblem, firewallRules } from './network.ts';
+import { chainName, families, firewallProblem, firewallRules, holdersDir } from './network.ts';
 import { readUid } from './process.ts';
 import {
   createLocalTestKit,
@@ -233,6 +233,9 @@ process.exit(0);\n`,
   const res = await fetch(`http://127.0.0.1:${recB.port}/probe?targets=${Buffer.from(JSON.stringify(targets)).toString('base64url')}`);
   const report = (await res.json()) as Report;
   const standIn = await startPlatformStandIn();
+  // Another holder of the range whose data server had tenant A's port, gone since and the port handed to A: the
+  // exception it recorded must not open A's port (its workload range is refused before any exception).
+  if (asRoot && !noFirewall) await kit.makeDriver({ portRange: await pickRange(5), allowPorts: [recA.port] });
   const targets6 = standIn.ipv6 ? [{ host: '::1', port: standIn.port, what: 'the platform on ::1' }] : [];
   const connectTargets: Target[] = [
     { host: '127.0.0.1', port: recA.port, what: "tenant A's port" },
@@ -374,7 +377,8 @@ firewallTest(
     const uidRange = { from: 299_900, to: 299_949 };
     const chain = chainName(uidRange);
     const rulesOf = (family: 'iptables' | 'ip6tables') => firewallRules(family).filter((r) => r.includes(chain));
-    const { driver: first, dataDir } = await kit.makeDriver({ uidRange });
+    const portRange = await pickRange(50);
+    const { driver: first, dataDir } = await kit.makeDriver({ uidRange, portRange });
     const second = kit.reopenDriver(dataDir, { uidRange });
     t.true(first.flags.isolatedNetwork);
     t.is(first.network.chain, chain);
@@ -382,12 +386,14 @@ firewallTest(
       const rules = rulesOf(family);
       t.is(rules.filter((r) => r === `-A OUTPUT -j ${chain}`).length, 1, `${family}: one jump from OUTPUT`);
       t.is(new Set(rules).size, rules.length, `${family}: no rule twice:\n${rules.join('\n')}`);
+      const refusals = rules.filter(
+        (r) => r.includes('REJECT') && r.includes(`--uid-owner ${uidRange.from}-${uidRange.to}`) && r.includes('--dst-type LOCAL'),
+      );
+      t.is(refusals.filter((r) => !r.includes('--dport')).length, 2, `${family}: TCP and UDP refused`);
       t.is(
-        rules.filter(
-          (r) => r.includes('REJECT') && r.includes(`--uid-owner ${uidRange.from}-${uidRange.to}`) && r.includes('--dst-type LOCAL'),
-        ).length,
+        refusals.filter((r) => r.includes(`--dport ${portRange.from}:${portRange.to}`)).length,
         2,
-        `${family}: TCP and UDP refused`,
+        `${family}: the workload ports refused first:\n${rules.join('\n')}`,
       );
     }
     const ref = kit.newRef();
@@ -396,7 +402,15 @@ firewallTest(
     t.true(rulesOf('iptables').length > 0, 'kept while another driver holds the range');
     await first.close();
     t.true(rulesOf('iptables').length > 0, 'kept while a workload of the range still runs');
+    // A holder whose pid now names another process (pid 1 started long before it): it holds nothing, its exception goes.
+    const reused = join(holdersDir(chain), '1-0-1');
+    await writeFile(reused, JSON.stringify({ allowPorts: [1], workloadPorts: [], started: 'not-the-start-of-pid-1' }));
     const third = kit.reopenDriver(dataDir, { uidRange });
+    t.false(existsSync(reused), "the reused pid's holder file was removed");
+    t.false(
+      rulesOf('iptables').some((r) => r.includes('--dport 1 ')),
+      "the reused pid's exception is not in the chain",
+    );
     t.true((await third.waitReady(ref, { timeoutMs: 30_000 })).ready);
     await third.stopAll();
     await third.close();

@@ -14,13 +14,20 @@
  * (TCP and UDP), after an exception for DNS to the resolvers of
  * /etc/resolv.conf and for the loopback TCP ports of the tenant data servers
  * (`allowPorts`: PostgreSQL and the storage emulator, where each environment
- * logs in with credentials of its own; the union of every holder's ports). The chain is rebuilt atomically (iptables-restore) by each
- * driver that starts; several drivers (test platforms, a restarted control
- * plane) may share a range, so each records itself as a holder, and the chain
- * is removed only by the last holder to close, and only when no process of the
- * range still runs (workloads are detached and may outlive their driver). After
- * a crash the chain stays: it protects the workloads that still run and is
- * rebuilt by the next driver.
+ * logs in with credentials of its own; the union of every holder's ports).
+ * Before any exception, the workload port range of every holder is refused
+ * outright, so no exception — not even a data server's port that a holder
+ * recorded and whose server has since gone, its port handed to a tenant —
+ * opens one tenant's port to another.
+ *
+ * The chain is rebuilt atomically (iptables-restore) by each driver that
+ * starts; several drivers (test platforms, a restarted control plane) may
+ * share a range, so each records itself as a holder (its pid with the
+ * process's start time, so a pid the kernel hands out again is no holder),
+ * and the chain is removed only by the last holder to close, and only when no
+ * process of the range still runs (workloads are detached and may outlive
+ * their driver). After a crash the chain stays: it protects the workloads that
+ * still run and is rebuilt by the next driver.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -47,6 +54,15 @@ export interface NetworkIsolation extends NetworkIsolationState {
 }
 
 export type Family = 'iptables' | 'ip6tables';
+export interface PortRange {
+  from: number;
+  to: number;
+}
+/** What holders ask of the chain: data-server ports to keep open, and their workloads' port ranges, refused first. */
+interface Holding {
+  allowPorts: number[];
+  workloadPorts: PortRange[];
+}
 const SEARCH_PATH = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin'];
 /** iptables chain names hold at most 28 characters. */
 const MAX_CHAIN = 28;
@@ -80,16 +96,42 @@ export function chainRules(
   uidRange: { from: number; to: number },
   resolvers: string[] = localResolvers(),
   allowPorts: number[] = [],
+  workloadPorts: PortRange[] = [],
 ): string {
   const owner = `-m owner --uid-owner ${uidRange.from}-${uidRange.to}`;
+  const refuse = (p: string, how: string, ports = '') =>
+    `-A ${chain} ${owner} -m addrtype --dst-type LOCAL -p ${p}${ports} -m conntrack --ctstate NEW -j REJECT${how}`;
+  // Workload ports first: no exception below may open one.
+  const workloads = mergeRanges(workloadPorts).flatMap(({ from, to }) => {
+    const ports = ` --dport ${from === to ? from : `${from}:${to}`}`;
+    return [refuse('tcp', ' --reject-with tcp-reset', ports), refuse('udp', '', ports)];
+  });
   const dns = resolvers
     .filter((a) => (family === 'iptables') === !a.includes(':'))
     .flatMap((a) => ['udp', 'tcp'].map((p) => `-A ${chain} ${owner} -d ${a} -p ${p} --dport 53 -j RETURN`));
   // The data servers listen on 127.0.0.1 only.
   if (family === 'iptables') dns.push(...allowPorts.map((port) => `-A ${chain} ${owner} -d 127.0.0.1 -p tcp --dport ${port} -j RETURN`));
-  const refuse = (p: string, how: string) =>
-    `-A ${chain} ${owner} -m addrtype --dst-type LOCAL -p ${p} -m conntrack --ctstate NEW -j REJECT${how}`;
-  return ['*filter', `:${chain} - [0:0]`, ...dns, refuse('tcp', ' --reject-with tcp-reset'), refuse('udp', ''), 'COMMIT', ''].join('\n');
+  return [
+    '*filter',
+    `:${chain} - [0:0]`,
+    ...workloads,
+    ...dns,
+    refuse('tcp', ' --reject-with tcp-reset'),
+    refuse('udp', ''),
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/** Sorted ranges with overlapping and adjacent ones joined, so every holder's range costs at most one rule per protocol. */
+function mergeRanges(ranges: PortRange[]): PortRange[] {
+  const merged: PortRange[] = [];
+  for (const r of [...ranges].sort((a, b) => a.from - b.from)) {
+    const last = merged.at(-1);
+    if (last && r.from <= last.to + 1) last.to = Math.max(last.to, r.to);
+    else merged.push({ ...r });
+  }
+  return merged;
 }
 
 /** Name servers of /etc/resolv.conf, so workloads keep name resolution when the resolver listens on this machine. */
@@ -120,12 +162,16 @@ export function families(): Family[] {
   return existsSync('/proc/net/if_inet6') ? ['iptables', 'ip6tables'] : ['iptables'];
 }
 
-function install(chain: string, uidRange: { from: number; to: number }, allowPorts: number[] = []): string | undefined {
+function install(chain: string, uidRange: { from: number; to: number }, holding: Holding): string | undefined {
   for (const family of families()) {
     const restore = findTool(`${family}-restore`);
     const cli = findTool(family);
     if (!restore || !cli) return `${family} is not installed (run scripts/ensure-tools.sh iptables, or apt-get install -y iptables)`;
-    const rebuilt = run(restore, ['--noflush', '-w', '5'], chainRules(family, chain, uidRange, localResolvers(), allowPorts));
+    const rebuilt = run(
+      restore,
+      ['--noflush', '-w', '5'],
+      chainRules(family, chain, uidRange, localResolvers(), holding.allowPorts, holding.workloadPorts),
+    );
     if (!rebuilt.ok)
       return `${family}-restore failed: ${rebuilt.message || `exit ${rebuilt.status}`} (it needs root with CAP_NET_ADMIN and netfilter in the kernel)`;
     const hooked = run(cli, ['-w', '5', '-C', 'OUTPUT', '-j', chain]);
@@ -168,40 +214,72 @@ function uninstall(chain: string): void {
   }
 }
 
-function holdersDir(chain: string): string {
+export function holdersDir(chain: string): string {
   return join(existsSync('/run') ? '/run' : tmpdir(), 'tenantplane-network', chain);
 }
 
-/** Holder files of live processes; those of dead ones are removed. */
-function liveHolders(dir: string): string[] {
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, it names the process even after the pid is reused. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A holder file's content: `{ allowPorts, workloadPorts, started }` (an older one holds just the ports' JSON array). */
+function readHolding(file: string): Holding & { started?: string } {
+  const value = JSON.parse(readFileSync(file, 'utf8') || '[]') as unknown;
+  const record = (Array.isArray(value) ? { allowPorts: value } : value) as Partial<Holding> & { started?: string };
+  const port = (p: unknown): p is number => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
+  return {
+    allowPorts: (record.allowPorts ?? []).filter(port),
+    workloadPorts: (record.workloadPorts ?? []).filter((r) => port(r?.from) && port(r?.to) && r.from <= r.to),
+    started: typeof record.started === 'string' ? record.started : undefined,
+  };
+}
+
+/**
+ * What the live holders ask; the files of holders that are gone are removed.
+ * A holder is live while its pid runs with the start time it recorded: a pid
+ * the kernel handed to another process holds nothing.
+ */
+function liveHoldings(dir: string): Holding[] {
   let names: string[] = [];
   try {
     names = readdirSync(dir).filter((n) => /^\d+-\d+-\d+$/.test(n));
   } catch {
     return [];
   }
-  return names.filter((name) => {
-    if (isPidAlive(Number(name.split('-')[0]))) return true;
+  const live: Holding[] = [];
+  for (const name of names) {
+    const pid = Number(name.split('-')[0]);
+    let holding: Holding & { started?: string };
+    try {
+      holding = readHolding(join(dir, name));
+    } catch {
+      holding = { allowPorts: [], workloadPorts: [] }; // Unreadable: judged by its pid alone.
+    }
+    if (isPidAlive(pid) && (holding.started === undefined || holding.started === processStart(pid))) {
+      live.push(holding);
+      continue;
+    }
     try {
       unlinkSync(join(dir, name));
     } catch {
       // Another process cleaned it first.
     }
-    return false;
-  });
+  }
+  return live;
 }
 
-/** The data-server ports every live holder asked to keep open (each holder file holds its list as JSON). */
-function holdersPorts(dir: string): number[] {
-  const ports = new Set<number>();
-  for (const name of liveHolders(dir)) {
-    try {
-      for (const port of JSON.parse(readFileSync(join(dir, name), 'utf8') || '[]') as number[]) if (Number.isInteger(port)) ports.add(port);
-    } catch {
-      // A holder written before ports were recorded: none.
-    }
-  }
-  return [...ports].sort((a, b) => a - b);
+/** Several holdings as one: every port to keep open and every workload range to refuse. */
+function joined(holdings: Holding[]): Holding {
+  return {
+    allowPorts: [...new Set(holdings.flatMap((h) => h.allowPorts))].sort((a, b) => a - b),
+    workloadPorts: holdings.flatMap((h) => h.workloadPorts),
+  };
 }
 
 /** Runs `fn` holding a lock file shared by every process on this machine; a lock whose owner died is broken. */
@@ -240,7 +318,11 @@ function withLock<T>(dir: string, fn: () => T): T {
  * workload starts before the rules. When the firewall cannot be used, the
  * answer says why and nothing is pretended.
  */
-export function isolateTenantNetwork(uidRange: { from: number; to: number }, allowPorts: number[] = []): NetworkIsolation {
+export function isolateTenantNetwork(
+  uidRange: { from: number; to: number },
+  allowPorts: number[] = [],
+  workloadPorts: PortRange[] = [],
+): NetworkIsolation {
   const chain = chainName(uidRange);
   const dir = holdersDir(chain);
   // pid first (its liveness decides), then thread and count: several drivers of one process may hold a range.
@@ -248,8 +330,9 @@ export function isolateTenantNetwork(uidRange: { from: number; to: number }, all
   let reason: string | undefined;
   try {
     reason = withLock(dir, () => {
-      const problem = install(chain, uidRange, [...new Set([...holdersPorts(dir), ...allowPorts])]);
-      if (!problem) writeFileSync(holder, JSON.stringify(allowPorts));
+      const own: Holding = { allowPorts, workloadPorts };
+      const problem = install(chain, uidRange, joined([...liveHoldings(dir), own]));
+      if (!problem) writeFileSync(holder, JSON.stringify({ ...own, started: processStart(process.pid) }));
       return problem;
     });
   } catch (error) {
@@ -265,8 +348,9 @@ export function isolateTenantNetwork(uidRange: { from: number; to: number }, all
         // Already gone.
       }
       // Others still hold the range: keep their exceptions, drop ours.
-      if (liveHolders(dir).length > 0) {
-        install(chain, uidRange, holdersPorts(dir));
+      const others = liveHoldings(dir);
+      if (others.length > 0) {
+        install(chain, uidRange, joined(others));
         return;
       }
       const busy = [...runningUids()].some((uid) => uid >= uidRange.from && uid <= uidRange.to);
@@ -288,7 +372,7 @@ export function setUpNetwork(opts: ResolvedLocalOptions): NetworkIsolation {
       : "workloads run as the control plane's user (not root), so the firewall cannot tell them apart";
     return { isolated: false, reason, release() {} };
   }
-  const network = isolateTenantNetwork(opts.uidRange, opts.allowPorts);
+  const network = isolateTenantNetwork(opts.uidRange, opts.allowPorts, [opts.portRange]);
   if (network.isolated) return network;
   if (opts.isolateNetwork === 'required')
     throw new DriverError('local', 'not_configured', `local driver isolateNetwork: ${network.reason}`);
