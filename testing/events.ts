@@ -27,9 +27,15 @@ export function waitForEvent(
           },
         }),
     });
-    const timer = setTimeout(() => {
+    const timer = setTimeout(async () => {
       source.close();
-      reject(new Error(`No ${types.join('/')} event within ${timeoutMs} ms; saw: ${seen.map((e) => e.type).join(', ')}`));
+      // What the API says of the tenant now, so a timeout tells a stuck operation from a stream that missed an event.
+      const now = await fetch(`${baseUrl}/api/v1/tenants/${tenantId}`, { headers: { Authorization: `Bearer ${token}` } })
+        .then(async (res) => `${res.status} ${await res.text()}`)
+        .catch((error: Error) => error.message);
+      reject(
+        new Error(`No ${types.join('/')} event within ${timeoutMs} ms; saw: ${seen.map((e) => e.type).join(', ')}; the tenant now: ${now}`),
+      );
     }, timeoutMs);
     source.onmessage = () => undefined;
     const onEvent = (message: MessageEvent) => {

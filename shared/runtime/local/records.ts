@@ -2,7 +2,7 @@
  * Access to one local dataDir's environment records for the driver: load,
  * save, lock, and reserve a port for a new environment.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedLocalOptions } from './options.ts';
 import { envDir, logDirOf } from './paths.ts';
@@ -77,8 +77,8 @@ export function createEnvRecords(opts: ResolvedLocalOptions): EnvRecords {
         };
       });
       // Private from the start; a workload start hands data/ to the environment's own user (sandbox.ts).
-      await mkdir(join(envDir(opts, key), 'data'), { recursive: true, mode: 0o700 });
-      await mkdir(logDirOf(opts, key), { recursive: true, mode: 0o700 });
+      mkdirSync(join(envDir(opts, key), 'data'), { recursive: true, mode: 0o700 });
+      mkdirSync(logDirOf(opts, key), { recursive: true, mode: 0o700 });
       return rec!;
     },
     async reserved(key) {

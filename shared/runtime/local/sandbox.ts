@@ -10,8 +10,8 @@
  * descriptors it is started with. Every folder above `<dataDir>` gets o+x
  * (traverse, never read) so the workload can reach its own folder.
  */
-import { constants, readdirSync, statSync } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { lchown, lstat, readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { secretNameProblem } from '../../secrets/names.ts';
 import type { ResolvedLocalOptions } from './options.ts';
@@ -132,19 +132,23 @@ export function pickUid(opts: ResolvedLocalOptions, state: RuntimeState, key: st
  * `logs/` readable by the control plane only.
  */
 export async function prepareFolders(opts: ResolvedLocalOptions, envDir: string, identity?: WorkloadIdentity): Promise<WorkloadFolders> {
+  // Synchronous calls, microseconds each on a local disk: a launch waited a turn of a busy event loop for each of
+  // these (issue 19). Only handing a whole tree to a new owner, which is rare, stays asynchronous.
   const folders = { dataDir: join(envDir, 'data'), tmpDir: join(envDir, 'data', '.tmp'), logDir: join(envDir, 'logs') };
-  await mkdir(folders.dataDir, { recursive: true, mode: 0o700 });
-  await mkdir(folders.logDir, { recursive: true, mode: 0o700 });
+  mkdirSync(folders.dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(folders.logDir, { recursive: true, mode: 0o700 });
   // envs/<key> is the control plane's, so the workload cannot swap data/ or logs/ for links.
-  await chmod(folders.logDir, 0o700);
-  for (const file of await readdir(folders.logDir)) await chmod(join(folders.logDir, file), 0o600);
-  await chmod(folders.dataDir, 0o700);
-  if (identity && (await stat(folders.dataDir)).uid !== identity.uid) await chownTree(folders.dataDir, identity);
-  await ownTmpDir(folders.tmpDir, identity);
+  chmodSync(folders.logDir, 0o700);
+  for (const file of readdirSync(folders.logDir)) chmodSync(join(folders.logDir, file), 0o600);
+  chmodSync(folders.dataDir, 0o700);
+  if (identity && statSync(folders.dataDir).uid !== identity.uid) await chownTree(folders.dataDir, identity);
+  ownTmpDir(folders.tmpDir, identity);
   if (!identity) return folders;
-  for (const dir of [envDir, dirname(envDir), opts.dataDir]) await chmod(dir, 0o711);
-  await chmod(join(opts.dataDir, 'locks'), 0o700).catch(() => {});
-  await allowTraverse(dirname(opts.dataDir));
+  for (const dir of [envDir, dirname(envDir), opts.dataDir]) chmodSync(dir, 0o711);
+  try {
+    chmodSync(join(opts.dataDir, 'locks'), 0o700);
+  } catch {}
+  allowTraverse(dirname(opts.dataDir));
   return folders;
 }
 
@@ -153,26 +157,28 @@ export async function prepareFolders(opts: ResolvedLocalOptions, envDir: string,
  * to a file of root's: so it is opened without following links and changed
  * through that descriptor, and anything but a real folder there is replaced.
  */
-async function ownTmpDir(tmpDir: string, identity: WorkloadIdentity | undefined): Promise<void> {
+function ownTmpDir(tmpDir: string, identity: WorkloadIdentity | undefined): void {
   for (let attempt = 0; ; attempt += 1) {
-    await mkdir(tmpDir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    let handle: FileHandle;
     try {
-      handle = await open(tmpDir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      mkdirSync(tmpDir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let fd: number;
+    try {
+      fd = openSync(tmpDir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (attempt > 2 || (code !== 'ELOOP' && code !== 'ENOTDIR')) throw error;
-      await rm(tmpDir, { force: true });
+      rmSync(tmpDir, { force: true });
       continue;
     }
     try {
-      if (identity) await handle.chown(identity.uid, identity.gid);
-      await handle.chmod(0o700);
+      if (identity) fchownSync(fd, identity.uid, identity.gid);
+      fchmodSync(fd, 0o700);
       return;
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 }
@@ -187,10 +193,10 @@ async function chownTree(path: string, identity: WorkloadIdentity): Promise<void
 }
 
 /** Adds o+x (traverse, not read) to `dir` and every folder above it that lacks it. */
-async function allowTraverse(dir: string): Promise<void> {
+function allowTraverse(dir: string): void {
   for (let current = dir; ; current = dirname(current)) {
-    const { mode } = await stat(current);
-    if ((mode & 0o001) === 0) await chmod(current, (mode & 0o7777) | 0o001);
+    const { mode } = statSync(current);
+    if ((mode & 0o001) === 0) chmodSync(current, (mode & 0o7777) | 0o001);
     if (dirname(current) === current) return;
   }
 }
@@ -203,13 +209,13 @@ async function allowTraverse(dir: string): Promise<void> {
 export async function checkRunnableBy(argv: string[], identity: WorkloadIdentity): Promise<void> {
   for (const [index, arg] of argv.entries()) {
     if (!isAbsolute(arg)) continue;
-    const info = await stat(arg).catch(() => undefined);
+    const info = statSync(arg, { throwIfNoEntry: false });
     if (!info) continue;
     const need = info.isDirectory() ? 0o005 : index === 0 ? 0o005 : 0o004;
     const problems: string[] = [];
     if (info.uid !== identity.uid && (info.mode & need) !== need) problems.push(`chmod o+${need & 0o001 ? 'rx' : 'r'} ${arg}`);
     for (let dir = dirname(arg); ; dir = dirname(dir)) {
-      const d = await stat(dir);
+      const d = statSync(dir);
       if (d.uid !== identity.uid && (d.mode & 0o001) === 0) problems.push(`chmod o+x ${dir}`);
       if (dirname(dir) === dir) break;
     }

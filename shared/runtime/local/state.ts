@@ -9,9 +9,14 @@
  * and across processes, so at most one process is ever started for it.
  * A lock whose holder process is gone is broken; two processes breaking the
  * same stale lock in the same instant is the one race not covered.
+ *
+ * The file calls are synchronous (issue 19): each takes microseconds on a
+ * local disk, while an asynchronous one waited its turn on a busy event loop;
+ * a new environment made about fifteen of them one after another, 35–100 ms
+ * in all while launches ran.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DriverError, type EnvironmentRef } from '../types.ts';
 
@@ -90,7 +95,7 @@ export async function readState(dataDir: string): Promise<RuntimeState> {
   const file = statePath(dataDir);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, environments: {} };
     throw error;
@@ -112,8 +117,8 @@ export async function readState(dataDir: string): Promise<RuntimeState> {
 async function writeState(dataDir: string, state: RuntimeState): Promise<void> {
   const file = statePath(dataDir);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
 }
 
 interface PendingChange {
@@ -196,7 +201,7 @@ export async function withLock<T>(lockPath: string, timeoutMs: number, fn: () =>
     try {
       return await fn();
     } finally {
-      await unlink(lockPath).catch(() => {});
+      unlinkQuietly(lockPath);
     }
   } finally {
     release();
@@ -205,22 +210,25 @@ export async function withLock<T>(lockPath: string, timeoutMs: number, fn: () =>
 }
 
 async function acquireFileLock(lockPath: string, timeoutMs: number): Promise<void> {
-  await mkdir(dirname(lockPath), { recursive: true });
+  mkdirSync(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt += 1) {
     try {
-      const handle = await open(lockPath, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
+      const fd = openSync(lockPath, 'wx', 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+    const holder = Number.parseInt(readQuietly(lockPath), 10);
     // This process holds the in-process mutex, so a lock file with our own pid is left over from a
     // crashed process that had the same pid; one naming a dead pid is left over from a crash too.
     if (Number.isInteger(holder) && (holder === process.pid || !isPidAlive(holder))) {
-      await unlink(lockPath).catch(() => {});
+      unlinkQuietly(lockPath);
       continue;
     }
     if (Date.now() > deadline) {
@@ -242,4 +250,18 @@ export function isPidAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function readQuietly(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }
