@@ -171,15 +171,16 @@ export function listRolloutEvents(db: Firestore, id: string, afterId?: string, l
   return listLog<RolloutEvent>(db, eventsPath(id), afterId, limit);
 }
 
-/** Calls `onEvent` for each event after `afterId` as it is appended, until the returned function is called. */
+/** Calls `onEvent` for each event after `afterId` as it is appended, until the returned function is called; `onReady` as watchLog. */
 export function watchRolloutEvents(
   db: Firestore,
   id: string,
   afterId: string,
   onEvent: (event: RolloutEvent) => void,
   onError: (err: Error) => void,
+  onReady?: () => void,
 ): () => void {
-  return watchLog(db, eventsPath(id), afterId, onEvent, onError);
+  return watchLog(db, eventsPath(id), afterId, onEvent, onError, onReady);
 }
 
 export async function getReleaseSettings(db: Firestore, tenantId: string): Promise<ReleaseSettings> {

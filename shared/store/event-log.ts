@@ -13,20 +13,28 @@ export async function listLog<E>(db: Firestore, collection: string, afterId: str
   return (await query.get()).docs.map((d) => d.data() as E);
 }
 
-/** Calls `onEvent` for each event after `afterId` as it is appended (a snapshot listener) until the returned function is called. */
+/**
+ * Calls `onEvent` for each event after `afterId` as it is appended (a snapshot
+ * listener) until the returned function is called; `onReady` once the
+ * listener's first snapshot has been handed over.
+ */
 export function watchLog<E>(
   db: Firestore,
   collection: string,
   afterId: string,
   onEvent: (event: E) => void,
   onError: (err: Error) => void,
+  onReady?: () => void,
 ): () => void {
+  let first = true;
   return db
     .collection(collection)
     .orderBy('id')
     .startAfter(afterId)
     .onSnapshot((snap) => {
       for (const change of snap.docChanges()) if (change.type === 'added') onEvent(change.doc.data() as E);
+      if (first) onReady?.();
+      first = false;
     }, onError);
 }
 

@@ -176,7 +176,7 @@ export function listEvents(db: Firestore, tenantId: string, afterId?: string, li
 
 /**
  * Calls `onEvent` for each event after `afterId` as it is appended (live, from a
- * snapshot listener) until the returned function is called.
+ * snapshot listener) until the returned function is called; `onReady` after the listener's first snapshot.
  */
 export function watchEvents(
   db: Firestore,
@@ -184,8 +184,9 @@ export function watchEvents(
   afterId: string,
   onEvent: (event: TenantEvent) => void,
   onError: (err: Error) => void,
+  onReady?: () => void,
 ): () => void {
-  return watchLog(db, eventsPath(tenantId), afterId, onEvent, onError);
+  return watchLog(db, eventsPath(tenantId), afterId, onEvent, onError, onReady);
 }
 
 /** The tenants table's sorts: `createdAt` and `name`, either way (default `-createdAt`, newest first). */

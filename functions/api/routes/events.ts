@@ -17,7 +17,7 @@ export function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl, gate:
   const id = ctx.params.id;
   return streamSequencedEvents<TenantEvent>(deps, gate, ctx, p, {
     history: (afterId) => tenants.events(p, id, afterId), // authorizes before the stream opens
-    watch: (afterId, onEvent, onError) => watchEvents(deps.db, id, afterId, onEvent, onError),
+    watch: (afterId, onEvent, onError, onReady) => watchEvents(deps.db, id, afterId, onEvent, onError, onReady),
     logFields: { tenantId: id },
   });
 }
@@ -30,10 +30,16 @@ interface SequencedEvent {
 
 /**
  * Streams a sequenced event log (a tenant's, a rollout's) as SSE: the history
- * after the client's `Last-Event-ID`, then each new event once, until the
- * client leaves or the deadline ends the stream. `history` runs inside the
- * caller's stream slot, so its error (404, 403) is a plain JSON answer and
- * gives the slot back.
+ * after the client's `Last-Event-ID`, then each new event once, in order,
+ * until the client leaves or the deadline ends the stream. `history` runs
+ * inside the caller's stream slot, so its error (404, 403) is a plain JSON
+ * answer and gives the slot back.
+ *
+ * The live part does not trust the listener alone: the Firestore emulator's
+ * listener can miss events committed while it is being set up (a suspend that
+ * finished within the stream's first 100 ms was never shown), so the history
+ * is read once more after the listener's first snapshot, and again whenever
+ * a live event skips a number (ids are consecutive), before that event is sent.
  */
 export async function streamSequencedEvents<E extends SequencedEvent>(
   deps: Deps,
@@ -42,7 +48,7 @@ export async function streamSequencedEvents<E extends SequencedEvent>(
   p: Principal,
   log: {
     history: (afterId: string | undefined) => Promise<E[]>;
-    watch: (afterId: string, onEvent: (event: E) => void, onError: (err: Error) => void) => () => void;
+    watch: (afterId: string, onEvent: (event: E) => void, onError: (err: Error) => void, onReady: () => void) => () => void;
     logFields: Record<string, string>;
   },
 ): Promise<void> {
@@ -66,10 +72,25 @@ export async function streamSequencedEvents<E extends SequencedEvent>(
   history.forEach(send);
   if (ctx.url.searchParams.get('follow') === 'false') return sse.close();
   if (sse.isClosed) return; // the client left while the history was read
-  const unsubscribe = log.watch(last, send, (err) => {
-    ctx.log.warn('event listener failed', { err, ...log.logFields });
-    sse.close();
-  });
+  const failed = (err: unknown) => {
+    ctx.log.warn('event stream failed', { err, ...log.logFields });
+    sse.close(); // the client resumes from the last event it got
+  };
+  // One read at a time; live events that arrive meanwhile wait for it, so order holds.
+  let catchingUp: Promise<void> | undefined;
+  const catchUp = () =>
+    (catchingUp ??= log
+      .history(last || undefined)
+      .then((events) => events.forEach(send), failed)
+      .finally(() => {
+        catchingUp = undefined;
+      }));
+  const onLive = (event: E) => {
+    const skipped = last !== '' && Number(event.id) > Number(last) + 1;
+    if (catchingUp || skipped) void catchUp().then(() => send(event));
+    else send(event);
+  };
+  const unsubscribe = log.watch(last, onLive, failed, () => void catchUp());
   await sse.closed;
   unsubscribe();
 }

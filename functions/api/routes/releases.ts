@@ -72,7 +72,7 @@ export function releaseRoutes(deps: Deps, streams: StreamGate): ApiRoute[] {
         await readRollout(deps, principal, id); // 404 before the stream opens
         await streamSequencedEvents<RolloutEvent>(deps, streams, ctx, principal, {
           history: (afterId) => listRolloutEvents(deps.db, id, afterId),
-          watch: (afterId, onEvent, onError) => watchRolloutEvents(deps.db, id, afterId, onEvent, onError),
+          watch: (afterId, onEvent, onError, onReady) => watchRolloutEvents(deps.db, id, afterId, onEvent, onError, onReady),
           logFields: { rolloutId: id },
         });
       },
