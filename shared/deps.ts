@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { createQueue, type Queue } from './queue/client.ts';
 import { createFirestore } from './store/db.ts';
+import { settleTransactions } from './store/transact.ts';
 import { createDriver, type RuntimeDriver } from './runtime/index.ts';
 import { createResources, resourcesOptions, type ResourceDriver } from './resources/index.ts';
 import { localDataPorts } from './config/resources.ts';
@@ -94,6 +95,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
       return driver;
     },
     async close() {
+      if (db) await settleTransactions(db, 5_000);
       const closing = {
         firestore: db?.terminate(),
         queue: queue?.close(),

@@ -37,6 +37,25 @@ export async function runKeyedTransaction<T>(db: Firestore, key: string | string
 }
 
 /**
+ * Waits (at most `timeoutMs`) until no transaction of runKeyedTransaction on
+ * `db` runs, before the client is terminated: one whose first read fails
+ * because the client was terminated under it leaves a promise inside the
+ * Firestore client unobserved, an unhandled rejection that ends a process run
+ * with Node's defaults (seen at the end of a test file, after a delivery's last
+ * read-only transaction).
+ */
+export async function settleTransactions(db: Firestore, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let running = [...(queues.get(db)?.values() ?? [])]; running.length > 0; running = [...(queues.get(db)?.values() ?? [])]) {
+    const left = deadline - Date.now();
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(running), new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+}
+
+/**
  * `tx.create` is how a transaction claims a document that did not exist when it
  * read (the emulator does not lock missing documents). When another instance
  * created it first, the commit fails with ALREADY_EXISTS, which the client does
