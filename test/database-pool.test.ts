@@ -47,7 +47,9 @@ test.serial('a claimed database belongs to the environment alone, seeded as its 
   t.is(await pooled(), 2);
   const ref = { tenantId: 't-aaaaaaaaaa', env: 'demo' };
   const access = await withClient(server.adminUrl, (admin) =>
-    ensureTenantDatabase(admin, ref, { url: server.adminUrl, seed: 'sample' }, (name, owner) => pool.create(admin, name, owner)),
+    ensureTenantDatabase(admin, ref, { url: server.adminUrl, seed: 'sample' }, (name, owner, setup) =>
+      pool.create(admin, name, owner, setup),
+    ),
   );
   t.is(access.database, databaseName(ref));
   t.is(await pooled(), 1, 'one pooled database became the environment’s');
@@ -60,8 +62,8 @@ test.serial('a claimed database belongs to the environment alone, seeded as its 
   t.is(customers, 3);
   // Another environment's role cannot connect to it.
   const other = await withClient(server.adminUrl, (admin) =>
-    ensureTenantDatabase(admin, { tenantId: 't-bbbbbbbbbb', env: 'live' }, { url: server.adminUrl }, (name, o) =>
-      pool.create(admin, name, o),
+    ensureTenantDatabase(admin, { tenantId: 't-bbbbbbbbbb', env: 'live' }, { url: server.adminUrl }, (name, o, setup) =>
+      pool.create(admin, name, o, setup),
     ),
   );
   const intruder = new URL(other.url);

@@ -24,8 +24,12 @@ const TAKEN = new Set(['3D000', '55006']);
 const REFILL_CONNECTIONS = 4;
 
 export interface DatabasePool {
-  /** Makes database `name` owned by `owner`: a pooled one when there is one, else a new one. */
-  create(admin: Client, name: string, owner: string): Promise<void>;
+  /**
+   * Makes database `name` owned by `owner`: a pooled one when there is one,
+   * else a new one; then runs `setup` (createSeededDatabase's statements), in
+   * the same round trip and transaction as the claim.
+   */
+  create(admin: Client, name: string, owner: string, setup?: string): Promise<void>;
   /** Creates databases until the pool holds its size; resolves when done (errors are the caller's). */
   fill(): Promise<void>;
   /** Stops refilling (a fill in progress ends after its current database). */
@@ -84,22 +88,31 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
   };
 
   return {
-    async create(admin, name, owner) {
+    async create(admin, name, owner, setup = '') {
       if (!closed) {
         // In a random order: launches claiming at once would otherwise all try the same one first, and all but one fail.
         for (const candidate of shuffled(await pooled(admin))) {
           try {
-            await admin.query(`ALTER DATABASE ${quoteIdent(candidate)} RENAME TO ${quoteIdent(name)}`);
+            // One multi-statement query runs as one transaction: a claim that fails changes nothing.
+            await admin.query(
+              [
+                `ALTER DATABASE ${quoteIdent(candidate)} RENAME TO ${quoteIdent(name)}`,
+                `ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`,
+                setup,
+              ]
+                .filter(Boolean)
+                .join('; '),
+            );
           } catch (error) {
             if (TAKEN.has((error as { code?: string }).code ?? '')) continue;
             throw error;
           }
-          await admin.query(`ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`);
           refillSoon();
           return;
         }
       }
       await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(owner)}`);
+      if (setup) await admin.query(setup);
       refillSoon();
     },
     fill,

@@ -126,10 +126,12 @@ export async function changeGrants(admin: Client, sql: string): Promise<void> {
 /** Creates the environment's role, or sets its password when it exists. */
 export async function ensureRole(admin: Client, role: string, password: string): Promise<void> {
   const exists = (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount! > 0;
+  await admin.query(roleStatement(admin, role, password, exists));
+}
+
+function roleStatement(admin: Client, role: string, password: string, exists: boolean): string {
   const verb = exists ? 'ALTER' : 'CREATE';
-  await admin.query(
-    `${verb} ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 50 PASSWORD ${admin.escapeLiteral(password)}`,
-  );
+  return `${verb} ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 50 PASSWORD ${admin.escapeLiteral(password)}`;
 }
 
 export async function databaseExists(admin: Client, name: string): Promise<boolean> {
@@ -137,25 +139,36 @@ export async function databaseExists(admin: Client, name: string): Promise<boole
 }
 
 /**
+ * Makes database `name` owned by `owner`, then runs `setup` (statements
+ * without parameters, for the new database): a pool runs them in one round
+ * trip with its claim.
+ */
+export type CreateDatabase = (name: string, owner: string, setup: string) => Promise<void>;
+
+/**
  * Builds the database under a staging name, owned by the role and closed to
  * everyone else, runs the seed as the role, then renames it into place: a
  * crash before the rename leaves only a staging copy that the next attempt
- * drops, never a half-seeded database.
+ * drops, never a half-seeded database. `stagingExists: false` (the caller
+ * just looked) skips dropping a staging copy.
  */
 export async function createSeededDatabase(
   admin: Client,
   ref: ResourceRef,
-  access: { serverUrl: string; password: string; seed?: string },
-  create: (name: string, owner: string) => Promise<void> = async (name, owner) => {
+  access: { serverUrl: string; password: string; seed?: string; stagingExists?: boolean },
+  create: CreateDatabase = async (name, owner, setup) => {
     await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(owner)}`);
+    await admin.query(setup);
   },
 ): Promise<void> {
   const name = databaseName(ref);
   const staging = stagingDatabaseName(ref);
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
-  await create(staging, name);
-  await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC`);
-  await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(staging)} TO ${quoteIdent(name)}`);
+  if (access.stagingExists !== false) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
+  await create(
+    staging,
+    name,
+    `REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(staging)} TO ${quoteIdent(name)}`,
+  );
   const sql = seedSql(access.seed);
   if (sql) await withClient(urlFor(access.serverUrl, name, access.password, staging), (client) => client.query(sql));
   await admin.query(`ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(name)}`);
@@ -166,13 +179,20 @@ export async function ensureTenantDatabase(
   admin: Client,
   ref: ResourceRef,
   server: { url: string; tenantHost?: string; seed?: string },
-  create?: (name: string, owner: string) => Promise<void>,
+  create?: CreateDatabase,
 ): Promise<DatabaseAccess> {
   const name = databaseName(ref);
   const password = newPassword();
-  await ensureRole(admin, name, password);
-  if (!(await databaseExists(admin, name)))
-    await createSeededDatabase(admin, ref, { serverUrl: server.url, password, seed: server.seed }, create);
+  // What exists, in one round trip (a launch's database step waits for each of them).
+  const { rows } = await admin.query<{ role: boolean; db: boolean; staging: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS role,
+            EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS db,
+            EXISTS (SELECT 1 FROM pg_database WHERE datname = $2) AS staging`,
+    [name, stagingDatabaseName(ref)],
+  );
+  await admin.query(roleStatement(admin, name, password, rows[0].role));
+  if (!rows[0].db)
+    await createSeededDatabase(admin, ref, { serverUrl: server.url, password, seed: server.seed, stagingExists: rows[0].staging }, create);
   return { database: name, role: name, url: urlFor(server.url, name, password, name, server.tenantHost) };
 }
 

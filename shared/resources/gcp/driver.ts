@@ -77,12 +77,13 @@ export function createGcpResources(options: GcpResourcesOptions): ResourceDriver
       await setUser(ref, password);
       if (!(await sql.databaseExists(name))) {
         await admin((client) =>
-          createSeededDatabase(client, ref, { serverUrl: options.adminUrl, password, seed }, async (staging, owner) => {
+          createSeededDatabase(client, ref, { serverUrl: options.adminUrl, password, seed }, async (staging, owner, setup) => {
             await sql.deleteDatabase(staging);
             await sql.createDatabase(staging);
             // The platform's user may hand the database over only to a role it belongs to.
             await client.query(`GRANT ${quote(owner)} TO CURRENT_USER`);
             await client.query(`ALTER DATABASE ${quote(staging)} OWNER TO ${quote(owner)}`);
+            await client.query(setup);
           }),
         );
       }

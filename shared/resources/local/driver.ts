@@ -74,7 +74,9 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
       retentionDays: options.exportRetentionDays ?? 7,
     }),
     ensureDatabase: (ref, { seed }) =>
-      admin((client) => ensureTenantDatabase(client, ref, { ...server, seed }, (name, owner) => pool.create(client, name, owner))),
+      admin((client) =>
+        ensureTenantDatabase(client, ref, { ...server, seed }, (name, owner, setup) => pool.create(client, name, owner, setup)),
+      ),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),
     dropDatabase: (ref) => admin((client) => dropTenantDatabase(client, ref)),
     removeDatabase: (ref) =>
