@@ -20,6 +20,16 @@ export interface AxeViolation {
 
 /** Runs axe on the page as it is now; each violation as one readable line. */
 export async function axeViolations(page: Page): Promise<string[]> {
+  // Colors are judged as they settle: a button still in its 150 ms color transition (just pressed, or leaving
+  // hover) measured a contrast no one sees once it ends. Endless animations (a spinner) are not waited for.
+  await page
+    .waitForFunction(
+      () =>
+        document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Number.POSITIVE_INFINITY),
+      undefined,
+      { timeout: 5_000 },
+    )
+    .catch(() => undefined);
   // The pages' Content-Security-Policy (script-src 'self') refuses an injected <script>, as it should; code
   // evaluated through the DevTools protocol is not subject to it, so axe is evaluated into the page instead.
   if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate((axeSource ??= readFileSync(AXE, 'utf8')));

@@ -38,11 +38,11 @@ export async function runKeyedTransaction<T>(db: Firestore, key: string | string
 
 /**
  * Waits (at most `timeoutMs`) until no transaction of runKeyedTransaction on
- * `db` runs, before the client is terminated: one whose first read fails
- * because the client was terminated under it leaves a promise inside the
- * Firestore client unobserved, an unhandled rejection that ends a process run
- * with Node's defaults (seen at the end of a test file, after a delivery's last
- * read-only transaction).
+ * `db` runs, before the client is terminated: a read the Firestore client
+ * starts after its termination is never settled and leaves an unhandled
+ * rejection behind (it drops the promise of its own pool), which ends a
+ * process run with Node's defaults; a transaction cut off between its reads
+ * and its commit would do that.
  */
 export async function settleTransactions(db: Firestore, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

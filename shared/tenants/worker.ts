@@ -122,13 +122,26 @@ export async function runOperation(
  * Whether the operation of `generation` is still the tenant's, as a listener
  * on the tenant document last saw it (issue 19: a read before every step cost
  * each step a round trip). Until the first snapshot the lease's own read holds;
- * if the listener fails, each check reads the document as before.
+ * if the listener fails, each check reads the document as before. The
+ * emulator's listener can miss a change committed while it is being set up
+ * (functions/api/routes/events.ts), so the document is read once more after
+ * the first snapshot; a generation only grows, so any sign of a newer one is final.
  */
 function watchGeneration(deps: Deps, tenantId: string, generation: number): { isCurrent(): Promise<boolean>; stop(): void } {
   let seen: boolean | undefined = true;
+  let first = true;
+  const ours = (t: { generation?: number } | undefined) => t?.generation === generation;
   const stop = deps.db.doc(tenantPath(tenantId)).onSnapshot(
     (snap) => {
-      if (seen !== undefined) seen = snap.exists && snap.get('generation') === generation;
+      if (seen) seen = snap.exists && ours(snap.data());
+      if (!first) return;
+      first = false;
+      getTenantDoc(deps.db, tenantId).then(
+        (t) => {
+          if (seen) seen = ours(t);
+        },
+        () => undefined, // the listener still holds, and the operation's end checks the generation in its transaction
+      );
     },
     (err) => {
       deps.log.warn('tenant listener failed; reading the tenant before each step instead', { tenantId, err });

@@ -79,8 +79,7 @@ export async function streamSequencedEvents<E extends SequencedEvent>(
   // One read at a time; live events that arrive meanwhile wait for it, so order holds.
   let catchingUp: Promise<void> | undefined;
   const catchUp = () =>
-    (catchingUp ??= log
-      .history(last || undefined)
+    (catchingUp ??= (sse.isClosed ? Promise.resolve([]) : log.history(last || undefined))
       .then((events) => events.forEach(send), failed)
       .finally(() => {
         catchingUp = undefined;
@@ -93,4 +92,7 @@ export async function streamSequencedEvents<E extends SequencedEvent>(
   const unsubscribe = log.watch(last, onLive, failed, () => void catchUp());
   await sse.closed;
   unsubscribe();
+  // The request ends with its reads: a server that waits for its requests before closing the Firestore client
+  // (the gateway, Cloud Run's shutdown) must not leave one running, which that client would never settle.
+  await catchingUp;
 }
