@@ -134,10 +134,6 @@ function roleStatement(admin: Client, role: string, password: string, exists: bo
   return `${verb} ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 50 PASSWORD ${admin.escapeLiteral(password)}`;
 }
 
-export async function databaseExists(admin: Client, name: string): Promise<boolean> {
-  return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
-}
-
 /**
  * Makes database `name` owned by `owner`, then runs `setup` (statements
  * without parameters, for the new database): a pool runs them in one round

@@ -107,8 +107,8 @@ export async function runOperation(
     await fail(ctx, operation.name, operation.env as EnvName | undefined, err as Error);
     return 'failed';
   } finally {
-    generation.stop();
     clearInterval(renewal);
+    await generation.stop();
     await settleWrites(ctx).catch(() => undefined);
     if (!leaseGivenBack.has(ctx))
       await runKeyedTransaction(db, tenantPath(tenant.id), async (tx) => {
@@ -127,16 +127,17 @@ export async function runOperation(
  * (functions/api/routes/events.ts), so the document is read once more after
  * the first snapshot; a generation only grows, so any sign of a newer one is final.
  */
-function watchGeneration(deps: Deps, tenantId: string, generation: number): { isCurrent(): Promise<boolean>; stop(): void } {
+function watchGeneration(deps: Deps, tenantId: string, generation: number): { isCurrent(): Promise<boolean>; stop(): Promise<void> } {
   let seen: boolean | undefined = true;
   let first = true;
+  let confirming: Promise<void> | undefined;
   const ours = (t: { generation?: number } | undefined) => t?.generation === generation;
-  const stop = deps.db.doc(tenantPath(tenantId)).onSnapshot(
+  const unsubscribe = deps.db.doc(tenantPath(tenantId)).onSnapshot(
     (snap) => {
       if (seen) seen = snap.exists && ours(snap.data());
       if (!first) return;
       first = false;
-      getTenantDoc(deps.db, tenantId).then(
+      confirming = getTenantDoc(deps.db, tenantId).then(
         (t) => {
           if (seen) seen = ours(t);
         },
@@ -154,7 +155,11 @@ function watchGeneration(deps: Deps, tenantId: string, generation: number): { is
       const current = await getTenantDoc(deps.db, tenantId);
       return current?.generation === generation;
     },
-    stop,
+    /** Stops listening; resolves once the read after the first snapshot ended, so the delivery ends with its reads. */
+    async stop() {
+      unsubscribe();
+      await confirming;
+    },
   };
 }
 
