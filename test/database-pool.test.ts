@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '../scripts/dev/postgres.ts';
 import { allocatePort } from '../testing/ports.ts';
-import { createDatabasePool, POOL_PREFIX } from '../shared/resources/pool.ts';
+import { copyStrategy, createDatabasePool, POOL_PREFIX } from '../shared/resources/pool.ts';
 import { databaseName } from '../shared/resources/names.ts';
 import { ensureTenantDatabase, withClient } from '../shared/resources/sql.ts';
 
@@ -110,4 +110,16 @@ test.serial('a pool of size 0 makes no databases ahead', async (t) => {
   await new Promise((r) => setTimeout(r, 300));
   t.is(await pooled(), 0);
   t.is((await sql('SELECT 1 FROM pg_database WHERE datname = $1', ['tp_t_cccccccccc_live_new'])).length, 1);
+});
+
+test('a throwaway server without fsync copies by files, a durable one by PostgreSQL’s default', async (t) => {
+  t.is(await withClient(server.adminUrl, copyStrategy), ' STRATEGY FILE_COPY', 'this test server runs with fsync=off');
+  const answering = (fsync: string, version: string) =>
+    ({ query: async () => ({ rows: [{ fsync, version }] }) }) as unknown as Parameters<typeof copyStrategy>[0];
+  t.is(await copyStrategy(answering('on', '150018')), '');
+  t.is(await copyStrategy(answering('off', '140011')), '', 'PostgreSQL 14 knows no STRATEGY');
+  // The database FILE_COPY made is an ordinary one.
+  await sql(`CREATE DATABASE strategy_probe${await withClient(server.adminUrl, copyStrategy)}`);
+  t.deepEqual(await sql('SELECT datname FROM pg_database WHERE datname = $1', ['strategy_probe']), [{ datname: 'strategy_probe' }]);
+  await sql('DROP DATABASE strategy_probe');
 });

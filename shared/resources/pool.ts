@@ -43,10 +43,36 @@ async function pooled(admin: Client): Promise<string[]> {
   return rows.rows.map((r) => r.datname);
 }
 
+/**
+ * ` STRATEGY FILE_COPY` on a server without fsync (the throwaway ones tests
+ * and benchmarks run), else nothing (PostgreSQL's default, WAL_LOG).
+ * FILE_COPY copies the template's files and checkpoints before and after:
+ * free without fsync, where it made a database in 15 ms against WAL_LOG's
+ * 50 ms, and four at once 3.5 times as fast (PostgreSQL 15 on the 2-core
+ * machine, data on tmpfs); with fsync on disk the checkpoints made it 1.5 to
+ * 3 times slower than WAL_LOG. Servers before 15 know no STRATEGY.
+ */
+export async function copyStrategy(admin: Client): Promise<string> {
+  const { rows } = await admin.query<{ fsync: string; version: string }>(
+    "SELECT current_setting('fsync') AS fsync, current_setting('server_version_num') AS version",
+  );
+  return rows[0].fsync === 'off' && Number(rows[0].version) >= 150000 ? ' STRATEGY FILE_COPY' : '';
+}
+
 export function createDatabasePool(adminUrl: string, size: number, refillDelayMs = 500): DatabasePool {
   let closed = size <= 0;
   let filling: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let strategy: Promise<string> | undefined;
+  /** The clause that makes CREATE DATABASE fastest on this server, asked once (see `copyStrategy`). */
+  const strategyOn = (admin: Client) => {
+    // A failed question is asked again next time rather than remembered.
+    strategy ??= copyStrategy(admin).catch((error: unknown) => {
+      strategy = undefined;
+      throw error;
+    });
+    return strategy;
+  };
 
   /** Set by every request to fill: a claim during a fill makes it count the pool once more when done. */
   let wanted = false;
@@ -60,7 +86,7 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
         while (left > 0 && !closed) {
           left -= 1;
           const name = `${POOL_PREFIX}${randomBytes(8).toString('hex')}`;
-          await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+          await admin.query(`CREATE DATABASE ${quoteIdent(name)}${await strategyOn(admin)}`);
           await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(name)} FROM PUBLIC`);
         }
       });
@@ -111,7 +137,7 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
           return;
         }
       }
-      await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(owner)}`);
+      await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(owner)}${await strategyOn(admin)}`);
       if (setup) await admin.query(setup);
       refillSoon();
     },

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { databaseName, stagingDatabaseName } from '../names.ts';
 import { withClient } from '../sql.ts';
+import { copyStrategy } from '../pool.ts';
 import { ResourceError, type ResourceRef } from '../types.ts';
 import { findPostgresBin, pgToolEnv } from './pg-bin.ts';
 
@@ -53,7 +54,7 @@ export function createLocalBackups(options: { adminUrl: string; backupDir: strin
         if (!(await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount)
           throw new ResourceError('local', 'failed', `the role of ${target.tenantId}/${target.env} does not exist; provision it first`);
         await admin.query(`DROP DATABASE IF EXISTS ${quote(staging)} WITH (FORCE)`);
-        await admin.query(`CREATE DATABASE ${quote(staging)} OWNER ${quote(name)}`);
+        await admin.query(`CREATE DATABASE ${quote(staging)} OWNER ${quote(name)}${await copyStrategy(admin)}`);
         await admin.query(`REVOKE ALL ON DATABASE ${quote(staging)} FROM PUBLIC`);
         await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quote(staging)} TO ${quote(name)}`);
       });
