@@ -51,7 +51,10 @@ export interface BenchPlatform {
 }
 
 export async function startBenchPlatform(options: { env?: Record<string, string> } = {}): Promise<BenchPlatform> {
-  const stack = await startTestStack({ env: { LOG_LEVEL: 'error', ...options.env }, reportLingering: false });
+  const stack = await startTestStack({
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error', ...options.env },
+    reportLingering: false,
+  });
   const user = await createTestUser(stack.deps);
   const created: string[] = [];
   return {
