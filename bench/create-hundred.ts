@@ -14,6 +14,7 @@ import { freePort } from '../scripts/dev/processes.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
 import { addEventGaps, summarize } from './lib/stats.ts';
+import type { TenantEvent } from '../shared/tenants/types.ts';
 
 /** Polls `url` until it answers 200 (a refused connection or another status is tried again). */
 async function until200(url: string, deadline: number): Promise<void> {
@@ -51,6 +52,13 @@ export async function spawnManyToHealthy(count: number): Promise<number> {
   }
 }
 
+/** The last tenant's events, in seconds since the burst began, and when its stream and its URL answered. */
+function slowestNote(slowest: { id: string; events: TenantEvent[]; streamedMs: number; readyMs: number }, startedAt: number): string {
+  const at = (ms: number) => (ms / 1000).toFixed(1);
+  const events = slowest.events.map((e) => `${e.type} ${at(Date.parse(e.at) - startedAt)}`).join(', ');
+  return `slowest tenant ${slowest.id}, in s since the burst began: ${events}; its stream handed over tenant_ready at ${at(slowest.streamedMs)}, its URL answered at ${at(slowest.readyMs)}`;
+}
+
 export async function benchCreateHundred(opts: { tenants?: number } = {}): Promise<BenchReport> {
   const count = opts.tenants ?? 100;
   const stopEmulators = await ensureEmulators();
@@ -61,17 +69,23 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
     try {
       // No warm-up launch: the stack's plan and port range hold exactly 100 environments, and a burst pays its warm-up once anyway.
       const started = performance.now();
+      const startedAt = Date.now();
       const readyAfter: number[] = [];
+      /** The tenant ready last, to tell a slow stream from a slow operation when one lags far behind the rest. */
+      let slowest: { id: string; events: TenantEvent[]; streamedMs: number; readyMs: number } | undefined;
       const gaps: Record<string, number[]> = {};
       await Promise.all(
         Array.from({ length: count }, async (_, i) => {
           const tenant = await platform.createTenant(`burst-${i}`);
           const events = await platform.waitReady(tenant.id, 300_000);
+          const streamedMs = performance.now() - started;
           addEventGaps(gaps, events);
           const url = events.find((e) => e.type === 'environment_ready')?.data?.url as string | undefined;
           if (!url) throw new Error(`benchCreateHundred: no environment URL in the events of ${tenant.id}`);
           await until200(url, Date.now() + 120_000);
           readyAfter.push(performance.now() - started);
+          if (!slowest || readyAfter.at(-1)! > slowest.readyMs)
+            slowest = { id: tenant.id, events, streamedMs, readyMs: readyAfter.at(-1)! };
         }),
       );
       const seconds = (performance.now() - started) / 1000;
@@ -92,6 +106,7 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
           `createHundredSeconds: ${count} POST /api/v1/tenants sent at once (one environment each), until every URL answered 200; target ≤ 12 s`,
           'createHundredReadyP50: when the median tenant of the burst was ready, from the first request',
           'gap.<event>P50/P95: from the event before it to this one (event timestamps), over the burst',
+          ...(slowest ? [slowestNote(slowest, startedAt)] : []),
         ],
       };
       for (const [type, samples] of Object.entries(gaps)) {
