@@ -110,11 +110,34 @@ export async function runOperation(
     clearInterval(renewal);
     await generation.stop();
     await settleWrites(ctx).catch(() => undefined);
-    if (!leaseGivenBack.has(ctx))
-      await runKeyedTransaction(db, tenantPath(tenant.id), async (tx) => {
-        const t = await getTenantDoc(db, tenant.id, tx);
-        if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenant.id)), { lease: null });
-      }).catch(() => undefined);
+    if (!leaseGivenBack.has(ctx)) await giveBackLease(deps, tenant.id, holder, log);
+  }
+}
+
+/**
+ * Clears the lease `holder` has on the tenant, trying again twice within about
+ * three seconds: a lease left behind makes every later delivery of the task
+ * wait until it lapses (`PROVISION_LEASE_MS`, two minutes by default), and the
+ * failed delivery that most needs a retry is the one whose Firestore writes
+ * are failing.
+ */
+async function giveBackLease(deps: Deps, tenantId: string, holder: string, log: Deps['log']): Promise<void> {
+  const { db } = deps;
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runKeyedTransaction(db, tenantPath(tenantId), async (tx) => {
+        const t = await getTenantDoc(db, tenantId, tx);
+        if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenantId)), { lease: null });
+      });
+      return;
+    } catch (err) {
+      if (attempt === 3 || Date.now() - started > 3000) {
+        log.warn('lease not given back: the next delivery waits until it lapses', { err, attempts: attempt });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
   }
 }
 
