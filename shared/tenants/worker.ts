@@ -122,14 +122,10 @@ export async function runOperation(
  * are failing.
  */
 async function giveBackLease(deps: Deps, tenantId: string, holder: string, log: Deps['log']): Promise<void> {
-  const { db } = deps;
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
-      await runKeyedTransaction(db, tenantPath(tenantId), async (tx) => {
-        const t = await getTenantDoc(db, tenantId, tx);
-        if (t?.lease?.holder === holder) tx.update(db.doc(tenantPath(tenantId)), { lease: null });
-      });
+      await setOwnLease(deps, tenantId, holder, null);
       return;
     } catch (err) {
       if (attempt === 3 || Date.now() - started > 3000) {
@@ -187,11 +183,15 @@ function watchGeneration(deps: Deps, tenantId: string, generation: number): { is
 }
 
 /** Extends the lease while `holder` still has it. */
-async function renewLease(deps: Deps, tenantId: string, holder: string, leaseMs: number): Promise<void> {
+function renewLease(deps: Deps, tenantId: string, holder: string, leaseMs: number): Promise<void> {
+  return setOwnLease(deps, tenantId, holder, { holder, until: new Date(deps.now().getTime() + leaseMs).toISOString() });
+}
+
+/** Sets the tenant's lease to `lease` (null: none) if `holder` still has it; another holder's lease is left alone. */
+async function setOwnLease(deps: Deps, tenantId: string, holder: string, lease: { holder: string; until: string } | null): Promise<void> {
   await runKeyedTransaction(deps.db, tenantPath(tenantId), async (tx) => {
     const t = await getTenantDoc(deps.db, tenantId, tx);
-    if (t?.lease?.holder !== holder) return;
-    tx.update(deps.db.doc(tenantPath(tenantId)), { lease: { holder, until: new Date(deps.now().getTime() + leaseMs).toISOString() } });
+    if (t?.lease?.holder === holder) tx.update(deps.db.doc(tenantPath(tenantId)), { lease });
   });
 }
 
