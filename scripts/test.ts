@@ -3,7 +3,7 @@
  * on free loopback ports and stopped afterwards. Arguments are passed to ava
  * (e.g. `npm test -- shared/http/wrap.test.ts`); `--no-bats` skips the shell tests.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,13 +23,41 @@ function run(title: string, command: string, commandArgs: string[], env: NodeJS.
   return result.status ?? 1;
 }
 
+/**
+ * Starts a step beside the others, its output (stdout and stderr together) kept
+ * until `report()`, which prints it under its title and resolves to its exit code.
+ */
+function runBeside(title: string, command: string, commandArgs: string[], env: NodeJS.ProcessEnv = process.env) {
+  const chunks: Buffer[] = [];
+  const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d: Buffer) => chunks.push(d));
+  child.stderr.on('data', (d: Buffer) => chunks.push(d));
+  const exited = new Promise<number>((done) => {
+    child.once('error', (error) => (chunks.push(Buffer.from(`${error.message}\n`)), done(1)));
+    child.once('close', (code) => done(code ?? 1));
+  });
+  return {
+    async report(): Promise<number> {
+      const code = await exited;
+      console.log(`\n▶ ${title}`);
+      process.stdout.write(Buffer.concat(chunks));
+      return code;
+    },
+  };
+}
+
 process.on('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().then(() => process.exit(130)));
 
 if (existsSync(join(root, 'scripts/ensure-tools.sh')) && run('Checking test tools', 'bash', ['scripts/ensure-tools.sh']) !== 0)
   process.exit(1);
+// The typecheck and the shell tests need no emulator: they run beside the build and the emulators' start.
 // A type error fails the run, but the tests still run so one broken file does not hide the rest.
-const typecheckFailed = run('Typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit']) !== 0;
+const typecheck = runBeside('Typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit']);
+// bats declares its binary through directories.bin, which npm ci does not link from the lock file.
+const bats = join(root, 'node_modules/bats/bin/bats');
+const shellTests =
+  runBats && existsSync(join(root, 'scripts/test')) ? runBeside('Operator scripts (bats)', bats, ['scripts/test']) : undefined;
 // Biome formats and lints in one pass (biome.json); `npm run fix` formats and applies the safe fixes.
 const lintFailed = run('Format and lint (biome check)', 'npx', ['biome', 'check', '--max-diagnostics=50', '.']) !== 0;
 
@@ -58,10 +86,9 @@ const env = {
   TP_TEST_POSTGRES_URL: postgres.adminUrl,
 };
 
+const typecheckFailed = (await typecheck.report()) !== 0;
 let code = typecheckFailed || lintFailed ? 1 : 0;
-// bats declares its binary through directories.bin, which npm ci does not link from the lock file.
-const bats = join(root, 'node_modules/bats/bin/bats');
-if (runBats && existsSync(join(root, 'scripts/test'))) code ||= run('Operator scripts (bats)', bats, ['scripts/test'], env);
+if (shellTests) code ||= await shellTests.report();
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
 await postgres.stop();
 await stopAll();

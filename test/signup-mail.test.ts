@@ -39,21 +39,34 @@ test.serial('the mail endpoints refuse requests that do not come from the task q
 
 test.serial('signups of one window share one flush task, which sends each mail', async (t) => {
   // A second instance of the same platform with a 2 s window, its signups sent just after a window opened.
-  const wide = await startHarness({ env: { MAIL_BATCH_MS: '2000' }, projectId: h.config.projectId, mail: h.mail });
+  const windowMs = 2000;
+  const wide = await startHarness({ env: { MAIL_BATCH_MS: String(windowMs) }, projectId: h.config.projectId, mail: h.mail });
   try {
-    await new Promise((r) => setTimeout(r, 2000 - (Date.now() % 2000) + 20));
-    const emails = [uniqueEmail('window-a'), uniqueEmail('window-b'), uniqueEmail('window-c')];
-    await Promise.all(emails.map((email) => wide.post('/api/signup', { email })));
-    t.is(wide.queue.pending.length, 1, 'one task for the window');
-    t.regex(wide.queue.pending[0].options.name ?? '', /^mail-flush-2000-\d+$/);
-    t.deepEqual(await wide.deliverMail(), [200]);
-    for (const email of emails) {
-      t.is((await mailsTo(email)).length, 1);
-      const [doc] = await outboxFor(email);
-      t.is(doc.get('status'), 'sent');
-      t.is(doc.get('flushPending'), undefined);
+    // A loaded machine can take longer than the window for three signups; such a try spans two windows
+    // (two tasks, as it should), so its mail is delivered and the claim is tried again, up to three times.
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, windowMs - (Date.now() % windowMs) + 20));
+      const opened = Math.floor(Date.now() / windowMs);
+      const emails = [uniqueEmail('window-a'), uniqueEmail('window-b'), uniqueEmail('window-c')];
+      await Promise.all(emails.map((email) => wide.post('/api/signup', { email })));
+      if (Math.floor(Date.now() / windowMs) !== opened && attempt < 3) {
+        t.true(allOk(await wide.deliverMail()));
+        continue;
+      }
+      t.is(wide.queue.pending.length, 1, 'one task for the window');
+      t.regex(wide.queue.pending[0].options.name ?? '', /^mail-flush-2000-\d+$/);
+      t.deepEqual(await wide.deliverMail(), [200]);
+      for (const email of emails) {
+        t.is((await mailsTo(email)).length, 1);
+        const [doc] = await outboxFor(email);
+        t.is(doc.get('status'), 'sent');
+        t.is(doc.get('flushPending'), undefined);
+      }
+      return;
     }
   } finally {
+    // Nothing of this instance's may be left for the next test's flush to find.
+    await wide.deliverMail();
     await wide.close();
   }
 });
