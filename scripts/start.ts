@@ -26,6 +26,7 @@ import {
   startFirestoreEmulator,
 } from './dev/emulators.ts';
 import { startBundles } from './dev/bundles.ts';
+import { lockDataDir } from './dev/data-dir.ts';
 import { startGateway } from './dev/gateway.ts';
 import { createLocalOidcToken } from '../emulators/cloud-tasks/auth-tokens.ts';
 import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
@@ -79,6 +80,8 @@ try {
 } catch (err) {
   fail(err instanceof PrerequisiteError ? err.message : String(err));
 }
+// Tenant workloads pass through the data folder to their own: nothing else in it may be readable to them.
+lockDataDir(dataDir);
 try {
   // Emulators a hard-killed earlier run left behind hold the ports: save their data and stop them first.
   await stopLeftovers({

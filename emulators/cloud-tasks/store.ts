@@ -172,7 +172,8 @@ export class TaskStore {
     const text = JSON.stringify(snapshot);
     await mkdir(dirname(file), { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, text);
+    // Tasks carry their payloads and headers (a shared secret among them): the owner's alone.
+    await writeFile(temp, text, { mode: 0o600 });
     await rename(temp, file);
   }
 }

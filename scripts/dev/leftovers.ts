@@ -45,7 +45,7 @@ export function isSameProcess(pid: number, cmdline: string): boolean {
 }
 
 export function writeRunRecord(dataDir: string, record: RunRecord): void {
-  writeFileSync(recordPath(dataDir), JSON.stringify(record, null, 2) + '\n');
+  writeFileSync(recordPath(dataDir), JSON.stringify(record, null, 2) + '\n', { mode: 0o600 });
 }
 
 export function removeRunRecord(dataDir: string): void {
