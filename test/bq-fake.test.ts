@@ -8,13 +8,14 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCostQuery } from '../shared/billing/bigquery.ts';
 import { startBigQueryFake, type BigQueryFake } from '../testing/fakes/bigquery-fake.ts';
 import { findOnPath } from '../testing/find-on-path.ts';
 import { SAMPLE_BILLING_TABLE, sampleBillingRows } from '../scripts/fake.ts';
+import { findSdk, startGcloudForkserver } from '../scripts/real-gcloud/harness.ts';
 
 const DISCOVERY = '/usr/lib/google-cloud-sdk/platform/bq/discovery_next/bigquery.json';
 const bqPath = findOnPath('bq');
@@ -29,11 +30,17 @@ writeFileSync(bigqueryrc, '');
 const [PROJECT, DATASET, TABLE] = SAMPLE_BILLING_TABLE.split('.');
 
 let fake: BigQueryFake;
+/** bq asks gcloud for its configuration and token three times a run: the warm gcloud answers them. */
+let warmGcloud: { bin: string; close(): void } | undefined;
 test.before(async () => {
   fake = await startBigQueryFake({ table: SAMPLE_BILLING_TABLE, rows: sampleBillingRows() });
+  const sdk = findSdk();
+  if (!missing && 'root' in sdk) warmGcloud = await startGcloudForkserver(sdk, join(home, 'gcloud.sock'));
 });
 test.after.always(async () => {
   await fake?.close();
+  warmGcloud?.close();
+  rmSync(home, { recursive: true, force: true });
 });
 
 /** Runs bq against the fake with a token and its own config folder; resolves with exit code and output. */
@@ -45,6 +52,7 @@ function bq(args: string[]): Promise<{ code: number; stdout: string; stderr: str
     CLOUDSDK_AUTH_ACCESS_TOKEN: 'any',
     CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
     CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
+    ...(warmGcloud && { PATH: `${warmGcloud.bin}:${process.env.PATH}`, TP_GCLOUD_FORKSERVER: join(home, 'gcloud.sock') }),
   };
   const flags = [
     `--api=${fake.url}`,

@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKubernetesFake, type KubernetesFake } from '../testing/fakes/kubernetes-fake.ts';
@@ -21,6 +21,7 @@ if (!kubectlPath)
   );
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'kubectl-fake-'));
+test.after.always(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 /** Runs kubectl against the fake with no kubeconfig; resolves with exit code and output. */
 function kubectl(fake: KubernetesFake, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {

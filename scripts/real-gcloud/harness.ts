@@ -7,7 +7,7 @@
  * but a proxied request carries the full URL and the recorder answers it
  * without any /etc/hosts entry.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -64,6 +64,27 @@ export interface RealCloud {
 }
 
 /**
+ * The warm gcloud: gcloud-forkserver.py listening on `socketPath`. The `gcloud`
+ * in `bin`, first on a PATH with `TP_GCLOUD_FORKSERVER=<socketPath>`, hands each
+ * call to it, so a program that runs gcloud (the operator scripts, bq) gets the
+ * installed gcloud's own main() without its seconds of imports per call.
+ */
+export async function startGcloudForkserver(
+  sdk: { root: string; python: string },
+  socketPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ bin: string; close(): void }> {
+  const server = spawn(sdk.python, [join(HERE, 'gcloud-forkserver.py'), sdk.root, socketPath], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let serverErr = '';
+  server.stderr!.on('data', (d) => (serverErr += d));
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+    server.on('exit', (code) => reject(new Error(`gcloud-forkserver exited (${code}): ${serverErr}`)));
+  });
+  return { bin: join(HERE, 'bin'), close: () => server.kill() };
+}
+
+/**
  * Starts the recorder and the warm gcloud; `run` then executes scripts/<script>
  * against them. `direct` (or TP_REAL_GCLOUD_DIRECT=1) runs the SDK's own
  * bin/gcloud for every call instead: the same requests, three to five times slower.
@@ -116,17 +137,7 @@ export async function startRealCloud(
     ...Object.fromEntries(APIS.map((api) => [`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api.toUpperCase()}`, `http://${api}.tp.test/`])),
   };
 
-  let server: ChildProcess | undefined;
-  if (!direct) {
-    const started = spawn(sdk.python, [join(HERE, 'gcloud-forkserver.py'), sdk.root, socketPath], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    server = started;
-    let serverErr = '';
-    started.stderr!.on('data', (d) => (serverErr += d));
-    await new Promise<void>((resolve, reject) => {
-      started.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
-      started.on('exit', (code) => reject(new Error(`gcloud-forkserver exited (${code}): ${serverErr}`)));
-    });
-  }
+  const server = direct ? undefined : await startGcloudForkserver(sdk, socketPath, env);
 
   return {
     recorder,
@@ -136,7 +147,7 @@ export async function startRealCloud(
     run: (script, args = [], input = '', extraEnv = {}) => exec(join(SCRIPTS, script), args, input, extraEnv),
     gcloud: (args) => exec('gcloud', args, ''),
     async close() {
-      server?.kill();
+      server?.close();
       await recorder.close();
       rmSync(dir, { recursive: true, force: true });
     },
