@@ -6,7 +6,8 @@ that takes the caller's argv, environment, working directory and stdin,
 stdout and stderr (passed over a Unix socket) and runs gcloud_main.main()
 exactly as bin/gcloud would: the same flag parsing, properties, HTTP and
 output. The child starts from the parent's untouched state, so calls do not
-share anything but the imported code. Used by scripts/real-gcloud.test.ts.
+share anything but the imported code. Used by scripts/real-gcloud.test.ts and
+test/bq-fake.test.ts (bq runs gcloud for its configuration and token).
 
 Usage: python3 gcloud-forkserver.py SDK_ROOT SOCKET_PATH
 """
