@@ -31,11 +31,12 @@ const [PROJECT, DATASET, TABLE] = SAMPLE_BILLING_TABLE.split('.');
 
 let fake: BigQueryFake;
 /** bq asks gcloud for its configuration and token three times a run: the warm gcloud answers them. */
+const gcloudSocket = join(home, 'gcloud.sock');
 let warmGcloud: { bin: string; close(): void } | undefined;
 test.before(async () => {
   fake = await startBigQueryFake({ table: SAMPLE_BILLING_TABLE, rows: sampleBillingRows() });
   const sdk = findSdk();
-  if (!missing && 'root' in sdk) warmGcloud = await startGcloudForkserver(sdk, join(home, 'gcloud.sock'));
+  if (!missing && 'root' in sdk) warmGcloud = await startGcloudForkserver(sdk, gcloudSocket);
 });
 test.after.always(async () => {
   await fake?.close();
@@ -52,7 +53,7 @@ function bq(args: string[]): Promise<{ code: number; stdout: string; stderr: str
     CLOUDSDK_AUTH_ACCESS_TOKEN: 'any',
     CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
     CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
-    ...(warmGcloud && { PATH: `${warmGcloud.bin}:${process.env.PATH}`, TP_GCLOUD_FORKSERVER: join(home, 'gcloud.sock') }),
+    ...(warmGcloud && { PATH: `${warmGcloud.bin}:${process.env.PATH}`, TP_GCLOUD_FORKSERVER: gcloudSocket }),
   };
   const flags = [
     `--api=${fake.url}`,
