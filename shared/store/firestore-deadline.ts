@@ -12,9 +12,10 @@
  * the read that was given up on begins a transaction that holds its documents'
  * locks with nobody to end it. The store keeps them until the transaction
  * expires (about a minute on the emulator), and every transaction on those
- * documents waited for them: a signup from the same address after a 6 s outage
- * took 62–88 s, its commits refused with "Transaction lock timeout" and retried. So such a late read
- * is followed until it names its transaction, which is rolled back at once.
+ * documents waited for them: a signup from the same address after a 6 s
+ * outage took 62–88 s, its commits refused with "Transaction lock timeout"
+ * and retried. So such a late read is read on until it names its
+ * transaction, which is rolled back at once.
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { asUnavailable, withDeadline } from '../deadline.ts';
