@@ -10,7 +10,19 @@
  * descriptors it is started with. Every folder above `<dataDir>` gets o+x
  * (traverse, never read) so the workload can reach its own folder.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  lchownSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { secretNameProblem } from '../../secrets/names.ts';
@@ -141,7 +153,11 @@ export async function prepareFolders(opts: ResolvedLocalOptions, envDir: string,
   chmodSync(folders.logDir, 0o700);
   for (const file of readdirSync(folders.logDir)) chmodSync(join(folders.logDir, file), 0o600);
   chmodSync(folders.dataDir, 0o700);
-  if (identity && statSync(folders.dataDir).uid !== identity.uid) await chownTree(folders.dataDir, identity);
+  if (identity && statSync(folders.dataDir).uid !== identity.uid) {
+    // A new environment's folder is empty: one call. A whole tree changing hands (a changed uid) is rare and may be large.
+    if (readdirSync(folders.dataDir).length === 0) lchownSync(folders.dataDir, identity.uid, identity.gid);
+    else await chownTree(folders.dataDir, identity);
+  }
   ownTmpDir(folders.tmpDir, identity);
   if (!identity) return folders;
   for (const dir of [envDir, dirname(envDir), opts.dataDir]) chmodSync(dir, 0o711);
