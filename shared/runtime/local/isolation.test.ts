@@ -217,6 +217,8 @@ process.exit(0);\n`,
   const targets = {
     victimPid: recA.pid,
     paths: [
+      // The workload's parent is the runtime's process starter (spawner.ts, read as process.ppid); the control plane is above it.
+      `/proc/${controlPlane.pid}/environ`,
       dataA,
       join(dataA, 'visits.json'),
       join(dataA, 'notes.txt'),
@@ -329,7 +331,7 @@ rootTest("an attacker tenant (as root) reads no other tenant's environ, data or 
   t.true(s.report.attempts.some((a) => a.path === `/proc/${s.recA.pid}/environ` && a.error === 'EACCES'));
   t.true(
     s.report.attempts.some((a) => a.path === `/proc/${s.controlPlanePid}/environ` && a.error === 'EACCES'),
-    "the control plane is the attacker's parent",
+    "the control plane's environment",
   );
   // A command line is public on Linux; it must hold nothing secret.
   t.true(s.report.cmdline.read);

@@ -4,21 +4,17 @@
  * probe HTTP. Linux /proc gives the identity checks; elsewhere callers fall
  * back to asking the workload's health endpoint who it is.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import type { Socket } from 'node:net';
-import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { isPidAlive } from './state.ts';
+import { spawnThroughHelper, type HeldInput, type SpawnedChild } from './spawner.ts';
 import { DriverError } from '../types.ts';
 
 export interface StartedProcess {
-  child: ChildProcess;
+  child: SpawnedChild;
   pid: number;
   startTicks?: number;
   /** With `hold`: the write end of the child's descriptor 3. */
-  input?: Writable;
+  input?: HeldInput;
 }
 
 /**
@@ -26,49 +22,33 @@ export interface StartedProcess {
  * with stdout/stderr going straight to `<logDir>/stdout.log` and `stderr.log`
  * through write-only file descriptors, not pipes, so it keeps running and
  * logging when the control plane exits without being able to read its logs.
- * With `hold`, descriptor 3 of the child is a pipe from this process (`input`),
- * which never keeps this process alive.
+ * With `hold`, descriptor 3 of the child is a pipe (`input`) that closes when
+ * the control plane goes. The start itself is the helper's (spawner.ts).
  */
 export async function startDetached(
   argv: string[],
   options: { env: Record<string, string>; cwd: string; logDir: string; identity?: { uid: number; gid: number }; hold?: boolean },
 ): Promise<StartedProcess> {
-  await mkdir(options.logDir, { recursive: true, mode: 0o700 });
-  const out = openSync(join(options.logDir, 'stdout.log'), 'a', 0o600);
-  const err = openSync(join(options.logDir, 'stderr.log'), 'a', 0o600);
   try {
     // With uid/gid set, libuv also drops root's supplementary groups before exec.
-    const child = spawn(argv[0], argv.slice(1), {
+    const { pid, child, input } = await spawnThroughHelper({
+      file: argv[0],
+      args: argv.slice(1),
       cwd: options.cwd,
       env: options.env,
-      detached: true,
-      stdio: options.hold ? ['ignore', out, err, 'pipe'] : ['ignore', out, err],
+      logDir: options.logDir,
       uid: options.identity?.uid,
       gid: options.identity?.gid,
+      hold: options.hold,
     });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (error) =>
-        reject(
-          new DriverError(
-            'local',
-            'failed',
-            `could not start ${JSON.stringify(argv[0])}: ${error.message}; check the local driver's command option`,
-            { cause: error },
-          ),
-        ),
-      );
-    });
-    child.unref();
-    const input = options.hold ? (child.stdio[3] as Socket) : undefined;
-    input?.unref();
-    // A child that exits before reading it closes the pipe: that is its exit's to report, not an error of this process.
-    input?.on('error', () => undefined);
-    const pid = child.pid!;
     return { child, pid, startTicks: readStartTicks(pid), input };
-  } finally {
-    closeSync(out);
-    closeSync(err);
+  } catch (error) {
+    throw new DriverError(
+      'local',
+      'failed',
+      `could not start ${JSON.stringify(argv[0])}: ${(error as Error).message}; check the local driver's command option`,
+      { cause: error },
+    );
   }
 }
 

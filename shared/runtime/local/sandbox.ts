@@ -123,10 +123,18 @@ export async function assignIdentity(opts: ResolvedLocalOptions, key: string, re
   return { uid: rec!.uid!, gid: rec!.uid! };
 }
 
+/**
+ * The uids running processes use, per state read: the environments of one write of the state file (a launch of
+ * demo, test and live) share one scan of /proc. No workload starts while the lock is held, and the uids picked
+ * meanwhile are in the records.
+ */
+const scanned = new WeakMap<RuntimeState, Set<number>>();
+
 /** A uid for `key` that no record of `state` holds and no running process uses; call under the state lock. */
 export function pickUid(opts: ResolvedLocalOptions, state: RuntimeState, key: string): number {
   const taken = new Set(Object.values(state.environments).map((r) => r.uid));
-  const busy = runningUids();
+  let busy = scanned.get(state);
+  if (!busy) scanned.set(state, (busy = runningUids()));
   for (let uid = opts.uidRange.from; uid <= opts.uidRange.to; uid += 1) {
     if (!taken.has(uid) && !busy.has(uid)) return uid;
   }
