@@ -192,3 +192,8 @@ export async function spawnThroughHelper(request: StartRequest): Promise<{ pid: 
   };
   return { pid, child, input };
 }
+
+/** The helper's pid while one runs (diagnostics and tests). */
+export function starterPid(): number | undefined {
+  return current?.gone === false ? current.process.pid : undefined;
+}
