@@ -13,6 +13,7 @@ import { allocatePort } from '../testing/ports.ts';
 import { copyStrategy, createDatabasePool, POOL_PREFIX } from '../shared/resources/pool.ts';
 import { databaseName } from '../shared/resources/names.ts';
 import { ensureTenantDatabase, withClient } from '../shared/resources/sql.ts';
+import { createLocalResources } from '../shared/resources/local/driver.ts';
 
 let server: Awaited<ReturnType<typeof startPostgres>>;
 let dir: string;
@@ -110,6 +111,26 @@ test.serial('a pool of size 0 makes no databases ahead', async (t) => {
   await new Promise((r) => setTimeout(r, 300));
   t.is(await pooled(), 0);
   t.is((await sql('SELECT 1 FROM pg_database WHERE datname = $1', ['tp_t_cccccccccc_live_new'])).length, 1);
+});
+
+test.serial('the local driver warms up by filling its pool, before any claim', async (t) => {
+  for (const { datname } of await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [POOL_PREFIX]))
+    await sql(`DROP DATABASE "${datname}"`);
+  const driver = createLocalResources({
+    adminUrl: server.adminUrl,
+    databasePool: 3,
+    // Not reached by a warm-up.
+    storageUrl: 'http://127.0.0.1:9',
+    storageAdminToken: 'unused',
+    projectId: 'demo-pool',
+    bucketPrefix: 'demo-pool',
+  });
+  t.teardown(() => driver.close?.());
+  await driver.warm?.();
+  t.is(await pooled(), 3);
+  // The maintenance databases were locked down first, as before any use of the server.
+  const [grants] = await sql<{ open: boolean }>("SELECT has_database_privilege('public', 'template1', 'CONNECT') AS open");
+  t.false(grants.open);
 });
 
 test('a throwaway server without fsync copies by files, a durable one by PostgreSQL’s default', async (t) => {

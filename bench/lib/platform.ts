@@ -4,7 +4,7 @@
  * stack (gateway, Cloud Tasks server, mail catcher, local runtime) on free
  * ports, a signed-in user, and cleanup that leaves no tenant process behind.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export async function ensureEmulators(log: (line: string) => void = () => {}): P
   process.env.FIREBASE_AUTH_EMULATOR_HOST = auth.host;
   return async () => {
     await Promise.all([firestore.process.stop(), auth.process.stop()]);
+    // The logs go with the emulators: a bench that fails before this keeps them for reading.
+    rmSync(logDir, { recursive: true, force: true });
     delete process.env.FIRESTORE_EMULATOR_HOST;
     delete process.env.FIREBASE_AUTH_EMULATOR_HOST;
   };

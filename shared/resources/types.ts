@@ -71,6 +71,11 @@ export interface ResourceDriver {
   readonly archives?: ExportArchives;
   /** Forgets backup `id`; a missing one is fine. */
   deleteBackup?(ref: ResourceRef, id: string): Promise<void>;
+  /**
+   * Gets ready for the first launches (the local driver fills its pool of
+   * empty databases, which otherwise fills only after a first claim); resolves when done.
+   */
+  warm?(): Promise<void>;
   close?(): Promise<void>;
 }
 

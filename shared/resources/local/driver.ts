@@ -99,6 +99,8 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
       ]);
       return { name, vars: { BUCKET_NAME: name, STORAGE_EMULATOR_HOST: options.storageUrl, STORAGE_ACCESS_TOKEN: token(ref) } };
     },
+    // The server is locked down first, as before any other use.
+    warm: () => admin(async () => undefined).then(() => pool.fill()),
     async close() {
       pool.close();
       await connections.end();
