@@ -16,7 +16,19 @@
  * in all while launches ran.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DriverError, type EnvironmentRef } from '../types.ts';
 
@@ -91,15 +103,72 @@ export function statePath(dataDir: string): string {
   return join(dataDir, 'runtime-state.json');
 }
 
+/**
+ * The state file as this process last read or wrote it, per file, with an
+ * open descriptor of that version (issue 19: the file holds every
+ * environment, and a burst of 100 launches read it about 900 times, 1.5 ms a
+ * parse). While the descriptor is open its inode cannot be reused, so a file
+ * whose path still leads to the same inode, with the same size and
+ * modification time, is the version kept here; any other write (always a new
+ * file renamed over it, here and in every other process) shows as another inode.
+ */
+interface Known {
+  fd: number;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  state: RuntimeState;
+}
+const known = new Map<string, Known>();
+/** Files whose version is kept at once: one per data folder in use, and tests use many. */
+const KNOWN_FILES = 16;
+
+/** A copy whose list of environments the caller may change; the records themselves are never changed in place. */
+const copyOf = (state: RuntimeState): RuntimeState => ({ version: 1, environments: { ...state.environments } });
+
+function forget(file: string): void {
+  const old = known.get(file);
+  if (!old) return;
+  known.delete(file);
+  closeSync(old.fd);
+}
+
+function remember(file: string, fd: number, stat: BigIntStats, state: RuntimeState): void {
+  forget(file);
+  known.set(file, { fd, ino: stat.ino, size: stat.size, mtimeNs: stat.mtimeNs, state: copyOf(state) });
+  if (known.size > KNOWN_FILES) forget(known.keys().next().value as string);
+}
+
 export async function readState(dataDir: string): Promise<RuntimeState> {
   const file = statePath(dataDir);
-  let text: string;
+  const now = statSync(file, { bigint: true, throwIfNoEntry: false });
+  if (!now) {
+    forget(file);
+    return { version: 1, environments: {} };
+  }
+  const kept = known.get(file);
+  if (kept && kept.ino === now.ino && kept.size === now.size && kept.mtimeNs === now.mtimeNs) return copyOf(kept.state);
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (error) {
+    // Deleted since the stat.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, environments: {} };
     throw error;
   }
+  try {
+    // Stat before reading: a change made while reading shows as a newer version next time.
+    const stat = fstatSync(fd, { bigint: true });
+    const state = parseState(file, readFileSync(fd, 'utf8'));
+    remember(file, fd, stat, state);
+    return state;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+function parseState(file: string, text: string): RuntimeState {
   try {
     const state = JSON.parse(text) as RuntimeState;
     if (state.version !== 1 || typeof state.environments !== 'object') throw new Error('unexpected shape');
@@ -117,8 +186,17 @@ export async function readState(dataDir: string): Promise<RuntimeState> {
 async function writeState(dataDir: string, state: RuntimeState): Promise<void> {
   const file = statePath(dataDir);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeFileSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+    const stat = fstatSync(fd, { bigint: true });
+    renameSync(tmp, file);
+    remember(file, fd, stat, state);
+  } catch (error) {
+    closeSync(fd);
+    unlinkQuietly(tmp);
+    throw error;
+  }
 }
 
 interface PendingChange {
