@@ -170,12 +170,13 @@ test('the CLI reconnects at each deadline and resumes with Last-Event-ID: every 
     await new Promise((r) => setTimeout(r, DEADLINE_MS / 5));
   }
   await append(id, 'last');
+  let stuck: NodeJS.Timeout | undefined;
   await Promise.race([
     reading,
-    new Promise((_, reject) =>
-      setTimeout(() => reject(new Error(`stuck after ${seen.map((e) => e.message).join(', ')}`)), 6 * DEADLINE_MS),
-    ),
-  ]);
+    new Promise((_, reject) => {
+      stuck = setTimeout(() => reject(new Error(`stuck after ${seen.map((e) => e.message).join(', ')}`)), 6 * DEADLINE_MS);
+    }),
+  ]).finally(() => clearTimeout(stuck));
   const stored = await readEvents(stack.url, id, owner.token);
   t.deepEqual(
     seen.map((e) => e.id),

@@ -78,6 +78,12 @@ function watchSteps(what: string, reportLingering: boolean) {
   return step;
 }
 
+function countEach(names: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return counts;
+}
+
 /** The open handles; for a TCP socket, both ends as `ss` shows them (which process holds the other). */
 function describeOpenHandles(): string {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
@@ -89,6 +95,12 @@ function describeOpenHandles(): string {
       if (remotePort === undefined) return name;
       return `${name}(${localPort} -> ${remotePort}: ${sockets.filter((l) => l.includes(`:${remotePort} `)).join(' / ')})`;
     })
+    .concat(
+      // Timers and other resources that keep the event loop alive but are not handles.
+      [...countEach(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'Immediate'))].map(
+        ([kind, n]) => `${kind}×${n}`,
+      ),
+    )
     .join(', ');
 }
 
