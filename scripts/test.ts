@@ -92,6 +92,9 @@ if (shellTests) code ||= await shellTests.report();
 code = run('Tests (ava)', 'npx', ['ava', ...avaArgs], env) || code;
 await postgres.stop();
 await stopAll();
+// The emulators' logs are kept for a failed run only, where they may tell why.
+if (code === 0) rmSync(logDir, { recursive: true, force: true });
+else console.error(`\nThe emulators' and PostgreSQL's logs are kept in ${logDir}.`);
 if (typecheckFailed) console.error('\n✖ The typecheck failed (see above), so the run fails even where the tests passed.');
 if (lintFailed)
   console.error(
