@@ -233,10 +233,12 @@ try {
   const deps = createDeps(config);
   cleanups.push(() => deps.close());
   // The first launches claim pooled databases instead of waiting for CREATE DATABASE (shared/resources/pool.ts).
-  void deps
-    .resources()
-    .warm?.()
-    .catch((err: unknown) => deps.log.warn('could not fill the pool of empty databases; launches create them as they go', { err }));
+  // A resources driver that cannot be made (a misconfigured one) fails here as a warning, and at the first launch as before.
+  void Promise.resolve()
+    .then(() => deps.resources().warm?.())
+    .catch((err: unknown) =>
+      deps.log.warn('tenant data not warmed up (the pool of empty databases); launches create their databases as they go', { err }),
+    );
   const runtime = deps.runtime();
   // On Ctrl-C, tenant processes stop too; they are marked running, so the next start brings them back.
   cleanups.push(async () => (runtime as { stopAll?: () => Promise<void> }).stopAll?.());
