@@ -55,6 +55,9 @@ export async function startFirestoreEmulator(options: {
   return { host, process: proc };
 }
 
+/** Makes the Auth emulator compile its request validators when first used instead of before it listens (see the file). */
+const LAZY_VALIDATORS = join(root, 'scripts/dev/auth-emulator-lazy.cjs');
+
 type AuthOptions = { port?: number; projectId: string; logDir: string; dataDir?: string };
 
 /**
@@ -97,7 +100,12 @@ async function startAuthEmulatorOnce(options: AuthOptions): Promise<{ host: stri
   }
   const proc = startManaged('auth', bin, args, {
     cwd: dir,
-    env: { ...process.env, FIREBASE_CLI_DISABLE_UPDATE_CHECK: 'true', FIREBASE_CLI_EXPERIMENTS: '' },
+    env: {
+      ...process.env,
+      FIREBASE_CLI_DISABLE_UPDATE_CHECK: 'true',
+      FIREBASE_CLI_EXPERIMENTS: '',
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, `--require ${JSON.stringify(LAZY_VALIDATORS)}`].filter(Boolean).join(' '),
+    },
     logPath: join(options.logDir, 'auth.log'),
   });
   const host = `127.0.0.1:${port}`;
