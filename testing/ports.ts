@@ -11,7 +11,7 @@
  *   outgoing connection or port-0 listener can be given one;
  * - they are claimed in blocks by creating a lock file exclusively in the
  *   temporary folder; the file names the owning pid, and a block whose owner
- *   died is taken over;
+ *   died is taken over by one process only (see tryClaim);
  * - a port is handed out once per process and stays reserved until the
  *   process exits, so a port freed by one test is not reused by another while
  *   the first still checks that it went quiet.
@@ -54,26 +54,52 @@ process.once('exit', () => {
   }
 });
 
-/** Creates the block's lock file if nobody holds it, taking it over from a dead owner. */
-function tryClaim(file: string): boolean {
+/** Creates `path` holding this process's pid, unless it exists. */
+function createExclusive(path: string): boolean {
   try {
-    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
   }
-  const owner = Number(readFileSync(file, 'utf8')) || 0;
-  if (owner && isPidAlive(owner)) return false;
+}
+
+/** The pid a lock file names: undefined when the file is gone, 0 while its creator has not written it yet. */
+function ownerOf(file: string): number | undefined {
   try {
-    unlinkSync(file);
-  } catch {
-    // Another process took it over first; the exclusive create below decides.
+    return Number(readFileSync(file, 'utf8')) || 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
+}
+
+/**
+ * Creates the block's lock file if nobody holds it, or takes it over from an
+ * owner that died without removing it (killed by a signal). A takeover goes
+ * through a second file created exclusively, so two processes that both saw the
+ * owner dead cannot both take it: removing the stale file and creating a new
+ * one let the slower remove the faster's fresh file, and both used the block
+ * (a test's gateway then met another's on its port). A takeover file left by a
+ * process killed inside these few calls keeps its block from use; the others suffice.
+ */
+function tryClaim(file: string): boolean {
+  if (createExclusive(file)) return true;
+  const owner = ownerOf(file);
+  if (owner === undefined) return createExclusive(file);
+  if (owner === 0 || isPidAlive(owner)) return false;
+  const takeover = `${file}.takeover`;
+  if (!createExclusive(takeover)) return false;
   try {
-    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    // Read again under the takeover file: only a takeover changes a file that exists.
+    const now = ownerOf(file);
+    if (now === undefined) return createExclusive(file);
+    if (now === 0 || isPidAlive(now)) return false;
+    writeFileSync(file, String(process.pid));
     return true;
-  } catch {
-    return false;
+  } finally {
+    unlinkSync(takeover);
   }
 }
 

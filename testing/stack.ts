@@ -109,25 +109,39 @@ function describeOpenHandles(): string {
  * from its esbuild bundle in its own functions-framework process, Cloud Tasks
  * calling them with OIDC tokens for TASKS_SERVICE_ACCOUNT that they check.
  */
-export async function startTestStack(
-  options: {
-    env?: Record<string, string>;
-    tasks?: boolean;
-    deps?: Partial<Deps>;
-    bundles?: boolean;
-    resources?: boolean;
-    /** With `bundles`: variables for one function's process only (scripts/dev/bundles.ts `envOf`). */
-    functionEnv?: Record<string, Record<string, string>>;
-    /** The storage emulator's clock, to age objects past a lifecycle rule. */
-    storageNow?: () => Date;
-    /** Whether a close reports what keeps the process alive 20 s later (off where the process lives on, as in `npm run bench`). */
-    reportLingering?: boolean;
-  } = {},
-): Promise<TestStack> {
+type StackOptions = {
+  env?: Record<string, string>;
+  tasks?: boolean;
+  deps?: Partial<Deps>;
+  bundles?: boolean;
+  resources?: boolean;
+  /** With `bundles`: variables for one function's process only (scripts/dev/bundles.ts `envOf`). */
+  functionEnv?: Record<string, Record<string, string>>;
+  /** The storage emulator's clock, to age objects past a lifecycle rule. */
+  storageNow?: () => Date;
+  /** Whether a close reports what keeps the process alive 20 s later (off where the process lives on, as in `npm run bench`). */
+  reportLingering?: boolean;
+};
+
+export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
+  // A start that fails half-way (a port taken meanwhile, an emulator gone) closes what it started:
+  // its servers would keep the test process alive, and the whole run would wait for it.
+  const started: Array<() => Promise<unknown>> = [];
+  try {
+    return await startStack(options, started);
+  } catch (error) {
+    for (const close of started.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startStack(options: StackOptions, started: Array<() => Promise<unknown>>): Promise<TestStack> {
   const hosts = emulatorHosts();
   const projectId = `demo-t${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tp-stack-'));
+  started.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   const mail = await startMailCatcher();
+  started.push(() => mail.close());
   // Test files run in parallel, each with its own runtime: the gateway's port and the
   // environments' ports come from the one allocator, reserved to this process (see ports.ts).
   const port = await allocatePort();
@@ -135,6 +149,7 @@ export async function startTestStack(
   const environmentPorts = await allocatePorts(100);
   const functionsUrl = `http://127.0.0.1:${functionsPort}/{name}`;
   const data = options.resources === false ? undefined : await startTenantData(dataDir, { now: options.storageNow });
+  if (data) started.push(() => data.close());
   let tasks: { endpoint: string; close(): Promise<void> } | undefined;
   if (options.tasks !== false) {
     const { startCloudTasksServer } = await import('../emulators/cloud-tasks/server.ts');
@@ -149,6 +164,8 @@ export async function startTestStack(
         retryConfig: { minBackoff: { nanos: 100_000_000 }, maxBackoff: { seconds: 2 } },
       })),
     });
+    const server = tasks;
+    started.push(() => server.close());
   }
   const env: Record<string, string | undefined> = {
     TP_ENV: 'test',
@@ -174,6 +191,7 @@ export async function startTestStack(
   };
   const config = parseConfig(env);
   const deps = createDeps(config, options.deps);
+  started.push(() => deps.close());
   const bundles = options.bundles
     ? await startBundles({
         env: { ...env, LOG_LEVEL: 'info', METADATA_SERVER_DETECTION: 'none' },
@@ -181,6 +199,7 @@ export async function startTestStack(
         envOf: options.functionEnv,
       })
     : undefined;
+  if (bundles) started.push(() => bundles.close());
   const gateway = await startGateway(deps, { port, functionsPort, backends: bundles?.urls });
   const url = `http://127.0.0.1:${gateway.port}`;
   return {
