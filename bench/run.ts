@@ -21,7 +21,7 @@ import { benchPortal } from './portal.ts';
 import { benchSignup } from './signup.ts';
 import { benchSleep } from './sleep.ts';
 import { benchSteady } from './steady.ts';
-import { killAllNow, stopAll } from '../scripts/dev/processes.ts';
+import { stopAll } from '../scripts/dev/processes.ts';
 
 /** Every benchmark by the name given on the command line, in the order a full run takes them. */
 const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
@@ -99,6 +99,5 @@ async function main(argv: string[]): Promise<number> {
   return failures.length ? 1 : 0;
 }
 
-process.on('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().then(() => process.exit(130)));
 process.exit(await main(process.argv.slice(2)));

@@ -29,7 +29,7 @@ import { startBundles } from './dev/bundles.ts';
 import { lockDataDir } from './dev/data-dir.ts';
 import { startGateway } from './dev/gateway.ts';
 import { createLocalOidcToken } from '../emulators/cloud-tasks/auth-tokens.ts';
-import { isPortBusy, killAllNow, stopAll } from './dev/processes.ts';
+import { isPortBusy, stopAll } from './dev/processes.ts';
 import { AlreadyRunningError, commandLine, removeRunRecord, stopLeftovers, writeRunRecord } from './dev/leftovers.ts';
 import { describeTenantNetwork, ensureFirewallTool } from './dev/tenant-network.ts';
 import { buildWeb } from './build-web.ts';
@@ -100,7 +100,6 @@ for (const [name, value] of Object.entries(ports)) {
     fail(`Port ${value} (${name}) is in use: stop what uses it, or choose another with ${PORT_VARS[name as Service][0]}=<port>.`);
 }
 
-process.on('exit', killAllNow);
 let stopping = false;
 const cleanups: Array<() => Promise<unknown>> = [];
 async function shutdown(code: number) {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkPrerequisites, startAuthEmulator, startFirestoreEmulator } from './dev/emulators.ts';
-import { killAllNow, stopAll } from './dev/processes.ts';
+import { stopAll } from './dev/processes.ts';
 import { scratchDataDir, startPostgres } from './dev/postgres.ts';
 import { buildWeb } from './build-web.ts';
 
@@ -46,7 +46,6 @@ function runBeside(title: string, command: string, commandArgs: string[], env: N
   };
 }
 
-process.on('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().then(() => process.exit(130)));
 
 if (existsSync(join(root, 'scripts/ensure-tools.sh')) && run('Checking test tools', 'bash', ['scripts/ensure-tools.sh']) !== 0)

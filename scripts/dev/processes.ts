@@ -10,6 +10,8 @@ export interface Managed {
 }
 
 const running = new Set<Managed>();
+/** Whether this process kills its managed groups when it exits (set at the first start). */
+let killOnExit = false;
 
 /**
  * Output goes straight to `logPath` through a file descriptor, not through a
@@ -35,6 +37,12 @@ export function startManaged(name: string, command: string, args: string[], opti
     },
   };
   running.add(managed);
+  // A process that ends without stopping them (an uncaught error in a bench or a test file) takes them with it:
+  // left running, a PostgreSQL server held its port and memory until the machine restarted.
+  if (!killOnExit) {
+    killOnExit = true;
+    process.on('exit', killAllNow);
+  }
   return managed;
 }
 
