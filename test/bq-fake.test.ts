@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCostQuery } from '../shared/billing/bigquery.ts';
 import { startBigQueryFake, type BigQueryFake } from '../testing/fakes/bigquery-fake.ts';
-import { findOnPath } from '../testing/find-on-path.ts';
+import { findOnPath } from '../scripts/dev/find-on-path.ts';
 import { SAMPLE_BILLING_TABLE, sampleBillingRows } from '../scripts/fake.ts';
 import { findSdk, startGcloudForkserver } from '../scripts/real-gcloud/harness.ts';
 

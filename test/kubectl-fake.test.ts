@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKubernetesFake, type KubernetesFake } from '../testing/fakes/kubernetes-fake.ts';
-import { findOnPath } from '../testing/find-on-path.ts';
+import { findOnPath } from '../scripts/dev/find-on-path.ts';
 
 const kubectlPath = findOnPath('kubectl');
 const withKubectl = kubectlPath ? test : test.skip;

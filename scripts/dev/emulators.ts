@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { findOnPath } from './find-on-path.ts';
 import { freePort, httpOk, startManaged, waitFor, type Managed } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -35,17 +36,14 @@ export function checkPrerequisites(): void {
 
 /** Whether the SDK of the first `gcloud` on PATH has the Firestore emulator's jar where its components go. */
 function sdkHasFirestoreEmulator(): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const gcloud = join(dir, 'gcloud');
-    if (!existsSync(gcloud)) continue;
-    try {
-      const sdk = resolve(dirname(realpathSync(gcloud)), '..');
-      return existsSync(join(sdk, 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar'));
-    } catch {
-      return false;
-    }
+  const gcloud = findOnPath('gcloud');
+  if (!gcloud) return false;
+  try {
+    const sdk = resolve(dirname(realpathSync(gcloud)), '..');
+    return existsSync(join(sdk, 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar'));
+  } catch {
+    return false;
   }
-  return false;
 }
 
 /** JVM flags for the Firestore emulator: the first compiler only (see startFirestoreEmulator). */

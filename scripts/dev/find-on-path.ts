@@ -1,4 +1,4 @@
-/** Finding a command-line tool the way a shell would, so tests that drive one can skip honestly without it. */
+/** Finding a command-line tool the way a shell would: for a prerequisite check, and for tests that drive one to skip honestly without it. */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
