@@ -160,14 +160,14 @@ export async function createSeededDatabase(
   const name = databaseName(ref);
   const staging = stagingDatabaseName(ref);
   if (access.stagingExists !== false) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
-  await create(
-    staging,
-    name,
-    `REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(staging)} TO ${quoteIdent(name)}`,
-  );
+  const grants = `REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(staging)} TO ${quoteIdent(name)}`;
+  const rename = `ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(name)}`;
   const sql = seedSql(access.seed);
-  if (sql) await withClient(urlFor(access.serverUrl, name, access.password, staging), (client) => client.query(sql));
-  await admin.query(`ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(name)}`);
+  // Without a seed nothing runs between the grants and the rename: they go in one round trip, one transaction.
+  await create(staging, name, sql ? grants : `${grants}; ${rename}`);
+  if (!sql) return;
+  await withClient(urlFor(access.serverUrl, name, access.password, staging), (client) => client.query(sql));
+  await admin.query(rename);
 }
 
 /** Role (fresh password) and seeded database, made if missing. */
@@ -179,14 +179,14 @@ export async function ensureTenantDatabase(
 ): Promise<DatabaseAccess> {
   const name = databaseName(ref);
   const password = newPassword();
-  // What exists, in one round trip (a launch's database step waits for each of them).
-  const { rows } = await admin.query<{ role: boolean; db: boolean; staging: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS role,
-            EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS db,
-            EXISTS (SELECT 1 FROM pg_database WHERE datname = $2) AS staging`,
-    [name, stagingDatabaseName(ref)],
-  );
-  await admin.query(roleStatement(admin, name, password, rows[0].role));
+  // The role made or given its new password, and what exists, in one round trip (a launch's database step waits
+  // for each); a DO block chooses CREATE or ALTER. Role names and base64url passwords need no dollar quoting.
+  const results = (await admin.query(
+    `DO $tp$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${admin.escapeLiteral(name)}) THEN ${roleStatement(admin, name, password, true)}; ELSE ${roleStatement(admin, name, password, false)}; END IF; END $tp$;
+     SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${admin.escapeLiteral(name)}) AS db,
+            EXISTS (SELECT 1 FROM pg_database WHERE datname = ${admin.escapeLiteral(stagingDatabaseName(ref))}) AS staging`,
+  )) as unknown as Array<{ rows: Array<{ db: boolean; staging: boolean }> }>;
+  const rows = results[1].rows;
   if (!rows[0].db)
     await createSeededDatabase(admin, ref, { serverUrl: server.url, password, seed: server.seed, stagingExists: rows[0].staging }, create);
   return { database: name, role: name, url: urlFor(server.url, name, password, name, server.tenantHost) };
