@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '../scripts/dev/postgres.ts';
 import { allocatePort } from '../testing/ports.ts';
-import { copyStrategy, createDatabasePool, POOL_PREFIX } from '../shared/resources/pool.ts';
+import { copyStrategy, createDatabasePool, POOL_PREFIX, SEEDED_PREFIX } from '../shared/resources/pool.ts';
 import { databaseName } from '../shared/resources/names.ts';
-import { ensureTenantDatabase, withClient } from '../shared/resources/sql.ts';
+import { ensureTenantDatabase, SAMPLE_SEED, withClient } from '../shared/resources/sql.ts';
 import { createLocalResources } from '../shared/resources/local/driver.ts';
 
 let server: Awaited<ReturnType<typeof startPostgres>>;
@@ -78,6 +78,99 @@ test.serial('a claimed database belongs to the environment alone, seeded as its 
   t.is(await pooled(), 2, 'fill tops the pool up to its size');
 });
 
+const seeded = async () =>
+  (await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [SEEDED_PREFIX])).map((r) => r.datname);
+
+test.serial('a database seeded ahead becomes the environment’s with its role: the seed is the role’s, its password new', async (t) => {
+  const pool = createDatabasePool(server.adminUrl, 2, 60_000);
+  t.teardown(() => pool.close());
+  pool.seedWith([SAMPLE_SEED]);
+  await pool.fill();
+  const ready = await seeded();
+  t.is(ready.length, 2, 'two seeded databases per seed');
+  // Waiting ones are locked: their roles cannot log in, and nobody else may connect.
+  const waiting = await sql<{ login: boolean }>('SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = ANY($1)', [ready]);
+  t.deepEqual(
+    waiting.map((r) => r.login),
+    [false, false],
+  );
+  const ref = { tenantId: 't-dddddddddd', env: 'demo' };
+  const claim = (admin: Parameters<Parameters<typeof withClient>[1]>[0]) =>
+    ensureTenantDatabase(
+      admin,
+      ref,
+      { url: server.adminUrl, seed: 'sample' },
+      (name, owner, setup) => pool.create(admin, name, owner, setup),
+      (name, password, seed) => pool.claimSeeded(admin, name, password, seed),
+    );
+  const access = await withClient(server.adminUrl, claim);
+  t.is(access.database, databaseName(ref));
+  t.is((await seeded()).length, 1, 'one seeded database became the environment’s');
+  t.false((await seeded()).includes(access.database));
+  const owned = await withClient(access.url, async (c) => {
+    const rows = await c.query("SELECT tableowner FROM pg_tables WHERE tablename IN ('sample_customers', 'sample_orders')");
+    const customers = await c.query('SELECT count(*)::int AS n FROM sample_customers');
+    await c.query('CREATE TABLE mine (v int)');
+    return { owners: rows.rows.map((r) => r.tableowner), customers: customers.rows[0].n };
+  });
+  t.deepEqual(owned, { owners: [access.role, access.role], customers: 3 }, 'the seed’s tables are the role’s, and it may add its own');
+  const [db] = await sql<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [
+    access.database,
+  ]);
+  t.is(db.owner, access.role);
+  // Another environment's role cannot connect to it.
+  const other = await withClient(server.adminUrl, (admin) =>
+    ensureTenantDatabase(admin, { tenantId: 't-eeeeeeeeee', env: 'live' }, { url: server.adminUrl }, (name, o, setup) =>
+      pool.create(admin, name, o, setup),
+    ),
+  );
+  const intruder = new URL(other.url);
+  intruder.pathname = `/${access.database}`;
+  await t.throwsAsync(
+    withClient(intruder.toString(), (c) => c.query('SELECT 1')),
+    { message: /permission denied|not permitted/ },
+  );
+  // A repeat keeps the data and gives a new password; the old one stops working.
+  const again = await withClient(server.adminUrl, claim);
+  t.is((await seeded()).length, 1, 'a repeat claims nothing');
+  t.is(await withClient(again.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM mine')).rows[0].n), 0);
+  await t.throwsAsync(
+    withClient(access.url, (c) => c.query('SELECT 1')),
+    { message: /password authentication failed/ },
+  );
+});
+
+test.serial('a seed that fails ahead leaves nothing behind and is not tried again; the launch runs it and reports it', async (t) => {
+  const pool = createDatabasePool(server.adminUrl, 2, 60_000);
+  t.teardown(() => pool.close());
+  const broken = 'SELECT no_such_column FROM no_such_table';
+  pool.seedWith([broken]);
+  await t.throwsAsync(pool.fill(), { message: /no_such_table/ });
+  const left = await sql('SELECT datname FROM pg_database WHERE datname LIKE $1', ['tp_seed%']);
+  t.deepEqual(
+    left.map((r) => r.datname).filter((n) => !(n as string).startsWith(SEEDED_PREFIX)),
+    [],
+    'no half-made database',
+  );
+  const roles = await sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_roles WHERE starts_with(rolname, 'tp_seed_')");
+  t.is(roles[0].n, (await seeded()).length, 'no role without its database');
+  const ref = { tenantId: 't-ffffffffff', env: 'demo' };
+  await t.throwsAsync(
+    withClient(server.adminUrl, (admin) =>
+      ensureTenantDatabase(
+        admin,
+        ref,
+        { url: server.adminUrl, seed: broken },
+        (name, owner, setup) => pool.create(admin, name, owner, setup),
+        (name, password, seed) => pool.claimSeeded(admin, name, password, seed),
+      ),
+    ),
+    { message: /no_such_table/ },
+  );
+  await pool.fill();
+  t.deepEqual(await sql('SELECT datname FROM pg_database WHERE datname LIKE $1', ['tp_seedw%']), [], 'the failed seed was not made again');
+});
+
 test.serial('after a claim the pool refills by itself', async (t) => {
   const pool = createDatabasePool(server.adminUrl, 2, 50);
   t.teardown(() => pool.close());
@@ -113,12 +206,13 @@ test.serial('a pool of size 0 makes no databases ahead', async (t) => {
   t.is((await sql('SELECT 1 FROM pg_database WHERE datname = $1', ['tp_t_cccccccccc_live_new'])).length, 1);
 });
 
-test.serial('the local driver warms up by filling its pool, before any claim', async (t) => {
+test.serial('the local driver warms up by filling its pool, seeded ones too, before any claim', async (t) => {
   for (const { datname } of await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [POOL_PREFIX]))
     await sql(`DROP DATABASE "${datname}"`);
   const driver = createLocalResources({
     adminUrl: server.adminUrl,
     databasePool: 3,
+    seeds: [SAMPLE_SEED],
     // Not reached by a warm-up.
     storageUrl: 'http://127.0.0.1:9',
     storageAdminToken: 'unused',
@@ -126,8 +220,13 @@ test.serial('the local driver warms up by filling its pool, before any claim', a
     bucketPrefix: 'demo-pool',
   });
   t.teardown(() => driver.close?.());
+  for (const name of await seeded()) {
+    await sql(`DROP DATABASE "${name}"`);
+    await sql(`DROP ROLE "${name}"`);
+  }
   await driver.warm?.();
   t.is(await pooled(), 3);
+  t.is((await seeded()).length, 2);
   // The maintenance databases were locked down first, as before any use of the server.
   const [grants] = await sql<{ open: boolean }>("SELECT has_database_privilege('public', 'template1', 'CONNECT') AS open");
   t.false(grants.open);

@@ -7,6 +7,7 @@ import type { ResourcesConfig } from '../config/resources.ts';
 import { createGcpResources, type GcpResourcesOptions } from './gcp/index.ts';
 import { createLocalResources, type LocalResourcesOptions } from './local/index.ts';
 import { createNoResources } from './none.ts';
+import { seedSql } from './sql.ts';
 import { ResourceError, type ResourceDriver } from './types.ts';
 
 export type { GcpResourcesOptions } from './gcp/index.ts';
@@ -41,6 +42,12 @@ export function createResources(config: ResourcesDriverConfig): ResourceDriver {
   }
 }
 
+/** The seed SQL of every blueprint's environments, each once. */
+function blueprintSeeds(config: ResourcesConfig): string[] {
+  const seeds = Object.values(config.blueprints).flatMap((b) => Object.values(b.database?.seed ?? {}).map(seedSql));
+  return [...new Set(seeds.filter((s): s is string => s !== undefined))];
+}
+
 /** The driver options a platform config gives. */
 export function resourcesOptions(
   config: ResourcesConfig,
@@ -51,6 +58,7 @@ export function resourcesOptions(
     local: {
       adminUrl: config.databaseAdminUrl,
       databasePool: config.databasePool,
+      seeds: blueprintSeeds(config),
       storageUrl: config.storageUrl,
       storageAdminToken: config.storageAdminToken,
       projectId: base.projectId,

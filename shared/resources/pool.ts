@@ -10,13 +10,34 @@
  * two control planes on one server can never take the same database. The pool
  * refills in the background a moment after a claim (a burst drains it,
  * then creates as before; a refill makes up to four at once), and an empty or disabled pool (size 0) just creates.
+ *
+ * A seed costs more than the copy: a connection as the role (its SCRAM
+ * handshake) and the seed's statements, about 30 ms of a demo environment's
+ * 40 on an idle 2-core machine, and the slowest step of a default launch. So
+ * the pool also keeps a few databases per seed it was asked for
+ * (`tp_seed_<tag>_<hex>`, `<tag>` from the seed's digest), each with its own
+ * role of the same name that ran the seed there and can no longer log in. A
+ * claim renames the database and the role to the environment's and gives the
+ * role its password and LOGIN, in one transaction; what the seed made is
+ * the role's already, so nothing runs as the platform (a seed that wrote
+ * `current_user` into its rows would have written the pool's name). One is made under
+ * `tp_seedw_…` and renamed ready only once seeded, so a claim never takes one
+ * half made. A seed that fails while the pool makes one is not tried again in
+ * this process; the launch then runs it itself and reports its error.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
-import { withClient } from './sql.ts';
+import { newPassword, roleStatement, urlFor, withClient } from './sql.ts';
 import { shuffled } from '../shuffle.ts';
 
 export const POOL_PREFIX = 'tp_pool_';
+export const SEEDED_PREFIX = 'tp_seed_';
+/** A seeded database still being made: never claimed. */
+const MAKING_PREFIX = 'tp_seedw_';
+/** Seeded databases kept per seed, at most: a default launch takes one (demo). */
+const SEEDED_PER_SEED = 2;
+/** The first 8 hex digits of the seed's SHA-256: the seeded databases of one seed share it. */
+export const seedTag = (seed: string) => createHash('sha256').update(seed).digest('hex').slice(0, 8);
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /** PostgreSQL's codes for "no such database" and "database is being accessed by other users": another claim got there first. */
 const TAKEN = new Set(['3D000', '55006']);
@@ -30,15 +51,23 @@ export interface DatabasePool {
    * the same round trip and transaction as the claim.
    */
   create(admin: Client, name: string, owner: string, setup?: string): Promise<void>;
+  /**
+   * Makes database and role `name` from a database seeded with `seed` and its
+   * role, the role logging in with `password`; false when none is ready (the
+   * pool then makes some for next time, and the caller creates as before).
+   */
+  claimSeeded(admin: Client, name: string, password: string, seed: string): Promise<boolean>;
+  /** Keeps seeded databases of `seeds` too, from the next fill on. */
+  seedWith(seeds: string[]): void;
   /** Creates databases until the pool holds its size; resolves when done (errors are the caller's). */
   fill(): Promise<void>;
   /** Stops refilling (a fill in progress ends after its current database). */
   close(): void;
 }
 
-async function pooled(admin: Client): Promise<string[]> {
+async function pooled(admin: Client, prefix = POOL_PREFIX): Promise<string[]> {
   const rows = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname', [
-    POOL_PREFIX,
+    prefix,
   ]);
   return rows.rows.map((r) => r.datname);
 }
@@ -74,6 +103,38 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
     return strategy;
   };
 
+  /** Seeds to keep databases of, by tag; one that failed is dropped and not taken again. */
+  const seeds = new Map<string, string>();
+  const failed = new Set<string>();
+  const keepSeed = (seed: string) => {
+    const tag = seedTag(seed);
+    if (!closed && !failed.has(tag)) seeds.set(tag, seed);
+    return tag;
+  };
+  /** One seeded database and its role: made, seeded as that role, then locked and renamed ready. */
+  const makeSeeded = (tag: string, seed: string) =>
+    withClient(adminUrl, async (admin) => {
+      const suffix = `${tag}_${randomBytes(8).toString('hex')}`;
+      const [role, making] = [`${SEEDED_PREFIX}${suffix}`, `${MAKING_PREFIX}${suffix}`];
+      const password = newPassword();
+      await admin.query(roleStatement(admin, role, password, false));
+      try {
+        await admin.query(`CREATE DATABASE ${quoteIdent(making)} OWNER ${quoteIdent(role)}${await strategyOn(admin)}`);
+        await admin.query(
+          `REVOKE ALL ON DATABASE ${quoteIdent(making)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(making)} TO ${quoteIdent(role)}`,
+        );
+        await withClient(urlFor(adminUrl, role, password, making), (client) => client.query(seed));
+      } catch (error) {
+        seeds.delete(tag);
+        failed.add(tag);
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(making)} WITH (FORCE)`).catch(() => undefined);
+        await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
+        throw error;
+      }
+      await admin.query(
+        `ALTER ROLE ${quoteIdent(role)} NOLOGIN PASSWORD NULL; ALTER DATABASE ${quoteIdent(making)} RENAME TO ${quoteIdent(role)}`,
+      );
+    });
   /** Set by every request to fill: a claim during a fill makes it count the pool once more when done. */
   let wanted = false;
   const topUp = async () => {
@@ -91,6 +152,10 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
         }
       });
     await Promise.all(Array.from({ length: Math.min(REFILL_CONNECTIONS, Math.max(0, missing)) }, worker));
+    for (const [tag, seed] of seeds) {
+      const have = await withClient(adminUrl, (admin) => pooled(admin, `${SEEDED_PREFIX}${tag}_`));
+      for (let i = have.length; i < Math.min(size, SEEDED_PER_SEED) && !closed && seeds.has(tag); i++) await makeSeeded(tag, seed);
+    }
   };
   const fill = () => {
     wanted = true;
@@ -114,6 +179,33 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
   };
 
   return {
+    seedWith(list) {
+      for (const seed of list) keepSeed(seed);
+    },
+    async claimSeeded(admin, name, password, seed) {
+      if (closed) return false;
+      const tag = keepSeed(seed);
+      try {
+        for (const candidate of shuffled(await pooled(admin, `${SEEDED_PREFIX}${tag}_`))) {
+          try {
+            await admin.query(
+              [
+                `ALTER DATABASE ${quoteIdent(candidate)} RENAME TO ${quoteIdent(name)}`,
+                `ALTER ROLE ${quoteIdent(candidate)} RENAME TO ${quoteIdent(name)}`,
+                roleStatement(admin, name, password, true),
+              ].join('; '),
+            );
+            return true;
+          } catch (error) {
+            if (TAKEN.has((error as { code?: string }).code ?? '')) continue;
+            throw error;
+          }
+        }
+        return false;
+      } finally {
+        refillSoon();
+      }
+    },
     async create(admin, name, owner, setup = '') {
       if (!closed) {
         // In a random order: launches claiming at once would otherwise all try the same one first, and all but one fail.

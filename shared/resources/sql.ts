@@ -129,7 +129,8 @@ export async function ensureRole(admin: Client, role: string, password: string):
   await admin.query(roleStatement(admin, role, password, exists));
 }
 
-function roleStatement(admin: Client, role: string, password: string, exists: boolean): string {
+/** CREATE ROLE (or ALTER ROLE when it `exists`) giving an environment's role its only rights and `password`. */
+export function roleStatement(admin: Client, role: string, password: string, exists: boolean): string {
   const verb = exists ? 'ALTER' : 'CREATE';
   return `${verb} ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 50 PASSWORD ${admin.escapeLiteral(password)}`;
 }
@@ -170,26 +171,42 @@ export async function createSeededDatabase(
   await admin.query(rename);
 }
 
-/** Role (fresh password) and seeded database, made if missing. */
+/**
+ * Claims a database already seeded with `seed`, and its role, as `name` with
+ * `password` (pool.ts); false when there is none.
+ */
+export type ClaimSeeded = (name: string, password: string, seed: string) => Promise<boolean>;
+
+/** Role (fresh password) and seeded database, made if missing; a new seeded one is claimed when `claimSeeded` has one. */
 export async function ensureTenantDatabase(
   admin: Client,
   ref: ResourceRef,
   server: { url: string; tenantHost?: string; seed?: string },
   create?: CreateDatabase,
+  claimSeeded?: ClaimSeeded,
 ): Promise<DatabaseAccess> {
   const name = databaseName(ref);
   const password = newPassword();
+  const access = { database: name, role: name, url: urlFor(server.url, name, password, name, server.tenantHost) };
+  const seed = seedSql(server.seed);
+  // A role made before the claim would be in its way: with a seeded one to claim, a missing role is made only if none is.
+  const mayClaim = seed !== undefined && claimSeeded !== undefined;
   // The role made or given its new password, and what exists, in one round trip (a launch's database step waits
   // for each); a DO block chooses CREATE or ALTER. Role names and base64url passwords need no dollar quoting.
   const results = (await admin.query(
-    `DO $tp$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${admin.escapeLiteral(name)}) THEN ${roleStatement(admin, name, password, true)}; ELSE ${roleStatement(admin, name, password, false)}; END IF; END $tp$;
-     SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${admin.escapeLiteral(name)}) AS db,
+    `DO $tp$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${admin.escapeLiteral(name)}) THEN ${roleStatement(admin, name, password, true)};${mayClaim ? '' : ` ELSE ${roleStatement(admin, name, password, false)};`} END IF; END $tp$;
+     SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${admin.escapeLiteral(name)}) AS role,
+            EXISTS (SELECT 1 FROM pg_database WHERE datname = ${admin.escapeLiteral(name)}) AS db,
             EXISTS (SELECT 1 FROM pg_database WHERE datname = ${admin.escapeLiteral(stagingDatabaseName(ref))}) AS staging`,
-  )) as unknown as Array<{ rows: Array<{ db: boolean; staging: boolean }> }>;
-  const rows = results[1].rows;
-  if (!rows[0].db)
-    await createSeededDatabase(admin, ref, { serverUrl: server.url, password, seed: server.seed, stagingExists: rows[0].staging }, create);
-  return { database: name, role: name, url: urlFor(server.url, name, password, name, server.tenantHost) };
+  )) as unknown as Array<{ rows: Array<{ role: boolean; db: boolean; staging: boolean }> }>;
+  const found = results[1].rows[0];
+  if (found.db) return access;
+  if (!found.role) {
+    if (await claimSeeded!(name, password, seed!)) return access;
+    await admin.query(roleStatement(admin, name, password, false));
+  }
+  await createSeededDatabase(admin, ref, { serverUrl: server.url, password, seed: server.seed, stagingExists: found.staging }, create);
+  return access;
 }
 
 /** A new password, and the end of every session the role had open. */

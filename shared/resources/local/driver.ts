@@ -70,6 +70,7 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
 
   // Empty databases made ahead, so a launch renames one instead of waiting for CREATE DATABASE (pool.ts).
   const pool = createDatabasePool(options.adminUrl, options.databasePool ?? 0);
+  pool.seedWith(options.seeds ?? []);
 
   const backups = options.backupDir ? createLocalBackups({ adminUrl: options.adminUrl, backupDir: options.backupDir }) : undefined;
 
@@ -85,7 +86,13 @@ export function createLocalResources(options: LocalResourcesOptions): ResourceDr
     }),
     ensureDatabase: (ref, { seed }) =>
       admin((client) =>
-        ensureTenantDatabase(client, ref, { ...server, seed }, (name, owner, setup) => pool.create(client, name, owner, setup)),
+        ensureTenantDatabase(
+          client,
+          ref,
+          { ...server, seed },
+          (name, owner, setup) => pool.create(client, name, owner, setup),
+          (name, password, sql) => pool.claimSeeded(client, name, password, sql),
+        ),
       ),
     rotateDatabasePassword: (ref) => admin((client) => rotatePassword(client, ref, server)),
     dropDatabase: (ref) => admin((client) => dropTenantDatabase(client, ref)),

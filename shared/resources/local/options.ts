@@ -15,4 +15,6 @@ export interface LocalResourcesOptions {
   exportRetentionDays?: number;
   /** Empty databases kept ready for new environments (shared/resources/pool.ts); 0 or absent: none. */
   databasePool?: number;
+  /** Seed SQL of the blueprints: the pool keeps databases seeded with each from its first fill (else from a seed's first use). */
+  seeds?: string[];
 }
