@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '../scripts/dev/postgres.ts';
 import { allocatePort } from '../testing/ports.ts';
-import { copyStrategy, createDatabasePool, POOL_PREFIX, SEEDED_PREFIX } from '../shared/resources/pool.ts';
+import { copyStrategy, createDatabasePool, dropHalfMade, POOL_PREFIX, SEEDED_PREFIX } from '../shared/resources/pool.ts';
 import { databaseName } from '../shared/resources/names.ts';
 import { ensureTenantDatabase, SAMPLE_SEED, withClient } from '../shared/resources/sql.ts';
 import { createLocalResources } from '../shared/resources/local/driver.ts';
@@ -169,6 +169,25 @@ test.serial('a seed that fails ahead leaves nothing behind and is not tried agai
   );
   await pool.fill();
   t.deepEqual(await sql('SELECT datname FROM pg_database WHERE datname LIKE $1', ['tp_seedw%']), [], 'the failed seed was not made again');
+});
+
+test.serial('a seeded database left half made is dropped with its role once old enough, unless someone is connected', async (t) => {
+  const made = ['0000000000000001', '0000000000000002'].map((hex) => `deadbeef_${hex}`);
+  for (const suffix of made) {
+    await sql(`CREATE ROLE "tp_seed_${suffix}" NOLOGIN`);
+    await sql(`CREATE DATABASE "tp_seedw_${suffix}" OWNER "tp_seed_${suffix}"`);
+  }
+  // The second one is being made: a connection is open to it.
+  const url = new URL(server.adminUrl);
+  url.pathname = `/tp_seedw_${made[1]}`;
+  const dropped = await withClient(url.toString(), () => withClient(server.adminUrl, (admin) => dropHalfMade(admin, 0)));
+  t.deepEqual(dropped, [`tp_seedw_${made[0]}`]);
+  t.deepEqual(await sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'tp_seed_deadbeef%' ORDER BY 1"), [
+    { rolname: `tp_seed_${made[1]}` },
+  ]);
+  t.deepEqual(await withClient(server.adminUrl, (admin) => dropHalfMade(admin, 3_600_000)), [], 'a young one is left alone');
+  await sql(`DROP DATABASE "tp_seedw_${made[1]}"`);
+  await sql(`DROP ROLE "tp_seed_${made[1]}"`);
 });
 
 test.serial('after a claim the pool refills by itself', async (t) => {

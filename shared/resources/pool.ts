@@ -22,8 +22,9 @@
  * the role's already, so nothing runs as the platform (a seed that wrote
  * `current_user` into its rows would have written the pool's name). One is made under
  * `tp_seedw_…` and renamed ready only once seeded, so a claim never takes one
- * half made. A seed that fails while the pool makes one is not tried again in
- * this process; the launch then runs it itself and reports its error.
+ * half made; the first fill of a pool drops those a stopped process left
+ * (`dropHalfMade`). A seed that fails while the pool makes one is not tried
+ * again in this process; the launch then runs it itself and reports its error.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
@@ -88,6 +89,31 @@ export async function copyStrategy(admin: Client): Promise<string> {
   return rows[0].fsync === 'off' && Number(rows[0].version) >= 150000 ? ' STRATEGY FILE_COPY' : '';
 }
 
+/**
+ * Drops seeded databases left half made (`tp_seedw_…`, a process stopped while
+ * making one) that nobody is connected to and that are older than `ageMs`,
+ * with their roles: another control plane may be making one right now.
+ * (A role made just before such a stop, without its database, stays: nothing
+ * tells it from one whose database is being created this instant; it cannot
+ * log in with a password anyone knows.)
+ */
+export async function dropHalfMade(admin: Client, ageMs: number): Promise<string[]> {
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT d.datname FROM pg_database d
+      WHERE starts_with(d.datname, $1)
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)
+        AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - make_interval(secs => $2)`,
+    [MAKING_PREFIX, ageMs / 1000],
+  );
+  for (const { datname } of rows) {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
+    await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(SEEDED_PREFIX + datname.slice(MAKING_PREFIX.length))}`);
+  }
+  return rows.map((r) => r.datname);
+}
+/** How old a half-made seeded database must be before a fill drops it: making one takes well under a second. */
+const HALF_MADE_AGE_MS = 10 * 60_000;
+
 export function createDatabasePool(adminUrl: string, size: number, refillDelayMs = 500): DatabasePool {
   let closed = size <= 0;
   let filling: Promise<void> | undefined;
@@ -137,8 +163,14 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
     });
   /** Set by every request to fill: a claim during a fill makes it count the pool once more when done. */
   let wanted = false;
+  let swept = false;
   const topUp = async () => {
-    const missing = await withClient(adminUrl, async (admin) => size - (await pooled(admin)).length);
+    const missing = await withClient(adminUrl, async (admin) => {
+      // Once per pool: what a stopped fill of this or another process left.
+      if (!swept) await dropHalfMade(admin, HALF_MADE_AGE_MS);
+      swept = true;
+      return size - (await pooled(admin)).length;
+    });
     // A few at once, each on its own connection: CREATE DATABASE mostly waits, and four at once made one every
     // 23 ms where one after another took 85 ms each (PostgreSQL 15 on the 2-core machine).
     let left = missing;
