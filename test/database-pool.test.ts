@@ -4,13 +4,13 @@
  * a claimed database is the environment's as if it had been created for it,
  * concurrent claims never share one, and the pool refills.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '../scripts/dev/postgres.ts';
 import { allocatePort } from '../testing/ports.ts';
-import { copyStrategy, createDatabasePool, dropHalfMade, POOL_PREFIX, SEEDED_PREFIX } from '../shared/resources/pool.ts';
+import { copyStrategy, createDatabasePool, type DatabasePool, dropHalfMade, POOL_PREFIX, SEEDED_PREFIX } from '../shared/resources/pool.ts';
 import { databaseName } from '../shared/resources/names.ts';
 import { ensureTenantDatabase, SAMPLE_SEED, withClient } from '../shared/resources/sql.ts';
 import { createLocalResources } from '../shared/resources/local/driver.ts';
@@ -40,6 +40,21 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
   throw new Error(`timed out waiting until ${what}`);
 }
 
+/** Another environment's role (of tenant `otherTenant`, made from `pool`) is refused at `database`. */
+async function refusesAnotherRole(t: ExecutionContext, pool: DatabasePool, database: string, otherTenant: string): Promise<void> {
+  const other = await withClient(server.adminUrl, (admin) =>
+    ensureTenantDatabase(admin, { tenantId: otherTenant, env: 'live' }, { url: server.adminUrl }, (name, o, setup) =>
+      pool.create(admin, name, o, setup),
+    ),
+  );
+  const intruder = new URL(other.url);
+  intruder.pathname = `/${database}`;
+  await t.throwsAsync(
+    withClient(intruder.toString(), (c) => c.query('SELECT 1')),
+    { message: /permission denied|not permitted/ },
+  );
+}
+
 test.serial('a claimed database belongs to the environment alone, seeded as its role', async (t) => {
   // The background refill waits a minute here, so the counts below are the claims' own.
   const pool = createDatabasePool(server.adminUrl, 2, 60_000);
@@ -61,18 +76,7 @@ test.serial('a claimed database belongs to the environment alone, seeded as its 
   // The role reaches its database and the seed it ran there.
   const customers = await withClient(access.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM sample_customers')).rows[0].n);
   t.is(customers, 3);
-  // Another environment's role cannot connect to it.
-  const other = await withClient(server.adminUrl, (admin) =>
-    ensureTenantDatabase(admin, { tenantId: 't-bbbbbbbbbb', env: 'live' }, { url: server.adminUrl }, (name, o, setup) =>
-      pool.create(admin, name, o, setup),
-    ),
-  );
-  const intruder = new URL(other.url);
-  intruder.pathname = `/${access.database}`;
-  await t.throwsAsync(
-    withClient(intruder.toString(), (c) => c.query('SELECT 1')),
-    { message: /permission denied|not permitted/ },
-  );
+  await refusesAnotherRole(t, pool, access.database, 't-bbbbbbbbbb');
   t.is(await pooled(), 0);
   await pool.fill();
   t.is(await pooled(), 2, 'fill tops the pool up to its size');
@@ -118,18 +122,7 @@ test.serial('a database seeded ahead becomes the environment’s with its role: 
     access.database,
   ]);
   t.is(db.owner, access.role);
-  // Another environment's role cannot connect to it.
-  const other = await withClient(server.adminUrl, (admin) =>
-    ensureTenantDatabase(admin, { tenantId: 't-eeeeeeeeee', env: 'live' }, { url: server.adminUrl }, (name, o, setup) =>
-      pool.create(admin, name, o, setup),
-    ),
-  );
-  const intruder = new URL(other.url);
-  intruder.pathname = `/${access.database}`;
-  await t.throwsAsync(
-    withClient(intruder.toString(), (c) => c.query('SELECT 1')),
-    { message: /permission denied|not permitted/ },
-  );
+  await refusesAnotherRole(t, pool, access.database, 't-eeeeeeeeee');
   // A repeat keeps the data and gives a new password; the old one stops working.
   const again = await withClient(server.adminUrl, claim);
   t.is((await seeded()).length, 1, 'a repeat claims nothing');
