@@ -28,7 +28,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
-import { newPassword, roleStatement, urlFor, withClient } from './sql.ts';
+import { closedTo, newPassword, quoteIdent, roleStatement, urlFor, withClient } from './sql.ts';
 import { shuffled } from '../shuffle.ts';
 
 export const POOL_PREFIX = 'tp_pool_';
@@ -39,7 +39,6 @@ const MAKING_PREFIX = 'tp_seedw_';
 const SEEDED_PER_SEED = 2;
 /** The first 8 hex digits of the seed's SHA-256: the seeded databases of one seed share it. */
 export const seedTag = (seed: string) => createHash('sha256').update(seed).digest('hex').slice(0, 8);
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /** PostgreSQL's codes for "no such database" and "database is being accessed by other users": another claim got there first. */
 const TAKEN = new Set(['3D000', '55006']);
 /** Connections a refill creates databases on at once. */
@@ -146,9 +145,7 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
       await admin.query(roleStatement(admin, role, password, false));
       try {
         await admin.query(`CREATE DATABASE ${quoteIdent(making)} OWNER ${quoteIdent(role)}${await strategyOn(admin)}`);
-        await admin.query(
-          `REVOKE ALL ON DATABASE ${quoteIdent(making)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(making)} TO ${quoteIdent(role)}`,
-        );
+        await admin.query(closedTo(making, role));
         await withClient(urlFor(adminUrl, role, password, making), (client) => client.query(seed));
       } catch (error) {
         seeds.delete(tag);

@@ -98,7 +98,12 @@ export function urlFor(serverUrl: string, role: string, password: string, databa
   return url.toString();
 }
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+/** `name` as a quoted SQL identifier. */
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The statements that close `database` to everyone but `role`, which may connect and make temporary tables. */
+export const closedTo = (database: string, role: string) =>
+  `REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`;
 
 /** The server-wide part: nobody but the platform connects to the maintenance databases (each tenant database revokes its own). */
 export async function lockDownServer(admin: Client): Promise<void> {
@@ -161,7 +166,7 @@ export async function createSeededDatabase(
   const name = databaseName(ref);
   const staging = stagingDatabaseName(ref);
   if (access.stagingExists !== false) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
-  const grants = `REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(staging)} TO ${quoteIdent(name)}`;
+  const grants = closedTo(staging, name);
   const rename = `ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(name)}`;
   const sql = seedSql(access.seed);
   // Without a seed nothing runs between the grants and the rename: they go in one round trip, one transaction.

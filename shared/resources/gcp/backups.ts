@@ -22,12 +22,11 @@ import type { GoogleRest } from '../../gcp/rest.ts';
 import { exportObjects } from '../local/export.ts';
 import { ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName, stagingDatabaseName } from '../names.ts';
-import { withClient } from '../sql.ts';
+import { quoteIdent as quote, withClient } from '../sql.ts';
 import { ResourceError, type ResourceRef } from '../types.ts';
 import type { createCloudSql } from './cloud-sql.ts';
 
 const enc = encodeURIComponent;
-const quote = (name: string) => `"${name}"`;
 const status = (error: unknown) => (error as { httpStatus?: number }).httpStatus;
 
 export function createGcpBackups(options: {

@@ -13,13 +13,11 @@ import { createGoogleRest } from '../../gcp/rest.ts';
 import { createExportArchives } from '../archives.ts';
 import { deleteBucket, ensureBucket } from '../gcs.ts';
 import { bucketName, databaseName, stagingDatabaseName } from '../names.ts';
-import { createSeededDatabase, newPassword, urlFor, withClient } from '../sql.ts';
+import { createSeededDatabase, newPassword, quoteIdent as quote, urlFor, withClient } from '../sql.ts';
 import { ResourceError, type DatabaseAccess, type ResourceDriver, type ResourceRef } from '../types.ts';
 import { createGcpBackups } from './backups.ts';
 import { createCloudSql, parseInstance } from './cloud-sql.ts';
 import type { GcpResourcesOptions } from './options.ts';
-
-const quote = (name: string) => `"${name}"`;
 
 export function createGcpResources(options: GcpResourcesOptions): ResourceDriver {
   for (const key of ['instance', 'adminUrl', 'projectId', 'location', 'bucketPrefix'] as const) {

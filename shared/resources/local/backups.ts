@@ -10,13 +10,12 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { databaseName, stagingDatabaseName } from '../names.ts';
-import { withClient } from '../sql.ts';
+import { quoteIdent as quote, withClient } from '../sql.ts';
 import { copyStrategy } from '../pool.ts';
 import { ResourceError, type ResourceRef } from '../types.ts';
 import { findPostgresBin, pgToolEnv } from './pg-bin.ts';
 
 const run = promisify(execFile);
-const quote = (name: string) => `"${name}"`;
 
 export function createLocalBackups(options: { adminUrl: string; backupDir: string }) {
   const bin = (program: string) => {
