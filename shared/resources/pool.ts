@@ -137,27 +137,26 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
     return tag;
   };
   /** One seeded database and its role: made, seeded as that role, then locked and renamed ready. */
-  const makeSeeded = (tag: string, seed: string) =>
-    withClient(adminUrl, async (admin) => {
-      const suffix = `${tag}_${randomBytes(8).toString('hex')}`;
-      const [role, making] = [`${SEEDED_PREFIX}${suffix}`, `${MAKING_PREFIX}${suffix}`];
-      const password = newPassword();
-      await admin.query(roleStatement(admin, role, password, false));
-      try {
-        await admin.query(`CREATE DATABASE ${quoteIdent(making)} OWNER ${quoteIdent(role)}${await strategyOn(admin)}`);
-        await admin.query(closedTo(making, role));
-        await withClient(urlFor(adminUrl, role, password, making), (client) => client.query(seed));
-      } catch (error) {
-        seeds.delete(tag);
-        failed.add(tag);
-        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(making)} WITH (FORCE)`).catch(() => undefined);
-        await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
-        throw error;
-      }
-      await admin.query(
-        `ALTER ROLE ${quoteIdent(role)} NOLOGIN PASSWORD NULL; ALTER DATABASE ${quoteIdent(making)} RENAME TO ${quoteIdent(role)}`,
-      );
-    });
+  const makeSeeded = async (admin: Client, tag: string, seed: string) => {
+    const suffix = `${tag}_${randomBytes(8).toString('hex')}`;
+    const [role, making] = [`${SEEDED_PREFIX}${suffix}`, `${MAKING_PREFIX}${suffix}`];
+    const password = newPassword();
+    await admin.query(roleStatement(admin, role, password, false));
+    try {
+      await admin.query(`CREATE DATABASE ${quoteIdent(making)} OWNER ${quoteIdent(role)}${await strategyOn(admin)}`);
+      await admin.query(closedTo(making, role));
+      await withClient(urlFor(adminUrl, role, password, making), (client) => client.query(seed));
+    } catch (error) {
+      seeds.delete(tag);
+      failed.add(tag);
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(making)} WITH (FORCE)`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
+      throw error;
+    }
+    await admin.query(
+      `ALTER ROLE ${quoteIdent(role)} NOLOGIN PASSWORD NULL; ALTER DATABASE ${quoteIdent(making)} RENAME TO ${quoteIdent(role)}`,
+    );
+  };
   /** Set by every request to fill: a claim during a fill makes it count the pool once more when done. */
   let wanted = false;
   let swept = false;
@@ -181,10 +180,15 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
         }
       });
     await Promise.all(Array.from({ length: Math.min(REFILL_CONNECTIONS, Math.max(0, missing)) }, worker));
-    for (const [tag, seed] of seeds) {
-      const have = await withClient(adminUrl, (admin) => pooled(admin, `${SEEDED_PREFIX}${tag}_`));
-      for (let i = have.length; i < Math.min(size, SEEDED_PER_SEED) && !closed && seeds.has(tag); i++) await makeSeeded(tag, seed);
-    }
+    // One after another on one connection: a default launch takes one seeded database at a time.
+    if (seeds.size > 0)
+      await withClient(adminUrl, async (admin) => {
+        for (const [tag, seed] of seeds) {
+          const have = await pooled(admin, `${SEEDED_PREFIX}${tag}_`);
+          for (let i = have.length; i < Math.min(size, SEEDED_PER_SEED) && !closed && seeds.has(tag); i++)
+            await makeSeeded(admin, tag, seed);
+        }
+      });
   };
   const fill = () => {
     wanted = true;
