@@ -14,6 +14,7 @@ import { freePort } from '../scripts/dev/processes.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
 import { addEventGaps, summarize } from './lib/stats.ts';
+import { boundSeconds, partFigures, startCpuMeter } from './lib/cpu.ts';
 import type { TenantEvent } from '../shared/tenants/types.ts';
 
 /** Polls `url` until it answers 200 (a refused connection or another status is tried again). */
@@ -63,11 +64,14 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
   const count = opts.tenants ?? 100;
   const stopEmulators = await ensureEmulators();
   try {
+    const floorCpu = startCpuMeter();
     const floorMs = await spawnManyToHealthy(count);
+    const floorAccount = floorCpu.stop();
     // One event stream per tenant of the burst, all the bench user's: over the default 10 per user, the others would wait on 429s.
     const platform = await startBenchPlatform({ env: { STREAMS_PER_USER: String(count + 10) } });
     try {
       // No warm-up launch: the stack's plan and port range hold exactly 100 environments, and a burst pays its warm-up once anyway.
+      const cpu = startCpuMeter();
       const started = performance.now();
       const startedAt = Date.now();
       const readyAfter: number[] = [];
@@ -89,6 +93,7 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
         }),
       );
       const seconds = (performance.now() - started) / 1000;
+      const account = cpu.stop();
       const each = summarize(readyAfter);
       const report: BenchReport = {
         name: 'creation at scale (local driver)',
@@ -109,6 +114,25 @@ export async function benchCreateHundred(opts: { tenants?: number } = {}): Promi
           ...(slowest ? [slowestNote(slowest, startedAt)] : []),
         ],
       };
+      if (account && floorAccount) {
+        report.figures.createHundredCpuBound = {
+          value: boundSeconds(account),
+          unit: 's',
+          baseline: seconds,
+          baselineLabel: 'createHundredSeconds',
+        };
+        report.figures.floorCpuBound = {
+          value: boundSeconds(floorAccount),
+          unit: 's',
+          baseline: floorMs / 1000,
+          baselineLabel: 'the floor',
+        };
+        Object.assign(report.figures, partFigures(account));
+        report.notes!.push(
+          'createHundredCpuBound, floorCpuBound: the CPU time of the burst, and of the floor, spread over every core (other work on the machine left out), against the time each took: the least each could take here (bench/lib/cpu.ts)',
+          'cpu.<part>Seconds: CPU seconds of each part during the burst; stack includes the bench client',
+        );
+      }
       for (const [type, samples] of Object.entries(gaps)) {
         const s = summarize(samples);
         report.figures[`gap.${type}P50`] = { value: s.p50, unit: 'ms' };

@@ -8,12 +8,14 @@
  * Run directly: `npx tsx bench/launch.ts [launches]`.
  */
 import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local/options.ts';
 import { freePort } from '../scripts/dev/processes.ts';
 import type { TenantEvent } from '../shared/tenants/types.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
 import { addEventGaps, summarize } from './lib/stats.ts';
+import { CPU_PARTS, platformSeconds, startCpuMeter, type CpuAccount, type CpuPart } from './lib/cpu.ts';
 
 const STAGES = [
   ['api', 'request sent → provisioning_requested'],
@@ -47,6 +49,10 @@ export async function spawnToHealthy(): Promise<number> {
   }
 }
 
+/** Median milliseconds of CPU of the platform's processes (other work on the machine left out), or of one part; NaN without /proc. */
+const cpuP50 = (accounts: (CpuAccount | undefined)[], part?: CpuPart) =>
+  summarize(accounts.map((a) => (a ? (part ? a.parts[part] : platformSeconds(a)) * 1000 : Number.NaN))).p50;
+
 async function waitFor200(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -71,6 +77,9 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
     await platform.waitReady((await platform.createTenant('launch-warmup')).id);
 
     const totals: number[] = [];
+    /** CPU of the platform's processes per launch (bench/lib/cpu.ts), other work on the machine left out. */
+    const cpuOne: (CpuAccount | undefined)[] = [];
+    const cpuAll: (CpuAccount | undefined)[] = [];
     /** Per event type: ms since the event before it, to show which step inside a stage costs the time. */
     const gaps: Record<string, number[]> = {};
     const stageMs: Record<string, number[]> = Object.fromEntries(STAGES.map(([k]) => [k, []]));
@@ -78,6 +87,7 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       // The floor is timed between the launches, so a machine whose load drifts skews both alike.
       floor.push(await spawnToHealthy());
       const sentAt = Date.now();
+      const cpu = startCpuMeter(0);
       const started = performance.now();
       const tenant = await platform.createTenant(`launch-${i}`);
       const events = await platform.waitReady(tenant.id);
@@ -86,6 +96,7 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       if (!url) throw new Error(`benchLaunch: no environment URL in the events of ${tenant.id}`);
       await waitFor200(url, 30_000);
       totals.push(performance.now() - started);
+      cpuOne.push(cpu.stop());
       const answeredAt = Date.now();
       const marks = [
         sentAt,
@@ -107,6 +118,7 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       const floorStarted = performance.now();
       await Promise.all([spawnToHealthy(), spawnToHealthy(), spawnToHealthy()]);
       floorAll.push(performance.now() - floorStarted);
+      const cpu = startCpuMeter(0);
       const started = performance.now();
       const tenant = await platform.createTenant(`launch-all-${i}`, ['demo', 'test', 'live']);
       const events = await platform.waitReady(tenant.id);
@@ -114,6 +126,7 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       if (urls.length !== 3) throw new Error(`benchLaunch: ${tenant.id} announced ${urls.length} environments, not 3`);
       await Promise.all(urls.map((url) => waitFor200(url, 30_000)));
       allTotals.push(performance.now() - started);
+      cpuAll.push(cpu.stop());
     }
 
     const total = summarize(totals);
@@ -131,6 +144,13 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
           baseline: total.p50,
           baselineLabel: 'launchP50 (one environment)',
         },
+        launchCpuP50: { value: cpuP50(cpuOne), unit: 'ms' },
+        launchAllCpuP50: {
+          value: cpuP50(cpuAll),
+          unit: 'ms',
+          baseline: cpuP50(cpuOne),
+          baselineLabel: 'launchCpuP50 (one environment)',
+        },
         launchAllFloorP50: {
           value: summarize(floorAll).p50,
           unit: 'ms',
@@ -141,6 +161,7 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       notes: [
         'one warm-up launch before the measured ones is not counted',
         `launchAllP50: ${allTotals.length} launches of demo, test and live at once, until all three answer`,
+        `launchCpuP50, launchAllCpuP50: CPU time of the platform's processes (stack with the bench client, tenants, emulators, PostgreSQL) during a launch; on ${cpus().length} cores a launch cannot take less than its CPU time divided by ${cpus().length}`,
         'launchAllFloorP50: three sample tenants spawned at once until all three answer /health, timed before each launchAll',
         ...STAGES.map(([k, label]) => `${k}: ${label}`),
       ],
@@ -149,6 +170,10 @@ export async function benchLaunch(opts: { launches?: number } = {}): Promise<Ben
       const s = summarize(stageMs[key]);
       report.figures[`share.${key}`] = { value: (s.mean / sumOfMeans) * 100, unit: '%' };
       report.figures[`stage.${key}P50`] = { value: s.p50, unit: 'ms' };
+    }
+    for (const part of CPU_PARTS.filter((p) => p !== 'other')) {
+      report.figures[`launchCpu.${part}P50`] = { value: cpuP50(cpuOne, part), unit: 'ms' };
+      report.figures[`launchAllCpu.${part}P50`] = { value: cpuP50(cpuAll, part), unit: 'ms' };
     }
     for (const [type, samples] of Object.entries(gaps)) report.figures[`gap.${type}P50`] = { value: summarize(samples).p50, unit: 'ms' };
     report.notes!.push('gap.<event>P50: from the event before it to this one (event timestamps), p50 over the single-environment launches');
