@@ -8,7 +8,8 @@
  * - `firestore`, `auth`, `postgres`: the emulators and the database server;
  * - `other`: every process that is not this one or one of its descendants:
  *   other work on the machine, left out of what the platform used.
- * The processes are read every `intervalMs` as well, so one that exits before
+ * The processes are read every `intervalMs` as well (default 2 s: each
+ * reading costs this process a few milliseconds), so one that exits before
  * the end is counted up to its last reading. Without /proc (not Linux) the
  * meter reports nothing.
  */
@@ -86,7 +87,7 @@ function partOf(cmd: string): Exclude<CpuPart, 'other'> {
 }
 
 /** Starts counting; `stop` answers the account, or undefined without /proc. */
-export function startCpuMeter(intervalMs = 500): { stop(): CpuAccount | undefined } {
+export function startCpuMeter(intervalMs = 2000): { stop(): CpuAccount | undefined } {
   const startedAt = performance.now();
   const seen = new Map<number, Seen>();
   let started = false;
