@@ -17,6 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { SAMPLE_TENANT_SERVER } from '../../shared/runtime/local/options.ts';
+import { readProcStat } from '../../shared/runtime/local/process.ts';
 import type { Figure } from './report.ts';
 
 export const CPU_PARTS = ['stack', 'tenants', 'firestore', 'auth', 'postgres', 'other'] as const;
@@ -57,14 +58,9 @@ function readTicks(): Map<number, [number, number]> | undefined {
   const ticks = new Map<number, [number, number]>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): state, ppid, … utime (14th field overall), stime.
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      ticks.set(Number(entry), [Number(fields[1]), Number(fields[11]) + Number(fields[12])]);
-    } catch {
-      // Gone since the listing.
-    }
+    // Fields after the command name: state, ppid, … utime (field 14 of the whole line), stime; none when gone since the listing.
+    const fields = readProcStat(Number(entry));
+    if (fields) ticks.set(Number(entry), [Number(fields[1]), Number(fields[11]) + Number(fields[12])]);
   }
   return ticks;
 }
