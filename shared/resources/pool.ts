@@ -104,11 +104,14 @@ export async function dropHalfMade(admin: Client, ageMs: number): Promise<string
         AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - make_interval(secs => $2)`,
     [MAKING_PREFIX, ageMs / 1000],
   );
-  for (const { datname } of rows) {
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
-    await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(SEEDED_PREFIX + datname.slice(MAKING_PREFIX.length))}`);
-  }
+  for (const { datname } of rows) await dropSeeded(admin, datname, SEEDED_PREFIX + datname.slice(MAKING_PREFIX.length));
   return rows.map((r) => r.datname);
+}
+
+/** Drops a seeded database (ready or being made) and then its role, which owns it. */
+async function dropSeeded(admin: Client, database: string, role: string): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+  await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
 }
 /** How old a half-made seeded database must be before a fill drops it: making one takes well under a second. */
 const HALF_MADE_AGE_MS = 10 * 60_000;
@@ -149,8 +152,7 @@ export function createDatabasePool(adminUrl: string, size: number, refillDelayMs
     } catch (error) {
       seeds.delete(tag);
       failed.add(tag);
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(making)} WITH (FORCE)`).catch(() => undefined);
-      await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined);
+      await dropSeeded(admin, making, role).catch(() => undefined);
       throw error;
     }
     await admin.query(
