@@ -26,8 +26,6 @@ export type CpuPart = (typeof CPU_PARTS)[number];
 export interface CpuAccount {
   /** CPU seconds per part. */
   parts: Record<CpuPart, number>;
-  /** CPU seconds of all parts. */
-  total: number;
   /** Wall seconds between start and stop. */
   seconds: number;
 }
@@ -39,13 +37,18 @@ interface Seen {
   cmd: string;
 }
 
-const ticksPerSecond = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
+/** Clock ticks per second of /proc's CPU times, asked once, when first needed. */
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
   }
-})();
+  return ticksPerSecond;
+}
 
 /** pid → [ppid, user + system ticks] of every process, or undefined without /proc. */
 function readTicks(): Map<number, [number, number]> | undefined {
@@ -112,18 +115,18 @@ export function startCpuMeter(intervalMs = 2000): { stop(): CpuAccount | undefin
       };
       const parts = Object.fromEntries(CPU_PARTS.map((p) => [p, 0])) as Record<CpuPart, number>;
       for (const [pid, s] of seen) {
-        const seconds = (s.last - s.first) / ticksPerSecond;
+        const seconds = (s.last - s.first) / clockTicks();
         if (seconds <= 0) continue;
         parts[ours(pid) ? partOf(s.cmd) : 'other'] += seconds;
       }
-      const total = CPU_PARTS.reduce((sum, p) => sum + parts[p], 0);
-      return { parts, total, seconds: (performance.now() - startedAt) / 1000 };
+      return { parts, seconds: (performance.now() - startedAt) / 1000 };
     },
   };
 }
 
 /** CPU seconds of the platform's processes: every part but other work on the machine. */
-export const platformSeconds = (account: CpuAccount): number => account.total - account.parts.other;
+export const platformSeconds = (account: CpuAccount): number =>
+  CPU_PARTS.reduce((sum, part) => (part === 'other' ? sum : sum + account.parts[part]), 0);
 
 /** The platform's CPU seconds spread over every core: the least wall time they could take here. */
 export const boundSeconds = (account: CpuAccount): number => platformSeconds(account) / cpus().length;
