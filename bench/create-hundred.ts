@@ -7,10 +7,10 @@
  *
  * Run directly: `npx tsx bench/create-hundred.ts [tenants]`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local/options.ts';
 import { freePort } from '../scripts/dev/processes.ts';
+import { spawnSampleTenant } from './lib/floor.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
 import { addEventGaps, summarize } from './lib/stats.ts';
@@ -40,9 +40,7 @@ export async function spawnManyToHealthy(count: number): Promise<number> {
     for (const port of ports) {
       const dir = `/tmp/tp-bench-floor-${port}`;
       dirs.push(dir);
-      children.push(
-        spawn(process.execPath, [SAMPLE_TENANT_SERVER], { env: { ...process.env, PORT: String(port), DATA_DIR: dir }, stdio: 'ignore' }),
-      );
+      children.push(spawnSampleTenant(port, dir));
     }
     const deadline = Date.now() + 120_000;
     await Promise.all(ports.map((port) => until200(`http://127.0.0.1:${port}/health`, deadline)));

@@ -7,11 +7,10 @@
  *
  * Run directly: `npx tsx bench/launch.ts [launches]`.
  */
-import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
-import { SAMPLE_TENANT_SERVER } from '../shared/runtime/local/options.ts';
 import { freePort } from '../scripts/dev/processes.ts';
 import type { TenantEvent } from '../shared/tenants/types.ts';
+import { spawnSampleTenant } from './lib/floor.ts';
 import { ensureEmulators, startBenchPlatform } from './lib/platform.ts';
 import type { BenchReport } from './lib/report.ts';
 import { addEventGaps, summarize } from './lib/stats.ts';
@@ -29,10 +28,7 @@ const STAGES = [
 export async function spawnToHealthy(): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [SAMPLE_TENANT_SERVER], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: `/tmp/tp-bench-floor-${port}` },
-    stdio: 'ignore',
-  });
+  const child = spawnSampleTenant(port, `/tmp/tp-bench-floor-${port}`);
   try {
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
