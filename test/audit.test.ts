@@ -67,7 +67,7 @@ test.serial('a change through the API is recorded with who, where from, what, th
     actorRole: 'tenant',
     source: 'cli',
     action: 'POST /api/v1/tenants',
-    target: { type: 'tenant' },
+    target: { type: 'tenant', id: tenantId },
     outcome: { status: 202 },
   });
   t.truthy(created?.ip, 'the caller address is kept');

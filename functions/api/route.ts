@@ -33,7 +33,7 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
       authorize(principal, route.action, route.resource?.(ctx));
       const reply = await route.handler(ctx, principal);
       if (isAudited(ctx, principal))
-        await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode }, createdId(reply));
+        await audit(deps, ctx, route, principal, { status: reply?.status ?? ctx.res.statusCode }, createdTenant(reply));
       return reply;
     } catch (err) {
       if (isAudited(ctx, principal)) {
@@ -45,10 +45,10 @@ export function createApiRouter(deps: Deps, routes: ApiRoute[]): Handler {
   };
 }
 
-/** The tenant a create made (`{tenant: {id}}` in its answer), so its entry targets that tenant. */
-function createdId(reply: Reply | void): string | undefined {
-  const body = reply?.body as { tenant?: { id?: unknown } } | undefined;
-  return typeof body?.tenant?.id === 'string' ? body.tenant.id : undefined;
+/** The tenant a create made (`{tenant: {id, ownerId}}` in its answer), so its entry targets that tenant and its owner. */
+function createdTenant(reply: Reply | void): { id: string; ownerId: string } | undefined {
+  const tenant = (reply?.body as { tenant?: { id?: unknown; ownerId?: unknown } } | undefined)?.tenant;
+  return typeof tenant?.id === 'string' && typeof tenant.ownerId === 'string' ? { id: tenant.id, ownerId: tenant.ownerId } : undefined;
 }
 
 /** State changes by a signed-in caller or a payment webhook; anonymous calls (a device-code poll, a bad token) are not anyone's act. */
@@ -62,13 +62,13 @@ async function audit(
   route: ApiRoute,
   principal: Principal | null,
   outcome: { status: number; code?: string },
-  created?: string,
+  created?: { id: string; ownerId: string },
 ): Promise<void> {
   try {
     const { uid, projectId, provider } = ctx.params;
-    // A create names its new tenant in the answer: that tenant is the target.
-    const id = ctx.params.id ?? created;
-    const tenant = id ? await getTenantDoc(deps.db, id) : undefined;
+    // A create names its new tenant and its owner in the answer: that tenant is the target, read no further.
+    const id = ctx.params.id ?? created?.id;
+    const tenant = created?.id === id ? created : id ? await getTenantDoc(deps.db, id) : undefined;
     const target = id
       ? { type: 'tenant' as const, id }
       : projectId
