@@ -1,7 +1,7 @@
 import type { Principal } from '../../../shared/auth/principal.ts';
 import type { Deps } from '../../../shared/deps.ts';
 import { openLimitedSse, type StreamGate } from '../../../shared/http/stream-gate.ts';
-import { watchEvents } from '../../../shared/store/tenants.ts';
+import { listEvents, watchEvents } from '../../../shared/store/tenants.ts';
 import type { Context } from '../../../shared/http/wrap.ts';
 import type { TenantServiceImpl } from '../../../shared/tenants/service.ts';
 import type { TenantEvent } from '../../../shared/tenants/types.ts';
@@ -17,6 +17,7 @@ export function streamTenantEvents(deps: Deps, tenants: TenantServiceImpl, gate:
   const id = ctx.params.id;
   return streamSequencedEvents<TenantEvent>(deps, gate, ctx, p, {
     history: (afterId) => tenants.events(p, id, afterId), // authorizes before the stream opens
+    since: (afterId) => listEvents(deps.db, id, afterId), // the caller was authorized by history
     watch: (afterId, onEvent, onError, onReady) => watchEvents(deps.db, id, afterId, onEvent, onError, onReady),
     logFields: { tenantId: id },
   });
@@ -48,6 +49,8 @@ export async function streamSequencedEvents<E extends SequencedEvent>(
   p: Principal,
   log: {
     history: (afterId: string | undefined) => Promise<E[]>;
+    /** The later reads of the log once the stream is open (catch-ups); `history` by default. */
+    since?: (afterId: string | undefined) => Promise<E[]>;
     watch: (afterId: string, onEvent: (event: E) => void, onError: (err: Error) => void, onReady: () => void) => () => void;
     logFields: Record<string, string>;
   },
@@ -79,7 +82,7 @@ export async function streamSequencedEvents<E extends SequencedEvent>(
   // One read at a time; live events that arrive meanwhile wait for it, so order holds.
   let catchingUp: Promise<void> | undefined;
   const catchUp = () =>
-    (catchingUp ??= (sse.isClosed ? Promise.resolve([]) : log.history(last || undefined))
+    (catchingUp ??= (sse.isClosed ? Promise.resolve([]) : (log.since ?? log.history)(last || undefined))
       .then((events) => events.forEach(send), failed)
       .finally(() => {
         catchingUp = undefined;
