@@ -14,9 +14,9 @@
  * meter reports nothing.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { SAMPLE_TENANT_SERVER } from '../../shared/runtime/local/options.ts';
+import { getClockTicks } from '../../shared/runtime/local/metrics.ts';
 import { readProcStat } from '../../shared/runtime/local/process.ts';
 import type { Figure } from './report.ts';
 
@@ -35,19 +35,6 @@ interface Seen {
   last: number;
   ppid: number;
   cmd: string;
-}
-
-/** Clock ticks per second of /proc's CPU times, asked once, when first needed. */
-let ticksPerSecond: number | undefined;
-function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
 }
 
 /** pid → [ppid, user + system ticks] of every process, or undefined without /proc. */
@@ -115,7 +102,7 @@ export function startCpuMeter(intervalMs = 2000): { stop(): CpuAccount | undefin
       };
       const parts = Object.fromEntries(CPU_PARTS.map((p) => [p, 0])) as Record<CpuPart, number>;
       for (const [pid, s] of seen) {
-        const seconds = (s.last - s.first) / clockTicks();
+        const seconds = (s.last - s.first) / getClockTicks();
         if (seconds <= 0) continue;
         parts[ours(pid) ? partOf(s.cmd) : 'other'] += seconds;
       }

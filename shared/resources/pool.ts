@@ -113,6 +113,7 @@ async function dropSeeded(admin: Client, database: string, role: string): Promis
   await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
   await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
 }
+
 /** How old a half-made seeded database must be before a fill drops it: making one takes well under a second. */
 const HALF_MADE_AGE_MS = 10 * 60_000;
 

@@ -9,7 +9,7 @@ import { readProcStat } from './process.ts';
 let clockTicks: number | undefined;
 
 /** Kernel clock ticks per second (almost always 100); asked once. */
-function getClockTicks(): number {
+export function getClockTicks(): number {
   if (clockTicks === undefined) {
     try {
       clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
